@@ -1,0 +1,314 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/indexer/indexer/events"
+	"github.com/indexer/indexer/store"
+)
+
+// Exit codes, the same for every command and documented in each --help and
+// the README.
+const (
+	ExitOK          = 0   // done
+	ExitError       = 1   // a fatal error; the message says what to do
+	ExitUsage       = 2   // bad flags or arguments
+	ExitPartial     = 3   // finished, but some paths could not be read
+	ExitLocked      = 11  // another process owns the data directory, or another scan of this machine runs
+	ExitInterrupted = 130 // stopped by a signal; what was stored is consistent
+)
+
+// ExitCodes is the text every --help ends with.
+const ExitCodes = `Exit codes:
+  0    ok
+  1    fatal error
+  2    usage error
+  3    finished, but some paths were unreadable
+  11   data directory in use by another process, or another scan of this machine is running
+  130  interrupted
+`
+
+// ErrUsage marks an error the user can fix by changing the command line.
+var ErrUsage = errors.New("usage")
+
+// ErrPartial is returned by a command that finished but could not read
+// everything.
+var ErrPartial = errors.New("finished with unreadable paths")
+
+// Usagef returns a usage error with a message.
+func Usagef(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", ErrUsage, fmt.Sprintf(format, args...))
+}
+
+// ExitCode maps an error to the documented exit code.
+func ExitCode(err error) int {
+	switch {
+	case err == nil:
+		return ExitOK
+	case errors.Is(err, flag.ErrHelp):
+		return ExitOK
+	case errors.Is(err, ErrUsage):
+		return ExitUsage
+	case errors.Is(err, ErrPartial):
+		return ExitPartial
+	case errors.Is(err, store.ErrLocked), errors.Is(err, store.ErrConflict):
+		return ExitLocked
+	case errors.Is(err, context.Canceled):
+		return ExitInterrupted
+	}
+	return ExitError
+}
+
+// Hint returns advice for the user for err, or "".
+func Hint(err error) string {
+	switch {
+	case errors.Is(err, store.ErrLocked):
+		return "stop the other process, or point --data at another directory; a running indexer-project serves the log, and commands use it automatically"
+	case errors.Is(err, store.ErrConflict):
+		return "another scan of this machine is running; wait for it to finish (its lease expires 30s after it dies)"
+	case errors.Is(err, store.ErrUnavailable):
+		return "is the NATS server running and the --server URL right?"
+	case errors.Is(err, events.ErrNewerSchema):
+		return "the log holds events written by a newer indexer: upgrade this binary"
+	}
+	return ""
+}
+
+// Report prints err with its hint to w, in the form every command uses.
+func Report(w io.Writer, cmd string, err error) {
+	if err == nil || errors.Is(err, flag.ErrHelp) {
+		return
+	}
+	msg := err.Error()
+	if errors.Is(err, ErrUsage) {
+		msg = strings.TrimPrefix(msg, ErrUsage.Error()+": ")
+		fmt.Fprintf(w, "%s: %s\nRun '%s --help' for usage.\n", cmd, msg, cmd)
+		return
+	}
+	if errors.Is(err, context.Canceled) {
+		fmt.Fprintf(w, "%s: interrupted\n", cmd)
+		return
+	}
+	fmt.Fprintf(w, "%s: %s\n", cmd, msg)
+	if h := Hint(err); h != "" {
+		fmt.Fprintf(w, "hint: %s\n", h)
+	}
+}
+
+// Config is what every command needs to find the log and the data.
+type Config struct {
+	DataDir string // --data, INDEXER_DATA
+	Server  string // --server, INDEXER_SERVER: comma-separated NATS URLs
+	// Creds is a NATS user:password for --server or the served embedded
+	// server (INDEXER_NATS_USER, INDEXER_NATS_PASSWORD).
+	User, Password string
+	// SyncInterval of the embedded server (INDEXER_SYNC_INTERVAL).
+	SyncInterval time.Duration
+	// Replicas of the stream when it is created (INDEXER_REPLICAS).
+	Replicas int
+	// LogLevel: debug, info, warn, error (INDEXER_LOG_LEVEL).
+	LogLevel string
+}
+
+// DefaultDataDir returns ~/.local/share/indexer (XDG_DATA_HOME honoured).
+func DefaultDataDir() string {
+	if x := os.Getenv("XDG_DATA_HOME"); x != "" {
+		return filepath.Join(x, "indexer")
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return "indexer-data"
+	}
+	return filepath.Join(home, ".local", "share", "indexer")
+}
+
+// Getenv returns the value of INDEXER_<name>, or def.
+func Getenv(name, def string) string {
+	if v, ok := os.LookupEnv("INDEXER_" + name); ok && v != "" {
+		return v
+	}
+	return def
+}
+
+// RegisterFlags adds --data, --server and the log flags to fs, with
+// defaults taken from the environment.
+func (c *Config) RegisterFlags(fs *flag.FlagSet) {
+	fs.StringVar(&c.DataDir, "data", Getenv("DATA", DefaultDataDir()), "data `dir`ectory (env INDEXER_DATA)")
+	fs.StringVar(&c.Server, "server", Getenv("SERVER", ""), "NATS server `url`s, comma-separated, instead of the embedded server (env INDEXER_SERVER)")
+	fs.StringVar(&c.LogLevel, "log-level", Getenv("LOG_LEVEL", "warn"), "log `level`: debug, info, warn, error (env INDEXER_LOG_LEVEL)")
+	c.User = Getenv("NATS_USER", "")
+	c.Password = Getenv("NATS_PASSWORD", "")
+	c.SyncInterval, _ = time.ParseDuration(Getenv("SYNC_INTERVAL", "0s"))
+	c.Replicas, _ = strconv.Atoi(Getenv("REPLICAS", "1"))
+}
+
+// Logger returns the slog logger for c.LogLevel, writing text to w.
+func (c *Config) Logger(w io.Writer) *slog.Logger {
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(c.LogLevel)); err != nil {
+		lvl = slog.LevelWarn
+	}
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: lvl}))
+}
+
+// Mode says how Open reached the log.
+type Mode int
+
+const (
+	Standalone Mode = iota // this process owns the directory and runs the embedded server
+	Client                 // the log is another process's (--server, or the directory's owner)
+)
+
+func (m Mode) String() string {
+	if m == Standalone {
+		return "standalone"
+	}
+	return "client"
+}
+
+// OpenOptions say what a command needs of Open.
+type OpenOptions struct {
+	Owner string // the command's name, written into the lock
+	// Listen, when set, serves the embedded server on this host:port (port
+	// 0: a free one) and writes its URL into the data directory. Otherwise
+	// the embedded server listens on a free loopback port, so the NATS CLI
+	// can still reach it while the command runs.
+	Listen string
+	// AllowClient lets Open connect to the process that owns the data
+	// directory instead of failing with ErrLocked.
+	AllowClient bool
+	// LockWithServer takes the data directory lock even with --server, for
+	// commands that write local files.
+	LockWithServer bool
+}
+
+// Env is an opened data directory and log. Close releases everything in
+// reverse order.
+type Env struct {
+	Mode   Mode
+	Config Config
+	Lock   *store.DirLock // nil when another process owns the directory
+	Server *store.Server  // nil unless the embedded server runs here
+	Log    *store.Log
+	closers []func() error
+}
+
+// Open opens cfg.DataDir and the log as opts ask (see the package doc).
+func Open(ctx context.Context, cfg Config, opts OpenOptions, logger *slog.Logger) (*Env, error) {
+	e := &Env{Config: cfg}
+	ok := false
+	defer func() {
+		if !ok {
+			e.Close()
+		}
+	}()
+	dial := func(urls string) error {
+		nc, err := store.Dial(ctx, urls, opts.Owner, store.Credentials(cfg.User, cfg.Password))
+		if err != nil {
+			return err
+		}
+		e.closers = append(e.closers, func() error { nc.Drain(); return nil })
+		e.Log = &store.Log{Conn: nc, Replicas: cfg.Replicas}
+		return nil
+	}
+	switch {
+	case cfg.Server != "":
+		e.Mode = Client
+		if opts.LockWithServer {
+			lock, err := store.LockDir(cfg.DataDir, opts.Owner)
+			if err != nil {
+				return nil, err
+			}
+			e.Lock = lock
+			e.closers = append(e.closers, lock.Close)
+		}
+		if err := dial(cfg.Server); err != nil {
+			return nil, err
+		}
+	default:
+		lock, err := store.LockDir(cfg.DataDir, opts.Owner)
+		if errors.Is(err, store.ErrLocked) && opts.AllowClient {
+			url := store.ReadServerURL(cfg.DataDir)
+			if url == "" {
+				return nil, err
+			}
+			e.Mode = Client
+			if err := dial(url); err != nil {
+				return nil, fmt.Errorf("%w; the owner's server at %s did not answer", err, url)
+			}
+			break
+		}
+		if err != nil {
+			return nil, err
+		}
+		e.Mode = Standalone
+		e.Lock = lock
+		e.closers = append(e.closers, lock.Close)
+		srv := &store.Server{DataDir: cfg.DataDir, SyncInterval: cfg.SyncInterval, Logger: logger,
+			User: cfg.User, Password: cfg.Password}
+		if opts.Listen != "" {
+			host, port, err := splitHostPort(opts.Listen)
+			if err != nil {
+				return nil, Usagef("--listen %q: %v", opts.Listen, err)
+			}
+			srv.Host, srv.Port = host, port
+		}
+		if err := srv.Open(ctx); err != nil {
+			return nil, err
+		}
+		e.Server = srv
+		e.closers = append(e.closers, srv.Close)
+		nc, err := srv.Connect(opts.Owner)
+		if err != nil {
+			return nil, err
+		}
+		e.closers = append(e.closers, func() error { nc.Close(); return nil })
+		e.Log = &store.Log{Conn: nc, Replicas: 1}
+	}
+	if err := e.Log.Open(ctx); err != nil {
+		return nil, err
+	}
+	ok = true
+	return e, nil
+}
+
+// Close releases what Open took, in reverse order.
+func (e *Env) Close() error {
+	var first error
+	for i := len(e.closers) - 1; i >= 0; i-- {
+		if err := e.closers[i](); err != nil && first == nil {
+			first = err
+		}
+	}
+	e.closers = nil
+	return first
+}
+
+// IndexPath returns the path of the data directory's index.db.
+func (c Config) IndexPath() string { return filepath.Join(c.DataDir, store.IndexFile) }
+
+func splitHostPort(s string) (string, int, error) {
+	i := strings.LastIndex(s, ":")
+	if i < 0 {
+		return "", 0, fmt.Errorf("want host:port")
+	}
+	port, err := strconv.Atoi(s[i+1:])
+	if err != nil || port < 0 || port > 65535 {
+		return "", 0, fmt.Errorf("bad port %q", s[i+1:])
+	}
+	host := strings.Trim(s[:i], "[]")
+	if host == "" {
+		host = "127.0.0.1"
+	}
+	return host, port, nil
+}

@@ -1,0 +1,22 @@
+// Package app is what the three commands share: configuration from
+// defaults, INDEXER_* environment and flags (in that order of precedence),
+// opening a data directory in the right mode, logging, and the exit codes.
+//
+// # Modes
+//
+// Open decides how a command reaches the log:
+//
+//   - With --server (INDEXER_SERVER): connect to that NATS server or cluster.
+//     The data directory is still used for local files (index.db, scan state)
+//     and is locked when the command writes them.
+//   - Otherwise, if no process owns the data directory: lock it and run the
+//     embedded server on it (standalone).
+//   - Otherwise, if the owner serves the log (its URL is in server.url) and
+//     the command may be a client: connect to the owner.
+//   - Otherwise: ErrLocked, exit code 11.
+//
+// # Caveats
+//
+// Only this package and the mains read the environment; library packages
+// take plain fields.
+package app

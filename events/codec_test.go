@@ -1,0 +1,232 @@
+package events_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/indexer/indexer/events"
+)
+
+// hostilePaths are names real disks hold that naive codecs mangle.
+var hostilePaths = []events.Path{
+	"/plain/file.txt",
+	"/new\nline",
+	`/quote"and\backslash`,
+	"/tab\there",
+	"/latin1-\xe9t\xe9",         // not UTF-8
+	"/lone-\xff\xfe",            // not UTF-8
+	"/ctrl-\x01\x1f\x7f",        // control characters
+	"/emoji-\U0001F600-\u00e9",  // valid UTF-8
+	"/html-<script>&amp;",       // escaped by encoding/json
+	"/bom-\ufeff",               //
+	"/sur-\xed\xa0\x80",         // an encoded surrogate: invalid UTF-8
+	"",                          // empty
+	"/nul-\x00-inside",          // cannot exist on disk, must still survive
+	"/ARCHIVE.zip::inner/a.txt", // a virtual path inside an archive
+}
+
+func sampleEvents() []events.Event {
+	scan := events.NewID()
+	now := time.Date(2026, 11, 22, 2, 49, 50, 123456789, time.UTC)
+	file := func(p events.Path) events.File {
+		return events.File{
+			Path: p, Size: 12345, Mode: 0o644, MTime: now.UnixNano(), CTime: now.UnixNano() + 1,
+			BTime: now.UnixNano() - 5, Inode: 99, Device: 2049, Nlink: 2, UID: 1000, GID: 1000,
+			Hashes: events.Hashes{MD5: strings.Repeat("a", 32), SHA1: strings.Repeat("b", 40), SHA256: strings.Repeat("c", 64)},
+		}
+	}
+	var out []events.Event
+	for _, p := range hostilePaths {
+		f := file(p)
+		link := f
+		link.Target = p + "-target"
+		link.Hashes = events.Hashes{}
+		for _, d := range []events.Payload{
+			&events.ScanStarted{Root: p, Options: events.ScanOptions{Hashes: []string{"md5", "sha1", "sha256"}, Exclude: []string{"*.tmp"}, Verify: true}},
+			&events.FileScanned{File: f},
+			&events.FileScanned{File: link},
+			&events.FileChanged{File: f, PrevSHA256: strings.Repeat("d", 64), Reason: events.ReasonBitRot},
+			&events.FileMoved{From: p + "-old", File: f},
+			&events.FileDeleted{Path: p, SHA256: strings.Repeat("e", 64)},
+			&events.FileUnreadable{Path: p, Error: "permission denied", Dir: true},
+			&events.ScanCompleted{Root: p, Complete: true, Counts: events.ScanCounts{Seen: 1, Read: 2, Added: 3, Changed: 4, Moved: 5, Deleted: 6, Unreadable: 7, BytesRead: 8}, DurationNS: 9},
+		} {
+			out = append(out, events.New("nas-1_x", scan, now, d))
+		}
+	}
+	return out
+}
+
+func TestRoundTrip(t *testing.T) {
+	t.Parallel()
+	seen := map[events.Type]bool{}
+	for _, e := range sampleEvents() {
+		seen[e.Type] = true
+		b, err := events.Encode(e)
+		if err != nil {
+			t.Fatalf("Encode(%s): %v", e.Type, err)
+		}
+		if !json.Valid(b) {
+			t.Fatalf("Encode(%s) is not valid JSON: %s", e.Type, b)
+		}
+		if bytes.ContainsAny(b, "\n\r") {
+			t.Fatalf("Encode(%s) holds a raw line break, not one line: %q", e.Type, b)
+		}
+		got, err := events.Decode(b)
+		if err != nil {
+			t.Fatalf("Decode(%s): %v\n%s", e.Type, err, b)
+		}
+		if !reflect.DeepEqual(got, e) {
+			t.Fatalf("round trip of %s:\n got %#v\nwant %#v\njson %s", e.Type, got.Data, e.Data, b)
+		}
+	}
+	for _, typ := range events.Types {
+		if !seen[typ] {
+			t.Errorf("no sample of %s", typ)
+		}
+	}
+}
+
+func TestPathJSONIsReadable(t *testing.T) {
+	t.Parallel()
+	b, err := json.Marshal(events.Path("/a/b c.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := string(b), `"/a/b c.txt"`; got != want {
+		t.Fatalf("json = %s, want %s", got, want)
+	}
+	b, err = json.Marshal(events.Path("/caf\xe9"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := string(b), `{"b64":"L2NhZuk=","text":"/caf`+"\uFFFD"+`"}`; got != want {
+		t.Fatalf("json = %s, want %s", got, want)
+	}
+}
+
+func TestPathString(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[events.Path]string{
+		"/a/b":       "/a/b",
+		"/caf\xe9":   `/caf\xe9`,
+		"/new\nline": `/new\nline`,
+		"/é":         "/é",
+	} {
+		if got := in.String(); got != want {
+			t.Errorf("Path(%q).String() = %q, want %q", string(in), got, want)
+		}
+	}
+}
+
+func TestDecodeErrors(t *testing.T) {
+	t.Parallel()
+	good, err := events.Encode(sampleEvents()[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, tc := range map[string]struct {
+		in   string
+		want error
+	}{
+		"garbage":      {"hello", events.ErrMalformed},
+		"empty":        {"", events.ErrMalformed},
+		"array":        {"[1,2]", events.ErrMalformed},
+		"no version":   {strings.Replace(string(good), `"v":1`, `"v":0`, 1), events.ErrMalformed},
+		"newer":        {strings.Replace(string(good), `"v":1`, `"v":2`, 1), events.ErrNewerSchema},
+		"unknown type": {strings.Replace(string(good), `"FileScanned"`, `"FileEaten"`, 1), events.ErrMalformed},
+		"bad id":       {strings.Replace(string(good), `"id":"`, `"id":"x`, 1), events.ErrMalformed},
+		"bad machine":  {strings.Replace(string(good), `"nas-1_x"`, `"a.b"`, 1), events.ErrMalformed},
+		"no data":      {strings.Replace(string(good), `"data":{`, `"nodata":{`, 1), events.ErrMalformed},
+		"bad data":     {strings.Replace(string(good), `"size":12345`, `"size":"big"`, 1), events.ErrMalformed},
+		"bad b64 path": {strings.Replace(string(good), `"path":"/plain/file.txt"`, `"path":{"b64":"!!"}`, 1), events.ErrMalformed},
+	} {
+		if _, err := events.Decode([]byte(tc.in)); !errors.Is(err, tc.want) {
+			t.Errorf("%s: Decode err = %v, want %v", name, err, tc.want)
+		}
+	}
+}
+
+func TestSubjects(t *testing.T) {
+	t.Parallel()
+	if got, want := events.Subject("nas1", events.TypeFileChanged), "idx.nas1.file.changed"; got != want {
+		t.Fatalf("Subject = %q, want %q", got, want)
+	}
+	for _, typ := range events.Types {
+		got, ok := events.TypeOfKind(events.Kind(typ))
+		if !ok || got != typ {
+			t.Errorf("TypeOfKind(Kind(%s)) = %s, %v", typ, got, ok)
+		}
+	}
+	for _, bad := range []string{"", "a.b", "a b", "a*", ">", "caf\xe9", strings.Repeat("x", 65)} {
+		if err := events.ValidateMachine(bad); err == nil {
+			t.Errorf("ValidateMachine(%q) = nil, want an error", bad)
+		}
+	}
+	for _, good := range []string{"nas1", "my-laptop", "USB_disk_2"} {
+		if err := events.ValidateMachine(good); err != nil {
+			t.Errorf("ValidateMachine(%q) = %v", good, err)
+		}
+	}
+	if got, want := events.MachineFromHost("my host.example.com"), "my-host"; got != want {
+		t.Errorf("MachineFromHost = %q, want %q", got, want)
+	}
+}
+
+func FuzzDecode(f *testing.F) {
+	for _, e := range sampleEvents()[:16] {
+		b, err := events.Encode(e)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	f.Add([]byte(`{"v":1,"type":"FileDeleted","data":{"path":{"b64":"AA=="}}}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		e, err := events.Decode(b)
+		if err != nil {
+			return
+		}
+		// Whatever decodes has one canonical form: encoding it, decoding
+		// that and encoding again gives the same bytes.
+		b2, err := events.Encode(e)
+		if err != nil {
+			t.Fatalf("Encode of decoded event: %v", err)
+		}
+		e2, err := events.Decode(b2)
+		if err != nil {
+			t.Fatalf("Decode of re-encoded event: %v\n%s", err, b2)
+		}
+		b3, err := events.Encode(e2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(b2, b3) {
+			t.Fatalf("re-encode changed the event:\n%s\n%s", b2, b3)
+		}
+	})
+}
+
+func FuzzPath(f *testing.F) {
+	for _, p := range hostilePaths {
+		f.Add(string(p))
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		b, err := json.Marshal(events.Path(s))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var p events.Path
+		if err := json.Unmarshal(b, &p); err != nil {
+			t.Fatalf("Unmarshal(%s): %v", b, err)
+		}
+		if string(p) != s {
+			t.Fatalf("round trip %q -> %s -> %q", s, b, string(p))
+		}
+	})
+}

@@ -1,0 +1,222 @@
+package events
+
+import (
+	"time"
+
+	"github.com/oklog/ulid/v2"
+)
+
+// SchemaVersion is the version of the event shapes this package writes. Decode
+// upcasts older versions and refuses newer ones with ErrNewerSchema.
+const SchemaVersion = 1
+
+// Type names an event kind. It is the "type" field of the JSON envelope.
+type Type string
+
+// The v1 event types.
+const (
+	TypeScanStarted    Type = "ScanStarted"
+	TypeFileScanned    Type = "FileScanned"
+	TypeFileChanged    Type = "FileChanged"
+	TypeFileMoved      Type = "FileMoved"
+	TypeFileDeleted    Type = "FileDeleted"
+	TypeFileUnreadable Type = "FileUnreadable"
+	TypeScanCompleted  Type = "ScanCompleted"
+)
+
+// Types lists every known type in a stable order.
+var Types = []Type{
+	TypeScanStarted, TypeFileScanned, TypeFileChanged, TypeFileMoved,
+	TypeFileDeleted, TypeFileUnreadable, TypeScanCompleted,
+}
+
+// Header is what every event carries besides its payload.
+type Header struct {
+	V       int       `json:"v"`
+	Type    Type      `json:"type"`
+	ID      ulid.ULID `json:"id"`
+	Machine string    `json:"machine"`
+	Scan    ulid.ULID `json:"scan"`
+	Time    time.Time `json:"time"`
+}
+
+// Event is one fact: a header and exactly one payload.
+type Event struct {
+	Header
+	// Data is one of *ScanStarted, *FileScanned, *FileChanged, *FileMoved,
+	// *FileDeleted, *FileUnreadable, *ScanCompleted, matching Header.Type.
+	Data Payload
+}
+
+// Payload is implemented by the pointer to every event payload type.
+type Payload interface {
+	EventType() Type
+}
+
+// New returns an event of the payload's type with a fresh ULID id, the
+// current schema version and time t. The id is made once here and must be
+// reused on every retried publish so the log stores the event once.
+func New(machine string, scan ulid.ULID, t time.Time, data Payload) Event {
+	return Event{
+		Header: Header{
+			V:       SchemaVersion,
+			Type:    data.EventType(),
+			ID:      ulid.MustNew(ulid.Timestamp(t), entropy),
+			Machine: machine,
+			Scan:    scan,
+			Time:    t.UTC(),
+		},
+		Data: data,
+	}
+}
+
+// NewID returns a new ULID for a scan or an event.
+func NewID() ulid.ULID { return ulid.Make() }
+
+var entropy = ulid.DefaultEntropy()
+
+// Hashes are lowercase hex digests of a file's content. Only the algorithms
+// the scan asked for are set.
+type Hashes struct {
+	MD5    string `json:"md5,omitempty"`
+	SHA1   string `json:"sha1,omitempty"`
+	SHA256 string `json:"sha256,omitempty"`
+	BLAKE3 string `json:"blake3,omitempty"`
+}
+
+// IsZero reports whether no digest is set.
+func (h Hashes) IsZero() bool { return h == Hashes{} }
+
+// File is the observed state of one path. Times are Unix nanoseconds; BTime
+// (birth) is 0 where the file system does not record it. A symbolic link has
+// Target set and no hashes: links are recorded, never followed.
+type File struct {
+	Path   Path   `json:"path"`
+	Size   int64  `json:"size"`
+	Mode   uint32 `json:"mode"` // io/fs.FileMode bits
+	MTime  int64  `json:"mtime"`
+	CTime  int64  `json:"ctime"`
+	BTime  int64  `json:"btime,omitempty"`
+	Inode  uint64 `json:"inode"`
+	Device uint64 `json:"dev"`
+	Nlink  uint64 `json:"nlink"`
+	UID    uint32 `json:"uid"`
+	GID    uint32 `json:"gid"`
+	Target Path   `json:"target,omitempty"`
+	Hashes Hashes `json:"hashes"`
+}
+
+// ScanOptions are the options a scan ran with, recorded so a reader of the
+// log knows what its absence of events means.
+type ScanOptions struct {
+	Hashes        []string `json:"hashes"`
+	Exclude       []string `json:"exclude,omitempty"`
+	OneFileSystem bool     `json:"one_file_system,omitempty"`
+	Verify        bool     `json:"verify,omitempty"`
+}
+
+// ScanStarted opens a scan of one root.
+type ScanStarted struct {
+	Root    Path        `json:"root"`
+	Options ScanOptions `json:"options"`
+}
+
+// FileScanned is a path seen for the first time.
+type FileScanned struct {
+	File
+}
+
+// ChangeReason says why a FileChanged was recorded.
+type ChangeReason string
+
+// The reasons for a FileChanged.
+const (
+	// ReasonContent: size or mtime changed and so did the content.
+	ReasonContent ChangeReason = "content"
+	// ReasonMetadata: the content hash is the same; mode, owner, times or
+	// inode changed.
+	ReasonMetadata ChangeReason = "metadata"
+	// ReasonBitRot: a --verify scan read different content while size and
+	// mtime were unchanged.
+	ReasonBitRot ChangeReason = "content-without-metadata"
+)
+
+// FileChanged is a known path whose content or metadata differs from what
+// was last recorded.
+type FileChanged struct {
+	File
+	PrevSHA256 string       `json:"prev_sha256,omitempty"`
+	Reason     ChangeReason `json:"reason"`
+}
+
+// FileMoved is a new path that is the same inode, size and mtime as a path
+// that is gone; its content was not read again. File is the state at To.
+type FileMoved struct {
+	From Path `json:"from"`
+	File
+}
+
+// FileDeleted is a known path that is gone from a directory that was read
+// completely.
+type FileDeleted struct {
+	Path   Path   `json:"path"`
+	SHA256 string `json:"sha256,omitempty"`
+}
+
+// FileUnreadable is a path that could not be read. Dir is set when it was a
+// directory, so nothing below it was seen.
+type FileUnreadable struct {
+	Path  Path   `json:"path"`
+	Error string `json:"error"`
+	Dir   bool   `json:"dir,omitempty"`
+}
+
+// ScanCounts are a scan's totals.
+type ScanCounts struct {
+	Seen       int64 `json:"seen"`
+	Read       int64 `json:"read"`
+	Added      int64 `json:"added"`
+	Changed    int64 `json:"changed"`
+	Moved      int64 `json:"moved"`
+	Deleted    int64 `json:"deleted"`
+	Unreadable int64 `json:"unreadable"`
+	BytesRead  int64 `json:"bytes_read"`
+}
+
+// ScanCompleted closes a scan. Complete is false when the scan was
+// interrupted; an incomplete scan deleted nothing.
+type ScanCompleted struct {
+	Root       Path       `json:"root"`
+	Complete   bool       `json:"complete"`
+	Counts     ScanCounts `json:"counts"`
+	DurationNS int64      `json:"duration_ns"`
+}
+
+func (*ScanStarted) EventType() Type    { return TypeScanStarted }
+func (*FileScanned) EventType() Type    { return TypeFileScanned }
+func (*FileChanged) EventType() Type    { return TypeFileChanged }
+func (*FileMoved) EventType() Type      { return TypeFileMoved }
+func (*FileDeleted) EventType() Type    { return TypeFileDeleted }
+func (*FileUnreadable) EventType() Type { return TypeFileUnreadable }
+func (*ScanCompleted) EventType() Type  { return TypeScanCompleted }
+
+// newPayload returns a zero payload for t, or nil for an unknown type.
+func newPayload(t Type) Payload {
+	switch t {
+	case TypeScanStarted:
+		return new(ScanStarted)
+	case TypeFileScanned:
+		return new(FileScanned)
+	case TypeFileChanged:
+		return new(FileChanged)
+	case TypeFileMoved:
+		return new(FileMoved)
+	case TypeFileDeleted:
+		return new(FileDeleted)
+	case TypeFileUnreadable:
+		return new(FileUnreadable)
+	case TypeScanCompleted:
+		return new(ScanCompleted)
+	}
+	return nil
+}

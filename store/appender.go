@@ -1,0 +1,168 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/indexer/indexer/events"
+)
+
+// Appender publishes events asynchronously with a bounded number in flight.
+// It is not safe for concurrent use: one goroutine appends, then Flushes.
+//
+// Every event is sent with its id as Nats-Msg-Id. A publish that is not
+// acknowledged (timeout, disconnection, server restart) is sent again with
+// the same id, so the stream's deduplication stores it once. Retries go on
+// for up to RetryFor, then Append or Flush return ErrUnavailable.
+//
+// Order: events appended before a Flush are stored before events appended
+// after it. Between two Flushes a retried event may be stored after a later
+// one.
+type Appender struct {
+	// MaxInFlight bounds unacknowledged publishes; Append blocks (back
+	// pressure) while that many are pending. Default 4096.
+	MaxInFlight int
+	// RetryFor bounds how long an unacknowledged event is retried. Default
+	// 2 minutes. It must stay below the stream's Duplicates window.
+	RetryFor time.Duration
+
+	log     *Log
+	pending []*inflight // FIFO
+	head    int
+	// Stored counts acknowledged events, Duplicates those the log already
+	// had (a retry of an event it did store).
+	Stored, Duplicates int64
+}
+
+type inflight struct {
+	msg   *nats.Msg
+	ack   jetstream.PubAckFuture
+	first time.Time
+	tries int
+}
+
+// NewAppender returns an Appender on l with default settings.
+func (l *Log) NewAppender() *Appender {
+	return &Appender{MaxInFlight: 4096, RetryFor: 2 * time.Minute, log: l}
+}
+
+// Append encodes e and publishes it on its subject. It returns once the
+// event is in flight, after waiting for room if MaxInFlight are pending. An
+// error from an earlier event's acknowledgement may be returned here.
+func (a *Appender) Append(ctx context.Context, e events.Event) error {
+	if err := events.ValidateMachine(e.Machine); err != nil {
+		return fmt.Errorf("append: %w", err)
+	}
+	data, err := events.Encode(e)
+	if err != nil {
+		return fmt.Errorf("append: %w", err)
+	}
+	msg := &nats.Msg{
+		Subject: events.Subject(e.Machine, e.Type),
+		Header:  nats.Header{jetstream.MsgIDHeader: []string{e.ID.String()}},
+		Data:    data,
+	}
+	return a.AppendMsg(ctx, msg)
+}
+
+// AppendMsg publishes a prepared message; it must carry a Nats-Msg-Id.
+func (a *Appender) AppendMsg(ctx context.Context, msg *nats.Msg) error {
+	for a.inFlight() >= a.MaxInFlight {
+		if err := a.settleOldest(ctx); err != nil {
+			return err
+		}
+	}
+	f := &inflight{msg: msg, first: time.Now()}
+	if err := a.send(ctx, f); err != nil {
+		return err
+	}
+	return nil
+}
+
+// Flush waits until every appended event is acknowledged.
+func (a *Appender) Flush(ctx context.Context) error {
+	for a.inFlight() > 0 {
+		if err := a.settleOldest(ctx); err != nil {
+			return err
+		}
+	}
+	a.pending, a.head = a.pending[:0], 0
+	return nil
+}
+
+func (a *Appender) inFlight() int { return len(a.pending) - a.head }
+
+// send publishes f, retrying while the connection cannot take it, and
+// queues it.
+func (a *Appender) send(ctx context.Context, f *inflight) error {
+	for {
+		f.tries++
+		ack, err := a.log.js.PublishMsgAsync(f.msg)
+		if err == nil {
+			f.ack = ack
+			a.pending = append(a.pending, f)
+			return nil
+		}
+		if err := a.backoff(ctx, f, err); err != nil {
+			return err
+		}
+	}
+}
+
+// backoff sleeps before another try of f, or returns the error that ends
+// trying.
+func (a *Appender) backoff(ctx context.Context, f *inflight, cause error) error {
+	if !retryable(cause) {
+		return fmt.Errorf("append %s: %w", f.msg.Subject, translate(cause))
+	}
+	if time.Since(f.first) > a.RetryFor {
+		return fmt.Errorf("append %s: no acknowledgement for %s (%d tries): %w: %v", f.msg.Subject, a.RetryFor, f.tries, ErrUnavailable, cause)
+	}
+	d := time.Duration(f.tries) * 50 * time.Millisecond
+	if d > time.Second {
+		d = time.Second
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// settleOldest waits for the oldest pending publish; a failed one is sent
+// again (same id) and requeued at the back.
+func (a *Appender) settleOldest(ctx context.Context) error {
+	f := a.pending[a.head]
+	select {
+	case pa := <-f.ack.Ok():
+		a.pending[a.head] = nil
+		a.head++
+		if a.head > 1024 && a.head*2 > len(a.pending) {
+			a.pending = append(a.pending[:0], a.pending[a.head:]...)
+			a.head = 0
+		}
+		if pa.Duplicate {
+			a.Duplicates++
+		} else {
+			a.Stored++
+		}
+		return nil
+	case err := <-f.ack.Err():
+		a.pending[a.head] = nil
+		a.head++
+		if err := a.backoff(ctx, f, err); err != nil {
+			return err
+		}
+		return a.send(ctx, f)
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+

@@ -1,0 +1,269 @@
+package store
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
+)
+
+// DB is a bbolt file of read models. Set the fields, then Open.
+//
+// Readers run concurrently with one writer (bbolt's MVCC); a View sees the
+// state of the last committed Update, never half of one.
+type DB struct {
+	Path string
+	// ReadOnly opens the file shared, for queries while no writer runs.
+	ReadOnly bool
+	// NoSync skips fsync on commit: for a rebuild into a new file, which
+	// calls Sync once at the end. Never for the live index.
+	NoSync bool
+	// LockTimeout is how long Open waits for another process's lock on the
+	// file before returning ErrLocked. Default 1 second.
+	LockTimeout time.Duration
+
+	db *bolt.DB
+}
+
+// Open opens or creates the file.
+func (d *DB) Open() error {
+	timeout := d.LockTimeout
+	if timeout == 0 {
+		timeout = time.Second
+	}
+	db, err := bolt.Open(d.Path, 0o644, &bolt.Options{
+		Timeout:         timeout,
+		ReadOnly:        d.ReadOnly,
+		NoSync:          d.NoSync,
+		NoFreelistSync:  true,
+		FreelistType:    bolt.FreelistMapType,
+		InitialMmapSize: 256 << 20,
+	})
+	if err != nil {
+		if errors.Is(err, bolterrors.ErrTimeout) {
+			return fmt.Errorf("open %s: %w (another process has it open)", d.Path, ErrLocked)
+		}
+		return fmt.Errorf("open %s: %w", d.Path, err)
+	}
+	d.db = db
+	return nil
+}
+
+// Close closes the file.
+func (d *DB) Close() error {
+	if d.db == nil {
+		return nil
+	}
+	err := d.db.Close()
+	d.db = nil
+	return err
+}
+
+// Sync fsyncs the file; after a NoSync build it makes the data durable.
+func (d *DB) Sync() error { return d.db.Sync() }
+
+// Size returns the file's size in bytes.
+func (d *DB) Size() int64 {
+	fi, err := os.Stat(d.Path)
+	if err != nil {
+		return 0
+	}
+	return fi.Size()
+}
+
+// Update runs fn in a read-write transaction, committed when fn returns nil
+// and rolled back otherwise. Only one Update runs at a time.
+func (d *DB) Update(fn func(*Tx) error) error {
+	if d.db == nil {
+		return ErrClosed
+	}
+	return d.db.Update(func(tx *bolt.Tx) error { return fn(&Tx{tx: tx}) })
+}
+
+// View runs fn in a read-only transaction.
+func (d *DB) View(fn func(*Tx) error) error {
+	if d.db == nil {
+		return ErrClosed
+	}
+	return d.db.View(func(tx *bolt.Tx) error { return fn(&Tx{tx: tx}) })
+}
+
+// Check verifies the file's consistency (bbolt's page checks), returning the
+// first problem found. Tests call it at teardown.
+func (d *DB) Check() error {
+	return d.db.View(func(tx *bolt.Tx) error {
+		var first error
+		for err := range tx.Check() { // drain: Check's goroutine sends them all
+			if first == nil {
+				first = err
+			}
+		}
+		return first
+	})
+}
+
+// Tx is a transaction. Buckets are created on first use in a read-write
+// transaction; in a read-only one a missing bucket reads as empty.
+type Tx struct {
+	tx *bolt.Tx
+}
+
+// Writable reports whether tx may write.
+func (tx *Tx) Writable() bool { return tx.tx.Writable() }
+
+// Bucket returns the named top-level bucket.
+func (tx *Tx) Bucket(name []byte) *Bucket {
+	b := tx.tx.Bucket(name)
+	if b == nil && tx.tx.Writable() {
+		var err error
+		if b, err = tx.tx.CreateBucket(name); err != nil {
+			panic(fmt.Sprintf("store: create bucket %q: %v", name, err)) // only on an invalid name
+		}
+	}
+	return &Bucket{b: b}
+}
+
+// DeleteBucket removes a bucket and everything in it.
+func (tx *Tx) DeleteBucket(name []byte) error {
+	err := tx.tx.DeleteBucket(name)
+	if errors.Is(err, bolterrors.ErrBucketNotFound) {
+		return nil
+	}
+	return err
+}
+
+// Bucket is a sorted key/value space. Keys and values returned are valid only
+// during the transaction; copy them to keep them.
+type Bucket struct {
+	b *bolt.Bucket // nil: a missing bucket in a read-only transaction
+}
+
+// Get returns the value of key, or nil.
+func (b *Bucket) Get(key []byte) []byte {
+	if b.b == nil {
+		return nil
+	}
+	return b.b.Get(key)
+}
+
+// Put sets key to value.
+func (b *Bucket) Put(key, value []byte) error { return b.b.Put(key, value) }
+
+// Delete removes key; a missing key is not an error.
+func (b *Bucket) Delete(key []byte) error { return b.b.Delete(key) }
+
+// Len returns the number of keys.
+func (b *Bucket) Len() int {
+	if b.b == nil {
+		return 0
+	}
+	return b.b.Stats().KeyN
+}
+
+// SetFillPercent tunes page splits: 1.0 packs pages full, for keys appended
+// in order.
+func (b *Bucket) SetFillPercent(f float64) {
+	if b.b != nil {
+		b.b.FillPercent = f
+	}
+}
+
+// Cursor returns a cursor over the bucket in key order.
+func (b *Bucket) Cursor() *Cursor {
+	if b.b == nil {
+		return &Cursor{}
+	}
+	return &Cursor{c: b.b.Cursor()}
+}
+
+// Cursor walks a bucket. Each move returns the key and value, or a nil key
+// past either end.
+type Cursor struct{ c *bolt.Cursor }
+
+func (c *Cursor) First() ([]byte, []byte) {
+	if c.c == nil {
+		return nil, nil
+	}
+	return c.c.First()
+}
+
+func (c *Cursor) Last() ([]byte, []byte) {
+	if c.c == nil {
+		return nil, nil
+	}
+	return c.c.Last()
+}
+
+func (c *Cursor) Next() ([]byte, []byte) {
+	if c.c == nil {
+		return nil, nil
+	}
+	return c.c.Next()
+}
+
+func (c *Cursor) Prev() ([]byte, []byte) {
+	if c.c == nil {
+		return nil, nil
+	}
+	return c.c.Prev()
+}
+
+// Seek moves to key, or the first key after it.
+func (c *Cursor) Seek(key []byte) ([]byte, []byte) {
+	if c.c == nil {
+		return nil, nil
+	}
+	return c.c.Seek(key)
+}
+
+// Delete removes the current key.
+func (c *Cursor) Delete() error { return c.c.Delete() }
+
+// The meta bucket holds what the projector needs to resume.
+var (
+	metaBucket       = []byte("meta")
+	keyCheckpoint    = []byte("checkpoint")
+	keyStreamCreated = []byte("stream_created")
+	keyModelVersion  = []byte("model_version")
+)
+
+// Checkpoint is the projector's position: every event up to Seq is applied,
+// from the stream incarnation created at StreamCreated.
+type Checkpoint struct {
+	Seq           uint64
+	StreamCreated time.Time
+	ModelVersion  uint64
+}
+
+// Checkpoint reads the checkpoint; a new file has the zero Checkpoint.
+func (tx *Tx) Checkpoint() Checkpoint {
+	m := tx.Bucket(metaBucket)
+	var c Checkpoint
+	if v := m.Get(keyCheckpoint); len(v) == 8 {
+		c.Seq = binary.BigEndian.Uint64(v)
+	}
+	if v := m.Get(keyStreamCreated); len(v) == 8 {
+		c.StreamCreated = time.Unix(0, int64(binary.BigEndian.Uint64(v))).UTC()
+	}
+	if v := m.Get(keyModelVersion); len(v) == 8 {
+		c.ModelVersion = binary.BigEndian.Uint64(v)
+	}
+	return c
+}
+
+// SetCheckpoint writes the checkpoint in the same transaction as the read
+// models it describes.
+func (tx *Tx) SetCheckpoint(c Checkpoint) error {
+	m := tx.Bucket(metaBucket)
+	if err := m.Put(keyCheckpoint, binary.BigEndian.AppendUint64(nil, c.Seq)); err != nil {
+		return err
+	}
+	if err := m.Put(keyStreamCreated, binary.BigEndian.AppendUint64(nil, uint64(c.StreamCreated.UnixNano()))); err != nil {
+		return err
+	}
+	return m.Put(keyModelVersion, binary.BigEndian.AppendUint64(nil, c.ModelVersion))
+}

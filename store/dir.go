@@ -1,0 +1,90 @@
+package store
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+)
+
+// Names of the files a data directory holds.
+const (
+	IndexFile     = "index.db"     // bbolt read models
+	JetStreamDir  = "jetstream"    // the embedded server's store
+	ScanStateFile = "scanstate.db" // the machine's scan state
+	ServerURLFile = "server.url"   // URL of the embedded server while one serves it
+	lockFile      = "LOCK"
+)
+
+// DirLock is exclusive ownership of a data directory, held with flock(2) on
+// its LOCK file. The kernel drops the lock when the process dies, so a crash
+// never leaves a stale lock; the PID written into the file only serves the
+// error message of the next process.
+type DirLock struct {
+	Dir string
+	f   *os.File
+}
+
+// LockDir creates dir if needed and takes it for this process, or returns a
+// *LockedError (errors.Is ErrLocked) naming the process that holds it. owner
+// is written into the lock file for that message, e.g. "indexer-project".
+func LockDir(dir, owner string) (*DirLock, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("create data directory: %w", err)
+	}
+	f, err := os.OpenFile(filepath.Join(dir, lockFile), os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("open lock: %w", err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		b, _ := os.ReadFile(f.Name())
+		f.Close()
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			le := &LockedError{Dir: dir}
+			pid, who, _ := strings.Cut(string(bytes.TrimSpace(b)), " ")
+			le.PID, _ = strconv.Atoi(pid)
+			le.Owner = who
+			return nil, le
+		}
+		return nil, fmt.Errorf("lock %s: %w", dir, err)
+	}
+	if err := f.Truncate(0); err == nil {
+		fmt.Fprintf(f, "%d %s\n", os.Getpid(), owner)
+	}
+	return &DirLock{Dir: dir, f: f}, nil
+}
+
+// Close releases the directory.
+func (l *DirLock) Close() error {
+	if l == nil || l.f == nil {
+		return nil
+	}
+	l.f.Truncate(0)
+	err := l.f.Close() // closing the descriptor drops the flock
+	l.f = nil
+	return err
+}
+
+// ReadServerURL returns the URL an owning process wrote into dir, or "" when
+// none is there.
+func ReadServerURL(dir string) string {
+	b, err := os.ReadFile(filepath.Join(dir, ServerURLFile))
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(b))
+}
+
+// writeFileAtomic writes b to name through a temporary file and a rename, so
+// a reader never sees half a file.
+func writeFileAtomic(name string, b []byte) error {
+	tmp := name + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp, name)
+}

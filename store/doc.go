@@ -1,0 +1,49 @@
+// Package store holds every use of nats-server, nats.go and bbolt: the
+// embedded NATS server, the event Log on JetStream, and the bbolt DB of read
+// models. Callers never import those libraries; errors are translated here
+// into the sentinel errors of errors.go, checked with errors.Is.
+//
+// # The data directory
+//
+// One directory holds a machine's state (see the *File constants): LOCK,
+// index.db, jetstream/, scanstate.db and, while a process serves the embedded
+// server on the network, server.url. LockDir gives one process ownership;
+// nats-server would happily run two servers on one store and corrupt it, so
+// every command that starts a server or writes index.db takes the lock first.
+//
+// # The log
+//
+//	srv := &store.Server{DataDir: dir}     // or store.Dial(ctx, urls, name)
+//	srv.Open(ctx); defer srv.Close()
+//	nc, _ := srv.Connect("indexer-scan")
+//	log := &store.Log{Conn: nc}
+//	log.Open(ctx)                          // creates or updates stream INDEXER
+//	a := log.NewAppender()
+//	a.Append(ctx, ev) ...; a.Flush(ctx)    // async, bounded, retried, deduplicated
+//	log.Replay(ctx, 1, "", fn)             // from a sequence to the tail
+//	log.Follow(ctx, seq, "", fn)           // live
+//
+// The stream INDEXER captures idx.>, stores files with S2 compression, keeps
+// everything (no age or count limit; a byte limit refuses new events rather
+// than dropping old ones), deduplicates by Nats-Msg-Id within Log.Duplicates,
+// and denies delete and purge: the log is append-only by configuration, not
+// only by convention.
+//
+// # The DB
+//
+// DB wraps a bbolt file: Update and View run functions on a Tx; Tx.Bucket,
+// Bucket and Cursor are thin views of bbolt's, and Tx.Checkpoint and
+// SetCheckpoint keep the projector's position in the same transaction as the
+// models it describes.
+//
+// # Caveats
+//
+//   - The embedded server fsyncs every DefaultSyncInterval (Server.SyncInterval).
+//     Events acknowledged within that window can be lost on power loss (not on
+//     a process crash). A projector that then finds the log shorter than its
+//     checkpoint rebuilds.
+//   - Appender order is guaranteed only across Flush calls (see Appender).
+//   - An in-process connection (Server.Connect) dies with its server; use
+//     Dial for a connection that reconnects.
+//   - Keys and values from a Bucket are valid only inside the transaction.
+package store

@@ -1,0 +1,194 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/indexer/indexer/events"
+)
+
+// DefaultStream is the name of the stream that holds the log.
+const DefaultStream = "INDEXER"
+
+// Log is the append-only event log: one JetStream stream capturing idx.>.
+// Set the fields, then Open, which creates or updates the stream.
+type Log struct {
+	// Conn is a connected client (Server.Connect or Dial). The Log does not
+	// close it.
+	Conn *nats.Conn
+	// Stream defaults to DefaultStream.
+	Stream string
+	// Replicas is the stream's replica count: 1 embedded, 3 on a cluster.
+	Replicas int
+	// MaxBytes limits the stream's size; -1 (the default when 0) is no
+	// limit. The log is the source of truth: it never discards old events,
+	// it refuses new ones (ErrLogFull).
+	MaxBytes int64
+	// Duplicates is the deduplication window: a publish whose message id was
+	// seen within it is stored once. It must exceed the longest retry of an
+	// append. Default 10 minutes.
+	Duplicates time.Duration
+
+	js jetstream.JetStream
+}
+
+// StreamInfo is the part of the stream's state callers need.
+type StreamInfo struct {
+	Name     string
+	Created  time.Time // identifies this incarnation of the stream
+	FirstSeq uint64
+	LastSeq  uint64
+	Msgs     uint64
+	Bytes    uint64
+	Subjects uint64
+}
+
+// Open provisions the stream, idempotently: the same config twice is no
+// change, and an updated config is applied in place.
+func (l *Log) Open(ctx context.Context) error {
+	if l.Conn == nil {
+		return fmt.Errorf("open log: no connection")
+	}
+	if l.Stream == "" {
+		l.Stream = DefaultStream
+	}
+	if l.Replicas == 0 {
+		l.Replicas = 1
+	}
+	if l.MaxBytes == 0 {
+		l.MaxBytes = -1
+	}
+	if l.Duplicates == 0 {
+		l.Duplicates = 10 * time.Minute
+	}
+	js, err := jetstream.New(l.Conn,
+		jetstream.WithPublishAsyncMaxPending(1<<20), // Appender bounds in-flight itself
+		jetstream.WithPublishAsyncTimeout(10*time.Second),
+	)
+	if err != nil {
+		return fmt.Errorf("open log: %w", err)
+	}
+	l.js = js
+	cfg := jetstream.StreamConfig{
+		Name:        l.Stream,
+		Description: "indexer event log: immutable file facts, JSON, see events package",
+		Subjects:    []string{events.SubjectPrefix + ".>"},
+		Storage:     jetstream.FileStorage,
+		Retention:   jetstream.LimitsPolicy,
+		Discard:     jetstream.DiscardNew,
+		MaxBytes:    l.MaxBytes,
+		MaxMsgs:     -1,
+		MaxAge:      0,
+		MaxMsgSize:  1 << 20,
+		Duplicates:  l.Duplicates,
+		Replicas:    l.Replicas,
+		Compression: jetstream.S2Compression,
+		DenyDelete:  true,
+		DenyPurge:   true,
+		AllowDirect: true,
+	}
+	for attempt := 0; ; attempt++ {
+		_, err = js.CreateOrUpdateStream(ctx, cfg)
+		if err == nil || attempt == 20 || ctx.Err() != nil || !retryable(err) {
+			break
+		}
+		time.Sleep(250 * time.Millisecond) // JetStream may still be starting
+	}
+	if err != nil {
+		return fmt.Errorf("provision stream %s: %w", l.Stream, translate(err))
+	}
+	return nil
+}
+
+// Info returns the stream's current state.
+func (l *Log) Info(ctx context.Context) (StreamInfo, error) {
+	s, err := l.js.Stream(ctx, l.Stream)
+	if err != nil {
+		return StreamInfo{}, fmt.Errorf("stream info: %w", translate(err))
+	}
+	info := s.CachedInfo()
+	return StreamInfo{
+		Name: info.Config.Name, Created: info.Created,
+		FirstSeq: info.State.FirstSeq, LastSeq: info.State.LastSeq,
+		Msgs: info.State.Msgs, Bytes: info.State.Bytes, Subjects: uint64(info.State.NumSubjects),
+	}, nil
+}
+
+// Get returns the event stored at seq.
+func (l *Log) Get(ctx context.Context, seq uint64) (Record, error) {
+	s, err := l.js.Stream(ctx, l.Stream)
+	if err != nil {
+		return Record{}, fmt.Errorf("get %d: %w", seq, translate(err))
+	}
+	m, err := s.GetMsg(ctx, seq, jetstream.WithGetMsgSubject(""))
+	if err != nil {
+		return Record{}, fmt.Errorf("get %d: %w", seq, translate(err))
+	}
+	return Record{Seq: m.Sequence, Subject: m.Subject, Time: m.Time, Data: m.Data}, nil
+}
+
+// Append stores events and waits until the log acknowledged every one. It is
+// the simple form of an Appender, for a few events at a time.
+func (l *Log) Append(ctx context.Context, evs ...events.Event) error {
+	a := l.NewAppender()
+	for _, e := range evs {
+		if err := a.Append(ctx, e); err != nil {
+			return err
+		}
+	}
+	return a.Flush(ctx)
+}
+
+// translate maps NATS and JetStream errors to store errors, keeping the
+// original text.
+func translate(err error) error {
+	if err == nil {
+		return nil
+	}
+	var apiErr *jetstream.APIError
+	if errors.As(err, &apiErr) {
+		switch apiErr.ErrorCode {
+		case jetstream.JSErrCodeStreamWrongLastSequence:
+			return fmt.Errorf("%w: %v", ErrConflict, err)
+		case jetstream.JSErrCodeStreamNotFound, jetstream.JSErrCodeMessageNotFound, jetstream.JSErrCodeConsumerNotFound:
+			return fmt.Errorf("%w: %v", ErrNotFound, err)
+		case 10023: // insufficient resources
+			return fmt.Errorf("%w: %v", ErrLogFull, err)
+		case 10077: // store failed: a limit (maximum bytes/messages) or I/O
+			if strings.Contains(apiErr.Description, "maximum") {
+				return fmt.Errorf("%w: %v", ErrLogFull, err)
+			}
+		}
+		if apiErr.Code == 503 {
+			return fmt.Errorf("%w: %v", ErrUnavailable, err)
+		}
+	}
+	switch {
+	case errors.Is(err, jetstream.ErrStreamNotFound), errors.Is(err, jetstream.ErrMsgNotFound),
+		errors.Is(err, jetstream.ErrKeyNotFound), errors.Is(err, jetstream.ErrConsumerNotFound):
+		return fmt.Errorf("%w: %v", ErrNotFound, err)
+	case errors.Is(err, jetstream.ErrKeyExists):
+		return fmt.Errorf("%w: %v", ErrConflict, err)
+	case errors.Is(err, nats.ErrConnectionClosed):
+		return fmt.Errorf("%w: %v", ErrClosed, err)
+	case retryable(err):
+		return fmt.Errorf("%w: %v", ErrUnavailable, err)
+	}
+	return err
+}
+
+// retryable reports whether err is the kind that goes away when the server
+// comes back: timeouts, disconnections, no responders.
+func retryable(err error) bool {
+	return errors.Is(err, nats.ErrNoResponders) || errors.Is(err, nats.ErrTimeout) ||
+		errors.Is(err, nats.ErrDisconnected) || errors.Is(err, nats.ErrReconnectBufExceeded) ||
+		errors.Is(err, jetstream.ErrAsyncPublishTimeout) || errors.Is(err, jetstream.ErrNoStreamResponse) ||
+		errors.Is(err, jetstream.ErrJetStreamNotEnabled) || errors.Is(err, nats.ErrNoServers) ||
+		errors.Is(err, nats.ErrJetStreamNotEnabled) || errors.Is(err, jetstream.ErrJetStreamNotEnabledForAccount)
+}

@@ -1,0 +1,132 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Record is one stored event as the log holds it: its sequence, subject,
+// time of storing and raw JSON. Decode Data with events.Decode; a stranger
+// may have published anything on the subjects.
+type Record struct {
+	Seq     uint64
+	Subject string
+	Time    time.Time
+	Data    []byte
+	// Pending is how many matching events followed this one in the log when
+	// it was delivered; 0 means it was the tail.
+	Pending uint64
+}
+
+// Reader reads the log in sequence order from a starting sequence, through
+// an ordered consumer (no server-side state to clean up, restarted by the
+// client on any gap). Close it when done.
+type Reader struct {
+	it      jetstream.MessagesContext
+	pending uint64 // matching events not yet delivered, at open
+}
+
+// NewReader opens a reader at sequence from (1 or 0 for the beginning),
+// delivering only subjects matching filter ("" for every event; see
+// events.MachineSubjects).
+func (l *Log) NewReader(ctx context.Context, from uint64, filter string) (*Reader, error) {
+	cfg := jetstream.OrderedConsumerConfig{DeliverPolicy: jetstream.DeliverAllPolicy}
+	if from > 1 {
+		cfg.DeliverPolicy, cfg.OptStartSeq = jetstream.DeliverByStartSequencePolicy, from
+	}
+	if filter != "" {
+		cfg.FilterSubjects = []string{filter}
+	}
+	cons, err := l.js.OrderedConsumer(ctx, l.Stream, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("read log from %d: %w", from, translate(err))
+	}
+	info, err := cons.Info(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("read log from %d: %w", from, translate(err))
+	}
+	it, err := cons.Messages(jetstream.PullMaxMessages(8192))
+	if err != nil {
+		return nil, fmt.Errorf("read log from %d: %w", from, translate(err))
+	}
+	return &Reader{it: it, pending: info.NumPending}, nil
+}
+
+// Pending returns how many matching events the log held beyond the start
+// when the reader opened.
+func (r *Reader) Pending() uint64 { return r.pending }
+
+// Next blocks until the next event arrives or ctx ends.
+func (r *Reader) Next(ctx context.Context) (Record, error) {
+	m, err := r.it.Next(jetstream.NextContext(ctx))
+	if err != nil {
+		if ctx.Err() != nil {
+			return Record{}, ctx.Err()
+		}
+		if errors.Is(err, jetstream.ErrMsgIteratorClosed) {
+			return Record{}, ErrClosed
+		}
+		return Record{}, fmt.Errorf("read log: %w", translate(err))
+	}
+	md, err := m.Metadata()
+	if err != nil {
+		return Record{}, fmt.Errorf("read log: %w", err)
+	}
+	return Record{
+		Seq: md.Sequence.Stream, Subject: m.Subject(), Time: md.Timestamp,
+		Data: m.Data(), Pending: md.NumPending,
+	}, nil
+}
+
+// Close stops the reader.
+func (r *Reader) Close() { r.it.Stop() }
+
+// Replay calls fn for every matching event from sequence from to the tail as
+// it was when Replay began, in order, then returns the last sequence passed
+// to fn (0 if none). An error from fn stops the replay and is returned.
+func (l *Log) Replay(ctx context.Context, from uint64, filter string, fn func(Record) error) (uint64, error) {
+	r, err := l.NewReader(ctx, from, filter)
+	if err != nil {
+		return 0, err
+	}
+	defer r.Close()
+	var last uint64
+	for left := r.Pending(); left > 0; {
+		rec, err := r.Next(ctx)
+		if err != nil {
+			return last, err
+		}
+		if err := fn(rec); err != nil {
+			return last, err
+		}
+		last = rec.Seq
+		if rec.Pending == 0 {
+			break
+		}
+		left--
+	}
+	return last, nil
+}
+
+// Follow calls fn for every matching event from sequence from, in order,
+// waiting for new ones, until ctx ends or fn returns an error.
+func (l *Log) Follow(ctx context.Context, from uint64, filter string, fn func(Record) error) error {
+	r, err := l.NewReader(ctx, from, filter)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	for {
+		rec, err := r.Next(ctx)
+		if err != nil {
+			return err
+		}
+		if err := fn(rec); err != nil {
+			return err
+		}
+	}
+}

@@ -1,0 +1,184 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+)
+
+// DefaultSyncInterval is how often the embedded server fsyncs its store.
+// nats-server's default is two minutes, which can lose acknowledged events on
+// power loss; ten seconds bounds that loss while keeping appends fast. A
+// projector that finds the log shorter than its checkpoint rebuilds.
+const DefaultSyncInterval = 10 * time.Second
+
+// Server is the embedded NATS server with JetStream, storing its data under a
+// data directory. Set the fields, then Open; Close shuts it down.
+//
+// It never installs signal handlers and never calls os.Exit: a fatal server
+// error is logged and returned by Open, or shows up as a closed connection.
+type Server struct {
+	// DataDir is the data directory; the store lives in DataDir/jetstream and
+	// the client URL is written to DataDir/server.url while serving.
+	DataDir string
+	// Host and Port to listen on. Port 0 picks a free port. Host defaults to
+	// 127.0.0.1: the server is reachable only from this machine unless asked.
+	Host string
+	Port int
+	// InProcess serves only in-process connections: nothing listens and no
+	// URL is written. For tests and one-shot commands.
+	InProcess bool
+	// SyncInterval is the fsync interval; 0 means DefaultSyncInterval and a
+	// negative value means fsync after every write (slow, safest).
+	SyncInterval time.Duration
+	// User and Password, when set, are required of every client.
+	User, Password string
+	// Logger receives the server's log; nil discards it.
+	Logger *slog.Logger
+
+	ns *server.Server
+}
+
+// Open starts the server and waits until it accepts connections.
+func (s *Server) Open(ctx context.Context) error {
+	host := s.Host
+	if host == "" {
+		host = "127.0.0.1"
+	}
+	port := s.Port
+	if port == 0 {
+		port = server.RANDOM_PORT
+	}
+	sync, always := s.SyncInterval, false
+	switch {
+	case sync == 0:
+		sync = DefaultSyncInterval
+	case sync < 0:
+		sync, always = DefaultSyncInterval, true
+	}
+	opts := &server.Options{
+		ServerName:   "indexer",
+		Host:         host,
+		Port:         port,
+		DontListen:   s.InProcess,
+		NoSigs:       true,
+		NoLog:        s.Logger == nil,
+		JetStream:    true,
+		StoreDir:     filepath.Join(s.DataDir, JetStreamDir),
+		SyncInterval: sync,
+		SyncAlways:   always,
+		Username:     s.User,
+		Password:     s.Password,
+		// One event is a few hundred bytes; a large max payload only
+		// invites mistakes.
+		MaxPayload: 1 << 20,
+	}
+	ns, err := server.NewServer(opts)
+	if err != nil {
+		return fmt.Errorf("embedded server: %w", err)
+	}
+	if s.Logger != nil {
+		ns.SetLoggerV2(&slogAdapter{s.Logger.With("component", "nats-server")}, false, false, false)
+	}
+	go ns.Start()
+	deadline := 30 * time.Second
+	if d, ok := ctx.Deadline(); ok {
+		deadline = time.Until(d)
+	}
+	if !ns.ReadyForConnections(deadline) {
+		ns.Shutdown()
+		ns.WaitForShutdown()
+		return fmt.Errorf("embedded server on %s: not ready after %s (is the port in use? see the log)", filepath.Join(s.DataDir, JetStreamDir), deadline)
+	}
+	s.ns = ns
+	if !s.InProcess {
+		if err := writeFileAtomic(filepath.Join(s.DataDir, ServerURLFile), []byte(ns.ClientURL()+"\n")); err != nil {
+			s.Close()
+			return fmt.Errorf("write server url: %w", err)
+		}
+	}
+	return nil
+}
+
+// ClientURL returns the URL clients connect to ("" when InProcess).
+func (s *Server) ClientURL() string {
+	if s.ns == nil || s.InProcess {
+		return ""
+	}
+	return s.ns.ClientURL()
+}
+
+// Connect returns a client connection to the server: in-process, without a
+// socket, when the server is in this process.
+func (s *Server) Connect(name string) (*nats.Conn, error) {
+	if s.ns == nil {
+		return nil, ErrClosed
+	}
+	opts := []nats.Option{nats.InProcessServer(s.ns), nats.Name(name)}
+	if s.User != "" {
+		opts = append(opts, nats.UserInfo(s.User, s.Password))
+	}
+	nc, err := nats.Connect("", opts...)
+	if err != nil {
+		return nil, fmt.Errorf("connect in-process: %w", err)
+	}
+	return nc, nil
+}
+
+// Close shuts the server down and waits for it, flushing its store.
+func (s *Server) Close() error {
+	if s.ns == nil {
+		return nil
+	}
+	if !s.InProcess {
+		os.Remove(filepath.Join(s.DataDir, ServerURLFile))
+	}
+	s.ns.Shutdown()
+	s.ns.WaitForShutdown()
+	s.ns = nil
+	return nil
+}
+
+// slogAdapter sends nats-server's log to slog. Fatalf logs at error level
+// and does not exit: the server shuts itself down, and we report that.
+type slogAdapter struct{ l *slog.Logger }
+
+func (a *slogAdapter) Noticef(f string, v ...any) { a.l.Info(fmt.Sprintf(f, v...)) }
+func (a *slogAdapter) Warnf(f string, v ...any)   { a.l.Warn(fmt.Sprintf(f, v...)) }
+func (a *slogAdapter) Fatalf(f string, v ...any)  { a.l.Error(fmt.Sprintf(f, v...), "fatal", true) }
+func (a *slogAdapter) Errorf(f string, v ...any)  { a.l.Error(fmt.Sprintf(f, v...)) }
+func (a *slogAdapter) Debugf(f string, v ...any)  { a.l.Debug(fmt.Sprintf(f, v...)) }
+func (a *slogAdapter) Tracef(f string, v ...any)  { a.l.Debug(fmt.Sprintf(f, v...)) }
+
+// Credentials returns the Dial option for user and password; none when user
+// is empty.
+func Credentials(user, password string) nats.Option {
+	if user == "" {
+		return func(*nats.Options) error { return nil }
+	}
+	return nats.UserInfo(user, password)
+}
+
+// Dial connects to an external NATS server or cluster. urls is a
+// comma-separated list. The connection reconnects forever; appends bound
+// their own waiting (Appender.RetryFor).
+func Dial(ctx context.Context, urls, name string, extra ...nats.Option) (*nats.Conn, error) {
+	opts := append([]nats.Option{
+		nats.Name(name),
+		nats.MaxReconnects(-1),
+		nats.ReconnectWait(250 * time.Millisecond),
+		nats.RetryOnFailedConnect(false),
+		nats.Timeout(5 * time.Second),
+	}, extra...)
+	nc, err := nats.Connect(urls, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("connect %s: %w: %v", urls, ErrUnavailable, err)
+	}
+	return nc, nil
+}

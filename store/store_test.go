@@ -1,0 +1,521 @@
+package store_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/indexer/indexer/events"
+	"github.com/indexer/indexer/store"
+)
+
+// MustOpenServer starts an embedded server in dir (a temp dir when empty)
+// and stops it at cleanup.
+func MustOpenServer(tb testing.TB, dir string, inProcess bool) *store.Server {
+	tb.Helper()
+	if dir == "" {
+		dir = tb.TempDir()
+	}
+	srv := &store.Server{DataDir: dir, InProcess: inProcess}
+	if err := srv.Open(context.Background()); err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { srv.Close() })
+	return srv
+}
+
+// MustOpenLog opens the log on srv through a new connection.
+func MustOpenLog(tb testing.TB, srv *store.Server) *store.Log {
+	tb.Helper()
+	nc, err := srv.Connect("test")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(nc.Close)
+	l := &store.Log{Conn: nc}
+	if err := l.Open(context.Background()); err != nil {
+		tb.Fatal(err)
+	}
+	return l
+}
+
+func testEvents(n int, machine string) []events.Event {
+	scan := events.NewID()
+	out := make([]events.Event, n)
+	for i := range out {
+		out[i] = events.New(machine, scan, time.Now(), &events.FileScanned{File: events.File{
+			Path: events.Path(fmt.Sprintf("/data/dir%03d/file%06d.txt", i/100, i)), Size: int64(i),
+			Hashes: events.Hashes{SHA256: fmt.Sprintf("%064x", i)},
+		}})
+	}
+	return out
+}
+
+func TestAppendReplayInOrderStopsAtTail(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	l := MustOpenLog(t, MustOpenServer(t, "", true))
+	evs := testEvents(2500, "nas1")
+	a := l.NewAppender()
+	a.MaxInFlight = 64 // exercise back-pressure
+	for _, e := range evs {
+		if err := a.Append(ctx, e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := a.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := a.Stored, int64(len(evs)); got != want {
+		t.Fatalf("Stored = %d, want %d", got, want)
+	}
+	var got []events.Event
+	last, err := l.Replay(ctx, 1, "", func(r store.Record) error {
+		e, err := events.Decode(r.Data)
+		if err != nil {
+			return err
+		}
+		if want := events.Subject("nas1", events.TypeFileScanned); r.Subject != want {
+			t.Fatalf("subject %q, want %q", r.Subject, want)
+		}
+		got = append(got, e)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if last != uint64(len(evs)) || len(got) != len(evs) {
+		t.Fatalf("replay: last %d, %d events; want %d", last, len(got), len(evs))
+	}
+	for i := range evs {
+		if got[i].ID != evs[i].ID {
+			t.Fatalf("event %d: id %s, want %s (out of order)", i, got[i].ID, evs[i].ID)
+		}
+	}
+	// From the middle, with a filter that matches nothing, and on an empty
+	// range: each returns at the tail instead of waiting.
+	n := 0
+	if _, err := l.Replay(ctx, 2001, "", func(store.Record) error { n++; return nil }); err != nil || n != 500 {
+		t.Fatalf("replay from 2001: %d events, err %v; want 500", n, err)
+	}
+	n = 0
+	if _, err := l.Replay(ctx, 1, events.MachineSubjects("other"), func(store.Record) error { n++; return nil }); err != nil || n != 0 {
+		t.Fatalf("replay of other machine: %d events, err %v; want 0", n, err)
+	}
+	if _, err := l.Replay(ctx, 2501, "", func(store.Record) error { n++; return nil }); err != nil || n != 0 {
+		t.Fatalf("replay past the tail: %d events, err %v; want 0", n, err)
+	}
+}
+
+func TestRetriedAppendStoredOnce(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	l := MustOpenLog(t, MustOpenServer(t, "", true))
+	evs := testEvents(10, "nas1")
+	if err := l.Append(ctx, evs...); err != nil {
+		t.Fatal(err)
+	}
+	// A retry resends the same events with the same ids: as after a lost ack.
+	a := l.NewAppender()
+	for _, e := range evs {
+		if err := a.Append(ctx, e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := a.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if a.Duplicates != 10 || a.Stored != 0 {
+		t.Fatalf("retry: stored %d, duplicates %d; want 0, 10", a.Stored, a.Duplicates)
+	}
+	info, err := l.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.Msgs != 10 {
+		t.Fatalf("stream holds %d events, want 10", info.Msgs)
+	}
+}
+
+func TestStreamConfigIsIdempotentAndAppendOnly(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	srv := MustOpenServer(t, "", true)
+	l := MustOpenLog(t, srv)
+	if err := l.Append(ctx, testEvents(3, "m")...); err != nil {
+		t.Fatal(err)
+	}
+	again := MustOpenLog(t, srv) // provisioning again changes nothing
+	info, err := again.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.Msgs != 3 {
+		t.Fatalf("after reprovisioning: %d events, want 3", info.Msgs)
+	}
+	nc, err := srv.Connect("stranger")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	// Purge and delete are refused by the stream itself.
+	for _, subj := range []string{"$JS.API.STREAM.PURGE.INDEXER", "$JS.API.STREAM.MSG.DELETE.INDEXER"} {
+		body := "{}"
+		if strings.Contains(subj, "DELETE") {
+			body = `{"seq":1}`
+		}
+		m, err := nc.Request(subj, []byte(body), 5*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(string(m.Data), `"error"`) {
+			t.Fatalf("%s was allowed: %s", subj, m.Data)
+		}
+	}
+	if info, _ := l.Info(ctx); info.Msgs != 3 {
+		t.Fatalf("after purge and delete attempts: %d events, want 3", info.Msgs)
+	}
+}
+
+func TestGarbageIsUndecodableNotACrash(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	srv := MustOpenServer(t, "", true)
+	l := MustOpenLog(t, srv)
+	nc, err := srv.Connect("stranger")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	for _, g := range []string{"hello", "", `{"v":1}`, "\xff\xfe", `{"v":99,"type":"FileScanned"}`} {
+		if _, err := nc.Request("idx.nas1.file.scanned", []byte(g), 5*time.Second); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := l.Append(ctx, testEvents(1, "nas1")...); err != nil {
+		t.Fatal(err)
+	}
+	var bad, good int
+	if _, err := l.Replay(ctx, 1, "", func(r store.Record) error {
+		if _, err := events.Decode(r.Data); err != nil {
+			if !errors.Is(err, events.ErrMalformed) && !errors.Is(err, events.ErrNewerSchema) {
+				t.Errorf("seq %d: unexpected error kind %v", r.Seq, err)
+			}
+			bad++
+		} else {
+			good++
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if bad != 5 || good != 1 {
+		t.Fatalf("bad %d good %d, want 5 and 1", bad, good)
+	}
+}
+
+func TestLogSurvivesServerRestart(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	dir := t.TempDir()
+	srv := &store.Server{DataDir: dir}
+	if err := srv.Open(ctx); err != nil {
+		t.Fatal(err)
+	}
+	nc, _ := srv.Connect("t")
+	l := &store.Log{Conn: nc}
+	if err := l.Open(ctx); err != nil {
+		t.Fatal(err)
+	}
+	evs := testEvents(100, "m")
+	if err := l.Append(ctx, evs...); err != nil {
+		t.Fatal(err)
+	}
+	before, _ := l.Info(ctx)
+	nc.Close()
+	srv.Close()
+	if store.ReadServerURL(dir) != "" {
+		t.Fatal("server.url left behind after Close")
+	}
+
+	srv = MustOpenServer(t, dir, false)
+	if u := store.ReadServerURL(dir); !strings.HasPrefix(u, "nats://127.0.0.1:") {
+		t.Fatalf("server.url = %q", u)
+	}
+	nc2, err := store.Dial(ctx, store.ReadServerURL(dir), "t2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc2.Close()
+	l2 := &store.Log{Conn: nc2}
+	if err := l2.Open(ctx); err != nil {
+		t.Fatal(err)
+	}
+	after, _ := l2.Info(ctx)
+	if after.Msgs != 100 || !after.Created.Equal(before.Created) {
+		t.Fatalf("after restart: %d events created %v; before %d created %v", after.Msgs, after.Created, before.Msgs, before.Created)
+	}
+	var i int
+	if _, err := l2.Replay(ctx, 1, "", func(r store.Record) error {
+		e, err := events.Decode(r.Data)
+		if err != nil || e.ID != evs[i].ID {
+			return fmt.Errorf("seq %d: %v %v", r.Seq, e.ID, err)
+		}
+		i++
+		return nil
+	}); err != nil || i != 100 {
+		t.Fatalf("replay after restart: %d events, %v", i, err)
+	}
+}
+
+func TestFollowSeesNewEvents(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	l := MustOpenLog(t, MustOpenServer(t, "", true))
+	got := make(chan uint64, 10)
+	fctx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() {
+		done <- l.Follow(fctx, 1, "", func(r store.Record) error { got <- r.Seq; return nil })
+	}()
+	for i, e := range testEvents(3, "m") {
+		if err := l.Append(ctx, e); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case seq := <-got:
+			if seq != uint64(i+1) {
+				t.Fatalf("followed seq %d, want %d", seq, i+1)
+			}
+		case <-ctx.Done():
+			t.Fatal("follow saw nothing")
+		}
+	}
+	stop()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Fatalf("Follow returned %v, want context.Canceled", err)
+	}
+}
+
+func TestAppendWaitsForServerToComeBack(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	dir := t.TempDir()
+	port := freePort(t)
+	srv := &store.Server{DataDir: dir, Port: port}
+	if err := srv.Open(ctx); err != nil {
+		t.Fatal(err)
+	}
+	nc, err := store.Dial(ctx, srv.ClientURL(), "t")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	l := &store.Log{Conn: nc}
+	if err := l.Open(ctx); err != nil {
+		t.Fatal(err)
+	}
+	evs := testEvents(2000, "m")
+	a := l.NewAppender()
+	a.MaxInFlight = 100
+	for _, e := range evs[:1000] {
+		if err := a.Append(ctx, e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	srv.Close() // the server goes away with events in flight
+	restarted := make(chan error, 1)
+	go func() {
+		time.Sleep(500 * time.Millisecond) // the outage, not a wait for a condition
+		srv2 := &store.Server{DataDir: dir, Port: port}
+		restarted <- srv2.Open(ctx)
+		t.Cleanup(func() { srv2.Close() })
+	}()
+	for _, e := range evs[1000:] {
+		if err := a.Append(ctx, e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := a.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-restarted; err != nil {
+		t.Fatal(err)
+	}
+	info, err := l.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.Msgs != 2000 {
+		t.Fatalf("after outage: %d events stored, want exactly 2000", info.Msgs)
+	}
+	seen := map[string]bool{}
+	if _, err := l.Replay(ctx, 1, "", func(r store.Record) error {
+		e, err := events.Decode(r.Data)
+		if err != nil {
+			return err
+		}
+		if seen[e.ID.String()] {
+			return fmt.Errorf("event %s stored twice", e.ID)
+		}
+		seen[e.ID.String()] = true
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestAppendGivesUpWithUnavailable(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	dir := t.TempDir()
+	srv := &store.Server{DataDir: dir}
+	if err := srv.Open(ctx); err != nil {
+		t.Fatal(err)
+	}
+	nc, err := store.Dial(ctx, srv.ClientURL(), "t", nats.ReconnectBufSize(-1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	l := &store.Log{Conn: nc}
+	if err := l.Open(ctx); err != nil {
+		t.Fatal(err)
+	}
+	srv.Close()
+	a := l.NewAppender()
+	a.RetryFor = 300 * time.Millisecond
+	err = a.Append(ctx, testEvents(1, "m")[0])
+	if err == nil {
+		err = a.Flush(ctx)
+	}
+	if !errors.Is(err, store.ErrUnavailable) {
+		t.Fatalf("append to a dead server: %v, want ErrUnavailable", err)
+	}
+}
+
+func TestInvalidMachineIsRefused(t *testing.T) {
+	t.Parallel()
+	l := MustOpenLog(t, MustOpenServer(t, "", true))
+	e := testEvents(1, "ok")[0]
+	e.Machine = "bad.name"
+	err := l.Append(context.Background(), e)
+	if err == nil || !strings.Contains(err.Error(), "bad.name") {
+		t.Fatalf("append with machine bad.name: %v", err)
+	}
+}
+
+// TestDataDirOwnedByOneProcess runs a second process that tries to take the
+// directory this one holds.
+func TestDataDirOwnedByOneProcess(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	lock, err := store.LockDir(dir, "store.test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperLockDir$")
+	cmd.Env = append(os.Environ(), "INDEXER_TEST_LOCKDIR="+dir)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("helper: %v\n%s", err, out)
+	}
+	if want := fmt.Sprintf("in use by PID %d (store.test)", os.Getpid()); !strings.Contains(string(out), want) {
+		t.Fatalf("second process said %q, want it to contain %q", out, want)
+	}
+	lock.Close()
+	// Once released, another process gets it.
+	cmd = exec.Command(os.Args[0], "-test.run=^TestHelperLockDir$")
+	cmd.Env = append(os.Environ(), "INDEXER_TEST_LOCKDIR="+dir)
+	out, _ = cmd.CombinedOutput()
+	if !strings.Contains(string(out), "LOCKED OK") {
+		t.Fatalf("after release the second process said %q", out)
+	}
+}
+
+func TestHelperLockDir(t *testing.T) {
+	dir := os.Getenv("INDEXER_TEST_LOCKDIR")
+	if dir == "" {
+		return // only runs as the child of TestDataDirOwnedByOneProcess
+	}
+	l, err := store.LockDir(dir, "child")
+	if err != nil {
+		fmt.Println("ERR", err, errors.Is(err, store.ErrLocked))
+		return
+	}
+	fmt.Println("LOCKED OK")
+	l.Close()
+}
+
+func TestDBCheckpointAndLock(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "index.db")
+	db := &store.DB{Path: path}
+	if err := db.Open(); err != nil {
+		t.Fatal(err)
+	}
+	created := time.Date(2026, 1, 2, 3, 4, 5, 6, time.UTC)
+	if err := db.Update(func(tx *store.Tx) error {
+		if c := tx.Checkpoint(); c.Seq != 0 {
+			t.Fatalf("new file checkpoint %d", c.Seq)
+		}
+		if err := tx.Bucket([]byte("files")).Put([]byte("k"), []byte("v")); err != nil {
+			return err
+		}
+		return tx.SetCheckpoint(store.Checkpoint{Seq: 42, StreamCreated: created, ModelVersion: 3})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Update(func(tx *store.Tx) error {
+		tx.Bucket([]byte("files")).Put([]byte("k2"), []byte("v2"))
+		tx.SetCheckpoint(store.Checkpoint{Seq: 43})
+		return errors.New("abort") // rolled back: neither the model nor the checkpoint moves
+	}); err == nil {
+		t.Fatal("Update returned nil for a failing fn")
+	}
+	db.View(func(tx *store.Tx) error {
+		c := tx.Checkpoint()
+		if c.Seq != 42 || !c.StreamCreated.Equal(created) || c.ModelVersion != 3 {
+			t.Fatalf("checkpoint %+v", c)
+		}
+		if tx.Bucket([]byte("files")).Get([]byte("k2")) != nil {
+			t.Fatal("rolled-back put is visible")
+		}
+		if tx.Bucket([]byte("missing")).Len() != 0 {
+			t.Fatal("missing bucket not empty")
+		}
+		return nil
+	})
+	if err := db.Check(); err != nil {
+		t.Fatal(err)
+	}
+	// The same file is locked against a second writer in another process;
+	// within one process bbolt's flock conflicts too, on a separate open.
+	other := &store.DB{Path: path, LockTimeout: 50 * time.Millisecond}
+	if err := other.Open(); !errors.Is(err, store.ErrLocked) {
+		t.Fatalf("second open: %v, want ErrLocked", err)
+	}
+	db.Close()
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	srv := &store.Server{DataDir: t.TempDir()}
+	if err := srv.Open(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	u := srv.ClientURL()
+	srv.Close()
+	var port int
+	fmt.Sscanf(u[strings.LastIndex(u, ":")+1:], "%d", &port)
+	return port
+}
