@@ -1,0 +1,21 @@
+// Command indexer-scan walks file trees, hashes what changed since the last
+// scan of this machine, and appends the facts to the event log.
+package main
+
+import (
+	"context"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/indexer/indexer/cmd/internal/app"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	m := NewMain()
+	err := m.Run(ctx, os.Args[1:])
+	app.Report(os.Stderr, "indexer-scan", err)
+	os.Exit(app.ExitCode(err))
+}

@@ -1,0 +1,265 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/indexer/indexer/cmd/internal/app"
+	"github.com/indexer/indexer/events"
+	"github.com/indexer/indexer/projections"
+	"github.com/indexer/indexer/scanner"
+	"github.com/indexer/indexer/store"
+)
+
+// Main is the indexer-scan program; tests drive it directly.
+type Main struct {
+	Stdout, Stderr io.Writer
+	// Hostname returns the default machine name.
+	Hostname func() (string, error)
+	// OnScanStart, when set, is called once a scan of the first root has
+	// begun publishing (for tests that interrupt a scan).
+	OnScanStart func()
+}
+
+// NewMain returns a Main writing to the process's stdout and stderr.
+func NewMain() *Main {
+	return &Main{Stdout: os.Stdout, Stderr: os.Stderr, Hostname: os.Hostname}
+}
+
+const usage = `Usage: indexer-scan [flags] PATH...
+
+Walks each PATH, hashes every file that is new or changed since this
+machine's last scan, and appends the facts (FileScanned, FileChanged,
+FileMoved, FileDeleted, FileUnreadable) to the event log.
+
+Standalone (no --server, no indexer-project running on --data), it runs the
+embedded NATS server in the data directory and brings the local index up to
+date before it exits, so 'indexer dupes' answers right after. As a client
+(--server, or an indexer-project owning --data) it only publishes.
+
+Files are lstat'ed and never followed through symbolic links; a symbolic
+link is recorded with its target. FIFOs, sockets and devices are never
+opened and not indexed. A .indexerignore file (gitignore syntax) in a
+scanned root excludes paths, as does --exclude.
+
+Flags:
+`
+
+// summary is the outcome printed at the end, and its --json form.
+type summary struct {
+	Scans      []string `json:"scan_ids"`
+	Machine    string   `json:"machine"`
+	Roots      []string `json:"roots"`
+	Seen       int64    `json:"seen"`
+	Read       int64    `json:"read"`
+	Added      int64    `json:"added"`
+	Changed    int64    `json:"changed"`
+	Moved      int64    `json:"moved"`
+	Deleted    int64    `json:"deleted"`
+	Unreadable int64    `json:"unreadable"`
+	Skipped    int64    `json:"skipped"`
+	BytesRead  int64    `json:"bytes_read"`
+	DurationMS int64    `json:"duration_ms"`
+	Complete   bool     `json:"complete"`
+	Mode       string   `json:"mode"`
+	Indexed    bool     `json:"index_updated"`
+}
+
+// Run scans the PATHs in args.
+func (m *Main) Run(ctx context.Context, args []string) error {
+	start := time.Now()
+	fs := flag.NewFlagSet("indexer-scan", flag.ContinueOnError)
+	fs.SetOutput(m.Stderr)
+	var cfg app.Config
+	cfg.RegisterFlags(fs)
+	host, _ := m.Hostname()
+	machine := fs.String("machine", app.Getenv("MACHINE", events.MachineFromHost(host)), "machine `name` the files belong to (env INDEXER_MACHINE; default: the host name)")
+	hashes := fs.String("hashes", strings.Join(scanner.DefaultHashes, ","), "hash `algorithms`, comma-separated: md5, sha1, sha256, blake3 (sha256 is always computed)")
+	var excludes multiFlag
+	fs.Var(&excludes, "exclude", "leave out paths matching this gitignore-style `pattern` (repeatable)")
+	oneFS := fs.Bool("one-file-system", false, "do not enter directories on other file systems")
+	verify := fs.Bool("verify", false, "re-read every file, and report content that changed while size and mtime did not (bit rot)")
+	asJSON := fs.Bool("json", false, "print the summary as one JSON object")
+	quiet := fs.Bool("quiet", false, "print nothing but errors and the summary")
+	workers := fs.Int("workers", 0, "files read at once (default: one per core)")
+	fs.Usage = func() {
+		fmt.Fprint(m.Stderr, usage)
+		fs.PrintDefaults()
+		fmt.Fprint(m.Stderr, "\n"+app.ExitCodes)
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return app.Usagef("%v", err)
+	}
+	roots := fs.Args()
+	if len(roots) == 0 {
+		return app.Usagef("no PATH to scan")
+	}
+	if err := events.ValidateMachine(*machine); err != nil {
+		return app.Usagef("%v", err)
+	}
+	algos, err := scanner.ParseHashes(*hashes)
+	if err != nil {
+		return app.Usagef("--hashes: %v", err)
+	}
+	for _, r := range roots {
+		fi, err := os.Stat(r)
+		if err != nil {
+			return fmt.Errorf("scan root: %w", err)
+		}
+		if !fi.IsDir() {
+			return fmt.Errorf("scan root %s: %w", r, scanner.ErrNotDirectory)
+		}
+	}
+	logger := cfg.Logger(m.Stderr)
+
+	env, err := app.Open(ctx, cfg, app.OpenOptions{Owner: "indexer-scan", AllowClient: true}, logger)
+	if err != nil {
+		return err
+	}
+	defer env.Close()
+
+	holder := fmt.Sprintf("indexer-scan pid %d on %s since %s", os.Getpid(), host, time.Now().Format(time.RFC3339))
+	lease, err := env.Log.AcquireLease(ctx, *machine, holder, 30*time.Second)
+	if err != nil {
+		return err
+	}
+	defer lease.Release(context.WithoutCancel(ctx))
+
+	state, err := projections.OpenScanState(projections.ScanStatePath(cfg.DataDir, *machine), *machine)
+	if err != nil {
+		return err
+	}
+	defer state.Close()
+	if n, err := state.CatchUp(ctx, env.Log, logger); err != nil {
+		return err
+	} else if n > 0 {
+		logger.Info("scan state caught up", "events", n)
+	}
+
+	sum := summary{Machine: *machine, Mode: env.Mode.String(), Complete: true}
+	appender := env.Log.NewAppender()
+	for i, root := range roots {
+		prog := &scanner.Progress{}
+		sc := &scanner.Scanner{
+			Machine: *machine, Hashes: algos, Exclude: excludes, OneFileSystem: *oneFS, Verify: *verify,
+			Workers: *workers, State: state, Sink: notify{appender, i == 0, m.OnScanStart}, Logger: logger, Progress: prog,
+		}
+		stopProgress := startProgress(m.Stderr, root, prog, *quiet || *asJSON)
+		res, err := sc.Scan(ctx, root)
+		stopProgress()
+		sum.add(res)
+		if err != nil {
+			sum.DurationMS = time.Since(start).Milliseconds()
+			if res.Root != "" {
+				m.print(sum, *asJSON)
+			}
+			return err
+		}
+		if err := lease.Err(); err != nil {
+			return err
+		}
+	}
+	// Keep the scan state current, so the next scan starts at once.
+	if _, err := state.CatchUp(ctx, env.Log, logger); err != nil {
+		return err
+	}
+	if env.Mode == app.Standalone {
+		if err := updateIndex(ctx, cfg, env.Log, logger); err != nil {
+			return fmt.Errorf("scan stored; updating the index: %w", err)
+		}
+		sum.Indexed = true
+	}
+	sum.DurationMS = time.Since(start).Milliseconds()
+	m.print(sum, *asJSON)
+	if sum.Unreadable > 0 {
+		return fmt.Errorf("%d paths could not be read (see the log): %w", sum.Unreadable, app.ErrPartial)
+	}
+	return nil
+}
+
+func (s *summary) add(r scanner.Result) {
+	if r.Root == "" {
+		return
+	}
+	s.Scans = append(s.Scans, r.Scan.String())
+	s.Roots = append(s.Roots, r.Root)
+	c := r.Counts
+	s.Seen += c.Seen
+	s.Read += c.Read
+	s.Added += c.Added
+	s.Changed += c.Changed
+	s.Moved += c.Moved
+	s.Deleted += c.Deleted
+	s.Unreadable += c.Unreadable
+	s.BytesRead += c.BytesRead
+	s.Skipped += r.Skipped
+	s.Complete = s.Complete && r.Complete
+}
+
+func (m *Main) print(s summary, asJSON bool) {
+	if asJSON {
+		json.NewEncoder(m.Stdout).Encode(s)
+		return
+	}
+	state := "complete"
+	if !s.Complete {
+		state = "INCOMPLETE (interrupted: nothing was deleted)"
+	}
+	fmt.Fprintf(m.Stdout, "scanned %s on %s: %s\n", strings.Join(s.Roots, ", "), s.Machine, state)
+	fmt.Fprintf(m.Stdout, "  seen %d  read %d  added %d  changed %d  moved %d  deleted %d  unreadable %d  skipped %d\n",
+		s.Seen, s.Read, s.Added, s.Changed, s.Moved, s.Deleted, s.Unreadable, s.Skipped)
+	secs := float64(s.DurationMS) / 1000
+	rate := 0.0
+	if secs > 0 {
+		rate = float64(s.BytesRead) / secs / 1e6
+	}
+	fmt.Fprintf(m.Stdout, "  %s read in %.2fs (%.0f MB/s)\n", humanBytes(s.BytesRead), secs, rate)
+	if s.Indexed {
+		fmt.Fprintln(m.Stdout, "  index updated: try 'indexer dupes' or 'indexer stats'")
+	}
+}
+
+// notify is a Sink that calls a hook after the first flush (ScanStarted
+// stored).
+type notify struct {
+	*store.Appender
+	first bool
+	hook  func()
+}
+
+func (n notify) Flush(ctx context.Context) error {
+	err := n.Appender.Flush(ctx)
+	if n.first && n.hook != nil && err == nil {
+		n.hook()
+	}
+	return err
+}
+
+type multiFlag []string
+
+func (f *multiFlag) String() string     { return strings.Join(*f, ",") }
+func (f *multiFlag) Set(v string) error { *f = append(*f, v); return nil }
+
+func humanBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for x := n / unit; x >= unit; x /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}
+

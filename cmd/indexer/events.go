@@ -1,0 +1,109 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"strings"
+	"time"
+
+	"github.com/indexer/indexer/cmd/internal/app"
+	"github.com/indexer/indexer/events"
+	"github.com/indexer/indexer/store"
+)
+
+const eventsAbout = `Prints the event log, one JSON object a line:
+  {"seq":12,"subject":"idx.nas1.file.scanned","stored":"...","event":{...}}
+An entry that is not a valid event (anyone on the NATS network can publish
+on idx.>) is printed with "error" and its "raw" bytes instead of "event".`
+
+func (m *Main) runEvents(ctx context.Context, args []string) error {
+	var cfg app.Config
+	fs := m.flags("events", "", eventsAbout, &cfg)
+	from := fs.Uint64("from", 1, "first sequence `number` to print")
+	follow := fs.Bool("follow", false, "keep printing new events as they arrive, until interrupted")
+	machine := fs.String("machine", "", "only events of this machine `name`")
+	typ := fs.String("type", "", "only events of this `type`: "+typeList())
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return app.Usagef("unexpected argument %q", fs.Arg(0))
+	}
+	filter, err := eventFilter(*machine, *typ)
+	if err != nil {
+		return err
+	}
+	env, err := app.Open(ctx, cfg, app.OpenOptions{Owner: "indexer events", AllowClient: true}, cfg.Logger(m.Stderr))
+	if err != nil {
+		return err
+	}
+	defer env.Close()
+
+	w := bufio.NewWriterSize(m.Stdout, 64<<10)
+	defer w.Flush()
+	print := func(r store.Record) error {
+		line := struct {
+			Seq     uint64          `json:"seq"`
+			Subject string          `json:"subject"`
+			Stored  time.Time       `json:"stored"`
+			Event   json.RawMessage `json:"event,omitempty"`
+			Error   string          `json:"error,omitempty"`
+			Raw     string          `json:"raw,omitempty"`
+		}{Seq: r.Seq, Subject: r.Subject, Stored: r.Time}
+		if _, err := events.Decode(r.Data); err != nil {
+			line.Error, line.Raw = err.Error(), string(r.Data)
+		} else {
+			line.Event = r.Data
+		}
+		b, err := json.Marshal(line)
+		if err != nil {
+			return err
+		}
+		w.Write(append(b, '\n'))
+		if *follow && r.Pending == 0 {
+			return w.Flush()
+		}
+		return nil
+	}
+	if *follow {
+		err = env.Log.Follow(ctx, *from, filter, print)
+		if ctx.Err() != nil {
+			return nil // Ctrl-C ends a follow; that is its normal end
+		}
+		return err
+	}
+	_, err = env.Log.Replay(ctx, *from, filter, print)
+	return err
+}
+
+func typeList() string {
+	var names []string
+	for _, t := range events.Types {
+		names = append(names, string(t))
+	}
+	return strings.Join(names, ", ")
+}
+
+// eventFilter returns the subject filter for a machine and a type, either
+// of which may be empty.
+func eventFilter(machine, typ string) (string, error) {
+	if machine != "" {
+		if err := events.ValidateMachine(machine); err != nil {
+			return "", app.Usagef("--machine: %v", err)
+		}
+	}
+	if typ == "" {
+		return events.MachineSubjects(machine), nil
+	}
+	for _, t := range events.Types {
+		if strings.EqualFold(string(t), typ) || events.Kind(t) == typ {
+			if machine == "" {
+				machine = "*"
+			}
+			return events.SubjectPrefix + "." + machine + "." + events.Kind(t), nil
+		}
+	}
+	return "", app.Usagef("--type %q: want one of %s", typ, typeList())
+}
+

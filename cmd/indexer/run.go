@@ -1,0 +1,85 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+
+	"github.com/indexer/indexer/cmd/internal/app"
+)
+
+// Main is the indexer program; tests drive it directly.
+type Main struct {
+	Stdout, Stderr io.Writer
+}
+
+// NewMain returns a Main writing to the process's stdout and stderr.
+func NewMain() *Main { return &Main{Stdout: os.Stdout, Stderr: os.Stderr} }
+
+// command is one subcommand: its one-line summary and what runs it.
+type command struct {
+	summary string
+	run     func(m *Main, ctx context.Context, args []string) error
+}
+
+var commands = map[string]command{
+	"events": {"print the event log as JSON lines", (*Main).runEvents},
+}
+
+// Run runs the subcommand named by args[0].
+func (m *Main) Run(ctx context.Context, args []string) error {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		m.usage()
+		if len(args) == 0 {
+			return app.Usagef("no command")
+		}
+		return flag.ErrHelp
+	}
+	c, ok := commands[args[0]]
+	if !ok {
+		return app.Usagef("unknown command %q", args[0])
+	}
+	return c.run(m, ctx, args[1:])
+}
+
+func (m *Main) usage() {
+	fmt.Fprint(m.Stderr, "Usage: indexer COMMAND [flags]\n\nCommands:\n")
+	names := make([]string, 0, len(commands))
+	for n := range commands {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		fmt.Fprintf(m.Stderr, "  %-10s %s\n", n, commands[n].summary)
+	}
+	fmt.Fprint(m.Stderr, "\nRun 'indexer COMMAND --help' for a command's flags.\n\n"+app.ExitCodes)
+}
+
+// flags returns a FlagSet for a subcommand with the common flags and a
+// usage text.
+func (m *Main) flags(name, args, about string, cfg *app.Config) *flag.FlagSet {
+	fs := flag.NewFlagSet("indexer "+name, flag.ContinueOnError)
+	fs.SetOutput(m.Stderr)
+	cfg.RegisterFlags(fs)
+	fs.Usage = func() {
+		fmt.Fprintf(m.Stderr, "Usage: indexer %s [flags] %s\n\n%s\n\nFlags:\n", name, args, strings.TrimSpace(about))
+		fs.PrintDefaults()
+		fmt.Fprint(m.Stderr, "\n"+app.ExitCodes)
+	}
+	return fs
+}
+
+// parse parses args, turning flag errors into usage errors.
+func parse(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		if err == flag.ErrHelp {
+			return err
+		}
+		return app.Usagef("%v", err)
+	}
+	return nil
+}

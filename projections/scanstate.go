@@ -1,0 +1,373 @@
+package projections
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+
+	"github.com/indexer/indexer/events"
+	"github.com/indexer/indexer/scanner"
+	"github.com/indexer/indexer/store"
+)
+
+// ScanState is one machine's scan state: the scanner's memory of what each
+// path looked like when last recorded (scanner.State). It is a projection of
+// the machine's own events (idx.<machine>.>), kept in its own bbolt file in
+// the data directory, and rebuilt from the log when missing, damaged or
+// stale. It is written without fsync: losing it costs a re-read, never a
+// wrong answer, since CatchUp checks it against the log.
+//
+// Buckets: files (dir 0x00 name -> entry), inodes (device, inode -> path),
+// dirs (dir -> number of files recorded directly in it).
+type ScanState struct {
+	Machine string
+	db      *store.DB
+}
+
+var (
+	ssFiles  = []byte("files")
+	ssInodes = []byte("inodes")
+	ssDirs   = []byte("dirs")
+)
+
+// scanStateVersion changes when the file's layout does; an older file is
+// rebuilt.
+const scanStateVersion = 1
+
+// ScanStatePath returns the scan state file of machine in dataDir.
+func ScanStatePath(dataDir, machine string) string {
+	return filepath.Join(dataDir, "scanstate-"+machine+".db")
+}
+
+// OpenScanState opens (or creates) the scan state file at path. A file that
+// cannot be opened is damaged: it is removed and started anew.
+func OpenScanState(path, machine string) (*ScanState, error) {
+	db := &store.DB{Path: path, NoSync: true}
+	if err := db.Open(); err != nil {
+		if errors.Is(err, store.ErrLocked) {
+			return nil, fmt.Errorf("scan state: %w", err)
+		}
+		if rmErr := os.Remove(path); rmErr != nil {
+			return nil, fmt.Errorf("scan state: %w", err)
+		}
+		if err := db.Open(); err != nil {
+			return nil, fmt.Errorf("scan state: %w", err)
+		}
+	}
+	return &ScanState{Machine: machine, db: db}, nil
+}
+
+// Close syncs and closes the file.
+func (s *ScanState) Close() error {
+	s.db.Sync()
+	return s.db.Close()
+}
+
+// CatchUp applies the machine's events that the state has not seen. A state
+// from another incarnation of the stream, or ahead of the log (a lost tail),
+// is wiped and rebuilt from the start.
+func (s *ScanState) CatchUp(ctx context.Context, log *store.Log, logger *slog.Logger) (int, error) {
+	info, err := log.Info(ctx)
+	if err != nil {
+		return 0, err
+	}
+	var cp store.Checkpoint
+	s.db.View(func(tx *store.Tx) error { cp = tx.Checkpoint(); return nil })
+	if cp.Seq > 0 && (!cp.StreamCreated.Equal(info.Created) || cp.Seq > info.LastSeq || cp.ModelVersion != scanStateVersion) {
+		if logger != nil {
+			logger.Info("rebuilding scan state", "machine", s.Machine, "checkpoint", cp.Seq, "stream_last", info.LastSeq,
+				"reason", "stream recreated, shorter than the state, or an older layout")
+		}
+		if err := s.db.Update(func(tx *store.Tx) error {
+			for _, b := range [][]byte{ssFiles, ssInodes, ssDirs} {
+				if err := tx.DeleteBucket(b); err != nil {
+					return err
+				}
+			}
+			return tx.SetCheckpoint(store.Checkpoint{})
+		}); err != nil {
+			return 0, fmt.Errorf("reset scan state: %w", err)
+		}
+		cp = store.Checkpoint{}
+	}
+	if cp.Seq >= info.LastSeq {
+		return 0, nil
+	}
+	const batch = 8192
+	var buf []store.Record
+	applied := 0
+	flush := func(last uint64) error {
+		err := s.db.Update(func(tx *store.Tx) error {
+			for _, r := range buf {
+				e, err := events.Decode(r.Data)
+				if err != nil || e.Machine != s.Machine {
+					continue // the projector reports malformed events; the state skips them
+				}
+				if err := s.apply(tx, e); err != nil {
+					return fmt.Errorf("apply seq %d: %w", r.Seq, err)
+				}
+				applied++
+			}
+			return tx.SetCheckpoint(store.Checkpoint{Seq: last, StreamCreated: info.Created, ModelVersion: scanStateVersion})
+		})
+		buf = buf[:0]
+		return err
+	}
+	last, err := log.Replay(ctx, cp.Seq+1, events.MachineSubjects(s.Machine), func(r store.Record) error {
+		buf = append(buf, r)
+		if len(buf) == batch {
+			return flush(r.Seq)
+		}
+		return nil
+	})
+	if err != nil {
+		return applied, fmt.Errorf("catch up scan state: %w", err)
+	}
+	// Everything up to the stream's last sequence at the start has been
+	// seen, even where the filter matched nothing.
+	if last < info.LastSeq {
+		last = info.LastSeq
+	}
+	if err := flush(last); err != nil {
+		return applied, err
+	}
+	return applied, nil
+}
+
+func (s *ScanState) apply(tx *store.Tx, e events.Event) error {
+	switch d := e.Data.(type) {
+	case *events.FileScanned:
+		return s.put(tx, &d.File)
+	case *events.FileChanged:
+		return s.put(tx, &d.File)
+	case *events.FileMoved:
+		if err := s.remove(tx, string(d.From)); err != nil {
+			return err
+		}
+		return s.put(tx, &d.File)
+	case *events.FileDeleted:
+		return s.remove(tx, string(d.Path))
+	}
+	return nil
+}
+
+func fileKey(path string) []byte {
+	dir, name := filepath.Split(path)
+	if len(dir) > 1 {
+		dir = dir[:len(dir)-1]
+	}
+	k := make([]byte, 0, len(path)+1)
+	k = append(k, dir...)
+	k = append(k, 0)
+	return append(k, name...)
+}
+
+func inodeKey(dev, ino uint64) []byte {
+	return binary.BigEndian.AppendUint64(binary.BigEndian.AppendUint64(nil, dev), ino)
+}
+
+func (s *ScanState) put(tx *store.Tx, f *events.File) error {
+	path := string(f.Path)
+	k := fileKey(path)
+	files := tx.Bucket(ssFiles)
+	if old := files.Get(k); old == nil {
+		if err := addDirCount(tx, k[:bytes.IndexByte(k, 0)], 1); err != nil {
+			return err
+		}
+	} else if oe, err := decodeEntry(old); err == nil && (oe.Inode != f.Inode || oe.Device != f.Device) {
+		dropInode(tx, oe.Device, oe.Inode, path)
+	}
+	if err := files.Put(k, encodeEntry(scanner.EntryOf(f))); err != nil {
+		return err
+	}
+	if f.Target == "" {
+		return tx.Bucket(ssInodes).Put(inodeKey(f.Device, f.Inode), []byte(path))
+	}
+	return nil
+}
+
+func (s *ScanState) remove(tx *store.Tx, path string) error {
+	k := fileKey(path)
+	files := tx.Bucket(ssFiles)
+	old := files.Get(k)
+	if old == nil {
+		return nil
+	}
+	if oe, err := decodeEntry(old); err == nil {
+		dropInode(tx, oe.Device, oe.Inode, path)
+	}
+	if err := files.Delete(k); err != nil {
+		return err
+	}
+	return addDirCount(tx, k[:bytes.IndexByte(k, 0)], -1)
+}
+
+// dropInode removes the inode entry if it still names path (another hard
+// link may have taken it since).
+func dropInode(tx *store.Tx, dev, ino uint64, path string) {
+	b := tx.Bucket(ssInodes)
+	k := inodeKey(dev, ino)
+	if string(b.Get(k)) == path {
+		b.Delete(k)
+	}
+}
+
+func addDirCount(tx *store.Tx, dir []byte, delta int64) error {
+	b := tx.Bucket(ssDirs)
+	var n int64
+	if v := b.Get(dir); len(v) == 8 {
+		n = int64(binary.BigEndian.Uint64(v))
+	}
+	n += delta
+	if n <= 0 {
+		return b.Delete(dir)
+	}
+	return b.Put(append([]byte(nil), dir...), binary.BigEndian.AppendUint64(nil, uint64(n)))
+}
+
+// Dir implements scanner.State.
+func (s *ScanState) Dir(dir string, fn func(name string, e *scanner.Entry)) error {
+	prefix := append([]byte(dir), 0)
+	return s.db.View(func(tx *store.Tx) error {
+		c := tx.Bucket(ssFiles).Cursor()
+		for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+			e, err := decodeEntry(v)
+			if err != nil {
+				return fmt.Errorf("scan state entry %q: %w", k, err)
+			}
+			fn(string(k[len(prefix):]), &e)
+		}
+		return nil
+	})
+}
+
+// Dirs implements scanner.State.
+func (s *ScanState) Dirs(root string, fn func(dir string) error) error {
+	return s.db.View(func(tx *store.Tx) error {
+		c := tx.Bucket(ssDirs).Cursor()
+		sub := []byte(root + "/")
+		if root == "/" {
+			sub = []byte("/")
+		}
+		if k, _ := c.Seek([]byte(root)); k != nil && string(k) == root {
+			if err := fn(root); err != nil {
+				return err
+			}
+		}
+		for k, _ := c.Seek(sub); k != nil && bytes.HasPrefix(k, sub); k, _ = c.Next() {
+			if err := fn(string(k)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// Inode implements scanner.State.
+func (s *ScanState) Inode(dev, ino uint64) (string, scanner.Entry, bool) {
+	var path string
+	var e scanner.Entry
+	var ok bool
+	s.db.View(func(tx *store.Tx) error {
+		p := tx.Bucket(ssInodes).Get(inodeKey(dev, ino))
+		if p == nil {
+			return nil
+		}
+		v := tx.Bucket(ssFiles).Get(fileKey(string(p)))
+		if v == nil {
+			return nil
+		}
+		var err error
+		if e, err = decodeEntry(v); err == nil {
+			path, ok = string(p), true
+		}
+		return nil
+	})
+	return path, e, ok
+}
+
+// Len returns the number of recorded paths.
+func (s *ScanState) Len() int {
+	n := 0
+	s.db.View(func(tx *store.Tx) error { n = tx.Bucket(ssFiles).Len(); return nil })
+	return n
+}
+
+// The entry encoding: uvarint size, mode, mtime, ctime, inode, device,
+// target length and bytes, then one flag byte saying which digests follow
+// (raw bytes: md5 16, sha1 20, sha256 32, blake3 32).
+const (
+	hasMD5 = 1 << iota
+	hasSHA1
+	hasSHA256
+	hasBLAKE3
+)
+
+func encodeEntry(e scanner.Entry) []byte {
+	b := make([]byte, 0, 64+len(e.Target)+100)
+	b = binary.AppendUvarint(b, uint64(e.Size))
+	b = binary.AppendUvarint(b, uint64(e.Mode))
+	b = binary.AppendVarint(b, e.MTime)
+	b = binary.AppendVarint(b, e.CTime)
+	b = binary.AppendUvarint(b, e.Inode)
+	b = binary.AppendUvarint(b, e.Device)
+	b = binary.AppendUvarint(b, uint64(len(e.Target)))
+	b = append(b, e.Target...)
+	flagAt := len(b)
+	b = append(b, 0)
+	for i, h := range []string{e.Hashes.MD5, e.Hashes.SHA1, e.Hashes.SHA256, e.Hashes.BLAKE3} {
+		if raw, err := hex.DecodeString(h); err == nil && len(raw) > 0 {
+			b[flagAt] |= 1 << i
+			b = append(b, raw...)
+		}
+	}
+	return b
+}
+
+var errBadEntry = errors.New("bad scan state entry")
+
+func decodeEntry(b []byte) (scanner.Entry, error) {
+	var e scanner.Entry
+	var vals [7]uint64
+	for i := range vals {
+		var n int
+		if i == 2 || i == 3 {
+			var v int64
+			v, n = binary.Varint(b)
+			vals[i] = uint64(v)
+		} else {
+			vals[i], n = binary.Uvarint(b)
+		}
+		if n <= 0 {
+			return e, errBadEntry
+		}
+		b = b[n:]
+	}
+	e.Size, e.Mode, e.MTime, e.CTime = int64(vals[0]), uint32(vals[1]), int64(vals[2]), int64(vals[3])
+	e.Inode, e.Device = vals[4], vals[5]
+	if uint64(len(b)) < vals[6]+1 {
+		return e, errBadEntry
+	}
+	e.Target = string(b[:vals[6]])
+	b = b[vals[6]:]
+	flags := b[0]
+	b = b[1:]
+	for i, dst := range []*string{&e.Hashes.MD5, &e.Hashes.SHA1, &e.Hashes.SHA256, &e.Hashes.BLAKE3} {
+		if flags&(1<<i) == 0 {
+			continue
+		}
+		n := []int{16, 20, 32, 32}[i]
+		if len(b) < n {
+			return e, errBadEntry
+		}
+		*dst = hex.EncodeToString(b[:n])
+		b = b[n:]
+	}
+	return e, nil
+}

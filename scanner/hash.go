@@ -1,0 +1,127 @@
+package scanner
+
+import (
+	"crypto/md5"
+	"crypto/sha1"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"hash"
+	"io"
+	"strings"
+	"sync"
+
+	"github.com/zeebo/blake3"
+
+	"github.com/indexer/indexer/events"
+)
+
+// DefaultHashes are the algorithms a scan computes unless told otherwise:
+// pyFileIndexer's set, so its users find the digests they know.
+var DefaultHashes = []string{"md5", "sha1", "sha256"}
+
+// KnownHashes lists every algorithm ParseHashes accepts.
+var KnownHashes = []string{"md5", "sha1", "sha256", "blake3"}
+
+// ParseHashes checks a comma-separated list of algorithms. sha256 is always
+// included: it is the content identity the index groups duplicates by.
+func ParseHashes(list string) ([]string, error) {
+	seen := map[string]bool{}
+	var out []string
+	for _, h := range strings.Split(list, ",") {
+		h = strings.ToLower(strings.TrimSpace(h))
+		if h == "" || seen[h] {
+			continue
+		}
+		ok := false
+		for _, k := range KnownHashes {
+			ok = ok || h == k
+		}
+		if !ok {
+			return nil, fmt.Errorf("unknown hash %q (known: %s)", h, strings.Join(KnownHashes, ", "))
+		}
+		seen[h] = true
+		out = append(out, h)
+	}
+	if !seen["sha256"] {
+		out = append(out, "sha256")
+	}
+	return out, nil
+}
+
+// hasher computes the chosen digests of a stream in one pass.
+type hasher struct {
+	md5, sha1, sha256, blake3 hash.Hash
+	all                       []hash.Hash
+}
+
+func newHasher(algos []string) *hasher {
+	h := &hasher{}
+	for _, a := range algos {
+		switch a {
+		case "md5":
+			h.md5 = md5.New()
+			h.all = append(h.all, h.md5)
+		case "sha1":
+			h.sha1 = sha1.New()
+			h.all = append(h.all, h.sha1)
+		case "sha256":
+			h.sha256 = sha256.New()
+			h.all = append(h.all, h.sha256)
+		case "blake3":
+			h.blake3 = blake3.New()
+			h.all = append(h.all, h.blake3)
+		}
+	}
+	return h
+}
+
+func (h *hasher) Reset() {
+	for _, x := range h.all {
+		x.Reset()
+	}
+}
+
+func (h *hasher) Write(p []byte) {
+	for _, x := range h.all {
+		x.Write(p)
+	}
+}
+
+func (h *hasher) Sums() events.Hashes {
+	sum := func(x hash.Hash) string {
+		if x == nil {
+			return ""
+		}
+		return hex.EncodeToString(x.Sum(nil))
+	}
+	return events.Hashes{MD5: sum(h.md5), SHA1: sum(h.sha1), SHA256: sum(h.sha256), BLAKE3: sum(h.blake3)}
+}
+
+// bufSize is the read size: large enough that syscalls cost nothing next to
+// hashing, small enough to stay in cache.
+const bufSize = 256 << 10
+
+var bufPool = sync.Pool{New: func() any { b := make([]byte, bufSize); return &b }}
+
+// hashReader streams r through h and returns the bytes read. Memory is one
+// buffer, whatever the file's size.
+func hashReader(h *hasher, r io.Reader) (int64, error) {
+	bp := bufPool.Get().(*[]byte)
+	defer bufPool.Put(bp)
+	buf := *bp
+	var n int64
+	for {
+		k, err := r.Read(buf)
+		if k > 0 {
+			h.Write(buf[:k])
+			n += int64(k)
+		}
+		if err == io.EOF {
+			return n, nil
+		}
+		if err != nil {
+			return n, err
+		}
+	}
+}

@@ -1,0 +1,720 @@
+package scanner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sort"
+
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/oklog/ulid/v2"
+	"golang.org/x/sys/unix"
+
+	"github.com/indexer/indexer/events"
+)
+
+// Sink receives a scan's events. Append is called from one goroutine at a
+// time, in the order the scan decides; Flush returns once every appended
+// event is durably stored. *store.Appender is a Sink.
+type Sink interface {
+	Append(ctx context.Context, e events.Event) error
+	Flush(ctx context.Context) error
+}
+
+// Scanner turns a file tree into events. Set the fields, then call Scan for
+// each root; a Scanner runs one Scan at a time.
+type Scanner struct {
+	Machine       string
+	Hashes        []string // default DefaultHashes
+	Exclude       []string // gitignore-style patterns
+	OneFileSystem bool     // do not enter directories on other devices
+	Verify        bool     // re-read every file; report content changed under unchanged metadata
+	Workers       int      // files hashed at once; default GOMAXPROCS
+	State         State    // the machine's scan state; nil means never scanned
+	Sink          Sink
+	Logger        *slog.Logger
+	// Progress, when set, is updated while the scan runs.
+	Progress *Progress
+}
+
+// Progress is a running scan's counters, safe to read at any time.
+type Progress struct {
+	Dirs       atomic.Int64 // directories listed
+	Files      atomic.Int64 // files seen
+	ToRead     atomic.Int64 // files queued for reading
+	BytesToRd  atomic.Int64 // their bytes
+	Read       atomic.Int64 // files read
+	BytesRead  atomic.Int64
+	Unreadable atomic.Int64
+	WalkDone   atomic.Bool // the walk finished: ToRead and BytesToRd are totals
+}
+
+// Result is the outcome of one Scan.
+type Result struct {
+	Scan     ulid.ULID
+	Root     string
+	Counts   events.ScanCounts
+	Skipped  int64 // FIFOs, sockets and devices: never opened, not indexed
+	Complete bool
+	Duration time.Duration
+}
+
+// ErrNotDirectory is returned by Scan when the root is not a directory.
+var ErrNotDirectory = errors.New("not a directory")
+
+// Scan walks root and publishes what changed since the machine's scan state:
+// ScanStarted, then file events, then ScanCompleted. It returns the counts
+// and an error only for what stops the scan (root missing, the sink
+// failing, ctx ending); unreadable paths are counted, not errors. When ctx
+// ends the scan stops promptly, deletes nothing, and still records an
+// incomplete ScanCompleted.
+func (s *Scanner) Scan(ctx context.Context, root string) (Result, error) {
+	start := time.Now()
+	abs, err := filepath.Abs(root)
+	if err != nil {
+		return Result{}, fmt.Errorf("scan %s: %w", root, err)
+	}
+	fi, err := os.Stat(abs) // the root alone may be a symbolic link (like find -H)
+	if err != nil {
+		return Result{}, fmt.Errorf("scan: %w", err)
+	}
+	if !fi.IsDir() {
+		return Result{}, fmt.Errorf("scan %s: %w", abs, ErrNotDirectory)
+	}
+	if err := events.ValidateMachine(s.Machine); err != nil {
+		return Result{}, err
+	}
+	match, err := newMatcher(abs, s.Exclude)
+	if err != nil {
+		return Result{}, fmt.Errorf("scan %s: %w", abs, err)
+	}
+	w := &walk{
+		Scanner: s, ctx: ctx, root: abs, match: match,
+		scan:    events.NewID(),
+		hashes:  s.Hashes,
+		state:   s.State,
+		prog:    s.Progress,
+		visited: map[string]bool{},
+		dirInos: map[[2]uint64]bool{},
+		partial: map[string]bool{},
+		gone:    map[string]string{},
+		moved:   map[string]bool{},
+		links:   map[[2]uint64]*linkRead{},
+		jobs:    make(chan fileJob, 1024),
+		out:     make(chan events.Payload, 4096),
+		logger:  s.Logger,
+	}
+	if w.hashes == nil {
+		w.hashes = DefaultHashes
+	}
+	if w.state == nil {
+		w.state = emptyState{}
+	}
+	if w.prog == nil {
+		w.prog = &Progress{}
+	}
+	if w.logger == nil {
+		w.logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if s.OneFileSystem {
+		if st, err := statAt(unix.AT_FDCWD, abs); err == nil {
+			w.rootDev = st.dev
+		}
+	}
+	res, err := w.run(start)
+	res.Duration = time.Since(start)
+	return res, err
+}
+
+// walk is one Scan's working state.
+type walk struct {
+	*Scanner
+	ctx     context.Context
+	root    string
+	rootDev uint64
+	match   *matcher
+	scan    ulid.ULID
+	hashes  []string
+	state   State
+	prog    *Progress
+	logger  *slog.Logger
+
+	mu      sync.Mutex
+	visited map[string]bool    // directories listed
+	dirInos map[[2]uint64]bool // device and inode of directories entered: no loops
+	partial map[string]bool    // directories not read completely (unreadable, excluded, other device)
+	gone    map[string]string  // path -> last sha256 of files missing from complete directories
+	moved   map[string]bool    // recorded paths that moved elsewhere in this scan
+	links   map[[2]uint64]*linkRead
+	counts  events.ScanCounts
+	skipped int64
+
+	jobs chan fileJob
+	out  chan events.Payload
+}
+
+// fileJob is a regular file to read.
+type fileJob struct {
+	path string
+	st   stat
+	prev *Entry // recorded state; nil for a new path
+}
+
+// linkRead shares one read among the hard links of an inode.
+type linkRead struct {
+	done   chan struct{}
+	st     stat
+	hashes events.Hashes
+	err    error
+}
+
+func (w *walk) run(start time.Time) (Result, error) {
+	res := Result{Scan: w.scan, Root: w.root}
+	started := &events.ScanStarted{Root: events.Path(w.root), Options: events.ScanOptions{
+		Hashes: w.hashes, Exclude: w.Exclude, OneFileSystem: w.OneFileSystem, Verify: w.Verify,
+	}}
+	if err := w.Sink.Append(w.ctx, w.event(started)); err != nil {
+		return res, err
+	}
+	if err := w.Sink.Flush(w.ctx); err != nil {
+		return res, err
+	}
+
+	// One goroutine appends; the walk and the readers produce.
+	ctx, cancel := context.WithCancelCause(w.ctx)
+	defer cancel(nil)
+	w.ctx = ctx
+	var sinkErr error
+	emitted := make(chan struct{})
+	go func() {
+		defer close(emitted)
+		for p := range w.out {
+			if sinkErr != nil {
+				continue
+			}
+			if err := w.Sink.Append(context.WithoutCancel(ctx), w.event(p)); err != nil {
+				sinkErr = err
+				cancel(err)
+			}
+		}
+	}()
+
+	workers := w.Workers
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	var readers sync.WaitGroup
+	for range workers {
+		readers.Add(1)
+		go func() {
+			defer readers.Done()
+			for j := range w.jobs {
+				w.read(j)
+			}
+		}()
+	}
+	w.walkTree(max(2, workers))
+	w.prog.WalkDone.Store(true)
+	close(w.jobs)
+	readers.Wait()
+
+	complete := ctx.Err() == nil
+	if complete {
+		w.findVanishedDirs()
+		w.emitDeletions()
+	}
+	close(w.out)
+	<-emitted
+
+	// Whatever happened, what was appended is flushed and the scan is
+	// closed; an interrupted scan gets a short, bounded flush.
+	fctx, fcancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer fcancel()
+	if complete && sinkErr == nil {
+		fctx = context.WithoutCancel(ctx)
+	}
+	flushErr := w.Sink.Flush(fctx)
+	res.Counts, res.Skipped = w.counts, w.skipped
+	res.Complete = complete && sinkErr == nil && flushErr == nil
+	if sinkErr == nil && flushErr == nil {
+		done := &events.ScanCompleted{Root: events.Path(w.root), Complete: res.Complete, Counts: w.counts,
+			DurationNS: int64(time.Since(start))}
+		if err := w.Sink.Append(fctx, w.event(done)); err == nil {
+			flushErr = w.Sink.Flush(fctx)
+		} else {
+			flushErr = err
+		}
+	}
+	switch {
+	case sinkErr != nil:
+		return res, sinkErr
+	case flushErr != nil:
+		return res, flushErr
+	case !complete:
+		return res, context.Cause(ctx)
+	}
+	return res, nil
+}
+
+func (w *walk) event(p events.Payload) events.Event {
+	return events.New(w.Machine, w.scan, time.Now(), p)
+}
+
+func (w *walk) emit(p events.Payload) {
+	w.out <- p
+}
+
+func (w *walk) unreadable(path string, err error, dir bool) {
+	w.mu.Lock()
+	w.counts.Unreadable++
+	w.mu.Unlock()
+	w.prog.Unreadable.Add(1)
+	w.logger.Warn("unreadable", "path", events.Path(path).String(), "err", err)
+	w.emit(&events.FileUnreadable{Path: events.Path(path), Error: errText(err), Dir: dir})
+}
+
+// errText is an error's message without the path the event already has.
+func errText(err error) string {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return pe.Op + ": " + pe.Err.Error()
+	}
+	return err.Error()
+}
+
+// walkTree lists directories with n goroutines, depth first, until the tree
+// is done or the context ends.
+func (w *walk) walkTree(n int) {
+	var (
+		mu      sync.Mutex
+		cond    = sync.NewCond(&mu)
+		stack   = []string{w.root}
+		pending = 1 // directories queued or being listed
+	)
+	stop := context.AfterFunc(w.ctx, func() { mu.Lock(); cond.Broadcast(); mu.Unlock() })
+	defer stop()
+	var wg sync.WaitGroup
+	for range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				mu.Lock()
+				for len(stack) == 0 && pending > 0 && w.ctx.Err() == nil {
+					cond.Wait()
+				}
+				if len(stack) == 0 || w.ctx.Err() != nil {
+					mu.Unlock()
+					return
+				}
+				dir := stack[len(stack)-1]
+				stack = stack[:len(stack)-1]
+				mu.Unlock()
+
+				subdirs := w.listDir(dir)
+
+				mu.Lock()
+				stack = append(stack, subdirs...)
+				pending += len(subdirs) - 1
+				if pending == 0 || len(subdirs) > 0 {
+					cond.Broadcast()
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// listDir reads one directory: compares its files with the scan state,
+// queues what must be read, notes what is gone, and returns the
+// subdirectories to enter.
+func (w *walk) listDir(dir string) []string {
+	if w.ctx.Err() != nil {
+		return nil
+	}
+	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		w.markPartial(dir)
+		if err != unix.ENOENT {
+			w.unreadable(dir, &os.PathError{Op: "open", Path: dir, Err: err}, true)
+		}
+		return nil
+	}
+	f := os.NewFile(uintptr(fd), dir)
+	defer f.Close()
+	names, err := f.Readdirnames(-1)
+	complete := err == nil
+	if err != nil {
+		w.markPartial(dir)
+		w.unreadable(dir, err, true)
+	}
+	w.prog.Dirs.Add(1)
+	w.mu.Lock()
+	w.visited[dir] = true
+	w.mu.Unlock()
+
+	known := map[string]Entry{}
+	if err := w.state.Dir(dir, func(name string, e *Entry) { known[name] = *e }); err != nil {
+		w.logger.Warn("scan state", "dir", dir, "err", err)
+		complete = false // without the state we cannot tell what is gone
+		w.markPartial(dir)
+	}
+	sort.Strings(names) // stable event order, and a depth-first walk in name order
+	prefix := dir + "/"
+	if dir == "/" {
+		prefix = "/"
+	}
+	present := make(map[string]bool, len(names))
+	var subdirs []string
+	for _, name := range names {
+		if w.ctx.Err() != nil {
+			return nil
+		}
+		path := prefix + name
+		st, err := statAt(fd, name)
+		if err != nil {
+			if err == unix.ENOENT {
+				continue // vanished while listing: as if never there
+			}
+			present[name] = true // something is there; never delete it
+			w.unreadable(path, &os.PathError{Op: "stat", Path: path, Err: err}, false)
+			continue
+		}
+		rel := path[len(w.root)+1:]
+		switch {
+		case st.isDir():
+			if w.match.excluded(rel, true) {
+				w.markPartial(path)
+				continue
+			}
+			if w.OneFileSystem && st.dev != w.rootDev {
+				w.markPartial(path)
+				continue
+			}
+			key := [2]uint64{st.dev, st.ino}
+			w.mu.Lock()
+			loop := w.dirInos[key]
+			w.dirInos[key] = true
+			w.mu.Unlock()
+			if loop {
+				w.markPartial(path) // a bind mount or similar loop: never entered twice
+				continue
+			}
+			subdirs = append(subdirs, path)
+		case st.isRegular():
+			present[name] = true
+			if w.match.excluded(rel, false) {
+				continue
+			}
+			w.prog.Files.Add(1)
+			w.count(func(c *events.ScanCounts) { c.Seen++ })
+			w.regular(path, st, known, name)
+		case st.isSymlink():
+			present[name] = true
+			if w.match.excluded(rel, false) {
+				continue
+			}
+			w.prog.Files.Add(1)
+			w.count(func(c *events.ScanCounts) { c.Seen++ })
+			w.symlink(fd, path, name, st, known)
+		default:
+			// FIFOs, sockets and devices are never opened and not indexed;
+			// a recorded file replaced by one is gone.
+			w.mu.Lock()
+			w.skipped++
+			w.mu.Unlock()
+		}
+	}
+	if complete {
+		w.mu.Lock()
+		for name, e := range known {
+			if !present[name] {
+				w.gone[prefix+name] = e.Hashes.SHA256
+			}
+		}
+		w.mu.Unlock()
+	}
+	// Enter subdirectories in name order: the stack pops the last first.
+	for i, j := 0, len(subdirs)-1; i < j; i, j = i+1, j-1 {
+		subdirs[i], subdirs[j] = subdirs[j], subdirs[i]
+	}
+	return subdirs
+}
+
+func (w *walk) markPartial(dir string) {
+	w.mu.Lock()
+	w.partial[dir] = true
+	w.mu.Unlock()
+}
+
+func (w *walk) count(f func(*events.ScanCounts)) {
+	w.mu.Lock()
+	f(&w.counts)
+	w.mu.Unlock()
+}
+
+// regular decides what to do with a regular file seen in the walk.
+func (w *walk) regular(path string, st stat, known map[string]Entry, name string) {
+	if e, ok := known[name]; ok {
+		if unchanged(&e, st) && !w.Verify {
+			return
+		}
+		w.queue(fileJob{path: path, st: st, prev: &e})
+		return
+	}
+	// A new path: the same inode, size and mtime as a recorded path that is
+	// gone is a move, and one whose recorded path is still there a new hard
+	// link; neither is read again.
+	if from, e, ok := w.state.Inode(st.dev, st.ino); ok && from != path && e.Size == st.size && e.MTime == st.mtime && e.Target == "" && !w.Verify {
+		if now, err := statAt(unix.AT_FDCWD, from); err != nil || now.ino != st.ino || now.dev != st.dev {
+			w.mu.Lock()
+			claimed := w.moved[from]
+			w.moved[from] = true
+			delete(w.gone, from)
+			w.mu.Unlock()
+			if !claimed {
+				f := st.file(path)
+				f.Hashes = e.Hashes
+				w.count(func(c *events.ScanCounts) { c.Moved++ })
+				w.emit(&events.FileMoved{From: events.Path(from), File: f})
+				return
+			}
+		}
+		f := st.file(path)
+		f.Hashes = e.Hashes
+		w.count(func(c *events.ScanCounts) { c.Added++ })
+		w.emit(&events.FileScanned{File: f})
+		return
+	}
+	w.queue(fileJob{path: path, st: st})
+}
+
+func (w *walk) queue(j fileJob) {
+	w.prog.ToRead.Add(1)
+	w.prog.BytesToRd.Add(j.st.size)
+	select {
+	case w.jobs <- j:
+	case <-w.ctx.Done():
+	}
+}
+
+func (w *walk) symlink(dirfd int, path, name string, st stat, known map[string]Entry) {
+	buf := make([]byte, 4096)
+	n, err := unix.Readlinkat(dirfd, name, buf)
+	if err != nil {
+		if err != unix.ENOENT {
+			w.unreadable(path, &os.PathError{Op: "readlink", Path: path, Err: err}, false)
+		}
+		return
+	}
+	target := string(buf[:n])
+	f := st.file(path)
+	f.Target = events.Path(target)
+	e, ok := known[name]
+	switch {
+	case !ok:
+		w.count(func(c *events.ScanCounts) { c.Added++ })
+		w.emit(&events.FileScanned{File: f})
+	case e.Target != target:
+		w.count(func(c *events.ScanCounts) { c.Changed++ })
+		w.emit(&events.FileChanged{File: f, Reason: events.ReasonContent})
+	case !unchanged(&e, st):
+		w.count(func(c *events.ScanCounts) { c.Changed++ })
+		w.emit(&events.FileChanged{File: f, Reason: events.ReasonMetadata})
+	}
+}
+
+// read hashes one file and emits what it found.
+func (w *walk) read(j fileJob) {
+	if w.ctx.Err() != nil {
+		return
+	}
+	st, hashes, err := w.readShared(j)
+	if err != nil {
+		if w.ctx.Err() != nil {
+			return
+		}
+		if errors.Is(err, unix.ENOENT) {
+			return // vanished before we read it: the next scan records it gone
+		}
+		w.unreadable(j.path, err, false)
+		return
+	}
+	f := st.file(j.path)
+	f.Hashes = hashes
+	if j.prev == nil {
+		w.count(func(c *events.ScanCounts) { c.Added++ })
+		w.emit(&events.FileScanned{File: f})
+		return
+	}
+	p := j.prev
+	var reason events.ChangeReason
+	switch {
+	case hashes.SHA256 != p.Hashes.SHA256 && unchanged(p, st):
+		reason = events.ReasonBitRot // only --verify reads an unchanged file
+	case hashes.SHA256 != p.Hashes.SHA256:
+		reason = events.ReasonContent
+	case !unchanged(p, st) || p.Mode != uint32(st.fileMode()) || p.Target != "":
+		reason = events.ReasonMetadata
+	default:
+		return // --verify read it again and found it as recorded
+	}
+	w.count(func(c *events.ScanCounts) { c.Changed++ })
+	w.emit(&events.FileChanged{File: f, PrevSHA256: p.Hashes.SHA256, Reason: reason})
+}
+
+// readShared reads j, once per inode when the file has hard links.
+func (w *walk) readShared(j fileJob) (stat, events.Hashes, error) {
+	if j.st.nlink <= 1 {
+		return w.readFile(j.path)
+	}
+	key := [2]uint64{j.st.dev, j.st.ino}
+	w.mu.Lock()
+	l, ok := w.links[key]
+	if !ok {
+		l = &linkRead{done: make(chan struct{})}
+		w.links[key] = l
+	}
+	w.mu.Unlock()
+	if !ok {
+		l.st, l.hashes, l.err = w.readFile(j.path)
+		close(l.done)
+		return l.st, l.hashes, l.err
+	}
+	select {
+	case <-l.done:
+	case <-w.ctx.Done():
+		return stat{}, events.Hashes{}, w.ctx.Err()
+	}
+	if l.err != nil || l.st.size != j.st.size || l.st.mtime != j.st.mtime {
+		return w.readFile(j.path) // the other link failed or the inode changed since
+	}
+	st, err := statAt(unix.AT_FDCWD, j.path)
+	if err != nil {
+		return stat{}, events.Hashes{}, err
+	}
+	return st, l.hashes, nil
+}
+
+// ErrChangedWhileReading is recorded (as a FileUnreadable) for a file whose
+// size or times changed on every attempt to read it: its hash would be of
+// mixed content, so none is recorded.
+var ErrChangedWhileReading = errors.New("file changed while being read")
+
+// readFile hashes the file at path. It checks the file's size and times
+// before and after reading and tries again, up to three times in all, when
+// they differ, so no hash of mixed content is ever returned.
+func (w *walk) readFile(path string) (stat, events.Hashes, error) {
+	h := newHasher(w.hashes)
+	for attempt := 0; attempt < 3; attempt++ {
+		// O_NONBLOCK: if a FIFO took the file's place since the walk, open
+		// does not wait for a writer.
+		fd, err := unix.Open(path, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return stat{}, events.Hashes{}, &os.PathError{Op: "open", Path: path, Err: err}
+		}
+		f := os.NewFile(uintptr(fd), path)
+		before, err := statAt(fd, "")
+		if err != nil {
+			f.Close()
+			return stat{}, events.Hashes{}, &os.PathError{Op: "stat", Path: path, Err: err}
+		}
+		if !before.isRegular() {
+			f.Close()
+			return stat{}, events.Hashes{}, fmt.Errorf("%s is no longer a regular file", path)
+		}
+		h.Reset()
+		n, err := hashReader(h, ctxReader{w.ctx, f})
+		w.prog.BytesRead.Add(n)
+		if err != nil {
+			f.Close()
+			return stat{}, events.Hashes{}, err
+		}
+		after, err := statAt(fd, "")
+		f.Close()
+		if err != nil {
+			return stat{}, events.Hashes{}, &os.PathError{Op: "stat", Path: path, Err: err}
+		}
+		if sameContentStat(before, after) && n == after.size {
+			w.prog.Read.Add(1)
+			w.count(func(c *events.ScanCounts) { c.Read++; c.BytesRead += n })
+			return after, h.Sums(), nil
+		}
+	}
+	return stat{}, events.Hashes{}, ErrChangedWhileReading
+}
+
+// ctxReader ends a read when the scan is stopped, so Ctrl-C does not wait
+// for a large file.
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
+}
+
+// findVanishedDirs notes as gone the files of recorded directories that the
+// walk did not find: their nearest listed ancestor was read completely and
+// no longer holds them. Directories under a partial one are left alone.
+func (w *walk) findVanishedDirs() {
+	var lost []string
+	err := w.state.Dirs(w.root, func(dir string) error {
+		if w.visited[dir] {
+			return nil
+		}
+		for a := dir; ; {
+			if w.partial[a] {
+				return nil // excluded, unreadable, another device: unknown, not gone
+			}
+			if w.visited[a] {
+				lost = append(lost, dir)
+				return nil
+			}
+			if a == w.root || a == "/" {
+				return nil
+			}
+			a = filepath.Dir(a)
+		}
+	})
+	if err != nil {
+		w.logger.Warn("scan state", "err", err)
+		return
+	}
+	for _, dir := range lost {
+		prefix := dir + "/"
+		w.state.Dir(dir, func(name string, e *Entry) {
+			if !w.moved[prefix+name] {
+				w.gone[prefix+name] = e.Hashes.SHA256
+			}
+		})
+	}
+}
+
+// emitDeletions records every gone path that did not move, in path order.
+func (w *walk) emitDeletions() {
+	paths := make([]string, 0, len(w.gone))
+	for p := range w.gone {
+		if !w.moved[p] {
+			paths = append(paths, p)
+		}
+	}
+	sort.Strings(paths)
+	for _, p := range paths {
+		w.counts.Deleted++
+		w.emit(&events.FileDeleted{Path: events.Path(p), SHA256: w.gone[p]})
+	}
+}

@@ -1,0 +1,48 @@
+package scanner
+
+import "github.com/indexer/indexer/events"
+
+// State is the machine's scan state: what its events say each path looked
+// like when last recorded. The scanner only reads it; it is a projection of
+// the machine's own events, kept up to date by whoever owns it (see
+// projections.ScanState). Losing it costs a full re-read, never correctness.
+//
+// Methods are called from several goroutines at once and must be safe for
+// that.
+type State interface {
+	// Dir calls fn for each file recorded directly in directory dir (an
+	// absolute clean path), in name order. e is valid only during the call.
+	Dir(dir string, fn func(name string, e *Entry)) error
+	// Dirs calls fn for every directory at or under root that directly
+	// holds recorded files, in path order.
+	Dirs(root string, fn func(dir string) error) error
+	// Inode returns a path last recorded with this device and inode.
+	Inode(dev, ino uint64) (path string, e Entry, ok bool)
+}
+
+// Entry is the recorded state of one path.
+type Entry struct {
+	Size   int64
+	Mode   uint32
+	MTime  int64
+	CTime  int64
+	Inode  uint64
+	Device uint64
+	Target string // symbolic links
+	Hashes events.Hashes
+}
+
+// EntryOf returns the entry an event's File records.
+func EntryOf(f *events.File) Entry {
+	return Entry{Size: f.Size, Mode: f.Mode, MTime: f.MTime, CTime: f.CTime,
+		Inode: f.Inode, Device: f.Device, Target: string(f.Target), Hashes: f.Hashes}
+}
+
+// emptyState is the State of a machine never scanned.
+type emptyState struct{}
+
+func (emptyState) Dir(string, func(string, *Entry)) error { return nil }
+func (emptyState) Dirs(string, func(string) error) error  { return nil }
+func (emptyState) Inode(uint64, uint64) (string, Entry, bool) {
+	return "", Entry{}, false
+}

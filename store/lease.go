@@ -1,0 +1,105 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// LeaseBucket is the JetStream key-value bucket holding scan leases.
+const LeaseBucket = "INDEXER_LEASES"
+
+// Lease is exclusive use of a name (a machine's scans) across every process
+// on the NATS network. It is a key in LeaseBucket that expires TTL after its
+// holder stops renewing it, so a crashed holder blocks others for at most
+// TTL.
+type Lease struct {
+	kv     jetstream.KeyValue
+	key    string
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	mu  sync.Mutex
+	rev uint64
+	err error
+}
+
+// AcquireLease takes the lease name for holder (a description shown to
+// whoever finds it taken), renewing it every ttl/3 until Release. If another
+// holder has it, it returns an error wrapping ErrConflict that names them.
+func (l *Log) AcquireLease(ctx context.Context, name, holder string, ttl time.Duration) (*Lease, error) {
+	kv, err := l.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+		Bucket:      LeaseBucket,
+		Description: "indexer: one scan per machine at a time",
+		TTL:         ttl,
+		History:     1,
+		Storage:     jetstream.FileStorage,
+		Replicas:    l.Replicas,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("lease bucket: %w", translate(err))
+	}
+	rev, err := kv.Create(ctx, name, []byte(holder))
+	if errors.Is(err, jetstream.ErrKeyExists) {
+		who := "another scan"
+		if e, gerr := kv.Get(ctx, name); gerr == nil {
+			who = string(e.Value())
+		}
+		return nil, fmt.Errorf("lease %s is held by %s: %w", name, who, ErrConflict)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("lease %s: %w", name, translate(err))
+	}
+	rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	le := &Lease{kv: kv, key: name, cancel: cancel, rev: rev}
+	le.wg.Add(1)
+	go le.renew(rctx, []byte(holder), ttl/3)
+	return le, nil
+}
+
+func (le *Lease) renew(ctx context.Context, holder []byte, every time.Duration) {
+	defer le.wg.Done()
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		le.mu.Lock()
+		rev, err := le.kv.Update(ctx, le.key, holder, le.rev)
+		if err == nil {
+			le.rev = rev
+		} else if errors.Is(err, jetstream.ErrKeyExists) || errors.Is(err, jetstream.ErrKeyNotFound) {
+			le.err = fmt.Errorf("lease %s lost: %w", le.key, ErrConflict) // expired and taken
+		}
+		le.mu.Unlock()
+	}
+}
+
+// Err returns why the lease was lost, or nil while it is held.
+func (le *Lease) Err() error {
+	le.mu.Lock()
+	defer le.mu.Unlock()
+	return le.err
+}
+
+// Release stops renewing and frees the name for the next holder.
+func (le *Lease) Release(ctx context.Context) error {
+	le.cancel()
+	le.wg.Wait()
+	le.mu.Lock()
+	defer le.mu.Unlock()
+	if le.err != nil {
+		return nil
+	}
+	if err := le.kv.Delete(ctx, le.key, jetstream.LastRevision(le.rev)); err != nil {
+		return fmt.Errorf("release lease %s: %w", le.key, translate(err))
+	}
+	return nil
+}
