@@ -165,4 +165,3 @@ func (a *Appender) settleOldest(ctx context.Context) error {
 		return ctx.Err()
 	}
 }
-

@@ -106,4 +106,3 @@ func eventFilter(machine, typ string) (string, error) {
 	}
 	return "", app.Usagef("--type %q: want one of %s", typ, typeList())
 }
-

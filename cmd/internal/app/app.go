@@ -195,11 +195,11 @@ type OpenOptions struct {
 // Env is an opened data directory and log. Close releases everything in
 // reverse order.
 type Env struct {
-	Mode   Mode
-	Config Config
-	Lock   *store.DirLock // nil when another process owns the directory
-	Server *store.Server  // nil unless the embedded server runs here
-	Log    *store.Log
+	Mode    Mode
+	Config  Config
+	Lock    *store.DirLock // nil when another process owns the directory
+	Server  *store.Server  // nil unless the embedded server runs here
+	Log     *store.Log
 	closers []func() error
 }
 
