@@ -1,12 +1,9 @@
 package events
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
-
-	"github.com/oklog/ulid/v2"
 )
 
 // ErrMalformed is returned (wrapped) by Decode when the input is not an event
@@ -24,60 +21,6 @@ var ErrNewerSchema = errors.New("event schema is newer than this program")
 type envelope struct {
 	Header
 	Data json.RawMessage `json:"data"`
-}
-
-// Encode returns the JSON form of e.
-func Encode(e Event) ([]byte, error) {
-	if e.Data == nil {
-		return nil, fmt.Errorf("encode %s: no payload", e.Type)
-	}
-	if e.Data.EventType() != e.Type {
-		return nil, fmt.Errorf("encode: header type %s, payload %s", e.Type, e.Data.EventType())
-	}
-	data, err := json.Marshal(e.Data)
-	if err != nil {
-		return nil, fmt.Errorf("encode %s: %w", e.Type, err)
-	}
-	b, err := json.Marshal(envelope{Header: e.Header, Data: data})
-	if err != nil {
-		return nil, fmt.Errorf("encode %s: %w", e.Type, err)
-	}
-	return b, nil
-}
-
-// Decode parses one event. It never panics; see ErrMalformed and
-// ErrNewerSchema for the errors it returns.
-func Decode(b []byte) (Event, error) {
-	var env envelope
-	if err := json.Unmarshal(b, &env); err != nil {
-		return Event{}, fmt.Errorf("%w: %v", ErrMalformed, err)
-	}
-	switch {
-	case env.V <= 0:
-		return Event{}, fmt.Errorf("%w: missing schema version", ErrMalformed)
-	case env.V > SchemaVersion:
-		return Event{}, fmt.Errorf("%w: version %d, this program knows %d", ErrNewerSchema, env.V, SchemaVersion)
-	case env.ID == ulid.ULID{}:
-		return Event{}, fmt.Errorf("%w: missing id", ErrMalformed)
-	case ValidateMachine(env.Machine) != nil:
-		return Event{}, fmt.Errorf("%w: %v", ErrMalformed, ValidateMachine(env.Machine))
-	}
-	data, err := upcast(env.V, env.Type, env.Data)
-	if err != nil {
-		return Event{}, fmt.Errorf("%w: upcast v%d %s: %v", ErrMalformed, env.V, env.Type, err)
-	}
-	p := newPayload(env.Type)
-	if p == nil {
-		return Event{}, fmt.Errorf("%w: unknown type %q", ErrMalformed, env.Type)
-	}
-	if len(bytes.TrimSpace(data)) == 0 || bytes.Equal(bytes.TrimSpace(data), []byte("null")) {
-		return Event{}, fmt.Errorf("%w: %s without data", ErrMalformed, env.Type)
-	}
-	if err := json.Unmarshal(data, p); err != nil {
-		return Event{}, fmt.Errorf("%w: %s data: %v", ErrMalformed, env.Type, err)
-	}
-	env.Header.V = SchemaVersion
-	return Event{Header: env.Header, Data: p}, nil
 }
 
 // upcasters[v] rewrites the payload of a version-v event of the given type

@@ -230,3 +230,78 @@ func FuzzPath(f *testing.F) {
 		}
 	})
 }
+
+// TestEncodeMatchesEncodingJSON checks the hand-written encoder against
+// encoding/json on the same structs: the same JSON values, field for field.
+func TestEncodeMatchesEncodingJSON(t *testing.T) {
+	t.Parallel()
+	for _, e := range sampleEvents() {
+		ours, err := events.Encode(e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		theirs, err := json.Marshal(struct {
+			events.Header
+			Data events.Payload `json:"data"`
+		}{e.Header, e.Data})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var a, b any
+		if err := json.Unmarshal(ours, &a); err != nil {
+			t.Fatalf("our JSON does not parse: %v\n%s", err, ours)
+		}
+		json.Unmarshal(theirs, &b)
+		if !reflect.DeepEqual(a, b) {
+			t.Fatalf("%s:\n ours   %s\n theirs %s", e.Type, ours, theirs)
+		}
+	}
+}
+
+func BenchmarkEncode(b *testing.B) {
+	e := sampleEvents()[1]
+	for b.Loop() {
+		events.Encode(e)
+	}
+}
+
+func BenchmarkDecode(b *testing.B) {
+	buf, _ := events.Encode(sampleEvents()[1])
+	b.SetBytes(int64(len(buf)))
+	for b.Loop() {
+		events.Decode(buf)
+	}
+}
+
+// TestDecodeAcceptsAnyValidLayout: a stranger's valid event may order keys
+// differently, add whitespace and fields, and escape characters.
+func TestDecodeAcceptsAnyValidLayout(t *testing.T) {
+	t.Parallel()
+	in := `  {"data" : {"extra":[1,{"a":null},"x"], "hashes":{"sha256":"ab"}, "size": 7,
+	  "path":"/a\u00e9\ud83d\ude00\n\"q\"\/b"}, "time":"2026-11-22T02:49:50Z",
+	  "machine":"m1", "id":"01J00000000000000000000000", "scan":"01J00000000000000000000001",
+	  "type":"FileScanned", "v":1, "future_field": {"deep":[[[]]]} }  `
+	e, err := events.Decode([]byte(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := e.Data.(*events.FileScanned)
+	if got, want := string(f.Path), "/a\u00e9\U0001F600\n\"q\"/b"; got != want {
+		t.Fatalf("path = %q, want %q", got, want)
+	}
+	if f.Size != 7 || f.Hashes.SHA256 != "ab" || e.Machine != "m1" {
+		t.Fatalf("decoded %+v", f)
+	}
+	for name, bad := range map[string]string{
+		"trailing garbage": in + "x",
+		"deep nesting":     strings.Replace(in, `"future_field": {`, `"future_field": `+strings.Repeat("[", 100)+strings.Repeat("]", 100)+`, "z": {`, 1),
+		"bad escape":       strings.Replace(in, `\/b`, `\qb`, 1),
+		"raw control char": strings.Replace(in, `\n`, "\n", 1),
+		"missing time":     strings.Replace(in, `"time":"2026-11-22T02:49:50Z",`, ``, 1),
+		"size not number":  strings.Replace(in, `"size": 7`, `"size": "7"`, 1),
+	} {
+		if _, err := events.Decode([]byte(bad)); !errors.Is(err, events.ErrMalformed) {
+			t.Errorf("%s: err = %v, want ErrMalformed", name, err)
+		}
+	}
+}

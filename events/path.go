@@ -1,9 +1,6 @@
 package events
 
 import (
-	"bytes"
-	"encoding/base64"
-	"encoding/json"
 	"fmt"
 	"strings"
 	"unicode/utf8"
@@ -16,40 +13,21 @@ type Path string
 // MarshalJSON writes a valid UTF-8 path as a JSON string and any other path
 // as {"b64":"...","text":"..."} so that no byte is lost.
 func (p Path) MarshalJSON() ([]byte, error) {
-	if utf8.ValidString(string(p)) {
-		return json.Marshal(string(p))
-	}
-	return json.Marshal(struct {
-		B64  string `json:"b64"`
-		Text string `json:"text"`
-	}{base64.StdEncoding.EncodeToString([]byte(p)), strings.ToValidUTF8(string(p), "\uFFFD")})
+	return appendPath(nil, p), nil
 }
 
 // UnmarshalJSON reads either form written by MarshalJSON.
 func (p *Path) UnmarshalJSON(b []byte) error {
-	b = bytes.TrimSpace(b)
-	if len(b) > 0 && b[0] == '{' {
-		var o struct {
-			B64 *string `json:"b64"`
-		}
-		if err := json.Unmarshal(b, &o); err != nil {
-			return err
-		}
-		if o.B64 == nil {
-			return fmt.Errorf("path object without b64")
-		}
-		raw, err := base64.StdEncoding.DecodeString(*o.B64)
-		if err != nil {
-			return fmt.Errorf("path b64: %w", err)
-		}
-		*p = Path(raw)
-		return nil
+	r := &reader{b: b}
+	v := r.path()
+	r.ws()
+	if r.err == nil && r.i != len(b) {
+		r.fail("data after the path")
 	}
-	var s string
-	if err := json.Unmarshal(b, &s); err != nil {
-		return err
+	if r.err != nil {
+		return r.err
 	}
-	*p = Path(s)
+	*p = v
 	return nil
 }
 
