@@ -37,7 +37,7 @@ type Scanner struct {
 	Exclude       []string // gitignore-style patterns
 	OneFileSystem bool     // do not enter directories on other devices
 	Verify        bool     // re-read every file; report content changed under unchanged metadata
-	Workers       int      // files hashed at once; default GOMAXPROCS
+	Workers       int      // files read at once; default 4 per core, so small-file I/O overlaps
 	State         State    // the machine's scan state; nil means never scanned
 	Sink          Sink
 	Logger        *slog.Logger
@@ -209,7 +209,7 @@ func (w *walk) run(start time.Time) (Result, error) {
 
 	workers := w.Workers
 	if workers <= 0 {
-		workers = runtime.GOMAXPROCS(0)
+		workers = 4 * runtime.GOMAXPROCS(0)
 	}
 	var readers sync.WaitGroup
 	for range workers {
@@ -633,8 +633,7 @@ func (w *walk) readFile(path string) (stat, events.Hashes, error) {
 			return stat{}, events.Hashes{}, fmt.Errorf("%s is no longer a regular file", path)
 		}
 		h.Reset()
-		n, err := hashReader(h, ctxReader{w.ctx, f})
-		w.prog.BytesRead.Add(n)
+		n, err := hashReader(h, progressReader{w.ctx, f, &w.prog.BytesRead})
 		if err != nil {
 			f.Close()
 			return stat{}, events.Hashes{}, err
@@ -653,18 +652,22 @@ func (w *walk) readFile(path string) (stat, events.Hashes, error) {
 	return stat{}, events.Hashes{}, ErrChangedWhileReading
 }
 
-// ctxReader ends a read when the scan is stopped, so Ctrl-C does not wait
-// for a large file.
-type ctxReader struct {
-	ctx context.Context
-	r   io.Reader
+// progressReader counts bytes as they are read, so progress moves within a
+// large file, and ends the read when the scan is stopped, so Ctrl-C does not
+// wait for the file's end.
+type progressReader struct {
+	ctx  context.Context
+	r    io.Reader
+	read *atomic.Int64
 }
 
-func (c ctxReader) Read(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
+func (p progressReader) Read(b []byte) (int, error) {
+	if err := p.ctx.Err(); err != nil {
 		return 0, err
 	}
-	return c.r.Read(p)
+	n, err := p.r.Read(b)
+	p.read.Add(int64(n))
+	return n, err
 }
 
 // findVanishedDirs notes as gone the files of recorded directories that the

@@ -27,8 +27,14 @@ type Appender struct {
 	// pressure) while that many are pending. Default 4096.
 	MaxInFlight int
 	// RetryFor bounds how long an unacknowledged event is retried. Default
-	// 2 minutes. It must stay below the stream's Duplicates window.
+	// 45 seconds. It must stay below the stream's Duplicates window.
 	RetryFor time.Duration
+
+	// OnStored, when set, is called with each appended event and its
+	// sequence once the log acknowledged it (a duplicate gets the
+	// sequence of the copy stored first). It runs in the goroutine calling
+	// Append or Flush.
+	OnStored func(seq uint64, e events.Event)
 
 	log     *Log
 	pending []*inflight // FIFO
@@ -39,6 +45,7 @@ type Appender struct {
 }
 
 type inflight struct {
+	ev    events.Event
 	msg   *nats.Msg
 	ack   jetstream.PubAckFuture
 	first time.Time
@@ -47,7 +54,7 @@ type inflight struct {
 
 // NewAppender returns an Appender on l with default settings.
 func (l *Log) NewAppender() *Appender {
-	return &Appender{MaxInFlight: 4096, RetryFor: 2 * time.Minute, log: l}
+	return &Appender{MaxInFlight: 4096, RetryFor: 45 * time.Second, log: l}
 }
 
 // Append encodes e and publishes it on its subject. It returns once the
@@ -66,21 +73,12 @@ func (a *Appender) Append(ctx context.Context, e events.Event) error {
 		Header:  nats.Header{jetstream.MsgIDHeader: []string{e.ID.String()}},
 		Data:    data,
 	}
-	return a.AppendMsg(ctx, msg)
-}
-
-// AppendMsg publishes a prepared message; it must carry a Nats-Msg-Id.
-func (a *Appender) AppendMsg(ctx context.Context, msg *nats.Msg) error {
 	for a.inFlight() >= a.MaxInFlight {
 		if err := a.settleOldest(ctx); err != nil {
 			return err
 		}
 	}
-	f := &inflight{msg: msg, first: time.Now()}
-	if err := a.send(ctx, f); err != nil {
-		return err
-	}
-	return nil
+	return a.send(ctx, &inflight{ev: e, msg: msg, first: time.Now()})
 }
 
 // Flush waits until every appended event is acknowledged.
@@ -152,6 +150,9 @@ func (a *Appender) settleOldest(ctx context.Context) error {
 			a.Duplicates++
 		} else {
 			a.Stored++
+		}
+		if a.OnStored != nil {
+			a.OnStored(pa.Sequence, f.ev)
 		}
 		return nil
 	case err := <-f.ack.Err():

@@ -13,7 +13,7 @@ import (
 
 	"github.com/indexer/indexer/cmd/internal/app"
 	"github.com/indexer/indexer/events"
-	"github.com/indexer/indexer/projections"
+	"github.com/indexer/indexer/projections/scanstate"
 	"github.com/indexer/indexer/scanner"
 	"github.com/indexer/indexer/store"
 )
@@ -88,7 +88,7 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 	verify := fs.Bool("verify", false, "re-read every file, and report content that changed while size and mtime did not (bit rot)")
 	asJSON := fs.Bool("json", false, "print the summary as one JSON object")
 	quiet := fs.Bool("quiet", false, "print nothing but errors and the summary")
-	workers := fs.Int("workers", 0, "files read at once (default: one per core)")
+	workers := fs.Int("workers", 0, "files read at once (default: four per core)")
 	fs.Usage = func() {
 		fmt.Fprint(m.Stderr, usage)
 		fs.PrintDefaults()
@@ -135,7 +135,7 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 	}
 	defer lease.Release(context.WithoutCancel(ctx))
 
-	state, err := projections.OpenScanState(projections.ScanStatePath(cfg.DataDir, *machine), *machine)
+	state, err := scanstate.Open(scanstate.Path(cfg.DataDir, *machine), *machine)
 	if err != nil {
 		return err
 	}
@@ -148,6 +148,13 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 
 	sum := summary{Machine: *machine, Mode: env.Mode.String(), Complete: true}
 	appender := env.Log.NewAppender()
+	stateWriter := state.NewWriter()
+	appender.OnStored = stateWriter.Add
+	defer func() {
+		if stateWriter != nil {
+			stateWriter.Commit(false)
+		}
+	}()
 	for i, root := range roots {
 		prog := &scanner.Progress{}
 		sc := &scanner.Scanner{
@@ -165,14 +172,19 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 			}
 			return err
 		}
+		logger.Info("scan finished", "root", res.Root, "took", res.Duration, "complete", res.Complete)
 		if err := lease.Err(); err != nil {
 			return err
 		}
 	}
 	// Keep the scan state current, so the next scan starts at once.
-	if _, err := state.CatchUp(ctx, env.Log, logger); err != nil {
+	t0 := time.Now()
+	err = stateWriter.Commit(true)
+	stateWriter = nil
+	if err != nil {
 		return err
 	}
+	logger.Info("scan state updated", "took", time.Since(t0))
 	if env.Mode == app.Standalone {
 		if err := updateIndex(ctx, cfg, env.Log, logger); err != nil {
 			return fmt.Errorf("scan stored; updating the index: %w", err)

@@ -1,4 +1,4 @@
-package projections
+package scanstate
 
 import (
 	"bytes"
@@ -10,13 +10,14 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/indexer/indexer/events"
 	"github.com/indexer/indexer/scanner"
 	"github.com/indexer/indexer/store"
 )
 
-// ScanState is one machine's scan state: the scanner's memory of what each
+// State is one machine's scan state: the scanner's memory of what each
 // path looked like when last recorded (scanner.State). It is a projection of
 // the machine's own events (idx.<machine>.>), kept in its own bbolt file in
 // the data directory, and rebuilt from the log when missing, damaged or
@@ -25,29 +26,30 @@ import (
 //
 // Buckets: files (dir 0x00 name -> entry), inodes (device, inode -> path),
 // dirs (dir -> number of files recorded directly in it).
-type ScanState struct {
+type State struct {
 	Machine string
 	db      *store.DB
+	created time.Time // the stream incarnation CatchUp last saw
 }
 
 var (
-	ssFiles  = []byte("files")
-	ssInodes = []byte("inodes")
-	ssDirs   = []byte("dirs")
+	bucketFiles  = []byte("files")
+	bucketInodes = []byte("inodes")
+	bucketDirs   = []byte("dirs")
 )
 
 // scanStateVersion changes when the file's layout does; an older file is
 // rebuilt.
 const scanStateVersion = 1
 
-// ScanStatePath returns the scan state file of machine in dataDir.
-func ScanStatePath(dataDir, machine string) string {
+// Path returns the scan state file of machine in dataDir.
+func Path(dataDir, machine string) string {
 	return filepath.Join(dataDir, "scanstate-"+machine+".db")
 }
 
-// OpenScanState opens (or creates) the scan state file at path. A file that
+// Open opens (or creates) the scan state file at path. A file that
 // cannot be opened is damaged: it is removed and started anew.
-func OpenScanState(path, machine string) (*ScanState, error) {
+func Open(path, machine string) (*State, error) {
 	db := &store.DB{Path: path, NoSync: true}
 	if err := db.Open(); err != nil {
 		if errors.Is(err, store.ErrLocked) {
@@ -60,11 +62,11 @@ func OpenScanState(path, machine string) (*ScanState, error) {
 			return nil, fmt.Errorf("scan state: %w", err)
 		}
 	}
-	return &ScanState{Machine: machine, db: db}, nil
+	return &State{Machine: machine, db: db}, nil
 }
 
 // Close syncs and closes the file.
-func (s *ScanState) Close() error {
+func (s *State) Close() error {
 	s.db.Sync()
 	return s.db.Close()
 }
@@ -72,7 +74,7 @@ func (s *ScanState) Close() error {
 // CatchUp applies the machine's events that the state has not seen. A state
 // from another incarnation of the stream, or ahead of the log (a lost tail),
 // is wiped and rebuilt from the start.
-func (s *ScanState) CatchUp(ctx context.Context, log *store.Log, logger *slog.Logger) (int, error) {
+func (s *State) CatchUp(ctx context.Context, log *store.Log, logger *slog.Logger) (int, error) {
 	info, err := log.Info(ctx)
 	if err != nil {
 		return 0, err
@@ -85,7 +87,7 @@ func (s *ScanState) CatchUp(ctx context.Context, log *store.Log, logger *slog.Lo
 				"reason", "stream recreated, shorter than the state, or an older layout")
 		}
 		if err := s.db.Update(func(tx *store.Tx) error {
-			for _, b := range [][]byte{ssFiles, ssInodes, ssDirs} {
+			for _, b := range [][]byte{bucketFiles, bucketInodes, bucketDirs} {
 				if err := tx.DeleteBucket(b); err != nil {
 					return err
 				}
@@ -96,6 +98,7 @@ func (s *ScanState) CatchUp(ctx context.Context, log *store.Log, logger *slog.Lo
 		}
 		cp = store.Checkpoint{}
 	}
+	s.created = info.Created
 	if cp.Seq >= info.LastSeq {
 		return 0, nil
 	}
@@ -104,6 +107,7 @@ func (s *ScanState) CatchUp(ctx context.Context, log *store.Log, logger *slog.Lo
 	applied := 0
 	flush := func(last uint64) error {
 		err := s.db.Update(func(tx *store.Tx) error {
+			denser(tx)
 			for _, r := range buf {
 				e, err := events.Decode(r.Data)
 				if err != nil || e.Machine != s.Machine {
@@ -140,7 +144,16 @@ func (s *ScanState) CatchUp(ctx context.Context, log *store.Log, logger *slog.Lo
 	return applied, nil
 }
 
-func (s *ScanState) apply(tx *store.Tx, e events.Event) error {
+// denser packs pages fuller than bbolt's default half: a scan's paths
+// arrive almost in key order (a depth-first walk in name order), so half
+// full pages would double the file for nothing.
+func denser(tx *store.Tx) {
+	for _, b := range [][]byte{bucketFiles, bucketInodes, bucketDirs} {
+		tx.Bucket(b).SetFillPercent(0.9)
+	}
+}
+
+func (s *State) apply(tx *store.Tx, e events.Event) error {
 	switch d := e.Data.(type) {
 	case *events.FileScanned:
 		return s.put(tx, &d.File)
@@ -172,10 +185,10 @@ func inodeKey(dev, ino uint64) []byte {
 	return binary.BigEndian.AppendUint64(binary.BigEndian.AppendUint64(nil, dev), ino)
 }
 
-func (s *ScanState) put(tx *store.Tx, f *events.File) error {
+func (s *State) put(tx *store.Tx, f *events.File) error {
 	path := string(f.Path)
 	k := fileKey(path)
-	files := tx.Bucket(ssFiles)
+	files := tx.Bucket(bucketFiles)
 	if old := files.Get(k); old == nil {
 		if err := addDirCount(tx, k[:bytes.IndexByte(k, 0)], 1); err != nil {
 			return err
@@ -187,14 +200,14 @@ func (s *ScanState) put(tx *store.Tx, f *events.File) error {
 		return err
 	}
 	if f.Target == "" {
-		return tx.Bucket(ssInodes).Put(inodeKey(f.Device, f.Inode), []byte(path))
+		return tx.Bucket(bucketInodes).Put(inodeKey(f.Device, f.Inode), []byte(path))
 	}
 	return nil
 }
 
-func (s *ScanState) remove(tx *store.Tx, path string) error {
+func (s *State) remove(tx *store.Tx, path string) error {
 	k := fileKey(path)
-	files := tx.Bucket(ssFiles)
+	files := tx.Bucket(bucketFiles)
 	old := files.Get(k)
 	if old == nil {
 		return nil
@@ -211,7 +224,7 @@ func (s *ScanState) remove(tx *store.Tx, path string) error {
 // dropInode removes the inode entry if it still names path (another hard
 // link may have taken it since).
 func dropInode(tx *store.Tx, dev, ino uint64, path string) {
-	b := tx.Bucket(ssInodes)
+	b := tx.Bucket(bucketInodes)
 	k := inodeKey(dev, ino)
 	if string(b.Get(k)) == path {
 		b.Delete(k)
@@ -219,7 +232,7 @@ func dropInode(tx *store.Tx, dev, ino uint64, path string) {
 }
 
 func addDirCount(tx *store.Tx, dir []byte, delta int64) error {
-	b := tx.Bucket(ssDirs)
+	b := tx.Bucket(bucketDirs)
 	var n int64
 	if v := b.Get(dir); len(v) == 8 {
 		n = int64(binary.BigEndian.Uint64(v))
@@ -232,10 +245,10 @@ func addDirCount(tx *store.Tx, dir []byte, delta int64) error {
 }
 
 // Dir implements scanner.State.
-func (s *ScanState) Dir(dir string, fn func(name string, e *scanner.Entry)) error {
+func (s *State) Dir(dir string, fn func(name string, e *scanner.Entry)) error {
 	prefix := append([]byte(dir), 0)
 	return s.db.View(func(tx *store.Tx) error {
-		c := tx.Bucket(ssFiles).Cursor()
+		c := tx.Bucket(bucketFiles).Cursor()
 		for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
 			e, err := decodeEntry(v)
 			if err != nil {
@@ -248,9 +261,9 @@ func (s *ScanState) Dir(dir string, fn func(name string, e *scanner.Entry)) erro
 }
 
 // Dirs implements scanner.State.
-func (s *ScanState) Dirs(root string, fn func(dir string) error) error {
+func (s *State) Dirs(root string, fn func(dir string) error) error {
 	return s.db.View(func(tx *store.Tx) error {
-		c := tx.Bucket(ssDirs).Cursor()
+		c := tx.Bucket(bucketDirs).Cursor()
 		sub := []byte(root + "/")
 		if root == "/" {
 			sub = []byte("/")
@@ -270,16 +283,16 @@ func (s *ScanState) Dirs(root string, fn func(dir string) error) error {
 }
 
 // Inode implements scanner.State.
-func (s *ScanState) Inode(dev, ino uint64) (string, scanner.Entry, bool) {
+func (s *State) Inode(dev, ino uint64) (string, scanner.Entry, bool) {
 	var path string
 	var e scanner.Entry
 	var ok bool
 	s.db.View(func(tx *store.Tx) error {
-		p := tx.Bucket(ssInodes).Get(inodeKey(dev, ino))
+		p := tx.Bucket(bucketInodes).Get(inodeKey(dev, ino))
 		if p == nil {
 			return nil
 		}
-		v := tx.Bucket(ssFiles).Get(fileKey(string(p)))
+		v := tx.Bucket(bucketFiles).Get(fileKey(string(p)))
 		if v == nil {
 			return nil
 		}
@@ -293,9 +306,9 @@ func (s *ScanState) Inode(dev, ino uint64) (string, scanner.Entry, bool) {
 }
 
 // Len returns the number of recorded paths.
-func (s *ScanState) Len() int {
+func (s *State) Len() int {
 	n := 0
-	s.db.View(func(tx *store.Tx) error { n = tx.Bucket(ssFiles).Len(); return nil })
+	s.db.View(func(tx *store.Tx) error { n = tx.Bucket(bucketFiles).Len(); return nil })
 	return n
 }
 
@@ -370,4 +383,77 @@ func decodeEntry(b []byte) (scanner.Entry, error) {
 		b = b[n:]
 	}
 	return e, nil
+}
+
+// Writer applies a scan's own events to the state as the log acknowledges
+// them, so the next scan need not read them back from the log. Applying is
+// idempotent: if the scan fails before Commit, the checkpoint stays where it
+// was and the next CatchUp applies the same events again from the log.
+type Writer struct {
+	s    *State
+	ch   chan []events.Event
+	buf  []events.Event
+	last uint64
+	done chan error
+}
+
+// NewWriter starts a Writer; call it after CatchUp. Add and Commit must be
+// called from one goroutine.
+func (s *State) NewWriter() *Writer {
+	w := &Writer{s: s, ch: make(chan []events.Event, 4), done: make(chan error, 1)}
+	go func() {
+		var err error
+		for batch := range w.ch {
+			if err != nil {
+				continue
+			}
+			err = s.db.Update(func(tx *store.Tx) error {
+				denser(tx)
+				for _, e := range batch {
+					if err := s.apply(tx, e); err != nil {
+						return err
+					}
+				}
+				return nil
+			})
+		}
+		w.done <- err
+	}()
+	return w
+}
+
+// Add records one acknowledged event of this machine stored at seq.
+func (w *Writer) Add(seq uint64, e events.Event) {
+	if e.Machine != w.s.Machine {
+		return
+	}
+	w.last = max(w.last, seq)
+	w.buf = append(w.buf, e)
+	if len(w.buf) == 4096 {
+		w.ch <- w.buf
+		w.buf = make([]events.Event, 0, 4096)
+	}
+}
+
+// Commit applies what is buffered and, when ok, moves the checkpoint to the
+// last sequence added: every event of this machine up to it is applied,
+// given that the scan lease kept other writers of this machine out. With ok
+// false it only applies.
+func (w *Writer) Commit(ok bool) error {
+	if len(w.buf) > 0 {
+		w.ch <- w.buf
+	}
+	close(w.ch)
+	if err := <-w.done; err != nil {
+		return fmt.Errorf("scan state: %w", err)
+	}
+	if !ok || w.last == 0 {
+		return nil
+	}
+	return w.s.db.Update(func(tx *store.Tx) error {
+		if cp := tx.Checkpoint(); cp.Seq >= w.last {
+			return nil
+		}
+		return tx.SetCheckpoint(store.Checkpoint{Seq: w.last, StreamCreated: w.s.created, ModelVersion: scanStateVersion})
+	})
 }

@@ -1,0 +1,142 @@
+package main
+
+import (
+	"context"
+	"crypto/md5"
+	"crypto/sha1"
+	"crypto/sha256"
+	"io"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"sync"
+	"testing"
+)
+
+// The scan benchmarks run on the tree named by INDEXER_BENCH_TREE (the
+// trees S, L and T of ../shared/tools/README.md), or on a small generated
+// tree when it is unset. Compare each benchmark with its floor in the same
+// run:
+//
+//	INDEXER_BENCH_TREE=/data/trees/S go test ./cmd/indexer-scan -run '^$' -bench 'Floor|FirstScan' -count 5
+//	INDEXER_BENCH_TREE=/data/trees/T go test ./cmd/indexer-scan -run '^$' -bench 'Find|Rescan' -count 5
+func benchTree(b *testing.B) string {
+	b.Helper()
+	if t := os.Getenv("INDEXER_BENCH_TREE"); t != "" {
+		return t
+	}
+	dir := b.TempDir()
+	buf := make([]byte, 32<<10)
+	for i := range 2000 {
+		p := filepath.Join(dir, string(rune('a'+i%16)), string(rune('a'+i/16%16)))
+		os.MkdirAll(p, 0o755)
+		buf[0], buf[1] = byte(i), byte(i>>8)
+		os.WriteFile(filepath.Join(p, "f"+string(rune('A'+i%26))+string(rune('0'+i/26%10))+string(rune('0'+i/260))), buf[:1024+i*7%len(buf)], 0o644)
+	}
+	return dir
+}
+
+// BenchmarkFloor is the floor a scan is measured against: walk the tree and
+// read every regular file once through md5, sha1 and sha256, one worker per
+// core, and nothing else.
+func BenchmarkFloor(b *testing.B) {
+	tree := benchTree(b)
+	var bytes int64
+	for b.Loop() {
+		bytes = floor(tree)
+	}
+	b.SetBytes(bytes)
+}
+
+func floor(root string) int64 {
+	paths := make(chan string, 1024)
+	var total int64
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for range runtime.NumCPU() {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			buf := make([]byte, 256<<10)
+			h1, h2, h3 := md5.New(), sha1.New(), sha256.New()
+			w := io.MultiWriter(h1, h2, h3)
+			var n int64
+			for p := range paths {
+				f, err := os.Open(p)
+				if err != nil {
+					continue
+				}
+				h1.Reset()
+				h2.Reset()
+				h3.Reset()
+				k, _ := io.CopyBuffer(w, f, buf)
+				n += k
+				f.Close()
+				h1.Sum(nil)
+				h2.Sum(nil)
+				h3.Sum(nil)
+			}
+			mu.Lock()
+			total += n
+			mu.Unlock()
+		}()
+	}
+	filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && d.Type().IsRegular() {
+			paths <- p
+		}
+		return nil
+	})
+	close(paths)
+	wg.Wait()
+	return total
+}
+
+// BenchmarkFirstScan is a first scan end to end, standalone: embedded
+// server, hashing, publishing, scan state, and the local index update.
+func BenchmarkFirstScan(b *testing.B) {
+	tree := benchTree(b)
+	for b.Loop() {
+		b.StopTimer()
+		data := b.TempDir()
+		b.StartTimer()
+		m := &Main{Stdout: io.Discard, Stderr: io.Discard, Hostname: func() (string, error) { return "bench", nil }}
+		if err := m.Run(context.Background(), []string{"--data", data, "--quiet", tree}); err != nil {
+			b.Fatal(err)
+		}
+		b.StopTimer()
+		os.RemoveAll(data)
+		b.StartTimer()
+	}
+}
+
+// BenchmarkFind is the floor of a rescan: find printing size, mtime and inode.
+func BenchmarkFind(b *testing.B) {
+	tree := benchTree(b)
+	for b.Loop() {
+		cmd := exec.Command("find", tree, "-printf", `%s %T@ %i\n`)
+		cmd.Stdout = io.Discard
+		if err := cmd.Run(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkRescan is a rescan of an unchanged tree, end to end: start the
+// embedded server, catch up the scan state, walk and stat, publish
+// ScanStarted and ScanCompleted, update the index.
+func BenchmarkRescan(b *testing.B) {
+	tree := benchTree(b)
+	data := b.TempDir()
+	m := &Main{Stdout: io.Discard, Stderr: io.Discard, Hostname: func() (string, error) { return "bench", nil }}
+	if err := m.Run(context.Background(), []string{"--data", data, "--quiet", tree}); err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		if err := m.Run(context.Background(), []string{"--data", data, "--quiet", tree}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

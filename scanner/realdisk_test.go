@@ -1,0 +1,342 @@
+package scanner_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/indexer/indexer/events"
+	"github.com/indexer/indexer/scanner"
+)
+
+func TestHardLinksReadOnce(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	root := t.TempDir()
+	writeTree(t, root, map[string]string{"a": "same inode"})
+	for _, n := range []string{"b", "c"} {
+		if err := os.Link(filepath.Join(root, "a"), filepath.Join(root, n)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	res, evs := h.mustScan(root)
+	if got, want := summary(root, evs), []string{"FileScanned a", "FileScanned b", "FileScanned c"}; strings.Join(got, ",") != strings.Join(want, ",") {
+		t.Fatalf("events %q, want %q", got, want)
+	}
+	if res.Counts.Read != 1 {
+		t.Fatalf("read %d files for one inode, want 1", res.Counts.Read)
+	}
+	var sums []string
+	for _, e := range evs {
+		f := e.Data.(*events.FileScanned)
+		sums = append(sums, f.Hashes.SHA256)
+		if f.Nlink != 3 {
+			t.Fatalf("nlink %d, want 3", f.Nlink)
+		}
+	}
+	if sums[0] == "" || sums[0] != sums[1] || sums[1] != sums[2] {
+		t.Fatalf("links have different hashes: %q", sums)
+	}
+	// A new link changes the inode's link count and ctime, so the known
+	// links are metadata changes, and the inode is still read only once.
+	os.Link(filepath.Join(root, "a"), filepath.Join(root, "d"))
+	res, evs = h.mustScan(root)
+	if res.Counts.Read > 1 {
+		t.Fatalf("new link of a recorded inode read %d files, want at most 1", res.Counts.Read)
+	}
+	want := []string{"FileChanged a metadata", "FileChanged b metadata", "FileChanged c metadata", "FileScanned d"}
+	if got := summary(root, evs); strings.Join(got, ",") != strings.Join(want, ",") {
+		t.Fatalf("new link: %q, want %q", got, want)
+	}
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func TestSymlinksRecordedNeverFollowed(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	root := t.TempDir()
+	writeTree(t, root, map[string]string{"d/real.txt": "r"})
+	os.Symlink("loop2", filepath.Join(root, "loop1"))
+	os.Symlink("loop1", filepath.Join(root, "loop2"))
+	os.Symlink("..", filepath.Join(root, "d", "up")) // a directory loop through a link
+	os.Symlink("/etc", filepath.Join(root, "outside"))
+	os.Symlink("real.txt", filepath.Join(root, "d", "rel"))
+	res, evs := h.mustScan(root)
+	want := []string{"FileScanned d/real.txt", "FileScanned d/rel", "FileScanned d/up", "FileScanned loop1", "FileScanned loop2", "FileScanned outside"}
+	if got := summary(root, evs); strings.Join(got, ",") != strings.Join(want, ",") {
+		t.Fatalf("events %q\nwant %q", got, want)
+	}
+	if res.Counts.Read != 1 {
+		t.Fatalf("read %d files, want only real.txt", res.Counts.Read)
+	}
+	for _, e := range evs {
+		f := e.Data.(*events.FileScanned)
+		if strings.HasSuffix(string(f.Path), "outside") && (f.Target != "/etc" || !f.Hashes.IsZero()) {
+			t.Fatalf("symlink recorded as %+v", f)
+		}
+	}
+	// Retargeting a link is a change.
+	os.Remove(filepath.Join(root, "d", "rel"))
+	os.Symlink("elsewhere", filepath.Join(root, "d", "rel"))
+	if _, evs := h.mustScan(root); strings.Join(summary(root, evs), ",") != "FileChanged d/rel content" {
+		t.Fatalf("retarget: %q", summary(root, evs))
+	}
+}
+
+func TestSpecialFilesNeverOpened(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	root := t.TempDir()
+	writeTree(t, root, map[string]string{"f.txt": "x"})
+	if err := syscall.Mkfifo(filepath.Join(root, "fifo"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// A socket, bound and left listening.
+	fd, _ := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM, 0)
+	defer unix.Close(fd)
+	if err := unix.Bind(fd, &unix.SockaddrUnix{Name: filepath.Join(root, "sock")}); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	res, evs, err := h.scan(ctx, root)
+	if err != nil {
+		t.Fatalf("scan with a FIFO: %v (a hang ends here)", err)
+	}
+	if got := summary(root, evs); strings.Join(got, ",") != "FileScanned f.txt" {
+		t.Fatalf("events %q", got)
+	}
+	if res.Skipped != 2 {
+		t.Fatalf("skipped %d, want 2", res.Skipped)
+	}
+}
+
+func TestHostileNamesRoundTrip(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	root := t.TempDir()
+	names := []string{"caf\xe9", "new\nline", "tab\there", `quote"back\slash`, "\xff\xfe", " lead space", "emoji-\U0001F600", "-dash", "ctrl\x01"}
+	for _, n := range names {
+		if err := os.WriteFile(filepath.Join(root, n), []byte(n), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Mkdir(filepath.Join(root, "dir\xe9\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(root, "dir\xe9\n", "in\xff"), []byte("x"), 0o644)
+	_, evs := h.mustScan(root)
+	got := map[string]bool{}
+	for _, e := range evs {
+		got[string(e.Data.(*events.FileScanned).Path)] = true
+	}
+	for _, n := range append(names, "dir\xe9\n/in\xff") {
+		if !got[root+"/"+n] {
+			t.Errorf("name %q not recorded exactly; have %v", n, got)
+		}
+	}
+	// The state remembers them byte for byte: nothing changes on rescan.
+	if _, evs := h.mustScan(root); len(evs) != 0 {
+		t.Fatalf("rescan: %q", summary(root, evs))
+	}
+	os.Remove(filepath.Join(root, "caf\xe9"))
+	if _, evs := h.mustScan(root); len(evs) != 1 || string(evs[0].Data.(*events.FileDeleted).Path) != root+"/caf\xe9" {
+		t.Fatalf("delete of a non-UTF-8 name: %q", summary(root, evs))
+	}
+}
+
+func TestExcludesAndIgnoreFile(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	root := t.TempDir()
+	writeTree(t, root, map[string]string{
+		scanner.IgnoreFile: "# comment\n*.tmp\n/build/\ncache/\n!important.tmp\n",
+		"a.txt":            "a", "b.tmp": "b", "important.tmp": "i",
+		"build/out.bin": "o", "src/build/keep.go": "k", "src/cache/x": "x", "node_modules/m.js": "m",
+	})
+	h.opts = func(s *scanner.Scanner) { s.Exclude = []string{"node_modules"} }
+	_, evs := h.mustScan(root)
+	want := []string{"FileScanned " + scanner.IgnoreFile, "FileScanned a.txt", "FileScanned important.tmp", "FileScanned src/build/keep.go"}
+	if got := summary(root, evs); strings.Join(got, ",") != strings.Join(want, ",") {
+		t.Fatalf("events %q\nwant %q", got, want)
+	}
+	// Excluding a recorded path later does not delete it.
+	h.opts = func(s *scanner.Scanner) { s.Exclude = []string{"node_modules", "a.txt", "src"} }
+	if _, evs := h.mustScan(root); len(evs) != 0 {
+		t.Fatalf("excluding recorded paths produced %q", summary(root, evs))
+	}
+}
+
+func TestInterruptedScanDeletesNothing(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	root := t.TempDir()
+	files := map[string]string{}
+	for i := range 300 {
+		files[filepath.Join("d"+string(rune('a'+i%10)), "f"+string(rune('a'+i/10)))] = strings.Repeat("x", 1000+i)
+	}
+	writeTree(t, root, files)
+	h.mustScan(root)
+	os.RemoveAll(filepath.Join(root, "da"))
+	writeTree(t, root, map[string]string{"big": strings.Repeat("y", 64<<20)})
+	ctx, cancel := context.WithCancel(context.Background())
+	h.opts = func(s *scanner.Scanner) {
+		s.Progress = &scanner.Progress{}
+		go func() { // cancel once reading has begun
+			for s.Progress.BytesRead.Load() == 0 {
+				time.Sleep(time.Millisecond)
+			}
+			cancel()
+		}()
+	}
+	start := time.Now()
+	res, evs, err := h.scan(ctx, root)
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("interrupted scan returned %v", err)
+	}
+	if d := time.Since(start); d > 10*time.Second {
+		t.Fatalf("interrupt took %s", d)
+	}
+	last := evs[len(evs)-1].Data.(*events.ScanCompleted)
+	if last.Complete || res.Complete {
+		t.Fatal("interrupted scan recorded as complete")
+	}
+	for _, e := range evs {
+		if e.Type == events.TypeFileDeleted {
+			t.Fatalf("interrupted scan deleted %s", e.Data.(*events.FileDeleted).Path)
+		}
+	}
+}
+
+func TestFileChangingWhileReadIsNeverHashed(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	root := t.TempDir()
+	path := filepath.Join(root, "growing.log")
+	writeTree(t, root, map[string]string{"growing.log": strings.Repeat("z", 32<<20)})
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { // a writer appending all through the scan
+		defer wg.Done()
+		f, _ := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
+		defer f.Close()
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+				f.Write([]byte("more\n"))
+			}
+		}
+	}()
+	_, evs := h.mustScan(root)
+	close(stop)
+	wg.Wait()
+	if len(evs) != 1 {
+		t.Fatalf("events %q", summary(root, evs))
+	}
+	u, ok := evs[0].Data.(*events.FileUnreadable)
+	if !ok || !strings.Contains(u.Error, scanner.ErrChangedWhileReading.Error()) {
+		t.Fatalf("a file written during every read was recorded as %#v", evs[0].Data)
+	}
+}
+
+func TestVerifyFindsBitRot(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	root := t.TempDir()
+	writeTree(t, root, map[string]string{"photo.jpg": "original bytes", "ok.txt": "fine"})
+	_, evs := h.mustScan(root)
+	// The disk returns other bytes while every bit of metadata is the same:
+	// record the file as the scan state last knew it, with the hash of
+	// what it used to hold, as a past scan would have.
+	var rec events.File
+	for _, e := range evs {
+		if f := e.Data.(*events.FileScanned); strings.HasSuffix(string(f.Path), "photo.jpg") {
+			rec = f.File
+		}
+	}
+	rec.Hashes.SHA256 = strings.Repeat("0", 64)
+	if err := h.log.Append(context.Background(), events.New("m1", events.NewID(), time.Now(), &events.FileChanged{File: rec, Reason: events.ReasonContent})); err != nil {
+		t.Fatal(err)
+	}
+	if _, evs := h.mustScan(root); len(evs) != 0 {
+		t.Fatalf("without --verify an unchanged file must not be read: %q", summary(root, evs))
+	}
+	h.opts = func(s *scanner.Scanner) { s.Verify = true }
+	res, evs := h.mustScan(root)
+	if got := summary(root, evs); strings.Join(got, ",") != "FileChanged photo.jpg content-without-metadata" {
+		t.Fatalf("verify: %q", got)
+	}
+	if res.Counts.Read != 2 {
+		t.Fatalf("verify read %d files, want all 2", res.Counts.Read)
+	}
+}
+
+// TestRescanOpensNothing watches the tree with inotify, truth from the
+// kernel: a rescan of an unchanged tree opens no file.
+func TestRescanOpensNothing(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	root := t.TempDir()
+	files := map[string]string{}
+	for i := range 200 {
+		files[filepath.Join("d"+string(rune('a'+i%8)), "f"+string(rune('a'+i/8))+".txt")] = strings.Repeat("q", i)
+	}
+	writeTree(t, root, files)
+	h.mustScan(root)
+
+	fd, err := unix.InotifyInit1(unix.IN_NONBLOCK | unix.IN_CLOEXEC)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(fd)
+	filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
+		if err == nil && d.IsDir() {
+			if _, err := unix.InotifyAddWatch(fd, p, unix.IN_OPEN|unix.IN_ACCESS); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return nil
+	})
+	res, evs := h.mustScan(root)
+	if len(evs) != 0 || res.Counts.Read != 0 {
+		t.Fatalf("rescan: %q, read %d", summary(root, evs), res.Counts.Read)
+	}
+	buf := make([]byte, 64<<10)
+	opened := 0
+	for {
+		n, err := unix.Read(fd, buf)
+		if n <= 0 || err != nil {
+			break
+		}
+		for off := 0; off+unix.SizeofInotifyEvent <= n; {
+			ev := (*unix.InotifyEvent)(unsafe.Pointer(&buf[off]))
+			if ev.Mask&unix.IN_ISDIR == 0 && ev.Mask&(unix.IN_OPEN|unix.IN_ACCESS) != 0 {
+				opened++
+			}
+			off += unix.SizeofInotifyEvent + int(ev.Len)
+		}
+	}
+	if opened != 0 {
+		t.Fatalf("the kernel saw %d file opens or reads during an unchanged rescan", opened)
+	}
+}
