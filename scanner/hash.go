@@ -8,10 +8,12 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"os"
 	"strings"
 	"sync"
 
 	"github.com/zeebo/blake3"
+	"golang.org/x/sys/unix"
 
 	"github.com/indexer/indexer/events"
 )
@@ -104,8 +106,53 @@ const bufSize = 256 << 10
 
 var bufPool = sync.Pool{New: func() any { b := make([]byte, bufSize); return &b }}
 
-// hashReader streams r through h and returns the bytes read. Memory is one
-// buffer, whatever the file's size.
+// zeros is a read-only block of zero bytes, hashed in place of a sparse
+// file's holes.
+var zeros = make([]byte, bufSize)
+
+// hashFile streams the open file f of the given size through h and returns
+// the bytes hashed. Memory is one buffer, whatever the size. Holes of a
+// sparse file (found with SEEK_DATA and SEEK_HOLE) are hashed as the zeros
+// they read as, without reading them: a 10 GB disk image that is mostly
+// holes costs the hashing alone.
+func hashFile(h *hasher, f *os.File, size int64, r io.Reader) (int64, error) {
+	fd := int(f.Fd())
+	var off int64
+	for off < size {
+		data, err := unix.Seek(fd, off, unix.SEEK_DATA)
+		if err == unix.ENXIO {
+			data = size // no data after off: the rest is a hole
+		} else if err != nil {
+			break // no hole support: read it all
+		}
+		for ; off < data; off += int64(min(bufSize, data-off)) {
+			h.Write(zeros[:min(bufSize, data-off)])
+		}
+		if off >= size {
+			return off, nil
+		}
+		hole, err := unix.Seek(fd, off, unix.SEEK_HOLE)
+		if err != nil {
+			break
+		}
+		if _, err := unix.Seek(fd, off, unix.SEEK_SET); err != nil {
+			return off, err
+		}
+		want := hole - off
+		n, err := hashReader(h, io.LimitReader(r, want))
+		off += n
+		if err != nil || n < want {
+			return off, err // shorter than it was: the caller sees the change
+		}
+	}
+	if _, err := unix.Seek(fd, off, unix.SEEK_SET); err != nil {
+		return off, err
+	}
+	n, err := hashReader(h, r)
+	return off + n, err
+}
+
+// hashReader streams r through h and returns the bytes read.
 func hashReader(h *hasher, r io.Reader) (int64, error) {
 	bp := bufPool.Get().(*[]byte)
 	defer bufPool.Put(bp)

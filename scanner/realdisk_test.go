@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -338,5 +339,46 @@ func TestRescanOpensNothing(t *testing.T) {
 	}
 	if opened != 0 {
 		t.Fatalf("the kernel saw %d file opens or reads during an unchanged rescan", opened)
+	}
+}
+
+// TestSparseFilesHashLikeTheirBytes: holes are hashed as zeros without
+// being read; the digests must match coreutils reading every byte.
+func TestSparseFilesHashLikeTheirBytes(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	root := t.TempDir()
+	layouts := map[string][][2]int64{ // offset, length of data runs; the rest are holes
+		"holes-around.img": {{1 << 20, 300 << 10}, {3<<20 + 5, 10}},
+		"ends-in-data.img": {{0, 4096}, {5 << 20, 1 << 20}},
+		"all-hole.img":     nil,
+	}
+	for name, runs := range layouts {
+		f, err := os.Create(filepath.Join(root, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.Truncate(8 << 20)
+		for i, r := range runs {
+			f.WriteAt([]byte(strings.Repeat(string(rune('a'+i)), int(r[1]))), r[0])
+		}
+		f.Close()
+	}
+	_, evs := h.mustScan(root)
+	for _, e := range evs {
+		f := e.Data.(*events.FileScanned)
+		out, err := exec.Command("sha256sum", string(f.Path)).Output()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := strings.Fields(string(out))[0]; f.Hashes.SHA256 != want {
+			t.Errorf("%s: sha256 %s, sha256sum says %s", f.Path, f.Hashes.SHA256, want)
+		}
+		if f.Size != 8<<20 && !strings.HasSuffix(string(f.Path), "ends-in-data.img") {
+			t.Errorf("%s: size %d", f.Path, f.Size)
+		}
+	}
+	if len(evs) != 3 {
+		t.Fatalf("%d events", len(evs))
 	}
 }

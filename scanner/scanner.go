@@ -633,7 +633,7 @@ func (w *walk) readFile(path string) (stat, events.Hashes, error) {
 			return stat{}, events.Hashes{}, fmt.Errorf("%s is no longer a regular file", path)
 		}
 		h.Reset()
-		n, err := hashReader(h, progressReader{w.ctx, f, &w.prog.BytesRead})
+		n, err := hashFile(h, f, before.size, progressReader{w.ctx, f, &w.prog.BytesRead})
 		if err != nil {
 			f.Close()
 			return stat{}, events.Hashes{}, err

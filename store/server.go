@@ -175,6 +175,9 @@ func Dial(ctx context.Context, urls, name string, extra ...nats.Option) (*nats.C
 		nats.ReconnectWait(250 * time.Millisecond),
 		nats.RetryOnFailedConnect(false),
 		nats.Timeout(5 * time.Second),
+		// Connection trouble is retried and, past the bound, reported by
+		// the operation that needed the server; nats.go would print it.
+		nats.ErrorHandler(func(*nats.Conn, *nats.Subscription, error) {}),
 	}, extra...)
 	nc, err := nats.Connect(urls, opts...)
 	if err != nil {

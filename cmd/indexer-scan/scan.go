@@ -23,8 +23,8 @@ type Main struct {
 	Stdout, Stderr io.Writer
 	// Hostname returns the default machine name.
 	Hostname func() (string, error)
-	// OnScanStart, when set, is called once a scan of the first root has
-	// begun publishing (for tests that interrupt a scan).
+	// OnScanStart, when set, is called once, when the scan of the first
+	// root has begun publishing (for tests that interrupt a scan).
 	OnScanStart func()
 }
 
@@ -155,11 +155,11 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 			stateWriter.Commit(false)
 		}
 	}()
-	for i, root := range roots {
+	for _, root := range roots {
 		prog := &scanner.Progress{}
 		sc := &scanner.Scanner{
 			Machine: *machine, Hashes: algos, Exclude: excludes, OneFileSystem: *oneFS, Verify: *verify,
-			Workers: *workers, State: state, Sink: notify{appender, i == 0, m.OnScanStart}, Logger: logger, Progress: prog,
+			Workers: *workers, State: state, Sink: &notify{Appender: appender, hook: m.OnScanStart}, Logger: logger, Progress: prog,
 		}
 		stopProgress := startProgress(m.Stderr, root, prog, *quiet || *asJSON)
 		res, err := sc.Scan(ctx, root)
@@ -241,18 +241,18 @@ func (m *Main) print(s summary, asJSON bool) {
 	}
 }
 
-// notify is a Sink that calls a hook after the first flush (ScanStarted
-// stored).
+// notify is a Sink that calls a hook once, after the first flush
+// (ScanStarted stored).
 type notify struct {
 	*store.Appender
-	first bool
-	hook  func()
+	hook func()
 }
 
-func (n notify) Flush(ctx context.Context) error {
+func (n *notify) Flush(ctx context.Context) error {
 	err := n.Appender.Flush(ctx)
-	if n.first && n.hook != nil && err == nil {
+	if n.hook != nil && err == nil {
 		n.hook()
+		n.hook = nil
 	}
 	return err
 }

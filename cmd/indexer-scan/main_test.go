@@ -1,0 +1,365 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/indexer/indexer/cmd/internal/app"
+	"github.com/indexer/indexer/events"
+	"github.com/indexer/indexer/store"
+)
+
+// run drives Main in-process and returns its exit code, stdout and stderr.
+func run(t *testing.T, ctx context.Context, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	m := &Main{Stdout: &out, Stderr: &errb, Hostname: func() (string, error) { return "testhost", nil }}
+	err := m.Run(ctx, args)
+	app.Report(&errb, "indexer-scan", err)
+	return app.ExitCode(err), out.String(), errb.String()
+}
+
+// logEvents reads every event in a data directory's log.
+func logEvents(t *testing.T, dataDir string) []events.Event {
+	t.Helper()
+	srv := &store.Server{DataDir: dataDir, InProcess: true}
+	if err := srv.Open(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	nc, err := srv.Connect("t")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	l := &store.Log{Conn: nc}
+	if err := l.Open(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	var out []events.Event
+	if _, err := l.Replay(context.Background(), 1, "", func(r store.Record) error {
+		e, err := events.Decode(r.Data)
+		if err != nil {
+			return err
+		}
+		out = append(out, e)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func TestHashesMatchCoreutils(t *testing.T) {
+	t.Parallel()
+	root, data := t.TempDir(), t.TempDir()
+	contents := map[string][]byte{"empty": nil, "small.txt": []byte("hello\n"), "sub/big.bin": bytes.Repeat([]byte{1, 2, 3, 250}, 3<<20/4+17)}
+	for p, c := range contents {
+		os.MkdirAll(filepath.Dir(filepath.Join(root, p)), 0o755)
+		os.WriteFile(filepath.Join(root, p), c, 0o644)
+	}
+	code, out, errs := run(t, context.Background(), "--data", data, "--json", "--hashes", "md5,sha1,sha256,blake3", root)
+	if code != 0 {
+		t.Fatalf("exit %d\n%s%s", code, out, errs)
+	}
+	var sum summary
+	if err := json.Unmarshal([]byte(out), &sum); err != nil {
+		t.Fatalf("--json output: %v\n%s", err, out)
+	}
+	if sum.Seen != 3 || sum.Added != 3 || sum.Read != 3 || !sum.Complete || len(sum.Scans) != 1 {
+		t.Fatalf("summary %+v", sum)
+	}
+	tool := func(name, path string) string {
+		b, err := exec.Command(name, path).Output()
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		return strings.Fields(string(b))[0]
+	}
+	n := 0
+	for _, e := range logEvents(t, data) {
+		f, ok := e.Data.(*events.FileScanned)
+		if !ok {
+			continue
+		}
+		n++
+		p := string(f.Path)
+		if got, want := f.Hashes.MD5, tool("md5sum", p); got != want {
+			t.Errorf("%s md5 %s, md5sum says %s", p, got, want)
+		}
+		if got, want := f.Hashes.SHA1, tool("sha1sum", p); got != want {
+			t.Errorf("%s sha1 %s, sha1sum says %s", p, got, want)
+		}
+		if got, want := f.Hashes.SHA256, tool("sha256sum", p); got != want {
+			t.Errorf("%s sha256 %s, sha256sum says %s", p, got, want)
+		}
+		if len(f.Hashes.BLAKE3) != 64 {
+			t.Errorf("%s blake3 %q", p, f.Hashes.BLAKE3)
+		}
+	}
+	if n != 3 {
+		t.Fatalf("%d FileScanned events, want 3", n)
+	}
+}
+
+func TestExitCodesAndMessages(t *testing.T) {
+	t.Parallel()
+	data := t.TempDir()
+	for _, tc := range []struct {
+		args []string
+		code int
+		msg  string
+	}{
+		{[]string{"--data", data, "/no/such/dir"}, 1, "no such file or directory"},
+		{[]string{"--data", data}, 2, "no PATH to scan"},
+		{[]string{"--data", data, "--machine", "a.b", "."}, 2, "may hold only letters"},
+		{[]string{"--data", data, "--hashes", "crc32", "."}, 2, "unknown hash"},
+		{[]string{"--data", data, "--bogus", "."}, 2, "flag provided but not defined"},
+		{[]string{"--data", data, "/etc/hostname"}, 1, "not a directory"},
+	} {
+		code, _, errs := run(t, context.Background(), tc.args...)
+		if code != tc.code || !strings.Contains(errs, tc.msg) {
+			t.Errorf("indexer-scan %v: exit %d, %q; want %d and %q", tc.args, code, errs, tc.code, tc.msg)
+		}
+	}
+	if code, _, errs := run(t, context.Background(), "--help"); code != 0 || !strings.Contains(errs, "Exit codes:") {
+		t.Errorf("--help: exit %d\n%s", code, errs)
+	}
+}
+
+// binary builds indexer-scan once (without -race: the subprocess tests
+// measure memory and run as another user).
+var binary = sync.OnceValues(func() (string, error) {
+	dir, err := os.MkdirTemp("", "indexer-scan-bin")
+	if err != nil {
+		return "", err
+	}
+	os.Chmod(dir, 0o755)
+	bin := filepath.Join(dir, "indexer-scan")
+	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
+	if err != nil {
+		return "", fmt.Errorf("go build: %v\n%s", err, out)
+	}
+	return bin, nil
+})
+
+func mustBinary(t *testing.T) string {
+	t.Helper()
+	bin, err := binary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return bin
+}
+
+// TestUnreadableAsAnotherUser runs the scan as uid 65534: CI runs as root,
+// and root reads everything, so only another user meets a permission error.
+func TestUnreadableAsAnotherUser(t *testing.T) {
+	t.Parallel()
+	if os.Getuid() != 0 {
+		t.Fatal("this test switches user and needs root (CI runs as root)")
+	}
+	bin := mustBinary(t)
+	base, err := os.MkdirTemp("", "unreadable")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(base) })
+	os.Chmod(base, 0o755)
+	root, data := filepath.Join(base, "root"), filepath.Join(base, "data")
+	for p, c := range map[string]string{"open.txt": "o", "secret.txt": "s", "private/inside.txt": "i"} {
+		os.MkdirAll(filepath.Dir(filepath.Join(root, p)), 0o755)
+		os.WriteFile(filepath.Join(root, p), []byte(c), 0o644)
+	}
+	// First scan as root records everything.
+	if code, out, errs := run(t, context.Background(), "--data", data, "--machine", "box", root); code != 0 {
+		t.Fatalf("root scan: exit %d\n%s%s", code, out, errs)
+	}
+	os.Chmod(filepath.Join(root, "secret.txt"), 0o600)
+	os.Chmod(filepath.Join(root, "private"), 0o700)
+	exec.Command("chown", "-R", "65534:65534", data).Run()
+
+	cmd := exec.Command(bin, "--data", data, "--machine", "box", "--json", root)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err = cmd.Run()
+	if code := cmd.ProcessState.ExitCode(); code != app.ExitPartial {
+		t.Fatalf("scan as another user: exit %d (%v), want %d\n%s%s", code, err, app.ExitPartial, out.String(), errb.String())
+	}
+	var sum summary
+	json.Unmarshal(out.Bytes(), &sum)
+	if sum.Unreadable != 2 || sum.Deleted != 0 {
+		t.Fatalf("summary %+v, want 2 unreadable and nothing deleted", sum)
+	}
+	exec.Command("chown", "-R", "0:0", data).Run()
+	var unreadable []string
+	for _, e := range logEvents(t, data) {
+		switch d := e.Data.(type) {
+		case *events.FileUnreadable:
+			unreadable = append(unreadable, fmt.Sprintf("%s dir=%v %s", strings.TrimPrefix(string(d.Path), root+"/"), d.Dir, d.Error))
+		case *events.FileDeleted:
+			t.Errorf("deleted %s: an unreadable file or directory must never delete", d.Path)
+		}
+	}
+	want := []string{"private dir=true open: permission denied", "secret.txt dir=false open: permission denied"}
+	if fmt.Sprint(unreadable) != fmt.Sprint(want) && fmt.Sprint(unreadable) != fmt.Sprint([]string{want[1], want[0]}) {
+		t.Fatalf("unreadable events %q, want %q", unreadable, want)
+	}
+}
+
+// TestScanSurvivesServerRestart publishes to a NATS server that goes away
+// in the middle of a scan (client mode) and comes back: the scan finishes
+// and every event is stored once.
+func TestScanSurvivesServerRestart(t *testing.T) {
+	t.Parallel()
+	root, srvDir, data := t.TempDir(), t.TempDir(), t.TempDir()
+	const files = 3000
+	for i := range files {
+		p := filepath.Join(root, fmt.Sprintf("d%02d/f%05d", i%50, i))
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		os.WriteFile(p, []byte(fmt.Sprint(i)), 0o644)
+	}
+	srv := &store.Server{DataDir: srvDir}
+	if err := srv.Open(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	url := srv.ClientURL()
+	var port int
+	fmt.Sscanf(url[strings.LastIndex(url, ":")+1:], "%d", &port)
+	restarted := make(chan *store.Server, 1)
+	var out, errb bytes.Buffer
+	m := &Main{Stdout: &out, Stderr: &errb, Hostname: func() (string, error) { return "h", nil }}
+	restart := func() {
+		srv.Close() // the server dies with the scan under way
+		go func() {
+			time.Sleep(time.Second) // the outage
+			s2 := &store.Server{DataDir: srvDir, Port: port}
+			if err := s2.Open(context.Background()); err != nil {
+				t.Error(err)
+			}
+			restarted <- s2
+		}()
+	}
+	var once sync.Once
+	m.OnScanStart = func() { once.Do(restart) }
+	err := m.Run(context.Background(), []string{"--data", data, "--server", url, "--machine", "c1", "--json", root})
+	s2 := <-restarted
+	defer s2.Close()
+	if err != nil {
+		t.Fatalf("scan through a server restart: %v\n%s", err, errb.String())
+	}
+	s2.Close()
+	seen := map[string]int{}
+	for _, e := range logEvents(t, srvDir) {
+		if f, ok := e.Data.(*events.FileScanned); ok {
+			seen[string(f.Path)]++
+		}
+	}
+	if len(seen) != files {
+		t.Fatalf("%d files stored, want %d", len(seen), files)
+	}
+	for p, n := range seen {
+		if n != 1 {
+			t.Fatalf("%s stored %d times", p, n)
+		}
+	}
+}
+
+// TestOneScanPerMachine: a second scan of a machine whose lease is held
+// fails with exit code 11 and says who holds it.
+func TestOneScanPerMachine(t *testing.T) {
+	t.Parallel()
+	srvDir := t.TempDir()
+	srv := &store.Server{DataDir: srvDir}
+	if err := srv.Open(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	nc, _ := srv.Connect("t")
+	defer nc.Close()
+	l := &store.Log{Conn: nc}
+	l.Open(context.Background())
+	lease, err := l.AcquireLease(context.Background(), "busy", "the other scan", 30*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, _, errs := run(t, context.Background(), "--data", t.TempDir(), "--server", srv.ClientURL(), "--machine", "busy", t.TempDir())
+	if code != app.ExitLocked || !strings.Contains(errs, "held by the other scan") {
+		t.Fatalf("second scan: exit %d %q", code, errs)
+	}
+	lease.Release(context.Background())
+	if code, _, errs := run(t, context.Background(), "--data", t.TempDir(), "--server", srv.ClientURL(), "--machine", "busy", t.TempDir()); code != 0 {
+		t.Fatalf("after release: exit %d %s", code, errs)
+	}
+	// Standalone, the data directory itself is the lock.
+	data := t.TempDir()
+	lock, err := store.LockDir(data, "indexer-project")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lock.Close()
+	code, _, errs = run(t, context.Background(), "--data", data, t.TempDir())
+	if code != app.ExitLocked || !strings.Contains(errs, fmt.Sprintf("in use by PID %d", os.Getpid())) {
+		t.Fatalf("scan of a locked data dir: exit %d %q", code, errs)
+	}
+}
+
+// TestSparseFileFlatMemory hashes a 10 GB sparse file in a child process
+// and checks its peak memory, and the hash against the standard library's
+// sha256 of the same bytes (coreutils' sha256sum takes 50 s here; the
+// coreutils checks are in TestHashesMatchCoreutils).
+func TestSparseFileFlatMemory(t *testing.T) {
+	t.Parallel()
+	bin := mustBinary(t)
+	root, data := t.TempDir(), t.TempDir()
+	f, err := os.Create(filepath.Join(root, "sparse.img"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Truncate(10 << 30); err != nil {
+		t.Fatal(err)
+	}
+	f.WriteAt([]byte("end"), 10<<30-3)
+	f.Close()
+	cmd := exec.Command(bin, "--data", data, "--hashes", "sha256", "--machine", "s", root)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	rss := cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss * 1024
+	if rss > 200<<20 {
+		t.Fatalf("peak memory %d MiB hashing a 10 GB file", rss>>20)
+	}
+	// The content written: 10 GiB of zeros whose last 3 bytes are "end".
+	h := sha256.New()
+	zeros := make([]byte, 1<<20)
+	for range 10<<10 - 1 {
+		h.Write(zeros)
+	}
+	h.Write(zeros[:1<<20-3])
+	h.Write([]byte("end"))
+	want := hex.EncodeToString(h.Sum(nil))
+	var got string
+	for _, e := range logEvents(t, data) {
+		if f, ok := e.Data.(*events.FileScanned); ok {
+			got = f.Hashes.SHA256
+		}
+	}
+	if got != want {
+		t.Fatalf("sha256 %s, want %s", got, want)
+	}
+	t.Logf("10 GB sparse file: peak RSS %d MiB (GOMAXPROCS %d)", rss>>20, runtime.GOMAXPROCS(0))
+}
