@@ -27,7 +27,7 @@ type Appender struct {
 	// pressure) while that many are pending. Default 4096.
 	MaxInFlight int
 	// RetryFor bounds how long an unacknowledged event is retried. Default
-	// 45 seconds. It must stay below the stream's Duplicates window.
+	// 15 seconds. It must stay below the stream's Duplicates window.
 	RetryFor time.Duration
 
 	// OnStored, when set, is called with each appended event and its
@@ -48,13 +48,18 @@ type inflight struct {
 	ev    events.Event
 	msg   *nats.Msg
 	ack   jetstream.PubAckFuture
-	first time.Time
+	first time.Time // first try
+	sent  time.Time // last try
 	tries int
 }
 
+// ackTimeout is how long a publish waits for its acknowledgement before it
+// is sent again (with the same id, so it is stored once).
+const ackTimeout = 5 * time.Second
+
 // NewAppender returns an Appender on l with default settings.
 func (l *Log) NewAppender() *Appender {
-	return &Appender{MaxInFlight: 4096, RetryFor: 45 * time.Second, log: l}
+	return &Appender{MaxInFlight: 4096, RetryFor: 15 * time.Second, log: l}
 }
 
 // Append encodes e and publishes it on its subject. It returns once the
@@ -101,7 +106,7 @@ func (a *Appender) send(ctx context.Context, f *inflight) error {
 		f.tries++
 		ack, err := a.log.js.PublishMsgAsync(f.msg)
 		if err == nil {
-			f.ack = ack
+			f.ack, f.sent = ack, time.Now()
 			a.pending = append(a.pending, f)
 			return nil
 		}
@@ -138,31 +143,54 @@ func (a *Appender) backoff(ctx context.Context, f *inflight, cause error) error 
 // again (same id) and requeued at the back.
 func (a *Appender) settleOldest(ctx context.Context) error {
 	f := a.pending[a.head]
+	var timeout <-chan time.Time
 	select {
 	case pa := <-f.ack.Ok():
-		a.pending[a.head] = nil
-		a.head++
-		if a.head > 1024 && a.head*2 > len(a.pending) {
-			a.pending = append(a.pending[:0], a.pending[a.head:]...)
-			a.head = 0
-		}
-		if pa.Duplicate {
-			a.Duplicates++
-		} else {
-			a.Stored++
-		}
-		if a.OnStored != nil {
-			a.OnStored(pa.Sequence, f.ev)
-		}
-		return nil
+		return a.stored(f, pa)
 	case err := <-f.ack.Err():
-		a.pending[a.head] = nil
-		a.head++
-		if err := a.backoff(ctx, f, err); err != nil {
-			return err
-		}
-		return a.send(ctx, f)
+		return a.retry(ctx, f, err)
+	default:
+		t := time.NewTimer(time.Until(f.sent.Add(ackTimeout)))
+		defer t.Stop()
+		timeout = t.C
+	}
+	select {
+	case pa := <-f.ack.Ok():
+		return a.stored(f, pa)
+	case err := <-f.ack.Err():
+		return a.retry(ctx, f, err)
+	case <-timeout:
+		return a.retry(ctx, f, jetstream.ErrAsyncPublishTimeout)
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+}
+
+// stored retires the acknowledged oldest publish f.
+func (a *Appender) stored(f *inflight, pa *jetstream.PubAck) error {
+	a.pending[a.head] = nil
+	a.head++
+	if a.head > 1024 && a.head*2 > len(a.pending) {
+		a.pending = append(a.pending[:0], a.pending[a.head:]...)
+		a.head = 0
+	}
+	if pa.Duplicate {
+		a.Duplicates++
+	} else {
+		a.Stored++
+	}
+	if a.OnStored != nil {
+		a.OnStored(pa.Sequence, f.ev)
+	}
+	return nil
+}
+
+// retry requeues f after a failed or unanswered publish.
+func (a *Appender) retry(ctx context.Context, f *inflight, cause error) error {
+	a.pending[a.head] = nil
+	a.head++
+	if err := a.backoff(ctx, f, cause); err != nil {
+		return err
+	}
+	return a.send(ctx, f)
 }

@@ -32,7 +32,10 @@ type Log struct {
 	MaxBytes int64
 	// Duplicates is the deduplication window: a publish whose message id was
 	// seen within it is stored once. It must exceed the longest retry of an
-	// append. Default 1 minute: on start the server reloads every event stored within the window, so a long window slows every start after a large scan.
+	// append (Appender.RetryFor). Default 20 seconds: the server keeps every
+	// id of the window in memory (about 110 bytes each) and reloads them all
+	// on start, so a long window costs memory and restart time after a
+	// large scan.
 	Duplicates time.Duration
 
 	js jetstream.JetStream
@@ -65,11 +68,12 @@ func (l *Log) Open(ctx context.Context) error {
 		l.MaxBytes = -1
 	}
 	if l.Duplicates == 0 {
-		l.Duplicates = time.Minute
+		l.Duplicates = 20 * time.Second
 	}
 	js, err := jetstream.New(l.Conn,
-		jetstream.WithPublishAsyncMaxPending(1<<20), // Appender bounds in-flight itself
-		jetstream.WithPublishAsyncTimeout(10*time.Second),
+		// The Appender bounds in-flight publishes and times out acks itself,
+		// with one timer for the oldest rather than one per message.
+		jetstream.WithPublishAsyncMaxPending(1<<20),
 	)
 	if err != nil {
 		return fmt.Errorf("open log: %w", err)
