@@ -105,7 +105,7 @@ func (s *Scanner) Scan(ctx context.Context, root string) (Result, error) {
 		visited: map[string]bool{},
 		dirInos: map[[2]uint64]bool{},
 		partial: map[string]bool{},
-		gone:    map[string]string{},
+		gone:    map[string]bool{},
 		moved:   map[string]bool{},
 		links:   map[[2]uint64]*linkRead{},
 		jobs:    make(chan fileJob, 1024),
@@ -151,7 +151,7 @@ type walk struct {
 	visited map[string]bool    // directories listed
 	dirInos map[[2]uint64]bool // device and inode of directories entered: no loops
 	partial map[string]bool    // directories not read completely (unreadable, excluded, other device)
-	gone    map[string]string  // path -> last sha256 of files missing from complete directories
+	gone    map[string]bool    // recorded files missing from complete directories
 	moved   map[string]bool    // recorded paths that moved elsewhere in this scan
 	links   map[[2]uint64]*linkRead
 	counts  events.ScanCounts
@@ -436,9 +436,9 @@ func (w *walk) listDir(dir string) []string {
 	}
 	if complete {
 		w.mu.Lock()
-		for name, e := range known {
+		for name := range known {
 			if !present[name] {
-				w.gone[prefix+name] = e.Hashes.SHA256
+				w.gone[prefix+name] = true
 			}
 		}
 		w.mu.Unlock()
@@ -557,6 +557,9 @@ func (w *walk) read(j fileJob) {
 		return
 	}
 	p := j.prev
+	if full, ok := w.state.Get(j.path); ok {
+		p = &full // Dir gave the metadata; the hashes are needed now
+	}
 	var reason events.ChangeReason
 	switch {
 	case hashes.SHA256 != p.Hashes.SHA256 && unchanged(p, st):
@@ -701,7 +704,7 @@ func (w *walk) findVanishedDirs() {
 		prefix := dir + "/"
 		w.state.Dir(dir, func(name string, e *Entry) {
 			if !w.moved[prefix+name] {
-				w.gone[prefix+name] = e.Hashes.SHA256
+				w.gone[prefix+name] = true
 			}
 		})
 	}
@@ -718,6 +721,7 @@ func (w *walk) emitDeletions() {
 	sort.Strings(paths)
 	for _, p := range paths {
 		w.counts.Deleted++
-		w.emit(&events.FileDeleted{Path: events.Path(p), SHA256: w.gone[p]})
+		e, _ := w.state.Get(p)
+		w.emit(&events.FileDeleted{Path: events.Path(p), SHA256: e.Hashes.SHA256})
 	}
 }

@@ -11,8 +11,12 @@ import "github.com/indexer/indexer/events"
 // that.
 type State interface {
 	// Dir calls fn for each file recorded directly in directory dir (an
-	// absolute clean path), in name order. e is valid only during the call.
+	// absolute clean path), in name order. e is valid only during the call
+	// and may lack Hashes: an unchanged rescan never needs them, and Get
+	// returns them for the few paths that changed.
 	Dir(dir string, fn func(name string, e *Entry)) error
+	// Get returns the full recorded entry of path.
+	Get(path string) (Entry, bool)
 	// Dirs calls fn for every directory at or under root that directly
 	// holds recorded files, in path order.
 	Dirs(root string, fn func(dir string) error) error
@@ -43,6 +47,7 @@ type emptyState struct{}
 
 func (emptyState) Dir(string, func(string, *Entry)) error { return nil }
 func (emptyState) Dirs(string, func(string) error) error  { return nil }
+func (emptyState) Get(string) (Entry, bool)               { return Entry{}, false }
 func (emptyState) Inode(uint64, uint64) (string, Entry, bool) {
 	return "", Entry{}, false
 }

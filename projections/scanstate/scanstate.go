@@ -244,13 +244,13 @@ func addDirCount(tx *store.Tx, dir []byte, delta int64) error {
 	return b.Put(append([]byte(nil), dir...), binary.BigEndian.AppendUint64(nil, uint64(n)))
 }
 
-// Dir implements scanner.State.
+// Dir implements scanner.State. Entries come without hashes.
 func (s *State) Dir(dir string, fn func(name string, e *scanner.Entry)) error {
 	prefix := append([]byte(dir), 0)
 	return s.db.View(func(tx *store.Tx) error {
 		c := tx.Bucket(bucketFiles).Cursor()
 		for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
-			e, err := decodeEntry(v)
+			e, err := decodeMeta(v)
 			if err != nil {
 				return fmt.Errorf("scan state entry %q: %w", k, err)
 			}
@@ -258,6 +258,21 @@ func (s *State) Dir(dir string, fn func(name string, e *scanner.Entry)) error {
 		}
 		return nil
 	})
+}
+
+// Get implements scanner.State.
+func (s *State) Get(path string) (scanner.Entry, bool) {
+	var e scanner.Entry
+	ok := false
+	s.db.View(func(tx *store.Tx) error {
+		if v := tx.Bucket(bucketFiles).Get(fileKey(path)); v != nil {
+			var err error
+			e, err = decodeEntry(v)
+			ok = err == nil
+		}
+		return nil
+	})
+	return e, ok
 }
 
 // Dirs implements scanner.State.
@@ -345,30 +360,13 @@ func encodeEntry(e scanner.Entry) []byte {
 
 var errBadEntry = errors.New("bad scan state entry")
 
+// decodeEntry decodes a whole entry, hashes included.
 func decodeEntry(b []byte) (scanner.Entry, error) {
-	var e scanner.Entry
-	var vals [7]uint64
-	for i := range vals {
-		var n int
-		if i == 2 || i == 3 {
-			var v int64
-			v, n = binary.Varint(b)
-			vals[i] = uint64(v)
-		} else {
-			vals[i], n = binary.Uvarint(b)
-		}
-		if n <= 0 {
-			return e, errBadEntry
-		}
-		b = b[n:]
+	e, rest, err := decodeMetaRest(b)
+	if err != nil {
+		return e, err
 	}
-	e.Size, e.Mode, e.MTime, e.CTime = int64(vals[0]), uint32(vals[1]), int64(vals[2]), int64(vals[3])
-	e.Inode, e.Device = vals[4], vals[5]
-	if uint64(len(b)) < vals[6]+1 {
-		return e, errBadEntry
-	}
-	e.Target = string(b[:vals[6]])
-	b = b[vals[6]:]
+	b = rest
 	flags := b[0]
 	b = b[1:]
 	for i, dst := range []*string{&e.Hashes.MD5, &e.Hashes.SHA1, &e.Hashes.SHA256, &e.Hashes.BLAKE3} {
@@ -383,6 +381,42 @@ func decodeEntry(b []byte) (scanner.Entry, error) {
 		b = b[n:]
 	}
 	return e, nil
+}
+
+// decodeMeta decodes an entry without its hashes.
+func decodeMeta(b []byte) (scanner.Entry, error) {
+	e, _, err := decodeMetaRest(b)
+	return e, err
+}
+
+// decodeMetaRest decodes the metadata and returns the bytes from the
+// digest flags on.
+func decodeMetaRest(b []byte) (scanner.Entry, []byte, error) {
+	var e scanner.Entry
+	var vals [7]uint64
+	for i := range vals {
+		var n int
+		if i == 2 || i == 3 {
+			var v int64
+			v, n = binary.Varint(b)
+			vals[i] = uint64(v)
+		} else {
+			vals[i], n = binary.Uvarint(b)
+		}
+		if n <= 0 {
+			return e, nil, errBadEntry
+		}
+		b = b[n:]
+	}
+	e.Size, e.Mode, e.MTime, e.CTime = int64(vals[0]), uint32(vals[1]), int64(vals[2]), int64(vals[3])
+	e.Inode, e.Device = vals[4], vals[5]
+	if uint64(len(b)) < vals[6]+1 {
+		return e, nil, errBadEntry
+	}
+	if vals[6] > 0 {
+		e.Target = string(b[:vals[6]])
+	}
+	return e, b[vals[6]:], nil
 }
 
 // Writer applies a scan's own events to the state as the log acknowledges

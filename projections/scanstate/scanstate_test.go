@@ -1,0 +1,153 @@
+package scanstate_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/indexer/indexer/events"
+	"github.com/indexer/indexer/projections/scanstate"
+	"github.com/indexer/indexer/scanner"
+	"github.com/indexer/indexer/store/storetest"
+)
+
+// dump lists everything a state answers for the paths of evs.
+func dump(t *testing.T, st *scanstate.State, dirs []string) string {
+	t.Helper()
+	out := ""
+	for _, d := range dirs {
+		st.Dir(d, func(name string, e *scanner.Entry) {
+			full, ok := st.Get(d + "/" + name)
+			out += fmt.Sprintf("%s/%s %+v full=%v %+v\n", d, name, *e, ok, full)
+		})
+	}
+	st.Dirs("/r", func(dir string) error { out += "dir " + dir + "\n"; return nil })
+	return out
+}
+
+func history() []events.Event {
+	scan, now := events.NewID(), time.Now()
+	f := func(p string, ino uint64, sha string) events.File {
+		return events.File{Path: events.Path(p), Size: int64(len(p)), MTime: 1, CTime: 2, Inode: ino, Device: 7,
+			Hashes: events.Hashes{MD5: "0123456789abcdef0123456789abcdef", SHA256: sha}}
+	}
+	sha := func(i int) string { return fmt.Sprintf("%064x", i) }
+	var out []events.Event
+	for _, d := range []events.Payload{
+		&events.FileScanned{File: f("/r/a", 1, sha(1))},
+		&events.FileScanned{File: f("/r/d/b", 2, sha(2))},
+		&events.FileScanned{File: f("/r/d/c\xe9", 3, sha(3))},
+		&events.FileScanned{File: f("/r/e/x", 4, sha(4))},
+		&events.FileChanged{File: f("/r/a", 1, sha(5)), Reason: events.ReasonContent},
+		&events.FileMoved{From: "/r/d/b", File: f("/r/moved", 2, sha(2))},
+		&events.FileDeleted{Path: "/r/e/x"},
+		&events.FileUnreadable{Path: "/r/nope", Error: "denied"},
+	} {
+		out = append(out, events.New("m", scan, now, d))
+	}
+	return out
+}
+
+func TestWriterEqualsCatchUp(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	dir := t.TempDir()
+	l := storetest.MustOpenLog(t, storetest.MustOpenServer(t, dir, true))
+	direct, err := scanstate.Open(filepath.Join(dir, "direct.db"), "m")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer direct.Close()
+	if _, err := direct.CatchUp(ctx, l, nil); err != nil {
+		t.Fatal(err)
+	}
+	w := direct.NewWriter()
+	a := l.NewAppender()
+	a.OnStored = w.Add
+	for _, e := range history() {
+		if err := a.Append(ctx, e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := a.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Commit(true); err != nil {
+		t.Fatal(err)
+	}
+	replayed, err := scanstate.Open(filepath.Join(dir, "replayed.db"), "m")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer replayed.Close()
+	if n, err := replayed.CatchUp(ctx, l, nil); err != nil || n != len(history()) {
+		t.Fatalf("catch up applied %d, %v", n, err)
+	}
+	dirs := []string{"/r", "/r/d", "/r/e"}
+	a1, a2 := dump(t, direct, dirs), dump(t, replayed, dirs)
+	if a1 != a2 {
+		t.Fatalf("writer and catch-up differ:\n%s\n%s", a1, a2)
+	}
+	// The committed writer moved the checkpoint: nothing left to catch up.
+	if n, _ := direct.CatchUp(ctx, l, nil); n != 0 {
+		t.Fatalf("after commit, catch up applied %d more", n)
+	}
+	want := []string{"/r/a", "/r/moved", "/r/d/c\xe9"}
+	var got []string
+	for _, d := range dirs {
+		direct.Dir(d, func(name string, _ *scanner.Entry) { got = append(got, d+"/"+name) })
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("paths %q, want %q", got, want)
+	}
+	if p, e, ok := direct.Inode(7, 2); !ok || p != "/r/moved" || e.Hashes.SHA256 != fmt.Sprintf("%064x", 2) {
+		t.Fatalf("inode 2: %q %+v %v", p, e, ok)
+	}
+	if _, _, ok := direct.Inode(7, 4); ok {
+		t.Fatal("deleted file's inode still indexed")
+	}
+	if e, ok := direct.Get("/r/a"); !ok || e.Hashes.SHA256 != fmt.Sprintf("%064x", 5) || e.Hashes.MD5 == "" {
+		t.Fatalf("Get /r/a: %+v", e)
+	}
+}
+
+func TestDamagedOrStaleStateIsRebuilt(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	dir := t.TempDir()
+	l := storetest.MustOpenLog(t, storetest.MustOpenServer(t, dir, true))
+	if err := l.Append(ctx, history()...); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "state.db")
+	if err := os.WriteFile(path, []byte("not a bbolt file at all"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	st, err := scanstate.Open(path, "m")
+	if err != nil {
+		t.Fatalf("a damaged state file must be started anew: %v", err)
+	}
+	if n, err := st.CatchUp(ctx, l, nil); err != nil || n != len(history()) || st.Len() != 3 {
+		t.Fatalf("rebuilt: applied %d, %d paths, %v", n, st.Len(), err)
+	}
+	st.Close()
+
+	// The same state against a new stream (recreated, same name) starts over.
+	dir2 := t.TempDir()
+	l2 := storetest.MustOpenLog(t, storetest.MustOpenServer(t, dir2, true))
+	if err := l2.Append(ctx, history()[0]); err != nil {
+		t.Fatal(err)
+	}
+	st, _ = scanstate.Open(path, "m")
+	defer st.Close()
+	if _, err := st.CatchUp(ctx, l2, nil); err != nil {
+		t.Fatal(err)
+	}
+	if st.Len() != 1 {
+		t.Fatalf("state of another stream kept %d paths, want 1", st.Len())
+	}
+}
