@@ -15,37 +15,14 @@ import (
 
 	"github.com/indexer/indexer/events"
 	"github.com/indexer/indexer/store"
+	"github.com/indexer/indexer/store/storetest"
 )
 
-// MustOpenServer starts an embedded server in dir (a temp dir when empty)
-// and stops it at cleanup.
-func MustOpenServer(tb testing.TB, dir string, inProcess bool) *store.Server {
-	tb.Helper()
-	if dir == "" {
-		dir = tb.TempDir()
-	}
-	srv := &store.Server{DataDir: dir, InProcess: inProcess}
-	if err := srv.Open(context.Background()); err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { srv.Close() })
-	return srv
-}
-
-// MustOpenLog opens the log on srv through a new connection.
-func MustOpenLog(tb testing.TB, srv *store.Server) *store.Log {
-	tb.Helper()
-	nc, err := srv.Connect("test")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(nc.Close)
-	l := &store.Log{Conn: nc}
-	if err := l.Open(context.Background()); err != nil {
-		tb.Fatal(err)
-	}
-	return l
-}
+// MustOpenServer and MustOpenLog are storetest's, named for the tests.
+var (
+	MustOpenServer = storetest.MustOpenServer
+	MustOpenLog    = storetest.MustOpenLog
+)
 
 func testEvents(n int, machine string) []events.Event {
 	scan := events.NewID()

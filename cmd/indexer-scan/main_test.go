@@ -363,3 +363,75 @@ func TestSparseFileFlatMemory(t *testing.T) {
 	}
 	t.Logf("10 GB sparse file: peak RSS %d MiB (GOMAXPROCS %d)", rss>>20, runtime.GOMAXPROCS(0))
 }
+
+// TestCtrlCStopsPromptly sends SIGINT to a scanning process: it exits 130
+// within seconds, and the log holds a ScanCompleted that says incomplete
+// and no deletion.
+func TestCtrlCStopsPromptly(t *testing.T) {
+	t.Parallel()
+	bin := mustBinary(t)
+	root, srvDir := t.TempDir(), t.TempDir()
+	big := bytes.Repeat([]byte("0123456789abcdef"), 16<<20) // 256 MiB: several seconds of hashing
+	for i := range 4 {
+		os.WriteFile(filepath.Join(root, fmt.Sprintf("big%d", i)), big, 0o644)
+	}
+	srv := &store.Server{DataDir: srvDir}
+	if err := srv.Open(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	nc, _ := srv.Connect("watch")
+	defer nc.Close()
+	l := &store.Log{Conn: nc}
+	l.Open(context.Background())
+	started := make(chan struct{})
+	fctx, stop := context.WithCancel(context.Background())
+	defer stop()
+	go l.Follow(fctx, 1, events.MachineSubjects("sig"), func(r store.Record) error {
+		if strings.HasSuffix(r.Subject, "scan.started") {
+			close(started)
+			return context.Canceled
+		}
+		return nil
+	})
+	cmd := exec.Command(bin, "--server", srv.ClientURL(), "--data", t.TempDir(), "--machine", "sig", root)
+	var errb bytes.Buffer
+	cmd.Stderr = &errb
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-started:
+	case <-time.After(30 * time.Second):
+		cmd.Process.Kill()
+		t.Fatalf("no ScanStarted\n%s", errb.String())
+	}
+	sent := time.Now()
+	cmd.Process.Signal(os.Interrupt)
+	cmd.Wait()
+	if took := time.Since(sent); took > 5*time.Second {
+		t.Fatalf("exit took %s after Ctrl-C", took)
+	}
+	if code := cmd.ProcessState.ExitCode(); code != app.ExitInterrupted {
+		t.Fatalf("exit %d, want %d\n%s", code, app.ExitInterrupted, errb.String())
+	}
+	var last *events.ScanCompleted
+	if _, err := l.Replay(context.Background(), 1, "", func(r store.Record) error {
+		e, err := events.Decode(r.Data)
+		if err != nil {
+			return err
+		}
+		switch d := e.Data.(type) {
+		case *events.ScanCompleted:
+			last = d
+		case *events.FileDeleted:
+			t.Errorf("an interrupted scan deleted %s", d.Path)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if last == nil || last.Complete {
+		t.Fatalf("ScanCompleted after Ctrl-C: %+v", last)
+	}
+}
