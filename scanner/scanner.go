@@ -108,7 +108,7 @@ func (s *Scanner) Scan(ctx context.Context, root string) (Result, error) {
 		gone:    map[string]bool{},
 		moved:   map[string]bool{},
 		links:   map[[2]uint64]*linkRead{},
-		jobs:    make(chan fileJob, 1024),
+		jobs:    make(chan fileJob, 1<<16), // the walk runs ahead: the total, and an ETA, are known early
 		out:     make(chan events.Payload, 4096),
 		logger:  s.Logger,
 	}
