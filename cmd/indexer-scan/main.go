@@ -1,5 +1,3 @@
-// Command indexer-scan walks file trees, hashes what changed since the last
-// scan of this machine, and appends the facts to the event log.
 package main
 
 import (

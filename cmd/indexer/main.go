@@ -1,4 +1,3 @@
-// Command indexer answers questions about the index and shows the event log.
 package main
 
 import (

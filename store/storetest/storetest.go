@@ -1,5 +1,3 @@
-// Package storetest has helpers for tests that need the real log: an
-// embedded NATS server in a temp dir, a Log on it, and the real NATS CLI.
 package storetest
 
 import (

@@ -1,0 +1,15 @@
+// Command indexer-scan walks file trees, hashes what is new or changed since
+// the machine's last scan, and appends the facts to the event log.
+//
+//	indexer-scan [--data DIR] [--server URL] [--machine NAME] [--hashes LIST]
+//	             [--exclude PATTERN]... [--one-file-system] [--verify]
+//	             [--json] [--quiet] PATH...
+//
+// Standalone (no --server and no indexer-project on the data directory) it
+// runs the embedded NATS server and updates index.db before it exits; as a
+// client it only publishes. Run it with --help for flags and exit codes.
+//
+// The pieces: scan.go (flags, modes, the summary), progress.go (the
+// terminal line), index.go (the standalone index update). The work itself is
+// package scanner's.
+package main

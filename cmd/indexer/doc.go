@@ -1,0 +1,5 @@
+// Command indexer answers questions about the index (find, dupes, stats,
+// show, history, tree, machines, scans) and prints the event log (events).
+// Run it with --help for the commands, and 'indexer COMMAND --help' for
+// each one's flags. One file per subcommand; run.go holds the table.
+package main

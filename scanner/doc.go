@@ -1,0 +1,47 @@
+// Package scanner turns a file tree into events: it walks, stats, compares
+// with the machine's scan state, hashes what is new or changed, and emits
+// ScanStarted, FileScanned, FileChanged, FileMoved, FileDeleted,
+// FileUnreadable and ScanCompleted through a Sink. It imports neither NATS
+// nor bbolt: cmd wires the Sink to the log (store.Appender) and the State to
+// projections/scanstate.
+//
+// # What a scan decides
+//
+//   - A file whose size, mtime, ctime and inode match its recorded entry is
+//     not opened. Unchanged files produce no event.
+//   - A new path with the inode, size and mtime of a recorded path that is
+//     gone is a FileMoved; one whose recorded path is still there is a new
+//     hard link. Neither is read. Hard links are read once per inode.
+//   - A recorded path is deleted only when its directory was listed
+//     completely in this scan (or, for a directory that vanished, its
+//     nearest listed ancestor was). Unreadable, excluded and other-device
+//     directories delete nothing, and an interrupted scan deletes nothing.
+//   - With Verify every file is read; different content under unchanged
+//     metadata is a FileChanged with ReasonBitRot.
+//
+// # Real disks
+//
+// Everything is statx'ed without following links; symbolic links are
+// recorded with their target. FIFOs, sockets and devices are never opened.
+// Files are opened O_NOFOLLOW|O_NONBLOCK and fstat'ed before and after
+// reading: a file that changed meanwhile is read again, up to three times,
+// then recorded as unreadable (ErrChangedWhileReading). Holes of sparse
+// files are hashed as zeros without being read. Names are bytes: nothing
+// assumes UTF-8.
+//
+// # Concurrency
+//
+// Directories are listed by several goroutines, files read by Workers
+// more; one goroutine calls the Sink. State methods are called
+// concurrently.
+//
+// # Caveats
+//
+//   - File event order within a scan is not significant (see package
+//     events); ScanStarted is flushed before any file event and
+//     ScanCompleted after all of them.
+//   - Move detection trusts (device, inode, size, mtime): an inode reused by
+//     a different file of the same size and mtime to the nanosecond would be
+//     taken for a move.
+//   - Only the root's .indexerignore is read, not ones in subdirectories.
+package scanner
