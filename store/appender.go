@@ -119,7 +119,9 @@ func (a *Appender) send(ctx context.Context, f *inflight) error {
 // backoff sleeps before another try of f, or returns the error that ends
 // trying.
 func (a *Appender) backoff(ctx context.Context, f *inflight, cause error) error {
-	if !retryable(cause) {
+	// While the connection is down any error is the outage's; past it, only
+	// the kinds that go away by themselves are worth another try.
+	if !retryable(cause) && a.log.Conn.IsConnected() {
 		return fmt.Errorf("append %s: %w", f.msg.Subject, translate(cause))
 	}
 	if time.Since(f.first) > a.RetryFor {
