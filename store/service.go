@@ -43,6 +43,7 @@ type ServiceError struct {
 	Message string
 }
 
+// Error returns the service's message.
 func (e *ServiceError) Error() string { return e.Message }
 
 // Is makes errors.Is(err, ErrNotFound) true for a 404 and errors.Is(err,

@@ -5,11 +5,13 @@ import (
 	"log/slog"
 
 	"github.com/indexer/indexer/cmd/internal/app"
+	"github.com/indexer/indexer/projections"
 	"github.com/indexer/indexer/store"
 )
 
 // updateIndex brings the data directory's index.db up to date with the log,
-// as a standalone scan does before it exits.
+// as a standalone scan does before it exits, so queries answer at once.
 func updateIndex(ctx context.Context, cfg app.Config, log *store.Log, logger *slog.Logger) error {
-	return nil // the projector lands with indexer-project
+	_, err := projections.CatchUp(ctx, log, cfg.IndexPath(), logger)
+	return err
 }

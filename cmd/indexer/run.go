@@ -27,7 +27,16 @@ type command struct {
 }
 
 var commands = map[string]command{
-	"events": {"print the event log as JSON lines", (*Main).runEvents},
+	"events":   {"print the event log as JSON lines", (*Main).runEvents},
+	"find":     {"find files by name, glob, regex, size, extension or hash", (*Main).runFind},
+	"dupes":    {"list duplicate files, biggest waste first", (*Main).runDupes},
+	"stats":    {"print totals: files, bytes, duplicates, per machine", (*Main).runStats},
+	"show":     {"print everything about one file", (*Main).runShow},
+	"history":  {"print a path's events from the log", (*Main).runHistory},
+	"tree":     {"list a directory with recursive sizes", (*Main).runTree},
+	"ls":       {"same as tree", (*Main).runTree},
+	"machines": {"list the machines in the index", (*Main).runMachines},
+	"scans":    {"list scans, newest first", (*Main).runScans},
 }
 
 // Run runs the subcommand named by args[0].

@@ -2,6 +2,9 @@ package storetest
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -48,29 +51,43 @@ var (
 	cliErr  error
 )
 
-// NATSCLI returns the path of the real NATS CLI, built once per test binary
-// from the version pinned in the repository's tools/go.mod (the Go build
-// cache makes later builds quick).
+// NATSCLI returns the path of the real NATS CLI: $NATS_CLI, or the version
+// pinned in the repository's tools/go.mod, built once into a cache under
+// the temp dir shared by test runs (keyed by tools/go.sum).
 func NATSCLI(tb testing.TB) string {
 	tb.Helper()
-	cliOnce.Do(func() {
-		_, file, _, _ := runtime.Caller(0)
-		tools := filepath.Join(filepath.Dir(file), "..", "..", "tools")
-		dir, err := os.MkdirTemp("", "natscli")
-		if err != nil {
-			cliErr = err
-			return
-		}
-		cliPath = filepath.Join(dir, "nats")
-		cmd := exec.Command("go", "build", "-o", cliPath, "github.com/nats-io/natscli/nats")
-		cmd.Dir = tools
-		if out, err := cmd.CombinedOutput(); err != nil {
-			cliErr = err
-			cliPath = string(out)
-		}
-	})
+	if p := os.Getenv("NATS_CLI"); p != "" {
+		return p
+	}
+	cliOnce.Do(func() { cliPath, cliErr = buildCLI() })
 	if cliErr != nil {
-		tb.Fatalf("build the NATS CLI: %v\n%s", cliErr, cliPath)
+		tb.Fatalf("build the NATS CLI: %v", cliErr)
 	}
 	return cliPath
+}
+
+func buildCLI() (string, error) {
+	_, file, _, _ := runtime.Caller(0)
+	tools := filepath.Join(filepath.Dir(file), "..", "..", "tools")
+	sum, err := os.ReadFile(filepath.Join(tools, "go.sum"))
+	if err != nil {
+		return "", err
+	}
+	h := sha256.Sum256(sum)
+	bin := filepath.Join(os.TempDir(), "indexer-natscli", "nats-"+hex.EncodeToString(h[:6]))
+	if _, err := os.Stat(bin); err == nil {
+		return bin, nil
+	}
+	if err := os.MkdirAll(filepath.Dir(bin), 0o755); err != nil {
+		return "", err
+	}
+	// Several test binaries may build at once: each builds its own file and
+	// renames it into place.
+	tmp := fmt.Sprintf("%s.%d", bin, os.Getpid())
+	cmd := exec.Command("go", "build", "-o", tmp, "github.com/nats-io/natscli/nats")
+	cmd.Dir = tools
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("%v\n%s", err, out)
+	}
+	return bin, os.Rename(tmp, bin)
 }

@@ -1,0 +1,49 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+)
+
+// Main is the indexer-project program; tests drive it with their own
+// writers and arguments.
+type Main struct {
+	Stdout, Stderr io.Writer
+}
+
+// NewMain returns a Main writing to the process's stdout and stderr.
+func NewMain() *Main { return &Main{Stdout: os.Stdout, Stderr: os.Stderr} }
+
+// Run runs the subcommand named by args[0], or run when args start with a
+// flag or are empty.
+func (m *Main) Run(ctx context.Context, args []string) error {
+	name := "run"
+	if len(args) > 0 && len(args[0]) > 0 && args[0][0] != '-' {
+		name, args = args[0], args[1:]
+	}
+	switch name {
+	case "run":
+		return (&RunCommand{Main: m}).Run(ctx, args)
+	case "rebuild":
+		return (&RebuildCommand{Main: m}).Run(ctx, args)
+	case "status":
+		return (&StatusCommand{Main: m}).Run(ctx, args)
+	case "help":
+		fmt.Fprint(m.Stdout, usage)
+		return nil
+	}
+	return usagef("unknown command %q; the commands are run, rebuild and status", name)
+}
+
+const usage = `indexer-project folds the indexer's event log into the read models of
+DATA/index.db, which the indexer command queries.
+
+Usage:
+  indexer-project [run] [flags]     follow the log until stopped (SIGTERM, Ctrl-C)
+  indexer-project rebuild [flags]   rebuild index.db from the log, or build a past index into a file
+  indexer-project status [flags]    checkpoint, lag, events/s, index size, dead letters
+
+Run 'indexer-project COMMAND --help' for a command's flags.
+`

@@ -1,0 +1,395 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/indexer/indexer/cmd/internal/app"
+	"github.com/indexer/indexer/events"
+	"github.com/indexer/indexer/projections"
+	"github.com/indexer/indexer/projections/simtree"
+	"github.com/indexer/indexer/store"
+)
+
+// childEnv makes the test binary run indexer-project's main with the
+// arguments in it (separated by 0x1f bytes), so the crash test can SIGKILL a
+// real process without building one.
+const childEnv = "INDEXER_PROJECT_TEST_CHILD"
+
+func TestMain(m *testing.M) {
+	if args := os.Getenv(childEnv); args != "" {
+		os.Args = append([]string{"indexer-project"}, strings.Split(args, "\x1f")...)
+		main()
+		return
+	}
+	os.Exit(m.Run())
+}
+
+// seedDataDir writes events into dir's embedded log and returns the last
+// sequence; no process owns dir afterwards.
+func seedDataDir(t *testing.T, dir string, evs []events.Event) uint64 {
+	t.Helper()
+	ctx := context.Background()
+	srv := &store.Server{DataDir: dir, InProcess: true}
+	if err := srv.Open(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	nc, err := srv.Connect("seed")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	log := &store.Log{Conn: nc}
+	if err := log.Open(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := log.Append(ctx, evs...); err != nil {
+		t.Fatal(err)
+	}
+	info, err := log.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return info.LastSeq
+}
+
+func runMain(t *testing.T, args ...string) (string, error) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	err := (&Main{Stdout: &out, Stderr: &errb}).Run(context.Background(), args)
+	if err != nil {
+		t.Logf("indexer-project %s: %v\n%s", strings.Join(args, " "), err, errb.String())
+	}
+	return out.String(), err
+}
+
+func TestStatusRebuildAndTimeTravel(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	tree := simtree.New("m", 1)
+	evs := []events.Event{tree.StartScan()}
+	for range 300 {
+		evs = append(evs, tree.Step())
+	}
+	last := seedDataDir(t, dir, evs)
+
+	var st ownerStatus
+	out, err := runMain(t, "status", "--data", dir, "--json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal([]byte(out), &st); err != nil {
+		t.Fatalf("status --json: %v: %s", err, out)
+	}
+	if st.Checkpoint != 0 || st.StreamLastSeq != last || st.Lag != last || st.CaughtUp {
+		t.Fatalf("status before any projection: %+v", st)
+	}
+
+	if out, err := runMain(t, "rebuild", "--data", dir); err != nil || !strings.Contains(out, fmt.Sprintf("at seq %d", last)) {
+		t.Fatalf("rebuild: %q %v", out, err)
+	}
+	out, err = runMain(t, "status", "--data", dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{fmt.Sprintf("checkpoint       %d", last), "lag              0 (caught up)", "dead letters     0"} {
+		if !strings.Contains(out, want) {
+			t.Fatalf("status does not say %q:\n%s", want, out)
+		}
+	}
+
+	past := filepath.Join(t.TempDir(), "past.db")
+	if out, err := runMain(t, "rebuild", "--data", dir, "--until-seq", "100", "--into", past); err != nil || !strings.Contains(out, "at seq 100") {
+		t.Fatalf("rebuild --until-seq: %q %v", out, err)
+	}
+	db := &store.DB{Path: past, ReadOnly: true}
+	if err := db.Open(); err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if cp, err := projections.NewIndex(db).Checkpoint(); err != nil || cp.Seq != 100 {
+		t.Fatalf("past index at %d, %v", cp.Seq, err)
+	}
+}
+
+func TestUsageAndHelp(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		args []string
+		code int
+	}{
+		{[]string{"--help"}, app.ExitOK},
+		{[]string{"rebuild", "--help"}, app.ExitOK},
+		{[]string{"status", "-h"}, app.ExitOK},
+		{[]string{"frobnicate"}, app.ExitUsage},
+		{[]string{"--no-such-flag"}, app.ExitUsage},
+		{[]string{"rebuild", "--data", t.TempDir(), "--until-seq", "5"}, app.ExitUsage},
+		{[]string{"rebuild", "--data", t.TempDir(), "--until-time", "yesterday", "--into", "x"}, app.ExitUsage},
+	} {
+		var out, errb bytes.Buffer
+		err := (&Main{Stdout: &out, Stderr: &errb}).Run(context.Background(), c.args)
+		if got := app.ExitCode(err); got != c.code {
+			t.Errorf("%v: exit %d (%v), want %d", c.args, got, err, c.code)
+		}
+		if errors.Is(err, flag.ErrHelp) && (!strings.Contains(errb.String(), "Exit codes:") || !strings.Contains(errb.String(), "-data")) {
+			t.Errorf("%v: help lacks flags or exit codes:\n%s", c.args, errb.String())
+		}
+	}
+}
+
+func freePort(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// child is one indexer-project process of the crash test.
+type child struct {
+	cmd   *exec.Cmd
+	ready chan struct{}
+	log   *bytes.Buffer
+}
+
+// startChild starts indexer-project run on dir and returns once its
+// projector is running (it logs "projecting").
+func startChild(t *testing.T, dir, listen string) *child {
+	t.Helper()
+	args := []string{"run", "--data", dir, "--listen", listen, "--log-level", "info"}
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), childEnv+"="+strings.Join(args, "\x1f"))
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &child{cmd: cmd, ready: make(chan struct{}), log: &bytes.Buffer{}}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		seen := false
+		for sc.Scan() {
+			c.log.WriteString(sc.Text() + "\n")
+			if !seen && strings.Contains(sc.Text(), "msg=projecting") {
+				seen = true
+				close(c.ready)
+			}
+		}
+		io.Copy(io.Discard, stderr)
+		if !seen {
+			close(c.ready)
+		}
+	}()
+	select {
+	case <-c.ready:
+	case <-time.After(60 * time.Second):
+		t.Fatalf("indexer-project did not start:\n%s", c.log)
+	}
+	return c
+}
+
+// TestCrashAtRandomMoments SIGKILLs indexer-project at random moments, 20
+// times, while a scanner publishes to it, restarting it each time; then
+// checks the index it left continues to exactly a fresh rebuild of the log,
+// and to the truth of the simulated tree.
+func TestCrashAtRandomMoments(t *testing.T) {
+	if testing.Short() {
+		t.Skip("crash test: 20 process restarts")
+	}
+	t.Parallel()
+	ctx := context.Background()
+	dir := t.TempDir()
+	listen := freePort(t)
+	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 1))
+
+	c := startChild(t, dir, listen)
+	url := store.ReadServerURL(dir)
+	nc, err := store.Dial(ctx, url, "crash-test-scanner")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	log := &store.Log{Conn: nc}
+	if err := log.Open(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	tree := simtree.New("crash", 9)
+	stop := make(chan struct{})
+	published := make(chan error, 1)
+	go func() {
+		a := log.NewAppender()
+		for i := 0; ; i++ {
+			var e events.Event
+			switch {
+			case i%2000 == 0:
+				e = tree.StartScan()
+			case i%2000 == 1999:
+				e = tree.EndScan()
+			default:
+				e = tree.Step()
+			}
+			if err := a.Append(ctx, e); err != nil {
+				published <- err
+				return
+			}
+			// One at a time, so the log holds them in the tree's order
+			// even when the server dies with events in flight.
+			if err := a.Flush(ctx); err != nil {
+				published <- err
+				return
+			}
+			select {
+			case <-stop:
+				published <- nil
+				return
+			default:
+			}
+		}
+	}()
+
+	const kills = 20
+	for i := range kills {
+		// A random moment: this sleep picks when to kill, it waits for no
+		// condition.
+		time.Sleep(time.Duration(rng.IntN(400)) * time.Millisecond)
+		if err := c.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+			t.Fatal(err)
+		}
+		c.cmd.Wait()
+		if i < kills-1 {
+			c = startChild(t, dir, listen)
+		}
+	}
+	// The last run: let the scanner finish, then stop it cleanly.
+	c = startChild(t, dir, listen)
+	close(stop)
+	if err := <-published; err != nil {
+		t.Fatalf("publishing: %v", err)
+	}
+	if err := c.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.cmd.Wait(); err != nil {
+		t.Fatalf("indexer-project after SIGTERM: %v\n%s", err, c.log)
+	}
+	nc.Close()
+
+	// Catch the index up in this process and compare it with a fresh
+	// rebuild of the same log.
+	srv := &store.Server{DataDir: dir, InProcess: true}
+	if err := srv.Open(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	lnc, err := srv.Connect("check")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lnc.Close()
+	local := &store.Log{Conn: lnc}
+	if err := local.Open(ctx); err != nil {
+		t.Fatal(err)
+	}
+	info, err := local.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	index := filepath.Join(dir, store.IndexFile)
+	before := checkpointOf(t, index)
+	cp, err := projections.CatchUp(ctx, local, index, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%d events published across %d kills; the index was at %d, caught up to %d", info.LastSeq, kills, before, cp)
+	if cp != info.LastSeq {
+		t.Fatalf("caught up to %d, log ends at %d", cp, info.LastSeq)
+	}
+	fresh := filepath.Join(t.TempDir(), "fresh.db")
+	if _, err := projections.Build(ctx, local, fresh, projections.BuildOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	got, want := dumpFile(t, index), dumpFile(t, fresh)
+	if got != want {
+		t.Fatalf("index after %d kills differs from a fresh rebuild", kills)
+	}
+	checkTree(t, index, tree)
+}
+
+func checkpointOf(t *testing.T, path string) uint64 {
+	t.Helper()
+	db := &store.DB{Path: path, ReadOnly: true}
+	if err := db.Open(); err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	cp, err := projections.NewIndex(db).Checkpoint()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cp.Seq
+}
+
+func dumpFile(t *testing.T, path string) string {
+	t.Helper()
+	db := &store.DB{Path: path, ReadOnly: true}
+	if err := db.Open(); err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if err := db.Check(); err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	var b bytes.Buffer
+	if err := projections.NewIndex(db).Dump(&b); err != nil {
+		t.Fatal(err)
+	}
+	return b.String()
+}
+
+// checkTree compares the index's files with the simulated truth.
+func checkTree(t *testing.T, path string, tree *simtree.Tree) {
+	t.Helper()
+	db := &store.DB{Path: path, ReadOnly: true}
+	if err := db.Open(); err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	ix := projections.NewIndex(db)
+	for _, p := range tree.Paths() {
+		got, err := ix.Lookup(tree.Machine, p)
+		if err != nil {
+			t.Fatalf("%s: %v", p, err)
+		}
+		if got.File != tree.Files[p] {
+			t.Fatalf("%s = %+v, want %+v", p, got.File, tree.Files[p])
+		}
+	}
+	st, err := ix.Stats()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Files != uint64(len(tree.Files)) {
+		t.Fatalf("index holds %d files, the tree %d", st.Files, len(tree.Files))
+	}
+}

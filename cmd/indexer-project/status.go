@@ -1,0 +1,115 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/indexer/indexer/cmd/internal/app"
+	"github.com/indexer/indexer/projections"
+	"github.com/indexer/indexer/store"
+)
+
+// StatusCommand shows how far the index is behind the log.
+type StatusCommand struct {
+	*Main
+	cfg  app.Config
+	json bool
+}
+
+// Run parses args and prints the status.
+func (c *StatusCommand) Run(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("indexer-project status", flag.ContinueOnError)
+	c.cfg.RegisterFlags(fs)
+	fs.BoolVar(&c.json, "json", false, "print one JSON object")
+	if err := parse(fs, c.Stderr, args, `Usage: indexer-project status [flags]
+
+Prints the index's checkpoint, the log's last sequence, the lag, whether the
+index is caught up, the projection rate, the index size and the number of
+dead letters (events that could not be applied). While an indexer-project
+runs it reports that process's view; otherwise it reads index.db.
+`); err != nil {
+		return err
+	}
+	logger := c.cfg.Logger(c.Stderr)
+	env, err := app.Open(ctx, c.cfg, app.OpenOptions{Owner: "indexer-project status", AllowClient: true}, logger)
+	if err != nil {
+		return err
+	}
+	defer env.Close()
+	var st ownerStatus
+	running := false
+	if env.Lock == nil {
+		// Another process may own index.db: ask its status file.
+		b, err := os.ReadFile(filepath.Join(c.cfg.DataDir, StatusFile))
+		if err == nil && json.Unmarshal(b, &st) == nil && time.Since(st.Time) < time.Minute {
+			running = true
+		}
+	}
+	if running {
+		if info, err := env.Log.Info(ctx); err == nil {
+			st.StreamLastSeq = info.LastSeq
+			st.Lag = 0
+			if info.LastSeq > st.Checkpoint {
+				st.Lag = info.LastSeq - st.Checkpoint
+			}
+			st.CaughtUp = st.Lag == 0
+		}
+	} else {
+		p := &projections.Projector{Log: env.Log, Path: c.cfg.IndexPath(), Logger: logger}
+		if err := p.Open(); err != nil {
+			if errors.Is(err, store.ErrLocked) {
+				return fmt.Errorf("%w; its owner wrote no status in %s", err, StatusFile)
+			}
+			return err
+		}
+		defer p.Close()
+		s, err := p.Status(ctx)
+		if err != nil {
+			return err
+		}
+		st.Status = s
+	}
+	if c.json {
+		return json.NewEncoder(c.Stdout).Encode(st)
+	}
+	state := "caught up"
+	if !st.CaughtUp {
+		state = "catching up"
+	}
+	who := "no projector running"
+	if running {
+		who = fmt.Sprintf("indexer-project PID %d", st.PID)
+	}
+	fmt.Fprintf(c.Stdout, "projector        %s\n", who)
+	fmt.Fprintf(c.Stdout, "checkpoint       %d\n", st.Checkpoint)
+	fmt.Fprintf(c.Stdout, "stream last seq  %d\n", st.StreamLastSeq)
+	fmt.Fprintf(c.Stdout, "lag              %d (%s)\n", st.Lag, state)
+	fmt.Fprintf(c.Stdout, "events/s         %.0f\n", st.EventsPerSec)
+	fmt.Fprintf(c.Stdout, "index            %s (%s)\n", bytesText(st.IndexBytes), c.cfg.IndexPath())
+	fmt.Fprintf(c.Stdout, "dead letters     %d\n", st.DeadLetters)
+	if st.Rebuilding {
+		fmt.Fprintf(c.Stdout, "rebuilding       yes\n")
+	}
+	if st.Error != "" {
+		fmt.Fprintf(c.Stdout, "error            %s\n", st.Error)
+	}
+	return nil
+}
+
+func bytesText(n int64) string {
+	switch {
+	case n >= 1<<30:
+		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d B", n)
+}

@@ -1,0 +1,114 @@
+package main
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/indexer/indexer/cmd/internal/app"
+	"github.com/indexer/indexer/projections/service"
+)
+
+const dupesAbout = `Lists groups of files with the same content (sha256), the biggest waste
+first. Hard links (paths sharing one inode) are shown as such and are not
+counted as waste: a group's wasted bytes are its size times its copies on
+disk beyond the first.`
+
+func (m *Main) runDupes(ctx context.Context, args []string) error {
+	fs, qf := m.queryFlags("dupes", "", dupesAbout)
+	sort := fs.String("sort", "wasted", "order: `wasted`, size or count, largest first")
+	asc := fs.Bool("asc", false, "smallest first")
+	var minSize sizeFlag
+	fs.Var(&minSize, "min-size", "only files of at least this `size` (300, 10k, 1.5M, 2G)")
+	minCount := fs.Uint64("min-count", 2, "only groups of at least this many paths")
+	machine := fs.String("machine", "", "only copies on this machine `name`")
+	limit := fs.Int("limit", 20, "groups per page; 0 prints every group")
+	page := fs.Int("page", 1, "page `number` to print")
+	files := fs.Int("files", 10, "paths listed per group; 0 lists all")
+	pos, err := parseArgs(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) > 0 {
+		return app.Usagef("unexpected argument %q", pos[0])
+	}
+	switch *sort {
+	case "wasted", "size", "count":
+	default:
+		return app.Usagef("--sort %q: want wasted, size or count", *sort)
+	}
+	if *limit < 0 || *page < 1 || *files < 0 {
+		return app.Usagef("--limit and --files must be at least 0 and --page at least 1")
+	}
+	if *minCount < 2 {
+		return app.Usagef("--min-count must be at least 2")
+	}
+	q := service.DupesRequest{Sort: *sort, Asc: *asc, MinSize: uint64(minSize.n), MinCount: *minCount, Machine: *machine, Files: *files, Limit: *limit}
+	if *files == 0 {
+		q.Files = -1
+	}
+	if *limit == 0 {
+		q.Limit = -1
+	} else {
+		q.Offset = (*page - 1) * *limit
+	}
+	s, err := m.openSession(ctx, qf, "indexer dupes", false)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	res, err := s.q.Dupes(ctx, q)
+	if err != nil {
+		return queryError(err)
+	}
+	p := newPrinter(m.Stdout, qf.json)
+	if qf.json {
+		for _, g := range res.Groups {
+			if err := p.obj(g); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	var wasted uint64
+	for i, g := range res.Groups {
+		wasted += g.Wasted
+		if i > 0 {
+			fmt.Fprintln(m.Stdout)
+		}
+		copies := fmt.Sprintf("%d copies", g.Inodes)
+		if g.Inodes == 1 {
+			copies = "1 copy"
+		}
+		if links := g.Count - g.Inodes; links > 0 {
+			copies += fmt.Sprintf(", %d hard link%s", links, plural(int(links)))
+		}
+		waste := humanBytes(g.Wasted) + " wasted"
+		if g.Wasted == 0 {
+			waste = "nothing wasted"
+		}
+		fmt.Fprintf(m.Stdout, "%s  %s x %d paths (%s)  sha256 %s\n", waste, humanBytes(g.Size), g.Count, copies, g.SHA256)
+		seen := map[[3]any]int{}
+		for j, f := range g.Files {
+			key := [3]any{f.Machine, f.Device, f.Inode}
+			note := ""
+			if first, ok := seen[key]; ok {
+				note = fmt.Sprintf("  (hard link of #%d)", first+1)
+			} else {
+				seen[key] = j
+			}
+			fmt.Fprintf(m.Stdout, "  #%-3d %s  %s%s\n", j+1, f.Machine, cell(string(f.Path)), note)
+		}
+		if more := int(g.Count) - len(g.Files); more > 0 {
+			fmt.Fprintf(m.Stdout, "  ... and %d more (--files 0 lists all)\n", more)
+		}
+	}
+	switch {
+	case res.Total == 0:
+		fmt.Fprintln(m.Stderr, "no duplicates")
+	case q.Limit > 0 && res.Total > q.Offset+len(res.Groups):
+		fmt.Fprintf(m.Stderr, "groups %d-%d of %d (%s wasted on this page); next page: --page %d\n", q.Offset+1, q.Offset+len(res.Groups), res.Total, humanBytes(wasted), *page+1)
+	default:
+		fmt.Fprintf(m.Stderr, "%d group%s, %s wasted\n", res.Total, plural(res.Total), humanBytes(wasted))
+	}
+	return nil
+}

@@ -1,0 +1,100 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/indexer/indexer/cmd/internal/app"
+	"github.com/indexer/indexer/events"
+	"github.com/indexer/indexer/store"
+)
+
+// seedLog appends events to a fresh data directory's log, plus a stranger's
+// garbage on idx.>, and leaves the directory unowned.
+func seedLog(t *testing.T) (string, []events.Event) {
+	t.Helper()
+	data := t.TempDir()
+	srv := &store.Server{DataDir: data, InProcess: true}
+	if err := srv.Open(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	nc, _ := srv.Connect("seed")
+	defer nc.Close()
+	l := &store.Log{Conn: nc}
+	if err := l.Open(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	scan, now := events.NewID(), time.Now()
+	evs := []events.Event{
+		events.New("nas1", scan, now, &events.ScanStarted{Root: "/srv"}),
+		events.New("nas1", scan, now, &events.FileScanned{File: events.File{Path: "/srv/caf\xe9", Size: 1}}),
+		events.New("laptop", scan, now, &events.FileDeleted{Path: "/home/x"}),
+	}
+	if err := l.Append(context.Background(), evs...); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := nc.Request("idx.nas1.file.scanned", []byte("not an event"), 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	return data, evs
+}
+
+func TestEventsPrintsTheLog(t *testing.T) {
+	t.Parallel()
+	data, evs := seedLog(t)
+	lines := func(args ...string) []map[string]any {
+		t.Helper()
+		var out, errb bytes.Buffer
+		m := &Main{Stdout: &out, Stderr: &errb}
+		if err := m.Run(context.Background(), append([]string{"events", "--data", data}, args...)); err != nil {
+			t.Fatalf("events %v: %v\n%s", args, err, errb.String())
+		}
+		var got []map[string]any
+		for _, l := range strings.Split(strings.TrimSpace(out.String()), "\n") {
+			if l == "" {
+				continue
+			}
+			var v map[string]any
+			if err := json.Unmarshal([]byte(l), &v); err != nil {
+				t.Fatalf("line is not JSON: %v: %s", err, l)
+			}
+			got = append(got, v)
+		}
+		return got
+	}
+	all := lines()
+	if len(all) != 4 {
+		t.Fatalf("%d lines, want 4", len(all))
+	}
+	for i, l := range all {
+		if l["seq"].(float64) != float64(i+1) {
+			t.Fatalf("line %d has seq %v", i, l["seq"])
+		}
+	}
+	ev := all[1]["event"].(map[string]any)
+	if ev["id"] != evs[1].ID.String() || all[1]["subject"] != "idx.nas1.file.scanned" {
+		t.Fatalf("line 2: %v", all[1])
+	}
+	if all[3]["error"] == nil || all[3]["raw"] != "not an event" {
+		t.Fatalf("the stranger's garbage should be an error line: %v", all[3])
+	}
+	if got := lines("--from", "3"); len(got) != 2 || got[0]["seq"].(float64) != 3 {
+		t.Fatalf("--from 3: %v", got)
+	}
+	if got := lines("--machine", "laptop"); len(got) != 1 || got[0]["subject"] != "idx.laptop.file.deleted" {
+		t.Fatalf("--machine laptop: %v", got)
+	}
+	if got := lines("--type", "FileScanned"); len(got) != 2 {
+		t.Fatalf("--type FileScanned: %v", got)
+	}
+	var errb bytes.Buffer
+	err := (&Main{Stdout: &bytes.Buffer{}, Stderr: &errb}).Run(context.Background(), []string{"events", "--data", data, "--type", "FileEaten"})
+	if app.ExitCode(err) != app.ExitUsage {
+		t.Fatalf("--type FileEaten: %v", err)
+	}
+}

@@ -1,0 +1,118 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+
+	"github.com/indexer/indexer/cmd/internal/app"
+	"github.com/indexer/indexer/projections/service"
+)
+
+const findAbout = `Finds files by name and attributes. PATTERN is a substring of the file's
+name, in any case; with --glob a shell pattern of the whole name (*.pdf,
+IMG_????.jpg); with --regex a regular expression (RE2) found in the name.
+--path matches PATTERN against the whole path instead. Without PATTERN,
+the filters alone select.
+
+Examples:
+  indexer find report --ext pdf --min-size 1M
+  indexer find --glob 'IMG_*.jpg' --machine laptop --under /home/ana/photos
+  indexer find --hash 845e9183...        (md5, sha1 or sha256)
+  indexer find --archived --ext txt      (files inside archives)`
+
+func (m *Main) runFind(ctx context.Context, args []string) error {
+	fs, qf := m.queryFlags("find", "[PATTERN]", findAbout)
+	glob := fs.Bool("glob", false, "PATTERN is a shell pattern of the whole name")
+	regex := fs.Bool("regex", false, "PATTERN is a regular expression (RE2)")
+	wholePath := fs.Bool("path", false, "match PATTERN against the whole path, not the name")
+	caseSens := fs.Bool("case", false, "match case")
+	ext := fs.String("ext", "", "only files with this `extension`")
+	var minSize, maxSize sizeFlag
+	fs.Var(&minSize, "min-size", "only files of at least this `size` (300, 10k, 1.5M, 2G)")
+	fs.Var(&maxSize, "max-size", "only files of at most this `size`")
+	machine := fs.String("machine", "", "only files of this machine `name`")
+	under := fs.String("under", "", "only files below this `dir`ectory")
+	hash := fs.String("hash", "", "only files with this content `digest` (hex md5, sha1 or sha256)")
+	archived := fs.Bool("archived", false, "only files inside archives (ARCHIVE::inner/path)")
+	limit := fs.Int("limit", 50, "files per page; 0 prints every match")
+	page := fs.Int("page", 1, "page `number` to print")
+	pos, err := parseArgs(fs, args)
+	if err != nil {
+		return err
+	}
+	pattern, err := onlyArg(pos, "PATTERN", true)
+	if err != nil {
+		return err
+	}
+	q := service.FindRequest{
+		Pattern: pattern, Path: *wholePath, CaseSensitive: *caseSens,
+		Machine: *machine, Ext: *ext, MinSize: minSize.n, MaxSize: maxSize.n,
+		Hash: *hash, Archived: *archived, Limit: *limit,
+	}
+	if *under != "" {
+		q.Under = absPath(*under, *machine)
+	}
+	switch {
+	case *glob && *regex:
+		return app.Usagef("--glob and --regex exclude each other")
+	case *glob:
+		q.Mode = "glob"
+	case *regex:
+		q.Mode = "regex"
+	}
+	if *limit < 0 || *page < 1 {
+		return app.Usagef("--limit must be at least 0 and --page at least 1")
+	}
+	if *limit == 0 {
+		q.Limit = -1
+	} else {
+		q.Offset = (*page - 1) * *limit
+	}
+	if maxSize.n > 0 && minSize.n > maxSize.n {
+		return app.Usagef("--min-size %d is above --max-size %d", minSize.n, maxSize.n)
+	}
+	s, err := m.openSession(ctx, qf, "indexer find", false)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	res, err := s.q.Find(ctx, q)
+	if err != nil {
+		return queryError(err)
+	}
+	p := newPrinter(m.Stdout, qf.json)
+	if qf.json {
+		for _, f := range res.Files {
+			if err := p.obj(f); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	if len(res.Files) > 0 {
+		p.row("SIZE", "MODIFIED", "MACHINE", "PATH")
+	}
+	for _, f := range res.Files {
+		p.row(humanBytes(f.Size), fileTime(f.MTime), f.Machine, cell(string(f.Path)))
+	}
+	if err := p.flush(); err != nil {
+		return err
+	}
+	switch {
+	case res.Total == 0:
+		fmt.Fprintln(m.Stderr, "no file matches")
+	case q.Limit > 0 && res.Total > q.Offset+len(res.Files):
+		fmt.Fprintf(m.Stderr, "%d-%d of %d files; next page: --page %s\n", q.Offset+1, q.Offset+len(res.Files), res.Total, strconv.Itoa(*page+1))
+	default:
+		fmt.Fprintf(m.Stderr, "%d file%s\n", res.Total, plural(res.Total))
+	}
+	return nil
+}
+
+func plural(n int) string {
+	if n == 1 {
+		return ""
+	}
+	return "s"
+}

@@ -1,0 +1,352 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/indexer/indexer/cmd/internal/app"
+	"github.com/indexer/indexer/events"
+	"github.com/indexer/indexer/projections"
+	"github.com/indexer/indexer/projections/service"
+	"github.com/indexer/indexer/store"
+)
+
+// The query commands (find, dupes, stats, show, history, tree, machines,
+// scans) share how they reach the index and how they print.
+//
+// Reaching the index: with --server, or when another process owns index.db
+// (an indexer-project), the command asks that process's NATS query service;
+// otherwise it opens DATA/index.db read-only. Commands that print events
+// (show, history) also open the log then, through app.Open.
+
+// queryFlags are the flags every query command has.
+type queryFlags struct {
+	cfg  app.Config
+	json bool
+}
+
+func (m *Main) queryFlags(name, args, about string) (*flag.FlagSet, *queryFlags) {
+	qf := &queryFlags{}
+	fs := m.flags(name, args, about, &qf.cfg)
+	fs.BoolVar(&qf.json, "json", false, "print JSON: one object per line for lists, one object otherwise")
+	return fs, qf
+}
+
+// session is an open way to ask queries.
+type session struct {
+	q       service.Queries
+	remote  bool
+	closers []func() error
+}
+
+func (s *session) Close() {
+	for i := len(s.closers) - 1; i >= 0; i-- {
+		s.closers[i]()
+	}
+}
+
+// errNoIndex is returned when the data directory has no index yet.
+var errNoIndex = errors.New("no index")
+
+// openSession reaches the index as the package comment says. withLog also
+// opens the log in the standalone case, for the events of a history.
+func (m *Main) openSession(ctx context.Context, qf *queryFlags, owner string, withLog bool) (*session, error) {
+	cfg := qf.cfg
+	logger := cfg.Logger(m.Stderr)
+	s := &session{}
+	remote := func() (*session, error) {
+		env, err := app.Open(ctx, cfg, app.OpenOptions{Owner: owner, AllowClient: true}, logger)
+		if err != nil {
+			return nil, err
+		}
+		if env.Mode != app.Client {
+			env.Close()
+			return nil, fmt.Errorf("open %s: %w", cfg.IndexPath(), store.ErrLocked)
+		}
+		s.closers = append(s.closers, env.Close)
+		s.q, s.remote = &service.Client{Log: env.Log}, true
+		return s, nil
+	}
+	if cfg.Server != "" {
+		return remote()
+	}
+	path := cfg.IndexPath()
+	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+		if store.ReadServerURL(cfg.DataDir) != "" {
+			return remote()
+		}
+		return nil, fmt.Errorf("%w at %s: scan something first (indexer-scan PATH), or point --data at a data directory", errNoIndex, path)
+	}
+	db := &store.DB{Path: path, ReadOnly: true, LockTimeout: 100 * time.Millisecond}
+	err := db.Open()
+	if errors.Is(err, store.ErrLocked) {
+		if store.ReadServerURL(cfg.DataDir) == "" {
+			return nil, fmt.Errorf("%w: %s is held by another process that serves no NATS URL in %s (an indexer-project on --server?): pass the same --server", err, path, cfg.DataDir)
+		}
+		return remote() // an indexer-project owns it: ask it
+	}
+	if err != nil {
+		return nil, err
+	}
+	s.closers = append(s.closers, db.Close)
+	local := &service.Local{Index: projections.NewIndex(db)}
+	s.q = local
+	if withLog {
+		env, err := app.Open(ctx, cfg, app.OpenOptions{Owner: owner, AllowClient: true}, logger)
+		if err != nil {
+			fmt.Fprintf(m.Stderr, "%s: the log cannot be read (%v); events are listed without their details\n", owner, err)
+		} else {
+			s.closers = append(s.closers, env.Close)
+			local.Log = env.Log
+		}
+	}
+	return s, nil
+}
+
+// localMachine is this host's machine name, as indexer-scan names it.
+func localMachine() string {
+	host, _ := os.Hostname()
+	return app.Getenv("MACHINE", events.MachineFromHost(host))
+}
+
+// resolve finds which machine holds arg: --machine when given, else this
+// host's machine, else the one machine where probe finds it. A relative arg
+// is made absolute for this host's machine.
+func resolve(ctx context.Context, q service.Queries, machine, arg string, probe func(machine string, p events.Path) (bool, error)) (string, events.Path, error) {
+	local := localMachine()
+	pathFor := func(m string) events.Path {
+		if m == local && !strings.HasPrefix(arg, "/") {
+			if abs, err := filepath.Abs(arg); err == nil {
+				return events.Path(abs)
+			}
+		}
+		return events.Path(arg)
+	}
+	if machine != "" {
+		if err := events.ValidateMachine(machine); err != nil {
+			return "", "", app.Usagef("--machine: %v", err)
+		}
+		return machine, pathFor(machine), nil
+	}
+	ms, err := q.Machines(ctx)
+	if err != nil {
+		return "", "", err
+	}
+	var found []string
+	for _, m := range ms {
+		ok, err := probe(m.Name, pathFor(m.Name))
+		if err != nil {
+			return "", "", err
+		}
+		if ok && m.Name == local {
+			return local, pathFor(local), nil
+		}
+		if ok {
+			found = append(found, m.Name)
+		}
+	}
+	switch len(found) {
+	case 0:
+		return "", "", fmt.Errorf("%s: %w on any machine (%d machines in the index)", arg, projections.ErrNotFound, len(ms))
+	case 1:
+		return found[0], pathFor(found[0]), nil
+	}
+	return "", "", app.Usagef("%s is on several machines (%s): choose one with --machine", arg, strings.Join(found, ", "))
+}
+
+// probeLookup reports whether a file is at p on machine.
+func probeLookup(ctx context.Context, q service.Queries) func(string, events.Path) (bool, error) {
+	return func(machine string, p events.Path) (bool, error) {
+		_, err := q.Lookup(ctx, machine, p)
+		if errors.Is(err, projections.ErrNotFound) {
+			return false, nil
+		}
+		return err == nil, err
+	}
+}
+
+// printer writes a command's output: JSON, or aligned columns.
+type printer struct {
+	w    io.Writer
+	json bool
+	tw   *tabwriter.Writer
+}
+
+func newPrinter(w io.Writer, asJSON bool) *printer {
+	p := &printer{w: w, json: asJSON}
+	if !asJSON {
+		p.tw = tabwriter.NewWriter(w, 2, 8, 2, ' ', 0)
+	}
+	return p
+}
+
+// obj prints one JSON object on its own line.
+func (p *printer) obj(v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("encode output: %w", err)
+	}
+	_, err = p.w.Write(append(b, '\n'))
+	return err
+}
+
+// row prints one table row of tab-separated cells.
+func (p *printer) row(cells ...string) {
+	fmt.Fprintln(p.tw, strings.Join(cells, "\t"))
+}
+
+// flush ends the table.
+func (p *printer) flush() error {
+	if p.tw != nil {
+		return p.tw.Flush()
+	}
+	return nil
+}
+
+// cell makes text safe for a table cell: no tabs or newlines, and names
+// that are not UTF-8 shown with escapes (events.Path.String).
+func cell(s string) string {
+	return strings.NewReplacer("\t", `\t`).Replace(events.Path(s).String())
+}
+
+// humanBytes formats n in binary units: 0 B, 1.5 KiB, 3.00 MiB.
+func humanBytes[T int64 | uint64](n T) string {
+	f := float64(n)
+	units := []string{"B", "KiB", "MiB", "GiB", "TiB", "PiB"}
+	i := 0
+	for f >= 1024 && i < len(units)-1 {
+		f /= 1024
+		i++
+	}
+	switch {
+	case i == 0:
+		return fmt.Sprintf("%d B", int64(n))
+	case f < 10:
+		return fmt.Sprintf("%.2f %s", f, units[i])
+	case f < 100:
+		return fmt.Sprintf("%.1f %s", f, units[i])
+	}
+	return fmt.Sprintf("%.0f %s", f, units[i])
+}
+
+// sizeFlag is a byte size flag that takes 300, 10k, 1.5M, 2GiB.
+type sizeFlag struct{ n int64 }
+
+func (s *sizeFlag) String() string { return strconv.FormatInt(s.n, 10) }
+
+func (s *sizeFlag) Set(v string) error {
+	n, err := parseSize(v)
+	if err != nil {
+		return err
+	}
+	s.n = n
+	return nil
+}
+
+// parseSize reads a size with an optional binary unit suffix (k, M, G, T,
+// with or without "iB"/"B").
+func parseSize(v string) (int64, error) {
+	t := strings.TrimSpace(v)
+	low := strings.ToLower(t)
+	mult := int64(1)
+	for _, u := range []struct {
+		suffix string
+		mult   int64
+	}{{"k", 1 << 10}, {"m", 1 << 20}, {"g", 1 << 30}, {"t", 1 << 40}, {"p", 1 << 50}} {
+		for _, form := range []string{u.suffix + "ib", u.suffix + "b", u.suffix} {
+			if strings.HasSuffix(low, form) {
+				low, mult = strings.TrimSpace(strings.TrimSuffix(low, form)), u.mult
+				goto parsed
+			}
+		}
+	}
+	low = strings.TrimSuffix(low, "b")
+parsed:
+	f, err := strconv.ParseFloat(low, 64)
+	if err != nil || f < 0 {
+		return 0, fmt.Errorf("%q is not a size (e.g. 300, 10k, 1.5M, 2G)", v)
+	}
+	return int64(f * float64(mult)), nil
+}
+
+// fileTime formats Unix nanoseconds for a table.
+func fileTime(ns int64) string {
+	if ns == 0 {
+		return "-"
+	}
+	return time.Unix(0, ns).Local().Format("2006-01-02 15:04")
+}
+
+// stamp formats a time for a table.
+func stamp(t time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	return t.Local().Format("2006-01-02 15:04:05")
+}
+
+// queryError turns a bad query into a usage error, so the exit code says
+// the command line was wrong.
+func queryError(err error) error {
+	if errors.Is(err, projections.ErrBadQuery) {
+		return app.Usagef("%v", err)
+	}
+	return err
+}
+
+// parseArgs parses flags given before, between or after the positional
+// arguments (`indexer find report --ext pdf`), and returns the positional
+// ones. Everything after "--" is positional.
+func parseArgs(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := parse(fs, args); err != nil {
+			return nil, err
+		}
+		rest := fs.Args()
+		if len(rest) == 0 {
+			return pos, nil
+		}
+		if consumed := len(args) - len(rest); consumed > 0 && args[consumed-1] == "--" {
+			return append(pos, rest...), nil
+		}
+		pos = append(pos, rest[0])
+		args = rest[1:]
+	}
+}
+
+// onlyArg returns the single positional argument, or "" when optional and
+// absent.
+func onlyArg(pos []string, what string, optional bool) (string, error) {
+	switch {
+	case len(pos) == 0 && optional:
+		return "", nil
+	case len(pos) == 0:
+		return "", app.Usagef("missing %s", what)
+	case len(pos) > 1:
+		return "", app.Usagef("unexpected argument %q after %s", pos[1], what)
+	}
+	return pos[0], nil
+}
+
+// absPath makes a relative directory absolute when it names this host's
+// files (no machine given, or this host's machine).
+func absPath(p, machine string) events.Path {
+	if strings.HasPrefix(p, "/") || machine != "" && machine != localMachine() {
+		return events.Path(p)
+	}
+	if abs, err := filepath.Abs(p); err == nil {
+		return events.Path(abs)
+	}
+	return events.Path(p)
+}

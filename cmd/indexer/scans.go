@@ -1,0 +1,68 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/indexer/indexer/cmd/internal/app"
+	"github.com/indexer/indexer/projections"
+)
+
+const scansAbout = `Lists scans, newest first: machine, root, state, when, how long, and what
+they found.`
+
+func (m *Main) runScans(ctx context.Context, args []string) error {
+	fs, qf := m.queryFlags("scans", "", scansAbout)
+	machine := fs.String("machine", "", "only scans of this machine `name`")
+	limit := fs.Int("limit", 20, "scans to print; 0 prints all")
+	pos, err := parseArgs(fs, args)
+	if err != nil {
+		return err
+	}
+	if _, err := onlyArg(pos, "", true); err != nil {
+		return err
+	}
+	if *limit < 0 {
+		return app.Usagef("--limit must be at least 0")
+	}
+	s, err := m.openSession(ctx, qf, "indexer scans", false)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	scans, err := s.q.Scans(ctx, *machine, *limit)
+	if err != nil {
+		return err
+	}
+	if qf.json {
+		p := newPrinter(m.Stdout, true)
+		for _, sc := range scans {
+			if err := p.obj(sc); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	if len(scans) == 0 {
+		fmt.Fprintln(m.Stderr, "no scans")
+		return nil
+	}
+	return printScans(m.Stdout, scans)
+}
+
+func printScans(w io.Writer, scans []projections.Scan) error {
+	p := newPrinter(w, false)
+	p.row("STARTED", "MACHINE", "STATE", "TOOK", "ADDED", "CHANGED", "MOVED", "DELETED", "UNREADABLE", "ROOT")
+	for _, s := range scans {
+		took := "-"
+		if s.Duration > 0 {
+			took = s.Duration.Round(time.Millisecond).String()
+		}
+		c := s.Counts
+		p.row(stamp(s.Started), s.Machine, s.State, took, fmt.Sprint(c.Added), fmt.Sprint(c.Changed), fmt.Sprint(c.Moved),
+			fmt.Sprint(c.Deleted), fmt.Sprint(c.Unreadable), cell(string(s.Root)))
+	}
+	return p.flush()
+}

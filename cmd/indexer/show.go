@@ -1,0 +1,146 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"io/fs"
+	"strings"
+
+	"github.com/indexer/indexer/events"
+	"github.com/indexer/indexer/projections/service"
+)
+
+const showAbout = `Prints everything the index knows about one file: its metadata and hashes,
+the other files with the same content (hard links marked), and its history.
+PATH is looked up on --machine, else on this host's machine, else on the
+one machine that has it.`
+
+func (m *Main) runShow(ctx context.Context, args []string) error {
+	fs, qf := m.queryFlags("show", "PATH", showAbout)
+	machine := fs.String("machine", "", "the machine `name` the file is on")
+	pos, err := parseArgs(fs, args)
+	if err != nil {
+		return err
+	}
+	arg, err := onlyArg(pos, "PATH", false)
+	if err != nil {
+		return err
+	}
+	s, err := m.openSession(ctx, qf, "indexer show", true)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	mach, p, err := resolve(ctx, s.q, *machine, arg, probeLookup(ctx, s.q))
+	if err != nil {
+		return err
+	}
+	d, err := s.q.Show(ctx, mach, p)
+	if err != nil {
+		return queryError(err)
+	}
+	if qf.json {
+		return newPrinter(m.Stdout, true).obj(d)
+	}
+	f := d.File
+	pr := newPrinter(m.Stdout, false)
+	pr.row("path", cell(string(f.Path)))
+	pr.row("machine", f.Machine)
+	pr.row("size", fmt.Sprintf("%s (%d bytes)", humanBytes(f.Size), f.Size))
+	pr.row("mode", fs0(f.Mode))
+	pr.row("modified", fileTime(f.MTime))
+	pr.row("changed", fileTime(f.CTime))
+	if f.BTime != 0 {
+		pr.row("born", fileTime(f.BTime))
+	}
+	pr.row("owner", fmt.Sprintf("uid %d, gid %d", f.UID, f.GID))
+	pr.row("inode", fmt.Sprintf("%d on device %d, %d link%s", f.Inode, f.Device, f.Nlink, plural(int(f.Nlink))))
+	if f.Target != "" {
+		pr.row("link to", cell(string(f.Target)))
+	}
+	for _, h := range []struct{ name, v string }{{"md5", f.Hashes.MD5}, {"sha1", f.Hashes.SHA1}, {"sha256", f.Hashes.SHA256}, {"blake3", f.Hashes.BLAKE3}} {
+		if h.v != "" {
+			pr.row(h.name, h.v)
+		}
+	}
+	if err := pr.flush(); err != nil {
+		return err
+	}
+	if g := d.Group; g != nil {
+		fmt.Fprintln(m.Stdout)
+		if g.Count < 2 {
+			fmt.Fprintln(m.Stdout, "no other file has this content")
+		} else {
+			fmt.Fprintf(m.Stdout, "same content: %d paths, %d cop%s on disk, %s wasted\n", g.Count, g.Inodes, map[bool]string{true: "y", false: "ies"}[g.Inodes == 1], humanBytes(g.Wasted))
+			for _, c := range d.Copies {
+				note := ""
+				if c.Machine == f.Machine && c.Device == f.Device && c.Inode == f.Inode {
+					note = "  (hard link: the same inode)"
+				}
+				fmt.Fprintf(m.Stdout, "  %s  %s%s\n", c.Machine, cell(string(c.Path)), note)
+			}
+			if int(g.Count)-1 > len(d.Copies) {
+				fmt.Fprintf(m.Stdout, "  ... and %d more\n", int(g.Count)-1-len(d.Copies))
+			}
+		}
+	}
+	fmt.Fprintln(m.Stdout)
+	fmt.Fprintln(m.Stdout, "history:")
+	return printHistory(m.Stdout, d.History, "  ")
+}
+
+// fs0 formats mode bits like ls -l.
+func fs0(mode uint32) string { return fs.FileMode(mode).String() }
+
+// printHistory prints a timeline, one event a line.
+func printHistory(w io.Writer, hs []service.HistoryEvent, indent string) error {
+	p := newPrinter(w, false)
+	for _, h := range hs {
+		when, what := "-", string(h.Type)
+		if h.MovedAway {
+			what = "FileMoved (away)"
+		}
+		detail := h.Error
+		if len(h.Event) > 0 {
+			if ev, err := events.Decode(h.Event); err == nil {
+				when = stamp(ev.Time)
+				detail = describe(ev, h.MovedAway)
+			} else {
+				detail = err.Error()
+			}
+		}
+		p.row(indent+"seq "+fmt.Sprint(h.Seq), when, what, detail)
+	}
+	return p.flush()
+}
+
+// describe says in a few words what an event did to its file.
+func describe(ev events.Event, movedAway bool) string {
+	short := func(sha string) string {
+		if len(sha) > 12 {
+			return sha[:12]
+		}
+		return sha
+	}
+	switch d := ev.Data.(type) {
+	case *events.FileScanned:
+		return fmt.Sprintf("%s, sha256 %s", humanBytes(d.Size), short(d.Hashes.SHA256))
+	case *events.FileChanged:
+		s := fmt.Sprintf("%s: %s, sha256 %s", d.Reason, humanBytes(d.Size), short(d.Hashes.SHA256))
+		if d.PrevSHA256 != "" {
+			s += " (was " + short(d.PrevSHA256) + ")"
+		}
+		return s
+	case *events.FileMoved:
+		if movedAway {
+			return "to " + cell(string(d.Path))
+		}
+		return "from " + cell(string(d.From))
+	case *events.FileDeleted:
+		return "gone"
+	case *events.FileUnreadable:
+		return strings.TrimSpace(d.Error)
+	}
+	return ""
+}

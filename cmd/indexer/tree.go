@@ -1,0 +1,91 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+
+	"github.com/indexer/indexer/events"
+	"github.com/indexer/indexer/projections"
+	"github.com/indexer/indexer/projections/service"
+)
+
+const treeAbout = `Lists a directory: its subdirectories with their recursive file counts and
+sizes, largest first, then its files. Without DIR it lists the machines, or
+with --machine that machine's root. DIR is looked up on --machine, else on
+this host's machine, else on the one machine that has it.`
+
+func (m *Main) runTree(ctx context.Context, args []string) error {
+	fs, qf := m.queryFlags("tree", "[DIR]", treeAbout)
+	machine := fs.String("machine", "", "the machine `name` the directory is on")
+	limit := fs.Int("limit", 1000, "files to list; 0 lists all")
+	pos, err := parseArgs(fs, args)
+	if err != nil {
+		return err
+	}
+	arg, err := onlyArg(pos, "DIR", true)
+	if err != nil {
+		return err
+	}
+	s, err := m.openSession(ctx, qf, "indexer tree", false)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	if arg == "" && *machine == "" {
+		ms, err := s.q.Machines(ctx)
+		if err != nil {
+			return err
+		}
+		if qf.json {
+			return newPrinter(m.Stdout, true).obj(ms)
+		}
+		return printMachines(m.Stdout, ms)
+	}
+	if arg == "" {
+		arg = "/"
+	}
+	mach, dir, err := resolve(ctx, s.q, *machine, arg, func(mc string, p events.Path) (bool, error) {
+		_, err := s.q.Tree(ctx, service.TreeRequest{Machine: mc, Dir: p, Limit: 1})
+		if errors.Is(err, projections.ErrNotFound) {
+			return false, nil
+		}
+		return err == nil, err
+	})
+	if err != nil {
+		return err
+	}
+	n := *limit
+	if n == 0 {
+		n = -1
+	}
+	t, err := s.q.Tree(ctx, service.TreeRequest{Machine: mach, Dir: dir, Limit: n})
+	if errors.Is(err, projections.ErrNotFound) && dir == "/" {
+		t, err = s.q.Tree(ctx, service.TreeRequest{Machine: mach, Dir: "", Limit: n})
+	}
+	if err != nil {
+		return queryError(err)
+	}
+	if qf.json {
+		return newPrinter(m.Stdout, true).obj(t)
+	}
+	fmt.Fprintf(m.Stdout, "%s:%s  %d files, %s\n", t.Machine, cell(string(t.Path)), t.Files, humanBytes(t.Bytes))
+	dirs := append([]projections.TreeEntry(nil), t.Dirs...)
+	sort.SliceStable(dirs, func(i, j int) bool { return dirs[i].Bytes > dirs[j].Bytes })
+	p := newPrinter(m.Stdout, false)
+	for _, d := range dirs {
+		p.row(humanBytes(d.Bytes), fmt.Sprintf("%d file%s", d.Files, plural(int(d.Files))), cell(d.Name)+"/")
+	}
+	for _, f := range t.Entries {
+		name := string(f.Path)[len(t.Path):]
+		p.row(humanBytes(f.Size), fileTime(f.MTime), cell(name))
+	}
+	if err := p.flush(); err != nil {
+		return err
+	}
+	if t.More {
+		fmt.Fprintf(m.Stderr, "more files than --limit %d\n", *limit)
+	}
+	return nil
+}

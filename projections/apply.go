@@ -1,0 +1,795 @@
+package projections
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/oklog/ulid/v2"
+
+	"github.com/indexer/indexer/events"
+	"github.com/indexer/indexer/store"
+)
+
+// unit is one batch's unit of work: an identity map of every entity the
+// batch touches, loaded once from the transaction, changed in memory by each
+// event and written once by flush, in key order. Index entries that are only
+// ever added or removed (by-hash, by-alt, fids, history) are kept as pending
+// puts and deletes and written sorted at flush too; what apply needs to know
+// of them (how many files share a content, or an inode's content) lives in
+// identity-mapped counts.
+//
+// apply is deterministic: the same events in the same order give the same
+// bytes whatever the batch boundaries, so live projection and rebuild agree.
+type unit struct {
+	tx *store.Tx
+
+	files, fids, byHash, dupes, groups, names    *store.Bucket
+	dirs, dirids, history, machines, scans, dead *store.Bucket
+
+	nextFID, nextDirID, nextMID uint64
+	tot, origTot                totals
+
+	fileMap  map[string]*fileEnt
+	dirMap   map[string]*dirEnt
+	machMap  map[string]*machEnt
+	scanMap  map[ulid.ULID]*scanEnt
+	groupMap map[[32]byte]*groupEnt
+	unitMap  map[string]*int     // by-hash unit prefix -> links with that content
+	post     map[trigram][]int64 // name index changes: +fid added, -fid removed, in order
+
+	// Index entries written at flush, sorted: bbolt grows a node in memory
+	// until commit, so unsorted puts into one node cost O(n) each.
+	pendHash, pendFID, pendHist *pending
+
+	applied, skipped, deadN int
+}
+
+type fileEnt struct {
+	key     string // fileKey
+	dir     *dirEnt
+	name    string
+	mach    *machEnt
+	exists  bool // after the events applied so far
+	existed bool // in the file when loaded
+	dirty   bool
+	rec     fileRec
+}
+
+type dirEnt struct {
+	machine, path string
+	rec           dirRec
+	orig          dirRec
+	isNew         bool
+	parent        *dirEnt
+}
+
+type machEnt struct {
+	name  string
+	rec   machineRec
+	dirty bool
+}
+
+type scanEnt struct {
+	rec   scanRec
+	dirty bool
+}
+
+type groupEnt struct {
+	orig, cur groupRec
+	dirty     bool
+}
+
+func newUnit(tx *store.Tx) *unit {
+	u := &unit{
+		tx:       tx,
+		files:    tx.Bucket(bucketFiles),
+		fids:     tx.Bucket(bucketFIDs),
+		byHash:   tx.Bucket(bucketByHash),
+		dupes:    tx.Bucket(bucketDupes),
+		groups:   tx.Bucket(bucketGroups),
+		names:    tx.Bucket(bucketNames),
+		dirs:     tx.Bucket(bucketDirs),
+		dirids:   tx.Bucket(bucketDirIDs),
+		history:  tx.Bucket(bucketHistory),
+		machines: tx.Bucket(bucketMachines),
+		scans:    tx.Bucket(bucketScans),
+		dead:     tx.Bucket(bucketDead),
+		fileMap:  map[string]*fileEnt{},
+		dirMap:   map[string]*dirEnt{},
+		machMap:  map[string]*machEnt{},
+		scanMap:  map[ulid.ULID]*scanEnt{},
+		groupMap: map[[32]byte]*groupEnt{},
+		unitMap:  map[string]*int{},
+		post:     map[trigram][]int64{},
+		pendHash: newPending(), pendFID: newPending(), pendHist: newPending(),
+	}
+	// Buckets whose keys mostly arrive in order pack their pages fuller.
+	u.fids.SetFillPercent(1.0)
+	u.dirids.SetFillPercent(1.0)
+	u.files.SetFillPercent(0.9)
+	u.history.SetFillPercent(0.9)
+	meta := tx.Bucket(bucketMeta)
+	u.nextFID = counter(meta.Get(keyNextFileID))
+	u.nextDirID = counter(meta.Get(keyNextDirID))
+	u.nextMID = counter(meta.Get(keyNextMachineID))
+	u.tot = decodeTotals(meta.Get(keyTotals))
+	u.origTot = u.tot
+	return u
+}
+
+func counter(v []byte) uint64 {
+	if len(v) != 8 {
+		return 1
+	}
+	return binary.BigEndian.Uint64(v)
+}
+
+// pending is a batch's puts (value non-nil, maybe empty) and deletes
+// (nil value) of one bucket, in order; for a key the last one wins. Most
+// arrive already in key order (walk order), which flush checks first.
+type pending struct {
+	ops    []pendOp
+	sorted bool
+}
+
+type pendOp struct {
+	k string
+	v []byte
+}
+
+func newPending() *pending { return &pending{sorted: true} }
+
+func (p *pending) add(k string, v []byte) {
+	if n := len(p.ops); n > 0 && p.sorted && p.ops[n-1].k > k {
+		p.sorted = false
+	}
+	p.ops = append(p.ops, pendOp{k, v})
+}
+
+func (p *pending) put(k, v []byte) {
+	if v == nil {
+		v = []byte{}
+	}
+	p.add(string(k), v)
+}
+
+func (p *pending) del(k []byte) { p.add(string(k), nil) }
+
+func (p *pending) flush(b *store.Bucket) error {
+	if !p.sorted {
+		slices.SortStableFunc(p.ops, func(a, b pendOp) int { return strings.Compare(a.k, b.k) })
+	}
+	for i, op := range p.ops {
+		if i+1 < len(p.ops) && p.ops[i+1].k == op.k {
+			continue // a later change of the same key wins
+		}
+		var err error
+		if op.v == nil {
+			err = b.Delete([]byte(op.k))
+		} else {
+			err = b.Put([]byte(op.k), op.v)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// item is one record of the log, decoded.
+type item struct {
+	rec store.Record
+	ev  events.Event
+	err error // from decoding
+}
+
+// apply applies one event. A returned error is fatal for the transaction
+// (a write failed); a bad event becomes a dead letter and returns nil.
+func (u *unit) apply(it *item) error {
+	if it.err != nil {
+		return u.deadLetter(it.rec, it.err.Error())
+	}
+	e := &it.ev
+	if want := events.Subject(e.Machine, e.Type); it.rec.Subject != want {
+		return u.deadLetter(it.rec, fmt.Sprintf("published on %s but the event is a %s of machine %s (subject %s)", it.rec.Subject, e.Type, e.Machine, want))
+	}
+	if err := validate(e); err != nil {
+		return u.deadLetter(it.rec, err.Error())
+	}
+	m := u.machine(e.Machine)
+	seq := it.rec.Seq
+	if seq <= m.rec.lastSeq {
+		// Applied already: a machine's events are applied in log order, so
+		// its last sequence covers every entity it owns.
+		u.skipped++
+		return nil
+	}
+	m.dirty = true
+	m.rec.lastSeq = seq
+	m.rec.events++
+	t := unixNano(e.Time)
+	if m.rec.firstSeq == 0 {
+		m.rec.firstSeq, m.rec.firstTime = seq, t
+	}
+	m.rec.lastTime = t
+	s := u.scan(e.Scan, e.Machine)
+	if s != nil {
+		s.dirty = true
+		s.rec.lastSeq = seq
+	}
+	var err error
+	switch d := e.Data.(type) {
+	case *events.ScanStarted:
+		u.scanStarted(m, s, e, d, seq)
+	case *events.ScanCompleted:
+		u.scanCompleted(m, s, e, d, seq)
+	case *events.FileScanned:
+		err = u.fileSeen(m, &d.File, seq, typeCodes[e.Type])
+		if s != nil {
+			s.rec.scanned++
+		}
+	case *events.FileChanged:
+		err = u.fileSeen(m, &d.File, seq, typeCodes[e.Type])
+		if s != nil {
+			s.rec.changed++
+		}
+	case *events.FileMoved:
+		err = u.fileMoved(m, d, seq)
+		if s != nil {
+			s.rec.moved++
+		}
+	case *events.FileDeleted:
+		f := u.file(m, string(d.Path))
+		if f.exists {
+			err = u.removeFile(f, false)
+		}
+		if err == nil {
+			err = u.addHistory(f, seq, typeCodes[e.Type])
+		}
+		if s != nil {
+			s.rec.deleted++
+		}
+	case *events.FileUnreadable:
+		m.rec.unreadable++
+		if s != nil {
+			s.rec.unreadable++
+		}
+		err = u.addHistory(u.file(m, string(d.Path)), seq, typeCodes[e.Type])
+	}
+	if err != nil {
+		return fmt.Errorf("apply seq %d: %w", seq, err)
+	}
+	u.applied++
+	return nil
+}
+
+// validate checks what the read models rely on beyond what Decode checks.
+func validate(e *events.Event) error {
+	checkPath := func(what string, p events.Path) error {
+		switch {
+		case p == "":
+			return fmt.Errorf("%s: empty path", what)
+		case len(p) > maxPathLen:
+			return fmt.Errorf("%s: path of %d bytes", what, len(p))
+		case strings.IndexByte(string(p), 0) >= 0:
+			return fmt.Errorf("%s: path %q holds a NUL byte, which no file system allows", what, clip(p.String()))
+		}
+		if _, name := splitPath(string(p)); len(name) > maxNameLen {
+			return fmt.Errorf("%s: name of %d bytes", what, len(name))
+		}
+		return nil
+	}
+	switch d := e.Data.(type) {
+	case *events.FileScanned:
+		if err := checkPath("path", d.Path); err != nil {
+			return err
+		}
+		_, err := fileRecOf(&d.File)
+		return err
+	case *events.FileChanged:
+		if err := checkPath("path", d.Path); err != nil {
+			return err
+		}
+		_, err := fileRecOf(&d.File)
+		return err
+	case *events.FileMoved:
+		if err := checkPath("from", d.From); err != nil {
+			return err
+		}
+		if err := checkPath("path", d.Path); err != nil {
+			return err
+		}
+		_, err := fileRecOf(&d.File)
+		return err
+	case *events.FileDeleted:
+		return checkPath("path", d.Path)
+	case *events.FileUnreadable:
+		return checkPath("path", d.Path)
+	case *events.ScanStarted:
+		if len(d.Root) > maxPathLen {
+			return fmt.Errorf("root of %d bytes", len(d.Root))
+		}
+	case *events.ScanCompleted:
+		if len(d.Root) > maxPathLen {
+			return fmt.Errorf("root of %d bytes", len(d.Root))
+		}
+	}
+	return nil
+}
+
+func (u *unit) deadLetter(r store.Record, reason string) error {
+	u.deadN++
+	return u.dead.Put(be64(r.Seq), deadRec{subject: r.Subject, reason: reason}.encode())
+}
+
+func (u *unit) scanStarted(m *machEnt, s *scanEnt, e *events.Event, d *events.ScanStarted, seq uint64) {
+	if s == nil {
+		return
+	}
+	if s.rec.startSeq == 0 {
+		s.rec.startSeq, s.rec.startTime = seq, unixNano(e.Time)
+		m.rec.scans++
+	}
+	s.rec.root, s.rec.hashes = string(d.Root), hashList(d.Options.Hashes)
+	if s.rec.state == scanNone {
+		s.rec.state = scanRunning
+	}
+	m.rec.lastScan, m.rec.lastScanStart, m.rec.lastScanEnd, m.rec.lastScanState = e.Scan, unixNano(e.Time), 0, scanRunning
+}
+
+func (u *unit) scanCompleted(m *machEnt, s *scanEnt, e *events.Event, d *events.ScanCompleted, seq uint64) {
+	if s == nil {
+		return
+	}
+	state := uint8(scanInterrupted)
+	if d.Complete {
+		state = scanComplete
+	}
+	s.rec.endSeq, s.rec.endTime, s.rec.state = seq, unixNano(e.Time), state
+	s.rec.counts, s.rec.durationNS = d.Counts, d.DurationNS
+	if s.rec.root == "" {
+		s.rec.root = string(d.Root)
+	}
+	if m.rec.lastScan == e.Scan || m.rec.lastScanState == scanNone {
+		m.rec.lastScan, m.rec.lastScanEnd, m.rec.lastScanState = e.Scan, unixNano(e.Time), state
+		if m.rec.lastScanStart == 0 {
+			m.rec.lastScanStart = s.rec.startTime
+		}
+	}
+}
+
+// fileSeen records the state of a path, new or known: FileScanned and
+// FileChanged both set it, so a rescan after lost scan state is harmless.
+func (u *unit) fileSeen(m *machEnt, ef *events.File, seq uint64, code byte) error {
+	rec, _ := fileRecOf(ef) // validated
+	rec.seq = seq
+	f := u.file(m, string(ef.Path))
+	if f.exists {
+		rec.fid = f.rec.fid
+		if err := u.removeFile(f, true); err != nil {
+			return err
+		}
+	}
+	if err := u.addFile(f, rec); err != nil {
+		return err
+	}
+	return u.addHistory(f, seq, code)
+}
+
+func (u *unit) fileMoved(m *machEnt, d *events.FileMoved, seq uint64) error {
+	rec, _ := fileRecOf(&d.File)
+	rec.seq = seq
+	code := typeCodes[events.TypeFileMoved]
+	from, to := u.file(m, string(d.From)), u.file(m, string(d.Path))
+	if from != to {
+		if to.exists { // moved over an existing file, which is gone
+			if err := u.removeFile(to, false); err != nil {
+				return err
+			}
+		}
+		if err := u.addHistory(from, seq, code|movedAway); err != nil {
+			return err
+		}
+	}
+	if from.exists {
+		rec.fid = from.rec.fid
+		if err := u.removeFile(from, true); err != nil {
+			return err
+		}
+	}
+	if err := u.addFile(to, rec); err != nil {
+		return err
+	}
+	return u.addHistory(to, seq, code)
+}
+
+// machine returns the identity-mapped machine, creating it on first sight.
+func (u *unit) machine(name string) *machEnt {
+	if m := u.machMap[name]; m != nil {
+		return m
+	}
+	m := &machEnt{name: name}
+	if v := u.machines.Get([]byte(name)); v != nil {
+		m.rec, _ = decodeMachineRec(v)
+	} else {
+		m.rec.id = u.nextMID
+		u.nextMID++
+		m.dirty = true
+	}
+	u.machMap[name] = m
+	return m
+}
+
+func (u *unit) scan(id ulid.ULID, machine string) *scanEnt {
+	if id == (ulid.ULID{}) {
+		return nil
+	}
+	if s := u.scanMap[id]; s != nil {
+		return s
+	}
+	s := &scanEnt{}
+	if v := u.scans.Get(id[:]); v != nil {
+		s.rec, _ = decodeScanRec(v)
+	} else {
+		s.rec.machine = machine
+	}
+	u.scanMap[id] = s
+	return s
+}
+
+// dir returns the identity-mapped directory, creating it (with a new id) when
+// the model has none.
+func (u *unit) dir(machine, path string) *dirEnt {
+	k := string(dirKey(machine, path))
+	if d := u.dirMap[k]; d != nil {
+		return d
+	}
+	d := &dirEnt{machine: machine, path: path}
+	if v := u.dirs.Get([]byte(k)); v != nil {
+		d.rec, _ = decodeDirRec(v)
+		d.orig = d.rec
+	} else {
+		d.rec.id = u.nextDirID
+		u.nextDirID++
+		d.isNew = true
+	}
+	u.dirMap[k] = d
+	return d
+}
+
+// bump adds files and bytes to d and every directory above it.
+func (u *unit) bump(d *dirEnt, files, bytes int64) {
+	for d != nil {
+		d.rec.files = uint64(int64(d.rec.files) + files)
+		d.rec.bytes = uint64(int64(d.rec.bytes) + bytes)
+		if d.parent == nil {
+			parent, _, ok := parentDir(d.path)
+			if !ok {
+				return
+			}
+			d.parent = u.dir(d.machine, parent)
+		}
+		d = d.parent
+	}
+}
+
+// file returns the identity-mapped file at path of machine m.
+func (u *unit) file(m *machEnt, path string) *fileEnt {
+	dpath, name := splitPath(path)
+	d := u.dir(m.name, dpath)
+	k := string(fileKey(d.rec.id, name))
+	if f := u.fileMap[k]; f != nil {
+		return f
+	}
+	f := &fileEnt{key: k, dir: d, name: name, mach: m}
+	if v := u.files.Get([]byte(k)); v != nil {
+		f.rec, _ = decodeFileRec(v)
+		f.exists, f.existed = true, true
+	}
+	u.fileMap[k] = f
+	return f
+}
+
+// addFile makes f exist with rec, giving it a new file id unless rec has one
+// (a move or change keeps its id), and adds it to every model.
+func (u *unit) addFile(f *fileEnt, rec fileRec) error {
+	if rec.fid == 0 {
+		rec.fid = u.nextFID
+		u.nextFID++
+	}
+	f.rec, f.exists, f.dirty = rec, true, true
+	if !rec.isDir() {
+		u.bump(f.dir, 1, int64(rec.size))
+	}
+	v := binary.AppendUvarint(nil, f.dir.rec.id)
+	u.pendFID.put(be64(rec.fid), append(v, f.name...))
+	u.postings(f.name, rec.fid, 1)
+	if err := u.addHash(f); err != nil {
+		return err
+	}
+	return u.altHashes(f, true)
+}
+
+// removeFile takes f out of every model. keepID keeps its file id's entry
+// for the addFile that follows (a change or a move).
+func (u *unit) removeFile(f *fileEnt, keepID bool) error {
+	rec := &f.rec
+	if !rec.isDir() {
+		u.bump(f.dir, -1, -int64(rec.size))
+	}
+	if !keepID {
+		u.pendFID.del(be64(rec.fid))
+	}
+	u.postings(f.name, rec.fid, -1)
+	if err := u.removeHash(f); err != nil {
+		return err
+	}
+	if err := u.altHashes(f, false); err != nil {
+		return err
+	}
+	f.exists, f.dirty = false, true
+	return nil
+}
+
+func (u *unit) addHistory(f *fileEnt, seq uint64, code byte) error {
+	u.pendHist.put(historyKey(f.dir.rec.id, f.name, seq), []byte{code})
+	return nil
+}
+
+// postings records a change to the name index, netted per batch: a name
+// added and removed in one batch costs nothing.
+func (u *unit) postings(name string, fid uint64, delta int8) {
+	for _, t := range trigrams(fold(name)) {
+		u.post1(t, fid, delta)
+	}
+}
+
+func (u *unit) post1(t trigram, fid uint64, delta int8) {
+	u.post[t] = append(u.post[t], int64(fid)*int64(delta))
+}
+
+// unitPrefix is the by-hash prefix that all hard links of f's inode share.
+func unitPrefix(f *fileEnt) []byte {
+	k := make([]byte, 0, 32+30)
+	k = append(k, f.rec.sha256[:]...)
+	k = binary.AppendUvarint(k, f.mach.rec.id)
+	k = binary.AppendUvarint(k, f.rec.dev)
+	return binary.AppendUvarint(k, f.rec.inode)
+}
+
+func byHashKey(f *fileEnt) []byte { return binary.AppendUvarint(unitPrefix(f), f.rec.fid) }
+
+// group returns the identity-mapped duplicate group of sha. Without a dupes
+// record the count is 0 or 1; the by-hash model says which. It is loaded
+// before any change to sha's by-hash keys in the batch.
+func (u *unit) group(sha [32]byte) *groupEnt {
+	if g := u.groupMap[sha]; g != nil {
+		return g
+	}
+	g := &groupEnt{}
+	if v := u.dupes.Get(sha[:]); v != nil {
+		g.orig, _ = decodeGroupRec(v)
+	} else if k, _ := u.byHash.Cursor().Seek(sha[:]); k != nil && bytes.HasPrefix(k, sha[:]) {
+		g.orig = groupRec{count: 1, units: 1}
+	}
+	g.cur = g.orig
+	u.groupMap[sha] = g
+	return g
+}
+
+// links returns the identity-mapped number of f's inode's links with f's
+// content: the by-hash keys under unitPrefix(f).
+func (u *unit) links(f *fileEnt) *int {
+	p := unitPrefix(f)
+	if n := u.unitMap[string(p)]; n != nil {
+		return n
+	}
+	n := new(int)
+	c := u.byHash.Cursor()
+	for k, _ := c.Seek(p); k != nil && bytes.HasPrefix(k, p); k, _ = c.Next() {
+		*n++
+	}
+	u.unitMap[string(p)] = n
+	return n
+}
+
+func (u *unit) addHash(f *fileEnt) error {
+	if f.rec.has&hasSHA256 == 0 {
+		return nil
+	}
+	g := u.group(f.rec.sha256)
+	n := u.links(f)
+	u.pendHash.put(byHashKey(f), nil)
+	*n++
+	g.cur.count++
+	// An inode of 0 is unknown: such a file is its own unit.
+	if *n == 1 || f.rec.inode == 0 {
+		g.cur.units++
+	}
+	g.cur.size = f.rec.size
+	g.dirty = true
+	return nil
+}
+
+func (u *unit) removeHash(f *fileEnt) error {
+	if f.rec.has&hasSHA256 == 0 {
+		return nil
+	}
+	g := u.group(f.rec.sha256)
+	n := u.links(f)
+	u.pendHash.del(byHashKey(f))
+	*n--
+	if g.cur.count > 0 {
+		g.cur.count--
+	}
+	if (*n == 0 || f.rec.inode == 0) && g.cur.units > 0 {
+		g.cur.units--
+	}
+	g.dirty = true
+	return nil
+}
+
+// altHashes adds (or removes) f's md5 and sha1 to the name index, under
+// the pseudo-trigrams of their first 12 bits (altTrigram): posting lists
+// grow by appends like names do, where a by-digest B-tree would rewrite
+// random pages in every batch. A lookup checks the full digest in files.
+func (u *unit) altHashes(f *fileEnt, add bool) error {
+	var ts []trigram
+	if f.rec.has&hasMD5 != 0 {
+		ts = append(ts, altTrigram(f.rec.md5[:]))
+	}
+	if t := altTrigram(f.rec.sha1[:]); f.rec.has&hasSHA1 != 0 && !slices.Contains(ts, t) {
+		ts = append(ts, t)
+	}
+	delta := int8(1)
+	if !add {
+		delta = -1
+	}
+	for _, t := range ts {
+		u.post1(t, f.rec.fid, delta)
+	}
+	return nil
+}
+
+// groupKeys are the ordering keys of a group in the groups model.
+func groupKeys(sha [32]byte, g groupRec) [3][]byte {
+	mk := func(tag byte, x uint64) []byte {
+		k := make([]byte, 0, 41)
+		k = append(k, tag)
+		k = binary.BigEndian.AppendUint64(k, x)
+		return append(k, sha[:]...)
+	}
+	return [3][]byte{mk('w', g.wasted()), mk('c', g.count), mk('s', g.size)}
+}
+
+// flush writes every entity the batch changed, each once, in key order.
+func (u *unit) flush() error {
+	for _, k := range sortedKeys(u.fileMap) {
+		f := u.fileMap[k]
+		switch {
+		case !f.dirty:
+		case f.exists:
+			if err := u.files.Put([]byte(k), f.rec.encode()); err != nil {
+				return fmt.Errorf("write file: %w", err)
+			}
+		case f.existed:
+			if err := u.files.Delete([]byte(k)); err != nil {
+				return fmt.Errorf("delete file: %w", err)
+			}
+		}
+	}
+	for _, k := range sortedKeys(u.dirMap) {
+		d := u.dirMap[k]
+		if !d.isNew && d.rec == d.orig {
+			continue
+		}
+		if err := u.dirs.Put([]byte(k), d.rec.encode()); err != nil {
+			return fmt.Errorf("write dir: %w", err)
+		}
+		if d.isNew {
+			if err := u.dirids.Put(be64(d.rec.id), []byte(k)); err != nil {
+				return fmt.Errorf("write dir id: %w", err)
+			}
+		}
+	}
+	for _, k := range sortedKeys(u.machMap) {
+		if m := u.machMap[k]; m.dirty {
+			if err := u.machines.Put([]byte(k), m.rec.encode()); err != nil {
+				return fmt.Errorf("write machine: %w", err)
+			}
+		}
+	}
+	scanIDs := make([]ulid.ULID, 0, len(u.scanMap))
+	for id := range u.scanMap {
+		scanIDs = append(scanIDs, id)
+	}
+	slices.SortFunc(scanIDs, func(a, b ulid.ULID) int { return a.Compare(b) })
+	for _, id := range scanIDs {
+		if s := u.scanMap[id]; s.dirty {
+			if err := u.scans.Put(id[:], s.rec.encode()); err != nil {
+				return fmt.Errorf("write scan: %w", err)
+			}
+		}
+	}
+	for _, pb := range []struct {
+		p *pending
+		b *store.Bucket
+	}{{u.pendHash, u.byHash}, {u.pendFID, u.fids}, {u.pendHist, u.history}} {
+		if err := pb.p.flush(pb.b); err != nil {
+			return err
+		}
+	}
+	if err := u.flushGroups(); err != nil {
+		return err
+	}
+	if err := u.flushPostings(); err != nil {
+		return err
+	}
+	meta := u.tx.Bucket(bucketMeta)
+	for _, c := range []struct {
+		k []byte
+		v uint64
+	}{{keyNextFileID, u.nextFID}, {keyNextDirID, u.nextDirID}, {keyNextMachineID, u.nextMID}} {
+		if err := meta.Put(c.k, be64(c.v)); err != nil {
+			return err
+		}
+	}
+	if u.tot != u.origTot {
+		return meta.Put(keyTotals, u.tot.encode())
+	}
+	return nil
+}
+
+func (u *unit) flushGroups() error {
+	shas := make([][32]byte, 0, len(u.groupMap))
+	for sha, g := range u.groupMap {
+		if g.dirty && g.cur != g.orig {
+			shas = append(shas, sha)
+		}
+	}
+	slices.SortFunc(shas, func(a, b [32]byte) int { return bytes.Compare(a[:], b[:]) })
+	for _, sha := range shas {
+		g := u.groupMap[sha]
+		was, is := g.orig.count >= 2, g.cur.count >= 2
+		if was {
+			u.tot.groups--
+			u.tot.wasted -= g.orig.wasted()
+			u.tot.redundant -= g.orig.redundant()
+			for _, k := range groupKeys(sha, g.orig) {
+				if err := u.groups.Delete(k); err != nil {
+					return err
+				}
+			}
+		}
+		if is {
+			u.tot.groups++
+			u.tot.wasted += g.cur.wasted()
+			u.tot.redundant += g.cur.redundant()
+			for _, k := range groupKeys(sha, g.cur) {
+				if err := u.groups.Put(k, nil); err != nil {
+					return err
+				}
+			}
+			if err := u.dupes.Put(sha[:], g.cur.encode()); err != nil {
+				return err
+			}
+		} else if was {
+			if err := u.dupes.Delete(sha[:]); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	ks := make([]string, 0, len(m))
+	for k := range m {
+		ks = append(ks, k)
+	}
+	slices.Sort(ks)
+	return ks
+}

@@ -1,0 +1,267 @@
+package projections
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/indexer/indexer/events"
+	"github.com/indexer/indexer/projections/simtree"
+	"github.com/indexer/indexer/store"
+)
+
+// benchFiles is the number of FileScanned events of the big benchmarks;
+// INDEXER_BENCH_FILES overrides it for quicker runs.
+var benchFiles = func() int {
+	var n int
+	if _, err := fmt.Sscan(os.Getenv("INDEXER_BENCH_FILES"), &n); err == nil && n > 0 {
+		return n
+	}
+	return 1_000_000
+}()
+
+// bigLog is one log holding benchFiles FileScanned events, shared by the
+// benchmarks of one run (publishing a million events takes a while).
+var bigLog struct {
+	once sync.Once
+	dir  string
+	srv  *store.Server
+	log  *store.Log
+	last uint64
+	err  error
+}
+
+func mustBigLog(b *testing.B) (*store.Log, uint64) {
+	b.Helper()
+	bigLog.once.Do(func() {
+		ctx := context.Background()
+		// INDEXER_BENCH_DIR keeps the published log between runs.
+		keep := os.Getenv("INDEXER_BENCH_DIR")
+		if keep != "" {
+			bigLog.dir = keep
+		} else if bigLog.dir, bigLog.err = os.MkdirTemp("", "indexer-bench-"); bigLog.err != nil {
+			return
+		}
+		bigLog.srv = &store.Server{DataDir: bigLog.dir, InProcess: true}
+		if bigLog.err = bigLog.srv.Open(ctx); bigLog.err != nil {
+			return
+		}
+		nc, err := bigLog.srv.Connect("bench")
+		if err != nil {
+			bigLog.err = err
+			return
+		}
+		bigLog.log = &store.Log{Conn: nc}
+		if bigLog.err = bigLog.log.Open(ctx); bigLog.err != nil {
+			return
+		}
+		if info, err := bigLog.log.Info(ctx); err == nil && info.LastSeq == uint64(benchFiles)+1 {
+			bigLog.last = info.LastSeq
+			return
+		}
+		start := time.Now()
+		tree := simtree.New("bench", 42)
+		tree.Untracked = true
+		a := bigLog.log.NewAppender()
+		if bigLog.err = a.Append(ctx, tree.StartScan()); bigLog.err != nil {
+			return
+		}
+		for left := benchFiles; left > 0; left -= 100_000 {
+			for _, e := range tree.Walk(min(left, 100_000), 5) {
+				if bigLog.err = a.Append(ctx, e); bigLog.err != nil {
+					return
+				}
+			}
+		}
+		if bigLog.err = a.Flush(ctx); bigLog.err != nil {
+			return
+		}
+		info, err := bigLog.log.Info(ctx)
+		bigLog.last, bigLog.err = info.LastSeq, err
+		fmt.Fprintf(os.Stderr, "bench: published %d events in %s\n", info.LastSeq, time.Since(start).Round(time.Millisecond))
+	})
+	if bigLog.err != nil {
+		b.Fatal(bigLog.err)
+	}
+	return bigLog.log, bigLog.last
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if bigLog.srv != nil {
+		bigLog.srv.Close()
+	}
+	if bigLog.dir != "" && os.Getenv("INDEXER_BENCH_DIR") == "" {
+		os.RemoveAll(bigLog.dir)
+	}
+	os.Exit(code)
+}
+
+// heapPeak samples the heap until stop is called and returns the peak of
+// the heap in use, in MB. It includes the embedded server, which shares the
+// process as it does in indexer-project.
+func heapPeak() (stop func() float64) {
+	done := make(chan struct{})
+	res := make(chan uint64)
+	go func() {
+		var peak uint64
+		t := time.NewTicker(50 * time.Millisecond)
+		defer t.Stop()
+		for {
+			var ms runtime.MemStats
+			runtime.ReadMemStats(&ms)
+			peak = max(peak, ms.HeapInuse)
+			select {
+			case <-done:
+				res <- peak
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	return func() float64 {
+		close(done)
+		return float64(<-res) / (1 << 20)
+	}
+}
+
+// BenchmarkLiveProjection projects the big log into a new index with the
+// live settings (fsync on every commit, DefaultBatchSize), reporting
+// events/s, the index's size per file and the peak heap.
+func BenchmarkLiveProjection(b *testing.B) {
+	log, last := mustBigLog(b)
+	for b.Loop() {
+		path := filepath.Join(b.TempDir(), "index.db")
+		runtime.GC()
+		stop := heapPeak()
+		start := time.Now()
+		p := &Projector{Log: log, Path: path}
+		if err := p.Open(); err != nil {
+			b.Fatal(err)
+		}
+		if err := p.CatchUp(context.Background()); err != nil {
+			b.Fatal(err)
+		}
+		d := time.Since(start)
+		heap := stop()
+		size := p.db.Size()
+		if testing.Verbose() {
+			printSizes(os.Stderr, p.db, benchFiles)
+		}
+		p.Close()
+		b.ReportMetric(float64(last)/d.Seconds(), "events/s")
+		b.ReportMetric(float64(size)/float64(benchFiles), "index-bytes/file")
+		b.ReportMetric(heap, "heap-peak-MB")
+	}
+}
+
+// BenchmarkRebuild reads the big log with a bare ordered consumer, then
+// rebuilds an index from it, in the same run, and reports both times and
+// their ratio.
+func BenchmarkRebuild(b *testing.B) {
+	log, last := mustBigLog(b)
+	ctx := context.Background()
+	for b.Loop() {
+		start := time.Now()
+		n := 0
+		if _, err := log.Replay(ctx, 1, "", func(r store.Record) error { n += len(r.Data); return nil }); err != nil {
+			b.Fatal(err)
+		}
+		bare := time.Since(start)
+
+		path := filepath.Join(b.TempDir(), "index.db")
+		runtime.GC()
+		stop := heapPeak()
+		start = time.Now()
+		cp, err := Build(ctx, log, path, BuildOptions{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		build := time.Since(start)
+		heap := stop()
+		if cp.Seq != last {
+			b.Fatalf("built to %d, want %d", cp.Seq, last)
+		}
+		fi, _ := os.Stat(path)
+		b.ReportMetric(bare.Seconds(), "bare-read-s")
+		b.ReportMetric(build.Seconds(), "rebuild-s")
+		b.ReportMetric(build.Seconds()/bare.Seconds(), "rebuild/bare")
+		b.ReportMetric(float64(fi.Size())/float64(benchFiles), "index-bytes/file")
+		b.ReportMetric(heap, "heap-peak-MB")
+	}
+}
+
+// BenchmarkPublishToVisible publishes a scan of walk-order files as fast as
+// the appender goes (and paced at 20,000 events/s) while a live projector
+// follows, and reports the latency from publish to visible in the index.
+func BenchmarkPublishToVisible(b *testing.B) {
+	for _, rate := range []int{0, 20_000, 5_000} {
+		name := "max-rate"
+		if rate > 0 {
+			name = fmt.Sprintf("%d-per-s", rate)
+		}
+		b.Run(name, func(b *testing.B) {
+			for b.Loop() {
+				p50, p99, max := publishToVisible(b, min(200_000, 10*max(rate, 20_000)), rate)
+				b.ReportMetric(p50.Seconds()*1000, "p50-ms")
+				b.ReportMetric(p99.Seconds()*1000, "p99-ms")
+				b.ReportMetric(max.Seconds()*1000, "max-ms")
+			}
+		})
+	}
+}
+
+func publishToVisible(b *testing.B, n, rate int) (p50, p99, worst time.Duration) {
+	ctx := context.Background()
+	log := MustOpenLog(b, MustOpenServer(b))
+	p := MustOpenProjector(b, log, "")
+	runProjector(b, p)
+	tree := simtree.New("lat", 1)
+	tree.Untracked = true
+	evs := append([]events.Event{tree.StartScan()}, tree.Walk(n, 5)...)
+	sent := make([]time.Time, len(evs))
+	errc := make(chan error, 1)
+	go func() {
+		a := log.NewAppender()
+		start := time.Now()
+		for i, e := range evs {
+			if rate > 0 {
+				if d := time.Until(start.Add(time.Duration(i) * time.Second / time.Duration(rate))); d > 0 {
+					time.Sleep(d) // pacing the publisher, not waiting for a condition
+				}
+			}
+			sent[i] = time.Now()
+			if err := a.Append(ctx, e); err != nil {
+				errc <- err
+				return
+			}
+			if i%256 == 255 {
+				// Flush bounds reordering by retries to 256 events; none
+				// happen here, so seq = i+1.
+				if err := a.Flush(ctx); err != nil {
+					errc <- err
+					return
+				}
+			}
+		}
+		errc <- a.Flush(ctx)
+	}()
+	lat := make([]time.Duration, len(evs))
+	for i := range evs {
+		if err := p.WaitFor(ctx, uint64(i+1)); err != nil {
+			b.Fatal(err)
+		}
+		lat[i] = time.Since(sent[i])
+	}
+	if err := <-errc; err != nil {
+		b.Fatal(err)
+	}
+	slices.Sort(lat)
+	return lat[len(lat)/2], lat[len(lat)*99/100], lat[len(lat)-1]
+}

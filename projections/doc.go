@@ -1,0 +1,108 @@
+// Package projections folds the event log into the read models of an
+// index.db and answers queries over them.
+//
+// # The projector
+//
+//	p := &projections.Projector{Log: log, Path: "DATA/index.db"}
+//	p.Open(); defer p.Close()
+//	go p.Run(ctx)                 // follows the log until ctx ends
+//	p.WaitFor(ctx, seq)           // until every event up to seq is applied
+//	p.Index().Lookup("nas1", "/srv/a.txt")
+//
+// Run reads from the checkpoint + 1 through an ordered consumer; worker
+// goroutines decode events while the previous batch commits. A batch is up
+// to BatchSize events, closed early when it reaches the end of the log (so
+// commits group themselves under load and an idle log costs one small
+// commit) or after BatchWait. Each batch is one bbolt transaction, a unit of
+// work: every entity it touches (file, directory, machine, scan, duplicate
+// group, inode) is loaded once into an identity map, changed by each event
+// in memory and written once, in key order, together with the checkpoint.
+// A crash loses at most the batch in flight, which is read again.
+//
+// Applying is deterministic and idempotent. A machine's events are applied
+// in log order, so an event at or below its machine's last sequence is
+// skipped: replaying the log twice changes nothing, and live projection and
+// Build give the same Dump whatever the batch sizes.
+//
+// An event that does not decode or breaks an invariant (a path with a NUL
+// byte, a digest that is not hex of the right length, a negative size, a
+// subject that does not match the event's machine and type, a path over
+// 16 KiB) is recorded in the dead bucket with its sequence, subject and
+// reason, and the projection goes on. An event of a newer schema stops Run
+// with an error wrapping events.ErrNewerSchema, after committing everything
+// before it.
+//
+// Before following, Run compares the checkpoint with the stream. A stream
+// created at another time (deleted and recreated), a stream whose last
+// sequence is below the checkpoint (a tail lost with the server's unsynced
+// writes), or an index of another ModelVersion is rebuilt, with a warning
+// saying why.
+//
+// # Rebuild and time travel
+//
+// Rebuild builds a new file beside the live one (index.db.rebuild) without
+// fsync, in batches of RebuildBatchSize, syncs it once, catches up the last
+// events while briefly holding off readers and Run, and renames it over
+// index.db. A file left by an interrupted rebuild is resumed. Build does the
+// same into any file, up to UntilSeq or UntilTime (the log's time of storing)
+// for an index as of a past moment. CatchUp applies what the log holds and
+// returns: a scanner that ran alone calls it before it exits.
+//
+// # Read models
+//
+// One bbolt bucket each; integers in keys are big-endian so keys sort by
+// them, those in values uvarints.
+//
+//	files     dirID(8) name -> meta: size, mode, times, inode, device, links,
+//	          owner, link target, md5/sha1/sha256/blake3 in binary, file id,
+//	          the seq that last set it (about 100 bytes)
+//	fids      fileID(8) -> dirID, name; a file keeps its id when it moves
+//	dirs      machine 0x00 dir/ -> dirID, recursive files and bytes
+//	dirids    dirID(8) -> machine 0x00 dir/
+//	by-hash   sha256 uv(machineID) uv(device) uv(inode) uv(fileID) -> nothing
+//	dupes     sha256 -> files, distinct inodes, size; only for two or more files
+//	groups    'w' wasted(8) sha256, 'c' count(8) sha256, 's' size(8) sha256
+//	names     trigram(3) firstFileID(8) -> uvarint gaps of file ids
+//	history   dirID(8) name 0x00 seq(8) -> event type (0x80: moved away)
+//	machines  machine -> ids, counts, first and last event, last scan
+//	scans     scan ULID -> machine, root, state, counts, sequences
+//	dead      seq(8) -> subject, reason
+//	meta      checkpoint, stream identity, model version, id counters, totals
+//
+// A path is split at its last '/' into a directory (with the slash) and a
+// name, so every byte string round-trips; a directory's key holds its full
+// path, a file's only its directory's id and name, which keeps keys short
+// and makes a directory's files one key range. Machine names cannot hold
+// 0x00, and paths with it are refused, so 0x00 separators are unambiguous.
+//
+// Duplicate waste counts distinct inodes: the by-hash keys of one content
+// are grouped by (machine, device, inode), so hard links of one inode are one
+// copy and waste nothing. An inode of 0 (unknown) counts as its own.
+//
+// The name index holds the trigrams of each base name folded to lower case
+// (Unicode simple folding for valid UTF-8, other bytes as they are). A
+// substring or glob query intersects the posting lists of its literal
+// trigrams and checks each candidate; shorter patterns, regular expressions
+// and whole-path matches read every name. The same lists hold, under
+// pseudo-trigrams starting with 0x00, the files whose md5 or sha1 begin with
+// each 12-bit prefix: ByHash checks those candidates' full digests.
+//
+// # Caveats
+//
+//   - Only one Projector may write a file; another process cannot open it
+//     while it runs (bbolt's lock). Query it through that process.
+//   - FileScanned of a known path replaces its state, FileChanged of an
+//     unknown path creates it, and FileMoved from an unknown path creates the
+//     destination: the newest fact wins rather than becoming a dead letter.
+//   - A duplicate group's size is the size of the last file added to it.
+//     Files with equal sha256 and different sizes are not refused.
+//   - Directories are never removed from dirs and dirids (history keys refer
+//     to their ids); Tree hides those holding no files.
+//   - The scanner's directory entries (mode with fs.ModeDir) are kept in files
+//     and history but count in no aggregate.
+//   - Path search (FindQuery.Path), regexps and patterns shorter than three
+//     bytes read every file name: about a second per few million files.
+//   - Until-time uses the log's time of storing, not the event's own time.
+//   - Rebuild's swap needs the live file's directory writable and on the same
+//     file system, as rename requires.
+package projections

@@ -1,0 +1,191 @@
+package projections
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/indexer/indexer/store"
+)
+
+// feed reads the log from a sequence and decodes the records on worker
+// goroutines, delivering them in log order, in chunks. Decoding JSON is the
+// costliest step per event, so it runs beside the transaction that applies
+// the previous batch.
+type feed struct {
+	out    chan *chunk
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	err    error // why the feed ended; read after out is closed
+	// left is what a batch did not take of the last chunk; tail whether
+	// the last chunk taken ended at the log's tail.
+	left *chunk
+	tail bool
+}
+
+// chunk is a run of consecutive records, decoded once done is closed.
+type chunk struct {
+	items []item
+	done  chan struct{}
+	// tail: the last record was the last in the log when it was delivered.
+	tail bool
+}
+
+const chunkLen = 256
+
+func startFeed(ctx context.Context, log *store.Log, from uint64, decoders int) (*feed, error) {
+	r, err := log.NewReader(ctx, from, "")
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	f := &feed{out: make(chan *chunk, 64), cancel: cancel}
+	work := make(chan *chunk, 64)
+	f.wg.Add(1 + decoders)
+	go func() {
+		defer f.wg.Done()
+		defer close(f.out)
+		defer close(work)
+		defer r.Close()
+		for {
+			c := &chunk{done: make(chan struct{})}
+			var err error
+			for len(c.items) < chunkLen {
+				var rec store.Record
+				if rec, err = r.Next(ctx); err != nil {
+					break
+				}
+				c.items = append(c.items, item{rec: rec})
+				if rec.Pending == 0 {
+					c.tail = true
+					break
+				}
+			}
+			if len(c.items) > 0 {
+				select {
+				case work <- c:
+				case <-ctx.Done():
+					err = ctx.Err()
+				}
+				select {
+				case f.out <- c:
+				case <-ctx.Done():
+					err = ctx.Err()
+				}
+			}
+			if err != nil {
+				f.err = err
+				return
+			}
+		}
+	}()
+	for range decoders {
+		go func() {
+			defer f.wg.Done()
+			for c := range work {
+				for i := range c.items {
+					it := &c.items[i]
+					it.ev, it.err = decode(it.rec.Data)
+				}
+				close(c.done)
+			}
+		}()
+	}
+	return f, nil
+}
+
+// next returns the next decoded chunk, blocking until one is ready; ok is
+// false when the feed ended (see f.err).
+func (f *feed) next(ctx context.Context, timeout <-chan time.Time) (c *chunk, ok bool, timedOut bool) {
+	select {
+	case c, ok = <-f.out:
+		if !ok {
+			return nil, false, false
+		}
+	case <-timeout:
+		return nil, true, true
+	case <-ctx.Done():
+		return nil, false, false
+	}
+	select {
+	case <-c.done:
+	case <-ctx.Done():
+		return nil, false, false
+	}
+	return c, true, false
+}
+
+// stop ends the feed and waits for its goroutines.
+func (f *feed) stop() {
+	f.cancel()
+	for range f.out { // unblock the reader
+	}
+	f.wg.Wait()
+}
+
+// batch gathers decoded records: at most max, returning early when the
+// log's tail is reached and nothing more is ready, or when wait has passed
+// since the first record. Returning at the tail makes commits group
+// themselves: while one commits, the next batch accumulates.
+func (f *feed) batch(ctx context.Context, max int, wait time.Duration, buf []item) ([]item, error) {
+	items := buf[:0]
+	take := func(c *chunk) {
+		room := max - len(items)
+		if len(c.items) > room {
+			items = append(items, c.items[:room]...)
+			f.left = &chunk{items: c.items[room:], tail: c.tail}
+			return
+		}
+		items = append(items, c.items...)
+		f.tail = c.tail
+	}
+	if f.left != nil {
+		c := f.left
+		f.left = nil
+		take(c)
+	} else {
+		c, ok, _ := f.next(ctx, nil)
+		if !ok {
+			return items, f.end(ctx)
+		}
+		take(c)
+	}
+	timer := time.NewTimer(wait)
+	defer timer.Stop()
+	for len(items) < max && f.left == nil {
+		var c *chunk
+		if f.tail {
+			var ok bool
+			select {
+			case c, ok = <-f.out:
+				if !ok {
+					return items, nil // the end shows up on the next call
+				}
+				select {
+				case <-c.done:
+				case <-ctx.Done():
+					return items, ctx.Err()
+				}
+			default:
+				return items, nil
+			}
+		} else {
+			var ok, timedOut bool
+			if c, ok, timedOut = f.next(ctx, timer.C); timedOut || !ok {
+				return items, nil
+			}
+		}
+		take(c)
+	}
+	return items, nil
+}
+
+func (f *feed) end(ctx context.Context) error {
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	if f.err != nil {
+		return f.err
+	}
+	return store.ErrClosed
+}

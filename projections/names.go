@@ -1,0 +1,271 @@
+package projections
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"math"
+	"slices"
+
+	"github.com/indexer/indexer/store"
+)
+
+// The name index maps each trigram of a folded base name to the sorted ids
+// of the files whose names hold it, as plocate does. A posting list is cut
+// into chunks: the key is the trigram and the chunk's first file id (8 bytes,
+// big-endian), the value the uvarint gaps to the following ids. New files get
+// ever larger ids, so additions land in a trigram's last chunk and a batch
+// rewrites one small chunk per trigram it touches.
+
+// postingChunk is the size in bytes at which a chunk is cut. Small chunks
+// keep a batch's rewrites small; large ones cost fewer keys. Measured.
+const postingChunk = 384
+
+func chunkKey(t trigram, first uint64) []byte {
+	k := make([]byte, 3, 11)
+	copy(k, t[:])
+	return binary.BigEndian.AppendUint64(k, first)
+}
+
+// decodeChunk appends the ids of one chunk to ids.
+func decodeChunk(ids []uint64, k, v []byte) ([]uint64, error) {
+	if len(k) != 11 {
+		return ids, errCorrupt
+	}
+	id := binary.BigEndian.Uint64(k[3:])
+	ids = append(ids, id)
+	for len(v) > 0 {
+		gap, n := binary.Uvarint(v)
+		if n <= 0 {
+			return ids, errCorrupt
+		}
+		v = v[n:]
+		id += gap
+		ids = append(ids, id)
+	}
+	return ids, nil
+}
+
+// encodeChunks writes ids (sorted, non-empty) as chunks of at most
+// postingChunk bytes, filling each before starting the next.
+func encodeChunks(t trigram, ids []uint64, put func(k, v []byte) error) error {
+	for len(ids) > 0 {
+		v := make([]byte, 0, postingChunk)
+		i := 1
+		for ; i < len(ids); i++ {
+			gap := ids[i] - ids[i-1]
+			if len(v)+uvarintLen(gap) > postingChunk {
+				break
+			}
+			v = binary.AppendUvarint(v, gap)
+		}
+		if err := put(chunkKey(t, ids[0]), v); err != nil {
+			return err
+		}
+		ids = ids[i:]
+	}
+	return nil
+}
+
+func uvarintLen(x uint64) int {
+	n := 1
+	for x >= 0x80 {
+		x >>= 7
+		n++
+	}
+	return n
+}
+
+// chunkEdit is one chunk loaded for a batch's changes.
+type chunkEdit struct {
+	key   []byte // as stored; nil for a new chunk
+	start uint64
+	ids   []uint64
+}
+
+// flushPostings applies the batch's name index changes, one edit per
+// trigram, in trigram order. Changes are netted: a name added and removed in
+// one batch costs nothing.
+func (u *unit) flushPostings() error {
+	tris := make([]trigram, 0, len(u.post))
+	for t := range u.post {
+		tris = append(tris, t)
+	}
+	slices.SortFunc(tris, func(a, b trigram) int { return bytes.Compare(a[:], b[:]) })
+	var ids []uint64
+	delta := map[uint64]int8{}
+	for _, t := range tris {
+		ops := u.post[t]
+		ids = ids[:0]
+		clear(delta)
+		for _, op := range ops {
+			id, d := uint64(op), int8(1)
+			if op < 0 {
+				id, d = uint64(-op), -1
+			}
+			if _, seen := delta[id]; !seen {
+				ids = append(ids, id)
+			}
+			delta[id] += d
+		}
+		live := ids[:0]
+		for _, id := range ids {
+			if delta[id] != 0 {
+				live = append(live, id)
+			}
+		}
+		if len(live) == 0 {
+			continue
+		}
+		slices.Sort(live)
+		if err := u.editTrigram(t, live, delta); err != nil {
+			return fmt.Errorf("name index %q: %w", t[:], err)
+		}
+	}
+	return nil
+}
+
+// editTrigram applies the changes of ids (sorted) to t's posting list.
+// Consecutive ids mostly fall in one chunk, so the B-tree is searched once
+// per chunk, not once per id.
+func (u *unit) editTrigram(t trigram, ids []uint64, delta map[uint64]int8) error {
+	c := u.names.Cursor()
+	var edits []*chunkEdit
+	var target *chunkEdit
+	var limit uint64 // ids in [target.start, limit) belong to target
+	for _, id := range ids {
+		if target == nil || id < target.start || id >= limit {
+			k, v, next, err := locateChunk(c, t, id)
+			if err != nil {
+				return err
+			}
+			limit = next
+			target = nil
+			for _, e := range edits {
+				if k != nil && bytes.Equal(e.key, k) || k == nil && e.key == nil {
+					target = e
+				}
+			}
+			if target == nil && k != nil {
+				ids, err := decodeChunk(nil, k, v)
+				if err != nil {
+					return err
+				}
+				target = &chunkEdit{key: bytes.Clone(k), start: ids[0], ids: ids}
+				edits = append(edits, target)
+			}
+			if target == nil {
+				if delta[id] < 0 {
+					continue // removing what is not there
+				}
+				target = &chunkEdit{start: id}
+				edits = append(edits, target)
+			}
+		}
+		i, found := slices.BinarySearch(target.ids, id)
+		switch {
+		case delta[id] > 0 && !found:
+			target.ids = slices.Insert(target.ids, i, id)
+		case delta[id] < 0 && found:
+			target.ids = slices.Delete(target.ids, i, i+1)
+		}
+		if id < target.start {
+			target.start = id
+		}
+	}
+	for _, e := range edits {
+		if e.key != nil {
+			if err := u.names.Delete(e.key); err != nil {
+				return err
+			}
+		}
+	}
+	for _, e := range edits {
+		if len(e.ids) == 0 {
+			continue
+		}
+		if err := encodeChunks(t, e.ids, u.names.Put); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// locateChunk finds the stored chunk of t that id belongs to: the one with
+// the greatest first id <= id, else t's first chunk (k is nil when t has
+// none). next is the first id of the chunk after it, or MaxUint64.
+func locateChunk(c *store.Cursor, t trigram, id uint64) (k, v []byte, next uint64, err error) {
+	startOf := func(k []byte) uint64 {
+		if k == nil || !bytes.HasPrefix(k, t[:]) {
+			return math.MaxUint64
+		}
+		return binary.BigEndian.Uint64(k[3:])
+	}
+	seek := chunkKey(t, id)
+	k, v = c.Seek(seek)
+	if k != nil && bytes.Equal(k, seek) {
+		nk, _ := c.Next()
+		return bytes.Clone(k), bytes.Clone(v), startOf(nk), nil
+	}
+	after := bytes.Clone(k) // first key > seek, maybe another trigram's
+	if k == nil {
+		k, v = c.Last()
+	} else {
+		k, v = c.Prev()
+	}
+	if k != nil && bytes.HasPrefix(k, t[:]) {
+		if len(k) != 11 {
+			return nil, nil, 0, errCorrupt
+		}
+		return bytes.Clone(k), bytes.Clone(v), startOf(after), nil
+	}
+	if after != nil && bytes.HasPrefix(after, t[:]) {
+		// id is below t's first chunk, which takes it.
+		k, v = c.Seek(after)
+		nk, _ := c.Next()
+		return bytes.Clone(k), bytes.Clone(v), startOf(nk), nil
+	}
+	return nil, nil, math.MaxUint64, nil
+}
+
+func cmpU64(a, b uint64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// postingList returns every file id whose folded name holds t, sorted.
+func postingList(b *store.Bucket, t trigram) ([]uint64, error) {
+	var ids []uint64
+	c := b.Cursor()
+	for k, v := c.Seek(t[:]); k != nil && bytes.HasPrefix(k, t[:]); k, v = c.Next() {
+		var err error
+		if ids, err = decodeChunk(ids, k, v); err != nil {
+			return nil, err
+		}
+	}
+	return ids, nil
+}
+
+// intersect returns the ids in both sorted lists.
+func intersect(a, b []uint64) []uint64 {
+	out := a[:0]
+	i, j := 0, 0
+	for i < len(a) && j < len(b) {
+		switch {
+		case a[i] < b[j]:
+			i++
+		case a[i] > b[j]:
+			j++
+		default:
+			out = append(out, a[i])
+			i++
+			j++
+		}
+	}
+	return out
+}

@@ -1,0 +1,429 @@
+package projections
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime"
+	"sync"
+	"time"
+
+	"github.com/indexer/indexer/events"
+	"github.com/indexer/indexer/store"
+)
+
+// ModelVersion is the version of the read models' layout. An index built
+// by another version is rebuilt from the log on start.
+const ModelVersion = 1
+
+// Defaults for the batching of a Projector, chosen by measurement (see the
+// benchmarks in bench_test.go and doc.go).
+const (
+	DefaultBatchSize        = 16384
+	DefaultBatchWait        = 100 * time.Millisecond
+	DefaultRebuildBatchSize = 32768
+)
+
+// errRestart asks Run to reopen its reader: the index file was swapped.
+var errRestart = errors.New("index swapped")
+
+// Projector folds the log into the read models of one index.db. Set the
+// fields, then Open; Run follows the log until its context ends; Close
+// closes the file after Run returned.
+//
+// One Projector writes its file; any number of goroutines may call View,
+// Index, WaitFor and Status at the same time.
+type Projector struct {
+	// Log is the event log to follow.
+	Log *store.Log
+	// Path is the index file, usually DATA/index.db.
+	Path string
+	// Logger receives what the projector does; nil discards it.
+	Logger *slog.Logger
+	// BatchSize is the most events applied in one transaction when
+	// following: DefaultBatchSize when 0.
+	BatchSize int
+	// BatchWait bounds how long a batch gathers events that trickle in
+	// before it commits: DefaultBatchWait when 0. A batch also commits as
+	// soon as it reaches the end of the log.
+	BatchWait time.Duration
+	// RebuildBatchSize is the batch size of rebuilds, which commit without
+	// fsync: DefaultRebuildBatchSize when 0.
+	RebuildBatchSize int
+	// Decoders is the number of goroutines decoding events: by default
+	// one per CPU, at most 4.
+	Decoders int
+
+	mu  sync.RWMutex // write-locked only to swap db during a rebuild
+	db  *store.DB
+	gen uint64 // incremented by every swap
+
+	nmu       sync.Mutex
+	applied   uint64        // the checkpoint: every event up to it is in the index
+	changed   chan struct{} // closed and replaced when applied moves
+	fatal     error         // why Run stopped for good
+	rate      rateMeter
+	rebuilds  int
+	rebuildOn bool
+}
+
+func (p *Projector) logger() *slog.Logger {
+	if p.Logger == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return p.Logger
+}
+
+func (p *Projector) batchSize() int   { return cmp0(p.BatchSize, DefaultBatchSize) }
+func (p *Projector) rebuildSize() int { return cmp0(p.RebuildBatchSize, DefaultRebuildBatchSize) }
+func (p *Projector) batchWait() time.Duration {
+	if p.BatchWait <= 0 {
+		return DefaultBatchWait
+	}
+	return p.BatchWait
+}
+func (p *Projector) decoders() int {
+	if p.Decoders > 0 {
+		return p.Decoders
+	}
+	return min(runtime.GOMAXPROCS(0), 4)
+}
+
+func cmp0(v, def int) int {
+	if v <= 0 {
+		return def
+	}
+	return v
+}
+
+// Open opens or creates the index file. It does not look at the log: Run
+// and CatchUp check the file against the stream first.
+func (p *Projector) Open() error {
+	if p.Log == nil || p.Path == "" {
+		return fmt.Errorf("open projector: Log and Path must be set")
+	}
+	db := &store.DB{Path: p.Path}
+	if err := db.Open(); err != nil {
+		return fmt.Errorf("open projector: %w", err)
+	}
+	var cp store.Checkpoint
+	if err := db.View(func(tx *store.Tx) error { cp = tx.Checkpoint(); return nil }); err != nil {
+		db.Close()
+		return fmt.Errorf("open projector: %w", err)
+	}
+	p.db = db
+	p.nmu.Lock()
+	p.applied, p.changed = cp.Seq, make(chan struct{})
+	p.nmu.Unlock()
+	return nil
+}
+
+// Close closes the index file. Call it after Run has returned.
+func (p *Projector) Close() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.db == nil {
+		return nil
+	}
+	err := p.db.Close()
+	p.db = nil
+	return err
+}
+
+// View runs fn in a read-only transaction on the current index file. A
+// rebuild's swap waits for running Views and briefly holds new ones.
+func (p *Projector) View(fn func(*store.Tx) error) error {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	if p.db == nil {
+		return store.ErrClosed
+	}
+	return p.db.View(fn)
+}
+
+// Index returns the query interface over the projector's file, safe
+// across rebuilds.
+func (p *Projector) Index() *Index { return &Index{view: p.View} }
+
+// Checkpoint returns the sequence up to which every event is applied.
+func (p *Projector) Checkpoint() uint64 {
+	p.nmu.Lock()
+	defer p.nmu.Unlock()
+	return p.applied
+}
+
+// WaitFor blocks until every event up to seq is applied (or recorded as a
+// dead letter), ctx ends, or Run stops for good, returning why.
+func (p *Projector) WaitFor(ctx context.Context, seq uint64) error {
+	for {
+		p.nmu.Lock()
+		applied, ch, fatal := p.applied, p.changed, p.fatal
+		p.nmu.Unlock()
+		switch {
+		case applied >= seq:
+			return nil
+		case fatal != nil:
+			return fmt.Errorf("wait for seq %d: projector stopped at %d: %w", seq, applied, fatal)
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return fmt.Errorf("wait for seq %d (at %d): %w", seq, applied, ctx.Err())
+		}
+	}
+}
+
+// advance publishes a new checkpoint to WaitFor and the rate meter.
+func (p *Projector) advance(seq uint64, n int) {
+	p.nmu.Lock()
+	defer p.nmu.Unlock()
+	p.applied = seq
+	p.rate.add(time.Now(), n)
+	close(p.changed)
+	p.changed = make(chan struct{})
+}
+
+func (p *Projector) setFatal(err error) {
+	p.nmu.Lock()
+	defer p.nmu.Unlock()
+	p.fatal = err
+	close(p.changed)
+	p.changed = make(chan struct{})
+}
+
+// Run follows the log into the index until ctx ends (returning ctx.Err())
+// or a fatal error: an event of a newer schema (errors.Is
+// events.ErrNewerSchema; upgrade the binary) or a failing write. It first
+// checks the index against the stream and rebuilds it when the stream was
+// recreated, lost its tail, or the read models' version changed. Passing
+// outages of the log are waited out.
+func (p *Projector) Run(ctx context.Context) error {
+	err := p.run(ctx, true)
+	if err != nil && ctx.Err() == nil {
+		p.setFatal(err)
+	}
+	return err
+}
+
+// CatchUp applies every event in the log as of the call, then returns. A
+// scanner that ran alone calls it (or the CatchUp function) to bring the
+// data directory's index up to date.
+func (p *Projector) CatchUp(ctx context.Context) error {
+	return p.run(ctx, false)
+}
+
+// CatchUp opens the index file at path, brings it up to date with log and
+// closes it, returning the checkpoint reached.
+func CatchUp(ctx context.Context, log *store.Log, path string, logger *slog.Logger) (uint64, error) {
+	p := &Projector{Log: log, Path: path, Logger: logger}
+	if err := p.Open(); err != nil {
+		return 0, err
+	}
+	defer p.Close()
+	if err := p.CatchUp(ctx); err != nil {
+		return p.Checkpoint(), fmt.Errorf("catch up %s: %w", path, err)
+	}
+	return p.Checkpoint(), nil
+}
+
+func (p *Projector) run(ctx context.Context, follow bool) error {
+	wait := 100 * time.Millisecond
+	for {
+		info, err := p.check(ctx)
+		if err == nil {
+			err = p.follow(ctx, info, follow)
+		}
+		switch {
+		case err == nil:
+			return nil
+		case ctx.Err() != nil:
+			return ctx.Err()
+		case errors.Is(err, errRestart):
+			continue
+		case errors.Is(err, store.ErrUnavailable), errors.Is(err, store.ErrNotFound):
+			p.logger().Warn("log unavailable, retrying", "err", err, "in", wait)
+			t := time.NewTimer(wait)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return ctx.Err()
+			case <-t.C:
+			}
+			wait = min(2*wait, 5*time.Second)
+			continue
+		}
+		return err
+	}
+}
+
+// check compares the checkpoint with the stream and rebuilds the index
+// when they disagree.
+func (p *Projector) check(ctx context.Context) (store.StreamInfo, error) {
+	info, err := p.Log.Info(ctx)
+	if err != nil {
+		return info, err
+	}
+	var cp store.Checkpoint
+	if err := p.View(func(tx *store.Tx) error { cp = tx.Checkpoint(); return nil }); err != nil {
+		return info, err
+	}
+	if reason := staleReason(cp, info); reason != "" {
+		p.logger().Warn("rebuilding the index from the log", "reason", reason, "index", p.Path)
+		if err := p.Rebuild(ctx); err != nil {
+			return info, fmt.Errorf("rebuild (%s): %w", reason, err)
+		}
+	}
+	return info, nil
+}
+
+// staleReason says why an index at cp cannot continue on the stream, or "".
+func staleReason(cp store.Checkpoint, info store.StreamInfo) string {
+	switch {
+	case cp.Seq == 0:
+		return ""
+	case cp.ModelVersion != ModelVersion:
+		return fmt.Sprintf("the index has read model version %d, this program builds version %d", cp.ModelVersion, ModelVersion)
+	case !cp.StreamCreated.Equal(info.Created):
+		return fmt.Sprintf("the stream was recreated: the index was built from the stream created %s, the log now is the stream created %s",
+			cp.StreamCreated.Format(time.RFC3339Nano), info.Created.UTC().Format(time.RFC3339Nano))
+	case info.LastSeq < cp.Seq:
+		return fmt.Sprintf("the log was truncated: it ends at seq %d but the index is at seq %d (events acknowledged before a power loss were lost)", info.LastSeq, cp.Seq)
+	}
+	return ""
+}
+
+// follow applies batches from the checkpoint on; without keepGoing it stops
+// once it has applied everything up to the stream's last seq in info.
+func (p *Projector) follow(ctx context.Context, info store.StreamInfo, keepGoing bool) error {
+	p.mu.RLock()
+	gen := p.gen
+	p.mu.RUnlock()
+	from := p.Checkpoint()
+	if !keepGoing && from >= info.LastSeq {
+		return nil
+	}
+	f, err := startFeed(ctx, p.Log, from+1, p.decoders())
+	if err != nil {
+		return err
+	}
+	defer f.stop()
+	var buf []item
+	for {
+		items, err := f.batch(ctx, p.batchSize(), p.batchWait(), buf)
+		buf = items
+		stop, newer := cutNewer(items)
+		if len(stop) > 0 {
+			p.mu.RLock()
+			if p.gen != gen {
+				p.mu.RUnlock()
+				return errRestart
+			}
+			last, n, cerr := commit(p.db, stop, info.Created)
+			p.mu.RUnlock()
+			if cerr != nil {
+				return cerr
+			}
+			if last > 0 {
+				p.advance(last, n)
+			}
+		}
+		if newer != nil {
+			return fmt.Errorf("stop at seq %d: %w", newer.rec.Seq, newer.err)
+		}
+		if err != nil {
+			return err
+		}
+		if !keepGoing && p.Checkpoint() >= info.LastSeq {
+			return nil
+		}
+	}
+}
+
+// cutNewer returns the items before the first of a newer schema, and that
+// one.
+func cutNewer(items []item) ([]item, *item) {
+	for i := range items {
+		if items[i].err != nil && errors.Is(items[i].err, events.ErrNewerSchema) {
+			return items[:i], &items[i]
+		}
+	}
+	return items, nil
+}
+
+// commit applies items in one transaction with the checkpoint, skipping
+// those at or below it. It returns the new checkpoint (0 if unchanged) and
+// how many events it consumed.
+func commit(db *store.DB, items []item, created time.Time) (uint64, int, error) {
+	var last uint64
+	n := 0
+	err := db.Update(func(tx *store.Tx) error {
+		cp := tx.Checkpoint()
+		u := newUnit(tx)
+		for i := range items {
+			it := &items[i]
+			if it.rec.Seq <= cp.Seq {
+				continue
+			}
+			if err := u.apply(it); err != nil {
+				return err
+			}
+			cp.Seq = it.rec.Seq
+			n++
+		}
+		if n == 0 {
+			return nil
+		}
+		if err := u.flush(); err != nil {
+			return fmt.Errorf("commit at seq %d: %w", cp.Seq, err)
+		}
+		cp.StreamCreated, cp.ModelVersion = created.UTC(), ModelVersion
+		last = cp.Seq
+		return tx.SetCheckpoint(cp)
+	})
+	if err != nil {
+		return 0, 0, err
+	}
+	return last, n, nil
+}
+
+// rateMeter computes events per second over the last ten seconds.
+type rateMeter struct {
+	samples []rateSample
+}
+
+type rateSample struct {
+	t time.Time
+	n int
+}
+
+func (r *rateMeter) add(t time.Time, n int) {
+	r.samples = append(r.samples, rateSample{t, n})
+	cut := 0
+	for cut < len(r.samples) && t.Sub(r.samples[cut].t) > 10*time.Second {
+		cut++
+	}
+	r.samples = r.samples[cut:]
+}
+
+func (r *rateMeter) perSecond(now time.Time) float64 {
+	n := 0
+	var first time.Time
+	for _, s := range r.samples {
+		if now.Sub(s.t) > 10*time.Second {
+			continue
+		}
+		if first.IsZero() {
+			first = s.t
+		}
+		n += s.n
+	}
+	if n == 0 {
+		return 0
+	}
+	span := now.Sub(first)
+	if span < time.Second {
+		span = time.Second
+	}
+	return float64(n) / span.Seconds()
+}

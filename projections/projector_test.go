@@ -1,0 +1,365 @@
+package projections
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/indexer/indexer/events"
+	"github.com/indexer/indexer/projections/simtree"
+	"github.com/indexer/indexer/store"
+)
+
+func TestNewerSchemaStopsWithClearError(t *testing.T) {
+	t.Parallel()
+	log := MustOpenLog(t, MustOpenServer(t))
+	g := newGen("nas1", 1)
+	good := appendAll(t, log, g.ev(&events.ScanStarted{Root: "/"}), g.ev(&events.FileScanned{File: file("/a", 1, 1, 1)}))
+	newer := appendRaw(t, log, "idx.nas1.file.scanned", `{"v":2,"type":"FileScanned","id":"01KE1FHYPGAAAAAAAAAAAAAAAA","machine":"nas1","data":{"path":"/b"}}`)
+	last := appendAll(t, log, g.ev(&events.FileScanned{File: file("/c", 1, 1, 2)}))
+
+	p := MustOpenProjector(t, log, "")
+	err := runProjector(t, p)()
+	if !errors.Is(err, events.ErrNewerSchema) || !strings.Contains(err.Error(), "seq 3") {
+		t.Fatalf("Run = %v, want a stop at seq %d with ErrNewerSchema", err, newer)
+	}
+	if got := p.Checkpoint(); got != good {
+		t.Fatalf("checkpoint %d, want %d (everything before the newer event)", got, good)
+	}
+	if err := p.WaitFor(context.Background(), last); !errors.Is(err, events.ErrNewerSchema) {
+		t.Fatalf("WaitFor past the stop = %v, want ErrNewerSchema", err)
+	}
+	if _, err := p.Index().Lookup("nas1", "/a"); err != nil {
+		t.Fatal(err)
+	}
+	// A restart stops at the same place rather than skipping it.
+	if err := p.CatchUp(context.Background()); !errors.Is(err, events.ErrNewerSchema) {
+		t.Fatalf("CatchUp again = %v", err)
+	}
+}
+
+func TestWaitForIsWokenByCommits(t *testing.T) {
+	t.Parallel()
+	log := MustOpenLog(t, MustOpenServer(t))
+	p := MustOpenProjector(t, log, "")
+	runProjector(t, p)
+	tree := simtree.New("m", 1)
+	for i := range 5 {
+		seq := appendAll(t, log, tree.Step())
+		waitFor(t, p, seq)
+		if i == 4 {
+			st, err := p.Status(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !st.CaughtUp || st.Checkpoint != seq || st.Lag != 0 || st.IndexBytes == 0 || st.EventsPerSec <= 0 {
+				t.Fatalf("status %+v", st)
+			}
+		}
+	}
+}
+
+// openServerAt opens an in-process server on dir and a log on it.
+func openServerAt(t *testing.T, dir string) (*store.Server, *store.Log) {
+	t.Helper()
+	srv := &store.Server{DataDir: dir, InProcess: true}
+	if err := srv.Open(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	nc, err := srv.Connect("test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := &store.Log{Conn: nc}
+	if err := log.Open(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return srv, log
+}
+
+func capture(t *testing.T) (*slog.Logger, *logBuffer) {
+	b := &logBuffer{}
+	return slog.New(slog.NewTextHandler(b, nil)), b
+}
+
+// TestTruncatedLogIsDetected loses the log's tail the way a power loss does
+// (an older copy of the store comes back, same stream) and checks the
+// projector rebuilds instead of keeping events the log no longer has.
+func TestTruncatedLogIsDetected(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	dir, snap := t.TempDir(), t.TempDir()
+	index := filepath.Join(t.TempDir(), "index.db")
+	tree := simtree.New("m", 2)
+
+	srv, log := openServerAt(t, dir)
+	evs := []events.Event{tree.StartScan()}
+	for range 200 {
+		evs = append(evs, tree.Step())
+	}
+	kept := appendAll(t, log, evs...)
+	log.Conn.Close()
+	srv.Close()
+	if out, err := exec.Command("cp", "-a", filepath.Join(dir, store.JetStreamDir), snap).CombinedOutput(); err != nil {
+		t.Fatalf("snapshot: %v %s", err, out)
+	}
+
+	srv, log = openServerAt(t, dir)
+	evs = evs[:0]
+	for range 200 {
+		evs = append(evs, tree.Step())
+	}
+	lost := appendAll(t, log, evs...)
+	if _, err := CatchUp(ctx, log, index, nil); err != nil {
+		t.Fatal(err)
+	}
+	log.Conn.Close()
+	srv.Close()
+
+	// The old copy of the store comes back.
+	os.RemoveAll(filepath.Join(dir, store.JetStreamDir))
+	if out, err := exec.Command("cp", "-a", filepath.Join(snap, store.JetStreamDir), dir).CombinedOutput(); err != nil {
+		t.Fatalf("restore: %v %s", err, out)
+	}
+	srv, log = openServerAt(t, dir)
+	defer srv.Close()
+	defer log.Conn.Close()
+	logger, lines := capture(t)
+	p := &Projector{Log: log, Path: index, Logger: logger}
+	if err := p.Open(); err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	if got := p.Checkpoint(); got != lost {
+		t.Fatalf("index at %d before, want %d", got, lost)
+	}
+	if err := p.CatchUp(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(lines.String(), "the log was truncated") {
+		t.Fatalf("no log line saying why it rebuilt:\n%s", lines)
+	}
+	if got := p.Checkpoint(); got != kept {
+		t.Fatalf("checkpoint %d after rebuild, want %d", got, kept)
+	}
+	checkSameAsBuild(t, log, p.Index())
+}
+
+// checkSameAsBuild compares ix with a fresh build from log.
+func checkSameAsBuild(t *testing.T, log *store.Log, ix *Index) {
+	t.Helper()
+	built := filepath.Join(t.TempDir(), "fresh.db")
+	if _, err := Build(context.Background(), log, built, BuildOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	db := &store.DB{Path: built, ReadOnly: true}
+	if err := db.Open(); err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if got, want := dump(t, ix), dump(t, NewIndex(db)); got != want {
+		t.Fatalf("index differs from a fresh build:\n%s", diff(want, got))
+	}
+}
+
+func TestRecreatedStreamIsDetected(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	index := filepath.Join(t.TempDir(), "index.db")
+	logA := MustOpenLog(t, MustOpenServer(t))
+	a := simtree.New("m", 3)
+	appendAll(t, logA, a.StartScan(), a.Step(), a.Step(), a.Step())
+	if _, err := CatchUp(ctx, logA, index, nil); err != nil {
+		t.Fatal(err)
+	}
+	// Another stream, with more events than the first had.
+	logB := MustOpenLog(t, MustOpenServer(t))
+	b := simtree.New("m", 4)
+	evs := []events.Event{b.StartScan()}
+	for range 20 {
+		evs = append(evs, b.Step())
+	}
+	appendAll(t, logB, evs...)
+	logger, lines := capture(t)
+	p := &Projector{Log: logB, Path: index, Logger: logger}
+	if err := p.Open(); err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	if err := p.CatchUp(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(lines.String(), "the stream was recreated") {
+		t.Fatalf("no log line saying why it rebuilt:\n%s", lines)
+	}
+	checkSameAsBuild(t, logB, p.Index())
+}
+
+// TestRebuildWhileReadersRead swaps a rebuilt index in under a running
+// projector while readers query it without pause.
+func TestRebuildWhileReadersRead(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	log := MustOpenLog(t, MustOpenServer(t))
+	tree := simtree.New("m", 5)
+	evs := []events.Event{tree.StartScan()}
+	evs = append(evs, tree.Walk(2000, 5)...)
+	seq := appendAll(t, log, evs...)
+	known := tree.Paths()[0]
+
+	p := MustOpenProjector(t, log, "")
+	runProjector(t, p)
+	waitFor(t, p, seq)
+
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	var reads, errs int
+	var mu sync.Mutex
+	for range 2 {
+		wg.Go(func() {
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				_, err := p.Index().Lookup("m", known)
+				if err == nil {
+					_, err = p.Index().Find(FindQuery{Pattern: "report", Limit: 5})
+				}
+				mu.Lock()
+				reads++
+				if err != nil {
+					errs++
+					t.Errorf("read during rebuild: %v", err)
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	// Events keep coming while the rebuild runs.
+	more := make(chan uint64, 1)
+	go func() {
+		var evs []events.Event
+		for range 500 {
+			evs = append(evs, tree.Step())
+		}
+		more <- appendAll(t, log, evs...)
+	}()
+	if err := p.Rebuild(ctx); err != nil {
+		t.Fatal(err)
+	}
+	last := <-more
+	waitFor(t, p, last)
+	close(stop)
+	wg.Wait()
+	if reads == 0 || errs > 0 {
+		t.Fatalf("%d reads, %d errors", reads, errs)
+	}
+	if _, err := os.Stat(p.Path + ".rebuild"); !os.IsNotExist(err) {
+		t.Fatalf("rebuild file left behind: %v", err)
+	}
+	checkSameAsBuild(t, log, p.Index())
+}
+
+func TestInterruptedBuildResumes(t *testing.T) {
+	t.Parallel()
+	log := MustOpenLog(t, MustOpenServer(t))
+	tree := simtree.New("m", 6)
+	evs := []events.Event{tree.StartScan()}
+	for range 3000 {
+		evs = append(evs, tree.Step())
+	}
+	appendAll(t, log, evs...)
+	path := filepath.Join(t.TempDir(), "index.db.rebuild")
+
+	ctx, cancel := context.WithCancel(context.Background())
+	var stoppedAt uint64
+	_, err := Build(ctx, log, path, BuildOptions{BatchSize: 500, afterCommit: func(seq uint64) {
+		stoppedAt = seq // the batch being gathered may still commit
+		cancel()
+	}})
+	if !errors.Is(err, context.Canceled) || stoppedAt == 0 {
+		t.Fatalf("interrupted build: %v at %d", err, stoppedAt)
+	}
+	logger, lines := capture(t)
+	var firstCommit uint64
+	cp, err := Build(context.Background(), log, path, BuildOptions{BatchSize: 500, Logger: logger, afterCommit: func(seq uint64) {
+		if firstCommit == 0 {
+			firstCommit = seq
+		}
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(lines.String(), "resuming") || firstCommit <= stoppedAt || firstCommit > stoppedAt+500 {
+		t.Fatalf("not resumed at %d: first commit %d; log:\n%s", stoppedAt, firstCommit, lines)
+	}
+	if cp.Seq != 3001 {
+		t.Fatalf("checkpoint %d", cp.Seq)
+	}
+	db := MustOpenDB(t, path)
+	checkSameAsBuild(t, log, NewIndex(db))
+}
+
+// TestTimeTravel builds the index as of a past sequence and a past time and
+// compares it with an index of only the events up to then.
+func TestTimeTravel(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	log := MustOpenLog(t, MustOpenServer(t))
+	past := MustOpenLog(t, MustOpenServer(t))
+	tree := simtree.New("m", 8)
+	first := []events.Event{tree.StartScan()}
+	for range 300 {
+		first = append(first, tree.Step())
+	}
+	first = append(first, tree.EndScan())
+	then := appendAll(t, log, first...)
+	appendAll(t, past, first...)
+	second := []events.Event{tree.StartScan()}
+	for range 300 {
+		second = append(second, tree.Step())
+	}
+	appendAll(t, log, second...)
+
+	want := filepath.Join(t.TempDir(), "past.db")
+	if _, err := Build(ctx, past, want, BuildOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	wantDump := dump(t, NewIndex(MustOpenDB(t, want)))
+
+	rec, err := log.Get(ctx, then)
+	if err != nil {
+		t.Fatal(err)
+	}
+	next, err := log.Get(ctx, then+1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, opt := range map[string]BuildOptions{
+		"until-seq":  {UntilSeq: then},
+		"until-time": {UntilTime: rec.Time},
+	} {
+		if name == "until-time" && !next.Time.After(rec.Time) {
+			continue // two events stored in the same nanosecond
+		}
+		path := filepath.Join(t.TempDir(), name+".db")
+		cp, err := Build(ctx, log, path, opt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cp.Seq != then {
+			t.Fatalf("%s: checkpoint %d, want %d", name, cp.Seq, then)
+		}
+		if got := dump(t, NewIndex(MustOpenDB(t, path))); got != wantDump {
+			t.Fatalf("%s: differs from an index of the past events:\n%s", name, diff(wantDump, got))
+		}
+	}
+}

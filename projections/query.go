@@ -1,0 +1,851 @@
+package projections
+
+import (
+	"bytes"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"path"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/indexer/indexer/events"
+	"github.com/indexer/indexer/store"
+)
+
+// ErrNotFound is returned by queries for a path, directory, group or
+// machine the index does not hold. It is store.ErrNotFound.
+var ErrNotFound = store.ErrNotFound
+
+// ErrBadQuery is returned (wrapped, with the reason) for a query that cannot
+// be run as given: a bad glob, a digest that is not hex. Tell the user.
+var ErrBadQuery = errors.New("bad query")
+
+// Index answers queries over the read models. Each call reads one
+// consistent snapshot (one read transaction). It is safe for concurrent use.
+type Index struct {
+	view func(func(*store.Tx) error) error
+}
+
+// NewIndex returns the queries over db, for example an index.db opened
+// read-only while no projector runs.
+func NewIndex(db *store.DB) *Index { return &Index{view: db.View} }
+
+// File is one file as the index knows it.
+type File struct {
+	Machine string `json:"machine"`
+	events.File
+	// Seq is the sequence of the event that last set this state.
+	Seq uint64 `json:"seq"`
+	// ID is the index's id of the file; it is kept across moves.
+	ID uint64 `json:"id"`
+}
+
+// reader reads one transaction with small caches.
+type reader struct {
+	tx                        *store.Tx
+	files, fids, dirs, dirids *store.Bucket
+	dirCache                  map[uint64][2]string
+}
+
+func newReader(tx *store.Tx) *reader {
+	return &reader{
+		tx: tx, files: tx.Bucket(bucketFiles), fids: tx.Bucket(bucketFIDs),
+		dirs: tx.Bucket(bucketDirs), dirids: tx.Bucket(bucketDirIDs),
+		dirCache: map[uint64][2]string{},
+	}
+}
+
+// dirByID returns the machine and path of a directory id.
+func (r *reader) dirByID(id uint64) (machine, dir string, ok bool) {
+	if md, ok := r.dirCache[id]; ok {
+		return md[0], md[1], true
+	}
+	v := r.dirids.Get(be64(id))
+	if v == nil {
+		return "", "", false
+	}
+	machine, dir = splitDirKey(v)
+	r.dirCache[id] = [2]string{machine, dir}
+	return machine, dir, true
+}
+
+func (r *reader) dirID(machine, dir string) (dirRec, bool) {
+	v := r.dirs.Get(dirKey(machine, dir))
+	if v == nil {
+		return dirRec{}, false
+	}
+	d, err := decodeDirRec(v)
+	return d, err == nil
+}
+
+// fid returns the directory id and name of a file id.
+func (r *reader) fid(id uint64) (dirID uint64, name string, ok bool) {
+	v := r.fids.Get(be64(id))
+	if v == nil {
+		return 0, "", false
+	}
+	d := dec{b: v}
+	dirID = d.uv()
+	if d.err != nil {
+		return 0, "", false
+	}
+	return dirID, string(d.b), true
+}
+
+func (r *reader) fileAt(machine string, dirID uint64, dir, name string) (File, bool) {
+	v := r.files.Get(fileKey(dirID, name))
+	if v == nil {
+		return File{}, false
+	}
+	rec, err := decodeFileRec(v)
+	if err != nil {
+		return File{}, false
+	}
+	return File{Machine: machine, File: rec.file(events.Path(dir + name)), Seq: rec.seq, ID: rec.fid}, true
+}
+
+func (r *reader) fileByID(id uint64) (File, bool) {
+	dirID, name, ok := r.fid(id)
+	if !ok {
+		return File{}, false
+	}
+	machine, dir, ok := r.dirByID(dirID)
+	if !ok {
+		return File{}, false
+	}
+	return r.fileAt(machine, dirID, dir, name)
+}
+
+func (r *reader) lookup(machine string, p events.Path) (File, bool) {
+	dir, name := splitPath(string(p))
+	d, ok := r.dirID(machine, dir)
+	if !ok {
+		return File{}, false
+	}
+	return r.fileAt(machine, d.id, dir, name)
+}
+
+// Lookup returns the file at path on machine, or ErrNotFound.
+func (ix *Index) Lookup(machine string, p events.Path) (File, error) {
+	var f File
+	err := ix.view(func(tx *store.Tx) error {
+		var ok bool
+		if f, ok = newReader(tx).lookup(machine, p); !ok {
+			return fmt.Errorf("%s:%s: %w", machine, p, ErrNotFound)
+		}
+		return nil
+	})
+	return f, err
+}
+
+// FindQuery selects files by name and attributes. The zero value matches
+// every file.
+type FindQuery struct {
+	// Pattern is a substring of the base name, or with Glob a shell pattern
+	// (path.Match syntax) of the whole base name. Matching ignores case
+	// unless CaseSensitive.
+	Pattern       string
+	Glob          bool
+	CaseSensitive bool
+	// Regexp, when set, replaces Pattern: it must match the base name (or
+	// the path, with Path). It reads every file's name.
+	Regexp *regexp.Regexp
+	// Path matches Pattern or Regexp against the whole path instead of the
+	// base name. The name index cannot help then: it reads every name.
+	Path bool
+	// Filters.
+	Machine          string
+	Under            string // a directory: only files below it
+	Ext              string // extension without the dot, any case
+	MinSize, MaxSize int64  // MaxSize 0: no maximum
+	// Limit is the page size (0: 100; negative: no limit) and Offset the
+	// number of matches skipped. Matches are in file id order, which is
+	// the order the files were first seen.
+	Limit, Offset int
+}
+
+// FindResult is one page of matches.
+type FindResult struct {
+	Files []File `json:"files"`
+	// Total is the number of matches across all pages.
+	Total int `json:"total"`
+	// Indexed says whether the name index narrowed the search; without it
+	// every file's name was read (short patterns, regexps, path matches).
+	Indexed bool `json:"indexed"`
+}
+
+// Find returns the files matching q.
+func (ix *Index) Find(q FindQuery) (FindResult, error) {
+	match, tris, err := q.compile()
+	if err != nil {
+		return FindResult{}, err
+	}
+	limit := q.Limit
+	if limit == 0 {
+		limit = 100
+	}
+	under := normDir(q.Under)
+	var res FindResult
+	err = ix.view(func(tx *store.Tx) error {
+		r := newReader(tx)
+		consider := func(fid, dirID uint64, name string) {
+			if !q.Path && !match(name) {
+				return
+			}
+			machine, dir, ok := r.dirByID(dirID)
+			if !ok || q.Machine != "" && machine != q.Machine || under != "" && !strings.HasPrefix(dir, under) {
+				return
+			}
+			if q.Path && !match(dir+name) {
+				return
+			}
+			needFile := q.MinSize > 0 || q.MaxSize > 0 || res.Total >= q.Offset && (limit < 0 || len(res.Files) < limit)
+			if !needFile {
+				res.Total++
+				return
+			}
+			f, ok := r.fileAt(machine, dirID, dir, name)
+			if !ok || f.Size < q.MinSize || q.MaxSize > 0 && f.Size > q.MaxSize {
+				return
+			}
+			if res.Total >= q.Offset && (limit < 0 || len(res.Files) < limit) {
+				res.Files = append(res.Files, f)
+			}
+			res.Total++
+		}
+		if len(tris) > 0 {
+			res.Indexed = true
+			ids, err := candidates(tx.Bucket(bucketNames), tris)
+			if err != nil {
+				return err
+			}
+			for _, id := range ids {
+				if dirID, name, ok := r.fid(id); ok {
+					consider(id, dirID, name)
+				}
+			}
+			return nil
+		}
+		c := r.fids.Cursor()
+		for k, v := c.First(); k != nil; k, v = c.Next() {
+			d := dec{b: v}
+			dirID := d.uv()
+			if d.err != nil || len(k) != 8 {
+				continue
+			}
+			consider(binary.BigEndian.Uint64(k), dirID, string(d.b))
+		}
+		return nil
+	})
+	return res, err
+}
+
+// compile returns q's name matcher and the trigrams every match must hold.
+func (q *FindQuery) compile() (func(string) bool, []trigram, error) {
+	norm := fold
+	if q.CaseSensitive {
+		norm = func(s string) string { return s }
+	}
+	var match func(string) bool
+	var lits []string
+	switch {
+	case q.Regexp != nil:
+		match = q.Regexp.MatchString
+	case q.Glob:
+		pat := norm(q.Pattern)
+		if _, err := path.Match(pat, ""); err != nil {
+			return nil, nil, fmt.Errorf("%w: glob %q: %v", ErrBadQuery, q.Pattern, err)
+		}
+		match = func(s string) bool { ok, _ := path.Match(pat, norm(s)); return ok }
+		if !q.Path {
+			lits = globLiterals(fold(q.Pattern))
+		}
+	default:
+		pat := norm(q.Pattern)
+		match = func(s string) bool { return strings.Contains(norm(s), pat) }
+		if !q.Path {
+			lits = []string{fold(q.Pattern)}
+		}
+	}
+	if q.Ext != "" {
+		ext := "." + fold(strings.TrimPrefix(q.Ext, "."))
+		inner := match
+		match = func(s string) bool { return strings.HasSuffix(fold(s), ext) && inner(s) }
+		lits = append(lits, ext)
+		if q.Path { // the extension is the base name's even then
+			inner := match
+			match = func(s string) bool { _, name := splitPath(s); return strings.HasSuffix(fold(name), ext) && inner(s) }
+		}
+	}
+	var tris []trigram
+	if q.Path || q.Regexp != nil {
+		// Only the extension narrows a path or regexp search.
+		if q.Ext != "" {
+			tris = trigrams(lits[len(lits)-1])
+		}
+		return match, tris, nil
+	}
+	for _, l := range lits {
+		for _, t := range trigrams(l) {
+			if !slices.Contains(tris, t) {
+				tris = append(tris, t)
+			}
+		}
+	}
+	return match, tris, nil
+}
+
+// globLiterals returns the literal runs of a glob pattern.
+func globLiterals(p string) []string {
+	var out []string
+	var cur []byte
+	flush := func() {
+		if len(cur) > 0 {
+			out = append(out, string(cur))
+			cur = cur[:0]
+		}
+	}
+	for i := 0; i < len(p); i++ {
+		switch c := p[i]; c {
+		case '*', '?':
+			flush()
+		case '[':
+			flush()
+			for i < len(p) && p[i] != ']' {
+				i++
+			}
+		case '\\':
+			if i+1 < len(p) {
+				i++
+				cur = append(cur, p[i])
+			}
+		default:
+			cur = append(cur, c)
+		}
+	}
+	flush()
+	return out
+}
+
+// candidates intersects the posting lists of tris, shortest first.
+func candidates(names *store.Bucket, tris []trigram) ([]uint64, error) {
+	lists := make([][]uint64, 0, len(tris))
+	for _, t := range tris {
+		l, err := postingList(names, t)
+		if err != nil {
+			return nil, err
+		}
+		if len(l) == 0 {
+			return nil, nil
+		}
+		lists = append(lists, l)
+	}
+	slices.SortFunc(lists, func(a, b []uint64) int { return len(a) - len(b) })
+	ids := lists[0]
+	for _, l := range lists[1:] {
+		ids = intersect(ids, l)
+	}
+	return ids, nil
+}
+
+// ByHash returns every file whose content has the digest, given in hex. alg
+// is "sha256", "md5", "sha1" or "" to tell by the length. sha256 uses the
+// by-hash model. md5 and sha1 use the name index's list of files whose md5
+// or sha1 starts with the same 12 bits (about 1 in 2,000 files), each checked
+// against the full digest in files: about a millisecond at a million files.
+func (ix *Index) ByHash(alg, digest string) ([]File, error) {
+	digest = strings.ToLower(strings.TrimSpace(digest))
+	if alg == "" {
+		switch len(digest) {
+		case 64:
+			alg = "sha256"
+		case 40:
+			alg = "sha1"
+		case 32:
+			alg = "md5"
+		}
+	}
+	want := map[string]int{"sha256": 32, "sha1": 20, "md5": 16}[alg]
+	raw, err := hex.DecodeString(digest)
+	if err != nil || want == 0 || len(raw) != want {
+		return nil, fmt.Errorf("%w: %q is not a hex md5, sha1 or sha256 digest", ErrBadQuery, digest)
+	}
+	var out []File
+	err = ix.view(func(tx *store.Tx) error {
+		r := newReader(tx)
+		if alg == "sha256" {
+			out = r.byHash([32]byte(raw))
+			return nil
+		}
+		ids, err := postingList(tx.Bucket(bucketNames), altTrigram(raw))
+		if err != nil {
+			return err
+		}
+		for _, fid := range ids {
+			f, ok := r.fileByID(fid)
+			if ok && (alg == "md5" && f.Hashes.MD5 == digest || alg == "sha1" && f.Hashes.SHA1 == digest) {
+				out = append(out, f)
+			}
+		}
+		return nil
+	})
+	return out, err
+}
+
+// byHash returns the files with content sha, in by-hash key order.
+func (r *reader) byHash(sha [32]byte) []File {
+	var out []File
+	c := r.tx.Bucket(bucketByHash).Cursor()
+	for k, _ := c.Seek(sha[:]); k != nil && bytes.HasPrefix(k, sha[:]); k, _ = c.Next() {
+		d := dec{b: k[32:]}
+		d.uv()
+		d.uv()
+		d.uv()
+		fid := d.uv()
+		if d.err != nil {
+			continue
+		}
+		if f, ok := r.fileByID(fid); ok {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// Group is a set of files with the same content.
+type Group struct {
+	SHA256 string `json:"sha256"`
+	Size   uint64 `json:"size"`
+	Count  uint64 `json:"count"`
+	// Inodes is the number of distinct inodes: hard links of one inode are
+	// one copy on disk.
+	Inodes uint64 `json:"inodes"`
+	// Wasted is Size times the copies beyond the first: (Inodes-1)*Size.
+	Wasted uint64 `json:"wasted"`
+}
+
+func groupOf(sha []byte, g groupRec) Group {
+	return Group{SHA256: hex.EncodeToString(sha), Size: g.size, Count: g.count, Inodes: g.units, Wasted: g.wasted()}
+}
+
+// DupesQuery selects duplicate groups.
+type DupesQuery struct {
+	// Sort is "wasted" (the default), "size" or "count"; largest first
+	// unless Asc.
+	Sort     string
+	Asc      bool
+	MinSize  uint64
+	MinCount uint64
+	// Limit (0: 100; negative: all) and Offset page the groups.
+	Limit, Offset int
+}
+
+// DupesResult is one page of duplicate groups.
+type DupesResult struct {
+	Groups []Group `json:"groups"`
+	Total  int     `json:"total"`
+}
+
+// TopDuplicateGroups returns duplicate groups in the order q asks for. The
+// groups model keeps each order, so the first page reads only its groups;
+// Total walks the matching groups' keys.
+func (ix *Index) TopDuplicateGroups(q DupesQuery) (DupesResult, error) {
+	tag := map[string]byte{"": 'w', "wasted": 'w', "size": 's', "count": 'c'}[q.Sort]
+	if tag == 0 {
+		return DupesResult{}, fmt.Errorf("%w: sort %q: want wasted, size or count", ErrBadQuery, q.Sort)
+	}
+	limit := q.Limit
+	if limit == 0 {
+		limit = 100
+	}
+	var res DupesResult
+	err := ix.view(func(tx *store.Tx) error {
+		dupes := tx.Bucket(bucketDupes)
+		c := tx.Bucket(bucketGroups).Cursor()
+		prefix := []byte{tag}
+		var k []byte
+		switch {
+		case q.Asc && tag == 's':
+			k, _ = c.Seek(append(prefix, be64(q.MinSize)...))
+		case q.Asc:
+			k, _ = c.Seek(prefix)
+		default:
+			k, _ = c.Seek([]byte{tag + 1})
+			if k == nil {
+				k, _ = c.Last()
+			} else {
+				k, _ = c.Prev()
+			}
+		}
+		for ; k != nil && len(k) == 41 && k[0] == tag; k = stepCursor(c, q.Asc) {
+			x := binary.BigEndian.Uint64(k[1:9])
+			if tag == 's' && x < q.MinSize || tag == 'c' && x < q.MinCount {
+				if q.Asc {
+					continue
+				}
+				break // descending: all that follow are smaller
+			}
+			inPage := res.Total >= q.Offset && (limit < 0 || len(res.Groups) < limit)
+			if !inPage && q.MinSize == 0 && q.MinCount <= 2 {
+				res.Total++
+				continue
+			}
+			g, err := decodeGroupRec(dupes.Get(k[9:]))
+			if err != nil {
+				return fmt.Errorf("group %x: %w", k[9:], err)
+			}
+			if g.size < q.MinSize || g.count < q.MinCount {
+				continue
+			}
+			if inPage {
+				res.Groups = append(res.Groups, groupOf(k[9:], g))
+			}
+			res.Total++
+		}
+		return nil
+	})
+	return res, err
+}
+
+func stepCursor(c *store.Cursor, asc bool) []byte {
+	var k []byte
+	if asc {
+		k, _ = c.Next()
+	} else {
+		k, _ = c.Prev()
+	}
+	return k
+}
+
+// Group returns the duplicate group of a sha256 (hex) and its files.
+// Content held by one file only is a group of one with nothing wasted.
+func (ix *Index) Group(sha256 string) (Group, []File, error) {
+	raw, err := hex.DecodeString(strings.ToLower(sha256))
+	if err != nil || len(raw) != 32 {
+		return Group{}, nil, fmt.Errorf("%w: %q is not a hex sha256", ErrBadQuery, sha256)
+	}
+	var g Group
+	var files []File
+	err = ix.view(func(tx *store.Tx) error {
+		r := newReader(tx)
+		files = r.byHash([32]byte(raw))
+		if len(files) == 0 {
+			return fmt.Errorf("content %s: %w", sha256, ErrNotFound)
+		}
+		rec := groupRec{count: 1, units: 1, size: uint64(files[0].Size)}
+		if v := tx.Bucket(bucketDupes).Get(raw); v != nil {
+			if rec, err = decodeGroupRec(v); err != nil {
+				return err
+			}
+		}
+		g = groupOf(raw, rec)
+		return nil
+	})
+	return g, files, err
+}
+
+// Stats are index-wide totals.
+type Stats struct {
+	Files uint64 `json:"files"`
+	Bytes uint64 `json:"bytes"`
+	// UniqueBytes is Bytes less every copy beyond the first of each
+	// content (hard links included).
+	UniqueBytes uint64    `json:"unique_bytes"`
+	Groups      uint64    `json:"duplicate_groups"`
+	Wasted      uint64    `json:"wasted_bytes"`
+	Machines    []Machine `json:"machines"`
+	Checkpoint  uint64    `json:"checkpoint"`
+	DeadLetters int       `json:"dead_letters"`
+}
+
+// Stats returns the totals, per machine too.
+func (ix *Index) Stats() (Stats, error) {
+	var s Stats
+	err := ix.view(func(tx *store.Tx) error {
+		ms, err := machines(tx)
+		if err != nil {
+			return err
+		}
+		s.Machines = ms
+		for _, m := range ms {
+			s.Files += m.Files
+			s.Bytes += m.Bytes
+		}
+		t := decodeTotals(tx.Bucket(bucketMeta).Get(keyTotals))
+		s.Groups, s.Wasted = t.groups, t.wasted
+		s.UniqueBytes = s.Bytes - min(t.redundant, s.Bytes)
+		s.Checkpoint = tx.Checkpoint().Seq
+		s.DeadLetters = tx.Bucket(bucketDead).Len()
+		return nil
+	})
+	return s, err
+}
+
+// Machine summarizes one machine's files and scans.
+type Machine struct {
+	Name          string    `json:"name"`
+	Files         uint64    `json:"files"`
+	Bytes         uint64    `json:"bytes"`
+	Events        uint64    `json:"events"`
+	Scans         uint64    `json:"scans"`
+	Unreadable    uint64    `json:"unreadable"`
+	FirstSeq      uint64    `json:"first_seq"`
+	LastSeq       uint64    `json:"last_seq"`
+	FirstEvent    time.Time `json:"first_event"`
+	LastEvent     time.Time `json:"last_event"`
+	LastScan      string    `json:"last_scan,omitempty"`
+	LastScanStart time.Time `json:"last_scan_start,omitzero"`
+	LastScanEnd   time.Time `json:"last_scan_end,omitzero"`
+	// LastScanState is running, complete, interrupted or none.
+	LastScanState string `json:"last_scan_state"`
+}
+
+// Machines lists the machines by name.
+func (ix *Index) Machines() ([]Machine, error) {
+	var ms []Machine
+	err := ix.view(func(tx *store.Tx) error {
+		var err error
+		ms, err = machines(tx)
+		return err
+	})
+	return ms, err
+}
+
+func machines(tx *store.Tx) ([]Machine, error) {
+	var out []Machine
+	r := newReader(tx)
+	c := tx.Bucket(bucketMachines).Cursor()
+	for k, v := c.First(); k != nil; k, v = c.Next() {
+		rec, err := decodeMachineRec(v)
+		if err != nil {
+			return nil, fmt.Errorf("machine %s: %w", k, err)
+		}
+		m := Machine{
+			Name: string(k), Events: rec.events, Scans: rec.scans, Unreadable: rec.unreadable,
+			FirstSeq: rec.firstSeq, LastSeq: rec.lastSeq, FirstEvent: timeOf(rec.firstTime), LastEvent: timeOf(rec.lastTime),
+			LastScanStart: timeOf(rec.lastScanStart), LastScanEnd: timeOf(rec.lastScanEnd),
+			LastScanState: scanStateNames[min(int(rec.lastScanState), len(scanStateNames)-1)],
+		}
+		if rec.lastScanState != scanNone {
+			m.LastScan = rec.lastScan.String()
+		}
+		if root, ok := r.dirID(m.Name, ""); ok {
+			m.Files, m.Bytes = root.files, root.bytes
+		}
+		out = append(out, m)
+	}
+	return out, nil
+}
+
+// Scan summarizes one scan.
+type Scan struct {
+	ID      string      `json:"id"`
+	Machine string      `json:"machine"`
+	Root    events.Path `json:"root"`
+	Hashes  []string    `json:"hashes,omitempty"`
+	// State is running, complete or interrupted.
+	State    string            `json:"state"`
+	StartSeq uint64            `json:"start_seq,omitempty"`
+	EndSeq   uint64            `json:"end_seq,omitempty"`
+	Started  time.Time         `json:"started,omitzero"`
+	Ended    time.Time         `json:"ended,omitzero"`
+	Duration time.Duration     `json:"duration_ns,omitempty"`
+	Counts   events.ScanCounts `json:"counts"`
+	// Seen counts the scan's events the projector applied, by type.
+	Seen ScanSeen `json:"seen"`
+}
+
+// ScanSeen counts a scan's file events in the log.
+type ScanSeen struct {
+	Scanned, Changed, Moved, Deleted, Unreadable uint64
+}
+
+// Scans returns the newest scans first, of one machine or all ("").
+// limit <= 0 returns all.
+func (ix *Index) Scans(machine string, limit int) ([]Scan, error) {
+	var out []Scan
+	err := ix.view(func(tx *store.Tx) error {
+		c := tx.Bucket(bucketScans).Cursor()
+		for k, v := c.Last(); k != nil && (limit <= 0 || len(out) < limit); k, v = c.Prev() {
+			rec, err := decodeScanRec(v)
+			if err != nil || len(k) != 16 {
+				return fmt.Errorf("scan %x: %w", k, errCorrupt)
+			}
+			if machine != "" && rec.machine != machine {
+				continue
+			}
+			out = append(out, scanOf(k, rec))
+		}
+		return nil
+	})
+	return out, err
+}
+
+func scanOf(k []byte, rec scanRec) Scan {
+	s := Scan{
+		ID: ulidString(k), Machine: rec.machine, Root: events.Path(rec.root),
+		State:    scanStateNames[min(int(rec.state), len(scanStateNames)-1)],
+		StartSeq: rec.startSeq, EndSeq: rec.endSeq, Started: timeOf(rec.startTime), Ended: timeOf(rec.endTime),
+		Duration: time.Duration(rec.durationNS), Counts: rec.counts,
+		Seen: ScanSeen{rec.scanned, rec.changed, rec.moved, rec.deleted, rec.unreadable},
+	}
+	if rec.hashes != "" {
+		s.Hashes = strings.Split(rec.hashes, ",")
+	}
+	return s
+}
+
+// HistoryEntry is one event of a path's timeline. Read the event itself
+// from the log by its sequence (store.Log.Get).
+type HistoryEntry struct {
+	Seq  uint64      `json:"seq"`
+	Type events.Type `json:"type"`
+	// MovedAway is set on the FileMoved that took the file from this path.
+	MovedAway bool `json:"moved_away,omitempty"`
+}
+
+// History returns the events of a path in log order, including those from
+// before it was deleted or moved away; empty when the path never appeared.
+func (ix *Index) History(machine string, p events.Path) ([]HistoryEntry, error) {
+	var out []HistoryEntry
+	err := ix.view(func(tx *store.Tx) error {
+		r := newReader(tx)
+		dir, name := splitPath(string(p))
+		d, ok := r.dirID(machine, dir)
+		if !ok {
+			return nil
+		}
+		prefix := historyPrefix(d.id, name)
+		c := tx.Bucket(bucketHistory).Cursor()
+		for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+			if len(k) != len(prefix)+8 || len(v) != 1 {
+				continue
+			}
+			out = append(out, HistoryEntry{
+				Seq: binary.BigEndian.Uint64(k[len(prefix):]), Type: typeOfCode(v[0]), MovedAway: v[0]&movedAway != 0,
+			})
+		}
+		return nil
+	})
+	return out, err
+}
+
+// TreeEntry is a subdirectory in a Tree.
+type TreeEntry struct {
+	Name  string      `json:"name"`
+	Path  events.Path `json:"path"`
+	Files uint64      `json:"files"`
+	Bytes uint64      `json:"bytes"`
+}
+
+// Tree is one directory: its totals, its subdirectories and a page of its
+// files.
+type Tree struct {
+	Machine string      `json:"machine"`
+	Path    events.Path `json:"path"`
+	// Files and Bytes count everything below, recursively.
+	Files   uint64      `json:"files"`
+	Bytes   uint64      `json:"bytes"`
+	Dirs    []TreeEntry `json:"dirs"`
+	Entries []File      `json:"entries"`
+	// More is set when files beyond the page exist.
+	More bool `json:"more,omitempty"`
+}
+
+// Tree lists dir on machine ("/home/x" or "/home/x/"; "" is the machine's
+// root above "/"): subdirectories holding files, with recursive totals, and
+// up to limit files (0: 1000; negative: all) after skipping offset. It reads
+// only the directory's own keys, never the files below its subdirectories.
+func (ix *Index) Tree(machine, dir string, limit, offset int) (Tree, error) {
+	dir = normDir(dir)
+	if limit == 0 {
+		limit = 1000
+	}
+	t := Tree{Machine: machine, Path: events.Path(dir), Dirs: []TreeEntry{}, Entries: []File{}}
+	err := ix.view(func(tx *store.Tx) error {
+		r := newReader(tx)
+		d, ok := r.dirID(machine, dir)
+		if !ok {
+			return fmt.Errorf("%s:%s: %w", machine, dir, ErrNotFound)
+		}
+		t.Files, t.Bytes = d.files, d.bytes
+		// Subdirectories: keys machine 0x00 dir X '/', skipping each one's
+		// own subtree with a seek past it.
+		prefix := dirKey(machine, dir)
+		c := r.dirs.Cursor()
+		for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); {
+			rest := k[len(prefix):]
+			i := bytes.IndexByte(rest, '/')
+			if i < 0 { // not a directory key below dir
+				k, v = c.Next()
+				continue
+			}
+			if i == len(rest)-1 {
+				sub, err := decodeDirRec(v)
+				if err != nil {
+					return err
+				}
+				if sub.files > 0 {
+					t.Dirs = append(t.Dirs, TreeEntry{Name: string(rest[:i]), Path: events.Path(dir + string(rest)), Files: sub.files, Bytes: sub.bytes})
+				}
+			}
+			// Past every key that starts with prefix+rest[:i]+"/": '0' is
+			// the byte after '/'.
+			skip := append(append(bytes.Clone(prefix), rest[:i]...), '0')
+			k, v = c.Seek(skip)
+		}
+		fc := r.files.Cursor()
+		fp := be64(d.id)
+		n := 0
+		for k, v := fc.Seek(fp); k != nil && bytes.HasPrefix(k, fp); k, v = fc.Next() {
+			if n < offset {
+				n++
+				continue
+			}
+			if limit >= 0 && len(t.Entries) >= limit {
+				t.More = true
+				break
+			}
+			rec, err := decodeFileRec(v)
+			if err != nil {
+				return err
+			}
+			t.Entries = append(t.Entries, File{Machine: machine, File: rec.file(events.Path(dir + string(k[8:]))), Seq: rec.seq, ID: rec.fid})
+			n++
+		}
+		return nil
+	})
+	return t, err
+}
+
+// DeadLetter is an event the projector could not apply.
+type DeadLetter struct {
+	Seq     uint64 `json:"seq"`
+	Subject string `json:"subject"`
+	Reason  string `json:"reason"`
+}
+
+// DeadLetters returns up to limit dead letters (<= 0: all), oldest first.
+func (ix *Index) DeadLetters(limit int) ([]DeadLetter, error) {
+	var out []DeadLetter
+	err := ix.view(func(tx *store.Tx) error {
+		c := tx.Bucket(bucketDead).Cursor()
+		for k, v := c.First(); k != nil && (limit <= 0 || len(out) < limit); k, v = c.Next() {
+			d := decodeDeadRec(v)
+			out = append(out, DeadLetter{Seq: binary.BigEndian.Uint64(k), Subject: d.subject, Reason: d.reason})
+		}
+		return nil
+	})
+	return out, err
+}
+
+// Checkpoint returns the index's checkpoint.
+func (ix *Index) Checkpoint() (store.Checkpoint, error) {
+	var cp store.Checkpoint
+	err := ix.view(func(tx *store.Tx) error { cp = tx.Checkpoint(); return nil })
+	return cp, err
+}

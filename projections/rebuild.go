@@ -1,0 +1,301 @@
+package projections
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/indexer/indexer/store"
+)
+
+// BuildOptions say how far Build reads the log.
+type BuildOptions struct {
+	// UntilSeq, when set, stops after the event at this sequence.
+	UntilSeq uint64
+	// UntilTime, when set, stops before the first event the log stored
+	// after it (the log's time of storing, which only grows, not the
+	// scanner's clock).
+	UntilTime time.Time
+	// BatchSize is the number of events per transaction:
+	// DefaultRebuildBatchSize when 0.
+	BatchSize int
+	// Decoders as in Projector.
+	Decoders int
+	// Logger receives progress; nil discards it.
+	Logger *slog.Logger
+
+	afterCommit func(seq uint64) // for tests: called after each batch
+}
+
+func (o BuildOptions) limit() string {
+	switch {
+	case o.UntilSeq > 0:
+		return "seq " + strconv.FormatUint(o.UntilSeq, 10)
+	case !o.UntilTime.IsZero():
+		return "time " + o.UntilTime.UTC().Format(time.RFC3339Nano)
+	}
+	return ""
+}
+
+// Build builds the index at path from the log: up to the log's end, or as
+// of UntilSeq or UntilTime (time travel). It writes without fsync, in large
+// batches, and syncs once at the end. A file left by an interrupted Build of
+// the same stream and limit is resumed from its checkpoint; any other file at
+// path is replaced. Nothing else may have path open.
+func Build(ctx context.Context, log *store.Log, path string, opt BuildOptions) (store.Checkpoint, error) {
+	logger := opt.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	info, err := log.Info(ctx)
+	if err != nil {
+		return store.Checkpoint{}, fmt.Errorf("build %s: %w", path, err)
+	}
+	db, cp, err := openBuild(path, info, opt, logger)
+	if err != nil {
+		return cp, fmt.Errorf("build %s: %w", path, err)
+	}
+	defer db.Close()
+	start := time.Now()
+	first := cp.Seq
+	cp, err = buildInto(ctx, db, log, info, opt)
+	if err != nil {
+		return cp, fmt.Errorf("build %s: %w", path, err)
+	}
+	if err := db.Sync(); err != nil {
+		return cp, fmt.Errorf("build %s: sync: %w", path, err)
+	}
+	logger.Info("index built", "path", path, "seq", cp.Seq, "events", cp.Seq-first, "took", time.Since(start).Round(time.Millisecond))
+	return cp, db.Close()
+}
+
+// openBuild opens path for a build, starting it afresh unless it holds a
+// resumable build.
+func openBuild(path string, info store.StreamInfo, opt BuildOptions, logger *slog.Logger) (*store.DB, store.Checkpoint, error) {
+	open := func() (*store.DB, error) {
+		db := &store.DB{Path: path, NoSync: true}
+		return db, db.Open()
+	}
+	db, err := open()
+	if err != nil && !errors.Is(err, store.ErrLocked) {
+		logger.Warn("discarding unreadable build file", "path", path, "err", err)
+		os.Remove(path)
+		db, err = open()
+	}
+	if err != nil {
+		return nil, store.Checkpoint{}, err
+	}
+	var cp store.Checkpoint
+	var limit string
+	db.View(func(tx *store.Tx) error {
+		cp = tx.Checkpoint()
+		limit = string(tx.Bucket(bucketMeta).Get(keyBuildLimit))
+		return nil
+	})
+	why := ""
+	switch {
+	case cp.Seq == 0:
+	case limit != opt.limit():
+		why = fmt.Sprintf("it was built to %q, not %q", limit, opt.limit())
+	case opt.UntilSeq > 0 && cp.Seq > opt.UntilSeq:
+		why = "it is past the requested sequence"
+	default:
+		why = staleReason(cp, info)
+	}
+	if why != "" {
+		logger.Info("starting the build afresh", "path", path, "reason", why)
+		db.Close()
+		if err := os.Remove(path); err != nil {
+			return nil, cp, err
+		}
+		if db, err = open(); err != nil {
+			return nil, cp, err
+		}
+		cp = store.Checkpoint{}
+	} else if cp.Seq > 0 {
+		logger.Info("resuming an interrupted build", "path", path, "seq", cp.Seq)
+	}
+	err = db.Update(func(tx *store.Tx) error {
+		return tx.Bucket(bucketMeta).Put(keyBuildLimit, []byte(opt.limit()))
+	})
+	if err != nil {
+		db.Close()
+		return nil, cp, err
+	}
+	return db, cp, nil
+}
+
+// buildInto applies the log to db from its checkpoint to the end of the log
+// or the options' limit.
+func buildInto(ctx context.Context, db *store.DB, log *store.Log, info store.StreamInfo, opt BuildOptions) (store.Checkpoint, error) {
+	var cp store.Checkpoint
+	db.View(func(tx *store.Tx) error { cp = tx.Checkpoint(); return nil })
+	target := info.LastSeq
+	if opt.UntilSeq > 0 && opt.UntilSeq < target {
+		target = opt.UntilSeq
+	}
+	if cp.Seq >= target {
+		return cp, nil
+	}
+	decoders := opt.Decoders
+	if decoders <= 0 {
+		decoders = (&Projector{}).decoders()
+	}
+	f, err := startFeed(ctx, log, cp.Seq+1, decoders)
+	if err != nil {
+		return cp, err
+	}
+	defer f.stop()
+	var buf []item
+	for {
+		items, err := f.batch(ctx, cmp0(opt.BatchSize, DefaultRebuildBatchSize), time.Second, buf)
+		buf = items
+		done := false
+		for i := range items {
+			r := &items[i].rec
+			if r.Seq > target || !opt.UntilTime.IsZero() && r.Time.After(opt.UntilTime) {
+				items, done = items[:i], true
+				break
+			}
+		}
+		stop, newer := cutNewer(items)
+		if len(stop) > 0 {
+			last, _, cerr := commit(db, stop, info.Created)
+			if cerr != nil {
+				return cp, cerr
+			}
+			if last > 0 {
+				cp.Seq = last
+			}
+			if opt.afterCommit != nil {
+				opt.afterCommit(cp.Seq)
+			}
+		}
+		if newer != nil {
+			return cp, fmt.Errorf("stop at seq %d: %w", newer.rec.Seq, newer.err)
+		}
+		if err != nil {
+			return cp, err
+		}
+		if done || cp.Seq >= target {
+			db.View(func(tx *store.Tx) error { cp = tx.Checkpoint(); return nil })
+			return cp, nil
+		}
+	}
+}
+
+// Rebuild builds a new index from the log beside the live one
+// (Path+".rebuild"), catches it up, then swaps it in with a rename. Readers
+// keep using the old file until the swap, which holds them only for the last
+// few events; Run, if running, carries on with the new file. An interrupted
+// rebuild resumes where it stopped.
+func (p *Projector) Rebuild(ctx context.Context) error {
+	tmp := p.Path + ".rebuild"
+	opt := BuildOptions{BatchSize: p.rebuildSize(), Decoders: p.decoders(), Logger: p.logger()}
+	p.nmu.Lock()
+	p.rebuildOn = true
+	p.nmu.Unlock()
+	defer func() {
+		p.nmu.Lock()
+		p.rebuildOn = false
+		p.nmu.Unlock()
+	}()
+	start := time.Now()
+	if _, err := Build(ctx, p.Log, tmp, opt); err != nil {
+		return err
+	}
+	// Swap: hold off the live projector and new readers, catch up the last
+	// events, rename over the live file.
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	cp, err := Build(ctx, p.Log, tmp, opt)
+	if err != nil {
+		return err
+	}
+	if p.db != nil {
+		if err := p.db.Close(); err != nil {
+			return fmt.Errorf("rebuild: close %s: %w", p.Path, err)
+		}
+		p.db = nil
+	}
+	if err := os.Rename(tmp, p.Path); err != nil {
+		return fmt.Errorf("rebuild: %w", err)
+	}
+	syncDir(filepath.Dir(p.Path))
+	db := &store.DB{Path: p.Path}
+	if err := db.Open(); err != nil {
+		return fmt.Errorf("rebuild: reopen: %w", err)
+	}
+	p.db = db
+	p.gen++
+	p.nmu.Lock()
+	p.rebuilds++
+	p.nmu.Unlock()
+	p.advance(cp.Seq, 0)
+	p.logger().Info("rebuilt index swapped in", "path", p.Path, "seq", cp.Seq, "took", time.Since(start).Round(time.Millisecond))
+	return nil
+}
+
+// syncDir makes a rename in dir durable.
+func syncDir(dir string) {
+	if d, err := os.Open(dir); err == nil {
+		d.Sync()
+		d.Close()
+	}
+}
+
+// Status is what `indexer-project status` shows.
+type Status struct {
+	Checkpoint    uint64    `json:"checkpoint"`
+	StreamLastSeq uint64    `json:"stream_last_seq"`
+	Lag           uint64    `json:"lag"`
+	CaughtUp      bool      `json:"caught_up"`
+	EventsPerSec  float64   `json:"events_per_second"`
+	IndexBytes    int64     `json:"index_bytes"`
+	DeadLetters   int       `json:"dead_letters"`
+	Rebuilding    bool      `json:"rebuilding"`
+	Rebuilds      int       `json:"rebuilds"`
+	Error         string    `json:"error,omitempty"`
+	Time          time.Time `json:"time"`
+}
+
+// Status reports the projector's progress against the log.
+func (p *Projector) Status(ctx context.Context) (Status, error) {
+	now := time.Now()
+	p.nmu.Lock()
+	s := Status{
+		Checkpoint: p.applied, EventsPerSec: p.rate.perSecond(now),
+		Rebuilding: p.rebuildOn, Rebuilds: p.rebuilds, Time: now.UTC(),
+	}
+	if p.fatal != nil {
+		s.Error = p.fatal.Error()
+	}
+	p.nmu.Unlock()
+	err := p.View(func(tx *store.Tx) error {
+		s.DeadLetters = tx.Bucket(bucketDead).Len()
+		return nil
+	})
+	if err != nil {
+		return s, err
+	}
+	p.mu.RLock()
+	if p.db != nil {
+		s.IndexBytes = p.db.Size()
+	}
+	p.mu.RUnlock()
+	info, err := p.Log.Info(ctx)
+	if err != nil {
+		return s, err
+	}
+	s.StreamLastSeq = info.LastSeq
+	if info.LastSeq > s.Checkpoint {
+		s.Lag = info.LastSeq - s.Checkpoint
+	}
+	s.CaughtUp = s.Lag == 0
+	return s, nil
+}

@@ -1,0 +1,400 @@
+package projections
+
+import (
+	"encoding/binary"
+	"encoding/hex"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/oklog/ulid/v2"
+
+	"github.com/indexer/indexer/events"
+)
+
+// fileRec is the files model's value: an events.File without its path,
+// with binary digests, its file id and the sequence that last changed it.
+// Encoded it is about 100 bytes with md5, sha1 and sha256.
+type fileRec struct {
+	fid, seq          uint64
+	size              uint64
+	mode              uint32
+	mtime, ctime      int64
+	btime             int64
+	inode, dev, nlink uint64
+	uid, gid          uint32
+	target            string
+	has               uint8 // hasMD5 | hasSHA1 | ...
+	md5               [16]byte
+	sha1              [20]byte
+	sha256, blake3    [32]byte
+}
+
+const (
+	hasMD5 = 1 << iota
+	hasSHA1
+	hasSHA256
+	hasBLAKE3
+	hasTarget
+)
+
+func (r *fileRec) encode() []byte {
+	b := make([]byte, 1, 128+len(r.target))
+	b[0] = r.has
+	b = binary.AppendUvarint(b, r.fid)
+	b = binary.AppendUvarint(b, r.seq)
+	b = binary.AppendUvarint(b, r.size)
+	b = binary.AppendUvarint(b, uint64(r.mode))
+	b = binary.AppendVarint(b, r.mtime)
+	b = binary.AppendVarint(b, r.ctime)
+	b = binary.AppendVarint(b, r.btime)
+	b = binary.AppendUvarint(b, r.inode)
+	b = binary.AppendUvarint(b, r.dev)
+	b = binary.AppendUvarint(b, r.nlink)
+	b = binary.AppendUvarint(b, uint64(r.uid))
+	b = binary.AppendUvarint(b, uint64(r.gid))
+	if r.has&hasMD5 != 0 {
+		b = append(b, r.md5[:]...)
+	}
+	if r.has&hasSHA1 != 0 {
+		b = append(b, r.sha1[:]...)
+	}
+	if r.has&hasSHA256 != 0 {
+		b = append(b, r.sha256[:]...)
+	}
+	if r.has&hasBLAKE3 != 0 {
+		b = append(b, r.blake3[:]...)
+	}
+	if r.has&hasTarget != 0 {
+		b = appendStr(b, r.target)
+	}
+	return b
+}
+
+func decodeFileRec(v []byte) (fileRec, error) {
+	d := dec{b: v}
+	var r fileRec
+	r.has = d.byte1()
+	r.fid, r.seq, r.size = d.uv(), d.uv(), d.uv()
+	r.mode = uint32(d.uv())
+	r.mtime, r.ctime, r.btime = d.v(), d.v(), d.v()
+	r.inode, r.dev, r.nlink = d.uv(), d.uv(), d.uv()
+	r.uid, r.gid = uint32(d.uv()), uint32(d.uv())
+	if r.has&hasMD5 != 0 {
+		copy(r.md5[:], d.bytes(16))
+	}
+	if r.has&hasSHA1 != 0 {
+		copy(r.sha1[:], d.bytes(20))
+	}
+	if r.has&hasSHA256 != 0 {
+		copy(r.sha256[:], d.bytes(32))
+	}
+	if r.has&hasBLAKE3 != 0 {
+		copy(r.blake3[:], d.bytes(32))
+	}
+	if r.has&hasTarget != 0 {
+		r.target = d.str()
+	}
+	if d.err != nil {
+		return fileRec{}, d.err
+	}
+	return r, nil
+}
+
+// fileRecOf validates f's fields that the read models rely on and converts
+// it. An error here makes the event a dead letter.
+func fileRecOf(f *events.File) (fileRec, error) {
+	r := fileRec{
+		mode: f.Mode, mtime: f.MTime, ctime: f.CTime, btime: f.BTime,
+		inode: f.Inode, dev: f.Device, nlink: f.Nlink, uid: f.UID, gid: f.GID,
+	}
+	if f.Size < 0 {
+		return r, fmt.Errorf("negative size %d", f.Size)
+	}
+	r.size = uint64(f.Size)
+	if f.Target != "" {
+		if len(f.Target) > maxPathLen {
+			return r, fmt.Errorf("link target of %d bytes", len(f.Target))
+		}
+		r.target, r.has = string(f.Target), r.has|hasTarget
+	}
+	for _, h := range []struct {
+		name, hex string
+		dst       []byte
+		bit       uint8
+	}{
+		{"md5", f.Hashes.MD5, r.md5[:], hasMD5},
+		{"sha1", f.Hashes.SHA1, r.sha1[:], hasSHA1},
+		{"sha256", f.Hashes.SHA256, r.sha256[:], hasSHA256},
+		{"blake3", f.Hashes.BLAKE3, r.blake3[:], hasBLAKE3},
+	} {
+		if h.hex == "" {
+			continue
+		}
+		if len(h.hex) != 2*len(h.dst) {
+			return r, fmt.Errorf("%s digest %q is not %d hex digits", h.name, clip(h.hex), 2*len(h.dst))
+		}
+		if _, err := hex.Decode(h.dst, []byte(h.hex)); err != nil {
+			return r, fmt.Errorf("%s digest %q: %v", h.name, clip(h.hex), err)
+		}
+		r.has |= h.bit
+	}
+	return r, nil
+}
+
+// file converts a stored record back to the event form.
+func (r *fileRec) file(path events.Path) events.File {
+	f := events.File{
+		Path: path, Size: int64(r.size), Mode: r.mode, MTime: r.mtime, CTime: r.ctime, BTime: r.btime,
+		Inode: r.inode, Device: r.dev, Nlink: r.nlink, UID: r.uid, GID: r.gid, Target: events.Path(r.target),
+	}
+	if r.has&hasMD5 != 0 {
+		f.Hashes.MD5 = hex.EncodeToString(r.md5[:])
+	}
+	if r.has&hasSHA1 != 0 {
+		f.Hashes.SHA1 = hex.EncodeToString(r.sha1[:])
+	}
+	if r.has&hasSHA256 != 0 {
+		f.Hashes.SHA256 = hex.EncodeToString(r.sha256[:])
+	}
+	if r.has&hasBLAKE3 != 0 {
+		f.Hashes.BLAKE3 = hex.EncodeToString(r.blake3[:])
+	}
+	return f
+}
+
+// isDir reports whether the record is of a directory, which counts in no
+// aggregate.
+func (r *fileRec) isDir() bool { return r.mode&dirModeBit != 0 }
+
+// dirModeBit is io/fs.ModeDir.
+const dirModeBit = 1 << 31
+
+func clip(s string) string {
+	if len(s) > 80 {
+		return s[:80] + "..."
+	}
+	return s
+}
+
+// dirRec is the dirs model's value: the directory's id and its recursive
+// file count and bytes.
+type dirRec struct {
+	id           uint64
+	files, bytes uint64
+}
+
+func (r dirRec) encode() []byte {
+	b := binary.AppendUvarint(nil, r.id)
+	b = binary.AppendUvarint(b, r.files)
+	return binary.AppendUvarint(b, r.bytes)
+}
+
+func decodeDirRec(v []byte) (dirRec, error) {
+	d := dec{b: v}
+	r := dirRec{id: d.uv(), files: d.uv(), bytes: d.uv()}
+	return r, d.err
+}
+
+// Scan states, as kept in machine and scan records.
+const (
+	scanNone = iota
+	scanRunning
+	scanComplete
+	scanInterrupted
+)
+
+var scanStateNames = []string{"none", "running", "complete", "interrupted"}
+
+// machineRec is the machines model's value.
+type machineRec struct {
+	id                  uint64
+	firstSeq, lastSeq   uint64
+	firstTime, lastTime int64 // event times, Unix ns
+	events, scans       uint64
+	unreadable          uint64
+	lastScan            ulid.ULID
+	lastScanStart       int64
+	lastScanEnd         int64
+	lastScanState       uint8
+}
+
+func (r *machineRec) encode() []byte {
+	b := binary.AppendUvarint(nil, r.id)
+	b = binary.AppendUvarint(b, r.firstSeq)
+	b = binary.AppendUvarint(b, r.lastSeq)
+	b = binary.AppendVarint(b, r.firstTime)
+	b = binary.AppendVarint(b, r.lastTime)
+	b = binary.AppendUvarint(b, r.events)
+	b = binary.AppendUvarint(b, r.scans)
+	b = binary.AppendUvarint(b, r.unreadable)
+	b = append(b, r.lastScan[:]...)
+	b = binary.AppendVarint(b, r.lastScanStart)
+	b = binary.AppendVarint(b, r.lastScanEnd)
+	return append(b, r.lastScanState)
+}
+
+func decodeMachineRec(v []byte) (machineRec, error) {
+	d := dec{b: v}
+	var r machineRec
+	r.id, r.firstSeq, r.lastSeq = d.uv(), d.uv(), d.uv()
+	r.firstTime, r.lastTime = d.v(), d.v()
+	r.events, r.scans, r.unreadable = d.uv(), d.uv(), d.uv()
+	copy(r.lastScan[:], d.bytes(16))
+	r.lastScanStart, r.lastScanEnd = d.v(), d.v()
+	r.lastScanState = d.byte1()
+	return r, d.err
+}
+
+// scanRec is the scans model's value.
+type scanRec struct {
+	machine, root string
+	hashes        string // the scan's hash algorithms, comma-separated
+	startSeq      uint64
+	startTime     int64
+	endSeq        uint64
+	endTime       int64
+	state         uint8
+	counts        events.ScanCounts // as the scanner reported them
+	durationNS    int64
+	// What the projector saw of the scan's file events.
+	scanned, changed, moved, deleted, unreadable uint64
+	lastSeq                                      uint64
+}
+
+func (r *scanRec) encode() []byte {
+	b := appendStr(nil, r.machine)
+	b = appendStr(b, r.root)
+	b = appendStr(b, r.hashes)
+	b = binary.AppendUvarint(b, r.startSeq)
+	b = binary.AppendVarint(b, r.startTime)
+	b = binary.AppendUvarint(b, r.endSeq)
+	b = binary.AppendVarint(b, r.endTime)
+	b = append(b, r.state)
+	c := r.counts
+	for _, x := range []int64{c.Seen, c.Read, c.Added, c.Changed, c.Moved, c.Deleted, c.Unreadable, c.BytesRead, r.durationNS} {
+		b = binary.AppendVarint(b, x)
+	}
+	for _, x := range []uint64{r.scanned, r.changed, r.moved, r.deleted, r.unreadable, r.lastSeq} {
+		b = binary.AppendUvarint(b, x)
+	}
+	return b
+}
+
+func decodeScanRec(v []byte) (scanRec, error) {
+	d := dec{b: v}
+	var r scanRec
+	r.machine, r.root, r.hashes = d.str(), d.str(), d.str()
+	r.startSeq, r.startTime = d.uv(), d.v()
+	r.endSeq, r.endTime = d.uv(), d.v()
+	r.state = d.byte1()
+	c := &r.counts
+	for _, p := range []*int64{&c.Seen, &c.Read, &c.Added, &c.Changed, &c.Moved, &c.Deleted, &c.Unreadable, &c.BytesRead, &r.durationNS} {
+		*p = d.v()
+	}
+	for _, p := range []*uint64{&r.scanned, &r.changed, &r.moved, &r.deleted, &r.unreadable, &r.lastSeq} {
+		*p = d.uv()
+	}
+	return r, d.err
+}
+
+// groupRec is the dupes model's value: a content hash held by two or more
+// files. units counts distinct (machine, device, inode): hard links of one
+// inode are one unit and waste nothing.
+type groupRec struct {
+	count, units, size uint64
+}
+
+func (g groupRec) wasted() uint64 {
+	if g.units < 2 {
+		return 0
+	}
+	return g.size * (g.units - 1)
+}
+
+// redundant is the bytes beyond one copy, hard links included.
+func (g groupRec) redundant() uint64 {
+	if g.count < 2 {
+		return 0
+	}
+	return g.size * (g.count - 1)
+}
+
+func (g groupRec) encode() []byte {
+	b := binary.AppendUvarint(nil, g.count)
+	b = binary.AppendUvarint(b, g.units)
+	return binary.AppendUvarint(b, g.size)
+}
+
+func decodeGroupRec(v []byte) (groupRec, error) {
+	d := dec{b: v}
+	g := groupRec{count: d.uv(), units: d.uv(), size: d.uv()}
+	return g, d.err
+}
+
+// totals are index-wide sums kept in meta so Stats reads one key.
+type totals struct {
+	groups, wasted, redundant uint64
+}
+
+func (t totals) encode() []byte {
+	b := binary.AppendUvarint(nil, t.groups)
+	b = binary.AppendUvarint(b, t.wasted)
+	return binary.AppendUvarint(b, t.redundant)
+}
+
+func decodeTotals(v []byte) totals {
+	if v == nil {
+		return totals{}
+	}
+	d := dec{b: v}
+	return totals{groups: d.uv(), wasted: d.uv(), redundant: d.uv()}
+}
+
+// deadRec is why an event was not applied.
+type deadRec struct {
+	subject, reason string
+}
+
+func (r deadRec) encode() []byte { return appendStr(appendStr(nil, r.subject), r.reason) }
+
+func decodeDeadRec(v []byte) deadRec {
+	d := dec{b: v}
+	return deadRec{subject: d.str(), reason: d.str()}
+}
+
+// History values: the event type's code, with movedAway set on the From side
+// of a FileMoved.
+const movedAway = 0x80
+
+var typeCodes = func() map[events.Type]byte {
+	m := map[events.Type]byte{}
+	for i, t := range events.Types {
+		m[t] = byte(i + 1)
+	}
+	return m
+}()
+
+func typeOfCode(c byte) events.Type {
+	i := int(c&^movedAway) - 1
+	if i < 0 || i >= len(events.Types) {
+		return events.Type(fmt.Sprintf("unknown(%d)", c))
+	}
+	return events.Types[i]
+}
+
+func unixNano(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixNano()
+}
+
+func timeOf(ns int64) time.Time {
+	if ns == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, ns).UTC()
+}
+
+func hashList(h []string) string { return strings.Join(h, ",") }

@@ -1,0 +1,34 @@
+// Package service is the query side of the indexer: one interface, Queries,
+// for every question a user asks (where is this file, what are the
+// duplicates, what is in this folder, what happened to this file), and the
+// ways to answer it.
+//
+//   - Local answers from an index in this process: a live projector's
+//     (Projector.Index) or an index.db opened read-only.
+//   - Cache answers the hot queries (stats, duplicates, trees, machines,
+//     scans) from memory until the projection's checkpoint moves.
+//   - Serve makes any Queries a NATS request/reply service (nats.go's micro
+//     package), listed by `nats micro ls` and asked with `nats req
+//     indexer.stats {}`; Client asks such a service and is itself a Queries.
+//
+// The CLI (cmd/indexer), the HTTP API and web UI (projections/web) and the
+// NATS service all sit on Queries, so they give the same answers.
+//
+// # Requests
+//
+// FindRequest, DupesRequest and TreeRequest are plain JSON-able values: the
+// same struct is a CLI's flags, an HTTP query string and a NATS request
+// body. Paths are events.Path, exact bytes: a name that is not UTF-8
+// travels as {"b64":"..."} (see events.Path).
+//
+// # Caveats
+//
+//   - Find with Archived or PathContains beside a name pattern, and Dupes
+//     with Machine, read every candidate: the read models have no index for
+//     them.
+//   - A group's files (Group, Dupes with Files) are all read before being
+//     cut to the number asked for: the empty file can have 100,000 paths.
+//   - Cached answers are shared: callers must not modify them.
+//   - Handlers of one NATS endpoint run one at a time (micro's model), so a
+//     slow query delays the next request to the same endpoint.
+package service

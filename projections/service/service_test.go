@@ -1,0 +1,272 @@
+package service_test
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"os"
+	"os/exec"
+	"reflect"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/indexer/indexer/events"
+	"github.com/indexer/indexer/projections"
+	"github.com/indexer/indexer/projections/service"
+	"github.com/indexer/indexer/projections/service/servicetest"
+	"github.com/indexer/indexer/store/storetest"
+)
+
+// ask runs every query against q; the answers (as JSON, errors as text)
+// let two implementations be compared.
+func ask(t *testing.T, q service.Queries) map[string]string {
+	t.Helper()
+	ctx := context.Background()
+	out := map[string]string{}
+	put := func(name string, v any, err error) {
+		if err != nil {
+			kind := "error"
+			switch {
+			case errors.Is(err, projections.ErrNotFound):
+				kind = "not found"
+			case errors.Is(err, projections.ErrBadQuery):
+				kind = "bad query"
+			}
+			out[name] = kind
+			return
+		}
+		b, _ := json.Marshal(v)
+		out[name] = string(b)
+	}
+	f, err := q.Lookup(ctx, "laptop", servicetest.Latin1Path)
+	put("lookup latin1", f, err)
+	f, err = q.Lookup(ctx, "laptop", "/nope")
+	put("lookup missing", f, err)
+	f, err = q.Lookup(ctx, "", "/x")
+	put("lookup no machine", f, err)
+	d, err := q.Show(ctx, "laptop", servicetest.ReportPath)
+	put("show report", d, err)
+	for name, r := range map[string]service.FindRequest{
+		"find report":   {Pattern: "report"},
+		"find glob":     {Pattern: "IMG_01?5.jpg", Mode: "glob"},
+		"find regex":    {Pattern: `^(song|movie)\.`, Mode: "regex"},
+		"find hash":     {Hash: servicetest.Hashes("song").SHA256, Machine: "nas1"},
+		"find archived": {Archived: true, Ext: "pdf"},
+		"find both":     {Pattern: "report", Archived: true},
+		"find contains": {PathContains: "SHARE/VIDEO"},
+		"find under":    {Under: "/home/ana/photos", MinSize: 8_000_000, Limit: 2, Offset: 1},
+		"find bad glob": {Pattern: "[", Mode: "glob"},
+		"find bad mode": {Mode: "fuzzy"},
+		"find bad hash": {Hash: "12"},
+	} {
+		res, err := q.Find(ctx, r)
+		put(name, res, err)
+	}
+	for name, r := range map[string]service.DupesRequest{
+		"dupes":         {Files: 2},
+		"dupes count":   {Sort: "count", Asc: true, MinSize: 1},
+		"dupes machine": {Machine: "laptop", Files: -1},
+		"dupes bad":     {Sort: "name"},
+	} {
+		res, err := q.Dupes(ctx, r)
+		put(name, res, err)
+	}
+	g, err := q.Group(ctx, servicetest.Hashes("photo").SHA256, -1)
+	put("group photo", g, err)
+	s, err := q.Stats(ctx)
+	put("stats", s, err)
+	tr, err := q.Tree(ctx, service.TreeRequest{Machine: "laptop", Dir: "/home/ana/weird"})
+	put("tree weird", tr, err)
+	tr, err = q.Tree(ctx, service.TreeRequest{Machine: "laptop", Dir: "/nope"})
+	put("tree missing", tr, err)
+	hs, err := q.History(ctx, "laptop", servicetest.MovedFrom)
+	put("history moved", hs, err)
+	ms, err := q.Machines(ctx)
+	put("machines", ms, err)
+	ss, err := q.Scans(ctx, "laptop", 1)
+	put("scans", ss, err)
+	return out
+}
+
+func TestLocalAnswers(t *testing.T) {
+	t.Parallel()
+	env := servicetest.MustOpen(t, servicetest.Options{})
+	env.Publish(t, servicetest.Fixture()...)
+	a := ask(t, env.Local)
+	for name, want := range map[string]string{
+		"lookup missing":    "not found",
+		"lookup no machine": "bad query",
+		"tree missing":      "not found",
+		"find bad glob":     "bad query",
+		"find bad mode":     "bad query",
+		"find bad hash":     "bad query",
+		"dupes bad":         "bad query",
+	} {
+		if a[name] != want {
+			t.Errorf("%s = %s, want %s", name, a[name], want)
+		}
+	}
+	for name, holds := range map[string][]string{
+		"lookup latin1": {`"b64":"` + base64.StdEncoding.EncodeToString([]byte(servicetest.Latin1Path)) + `"`},
+		"show report":   {`"count":4`, servicetest.NASReport, `"type":"FileScanned"`, `"event":{`},
+		"find report":   {`"total":4`, `"indexed":true`},
+		"find glob":     {`"total":3`, "IMG_0105.jpg", "IMG_0115.jpg", "IMG_0125.jpg"},
+		"find regex":    {`"total":3`},
+		"find hash":     {`"total":1`, "/srv/share/music/song.flac"},
+		"find archived": {`"total":1`, "backup.zip::docs/report-2025.pdf"},
+		"find both":     {`"total":1`, "backup.zip::docs"},
+		"find contains": {`"total":2`, "movie-copy.mkv"},
+		"find under":    {`"total":4`, "IMG_0127.jpg", "IMG_0128.jpg"},
+		"dupes":         {`"total":5`, "movie.mkv"},
+		"dupes count":   {`"total":4`},
+		"dupes machine": {`"total":3`, `"count":3`, `"wasted":6291456`}, // song is on laptop once
+		"group photo":   {`"count":2`, `"inodes":1`, `"wasted":0`, servicetest.PhotoLink},
+		"history moved": {`"moved_away":true`},
+		"scans":         {`"machine":"laptop"`, `"changed":1`},
+		"tree weird":    {`"files":4`, `line\nbreak.txt`},
+	} {
+		for _, h := range holds {
+			if !strings.Contains(a[name], h) {
+				t.Errorf("%s lacks %s:\n%s", name, h, a[name])
+			}
+		}
+	}
+}
+
+// TestServeAndClient checks that the NATS service and its client give
+// exactly the answers of the index itself, errors included.
+func TestServeAndClient(t *testing.T) {
+	t.Parallel()
+	env := servicetest.MustOpen(t, servicetest.Options{})
+	env.Publish(t, servicetest.Fixture()...)
+	svc, err := service.Serve(env.Log, env.Local, map[string]string{"index": "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { svc.Stop() })
+	local, remote := ask(t, env.Local), ask(t, &service.Client{Log: env.Log})
+	for name, want := range local {
+		if remote[name] != want {
+			t.Errorf("%s over NATS:\n%s\nlocally:\n%s", name, remote[name], want)
+		}
+	}
+	st, err := (&service.Client{Log: env.Log}).Status(context.Background())
+	if err != nil || !st.Live || st.Lag != 0 || st.Checkpoint == 0 {
+		t.Fatalf("status = %+v, %v", st, err)
+	}
+	svc.Stop()
+	_, err = (&service.Client{Log: env.Log}).Stats(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "no service") {
+		t.Fatalf("stats with no service = %v, want no responders", err)
+	}
+}
+
+// counting counts the queries that reach the index behind a cache.
+type counting struct {
+	service.Queries
+	stats, trees atomic.Int64
+}
+
+func (c *counting) Stats(ctx context.Context) (projections.Stats, error) {
+	c.stats.Add(1)
+	return c.Queries.Stats(ctx)
+}
+
+func (c *counting) Tree(ctx context.Context, q service.TreeRequest) (projections.Tree, error) {
+	c.trees.Add(1)
+	return c.Queries.Tree(ctx, q)
+}
+
+func TestCache(t *testing.T) {
+	t.Parallel()
+	env := servicetest.MustOpen(t, servicetest.Options{})
+	env.Publish(t, servicetest.Fixture()...)
+	ctx := context.Background()
+	inner := &counting{Queries: env.Local}
+	c := &service.Cache{Queries: inner, Checkpoint: env.Projector.Checkpoint}
+	s1, _ := c.Stats(ctx)
+	s2, _ := c.Stats(ctx)
+	if inner.stats.Load() != 1 || !reflect.DeepEqual(s1, s2) {
+		t.Fatalf("two stats reached the index %d times", inner.stats.Load())
+	}
+	// An answer that found nothing is cached too.
+	missing := service.TreeRequest{Machine: "laptop", Dir: "/home/ana/later"}
+	for range 3 {
+		if _, err := c.Tree(ctx, missing); !errors.Is(err, projections.ErrNotFound) {
+			t.Fatalf("tree of a missing dir: %v", err)
+		}
+	}
+	if inner.trees.Load() != 1 {
+		t.Fatalf("three trees of a missing dir reached the index %d times", inner.trees.Load())
+	}
+	// A new checkpoint drops everything: the new file and dir show at once.
+	sc := servicetest.NewScan("laptop", "/home/ana", time.Date(2026, 5, 1, 0, 0, 0, 0, time.UTC))
+	sc.Scanned(sc.File("/home/ana/later/new.txt", 10, "new"))
+	env.Publish(t, sc.Complete(events.ScanCounts{Added: 1})...)
+	s3, _ := c.Stats(ctx)
+	if s3.Files != s1.Files+1 || inner.stats.Load() != 2 {
+		t.Fatalf("stats after a new file: %d files (was %d), %d computations", s3.Files, s1.Files, inner.stats.Load())
+	}
+	tr, err := c.Tree(ctx, missing)
+	if err != nil || tr.Files != 1 {
+		t.Fatalf("tree of the new dir = %+v, %v", tr, err)
+	}
+	if cs := c.CacheStats(); cs.Hits != 3 || cs.Misses != 4 {
+		t.Fatalf("cache stats = %+v, want 3 hits, 4 misses", cs)
+	}
+}
+
+// TestNATSCLI lists and asks the service with the real NATS CLI, as a
+// user on another machine would.
+func TestNATSCLI(t *testing.T) {
+	t.Parallel()
+	nats := storetest.NATSCLI(t)
+	env := servicetest.MustOpen(t, servicetest.Options{Listen: true})
+	env.Publish(t, servicetest.Fixture()...)
+	svc, err := service.Serve(env.Log, &service.Cache{Queries: env.Local, Checkpoint: env.Projector.Checkpoint}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { svc.Stop() })
+	run := func(args ...string) string {
+		t.Helper()
+		cmd := exec.Command(nats, append([]string{"--server", env.Server.ClientURL(), "--timeout", "10s"}, args...)...)
+		cmd.Env = append(os.Environ(), "HOME="+t.TempDir()) // no user contexts
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("nats %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+		return string(out)
+	}
+	if out := run("micro", "ls"); !strings.Contains(out, service.Name) || !strings.Contains(out, service.Version) {
+		t.Fatalf("nats micro ls:\n%s", out)
+	}
+	if out := run("micro", "info", service.Name); !strings.Contains(out, "indexer.find") || !strings.Contains(out, "indexer.stats") {
+		t.Fatalf("nats micro info:\n%s", out)
+	}
+	body := func(out string) map[string]any {
+		t.Helper()
+		i := strings.Index(out, "{")
+		var v map[string]any
+		if i < 0 || json.Unmarshal([]byte(strings.TrimSpace(out[i:])), &v) != nil {
+			t.Fatalf("reply is not a JSON object:\n%s", out)
+		}
+		return v
+	}
+	if v := body(run("req", "--raw", "indexer.stats", "")); v["files"] != float64(51) {
+		t.Fatalf("indexer.stats files = %v", v["files"])
+	}
+	if v := body(run("req", "--raw", "indexer.find", `{"pattern":"report","machine":"nas1"}`)); v["total"] != float64(1) {
+		t.Fatalf("indexer.find total = %v", v["total"])
+	}
+	if v := body(run("req", "--raw", "indexer.lookup", `{"machine":"nas1","path":"`+servicetest.MoviePath+`"}`)); v["size"] != float64(100*servicetest.MiB) {
+		t.Fatalf("indexer.lookup = %v", v)
+	}
+	// An error comes back in the service error headers.
+	if out := run("req", "indexer.find", `{"pattern":"[","mode":"glob"}`); !strings.Contains(out, "Nats-Service-Error-Code: 400") {
+		t.Fatalf("a bad request:\n%s", out)
+	}
+}

@@ -1,0 +1,87 @@
+package web
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+)
+
+// DefaultAddr is where indexer-project serves HTTP unless told otherwise:
+// loopback only, since the API has no authentication.
+const DefaultAddr = "127.0.0.1:8080"
+
+// Server serves a Handler on a TCP address until its context ends. Set the
+// fields, then Listen and Serve (or ListenAndServe).
+type Server struct {
+	// Addr is host:port; DefaultAddr when empty, port 0 picks a free one.
+	Addr    string
+	Handler http.Handler
+	Logger  *slog.Logger
+
+	ln  net.Listener
+	srv *http.Server
+}
+
+// Listen binds the address, so a bad --http fails before anything runs.
+func (s *Server) Listen() error {
+	addr := s.Addr
+	if addr == "" {
+		addr = DefaultAddr
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("listen http %s: %w", addr, err)
+	}
+	s.ln = ln
+	return nil
+}
+
+// URL returns the server's base URL once it listens.
+func (s *Server) URL() string {
+	if s.ln == nil {
+		return ""
+	}
+	return "http://" + s.ln.Addr().String()
+}
+
+// Serve answers requests until ctx ends, then shuts down, giving requests
+// in flight five seconds to finish. It returns nil after a clean shutdown.
+func (s *Server) Serve(ctx context.Context) error {
+	if s.ln == nil {
+		if err := s.Listen(); err != nil {
+			return err
+		}
+	}
+	logger := s.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	s.srv = &http.Server{
+		Handler:           s.Handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+	done := make(chan error, 1)
+	go func() { done <- s.srv.Serve(s.ln) }()
+	logger.Info("serving http", "url", s.URL())
+	select {
+	case err := <-done:
+		return fmt.Errorf("serve http: %w", err)
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	err := s.srv.Shutdown(sctx)
+	if e := <-done; !errors.Is(e, http.ErrServerClosed) && err == nil {
+		err = e
+	}
+	if err != nil {
+		return fmt.Errorf("shut down http: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,149 @@
+package web_test
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/indexer/indexer/events"
+	"github.com/indexer/indexer/projections"
+	"github.com/indexer/indexer/projections/service"
+	"github.com/indexer/indexer/projections/service/servicetest"
+	"github.com/indexer/indexer/projections/web"
+	"github.com/indexer/indexer/store"
+)
+
+var (
+	wrkRun      = flag.Bool("wrk", false, "run the wrk load test of path lookups (needs wrk; builds a 1M-file index once)")
+	wrkFiles    = flag.Int("wrk-files", 1_000_000, "files in the wrk test's index")
+	wrkDuration = flag.Duration("wrk-duration", 10*time.Second, "length of each wrk run")
+	wrkScan     = flag.Int("wrk-scan", 300_000, "files of the scan projected during the second wrk run")
+)
+
+// TestWrkLookups is the documented load run: wrk, 2 threads, 64
+// connections on loopback, GET /api/lookup of random paths of a million-file
+// index, once idle and once while a scan of another machine is published and
+// projected. Goal: at least 5,000 lookups/s with p99 under 20 ms. It only
+// runs with -wrk:
+//
+//	go test ./projections/web -run Wrk -wrk -v
+//
+// It prints wrk's report; it checks that every request succeeded, not the
+// speed (speed goals live in benchmarks and in the README's numbers).
+func TestWrkLookups(t *testing.T) {
+	if !*wrkRun {
+		t.Skip("the wrk load test runs with -wrk")
+	}
+	wrk, err := exec.LookPath("wrk")
+	if err != nil {
+		t.Fatal("wrk is not installed: apt-get install -y wrk")
+	}
+	src := servicetest.Build(t, *wrkFiles)
+	dir := t.TempDir()
+	if out, err := exec.Command("cp", "-a", src+"/.", dir).CombinedOutput(); err != nil {
+		t.Fatalf("copy the index: %v\n%s", err, out)
+	}
+	os.Remove(filepath.Join(dir, "complete"))
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	srv := &store.Server{DataDir: dir, InProcess: true}
+	if err := srv.Open(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	nc, err := srv.Connect("wrk-test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	log := &store.Log{Conn: nc}
+	if err := log.Open(ctx); err != nil {
+		t.Fatal(err)
+	}
+	p := &projections.Projector{Log: log, Path: filepath.Join(dir, store.IndexFile)}
+	if err := p.Open(); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { defer wg.Done(); p.Run(ctx) }()
+	defer func() { cancel(); wg.Wait(); p.Close() }()
+
+	local := &service.Local{Index: p.Index(), Log: log, Checkpoint: p.Checkpoint}
+	hs := httptest.NewServer(web.New(&service.Cache{Queries: local, Checkpoint: p.Checkpoint}, nil))
+	defer hs.Close()
+
+	// The script asks for 20,000 different paths in random order.
+	var lua strings.Builder
+	lua.WriteString("local paths = {\n")
+	for i := 0; i < 20000; i++ {
+		f := servicetest.GenFile(servicetest.Big, (i*7919)%*wrkFiles)
+		fmt.Fprintf(&lua, "%q,\n", "/api/lookup?machine="+servicetest.Big+"&path="+url.QueryEscape(string(f.Path)))
+	}
+	lua.WriteString("}\nmath.randomseed(7)\nrequest = function()\n  return wrk.format(\"GET\", paths[math.random(#paths)])\nend\n")
+	lua.WriteString(`done = function(summary, latency, requests)
+  io.write(string.format("non-2xx or errors: %d\n", summary.errors.status + summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout))
+end
+`)
+	// Two scripts: one sends as fast as the server answers (closed loop:
+	// the latency is mostly queueing), one paces each connection to a
+	// request every 11 ms, about 5,800 requests/s over 64 connections, the
+	// rate the goal is stated at.
+	scripts := filepath.Join(t.TempDir(), "lookup.lua")
+	paced := filepath.Join(t.TempDir(), "lookup-paced.lua")
+	if err := os.WriteFile(scripts, []byte(lua.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(paced, []byte(lua.String()+"delay = function()\n  return 10\nend\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	res, err := http.Get(hs.URL + "/api/lookup?machine=big&path=" + url.QueryEscape(string(servicetest.GenFile(servicetest.Big, 0).Path)))
+	if err != nil || res.StatusCode != 200 {
+		t.Fatalf("a first lookup: %v %v", res, err)
+	}
+	res.Body.Close()
+
+	run := func(name, script string) {
+		t.Helper()
+		out, err := exec.Command(wrk, "-t2", "-c64", "-d"+wrkDuration.String(), "--latency", "-s", script, hs.URL).CombinedOutput()
+		t.Logf("wrk %s:\n%s", name, out)
+		if err != nil {
+			t.Fatalf("wrk: %v", err)
+		}
+		if m := regexp.MustCompile(`non-2xx or errors: (\d+)`).FindStringSubmatch(string(out)); m == nil || m[1] != "0" {
+			t.Errorf("wrk %s: requests failed", name)
+		}
+	}
+	run("idle, as fast as it answers", scripts)
+	run("idle, paced", paced)
+
+	// Again while another machine's scan is published and projected.
+	start := p.Checkpoint()
+	pubDone := make(chan error, 1)
+	go func() {
+		a := log.NewAppender()
+		err := servicetest.Generate("scan2", *wrkScan, func(e events.Event) error { return a.Append(ctx, e) })
+		if err == nil {
+			err = a.Flush(ctx)
+		}
+		pubDone <- err
+	}()
+	run(fmt.Sprintf("paced, during a scan of %d files", *wrkScan), paced)
+	run(fmt.Sprintf("as fast as it answers, during the same scan"), scripts)
+	if err := <-pubDone; err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("events projected during the runs: %d (checkpoint %d -> %d)", p.Checkpoint()-start, start, p.Checkpoint())
+}
