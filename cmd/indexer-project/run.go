@@ -13,6 +13,8 @@ import (
 
 	"github.com/indexer/indexer/cmd/internal/app"
 	"github.com/indexer/indexer/projections"
+	"github.com/indexer/indexer/projections/service"
+	"github.com/indexer/indexer/projections/web"
 )
 
 // DefaultListen is where run serves the embedded NATS server, so scanners on
@@ -30,6 +32,7 @@ type RunCommand struct {
 	*Main
 	cfg       app.Config
 	listen    string
+	http      string
 	batch     int
 	batchWait time.Duration
 }
@@ -39,6 +42,7 @@ func (c *RunCommand) Run(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("indexer-project run", flag.ContinueOnError)
 	c.cfg.RegisterFlags(fs)
 	fs.StringVar(&c.listen, "listen", app.Getenv("LISTEN", DefaultListen), "serve the embedded NATS server on `host:port` (env INDEXER_LISTEN; ignored with --server)")
+	fs.StringVar(&c.http, "http", app.Getenv("HTTP", web.DefaultAddr), "serve the web UI and HTTP API on `host:port`, or \"off\" (env INDEXER_HTTP)")
 	fs.IntVar(&c.batch, "batch", projections.DefaultBatchSize, "most events per transaction")
 	fs.DurationVar(&c.batchWait, "batch-wait", projections.DefaultBatchWait, "longest a batch gathers events before it commits")
 	if err := parse(fs, c.Stderr, args, `Usage: indexer-project [run] [flags]
@@ -48,6 +52,10 @@ the data directory: it runs the embedded NATS server and serves it on
 --listen (default `+DefaultListen+`) so scanners can publish to it, or uses
 --server. On start it checks the index against the log and rebuilds it when
 the stream was recreated or lost its tail.
+
+It answers queries: the web UI and HTTP API on --http (default
+`+web.DefaultAddr+`), and the NATS service "indexer" (nats micro ls) for
+the indexer command and any machine on the NATS network.
 `); err != nil {
 		return err
 	}
@@ -70,6 +78,30 @@ the stream was recreated or lost its tail.
 	}
 	logger.Info("projecting", "log", url, "index", p.Path, "checkpoint", p.Checkpoint())
 
+	// Queries: one cache in front of the index, invalidated by the
+	// checkpoint, shared by the NATS service and the HTTP server.
+	queries := &service.Cache{Queries: &service.Local{Index: p.Index(), Log: env.Log, Checkpoint: p.Checkpoint}, Checkpoint: p.Checkpoint}
+	svc, err := service.Serve(env.Log, queries, nil)
+	if err != nil {
+		return err
+	}
+	defer svc.Stop()
+	runCtx, stopHTTP := context.WithCancel(ctx)
+	defer stopHTTP()
+	httpDone := make(chan error, 1)
+	httpURL := "off"
+	if c.http != "off" && c.http != "" {
+		hs := &web.Server{Addr: c.http, Handler: web.New(queries, logger), Logger: logger}
+		if err := hs.Listen(); err != nil {
+			return err
+		}
+		httpURL = hs.URL()
+		go func() { httpDone <- hs.Serve(runCtx) }()
+	} else {
+		httpDone <- nil
+	}
+	fmt.Fprintf(c.Stderr, "indexer-project: log %s, web UI and API %s, index %s\n", url, httpURL, p.Path)
+
 	statusPath := filepath.Join(c.cfg.DataDir, StatusFile)
 	stopStatus := make(chan struct{})
 	statusDone := make(chan struct{})
@@ -89,6 +121,10 @@ the stream was recreated or lost its tail.
 	err = p.Run(ctx)
 	close(stopStatus)
 	<-statusDone
+	stopHTTP()
+	if herr := <-httpDone; herr != nil && err == nil {
+		err = herr
+	}
 	os.Remove(statusPath)
 	if errors.Is(err, context.Canceled) && ctx.Err() != nil {
 		logger.Info("stopped", "checkpoint", p.Checkpoint())
