@@ -11,10 +11,12 @@ import (
 	"io"
 	"math/rand/v2"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -167,14 +169,22 @@ func freePort(t *testing.T) string {
 type child struct {
 	cmd   *exec.Cmd
 	ready chan struct{}
+	mu    sync.Mutex
 	log   *bytes.Buffer
+}
+
+// logText returns what the child logged so far.
+func (c *child) logText() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.log.String()
 }
 
 // startChild starts indexer-project run on dir and returns once its
 // projector is running (it logs "projecting").
 func startChild(t *testing.T, dir, listen string) *child {
 	t.Helper()
-	args := []string{"run", "--data", dir, "--listen", listen, "--log-level", "info"}
+	args := []string{"run", "--data", dir, "--listen", listen, "--http", "127.0.0.1:0", "--log-level", "info"}
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), childEnv+"="+strings.Join(args, "\x1f"))
 	stderr, err := cmd.StderrPipe()
@@ -189,7 +199,9 @@ func startChild(t *testing.T, dir, listen string) *child {
 		sc := bufio.NewScanner(stderr)
 		seen := false
 		for sc.Scan() {
+			c.mu.Lock()
 			c.log.WriteString(sc.Text() + "\n")
+			c.mu.Unlock()
 			if !seen && strings.Contains(sc.Text(), "msg=projecting") {
 				seen = true
 				close(c.ready)
@@ -203,9 +215,48 @@ func startChild(t *testing.T, dir, listen string) *child {
 	select {
 	case <-c.ready:
 	case <-time.After(60 * time.Second):
-		t.Fatalf("indexer-project did not start:\n%s", c.log)
+		t.Fatalf("indexer-project did not start:\n%s", c.logText())
 	}
 	return c
+}
+
+// TestRunServesQueries: a running indexer-project answers over HTTP on the
+// address it prints.
+func TestRunServesQueries(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	scan := events.NewID()
+	seedDataDir(t, dir, []events.Event{
+		events.New("m", scan, time.Now(), &events.FileScanned{File: events.File{Path: "/a/x", Size: 3, Hashes: events.Hashes{SHA256: strings.Repeat("a", 64)}}}),
+		events.New("m", scan, time.Now(), &events.FileScanned{File: events.File{Path: "/b/y", Size: 3, Hashes: events.Hashes{SHA256: strings.Repeat("a", 64)}}}),
+	})
+	c := startChild(t, dir, "127.0.0.1:0")
+	defer func() { c.cmd.Process.Signal(os.Interrupt); c.cmd.Wait() }()
+	var url string
+	for deadline := time.Now().Add(30 * time.Second); url == "" && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if _, rest, ok := strings.Cut(c.logText(), "web UI and API "); ok {
+			url, _, _ = strings.Cut(rest, ",")
+		}
+	}
+	if !strings.HasPrefix(url, "http://127.0.0.1:") {
+		t.Fatalf("no HTTP address in the log:\n%s", c.logText())
+	}
+	var stats struct {
+		TotalFiles int `json:"total_files"`
+		WastedSize int `json:"wasted_size"`
+		Checkpoint int `json:"checkpoint"`
+	}
+	for deadline := time.Now().Add(30 * time.Second); stats.Checkpoint < 2 && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		resp, err := http.Get(url + "/api/statistics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		json.NewDecoder(resp.Body).Decode(&stats)
+		resp.Body.Close()
+	}
+	if stats.TotalFiles != 2 || stats.WastedSize != 3 {
+		t.Fatalf("statistics %+v, want 2 files and 3 bytes wasted", stats)
+	}
 }
 
 // TestCrashAtRandomMoments SIGKILLs indexer-project at random moments, 20
@@ -291,7 +342,7 @@ func TestCrashAtRandomMoments(t *testing.T) {
 		t.Fatal(err)
 	}
 	if err := c.cmd.Wait(); err != nil {
-		t.Fatalf("indexer-project after SIGTERM: %v\n%s", err, c.log)
+		t.Fatalf("indexer-project after SIGTERM: %v\n%s", err, c.logText())
 	}
 	nc.Close()
 
