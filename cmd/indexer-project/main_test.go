@@ -26,6 +26,7 @@ import (
 	"github.com/indexer/indexer/projections"
 	"github.com/indexer/indexer/projections/simtree"
 	"github.com/indexer/indexer/store"
+	"github.com/indexer/indexer/store/storetest"
 )
 
 // childEnv makes the test binary run indexer-project's main with the
@@ -46,29 +47,7 @@ func TestMain(m *testing.M) {
 // sequence; no process owns dir afterwards.
 func seedDataDir(t *testing.T, dir string, evs []events.Event) uint64 {
 	t.Helper()
-	ctx := context.Background()
-	srv := &store.Server{DataDir: dir, InProcess: true}
-	if err := srv.Open(ctx); err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
-	nc, err := srv.Connect("seed")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	log := &store.Log{Conn: nc}
-	if err := log.Open(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if err := log.Append(ctx, evs...); err != nil {
-		t.Fatal(err)
-	}
-	info, err := log.Info(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return info.LastSeq
+	return storetest.Seed(t, dir, evs...)
 }
 
 func runMain(t *testing.T, args ...string) (string, error) {

@@ -20,6 +20,7 @@ import (
 	"github.com/indexer/indexer/cmd/internal/app"
 	"github.com/indexer/indexer/events"
 	"github.com/indexer/indexer/store"
+	"github.com/indexer/indexer/store/storetest"
 )
 
 // run drives Main in-process and returns its exit code, stdout and stderr.
@@ -30,37 +31,6 @@ func run(t *testing.T, ctx context.Context, args ...string) (int, string, string
 	err := m.Run(ctx, args)
 	app.Report(&errb, "indexer-scan", err)
 	return app.ExitCode(err), out.String(), errb.String()
-}
-
-// logEvents reads every event in a data directory's log.
-func logEvents(t *testing.T, dataDir string) []events.Event {
-	t.Helper()
-	srv := &store.Server{DataDir: dataDir, InProcess: true}
-	if err := srv.Open(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
-	nc, err := srv.Connect("t")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	l := &store.Log{Conn: nc}
-	if err := l.Open(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	var out []events.Event
-	if _, err := l.Replay(context.Background(), 1, "", func(r store.Record) error {
-		e, err := events.Decode(r.Data)
-		if err != nil {
-			return err
-		}
-		out = append(out, e)
-		return nil
-	}); err != nil {
-		t.Fatal(err)
-	}
-	return out
 }
 
 func TestHashesMatchCoreutils(t *testing.T) {
@@ -90,7 +60,7 @@ func TestHashesMatchCoreutils(t *testing.T) {
 		return strings.Fields(string(b))[0]
 	}
 	n := 0
-	for _, e := range logEvents(t, data) {
+	for _, e := range storetest.ReadAll(t, data) {
 		f, ok := e.Data.(*events.FileScanned)
 		if !ok {
 			continue
@@ -207,7 +177,7 @@ func TestUnreadableAsAnotherUser(t *testing.T) {
 	}
 	exec.Command("chown", "-R", "0:0", data).Run()
 	var unreadable []string
-	for _, e := range logEvents(t, data) {
+	for _, e := range storetest.ReadAll(t, data) {
 		switch d := e.Data.(type) {
 		case *events.FileUnreadable:
 			unreadable = append(unreadable, fmt.Sprintf("%s dir=%v %s", strings.TrimPrefix(string(d.Path), root+"/"), d.Dir, d.Error))
@@ -264,7 +234,7 @@ func TestScanSurvivesServerRestart(t *testing.T) {
 	}
 	s2.Close()
 	seen := map[string]int{}
-	for _, e := range logEvents(t, srvDir) {
+	for _, e := range storetest.ReadAll(t, srvDir) {
 		if f, ok := e.Data.(*events.FileScanned); ok {
 			seen[string(f.Path)]++
 		}
@@ -353,7 +323,7 @@ func TestSparseFileFlatMemory(t *testing.T) {
 	h.Write([]byte("end"))
 	want := hex.EncodeToString(h.Sum(nil))
 	var got string
-	for _, e := range logEvents(t, data) {
+	for _, e := range storetest.ReadAll(t, data) {
 		if f, ok := e.Data.(*events.FileScanned); ok {
 			got = f.Hashes.SHA256
 		}

@@ -10,7 +10,7 @@ import (
 
 	"github.com/indexer/indexer/cmd/internal/app"
 	"github.com/indexer/indexer/events"
-	"github.com/indexer/indexer/store"
+	"github.com/indexer/indexer/store/storetest"
 )
 
 // seedLog appends events to a fresh data directory's log, plus a stranger's
@@ -18,29 +18,24 @@ import (
 func seedLog(t *testing.T) (string, []events.Event) {
 	t.Helper()
 	data := t.TempDir()
-	srv := &store.Server{DataDir: data, InProcess: true}
-	if err := srv.Open(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
-	nc, _ := srv.Connect("seed")
-	defer nc.Close()
-	l := &store.Log{Conn: nc}
-	if err := l.Open(context.Background()); err != nil {
-		t.Fatal(err)
-	}
 	scan, now := events.NewID(), time.Now()
 	evs := []events.Event{
 		events.New("nas1", scan, now, &events.ScanStarted{Root: "/srv"}),
 		events.New("nas1", scan, now, &events.FileScanned{File: events.File{Path: "/srv/caf\xe9", Size: 1}}),
 		events.New("laptop", scan, now, &events.FileDeleted{Path: "/home/x"}),
 	}
-	if err := l.Append(context.Background(), evs...); err != nil {
+	storetest.Seed(t, data, evs...)
+	// A stranger publishes garbage on the subjects.
+	srv := storetest.MustOpenServer(t, data, true)
+	nc, err := srv.Connect("stranger")
+	if err != nil {
 		t.Fatal(err)
 	}
 	if _, err := nc.Request("idx.nas1.file.scanned", []byte("not an event"), 5*time.Second); err != nil {
 		t.Fatal(err)
 	}
+	nc.Close()
+	srv.Close()
 	return data, evs
 }
 

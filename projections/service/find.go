@@ -5,8 +5,6 @@ import (
 	"path"
 	"regexp"
 	"strings"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/indexer/indexer/projections"
 )
@@ -40,7 +38,7 @@ func plan(q FindRequest) (findPlan, error) {
 		fq.Limit = 100
 	}
 	var match func(string) bool
-	norm := fold
+	norm := projections.Fold
 	if q.CaseSensitive {
 		norm = func(s string) string { return s }
 	}
@@ -73,10 +71,10 @@ func plan(q FindRequest) (findPlan, error) {
 	default:
 		return p, fmt.Errorf("%w: mode %q: want substring, glob or regex", projections.ErrBadQuery, q.Mode)
 	}
-	contains := fold(q.PathContains)
+	contains := projections.Fold(q.PathContains)
 	ext := ""
 	if fq.Ext != "" {
-		ext = "." + fold(fq.Ext)
+		ext = "." + projections.Fold(fq.Ext)
 	}
 	under := string(q.Under)
 	if under != "" && !strings.HasSuffix(under, "/") {
@@ -91,12 +89,12 @@ func plan(q FindRequest) (findPlan, error) {
 		}
 		switch {
 		case q.Pattern != "" && !match(target),
-			ext != "" && !strings.HasSuffix(fold(name), ext),
+			ext != "" && !strings.HasSuffix(projections.Fold(name), ext),
 			q.Machine != "" && f.Machine != q.Machine,
 			under != "" && !strings.HasPrefix(full, under),
 			f.Size < q.MinSize, q.MaxSize > 0 && f.Size > q.MaxSize,
 			q.Archived && !strings.Contains(full, "::"),
-			contains != "" && !strings.Contains(fold(full), contains):
+			contains != "" && !strings.Contains(projections.Fold(full), contains):
 			return false
 		}
 		return true
@@ -111,7 +109,7 @@ func plan(q FindRequest) (findPlan, error) {
 	case q.Archived || contains != "":
 		p.extra = func(f projections.File) bool {
 			full := string(f.Path)
-			return (!q.Archived || strings.Contains(full, "::")) && (contains == "" || strings.Contains(fold(full), contains))
+			return (!q.Archived || strings.Contains(full, "::")) && (contains == "" || strings.Contains(projections.Fold(full), contains))
 		}
 	}
 	p.query = fq
@@ -128,31 +126,4 @@ func page(files []projections.File, limit, offset int) []projections.File {
 		files = files[:limit]
 	}
 	return files
-}
-
-// fold lower-cases valid UTF-8 and keeps every other byte, as the name
-// index does, so a name that is not UTF-8 still matches itself.
-func fold(s string) string {
-	ascii := true
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c >= 0x80 || 'A' <= c && c <= 'Z' {
-			ascii = false
-			break
-		}
-	}
-	if ascii {
-		return s
-	}
-	b := make([]byte, 0, len(s))
-	for len(s) > 0 {
-		r, n := utf8.DecodeRuneInString(s)
-		if r == utf8.RuneError && n <= 1 {
-			b = append(b, s[0])
-			s = s[1:]
-			continue
-		}
-		b = utf8.AppendRune(b, unicode.ToLower(r))
-		s = s[n:]
-	}
-	return string(b)
 }
