@@ -22,7 +22,7 @@ import (
 // tree when it is unset. Compare each benchmark with its floor in the same
 // run:
 //
-//	INDEXER_BENCH_TREE=/data/trees/S go test ./cmd/indexer-scan -run '^$' -bench 'Floor|FirstScan' -count 5
+//	INDEXER_BENCH_COLD=1 INDEXER_BENCH_TREE=/data/trees/S go test ./cmd/indexer-scan -run '^$' -bench 'Floor|FirstScan' -benchtime 1x -count 5
 //	INDEXER_BENCH_TREE=/data/trees/T go test ./cmd/indexer-scan -run '^$' -bench 'Find|Rescan' -count 5
 func benchTree(b *testing.B) string {
 	b.Helper()
@@ -40,6 +40,22 @@ func benchTree(b *testing.B) string {
 	return dir
 }
 
+// coldCache drops the page cache before an iteration when
+// INDEXER_BENCH_COLD is set (as root): the trees are as large as this
+// machine's page cache, so without it whichever run goes second finds a
+// different cache. Cold, both the floor and the scan read from the disk, as
+// a first scan of a real disk does.
+func coldCache(b *testing.B) {
+	b.Helper()
+	if os.Getenv("INDEXER_BENCH_COLD") == "" {
+		return
+	}
+	exec.Command("sync").Run()
+	if err := os.WriteFile("/proc/sys/vm/drop_caches", []byte("3\n"), 0o200); err != nil {
+		b.Fatalf("INDEXER_BENCH_COLD needs root: %v", err)
+	}
+}
+
 // BenchmarkFloor is the floor a scan is measured against: walk the tree and
 // read every regular file once through md5, sha1 and sha256, one worker per
 // core, and nothing else.
@@ -47,6 +63,9 @@ func BenchmarkFloor(b *testing.B) {
 	tree := benchTree(b)
 	var bytes int64
 	for b.Loop() {
+		b.StopTimer()
+		coldCache(b)
+		b.StartTimer()
 		bytes = floor(tree)
 	}
 	b.SetBytes(bytes)
@@ -103,6 +122,7 @@ func BenchmarkFirstScan(b *testing.B) {
 	for b.Loop() {
 		b.StopTimer()
 		data := b.TempDir()
+		coldCache(b)
 		b.StartTimer()
 		m := &Main{Stdout: io.Discard, Stderr: io.Discard, Hostname: func() (string, error) { return "bench", nil }}
 		if err := m.Run(context.Background(), []string{"--data", data, "--quiet", tree}); err != nil {
