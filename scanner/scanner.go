@@ -362,8 +362,10 @@ func (w *walk) listDir(dir string) []string {
 	w.visited[dir] = true
 	w.mu.Unlock()
 
-	known := map[string]Entry{}
-	if err := w.state.Dir(dir, func(name string, e *Entry) { known[name] = *e }); err != nil {
+	// The recorded files of dir in name order, merged below with the
+	// listing sorted the same way (bytes), so no maps are needed.
+	var known []namedEntry
+	if err := w.state.Dir(dir, func(name string, e *Entry) { known = append(known, namedEntry{name, *e}) }); err != nil {
 		w.logger.Warn("scan state", "dir", dir, "err", err)
 		complete = false // without the state we cannot tell what is gone
 		w.markPartial(dir)
@@ -373,73 +375,37 @@ func (w *walk) listDir(dir string) []string {
 	if dir == "/" {
 		prefix = "/"
 	}
-	present := make(map[string]bool, len(names))
+	var gone []string // recorded names that are no longer files here
 	var subdirs []string
+	k := 0
 	for _, name := range names {
 		if w.ctx.Err() != nil {
 			return nil
 		}
-		path := prefix + name
-		st, err := statAt(fd, name)
-		if err != nil {
-			if err == unix.ENOENT {
-				continue // vanished while listing: as if never there
-			}
-			present[name] = true // something is there; never delete it
-			w.unreadable(path, &os.PathError{Op: "stat", Path: path, Err: err}, false)
-			continue
+		for k < len(known) && known[k].name < name {
+			gone = append(gone, known[k].name)
+			k++
 		}
-		rel := path[len(w.root)+1:]
-		switch {
-		case st.isDir():
-			if w.match.excluded(rel, true) {
-				w.markPartial(path)
-				continue
-			}
-			if w.OneFileSystem && st.dev != w.rootDev {
-				w.markPartial(path)
-				continue
-			}
-			key := [2]uint64{st.dev, st.ino}
-			w.mu.Lock()
-			loop := w.dirInos[key]
-			w.dirInos[key] = true
-			w.mu.Unlock()
-			if loop {
-				w.markPartial(path) // a bind mount or similar loop: never entered twice
-				continue
-			}
-			subdirs = append(subdirs, path)
-		case st.isRegular():
-			present[name] = true
-			if w.match.excluded(rel, false) {
-				continue
-			}
-			w.prog.Files.Add(1)
-			w.count(func(c *events.ScanCounts) { c.Seen++ })
-			w.regular(path, st, known, name)
-		case st.isSymlink():
-			present[name] = true
-			if w.match.excluded(rel, false) {
-				continue
-			}
-			w.prog.Files.Add(1)
-			w.count(func(c *events.ScanCounts) { c.Seen++ })
-			w.symlink(fd, path, name, st, known)
-		default:
-			// FIFOs, sockets and devices are never opened and not indexed;
-			// a recorded file replaced by one is gone.
-			w.mu.Lock()
-			w.skipped++
-			w.mu.Unlock()
+		var prev *Entry
+		if k < len(known) && known[k].name == name {
+			prev = &known[k].e
+			k++
+		}
+		sub, present := w.entry(fd, prefix+name, name, prev)
+		if sub != "" {
+			subdirs = append(subdirs, sub)
+		}
+		if !present && prev != nil {
+			gone = append(gone, name)
 		}
 	}
-	if complete {
+	for ; k < len(known); k++ {
+		gone = append(gone, known[k].name)
+	}
+	if complete && len(gone) > 0 {
 		w.mu.Lock()
-		for name := range known {
-			if !present[name] {
-				w.gone[prefix+name] = true
-			}
+		for _, name := range gone {
+			w.gone[prefix+name] = true
 		}
 		w.mu.Unlock()
 	}
@@ -448,6 +414,63 @@ func (w *walk) listDir(dir string) []string {
 		subdirs[i], subdirs[j] = subdirs[j], subdirs[i]
 	}
 	return subdirs
+}
+
+// namedEntry is a recorded file of a directory.
+type namedEntry struct {
+	name string
+	e    Entry
+}
+
+// entry handles one name of a directory listing: it returns the path of a
+// subdirectory to enter, or whether a file is still present there (a
+// recorded file that is not is gone; something unreadable counts as
+// present, so it is never deleted).
+func (w *walk) entry(dirfd int, path, name string, prev *Entry) (subdir string, present bool) {
+	st, err := statAt(dirfd, name)
+	if err != nil {
+		if err == unix.ENOENT {
+			return "", false // vanished while listing: as if never there
+		}
+		w.unreadable(path, &os.PathError{Op: "stat", Path: path, Err: err}, false)
+		return "", true
+	}
+	rel := path[len(w.root)+1:]
+	switch {
+	case st.isDir():
+		if w.match.excluded(rel, true) || w.OneFileSystem && st.dev != w.rootDev {
+			w.markPartial(path)
+			return "", false
+		}
+		key := [2]uint64{st.dev, st.ino}
+		w.mu.Lock()
+		loop := w.dirInos[key]
+		w.dirInos[key] = true
+		w.mu.Unlock()
+		if loop {
+			w.markPartial(path) // a bind mount or similar loop: never entered twice
+			return "", false
+		}
+		return path, false
+	case st.isRegular(), st.isSymlink():
+		if w.match.excluded(rel, false) {
+			return "", true
+		}
+		w.prog.Files.Add(1)
+		w.count(func(c *events.ScanCounts) { c.Seen++ })
+		if st.isRegular() {
+			w.regular(path, st, prev)
+		} else {
+			w.symlink(dirfd, path, name, st, prev)
+		}
+		return "", true
+	}
+	// FIFOs, sockets and devices are never opened and not indexed; a
+	// recorded file replaced by one is gone.
+	w.mu.Lock()
+	w.skipped++
+	w.mu.Unlock()
+	return "", false
 }
 
 func (w *walk) markPartial(dir string) {
@@ -463,11 +486,12 @@ func (w *walk) count(f func(*events.ScanCounts)) {
 }
 
 // regular decides what to do with a regular file seen in the walk.
-func (w *walk) regular(path string, st stat, known map[string]Entry, name string) {
-	if e, ok := known[name]; ok {
-		if unchanged(&e, st) && !w.Verify {
+func (w *walk) regular(path string, st stat, prev *Entry) {
+	if prev != nil {
+		if unchanged(prev, st) && !w.Verify {
 			return
 		}
+		e := *prev
 		w.queue(fileJob{path: path, st: st, prev: &e})
 		return
 	}
@@ -507,7 +531,7 @@ func (w *walk) queue(j fileJob) {
 	}
 }
 
-func (w *walk) symlink(dirfd int, path, name string, st stat, known map[string]Entry) {
+func (w *walk) symlink(dirfd int, path, name string, st stat, prev *Entry) {
 	buf := make([]byte, 4096)
 	n, err := unix.Readlinkat(dirfd, name, buf)
 	if err != nil {
@@ -519,15 +543,14 @@ func (w *walk) symlink(dirfd int, path, name string, st stat, known map[string]E
 	target := string(buf[:n])
 	f := st.file(path)
 	f.Target = events.Path(target)
-	e, ok := known[name]
 	switch {
-	case !ok:
+	case prev == nil:
 		w.count(func(c *events.ScanCounts) { c.Added++ })
 		w.emit(&events.FileScanned{File: f})
-	case e.Target != target:
+	case prev.Target != target:
 		w.count(func(c *events.ScanCounts) { c.Changed++ })
 		w.emit(&events.FileChanged{File: f, Reason: events.ReasonContent})
-	case !unchanged(&e, st):
+	case !unchanged(prev, st):
 		w.count(func(c *events.ScanCounts) { c.Changed++ })
 		w.emit(&events.FileChanged{File: f, Reason: events.ReasonMetadata})
 	}

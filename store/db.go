@@ -22,6 +22,11 @@ type DB struct {
 	// NoSync skips fsync on commit: for a rebuild into a new file, which
 	// calls Sync once at the end. Never for the live index.
 	NoSync bool
+	// SyncFreelist writes bbolt's freelist on every commit. Without it
+	// commits are cheaper but Open rebuilds the freelist by reading the
+	// whole file: choose it for files opened often (the scan state is
+	// opened by every scan).
+	SyncFreelist bool
 	// LockTimeout is how long Open waits for another process's lock on the
 	// file before returning ErrLocked. Default 1 second.
 	LockTimeout time.Duration
@@ -39,7 +44,7 @@ func (d *DB) Open() error {
 		Timeout:         timeout,
 		ReadOnly:        d.ReadOnly,
 		NoSync:          d.NoSync,
-		NoFreelistSync:  true,
+		NoFreelistSync:  !d.SyncFreelist,
 		FreelistType:    bolt.FreelistMapType,
 		InitialMmapSize: 256 << 20,
 	})

@@ -50,7 +50,7 @@ func Path(dataDir, machine string) string {
 // Open opens (or creates) the scan state file at path. A file that
 // cannot be opened is damaged: it is removed and started anew.
 func Open(path, machine string) (*State, error) {
-	db := &store.DB{Path: path, NoSync: true}
+	db := &store.DB{Path: path, NoSync: true, SyncFreelist: true}
 	if err := db.Open(); err != nil {
 		if errors.Is(err, store.ErrLocked) {
 			return nil, fmt.Errorf("scan state: %w", err)
