@@ -377,6 +377,7 @@ func (w *walk) listDir(dir string) []string {
 	}
 	var gone []string // recorded names that are no longer files here
 	var subdirs []string
+	var seen int64
 	k := 0
 	for _, name := range names {
 		if w.ctx.Err() != nil {
@@ -391,7 +392,10 @@ func (w *walk) listDir(dir string) []string {
 			prev = &known[k].e
 			k++
 		}
-		sub, present := w.entry(fd, prefix+name, name, prev)
+		sub, present, file := w.entry(fd, prefix+name, name, prev)
+		if file {
+			seen++
+		}
 		if sub != "" {
 			subdirs = append(subdirs, sub)
 		}
@@ -402,13 +406,16 @@ func (w *walk) listDir(dir string) []string {
 	for ; k < len(known); k++ {
 		gone = append(gone, known[k].name)
 	}
-	if complete && len(gone) > 0 {
-		w.mu.Lock()
+	// Counted once per directory: per file, eight walkers would contend.
+	w.prog.Files.Add(seen)
+	w.mu.Lock()
+	w.counts.Seen += seen
+	if complete {
 		for _, name := range gone {
 			w.gone[prefix+name] = true
 		}
-		w.mu.Unlock()
 	}
+	w.mu.Unlock()
 	// Enter subdirectories in name order: the stack pops the last first.
 	for i, j := 0, len(subdirs)-1; i < j; i, j = i+1, j-1 {
 		subdirs[i], subdirs[j] = subdirs[j], subdirs[i]
@@ -423,24 +430,24 @@ type namedEntry struct {
 }
 
 // entry handles one name of a directory listing: it returns the path of a
-// subdirectory to enter, or whether a file is still present there (a
-// recorded file that is not is gone; something unreadable counts as
-// present, so it is never deleted).
-func (w *walk) entry(dirfd int, path, name string, prev *Entry) (subdir string, present bool) {
+// subdirectory to enter, whether a file is still present there (a recorded
+// file that is not is gone; something unreadable counts as present, so it
+// is never deleted), and whether it is a file the scan counts as seen.
+func (w *walk) entry(dirfd int, path, name string, prev *Entry) (subdir string, present, seen bool) {
 	st, err := statAt(dirfd, name)
 	if err != nil {
 		if err == unix.ENOENT {
-			return "", false // vanished while listing: as if never there
+			return "", false, false // vanished while listing: as if never there
 		}
 		w.unreadable(path, &os.PathError{Op: "stat", Path: path, Err: err}, false)
-		return "", true
+		return "", true, false
 	}
 	rel := path[len(w.root)+1:]
 	switch {
 	case st.isDir():
 		if w.match.excluded(rel, true) || w.OneFileSystem && st.dev != w.rootDev {
 			w.markPartial(path)
-			return "", false
+			return "", false, false
 		}
 		key := [2]uint64{st.dev, st.ino}
 		w.mu.Lock()
@@ -449,28 +456,26 @@ func (w *walk) entry(dirfd int, path, name string, prev *Entry) (subdir string, 
 		w.mu.Unlock()
 		if loop {
 			w.markPartial(path) // a bind mount or similar loop: never entered twice
-			return "", false
+			return "", false, false
 		}
-		return path, false
+		return path, false, false
 	case st.isRegular(), st.isSymlink():
 		if w.match.excluded(rel, false) {
-			return "", true
+			return "", true, false
 		}
-		w.prog.Files.Add(1)
-		w.count(func(c *events.ScanCounts) { c.Seen++ })
 		if st.isRegular() {
 			w.regular(path, st, prev)
 		} else {
 			w.symlink(dirfd, path, name, st, prev)
 		}
-		return "", true
+		return "", true, true
 	}
 	// FIFOs, sockets and devices are never opened and not indexed; a
 	// recorded file replaced by one is gone.
 	w.mu.Lock()
 	w.skipped++
 	w.mu.Unlock()
-	return "", false
+	return "", false, false
 }
 
 func (w *walk) markPartial(dir string) {
