@@ -405,3 +405,24 @@ func TestCtrlCStopsPromptly(t *testing.T) {
 		t.Fatalf("ScanCompleted after Ctrl-C: %+v", last)
 	}
 }
+
+// TestOverlappingRoots: a root inside an earlier root of the same run is
+// scanned against the state the first left: its files are not added twice.
+func TestOverlappingRoots(t *testing.T) {
+	t.Parallel()
+	root, data := t.TempDir(), t.TempDir()
+	for i := range 5000 { // more than one batch of the scan state writer
+		p := filepath.Join(root, "sub", fmt.Sprintf("d%d", i%10), fmt.Sprintf("f%d", i))
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		os.WriteFile(p, []byte(fmt.Sprint(i)), 0o644)
+	}
+	code, out, errs := run(t, context.Background(), "--data", data, "--json", root, filepath.Join(root, "sub"))
+	if code != 0 {
+		t.Fatalf("exit %d\n%s%s", code, out, errs)
+	}
+	var sum summary
+	json.Unmarshal([]byte(out), &sum)
+	if sum.Added != 5000 || sum.Seen != 10000 || len(sum.Scans) != 2 {
+		t.Fatalf("summary %+v: want 5000 added once, 10000 seen over two roots", sum)
+	}
+}

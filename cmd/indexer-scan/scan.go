@@ -148,14 +148,18 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 
 	sum := summary{Machine: *machine, Mode: env.Mode.String(), Complete: true}
 	appender := env.Log.NewAppender()
-	stateWriter := state.NewWriter()
-	appender.OnStored = stateWriter.Add
+	// The scan state takes each root's events as the log acknowledges them,
+	// and is committed after each root, so a later root (which may overlap
+	// an earlier one) and the next scan start from it.
+	var stateWriter *scanstate.Writer
 	defer func() {
 		if stateWriter != nil {
-			stateWriter.Commit(false)
+			stateWriter.Commit(false) // applied, but the checkpoint stays: CatchUp redoes it
 		}
 	}()
 	for _, root := range roots {
+		stateWriter = state.NewWriter()
+		appender.OnStored = stateWriter.Add
 		prog := &scanner.Progress{}
 		sc := &scanner.Scanner{
 			Machine: *machine, Hashes: algos, Exclude: excludes, OneFileSystem: *oneFS, Verify: *verify,
@@ -176,15 +180,12 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 		if err := lease.Err(); err != nil {
 			return err
 		}
+		err = stateWriter.Commit(true)
+		stateWriter = nil
+		if err != nil {
+			return err
+		}
 	}
-	// Keep the scan state current, so the next scan starts at once.
-	t0 := time.Now()
-	err = stateWriter.Commit(true)
-	stateWriter = nil
-	if err != nil {
-		return err
-	}
-	logger.Info("scan state updated", "took", time.Since(t0))
 	if env.Mode == app.Standalone {
 		if err := updateIndex(ctx, cfg, env.Log, logger); err != nil {
 			return fmt.Errorf("scan stored; updating the index: %w", err)
