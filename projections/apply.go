@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"unsafe"
 
 	"github.com/oklog/ulid/v2"
 
@@ -24,7 +25,8 @@ import (
 // apply is deterministic: the same events in the same order give the same
 // bytes whatever the batch boundaries, so live projection and rebuild agree.
 type unit struct {
-	tx *store.Tx
+	tx   *store.Tx
+	seen *shaFilter // digests that may have by-hash keys; nil: any may
 
 	files, fids, byHash, dupes, groups, names    *store.Bucket
 	dirs, dirids, history, machines, scans, dead *store.Bucket
@@ -82,9 +84,10 @@ type groupEnt struct {
 	dirty     bool
 }
 
-func newUnit(tx *store.Tx) *unit {
+func newUnit(tx *store.Tx, seen *shaFilter) *unit {
 	u := &unit{
 		tx:       tx,
+		seen:     seen,
 		files:    tx.Bucket(bucketFiles),
 		fids:     tx.Bucket(bucketFIDs),
 		byHash:   tx.Bucket(bucketByHash),
@@ -158,6 +161,10 @@ func (p *pending) put(k, v []byte) {
 
 func (p *pending) del(k []byte) { p.add(string(k), nil) }
 
+// keyBytes passes a string key to Put or Delete without copying it: bbolt
+// copies a key it keeps and never writes to one.
+func keyBytes(s string) []byte { return unsafe.Slice(unsafe.StringData(s), len(s)) }
+
 func (p *pending) flush(b *store.Bucket) error {
 	if !p.sorted {
 		slices.SortStableFunc(p.ops, func(a, b pendOp) int { return strings.Compare(a.k, b.k) })
@@ -168,9 +175,9 @@ func (p *pending) flush(b *store.Bucket) error {
 		}
 		var err error
 		if op.v == nil {
-			err = b.Delete([]byte(op.k))
+			err = b.Delete(keyBytes(op.k))
 		} else {
-			err = b.Put([]byte(op.k), op.v)
+			err = b.Put(keyBytes(op.k), op.v)
 		}
 		if err != nil {
 			return err
@@ -570,7 +577,9 @@ func (u *unit) group(sha [32]byte) *groupEnt {
 		return g
 	}
 	g := &groupEnt{}
-	if v := u.dupes.Get(sha[:]); v != nil {
+	if !u.seen.mayHave(&sha) {
+		// No by-hash key, so no dupes record either.
+	} else if v := u.dupes.Get(sha[:]); v != nil {
 		g.orig, _ = decodeGroupRec(v)
 	} else if k, _ := u.byHash.Cursor().Seek(sha[:]); k != nil && bytes.HasPrefix(k, sha[:]) {
 		g.orig = groupRec{count: 1, units: 1}
@@ -588,9 +597,11 @@ func (u *unit) links(f *fileEnt) *int {
 		return n
 	}
 	n := new(int)
-	c := u.byHash.Cursor()
-	for k, _ := c.Seek(p); k != nil && bytes.HasPrefix(k, p); k, _ = c.Next() {
-		*n++
+	if u.seen.mayHave(&f.rec.sha256) {
+		c := u.byHash.Cursor()
+		for k, _ := c.Seek(p); k != nil && bytes.HasPrefix(k, p); k, _ = c.Next() {
+			*n++
+		}
 	}
 	u.unitMap[string(p)] = n
 	return n
@@ -603,6 +614,9 @@ func (u *unit) addHash(f *fileEnt) error {
 	g := u.group(f.rec.sha256)
 	n := u.links(f)
 	u.pendHash.put(byHashKey(f), nil)
+	if u.seen != nil {
+		u.seen.add(&f.rec.sha256)
+	}
 	*n++
 	g.cur.count++
 	// An inode of 0 is unknown: such a file is its own unit.
@@ -672,11 +686,11 @@ func (u *unit) flush() error {
 		switch {
 		case !f.dirty:
 		case f.exists:
-			if err := u.files.Put([]byte(k), f.rec.encode()); err != nil {
+			if err := u.files.Put(keyBytes(k), f.rec.encode()); err != nil {
 				return fmt.Errorf("write file: %w", err)
 			}
 		case f.existed:
-			if err := u.files.Delete([]byte(k)); err != nil {
+			if err := u.files.Delete(keyBytes(k)); err != nil {
 				return fmt.Errorf("delete file: %w", err)
 			}
 		}
@@ -686,7 +700,7 @@ func (u *unit) flush() error {
 		if !d.isNew && d.rec == d.orig {
 			continue
 		}
-		if err := u.dirs.Put([]byte(k), d.rec.encode()); err != nil {
+		if err := u.dirs.Put(keyBytes(k), d.rec.encode()); err != nil {
 			return fmt.Errorf("write dir: %w", err)
 		}
 		if d.isNew {

@@ -102,6 +102,9 @@
 //     and history but count in no aggregate.
 //   - Path search (FindQuery.Path), regexps and patterns shorter than three
 //     bytes read every file name: about a second per few million files.
+//   - Find counts at most DefaultTotalLimit matches unless told otherwise
+//     (FindQuery.TotalLimit); past that, FindResult.Total is a lower bound
+//     and TotalCapped is set. The page is always exact.
 //   - Until-time uses the log's time of storing, not the event's own time.
 //   - Rebuild's swap needs the live file's directory writable and on the same
 //     file system, as rename requires.

@@ -173,6 +173,36 @@ func checkTruth(t *testing.T, ix *Index, trees []*simtree.Tree) {
 			t.Fatalf("sort %s min size 1000: total %d, want %d", sort, res.Total, n)
 		}
 	}
+	// Filtered pages against brute force, in every order.
+	for _, sort := range []string{"wasted", "size", "count"} {
+		for _, asc := range []bool{false, true} {
+			for _, f := range [][2]uint64{{1000, 0}, {0, 3}, {1000, 3}} {
+				q := DupesQuery{Sort: sort, Asc: asc, MinSize: f[0], MinCount: f[1], Limit: -1}
+				all, err := ix.TopDuplicateGroups(q)
+				if err != nil {
+					t.Fatal(err)
+				}
+				n := 0
+				for _, g := range want {
+					if g.Size >= q.MinSize && g.Count >= q.MinCount {
+						n++
+					}
+				}
+				if len(all.Groups) != n || all.Total != n {
+					t.Fatalf("dupes %+v: %d groups (total %d), want %d", q, len(all.Groups), all.Total, n)
+				}
+				q.Limit, q.Offset = 5, 2
+				page, err := ix.TopDuplicateGroups(q)
+				if err != nil {
+					t.Fatal(err)
+				}
+				wantPage := all.Groups[min(2, n):min(7, n)]
+				if page.Total != n || !slices.Equal(page.Groups, wantPage) {
+					t.Fatalf("dupes %+v page: %v (total %d), want %v (total %d)", q, page.Groups, page.Total, wantPage, n)
+				}
+			}
+		}
+	}
 	for sha, fs := range bySHA {
 		got, err := ix.ByHash("", sha)
 		if err != nil || len(got) != len(fs) {
@@ -235,6 +265,31 @@ func checkTruth(t *testing.T, ix *Index, trees []*simtree.Tree) {
 		for i, f := range page.Files {
 			if f.ID != res.Files[3+i].ID {
 				t.Fatalf("find %+v page item %d is %s, want %s", q, i, f.Path, res.Files[3+i].Path)
+			}
+		}
+		// A capped count stops at the limit or the page's end, whichever
+		// is further, and says so only when more matches exist; the page
+		// stays the same.
+		for _, tl := range []int{1, 12} {
+			q.TotalLimit = tl
+			capped, err := ix.Find(q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			stop := max(tl, q.Offset+q.Limit)
+			if got, want := capped.Total, min(res.Total, stop); got != want {
+				t.Fatalf("find %+v capped: total %d, want %d", q, got, want)
+			}
+			if got, want := capped.TotalCapped, res.Total > stop; got != want {
+				t.Fatalf("find %+v capped: TotalCapped %v, want %v (total %d)", q, got, want, res.Total)
+			}
+			if len(capped.Files) != len(page.Files) {
+				t.Fatalf("find %+v capped: %d files, want %d", q, len(capped.Files), len(page.Files))
+			}
+			for i, f := range capped.Files {
+				if f.ID != page.Files[i].ID {
+					t.Fatalf("find %+v capped page item %d is %s, want %s", q, i, f.Path, page.Files[i].Path)
+				}
 			}
 		}
 	}

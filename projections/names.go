@@ -251,21 +251,85 @@ func postingList(b *store.Bucket, t trigram) ([]uint64, error) {
 	return ids, nil
 }
 
-// intersect returns the ids in both sorted lists.
-func intersect(a, b []uint64) []uint64 {
-	out := a[:0]
-	i, j := 0, 0
-	for i < len(a) && j < len(b) {
-		switch {
-		case a[i] < b[j]:
+// postingSize returns an upper bound on the length of t's posting list
+// from the size of its chunks, without decoding them: each id takes at
+// least a byte.
+func postingSize(c *store.Cursor, t trigram) int {
+	n := 0
+	for k, v := c.Seek(t[:]); k != nil && bytes.HasPrefix(k, t[:]); k, v = c.Next() {
+		n += 1 + len(v)
+	}
+	return n
+}
+
+// postingIter filters ascending file ids by one trigram's posting list. It
+// reads the list's chunks in order and decodes only those whose id range
+// [first id, next chunk's first id) holds one of the ids asked about.
+type postingIter struct {
+	c       *store.Cursor // its own
+	t       trigram
+	k, v    []byte // the current chunk; k is nil past the last
+	nk, nv  []byte // the chunk after it; nk is nil when none
+	ids     []uint64
+	decoded bool // ids holds the current chunk
+	j       int  // ids[:j] are below every id still to come
+}
+
+func newPostingIter(c *store.Cursor, t trigram) *postingIter {
+	it := &postingIter{c: c, t: t}
+	it.k, it.v = c.Seek(t[:])
+	if it.k != nil && !bytes.HasPrefix(it.k, t[:]) {
+		it.k = nil
+	}
+	if it.k != nil {
+		it.peek()
+	}
+	return it
+}
+
+func (it *postingIter) peek() {
+	it.nk, it.nv = it.c.Next()
+	if it.nk != nil && !bytes.HasPrefix(it.nk, it.t[:]) {
+		it.nk = nil
+	}
+}
+
+// keep returns, in place, the ids (sorted) the list holds. Each call must
+// pass ids above those of the calls before.
+func (it *postingIter) keep(ids []uint64) ([]uint64, error) {
+	out := ids[:0] // written behind i
+	for i := 0; i < len(ids) && it.k != nil; {
+		if len(it.k) != 11 || it.nk != nil && len(it.nk) != 11 {
+			return nil, errCorrupt
+		}
+		first, next := binary.BigEndian.Uint64(it.k[3:]), uint64(math.MaxUint64)
+		if it.nk != nil {
+			next = binary.BigEndian.Uint64(it.nk[3:])
+		}
+		switch id := ids[i]; {
+		case id < first:
 			i++
-		case a[i] > b[j]:
-			j++
+		case id >= next:
+			it.k, it.v, it.decoded, it.j = it.nk, it.nv, false, 0
+			if it.k != nil {
+				it.peek()
+			}
 		default:
-			out = append(out, a[i])
+			if !it.decoded {
+				var err error
+				if it.ids, err = decodeChunk(it.ids[:0], it.k, it.v); err != nil {
+					return nil, err
+				}
+				it.decoded = true
+			}
+			for it.j < len(it.ids) && it.ids[it.j] < id {
+				it.j++
+			}
+			if it.j < len(it.ids) && it.ids[it.j] == id {
+				out = append(out, id)
+			}
 			i++
-			j++
 		}
 	}
-	return out
+	return out, nil
 }

@@ -309,6 +309,7 @@ func (p *Projector) follow(ctx context.Context, info store.StreamInfo, keepGoing
 	}
 	defer f.stop()
 	var buf []item
+	seen := &shaFilter{} // of this file: a swap ends this call
 	for {
 		items, err := f.batch(ctx, p.batchSize(), p.batchWait(), buf)
 		buf = items
@@ -319,7 +320,7 @@ func (p *Projector) follow(ctx context.Context, info store.StreamInfo, keepGoing
 				p.mu.RUnlock()
 				return errRestart
 			}
-			last, n, cerr := commit(p.db, stop, info.Created)
+			last, n, cerr := commit(p.db, stop, info.Created, seen)
 			p.mu.RUnlock()
 			if cerr != nil {
 				return cerr
@@ -353,13 +354,17 @@ func cutNewer(items []item) ([]item, *item) {
 
 // commit applies items in one transaction with the checkpoint, skipping
 // those at or below it. It returns the new checkpoint (0 if unchanged) and
-// how many events it consumed.
-func commit(db *store.DB, items []item, created time.Time) (uint64, int, error) {
+// how many events it consumed. seen, when not nil, is the filter of db's
+// digests, loaded on first use.
+func commit(db *store.DB, items []item, created time.Time, seen *shaFilter) (uint64, int, error) {
 	var last uint64
 	n := 0
 	err := db.Update(func(tx *store.Tx) error {
 		cp := tx.Checkpoint()
-		u := newUnit(tx)
+		if seen != nil {
+			seen.prepare(tx.Bucket(bucketByHash))
+		}
+		u := newUnit(tx, seen)
 		for i := range items {
 			it := &items[i]
 			if it.rec.Seq <= cp.Seq {

@@ -49,6 +49,11 @@ type reader struct {
 	tx                        *store.Tx
 	files, fids, dirs, dirids *store.Bucket
 	dirCache                  map[uint64][2]string
+	lastDir                   struct {
+		id           uint64
+		machine, dir string
+		ok           bool
+	}
 }
 
 func newReader(tx *store.Tx) *reader {
@@ -61,15 +66,20 @@ func newReader(tx *store.Tx) *reader {
 
 // dirByID returns the machine and path of a directory id.
 func (r *reader) dirByID(id uint64) (machine, dir string, ok bool) {
+	if r.lastDir.ok && r.lastDir.id == id { // files of one directory come in runs
+		return r.lastDir.machine, r.lastDir.dir, true
+	}
 	if md, ok := r.dirCache[id]; ok {
-		return md[0], md[1], true
+		machine, dir = md[0], md[1]
+	} else {
+		v := r.dirids.Get(be64(id))
+		if v == nil {
+			return "", "", false
+		}
+		machine, dir = splitDirKey(v)
+		r.dirCache[id] = [2]string{machine, dir}
 	}
-	v := r.dirids.Get(be64(id))
-	if v == nil {
-		return "", "", false
-	}
-	machine, dir = splitDirKey(v)
-	r.dirCache[id] = [2]string{machine, dir}
+	r.lastDir.id, r.lastDir.machine, r.lastDir.dir, r.lastDir.ok = id, machine, dir, true
 	return machine, dir, true
 }
 
@@ -84,16 +94,7 @@ func (r *reader) dirID(machine, dir string) (dirRec, bool) {
 
 // fid returns the directory id and name of a file id.
 func (r *reader) fid(id uint64) (dirID uint64, name string, ok bool) {
-	v := r.fids.Get(be64(id))
-	if v == nil {
-		return 0, "", false
-	}
-	d := dec{b: v}
-	dirID = d.uv()
-	if d.err != nil {
-		return 0, "", false
-	}
-	return dirID, string(d.b), true
+	return decodeFID(r.fids.Get(be64(id)))
 }
 
 func (r *reader) fileAt(machine string, dirID uint64, dir, name string) (File, bool) {
@@ -166,19 +167,32 @@ type FindQuery struct {
 	// number of matches skipped. Matches are in file id order, which is
 	// the order the files were first seen.
 	Limit, Offset int
+	// TotalLimit is how many matches Find counts exactly before it stops
+	// (0: DefaultTotalLimit; negative: all). It is raised to cover the page.
+	// A query without a Limit counts every match.
+	TotalLimit int
 }
+
+// DefaultTotalLimit is how many matches Find counts when the query does not
+// say. Counting reads every match's name; past this a search box only needs
+// to know there are many.
+const DefaultTotalLimit = 10_000
 
 // FindResult is one page of matches.
 type FindResult struct {
 	Files []File `json:"files"`
-	// Total is the number of matches across all pages.
-	Total int `json:"total"`
+	// Total is the number of matches across all pages, or with
+	// TotalCapped a lower bound: Find stopped counting there (see
+	// FindQuery.TotalLimit) and more matches exist.
+	Total       int  `json:"total"`
+	TotalCapped bool `json:"total_capped,omitempty"`
 	// Indexed says whether the name index narrowed the search; without it
 	// every file's name was read (short patterns, regexps, path matches).
 	Indexed bool `json:"indexed"`
 }
 
-// Find returns the files matching q.
+// Find returns the files matching q. It counts at most q.TotalLimit
+// matches (see FindResult.TotalCapped): the page itself is always exact.
 func (ix *Index) Find(q FindQuery) (FindResult, error) {
 	match, tris, err := q.compile()
 	if err != nil {
@@ -188,60 +202,131 @@ func (ix *Index) Find(q FindQuery) (FindResult, error) {
 	if limit == 0 {
 		limit = 100
 	}
+	stopAt := -1 // count every match
+	if limit >= 0 && q.TotalLimit >= 0 {
+		stopAt = q.TotalLimit
+		if stopAt == 0 {
+			stopAt = DefaultTotalLimit
+		}
+		stopAt = max(stopAt, q.Offset+limit)
+	}
 	under := normDir(q.Under)
 	var res FindResult
 	err = ix.view(func(tx *store.Tx) error {
 		r := newReader(tx)
-		consider := func(fid, dirID uint64, name string) {
+		// consider checks one file and returns false once Find has
+		// counted all it will.
+		consider := func(dirID uint64, name string) bool {
 			if !q.Path && !match(name) {
-				return
+				return true
 			}
 			machine, dir, ok := r.dirByID(dirID)
 			if !ok || q.Machine != "" && machine != q.Machine || under != "" && !strings.HasPrefix(dir, under) {
-				return
+				return true
 			}
 			if q.Path && !match(dir+name) {
-				return
+				return true
 			}
-			needFile := q.MinSize > 0 || q.MaxSize > 0 || res.Total >= q.Offset && (limit < 0 || len(res.Files) < limit)
-			if !needFile {
-				res.Total++
-				return
+			inPage := res.Total >= q.Offset && (limit < 0 || len(res.Files) < limit)
+			if q.MinSize > 0 || q.MaxSize > 0 || inPage {
+				f, ok := r.fileAt(machine, dirID, dir, name)
+				if !ok || f.Size < q.MinSize || q.MaxSize > 0 && f.Size > q.MaxSize {
+					return true
+				}
+				if inPage { // then res.Total < stopAt
+					res.Files = append(res.Files, f)
+				}
 			}
-			f, ok := r.fileAt(machine, dirID, dir, name)
-			if !ok || f.Size < q.MinSize || q.MaxSize > 0 && f.Size > q.MaxSize {
-				return
-			}
-			if res.Total >= q.Offset && (limit < 0 || len(res.Files) < limit) {
-				res.Files = append(res.Files, f)
+			if stopAt >= 0 && res.Total >= stopAt {
+				res.TotalCapped = true
+				return false
 			}
 			res.Total++
+			return true
 		}
 		if len(tris) > 0 {
 			res.Indexed = true
-			ids, err := candidates(tx.Bucket(bucketNames), tris)
-			if err != nil {
-				return err
-			}
-			for _, id := range ids {
-				if dirID, name, ok := r.fid(id); ok {
-					consider(id, dirID, name)
-				}
-			}
-			return nil
+			// The ids come sorted, and so are the fids keys: one cursor
+			// walks them, stepping instead of searching the B-tree anew
+			// when the next id is near.
+			fc := fidCursor{c: r.fids.Cursor()}
+			return eachCandidate(tx.Bucket(bucketNames), tris, func(id uint64) bool {
+				dirID, name, ok := decodeFID(fc.get(id))
+				return !ok || consider(dirID, name)
+			})
 		}
 		c := r.fids.Cursor()
 		for k, v := c.First(); k != nil; k, v = c.Next() {
-			d := dec{b: v}
-			dirID := d.uv()
-			if d.err != nil || len(k) != 8 {
+			dirID, name, ok := decodeFID(v)
+			if !ok || len(k) != 8 {
 				continue
 			}
-			consider(binary.BigEndian.Uint64(k), dirID, string(d.b))
+			if !consider(dirID, name) {
+				break
+			}
 		}
 		return nil
 	})
 	return res, err
+}
+
+// decodeFID decodes a fids value; ok is false for nil.
+func decodeFID(v []byte) (dirID uint64, name string, ok bool) {
+	if v == nil {
+		return 0, "", false
+	}
+	d := dec{b: v}
+	dirID = d.uv()
+	if d.err != nil {
+		return 0, "", false
+	}
+	return dirID, string(d.b), true
+}
+
+// fidCursor reads fids values for ascending file ids.
+type fidCursor struct {
+	c       *store.Cursor
+	k, v    []byte
+	started bool
+	key     [8]byte
+}
+
+// fidSteps is how many keys get steps over before it seeks instead: a step
+// within a leaf costs a few ns, a seek a descent from the root.
+const fidSteps = 32
+
+// get returns the value of id, or nil. Each id must be above the last.
+func (fc *fidCursor) get(id uint64) []byte {
+	if fc.started {
+		k, v := fc.k, fc.v // in locals: fc is on the heap, and each store to it costs a write barrier
+		for i := 0; i < fidSteps; i++ {
+			if k == nil || len(k) != 8 {
+				break
+			}
+			switch cur := binary.BigEndian.Uint64(k); {
+			case cur == id:
+				fc.k, fc.v = k, v
+				return v
+			case cur > id:
+				// The cursor stands on the first key at or above an
+				// earlier id, so nothing lies between.
+				fc.k, fc.v = k, v
+				return nil
+			}
+			k, v = fc.c.Next()
+		}
+		if k == nil {
+			fc.k, fc.v = nil, nil
+			return nil // past the last key
+		}
+	}
+	fc.started = true
+	binary.BigEndian.PutUint64(fc.key[:], id)
+	fc.k, fc.v = fc.c.Seek(fc.key[:])
+	if bytes.Equal(fc.k, fc.key[:]) {
+		return fc.v
+	}
+	return nil
 }
 
 // compile returns q's name matcher and the trigrams every match must hold.
@@ -331,25 +416,51 @@ func globLiterals(p string) []string {
 	return out
 }
 
-// candidates intersects the posting lists of tris, shortest first.
-func candidates(names *store.Bucket, tris []trigram) ([]uint64, error) {
-	lists := make([][]uint64, 0, len(tris))
+// eachCandidate calls fn with each file id in every posting list of tris,
+// in ascending order, until fn returns false. It decodes the shortest list
+// a chunk at a time and filters each chunk's ids through the others, so a
+// caller that stops early reads little of any list.
+func eachCandidate(names *store.Bucket, tris []trigram, fn func(id uint64) bool) error {
+	c := names.Cursor()
+	type sized struct {
+		t trigram
+		n int
+	}
+	lists := make([]sized, 0, len(tris))
 	for _, t := range tris {
-		l, err := postingList(names, t)
-		if err != nil {
-			return nil, err
+		n := postingSize(c, t)
+		if n == 0 {
+			return nil
 		}
-		if len(l) == 0 {
-			return nil, nil
-		}
-		lists = append(lists, l)
+		lists = append(lists, sized{t, n})
 	}
-	slices.SortFunc(lists, func(a, b []uint64) int { return len(a) - len(b) })
-	ids := lists[0]
+	slices.SortFunc(lists, func(a, b sized) int { return a.n - b.n })
+	its := make([]*postingIter, 0, len(lists)-1)
 	for _, l := range lists[1:] {
-		ids = intersect(ids, l)
+		its = append(its, newPostingIter(names.Cursor(), l.t))
 	}
-	return ids, nil
+	t := lists[0].t
+	var ids []uint64
+	for k, v := c.Seek(t[:]); k != nil && bytes.HasPrefix(k, t[:]); k, v = c.Next() {
+		var err error
+		if ids, err = decodeChunk(ids[:0], k, v); err != nil {
+			return err
+		}
+		for _, it := range its {
+			if len(ids) == 0 {
+				break
+			}
+			if ids, err = it.keep(ids); err != nil {
+				return err
+			}
+		}
+		for _, id := range ids {
+			if !fn(id) {
+				return nil
+			}
+		}
+	}
+	return nil
 }
 
 // ByHash returns every file whose content has the digest, given in hex. alg
@@ -465,7 +576,18 @@ func (ix *Index) TopDuplicateGroups(q DupesQuery) (DupesResult, error) {
 	var res DupesResult
 	err := ix.view(func(tx *store.Tx) error {
 		dupes := tx.Bucket(bucketDupes)
-		c := tx.Bucket(bucketGroups).Cursor()
+		groups := tx.Bucket(bucketGroups)
+		// With one filter, Total is the length of that filter's key
+		// range, counted without reading a group; the page then stops
+		// when full. Every group has a count of two or more.
+		total := -1
+		switch {
+		case q.MinSize > 0 && q.MinCount <= 2:
+			total = countGroupKeys(groups.Cursor(), 's', q.MinSize)
+		case q.MinSize == 0 && q.MinCount > 2:
+			total = countGroupKeys(groups.Cursor(), 'c', q.MinCount)
+		}
+		c := groups.Cursor()
 		prefix := []byte{tag}
 		var k []byte
 		switch {
@@ -482,6 +604,9 @@ func (ix *Index) TopDuplicateGroups(q DupesQuery) (DupesResult, error) {
 			}
 		}
 		for ; k != nil && len(k) == 41 && k[0] == tag; k = stepCursor(c, q.Asc) {
+			if total >= 0 && limit >= 0 && len(res.Groups) >= limit {
+				break
+			}
 			x := binary.BigEndian.Uint64(k[1:9])
 			if tag == 's' && x < q.MinSize || tag == 'c' && x < q.MinCount {
 				if q.Asc {
@@ -506,9 +631,22 @@ func (ix *Index) TopDuplicateGroups(q DupesQuery) (DupesResult, error) {
 			}
 			res.Total++
 		}
+		if total >= 0 {
+			res.Total = total
+		}
 		return nil
 	})
 	return res, err
+}
+
+// countGroupKeys counts the groups keys of tag ('s' or 'c') whose size or
+// count is least or more.
+func countGroupKeys(c *store.Cursor, tag byte, least uint64) int {
+	n := 0
+	for k, _ := c.Seek(append([]byte{tag}, be64(least)...)); k != nil && len(k) == 41 && k[0] == tag; k, _ = c.Next() {
+		n++
+	}
+	return n
 }
 
 func stepCursor(c *store.Cursor, asc bool) []byte {

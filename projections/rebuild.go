@@ -152,6 +152,7 @@ func buildInto(ctx context.Context, db *store.DB, log *store.Log, info store.Str
 	}
 	defer f.stop()
 	var buf []item
+	seen := &shaFilter{}
 	for {
 		items, err := f.batch(ctx, cmp0(opt.BatchSize, DefaultRebuildBatchSize), time.Second, buf)
 		buf = items
@@ -165,7 +166,7 @@ func buildInto(ctx context.Context, db *store.DB, log *store.Log, info store.Str
 		}
 		stop, newer := cutNewer(items)
 		if len(stop) > 0 {
-			last, _, cerr := commit(db, stop, info.Created)
+			last, _, cerr := commit(db, stop, info.Created, seen)
 			if cerr != nil {
 				return cp, cerr
 			}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/indexer/indexer/events"
 	"github.com/indexer/indexer/scanner"
+	"github.com/indexer/indexer/store"
 )
 
 func TestHardLinksReadOnce(t *testing.T) {
@@ -380,5 +381,42 @@ func TestSparseFilesHashLikeTheirBytes(t *testing.T) {
 	}
 	if len(evs) != 3 {
 		t.Fatalf("%d events", len(evs))
+	}
+}
+
+// cancelAtFirstFlush is the real appender, with Ctrl-C pressed while the
+// scan's ScanStarted waits for its acknowledgement.
+type cancelAtFirstFlush struct {
+	*store.Appender
+	cancel context.CancelFunc
+	done   bool
+}
+
+func (c *cancelAtFirstFlush) Flush(ctx context.Context) error {
+	if !c.done {
+		c.done = true
+		c.cancel()
+	}
+	return c.Appender.Flush(ctx)
+}
+
+func TestInterruptedWhileStartingIsClosed(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	root := t.TempDir()
+	writeTree(t, root, map[string]string{"a": "a"})
+	ctx, cancel := context.WithCancel(context.Background())
+	h.opts = func(s *scanner.Scanner) {
+		s.Sink = &cancelAtFirstFlush{Appender: h.log.NewAppender(), cancel: cancel}
+	}
+	_, evs, err := h.scan(ctx, root)
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("scan returned %v", err)
+	}
+	if got := types(evs); strings.Join(got, ",") != "ScanStarted,ScanCompleted" {
+		t.Fatalf("events %v, want the scan opened and closed", got)
+	}
+	if evs[1].Data.(*events.ScanCompleted).Complete {
+		t.Fatal("an interrupted scan was recorded complete")
 	}
 }

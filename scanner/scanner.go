@@ -181,12 +181,15 @@ func (w *walk) run(start time.Time) (Result, error) {
 	started := &events.ScanStarted{Root: events.Path(w.root), Options: events.ScanOptions{
 		Hashes: w.hashes, Exclude: w.Exclude, OneFileSystem: w.OneFileSystem, Verify: w.Verify,
 	}}
-	if err := w.Sink.Append(w.ctx, w.event(started)); err != nil {
-		return res, err
+	err := w.Sink.Append(w.ctx, w.event(started))
+	if err == nil {
+		err = w.Sink.Flush(w.ctx)
 	}
-	if err := w.Sink.Flush(w.ctx); err != nil {
-		return res, err
+	if err != nil && w.ctx.Err() == nil {
+		return res, err // the log refused the scan: there is nothing to close
 	}
+	// Interrupted while ScanStarted was in flight: it may be stored, so go
+	// on; the walk stops at once and the scan is closed as incomplete.
 
 	// One goroutine appends; the walk and the readers produce.
 	ctx, cancel := context.WithCancelCause(w.ctx)

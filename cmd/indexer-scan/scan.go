@@ -70,6 +70,9 @@ type summary struct {
 	Complete   bool     `json:"complete"`
 	Mode       string   `json:"mode"`
 	Indexed    bool     `json:"index_updated"`
+	// PeakRSS is this process's peak resident memory (VmHWM), 0 where the
+	// system does not say.
+	PeakRSS int64 `json:"peak_rss_bytes"`
 }
 
 // Run scans the PATHs in args.
@@ -193,6 +196,7 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 		sum.Indexed = true
 	}
 	sum.DurationMS = time.Since(start).Milliseconds()
+	sum.PeakRSS = peakRSS()
 	m.print(sum, *asJSON)
 	if sum.Unreadable > 0 {
 		return fmt.Errorf("%d paths could not be read (see the log): %w", sum.Unreadable, app.ErrPartial)
@@ -236,7 +240,11 @@ func (m *Main) print(s summary, asJSON bool) {
 	if secs > 0 {
 		rate = float64(s.BytesRead) / secs / 1e6
 	}
-	fmt.Fprintf(m.Stdout, "  %s read in %.2fs (%.0f MB/s)\n", humanBytes(s.BytesRead), secs, rate)
+	fmt.Fprintf(m.Stdout, "  %s read in %.2fs (%.0f MB/s)", humanBytes(s.BytesRead), secs, rate)
+	if s.PeakRSS > 0 {
+		fmt.Fprintf(m.Stdout, ", peak memory %s", humanBytes(s.PeakRSS))
+	}
+	fmt.Fprintln(m.Stdout)
 	if s.Indexed {
 		fmt.Fprintln(m.Stdout, "  index updated: try 'indexer dupes' or 'indexer stats'")
 	}
@@ -256,6 +264,24 @@ func (n *notify) Flush(ctx context.Context) error {
 		n.hook = nil
 	}
 	return err
+}
+
+// peakRSS returns the process's peak resident memory from /proc (VmHWM:
+// unlike getrusage's maxrss, it does not count the parent's memory that a
+// forked child held before exec).
+func peakRSS() int64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			var kb int64
+			fmt.Sscanf(strings.TrimSpace(rest), "%d", &kb)
+			return kb << 10
+		}
+	}
+	return 0
 }
 
 type multiFlag []string

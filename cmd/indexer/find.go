@@ -99,11 +99,15 @@ func (m *Main) runFind(ctx context.Context, args []string) error {
 	if err := p.flush(); err != nil {
 		return err
 	}
+	total := strconv.Itoa(res.Total)
+	if res.TotalCapped { // counting stopped there
+		total += "+"
+	}
 	switch {
 	case res.Total == 0:
 		fmt.Fprintln(m.Stderr, "no file matches")
-	case q.Limit > 0 && res.Total > q.Offset+len(res.Files):
-		fmt.Fprintf(m.Stderr, "%d-%d of %d files; next page: --page %s\n", q.Offset+1, q.Offset+len(res.Files), res.Total, strconv.Itoa(*page+1))
+	case q.Limit > 0 && (res.Total > q.Offset+len(res.Files) || res.TotalCapped):
+		fmt.Fprintf(m.Stderr, "%d-%d of %s files; next page: --page %s\n", q.Offset+1, q.Offset+len(res.Files), total, strconv.Itoa(*page+1))
 	default:
 		fmt.Fprintf(m.Stderr, "%d file%s\n", res.Total, plural(res.Total))
 	}

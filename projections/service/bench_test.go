@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/indexer/indexer/events"
+	"github.com/indexer/indexer/projections"
 	"github.com/indexer/indexer/projections/service"
 	"github.com/indexer/indexer/projections/service/servicetest"
 )
@@ -53,7 +54,8 @@ func BenchmarkFindName(b *testing.B) {
 	ctx := context.Background()
 	for _, pat := range []string{
 		"invoice",        // a word in ~8% of the names
-		"budget-thesis",  // two words: ~0.2%
+		"budget-thesis",  // two words that never meet (a name's first word picks its second)
+		"budget-notes",   // two words that do: ~4%
 		"0424242",        // one file's number
 		"report-receipt", // a combination that does not occur
 	} {
@@ -67,6 +69,17 @@ func BenchmarkFindName(b *testing.B) {
 			b.ReportMetric(float64(total), "matches")
 		})
 	}
+	// Counting every match of a common word, past DefaultTotalLimit: what
+	// the page costs when the caller wants the exact total.
+	b.Run("invoice-exact-total", func(b *testing.B) {
+		var total int
+		loop(b, func(int) error {
+			res, err := q.Index.Find(projections.FindQuery{Pattern: "invoice", Limit: 100, TotalLimit: -1})
+			total = res.Total
+			return err
+		})
+		b.ReportMetric(float64(total), "matches")
+	})
 }
 
 // BenchmarkFindFilters adds the filters the CLI offers to a name search.

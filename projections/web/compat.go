@@ -162,10 +162,14 @@ func (h *Handler) files(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, map[string]any{
+	body := map[string]any{
 		"files": h.toCompatList(r.Context(), res.Files), "total": res.Total,
 		"page": page, "per_page": perPage, "pages": pages(res.Total, perPage),
-	})
+	}
+	if res.TotalCapped { // total and pages are lower bounds
+		body["total_capped"] = true
+	}
+	return writeJSON(w, body)
 }
 
 // find0 runs q, where MaxSize -1 means files of size 0, which FindRequest
@@ -231,6 +235,9 @@ func (h *Handler) search(w http.ResponseWriter, r *http.Request) error {
 	w.Header().Set("X-Page", strconv.FormatInt(page, 10))
 	w.Header().Set("X-Per-Page", strconv.FormatInt(perPage, 10))
 	w.Header().Set("X-Pages", strconv.Itoa(pages(res.Total, perPage)))
+	if res.TotalCapped { // the two above are lower bounds
+		w.Header().Set("X-Total-Capped", "true")
+	}
 	return writeJSON(w, h.toCompatList(r.Context(), res.Files))
 }
 

@@ -55,4 +55,7 @@
 //     per checkpoint behind a service.Cache).
 //   - A group's files are read whole before being cut to a page (see
 //     package service).
+//   - A search counts at most projections.DefaultTotalLimit matches (or the
+//     page's end, if further): past that, total and pages are lower bounds
+//     and total_capped is true (/api/search: the X-Total-Capped header).
 package web

@@ -254,15 +254,18 @@ function copyButton(text) {
     },
   }, "copy");
 }
-function pager(offset, limit, total, go) {
+// pager pages through total results; capped says total is a lower bound
+// (the server stopped counting) and more follow.
+function pager(offset, limit, total, go, capped = false) {
+  const more = capped ? "+" : "";
   const pages = Math.max(1, Math.ceil(total / limit));
   const page = Math.floor(offset / limit) + 1;
   return h("div", { class: "pager" },
-    h("span", {}, total ? `${num(offset + 1)}–${num(Math.min(offset + limit, total))} of ${num(total)}` : "no results"),
+    h("span", {}, total ? `${num(offset + 1)}–${num(Math.min(offset + limit, total))} of ${num(total)}${more}` : "no results"),
     h("span", { class: "spacer" }),
     h("button", { type: "button", class: "ghost", "data-page": "prev", disabled: offset <= 0, onclick: () => go(Math.max(0, offset - limit)) }, "← Previous"),
-    h("span", {}, `page ${num(page)} of ${num(pages)}`),
-    h("button", { type: "button", class: "ghost", "data-page": "next", disabled: offset + limit >= total, onclick: () => go(offset + limit) }, "Next →"));
+    h("span", {}, `page ${num(page)} of ${num(pages)}${more}`),
+    h("button", { type: "button", class: "ghost", "data-page": "next", disabled: offset + limit >= total && !capped, onclick: () => go(offset + limit) }, "Next →"));
 }
 async function machineOptions(selected) {
   const ms = await api("/api/machines");
@@ -382,7 +385,7 @@ async function search(params) {
     throw e;
   }
   const go = (off) => { params.set("offset", off); location.hash = "#/search?" + params; };
-  const results = panel(`${num(res.total)} file${res.total === 1 ? "" : "s"}`, [
+  const results = panel(`${num(res.total)}${res.total_capped ? "+" : ""} file${res.total === 1 && !res.total_capped ? "" : "s"}`, [
     table(["Name", "Directory", "Machine", { text: "Size", cls: "num" }, "Modified"],
       res.files.map((f) => row([
         h("td", {}, fileLink(f)),
@@ -391,7 +394,7 @@ async function search(params) {
         h("td", { class: "num" }, bytes(f.size)),
         h("td", { class: "nowrap dim" }, nsDate(f.mtime)),
       ], fileHash(f.machine, f.path))), q || req.ext || req.min_size ? "No file matches." : "Type a name to search."),
-    res.total > limit ? pager(offset, limit, res.total, go) : null,
+    res.total > limit || res.total_capped ? pager(offset, limit, res.total, go, res.total_capped) : null,
   ], res.indexed ? h("span", { class: "badge plain", title: "the trigram name index narrowed the search" }, "indexed") : h("span", { class: "badge plain", title: "every name was read" }, "full scan"));
   return [...head, results];
 }
