@@ -103,7 +103,7 @@ func (p *Projector) Open() error {
 	if p.Log == nil || p.Path == "" {
 		return fmt.Errorf("open projector: Log and Path must be set")
 	}
-	db := &store.DB{Path: p.Path}
+	db := &store.DB{Path: p.Path, SyncFreelist: true} // opened at every standalone scan: no whole-file read at open
 	if err := db.Open(); err != nil {
 		return fmt.Errorf("open projector: %w", err)
 	}

@@ -228,7 +228,7 @@ func (p *Projector) Rebuild(ctx context.Context) error {
 		return fmt.Errorf("rebuild: %w", err)
 	}
 	syncDir(filepath.Dir(p.Path))
-	db := &store.DB{Path: p.Path}
+	db := &store.DB{Path: p.Path, SyncFreelist: true}
 	if err := db.Open(); err != nil {
 		return fmt.Errorf("rebuild: reopen: %w", err)
 	}

@@ -61,7 +61,7 @@ func TestAppendReplayInOrderStopsAtTail(t *testing.T) {
 			return err
 		}
 		if want := events.Subject("nas1", events.TypeFileScanned); r.Subject != want {
-			t.Fatalf("subject %q, want %q", r.Subject, want)
+			return fmt.Errorf("subject %q, want %q", r.Subject, want) // fn may run on another goroutine: no t.Fatal
 		}
 		got = append(got, e)
 		return nil

@@ -19,6 +19,7 @@ import (
 
 	"github.com/indexer/indexer/cmd/internal/app"
 	"github.com/indexer/indexer/events"
+	"github.com/indexer/indexer/projections"
 	"github.com/indexer/indexer/store"
 	"github.com/indexer/indexer/store/storetest"
 )
@@ -82,6 +83,19 @@ func TestHashesMatchCoreutils(t *testing.T) {
 	}
 	if n != 3 {
 		t.Fatalf("%d FileScanned events, want 3", n)
+	}
+	// Standalone, the scan leaves the index current: queries answer at once.
+	db := &store.DB{Path: filepath.Join(data, store.IndexFile), ReadOnly: true}
+	if err := db.Open(); err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	st, err := projections.NewIndex(db).Stats()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Files != 3 || st.Checkpoint != uint64(len(storetest.ReadAll(t, data))) {
+		t.Fatalf("index after a standalone scan: %d files at seq %d", st.Files, st.Checkpoint)
 	}
 }
 
