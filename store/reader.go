@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -98,55 +97,28 @@ func (r *Reader) Close() { r.it.Stop() }
 
 // Replay calls fn for every matching event from sequence from to the tail as
 // it was when Replay began, in order, then returns the last sequence passed
-// to fn (0 if none). An error from fn stops the replay and is returned. fn
-// is called from one goroutine at a time (not necessarily the caller's).
-//
-// It consumes with a callback rather than an iterator: one handoff less per
-// event, which is a good part of the cost of reading millions of them.
+// to fn (0 if none). An error from fn stops the replay and is returned.
 func (l *Log) Replay(ctx context.Context, from uint64, filter string, fn func(Record) error) (uint64, error) {
-	cons, pending, err := l.orderedConsumer(ctx, from, filter)
-	if err != nil || pending == 0 {
+	r, err := l.NewReader(ctx, from, filter)
+	if err != nil {
 		return 0, err
 	}
-	var (
-		last     atomic.Uint64 // read after a cancel, while a callback may still run
-		left     = pending
-		finished bool // touched only by the callback, which runs serially
-		done     = make(chan error, 1)
-	)
-	finish := func(err error) {
-		finished = true
-		done <- err
-	}
-	cc, err := cons.Consume(func(m jetstream.Msg) {
-		if finished {
-			return
-		}
-		md, err := m.Metadata()
+	defer r.Close()
+	var last uint64
+	for left := r.Pending(); left > 0; left-- {
+		rec, err := r.Next(ctx)
 		if err != nil {
-			finish(fmt.Errorf("read log: %w", err))
-			return
+			return last, err
 		}
-		rec := Record{Seq: md.Sequence.Stream, Subject: m.Subject(), Time: md.Timestamp, Data: m.Data(), Pending: md.NumPending}
 		if err := fn(rec); err != nil {
-			finish(err)
-			return
+			return last, err
 		}
-		last.Store(rec.Seq)
-		if left--; left == 0 || rec.Pending == 0 {
-			finish(nil)
+		last = rec.Seq
+		if rec.Pending == 0 {
+			break
 		}
-	}, jetstream.PullMaxMessages(8192))
-	if err != nil {
-		return 0, fmt.Errorf("read log from %d: %w", from, translate(err))
 	}
-	defer cc.Stop()
-	select {
-	case err := <-done:
-		return last.Load(), err
-	case <-ctx.Done():
-		return last.Load(), ctx.Err()
-	}
+	return last, nil
 }
 
 // Follow calls fn for every matching event from sequence from, in order,
