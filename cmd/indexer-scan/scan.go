@@ -150,17 +150,6 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 	}
 
 	sum := summary{Machine: *machine, Mode: env.Mode.String(), Complete: true}
-	var index *liveIndex
-	if env.Mode == app.Standalone {
-		if index, err = startIndex(ctx, cfg, env.Log, logger); err != nil {
-			return err
-		}
-		defer func() {
-			if index != nil {
-				index.close()
-			}
-		}()
-	}
 	appender := env.Log.NewAppender()
 	// The scan state takes each root's events as the log acknowledges them,
 	// and is committed after each root, so a later root (which may overlap
@@ -200,10 +189,8 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 			return err
 		}
 	}
-	if index != nil {
-		err := index.catchUp(ctx, env.Log)
-		index = nil
-		if err != nil {
+	if env.Mode == app.Standalone {
+		if err := updateIndex(ctx, cfg, env.Log, logger); err != nil {
 			return fmt.Errorf("scan stored; updating the index: %w", err)
 		}
 		sum.Indexed = true
