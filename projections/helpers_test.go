@@ -15,33 +15,14 @@ import (
 
 	"github.com/indexer/indexer/events"
 	"github.com/indexer/indexer/store"
+	"github.com/indexer/indexer/store/storetest"
 )
 
 // MustOpenServer starts an in-process embedded server in a temp dir.
-func MustOpenServer(tb testing.TB) *store.Server {
-	tb.Helper()
-	srv := &store.Server{DataDir: tb.TempDir(), InProcess: true}
-	if err := srv.Open(context.Background()); err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { srv.Close() })
-	return srv
-}
+func MustOpenServer(tb testing.TB) *store.Server { return storetest.MustOpenServer(tb, "", true) }
 
 // MustOpenLog opens the log on srv through a new connection.
-func MustOpenLog(tb testing.TB, srv *store.Server) *store.Log {
-	tb.Helper()
-	nc, err := srv.Connect("test")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(nc.Close)
-	l := &store.Log{Conn: nc}
-	if err := l.Open(context.Background()); err != nil {
-		tb.Fatal(err)
-	}
-	return l
-}
+var MustOpenLog = storetest.MustOpenLog
 
 // MustOpenProjector opens a projector on log writing a new index in a temp
 // dir; at cleanup it is closed and the file's consistency checked.
