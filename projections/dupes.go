@@ -1,0 +1,169 @@
+package projections
+
+import (
+	"encoding/binary"
+	"encoding/hex"
+	"fmt"
+	"strings"
+
+	"github.com/indexer/indexer/store"
+)
+
+// Group is a set of files with the same content.
+type Group struct {
+	SHA256 string `json:"sha256"`
+	Size   uint64 `json:"size"`
+	Count  uint64 `json:"count"`
+	// Inodes is the number of distinct inodes: hard links of one inode are
+	// one copy on disk.
+	Inodes uint64 `json:"inodes"`
+	// Wasted is Size times the copies beyond the first: (Inodes-1)*Size.
+	Wasted uint64 `json:"wasted"`
+}
+
+func groupOf(sha []byte, g groupRec) Group {
+	return Group{SHA256: hex.EncodeToString(sha), Size: g.size, Count: g.count, Inodes: g.units, Wasted: g.wasted()}
+}
+
+// DupesQuery selects duplicate groups.
+type DupesQuery struct {
+	// Sort is "wasted" (the default), "size" or "count"; largest first
+	// unless Asc.
+	Sort     string
+	Asc      bool
+	MinSize  uint64
+	MinCount uint64
+	// Limit (0: 100; negative: all) and Offset page the groups.
+	Limit, Offset int
+}
+
+// DupesResult is one page of duplicate groups.
+type DupesResult struct {
+	Groups []Group `json:"groups"`
+	Total  int     `json:"total"`
+}
+
+// TopDuplicateGroups returns duplicate groups in the order q asks for. The
+// groups model keeps each order, so the first page reads only its groups;
+// Total walks the matching groups' keys.
+func (ix *Index) TopDuplicateGroups(q DupesQuery) (DupesResult, error) {
+	tag := map[string]byte{"": 'w', "wasted": 'w', "size": 's', "count": 'c'}[q.Sort]
+	if tag == 0 {
+		return DupesResult{}, fmt.Errorf("%w: sort %q: want wasted, size or count", ErrBadQuery, q.Sort)
+	}
+	limit := q.Limit
+	if limit == 0 {
+		limit = 100
+	}
+	var res DupesResult
+	err := ix.view(func(tx *store.Tx) error {
+		dupes := tx.Bucket(bucketDupes)
+		groups := tx.Bucket(bucketGroups)
+		// With one filter, Total is the length of that filter's key
+		// range, counted without reading a group; the page then stops
+		// when full. Every group has a count of two or more.
+		total := -1
+		switch {
+		case q.MinSize > 0 && q.MinCount <= 2:
+			total = countGroupKeys(groups.Cursor(), 's', q.MinSize)
+		case q.MinSize == 0 && q.MinCount > 2:
+			total = countGroupKeys(groups.Cursor(), 'c', q.MinCount)
+		}
+		c := groups.Cursor()
+		prefix := []byte{tag}
+		var k []byte
+		switch {
+		case q.Asc && tag == 's':
+			k, _ = c.Seek(append(prefix, be64(q.MinSize)...))
+		case q.Asc:
+			k, _ = c.Seek(prefix)
+		default:
+			k, _ = c.Seek([]byte{tag + 1})
+			if k == nil {
+				k, _ = c.Last()
+			} else {
+				k, _ = c.Prev()
+			}
+		}
+		for ; k != nil && len(k) == 41 && k[0] == tag; k = stepCursor(c, q.Asc) {
+			if total >= 0 && limit >= 0 && len(res.Groups) >= limit {
+				break
+			}
+			x := binary.BigEndian.Uint64(k[1:9])
+			if tag == 's' && x < q.MinSize || tag == 'c' && x < q.MinCount {
+				if q.Asc {
+					continue
+				}
+				break // descending: all that follow are smaller
+			}
+			inPage := res.Total >= q.Offset && (limit < 0 || len(res.Groups) < limit)
+			if !inPage && q.MinSize == 0 && q.MinCount <= 2 {
+				res.Total++
+				continue
+			}
+			g, err := decodeGroupRec(dupes.Get(k[9:]))
+			if err != nil {
+				return fmt.Errorf("group %x: %w", k[9:], err)
+			}
+			if g.size < q.MinSize || g.count < q.MinCount {
+				continue
+			}
+			if inPage {
+				res.Groups = append(res.Groups, groupOf(k[9:], g))
+			}
+			res.Total++
+		}
+		if total >= 0 {
+			res.Total = total
+		}
+		return nil
+	})
+	return res, err
+}
+
+// countGroupKeys counts the groups keys of tag ('s' or 'c') whose size or
+// count is least or more.
+func countGroupKeys(c *store.Cursor, tag byte, least uint64) int {
+	n := 0
+	for k, _ := c.Seek(append([]byte{tag}, be64(least)...)); k != nil && len(k) == 41 && k[0] == tag; k, _ = c.Next() {
+		n++
+	}
+	return n
+}
+
+func stepCursor(c *store.Cursor, asc bool) []byte {
+	var k []byte
+	if asc {
+		k, _ = c.Next()
+	} else {
+		k, _ = c.Prev()
+	}
+	return k
+}
+
+// Group returns the duplicate group of a sha256 (hex) and its files.
+// Content held by one file only is a group of one with nothing wasted.
+func (ix *Index) Group(sha256 string) (Group, []File, error) {
+	raw, err := hex.DecodeString(strings.ToLower(sha256))
+	if err != nil || len(raw) != 32 {
+		return Group{}, nil, fmt.Errorf("%w: %q is not a hex sha256", ErrBadQuery, sha256)
+	}
+	var g Group
+	var files []File
+	err = ix.view(func(tx *store.Tx) error {
+		r := newReader(tx)
+		files = r.byHash([32]byte(raw))
+		if len(files) == 0 {
+			return fmt.Errorf("content %s: %w", sha256, ErrNotFound)
+		}
+		rec := groupRec{count: 1, units: 1, size: uint64(files[0].Size)}
+		if v := tx.Bucket(bucketDupes).Get(raw); v != nil {
+			if rec, err = decodeGroupRec(v); err != nil {
+				return err
+			}
+		}
+		g = groupOf(raw, rec)
+		return nil
+	})
+	return g, files, err
+}
