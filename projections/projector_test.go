@@ -14,6 +14,7 @@ import (
 	"github.com/indexer/indexer/events"
 	"github.com/indexer/indexer/projections/simtree"
 	"github.com/indexer/indexer/store"
+	"github.com/indexer/indexer/store/storetest"
 )
 
 func TestNewerSchemaStopsWithClearError(t *testing.T) {
@@ -68,19 +69,8 @@ func TestWaitForIsWokenByCommits(t *testing.T) {
 // openServerAt opens an in-process server on dir and a log on it.
 func openServerAt(t *testing.T, dir string) (*store.Server, *store.Log) {
 	t.Helper()
-	srv := &store.Server{DataDir: dir, InProcess: true}
-	if err := srv.Open(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	nc, err := srv.Connect("test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	log := &store.Log{Conn: nc}
-	if err := log.Open(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	return srv, log
+	srv := storetest.MustOpenServer(t, dir, true)
+	return srv, storetest.MustOpenLog(t, srv)
 }
 
 func capture(t *testing.T) (*slog.Logger, *logBuffer) {

@@ -327,20 +327,7 @@ func TestCrashAtRandomMoments(t *testing.T) {
 
 	// Catch the index up in this process and compare it with a fresh
 	// rebuild of the same log.
-	srv := &store.Server{DataDir: dir, InProcess: true}
-	if err := srv.Open(ctx); err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
-	lnc, err := srv.Connect("check")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer lnc.Close()
-	local := &store.Log{Conn: lnc}
-	if err := local.Open(ctx); err != nil {
-		t.Fatal(err)
-	}
+	local := storetest.MustOpenLog(t, storetest.MustOpenServer(t, dir, true))
 	info, err := local.Info(ctx)
 	if err != nil {
 		t.Fatal(err)

@@ -22,6 +22,7 @@ import (
 	"github.com/indexer/indexer/projections/service/servicetest"
 	"github.com/indexer/indexer/projections/web"
 	"github.com/indexer/indexer/store"
+	"github.com/indexer/indexer/store/storetest"
 )
 
 var (
@@ -55,20 +56,8 @@ func wrkLookups(t testing.TB) {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	srv := &store.Server{DataDir: dir, InProcess: true}
-	if err := srv.Open(ctx); err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
-	nc, err := srv.Connect("wrk-test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	log := &store.Log{Conn: nc}
-	if err := log.Open(ctx); err != nil {
-		t.Fatal(err)
-	}
+	srv := storetest.MustOpenServer(t, dir, true)
+	log := storetest.MustOpenLog(t, srv)
 	p := &projections.Projector{Log: log, Path: filepath.Join(dir, store.IndexFile)}
 	if err := p.Open(); err != nil {
 		t.Fatal(err)
