@@ -17,12 +17,6 @@ var ErrMalformed = errors.New("malformed event")
 // newer shape could build a wrong index.
 var ErrNewerSchema = errors.New("event schema is newer than this program")
 
-// envelope is the wire form of Event.
-type envelope struct {
-	Header
-	Data json.RawMessage `json:"data"`
-}
-
 // upcasters[v] rewrites the payload of a version-v event of the given type
 // into version v+1. Decode applies them in turn up to SchemaVersion. There
 // are none yet: v1 is the first version. When v2 changes a shape, add

@@ -228,16 +228,6 @@ func locateChunk(c *store.Cursor, t trigram, id uint64) (k, v []byte, next uint6
 	return nil, nil, math.MaxUint64, nil
 }
 
-func cmpU64(a, b uint64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
-}
-
 // postingList returns every file id whose folded name holds t, sorted.
 func postingList(b *store.Bucket, t trigram) ([]uint64, error) {
 	var ids []uint64

@@ -61,15 +61,6 @@ func TestHardLinksReadOnce(t *testing.T) {
 	}
 }
 
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
-}
-
 func TestSymlinksRecordedNeverFollowed(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)

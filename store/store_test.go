@@ -223,7 +223,7 @@ func TestLogSurvivesServerRestart(t *testing.T) {
 		t.Fatal("server.url left behind after Close")
 	}
 
-	srv = MustOpenServer(t, dir, false)
+	MustOpenServer(t, dir, false) // the same store, now listening
 	if u := store.ReadServerURL(dir); !strings.HasPrefix(u, "nats://127.0.0.1:") {
 		t.Fatalf("server.url = %q", u)
 	}

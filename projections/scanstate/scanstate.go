@@ -328,14 +328,9 @@ func (s *State) Len() int {
 }
 
 // The entry encoding: uvarint size, mode, mtime, ctime, inode, device,
-// target length and bytes, then one flag byte saying which digests follow
-// (raw bytes: md5 16, sha1 20, sha256 32, blake3 32).
-const (
-	hasMD5 = 1 << iota
-	hasSHA1
-	hasSHA256
-	hasBLAKE3
-)
+// target length and bytes, then one flag byte whose bit i says digest i
+// follows, in the order md5 (16 raw bytes), sha1 (20), sha256 (32),
+// blake3 (32).
 
 func encodeEntry(e scanner.Entry) []byte {
 	b := make([]byte, 0, 64+len(e.Target)+100)
