@@ -21,6 +21,10 @@ type feed struct {
 	// the last chunk taken ended at the log's tail.
 	left *chunk
 	tail bool
+	// broken is set once a chunk was taken from out and dropped because
+	// the context ended: no later chunk may be delivered, or a batch would
+	// skip the dropped records and its checkpoint pass them.
+	broken bool
 }
 
 // chunk is a run of consecutive records, decoded once done is closed.
@@ -97,6 +101,10 @@ func startFeed(ctx context.Context, log *store.Log, from uint64, decoders int) (
 // next returns the next decoded chunk, blocking until one is ready; ok is
 // false when the feed ended (see f.err).
 func (f *feed) next(ctx context.Context, timeout <-chan time.Time) (c *chunk, ok bool, timedOut bool) {
+	if f.broken || ctx.Err() != nil {
+		f.broken = true
+		return nil, false, false
+	}
 	select {
 	case c, ok = <-f.out:
 		if !ok {
@@ -105,11 +113,13 @@ func (f *feed) next(ctx context.Context, timeout <-chan time.Time) (c *chunk, ok
 	case <-timeout:
 		return nil, true, true
 	case <-ctx.Done():
+		f.broken = true
 		return nil, false, false
 	}
 	select {
 	case <-c.done:
 	case <-ctx.Done():
+		f.broken = true // c is dropped
 		return nil, false, false
 	}
 	return c, true, false
@@ -156,6 +166,9 @@ func (f *feed) batch(ctx context.Context, max int, wait time.Duration, buf []ite
 		var c *chunk
 		if f.tail {
 			var ok bool
+			if f.broken {
+				return items, ctx.Err()
+			}
 			select {
 			case c, ok = <-f.out:
 				if !ok {
@@ -164,6 +177,7 @@ func (f *feed) batch(ctx context.Context, max int, wait time.Duration, buf []ite
 				select {
 				case <-c.done:
 				case <-ctx.Done():
+					f.broken = true // c is dropped
 					return items, ctx.Err()
 				}
 			default:
