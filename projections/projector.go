@@ -66,6 +66,7 @@ type Projector struct {
 	rate      rateMeter
 	rebuilds  int
 	rebuildOn bool
+	rebuildAt uint64 // the rebuild's checkpoint while rebuildOn
 }
 
 func (p *Projector) logger() *slog.Logger {

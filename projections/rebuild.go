@@ -198,12 +198,17 @@ func buildInto(ctx context.Context, db *store.DB, log *store.Log, info store.Str
 func (p *Projector) Rebuild(ctx context.Context) error {
 	tmp := p.Path + ".rebuild"
 	opt := BuildOptions{BatchSize: p.rebuildSize(), Decoders: p.decoders(), Logger: p.logger()}
+	opt.afterCommit = func(seq uint64) {
+		p.nmu.Lock()
+		p.rebuildAt = seq
+		p.nmu.Unlock()
+	}
 	p.nmu.Lock()
-	p.rebuildOn = true
+	p.rebuildOn, p.rebuildAt = true, 0
 	p.nmu.Unlock()
 	defer func() {
 		p.nmu.Lock()
-		p.rebuildOn = false
+		p.rebuildOn, p.rebuildAt = false, 0
 		p.nmu.Unlock()
 	}()
 	start := time.Now()
@@ -252,17 +257,19 @@ func syncDir(dir string) {
 
 // Status is what `indexer-project status` shows.
 type Status struct {
-	Checkpoint    uint64    `json:"checkpoint"`
-	StreamLastSeq uint64    `json:"stream_last_seq"`
-	Lag           uint64    `json:"lag"`
-	CaughtUp      bool      `json:"caught_up"`
-	EventsPerSec  float64   `json:"events_per_second"`
-	IndexBytes    int64     `json:"index_bytes"`
-	DeadLetters   int       `json:"dead_letters"`
-	Rebuilding    bool      `json:"rebuilding"`
-	Rebuilds      int       `json:"rebuilds"`
-	Error         string    `json:"error,omitempty"`
-	Time          time.Time `json:"time"`
+	Checkpoint    uint64  `json:"checkpoint"`
+	StreamLastSeq uint64  `json:"stream_last_seq"`
+	Lag           uint64  `json:"lag"`
+	CaughtUp      bool    `json:"caught_up"`
+	EventsPerSec  float64 `json:"events_per_second"`
+	IndexBytes    int64   `json:"index_bytes"`
+	DeadLetters   int     `json:"dead_letters"`
+	Rebuilding    bool    `json:"rebuilding"`
+	// RebuildSeq is how far a rebuild in progress has read the log.
+	RebuildSeq uint64    `json:"rebuild_seq,omitempty"`
+	Rebuilds   int       `json:"rebuilds"`
+	Error      string    `json:"error,omitempty"`
+	Time       time.Time `json:"time"`
 }
 
 // Status reports the projector's progress against the log.
@@ -271,7 +278,7 @@ func (p *Projector) Status(ctx context.Context) (Status, error) {
 	p.nmu.Lock()
 	s := Status{
 		Checkpoint: p.applied, EventsPerSec: p.rate.perSecond(now),
-		Rebuilding: p.rebuildOn, Rebuilds: p.rebuilds, Time: now.UTC(),
+		Rebuilding: p.rebuildOn, RebuildSeq: p.rebuildAt, Rebuilds: p.rebuilds, Time: now.UTC(),
 	}
 	if p.fatal != nil {
 		s.Error = p.fatal.Error()

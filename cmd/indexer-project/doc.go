@@ -12,6 +12,8 @@
 // server or cluster instead. It stops cleanly on SIGTERM or Ctrl-C.
 //
 // While it runs, index.db is held by it; its status is kept in
-// DATA/projector.json for `indexer-project status`. Exit codes are those of
+// DATA/projector.json for `indexer-project status`, with the subject on
+// which `indexer-project rebuild` asks it to rebuild its index (the NATS
+// service indexer-admin). Exit codes are those of
 // every indexer command (see --help).
 package main

@@ -211,15 +211,7 @@ func TestRunServesQueries(t *testing.T) {
 	})
 	c := startChild(t, dir, "127.0.0.1:0")
 	defer func() { c.cmd.Process.Signal(os.Interrupt); c.cmd.Wait() }()
-	var url string
-	for deadline := time.Now().Add(30 * time.Second); url == "" && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		if _, rest, ok := strings.Cut(c.logText(), "web UI and API "); ok {
-			url, _, _ = strings.Cut(rest, ",")
-		}
-	}
-	if !strings.HasPrefix(url, "http://127.0.0.1:") {
-		t.Fatalf("no HTTP address in the log:\n%s", c.logText())
-	}
+	url := childURL(t, c)
 	var stats struct {
 		TotalFiles int `json:"total_files"`
 		WastedSize int `json:"wasted_size"`
@@ -236,6 +228,95 @@ func TestRunServesQueries(t *testing.T) {
 	if stats.TotalFiles != 2 || stats.WastedSize != 3 {
 		t.Fatalf("statistics %+v, want 2 files and 3 bytes wasted", stats)
 	}
+}
+
+// TestRebuildAsksTheRunningProjector: `indexer-project rebuild` beside a
+// running indexer-project asks it to rebuild, waits, and the index is
+// swapped (a new file) while the web API keeps answering.
+func TestRebuildAsksTheRunningProjector(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	tree := simtree.New("m", 3)
+	tree.Untracked = true
+	evs := append([]events.Event{tree.StartScan()}, tree.Walk(20_000, 5)...)
+	last := seedDataDir(t, dir, evs)
+	c := startChild(t, dir, "127.0.0.1:0")
+	defer func() { c.cmd.Process.Signal(os.Interrupt); c.cmd.Wait() }()
+	url := childURL(t, c)
+	statusPath := filepath.Join(dir, StatusFile)
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if st, err := readOwnerStatus(statusPath); err == nil && st.Checkpoint == last {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("not caught up to %d:\n%s", last, c.logText())
+		}
+	}
+	before, err := os.Stat(filepath.Join(dir, store.IndexFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// Query the web API all through the rebuild.
+	stop := make(chan struct{})
+	queried := make(chan int)
+	go func() {
+		n := 0
+		defer func() { queried <- n }()
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			resp, err := http.Get(url + "/api/statistics")
+			if err != nil || resp.StatusCode != 200 {
+				t.Errorf("a query during the rebuild: %v %v", resp, err)
+				return
+			}
+			resp.Body.Close()
+			n++
+		}
+	}()
+	out, err := runMain(t, "rebuild", "--data", dir)
+	close(stop)
+	n := <-queried
+	if err != nil || !strings.Contains(out, fmt.Sprintf("at seq %d", last)) || !strings.Contains(out, fmt.Sprintf("by indexer-project PID %d", c.cmd.Process.Pid)) {
+		t.Fatalf("rebuild: %q %v", out, err)
+	}
+	after, err := os.Stat(filepath.Join(dir, store.IndexFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if os.SameFile(before, after) {
+		t.Fatal("index.db is the same file: nothing was swapped in")
+	}
+	if !strings.Contains(c.logText(), "rebuilt index swapped in") {
+		t.Fatalf("the projector did not log the swap:\n%s", c.logText())
+	}
+	st, err := readOwnerStatus(statusPath)
+	if err != nil || st.RebuildsAsked != 1 || st.RebuildsDone != 1 || st.RebuildError != "" {
+		t.Fatalf("status after the rebuild: %+v %v", st, err)
+	}
+	t.Logf("%d queries answered during the rebuild", n)
+	if n == 0 {
+		t.Fatal("no query was answered during the rebuild")
+	}
+}
+
+// childURL returns the web address a child printed.
+func childURL(t *testing.T, c *child) string {
+	t.Helper()
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if _, rest, ok := strings.Cut(c.logText(), "web UI and API "); ok {
+			url, _, _ := strings.Cut(rest, ",")
+			if strings.HasPrefix(url, "http://127.0.0.1:") {
+				return url
+			}
+		}
+	}
+	t.Fatalf("no HTTP address in the log:\n%s", c.logText())
+	return ""
 }
 
 // TestCrashAtRandomMoments SIGKILLs indexer-project at random moments, 20

@@ -2,9 +2,12 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
+	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/indexer/indexer/cmd/internal/app"
@@ -32,9 +35,10 @@ func (c *RebuildCommand) Run(ctx context.Context, args []string) error {
 
 Without flags, rebuilds DATA/index.db from the log: it builds a new file
 beside it (index.db.rebuild), catches up and renames it over index.db, so
-readers always have an index. An interrupted rebuild resumes. It needs the
-data directory: a running indexer-project rebuilds by itself when its index
-does not match the log; stop it to force a rebuild.
+readers always have an index. An interrupted rebuild resumes. When an
+indexer-project is running on the data directory, it asks that process to
+rebuild (queries keep being answered meanwhile) and waits for it, printing
+progress; Ctrl-C stops the waiting, not the rebuild.
 
 With --into FILE it builds a separate index, as of --until-seq or
 --until-time if given (time travel), and works beside a running projector.
@@ -73,7 +77,7 @@ With --into FILE it builds a separate index, as of --until-seq or
 	env, err := app.Open(ctx, c.cfg, app.OpenOptions{Owner: "indexer-project rebuild", LockWithServer: true}, logger)
 	if err != nil {
 		if errors.Is(err, store.ErrLocked) {
-			return fmt.Errorf("%w; a running indexer-project keeps its index matched to the log by itself (stop it to force a rebuild, or use --into FILE)", err)
+			return c.viaOwner(ctx, err, start)
 		}
 		return err
 	}
@@ -88,4 +92,76 @@ With --into FILE it builds a separate index, as of --until-seq or
 	}
 	fmt.Fprintf(c.Stdout, "rebuilt %s at seq %d in %s\n", p.Path, p.Checkpoint(), time.Since(start).Round(time.Millisecond))
 	return nil
+}
+
+// viaOwner asks the indexer-project that owns the data directory to rebuild
+// its index, and waits for it. locked is the error of opening the directory.
+func (c *RebuildCommand) viaOwner(ctx context.Context, locked error, start time.Time) error {
+	statusPath := filepath.Join(c.cfg.DataDir, StatusFile)
+	st, err := readOwnerStatus(statusPath)
+	if err != nil || st.RebuildSubject == "" {
+		return fmt.Errorf("%w, and it takes no rebuild requests (no %s with a rebuild subject; an older or stopping indexer-project?): stop it and run rebuild again", locked, StatusFile)
+	}
+	env, err := app.Open(ctx, c.cfg, app.OpenOptions{Owner: "indexer-project rebuild", AllowClient: true}, c.cfg.Logger(c.Stderr))
+	if err != nil {
+		return err
+	}
+	defer env.Close()
+	out, err := env.Log.Request(ctx, st.RebuildSubject, nil)
+	if err != nil {
+		return fmt.Errorf("ask indexer-project PID %d to rebuild: %w", st.PID, err)
+	}
+	var reply rebuildReply
+	if err := json.Unmarshal(out, &reply); err != nil || reply.ID == 0 {
+		return fmt.Errorf("ask indexer-project PID %d to rebuild: reply %q", st.PID, out)
+	}
+	if reply.Joined {
+		fmt.Fprintf(c.Stderr, "indexer-project PID %d is already rebuilding; waiting for it\n", st.PID)
+	} else {
+		fmt.Fprintf(c.Stderr, "indexer-project PID %d is rebuilding %s; queries are answered meanwhile\n", st.PID, c.cfg.IndexPath())
+	}
+	tick := time.NewTicker(250 * time.Millisecond)
+	defer tick.Stop()
+	lastPrint := time.Now()
+	for {
+		select {
+		case <-ctx.Done():
+			fmt.Fprintf(c.Stderr, "stopped waiting; the rebuild goes on in indexer-project PID %d (see indexer-project status)\n", st.PID)
+			return ctx.Err()
+		case <-tick.C:
+		}
+		s, err := readOwnerStatus(statusPath)
+		switch {
+		case err != nil:
+			return fmt.Errorf("indexer-project PID %d stopped reporting its status (%v); the rebuild resumes when it runs again", st.PID, err)
+		case s.PID != st.PID:
+			return fmt.Errorf("indexer-project PID %d stopped before its rebuild ended; PID %d runs now: run rebuild again", st.PID, s.PID)
+		case s.RebuildsDone >= reply.ID && s.RebuildError != "":
+			return fmt.Errorf("indexer-project PID %d: %s", st.PID, s.RebuildError)
+		case s.RebuildsDone >= reply.ID:
+			fmt.Fprintf(c.Stdout, "rebuilt %s at seq %d in %s (by indexer-project PID %d)\n", c.cfg.IndexPath(), s.Checkpoint, time.Since(start).Round(time.Millisecond), st.PID)
+			return nil
+		}
+		if time.Since(lastPrint) >= 2*time.Second && s.Rebuilding {
+			lastPrint = time.Now()
+			fmt.Fprintf(c.Stderr, "rebuilding: seq %d of %d\n", s.RebuildSeq, s.StreamLastSeq)
+		}
+	}
+}
+
+// readOwnerStatus reads the status file of a running indexer-project; one
+// older than a minute is from a process that is gone.
+func readOwnerStatus(path string) (ownerStatus, error) {
+	var st ownerStatus
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return st, err
+	}
+	if err := json.Unmarshal(b, &st); err != nil {
+		return st, fmt.Errorf("%s: %w", path, err)
+	}
+	if time.Since(st.Time) > time.Minute {
+		return st, fmt.Errorf("%s is %s old", path, time.Since(st.Time).Round(time.Second))
+	}
+	return st, nil
 }

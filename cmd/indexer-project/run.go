@@ -7,14 +7,18 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/indexer/indexer/cmd/internal/app"
+	"github.com/indexer/indexer/events"
 	"github.com/indexer/indexer/projections"
 	"github.com/indexer/indexer/projections/service"
 	"github.com/indexer/indexer/projections/web"
+	"github.com/indexer/indexer/store"
 )
 
 // DefaultListen is where run serves the embedded NATS server, so scanners on
@@ -86,6 +90,16 @@ the indexer command and any machine on the NATS network.
 		return err
 	}
 	defer svc.Stop()
+	rb := &rebuilder{p: p, ctx: ctx, logger: logger, subject: "indexer.admin." + events.NewID().String() + ".rebuild"}
+	admin, err := env.Log.StartService(store.ServiceConfig{
+		Name: "indexer-admin", Version: service.Version,
+		Description: "indexer-project's own controls; the subject is in its status file",
+		Endpoints:   []store.ServiceEndpoint{{Name: "rebuild", Subject: rb.subject, Handler: rb.handle}},
+	})
+	if err != nil {
+		return err
+	}
+	defer admin.Stop()
 	runCtx, stopHTTP := context.WithCancel(ctx)
 	defer stopHTTP()
 	httpDone := make(chan error, 1)
@@ -110,7 +124,7 @@ the indexer command and any machine on the NATS network.
 		t := time.NewTicker(time.Second)
 		defer t.Stop()
 		for {
-			writeStatus(ctx, p, statusPath)
+			writeStatus(ctx, p, rb, statusPath)
 			select {
 			case <-stopStatus:
 				return
@@ -121,6 +135,7 @@ the indexer command and any machine on the NATS network.
 	err = p.Run(ctx)
 	close(stopStatus)
 	<-statusDone
+	rb.wait()
 	stopHTTP()
 	if herr := <-httpDone; herr != nil && err == nil {
 		err = herr
@@ -137,21 +152,101 @@ the indexer command and any machine on the NATS network.
 type ownerStatus struct {
 	projections.Status
 	PID int `json:"pid"`
+	rebuildState
 }
 
-func writeStatus(ctx context.Context, p *projections.Projector, path string) {
+func writeStatus(ctx context.Context, p *projections.Projector, rb *rebuilder, path string) {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
 	s, err := p.Status(ctx)
 	if err != nil && s.Error == "" {
 		s.Error = err.Error()
 	}
-	b, _ := json.Marshal(ownerStatus{Status: s, PID: os.Getpid()})
+	b, _ := json.Marshal(ownerStatus{Status: s, PID: os.Getpid(), rebuildState: rb.state()})
 	tmp := path + ".tmp"
 	if os.WriteFile(tmp, b, 0o644) == nil {
 		os.Rename(tmp, path)
 	}
 }
+
+// rebuilder runs the rebuilds that `indexer-project rebuild` asks a running
+// projector for, one at a time, in the background: the request is answered
+// at once with the rebuild's number, and the status file says when that
+// number is done.
+type rebuilder struct {
+	p       *projections.Projector
+	ctx     context.Context
+	logger  *slog.Logger
+	subject string
+
+	mu      sync.Mutex
+	running bool
+	asked   int    // rebuilds started on request
+	done    int    // of those, how many ended
+	lastErr string // the last one's error, "" if it succeeded
+	wg      sync.WaitGroup
+}
+
+// rebuildState is the rebuilder's part of the status file.
+type rebuildState struct {
+	// RebuildSubject is where `indexer-project rebuild` asks for a rebuild.
+	RebuildSubject string `json:"rebuild_subject,omitempty"`
+	// RebuildsAsked and RebuildsDone count the rebuilds asked for over
+	// RebuildSubject; RebuildError is the last one's error.
+	RebuildsAsked int    `json:"rebuilds_asked,omitempty"`
+	RebuildsDone  int    `json:"rebuilds_done,omitempty"`
+	RebuildError  string `json:"rebuild_error,omitempty"`
+}
+
+// rebuildReply answers a rebuild request.
+type rebuildReply struct {
+	// ID is the number of the rebuild that will answer the request: done
+	// when the status file's rebuilds_done reaches it.
+	ID int `json:"id"`
+	// Joined is true when a rebuild asked for earlier was still running.
+	Joined bool `json:"joined,omitempty"`
+}
+
+func (r *rebuilder) state() rebuildState {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return rebuildState{RebuildSubject: r.subject, RebuildsAsked: r.asked, RebuildsDone: r.done, RebuildError: r.lastErr}
+}
+
+// handle starts a rebuild, or joins the one running.
+func (r *rebuilder) handle(context.Context, []byte) ([]byte, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.running {
+		return json.Marshal(rebuildReply{ID: r.asked, Joined: true})
+	}
+	if r.ctx.Err() != nil {
+		return nil, &store.ServiceError{Code: 503, Message: "indexer-project is stopping"}
+	}
+	r.running = true
+	r.asked++
+	r.wg.Add(1)
+	go func() {
+		defer r.wg.Done()
+		r.logger.Info("rebuild asked for", "subject", r.subject)
+		err := r.p.Rebuild(r.ctx)
+		if err != nil {
+			r.logger.Error("rebuild failed", "err", err)
+		}
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		r.running = false
+		r.done++
+		r.lastErr = ""
+		if err != nil {
+			r.lastErr = err.Error()
+		}
+	}()
+	return json.Marshal(rebuildReply{ID: r.asked})
+}
+
+// wait waits for a rebuild in progress to end (its context is the run's).
+func (r *rebuilder) wait() { r.wg.Wait() }
 
 // parse parses args into fs, printing usage and the flags on --help.
 func parse(fs *flag.FlagSet, w io.Writer, args []string, help string) error {

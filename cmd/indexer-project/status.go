@@ -6,9 +6,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"os"
 	"path/filepath"
-	"time"
 
 	"github.com/indexer/indexer/cmd/internal/app"
 	"github.com/indexer/indexer/projections"
@@ -46,9 +44,8 @@ runs it reports that process's view; otherwise it reads index.db.
 	running := false
 	if env.Lock == nil {
 		// Another process may own index.db: ask its status file.
-		b, err := os.ReadFile(filepath.Join(c.cfg.DataDir, StatusFile))
-		if err == nil && json.Unmarshal(b, &st) == nil && time.Since(st.Time) < time.Minute {
-			running = true
+		if s, err := readOwnerStatus(filepath.Join(c.cfg.DataDir, StatusFile)); err == nil {
+			st, running = s, true
 		}
 	}
 	if running {
@@ -94,7 +91,7 @@ runs it reports that process's view; otherwise it reads index.db.
 	fmt.Fprintf(c.Stdout, "index            %s (%s)\n", bytesText(st.IndexBytes), c.cfg.IndexPath())
 	fmt.Fprintf(c.Stdout, "dead letters     %d\n", st.DeadLetters)
 	if st.Rebuilding {
-		fmt.Fprintf(c.Stdout, "rebuilding       yes\n")
+		fmt.Fprintf(c.Stdout, "rebuilding       yes, at seq %d\n", st.RebuildSeq)
 	}
 	if st.Error != "" {
 		fmt.Fprintf(c.Stdout, "error            %s\n", st.Error)
