@@ -29,6 +29,7 @@ var (
 	wrkFiles    = flag.Int("wrk-files", 1_000_000, "files in the wrk test's index")
 	wrkDuration = flag.Duration("wrk-duration", 10*time.Second, "length of each wrk run")
 	wrkScan     = flag.Int("wrk-scan", 300_000, "files of the scan projected during the second wrk run")
+	wrkScanRate = flag.Int("wrk-scan-rate", 0, "events/s the scan publishes (0: as fast as it can)")
 )
 
 // BenchmarkWrkLookups is the documented load run: wrk, 2 threads, 64
@@ -38,6 +39,13 @@ var (
 // wrk (apt-get install -y wrk) and builds a 1M-file index once:
 //
 //	go test ./projections/web -run '^$' -bench Wrk -benchtime 1x -v
+//
+// The scan is synthetic (-wrk-scan files, published as fast as the log
+// takes them, or at -wrk-scan-rate events/s), or with INDEXER_BENCH_TREE a
+// real indexer-scan process scanning that tree into this server (cold with
+// INDEXER_BENCH_COLD, as root):
+//
+//	INDEXER_BENCH_COLD=1 INDEXER_BENCH_TREE=/data/trees/S go test ./projections/web -run '^$' -bench Wrk -benchtime 1x -v
 //
 // It prints wrk's report and checks that every request succeeded.
 func BenchmarkWrkLookups(b *testing.B) { wrkLookups(b) }
@@ -56,7 +64,16 @@ func wrkLookups(t testing.TB) {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	srv := storetest.MustOpenServer(t, dir, true)
+	// With INDEXER_BENCH_TREE the scan is a real indexer-scan process
+	// publishing to this server, as on a user's machine.
+	tree := os.Getenv("INDEXER_BENCH_TREE")
+	scanBin := filepath.Join(t.TempDir(), "indexer-scan")
+	if tree != "" {
+		if out, err := exec.Command("go", "build", "-o", scanBin, "github.com/indexer/indexer/cmd/indexer-scan").CombinedOutput(); err != nil {
+			t.Fatalf("build indexer-scan: %v\n%s", err, out)
+		}
+	}
+	srv := storetest.MustOpenServer(t, dir, tree == "")
 	log := storetest.MustOpenLog(t, srv)
 	p := &projections.Projector{Log: log, Path: filepath.Join(dir, store.IndexFile)}
 	if err := p.Open(); err != nil {
@@ -118,16 +135,42 @@ end
 	// Again while another machine's scan is published and projected.
 	start := p.Checkpoint()
 	pubDone := make(chan error, 1)
-	go func() {
-		a := log.NewAppender()
-		err := servicetest.Generate("scan2", *wrkScan, func(e events.Event) error { return a.Append(ctx, e) })
-		if err == nil {
-			err = a.Flush(ctx)
+	scanName := fmt.Sprintf("%d synthetic files", *wrkScan)
+	if tree != "" {
+		// A first scan of a real tree.
+		scanName = tree
+		if os.Getenv("INDEXER_BENCH_COLD") != "" {
+			exec.Command("sync").Run()
+			if err := os.WriteFile("/proc/sys/vm/drop_caches", []byte("3\n"), 0o200); err != nil {
+				t.Fatalf("INDEXER_BENCH_COLD needs root: %v", err)
+			}
 		}
-		pubDone <- err
-	}()
-	run(fmt.Sprintf("paced, during a scan of %d files", *wrkScan), paced)
-	run(fmt.Sprintf("as fast as it answers, during the same scan"), scripts)
+		go func() {
+			out, err := exec.Command(scanBin, "--server", srv.ClientURL(), "--data", t.TempDir(), "--machine", "scan2", "--quiet", tree).CombinedOutput()
+			t.Logf("indexer-scan %s:\n%s", tree, out)
+			pubDone <- err
+		}()
+	} else {
+		go func() {
+			a := log.NewAppender()
+			began, i := time.Now(), 0
+			err := servicetest.Generate("scan2", *wrkScan, func(e events.Event) error {
+				if *wrkScanRate > 0 {
+					i++
+					if d := time.Until(began.Add(time.Duration(i) * time.Second / time.Duration(*wrkScanRate))); d > 0 {
+						time.Sleep(d)
+					}
+				}
+				return a.Append(ctx, e)
+			})
+			if err == nil {
+				err = a.Flush(ctx)
+			}
+			pubDone <- err
+		}()
+	}
+	run("paced, during a scan of "+scanName, paced)
+	run("as fast as it answers, during the same scan", scripts)
 	if err := <-pubDone; err != nil {
 		t.Fatal(err)
 	}
