@@ -17,7 +17,7 @@ import (
 // unit is one batch's unit of work: an identity map of every entity the
 // batch touches, loaded once from the transaction, changed in memory by each
 // event and written once by flush, in key order. Index entries that are only
-// ever added or removed (by-hash, by-alt, fids, history) are kept as pending
+// ever added or removed (by-hash, fids, history) are kept as pending
 // puts and deletes and written sorted at flush too; what apply needs to know
 // of them (how many files share a content, or an inode's content) lives in
 // identity-mapped counts.
@@ -26,7 +26,7 @@ import (
 // bytes whatever the batch boundaries, so live projection and rebuild agree.
 type unit struct {
 	tx   *store.Tx
-	seen *shaFilter // digests that may have by-hash keys; nil: any may
+	seen *shaIndex // the digests of the file's files
 
 	files, fids, byHash, dupes, groups, names    *store.Bucket
 	dirs, dirids, history, machines, scans, dead *store.Bucket
@@ -82,9 +82,14 @@ type scanEnt struct {
 type groupEnt struct {
 	orig, cur groupRec
 	dirty     bool
+	// solo is the by-hash key the content's one file would have, when the
+	// index held exactly one (which has no by-hash key: see flushHash);
+	// soloGone is set once that file is removed in the batch.
+	solo     []byte
+	soloGone bool
 }
 
-func newUnit(tx *store.Tx, seen *shaFilter) *unit {
+func newUnit(tx *store.Tx, seen *shaIndex) *unit {
 	u := &unit{
 		tx:       tx,
 		seen:     seen,
@@ -570,18 +575,18 @@ func unitPrefix(f *fileEnt) []byte {
 func byHashKey(f *fileEnt) []byte { return binary.AppendUvarint(unitPrefix(f), f.rec.fid) }
 
 // group returns the identity-mapped duplicate group of sha. Without a dupes
-// record the count is 0 or 1; the by-hash model says which. It is loaded
-// before any change to sha's by-hash keys in the batch.
+// record the count is 0 or 1: the shaIndex says which, and which file. It is
+// loaded before any change to sha's files in the batch.
 func (u *unit) group(sha [32]byte) *groupEnt {
 	if g := u.groupMap[sha]; g != nil {
 		return g
 	}
 	g := &groupEnt{}
-	if !u.seen.mayHave(&sha) {
-		// No by-hash key, so no dupes record either.
+	if !u.seen.known(&sha) {
+		// No file holds it, so no dupes record either.
 	} else if v := u.dupes.Get(sha[:]); v != nil {
 		g.orig, _ = decodeGroupRec(v)
-	} else if k, _ := u.byHash.Cursor().Seek(sha[:]); k != nil && bytes.HasPrefix(k, sha[:]) {
+	} else if g.solo = u.soloKey(sha); g.solo != nil {
 		g.orig = groupRec{count: 1, units: 1}
 	}
 	g.cur = g.orig
@@ -589,19 +594,47 @@ func (u *unit) group(sha [32]byte) *groupEnt {
 	return g
 }
 
+// soloKey finds the file of the index that holds sha, when no dupes record
+// says more do, among the shaIndex's candidates, and returns the by-hash key
+// it would have; nil when no file holds sha.
+func (u *unit) soloKey(sha [32]byte) []byte {
+	r := newReader(u.tx)
+	for _, id := range u.seen.candidates(&sha) {
+		dirID, name, ok := r.fid(id)
+		if !ok {
+			continue
+		}
+		machine, _, ok := r.dirByID(dirID)
+		if !ok {
+			continue
+		}
+		rec, err := decodeFileRec(u.files.Get(fileKey(dirID, name)))
+		if err != nil || rec.fid != id || rec.has&hasSHA256 == 0 || rec.sha256 != sha {
+			continue
+		}
+		f := fileEnt{mach: u.machine(machine), rec: rec}
+		return byHashKey(&f)
+	}
+	return nil
+}
+
 // links returns the identity-mapped number of f's inode's links with f's
-// content: the by-hash keys under unitPrefix(f).
-func (u *unit) links(f *fileEnt) *int {
+// content: the by-hash keys under unitPrefix(f), or the group's solo file.
+func (u *unit) links(f *fileEnt, g *groupEnt) *int {
 	p := unitPrefix(f)
 	if n := u.unitMap[string(p)]; n != nil {
 		return n
 	}
 	n := new(int)
-	if u.seen.mayHave(&f.rec.sha256) {
+	switch {
+	case g.orig.count >= 2:
 		c := u.byHash.Cursor()
 		for k, _ := c.Seek(p); k != nil && bytes.HasPrefix(k, p); k, _ = c.Next() {
 			*n++
 		}
+	case g.solo != nil && bytes.HasPrefix(g.solo, p):
+		// Uvarints are prefix-free: the solo file is a link of this inode.
+		*n = 1
 	}
 	u.unitMap[string(p)] = n
 	return n
@@ -612,11 +645,9 @@ func (u *unit) addHash(f *fileEnt) error {
 		return nil
 	}
 	g := u.group(f.rec.sha256)
-	n := u.links(f)
+	n := u.links(f, g)
 	u.pendHash.put(byHashKey(f), nil)
-	if u.seen != nil {
-		u.seen.add(&f.rec.sha256)
-	}
+	u.seen.add(&f.rec.sha256, f.rec.fid)
 	*n++
 	g.cur.count++
 	// An inode of 0 is unknown: such a file is its own unit.
@@ -633,8 +664,12 @@ func (u *unit) removeHash(f *fileEnt) error {
 		return nil
 	}
 	g := u.group(f.rec.sha256)
-	n := u.links(f)
-	u.pendHash.del(byHashKey(f))
+	n := u.links(f, g)
+	k := byHashKey(f)
+	u.pendHash.del(k)
+	if bytes.Equal(k, g.solo) {
+		g.soloGone = true
+	}
 	*n--
 	if g.cur.count > 0 {
 		g.cur.count--
@@ -646,14 +681,17 @@ func (u *unit) removeHash(f *fileEnt) error {
 	return nil
 }
 
-// altHashes adds (or removes) f's md5 and sha1 to the name index, under
-// the pseudo-trigrams of their first 12 bits (altTrigram): posting lists
-// grow by appends like names do, where a by-digest B-tree would rewrite
-// random pages in every batch. A lookup checks the full digest in files.
+// altHashes adds (or removes) f's digests to the name index, under the
+// pseudo-trigrams of their first 12 bits (altTrigram): posting lists grow by
+// appends like names do, where a by-digest B-tree would rewrite random pages
+// in every batch. A lookup checks the full digest in files.
 func (u *unit) altHashes(f *fileEnt, add bool) error {
 	var ts []trigram
-	if f.rec.has&hasMD5 != 0 {
-		ts = append(ts, altTrigram(f.rec.md5[:]))
+	if f.rec.has&hasSHA256 != 0 {
+		ts = append(ts, altTrigram(f.rec.sha256[:]))
+	}
+	if t := altTrigram(f.rec.md5[:]); f.rec.has&hasMD5 != 0 && !slices.Contains(ts, t) {
+		ts = append(ts, t)
 	}
 	if t := altTrigram(f.rec.sha1[:]); f.rec.has&hasSHA1 != 0 && !slices.Contains(ts, t) {
 		ts = append(ts, t)
@@ -731,10 +769,13 @@ func (u *unit) flush() error {
 	for _, pb := range []struct {
 		p *pending
 		b *store.Bucket
-	}{{u.pendHash, u.byHash}, {u.pendFID, u.fids}, {u.pendHist, u.history}} {
+	}{{u.pendFID, u.fids}, {u.pendHist, u.history}} {
 		if err := pb.p.flush(pb.b); err != nil {
 			return err
 		}
+	}
+	if err := u.flushHash(); err != nil {
+		return err
 	}
 	if err := u.flushGroups(); err != nil {
 		return err
@@ -755,6 +796,48 @@ func (u *unit) flush() error {
 		return meta.Put(keyTotals, u.tot.encode())
 	}
 	return nil
+}
+
+// flushHash writes the batch's by-hash changes. by-hash holds the keys of
+// the files whose content two or more files hold, and only those: content
+// held once (most of it) is found through the shaIndex, and by queries
+// through the name index (altTrigram), so a new file costs an append there
+// rather than an insert at a random page of a B-tree as large as the index. A content that
+// becomes shared gains the keys of all its files, its solo file's too; one
+// that stops being shared loses them all.
+func (u *unit) flushHash() error {
+	p := &pending{sorted: u.pendHash.sorted}
+	for _, op := range u.pendHash.ops {
+		if u.groupMap[[32]byte([]byte(op.k[:32]))].cur.count >= 2 {
+			p.ops = append(p.ops, op)
+		}
+	}
+	shas := make([][32]byte, 0)
+	for sha, g := range u.groupMap {
+		if g.orig.count >= 2 != (g.cur.count >= 2) {
+			shas = append(shas, sha)
+		}
+	}
+	slices.SortFunc(shas, func(a, b [32]byte) int { return bytes.Compare(a[:], b[:]) })
+	for _, sha := range shas {
+		g := u.groupMap[sha]
+		if g.cur.count >= 2 {
+			if g.solo != nil && !g.soloGone {
+				p.put(g.solo, nil)
+			}
+			continue
+		}
+		// No longer shared: delete every key it had.
+		var ks [][]byte
+		c := u.byHash.Cursor()
+		for k, _ := c.Seek(sha[:]); k != nil && bytes.HasPrefix(k, sha[:]); k, _ = c.Next() {
+			ks = append(ks, bytes.Clone(k))
+		}
+		for _, k := range ks {
+			p.del(k)
+		}
+	}
+	return p.flush(u.byHash)
 }
 
 func (u *unit) flushGroups() error {

@@ -2,84 +2,156 @@ package projections
 
 import (
 	"encoding/binary"
-	"math/bits"
+	"slices"
 
 	"github.com/indexer/indexer/store"
 )
 
-// shaFilter is a Bloom filter of the sha256 digests that have by-hash keys
-// in one index file. Content never seen before (most files, as hashes are
-// random) then costs no B-tree lookup in dupes or by-hash: at a million
-// files those are cold, random page reads, the largest cost of a batch.
+// shaIndex maps the first 8 bytes of the sha256 of every file of one index
+// file to the file's id, in memory, for the projector: is a new file's
+// content held already, and by which file? Content never seen before (most
+// files, as hashes are random) then costs no B-tree lookup at all, and
+// content held once is found without a by-hash key (see flushHash).
 //
-// It may answer yes wrongly (a lookup follows, which answers exactly), never
-// no wrongly: digests are added when a batch adds them, before it commits,
-// and never removed, so a rolled-back batch or a removed file only leaves
-// false positives. It belongs to one file: a swapped-in index starts a new
-// filter, loaded from the file's by-hash model on its first batch.
-type shaFilter struct {
-	bits   []uint64
-	mask   uint64 // len(bits)*64 - 1
-	n      int    // digests added since loading, counting repeats
-	loaded bool
+// It may name files that no longer hold the content (removed, changed, or
+// added by a batch that rolled back: file ids of a rolled-back batch are
+// given out again), so every candidate is checked against the files model;
+// it never misses a file that holds it: ids are added when a batch adds
+// them, before it commits. It belongs to one file: a swapped-in index starts
+// a new one, loaded from the file's files model on its first batch, and it
+// is reloaded when stale entries may have piled up.
+//
+// At 16 bytes a file it costs 16 MB per million files.
+type shaIndex struct {
+	sorted  []shaEntry // by key, then id
+	dir     []uint32   // dir[p]: the first sorted entry whose key's top 16 bits are >= p
+	recent  map[uint64][]uint64
+	nRecent int
+	live    int // entries at the last load
+	loaded  bool
 }
 
-// shaFilterBitsPerKey keeps false positives near 0.5% with three probes;
-// the filter is reloaded at twice the size once it holds half as many bits
-// per key.
-const shaFilterBitsPerKey = 32
+type shaEntry struct{ key, fid uint64 }
 
-// prepare loads the filter from b on first use and whenever it has filled
-// up, so it stays sized to the index.
-func (f *shaFilter) prepare(b *store.Bucket) {
-	if f.loaded && f.n*shaFilterBitsPerKey/2 <= len(f.bits)*64 {
+func cmpEntry(a, b shaEntry) int {
+	switch {
+	case a.key != b.key:
+		return cmpU(a.key, b.key)
+	default:
+		return cmpU(a.fid, b.fid)
+	}
+}
+
+func cmpU(a, b uint64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// shaIndexMerge is how many recent ids are kept in the map before they are
+// merged into the sorted entries.
+const shaIndexMerge = 1 << 16
+
+func shaKey(sha *[32]byte) uint64 { return binary.BigEndian.Uint64(sha[:8]) }
+
+// prepare loads the index from tx's files model on first use, and again
+// once it holds twice the entries it was loaded with, dropping stale ones.
+func (x *shaIndex) prepare(tx *store.Tx) {
+	if x.loaded && len(x.sorted)+x.nRecent <= 2*x.live+shaIndexMerge {
 		return
 	}
-	distinct := 0
-	var last [32]byte
-	c := b.Cursor()
-	for k, _ := c.First(); k != nil; k, _ = c.Next() {
-		if len(k) >= 32 && [32]byte(k[:32]) != last {
-			last = [32]byte(k[:32])
-			distinct++
+	x.sorted, x.recent, x.nRecent = x.sorted[:0], map[uint64][]uint64{}, 0
+	c := tx.Bucket(bucketFiles).Cursor()
+	for _, v := c.First(); v != nil; _, v = c.Next() {
+		if rec, err := decodeFileRec(v); err == nil && rec.has&hasSHA256 != 0 {
+			x.sorted = append(x.sorted, shaEntry{shaKey(&rec.sha256), rec.fid})
 		}
 	}
-	want := uint64(max(distinct, f.n, 1<<14)) * shaFilterBitsPerKey
-	m := uint64(1) << bits.Len64(want-1)
-	f.bits, f.mask, f.n, f.loaded = make([]uint64, m/64), m-1, 0, true
-	last = [32]byte{}
-	for k, _ := c.First(); k != nil; k, _ = c.Next() {
-		if len(k) >= 32 && [32]byte(k[:32]) != last {
-			last = [32]byte(k[:32])
-			f.add(&last)
+	slices.SortFunc(x.sorted, cmpEntry)
+	x.index()
+	x.live, x.loaded = len(x.sorted), true
+}
+
+// index makes dir, so a lookup is one step into the directory and a short
+// search among the ~n/65536 entries of one prefix, not ~20 cache misses.
+func (x *shaIndex) index() {
+	if x.dir == nil {
+		x.dir = make([]uint32, 1<<16+1)
+	}
+	p := 0
+	for i, e := range x.sorted {
+		for top := int(e.key >> 48); p <= top; p++ {
+			x.dir[p] = uint32(i)
 		}
 	}
-}
-
-func (f *shaFilter) probes(sha *[32]byte) [3]uint64 {
-	return [3]uint64{
-		binary.LittleEndian.Uint64(sha[0:]) & f.mask,
-		binary.LittleEndian.Uint64(sha[8:]) & f.mask,
-		binary.LittleEndian.Uint64(sha[16:]) & f.mask,
+	for ; p <= 1<<16; p++ {
+		x.dir[p] = uint32(len(x.sorted))
 	}
 }
 
-func (f *shaFilter) add(sha *[32]byte) {
-	for _, p := range f.probes(sha) {
-		f.bits[p/64] |= 1 << (p % 64)
+// add records that file fid holds sha.
+func (x *shaIndex) add(sha *[32]byte, fid uint64) {
+	k := shaKey(sha)
+	x.recent[k] = append(x.recent[k], fid)
+	x.nRecent++
+	if x.nRecent >= shaIndexMerge {
+		x.merge()
 	}
-	f.n++
 }
 
-// mayHave is false only if no by-hash key holds sha.
-func (f *shaFilter) mayHave(sha *[32]byte) bool {
-	if f == nil || !f.loaded {
+// merge moves the recent entries into the sorted ones, in one pass.
+func (x *shaIndex) merge() {
+	run := make([]shaEntry, 0, x.nRecent)
+	for k, ids := range x.recent {
+		for _, id := range ids {
+			run = append(run, shaEntry{k, id})
+		}
+	}
+	slices.SortFunc(run, cmpEntry)
+	out := make([]shaEntry, 0, len(x.sorted)+len(run))
+	i, j := 0, 0
+	for i < len(x.sorted) && j < len(run) {
+		if cmpEntry(x.sorted[i], run[j]) <= 0 {
+			out = append(out, x.sorted[i])
+			i++
+		} else {
+			out = append(out, run[j])
+			j++
+		}
+	}
+	out = append(append(out, x.sorted[i:]...), run[j:]...)
+	x.sorted, x.recent, x.nRecent = out, map[uint64][]uint64{}, 0
+	x.index()
+}
+
+// search returns the index of the first sorted entry with key k, or of the
+// first with a greater key.
+func (x *shaIndex) search(k uint64) int {
+	lo, hi := x.dir[k>>48], x.dir[k>>48+1]
+	i, _ := slices.BinarySearchFunc(x.sorted[lo:hi], k, func(e shaEntry, k uint64) int { return cmpU(e.key, k) })
+	return int(lo) + i
+}
+
+// known is false only if no file of the index holds sha.
+func (x *shaIndex) known(sha *[32]byte) bool {
+	k := shaKey(sha)
+	if len(x.recent[k]) > 0 {
 		return true
 	}
-	for _, p := range f.probes(sha) {
-		if f.bits[p/64]&(1<<(p%64)) == 0 {
-			return false
-		}
+	i := x.search(k)
+	return i < len(x.sorted) && x.sorted[i].key == k
+}
+
+// candidates returns the ids of the files that may hold sha.
+func (x *shaIndex) candidates(sha *[32]byte) []uint64 {
+	var ids []uint64
+	k := shaKey(sha)
+	for i := x.search(k); i < len(x.sorted) && x.sorted[i].key == k; i++ {
+		ids = append(ids, x.sorted[i].fid)
 	}
-	return true
+	return append(ids, x.recent[k]...)
 }

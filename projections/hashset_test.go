@@ -3,25 +3,29 @@ package projections
 import (
 	"crypto/sha256"
 	"encoding/binary"
+	"fmt"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/indexer/indexer/store"
 )
 
-// The filter never says no to a digest that has by-hash keys, whether it
-// was loaded from the file or added since, across its reloads as it grows.
-func TestShaFilterNoFalseNegatives(t *testing.T) {
+// The shaIndex names every file that holds a digest, whether it was loaded
+// from the file or added since, across merges and reloads; and it knows no
+// digest that no file holds.
+func TestShaIndexNamesEveryHolder(t *testing.T) {
 	t.Parallel()
 	db := MustOpenDB(t, filepath.Join(t.TempDir(), "index.db"))
 	digest := func(i int) [32]byte { return sha256.Sum256(binary.BigEndian.AppendUint64(nil, uint64(i))) }
-	const stored, added = 3000, 50000
+	const stored, added = 3000, 3 * shaIndexMerge / 2
 	err := db.Update(func(tx *store.Tx) error {
-		b := tx.Bucket(bucketByHash)
+		b := tx.Bucket(bucketFiles)
 		for i := range stored {
-			sha := digest(i)
-			for link := range 2 { // two keys of one digest count once
-				if err := b.Put(append(sha[:], 1, 0, byte(link), byte(i)), []byte{}); err != nil {
+			// Files 2i+1 and 2i+2 hold digest i: two holders each.
+			for j := range 2 {
+				rec := fileRec{fid: uint64(2*i + j + 1), has: hasSHA256, sha256: digest(i)}
+				if err := b.Put(fileKey(1, fmt.Sprint(i, "-", j)), rec.encode()); err != nil {
 					return err
 				}
 			}
@@ -31,36 +35,37 @@ func TestShaFilterNoFalseNegatives(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var f shaFilter
-	if !f.mayHave(&[32]byte{}) {
-		t.Fatal("a filter not loaded yet must answer maybe")
+	var x shaIndex
+	holders := func(i int) []uint64 {
+		sha := digest(i)
+		if !x.known(&sha) {
+			t.Fatalf("digest %d: not known", i)
+		}
+		ids := x.candidates(&sha)
+		slices.Sort(ids)
+		return ids
 	}
 	db.Update(func(tx *store.Tx) error {
-		b := tx.Bucket(bucketByHash)
-		f.prepare(b)
+		x.prepare(tx)
 		for i := range stored {
-			if sha := digest(i); !f.mayHave(&sha) {
-				t.Fatalf("stored digest %d: mayHave false", i)
+			if got, want := holders(i), []uint64{uint64(2*i + 1), uint64(2*i + 2)}; !slices.Equal(got, want) {
+				t.Fatalf("stored digest %d: holders %v, want %v", i, got, want)
 			}
 		}
 		for i := stored; i < stored+added; i++ {
 			sha := digest(i)
-			f.add(&sha)
+			x.add(&sha, uint64(10*i))
 		}
-		for i := range stored + added {
-			if sha := digest(i); !f.mayHave(&sha) {
-				t.Fatalf("digest %d: mayHave false", i)
+		for i := stored; i < stored+added; i++ {
+			if got, want := holders(i), []uint64{uint64(10 * i)}; !slices.Equal(got, want) {
+				t.Fatalf("added digest %d: holders %v, want %v", i, got, want)
 			}
 		}
 		return nil
 	})
-	absent := 0
 	for i := stored + added; i < stored+added+10000; i++ {
-		if sha := digest(i); !f.mayHave(&sha) {
-			absent++
+		if sha := digest(i); x.known(&sha) || len(x.candidates(&sha)) > 0 {
+			t.Fatalf("digest %d, held by no file, is known", i)
 		}
-	}
-	if absent < 9000 {
-		t.Errorf("only %d of 10000 absent digests filtered out", absent)
 	}
 }

@@ -145,8 +145,8 @@ func fold(s string) string {
 // trigram is three bytes of a folded name, or an altTrigram.
 type trigram [3]byte
 
-// altTrigram is the name index's key for files whose md5 or sha1 begins
-// with the 12 bits of h: a NUL first byte, which no name holds, and 4,096
+// altTrigram is the name index's key for files whose md5, sha1 or sha256
+// begins with the 12 bits of h: a NUL first byte, which no name holds, and 4,096
 // lists in all.
 func altTrigram(h []byte) trigram { return trigram{0, h[0], h[1] & 0xf0} }
 

@@ -15,14 +15,14 @@ import (
 
 // ModelVersion is the version of the read models' layout. An index built
 // by another version is rebuilt from the log on start.
-const ModelVersion = 1
+const ModelVersion = 2
 
 // Defaults for the batching of a Projector, chosen by measurement (see the
 // benchmarks in bench_test.go and doc.go).
 const (
 	DefaultBatchSize        = 16384
 	DefaultBatchWait        = 100 * time.Millisecond
-	DefaultRebuildBatchSize = 32768
+	DefaultRebuildBatchSize = 16384
 )
 
 // errRestart asks Run to reopen its reader: the index file was swapped.
@@ -310,7 +310,7 @@ func (p *Projector) follow(ctx context.Context, info store.StreamInfo, keepGoing
 	}
 	defer f.stop()
 	var buf []item
-	seen := &shaFilter{} // of this file: a swap ends this call
+	seen := &shaIndex{} // of this file: a swap ends this call
 	for {
 		items, err := f.batch(ctx, p.batchSize(), p.batchWait(), buf)
 		buf = items
@@ -355,16 +355,14 @@ func cutNewer(items []item) ([]item, *item) {
 
 // commit applies items in one transaction with the checkpoint, skipping
 // those at or below it. It returns the new checkpoint (0 if unchanged) and
-// how many events it consumed. seen, when not nil, is the filter of db's
-// digests, loaded on first use.
-func commit(db *store.DB, items []item, created time.Time, seen *shaFilter) (uint64, int, error) {
+// how many events it consumed. seen is the shaIndex of db's files, loaded
+// on first use.
+func commit(db *store.DB, items []item, created time.Time, seen *shaIndex) (uint64, int, error) {
 	var last uint64
 	n := 0
 	err := db.Update(func(tx *store.Tx) error {
 		cp := tx.Checkpoint()
-		if seen != nil {
-			seen.prepare(tx.Bucket(bucketByHash))
-		}
+		seen.prepare(tx)
 		u := newUnit(tx, seen)
 		for i := range items {
 			it := &items[i]

@@ -184,7 +184,9 @@ func (ix *Index) ByHash(alg, digest string) ([]File, error) {
 	return out, err
 }
 
-// byHash returns the files with content sha, in by-hash key order.
+// byHash returns the files with content sha: those of its by-hash keys, in
+// key order, when two or more files hold it; otherwise the one file found
+// through the name index's list for altTrigram(sha), if any.
 func (r *reader) byHash(sha [32]byte) []File {
 	var out []File
 	c := r.tx.Bucket(bucketByHash).Cursor()
@@ -198,6 +200,19 @@ func (r *reader) byHash(sha [32]byte) []File {
 			continue
 		}
 		if f, ok := r.fileByID(fid); ok {
+			out = append(out, f)
+		}
+	}
+	if len(out) > 0 {
+		return out
+	}
+	ids, err := postingList(r.tx.Bucket(bucketNames), altTrigram(sha[:]))
+	if err != nil {
+		return nil
+	}
+	want := hex.EncodeToString(sha[:])
+	for _, fid := range ids {
+		if f, ok := r.fileByID(fid); ok && f.Hashes.SHA256 == want {
 			out = append(out, f)
 		}
 	}

@@ -152,7 +152,7 @@ func buildInto(ctx context.Context, db *store.DB, log *store.Log, info store.Str
 	}
 	defer f.stop()
 	var buf []item
-	seen := &shaFilter{}
+	seen := &shaIndex{}
 	for {
 		items, err := f.batch(ctx, cmp0(opt.BatchSize, DefaultRebuildBatchSize), time.Second, buf)
 		buf = items
