@@ -47,6 +47,7 @@ type unit struct {
 	pendHash, pendFID, pendHist *pending
 
 	applied, skipped, deadN int
+	cur                     *item // the event being applied
 }
 
 type fileEnt struct {
@@ -196,6 +197,55 @@ type item struct {
 	rec store.Record
 	ev  events.Event
 	err error // from decoding
+
+	// Worked out by the decoding goroutines (see prepareItem), so the
+	// batch's one writing goroutine does less.
+	bad             string    // why the event is a dead letter, or ""
+	file            fileRec   // of a FileScanned, FileChanged or FileMoved
+	name, fromName  string    // the base names of the path and a move's source
+	grams, fromGrms []trigram // their trigrams (see postings)
+}
+
+// prepareItem checks a decoded event and works out what apply needs that
+// depends on the event alone: its file record and its names' trigrams. It
+// drops what apply does not need (the raw JSON, the digests in hex, which
+// the record holds in binary), as a batch and the read-ahead hold tens of
+// thousands of items.
+func prepareItem(it *item) {
+	it.rec.Data = nil
+	if it.err != nil {
+		return
+	}
+	e := &it.ev
+	if want := events.Subject(e.Machine, e.Type); it.rec.Subject != want {
+		it.bad = fmt.Sprintf("published on %s but the event is a %s of machine %s (subject %s)", it.rec.Subject, e.Type, e.Machine, want)
+		return
+	}
+	rec, err := validate(e)
+	if err != nil {
+		it.bad = err.Error()
+		return
+	}
+	it.file = rec
+	var p, from events.Path
+	switch d := e.Data.(type) {
+	case *events.FileScanned:
+		p, d.Hashes = d.Path, events.Hashes{}
+	case *events.FileChanged:
+		p, d.Hashes = d.Path, events.Hashes{}
+	case *events.FileMoved:
+		p, from, d.Hashes = d.Path, d.From, events.Hashes{}
+	case *events.FileDeleted:
+		p = d.Path
+	}
+	if p != "" {
+		_, it.name = splitPath(string(p))
+		it.grams = trigrams(fold(it.name))
+	}
+	if from != "" {
+		_, it.fromName = splitPath(string(from))
+		it.fromGrms = trigrams(fold(it.fromName))
+	}
 }
 
 // apply applies one event. A returned error is fatal for the transaction
@@ -204,13 +254,12 @@ func (u *unit) apply(it *item) error {
 	if it.err != nil {
 		return u.deadLetter(it.rec, it.err.Error())
 	}
+	if it.bad != "" {
+		return u.deadLetter(it.rec, it.bad)
+	}
+	u.cur = it
+	defer func() { u.cur = nil }()
 	e := &it.ev
-	if want := events.Subject(e.Machine, e.Type); it.rec.Subject != want {
-		return u.deadLetter(it.rec, fmt.Sprintf("published on %s but the event is a %s of machine %s (subject %s)", it.rec.Subject, e.Type, e.Machine, want))
-	}
-	if err := validate(e); err != nil {
-		return u.deadLetter(it.rec, err.Error())
-	}
 	m := u.machine(e.Machine)
 	seq := it.rec.Seq
 	if seq <= m.rec.lastSeq {
@@ -239,17 +288,17 @@ func (u *unit) apply(it *item) error {
 	case *events.ScanCompleted:
 		u.scanCompleted(m, s, e, d, seq)
 	case *events.FileScanned:
-		err = u.fileSeen(m, &d.File, seq, typeCodes[e.Type])
+		err = u.fileSeen(m, &d.File, it.file, seq, typeCodes[e.Type])
 		if s != nil {
 			s.rec.scanned++
 		}
 	case *events.FileChanged:
-		err = u.fileSeen(m, &d.File, seq, typeCodes[e.Type])
+		err = u.fileSeen(m, &d.File, it.file, seq, typeCodes[e.Type])
 		if s != nil {
 			s.rec.changed++
 		}
 	case *events.FileMoved:
-		err = u.fileMoved(m, d, seq)
+		err = u.fileMoved(m, d, it.file, seq)
 		if s != nil {
 			s.rec.moved++
 		}
@@ -278,8 +327,9 @@ func (u *unit) apply(it *item) error {
 	return nil
 }
 
-// validate checks what the read models rely on beyond what Decode checks.
-func validate(e *events.Event) error {
+// validate checks what the read models rely on beyond what Decode checks,
+// and returns the file record of an event that carries a file.
+func validate(e *events.Event) (fileRec, error) {
 	checkPath := func(what string, p events.Path) error {
 		switch {
 		case p == "":
@@ -294,42 +344,40 @@ func validate(e *events.Event) error {
 		}
 		return nil
 	}
+	var none fileRec
 	switch d := e.Data.(type) {
 	case *events.FileScanned:
 		if err := checkPath("path", d.Path); err != nil {
-			return err
+			return none, err
 		}
-		_, err := fileRecOf(&d.File)
-		return err
+		return fileRecOf(&d.File)
 	case *events.FileChanged:
 		if err := checkPath("path", d.Path); err != nil {
-			return err
+			return none, err
 		}
-		_, err := fileRecOf(&d.File)
-		return err
+		return fileRecOf(&d.File)
 	case *events.FileMoved:
 		if err := checkPath("from", d.From); err != nil {
-			return err
+			return none, err
 		}
 		if err := checkPath("path", d.Path); err != nil {
-			return err
+			return none, err
 		}
-		_, err := fileRecOf(&d.File)
-		return err
+		return fileRecOf(&d.File)
 	case *events.FileDeleted:
-		return checkPath("path", d.Path)
+		return none, checkPath("path", d.Path)
 	case *events.FileUnreadable:
-		return checkPath("path", d.Path)
+		return none, checkPath("path", d.Path)
 	case *events.ScanStarted:
 		if len(d.Root) > maxPathLen {
-			return fmt.Errorf("root of %d bytes", len(d.Root))
+			return none, fmt.Errorf("root of %d bytes", len(d.Root))
 		}
 	case *events.ScanCompleted:
 		if len(d.Root) > maxPathLen {
-			return fmt.Errorf("root of %d bytes", len(d.Root))
+			return none, fmt.Errorf("root of %d bytes", len(d.Root))
 		}
 	}
-	return nil
+	return none, nil
 }
 
 func (u *unit) deadLetter(r store.Record, reason string) error {
@@ -375,8 +423,7 @@ func (u *unit) scanCompleted(m *machEnt, s *scanEnt, e *events.Event, d *events.
 
 // fileSeen records the state of a path, new or known: FileScanned and
 // FileChanged both set it, so a rescan after lost scan state is harmless.
-func (u *unit) fileSeen(m *machEnt, ef *events.File, seq uint64, code byte) error {
-	rec, _ := fileRecOf(ef) // validated
+func (u *unit) fileSeen(m *machEnt, ef *events.File, rec fileRec, seq uint64, code byte) error {
 	rec.seq = seq
 	f := u.file(m, string(ef.Path))
 	if f.exists {
@@ -391,8 +438,7 @@ func (u *unit) fileSeen(m *machEnt, ef *events.File, seq uint64, code byte) erro
 	return u.addHistory(f, seq, code)
 }
 
-func (u *unit) fileMoved(m *machEnt, d *events.FileMoved, seq uint64) error {
-	rec, _ := fileRecOf(&d.File)
+func (u *unit) fileMoved(m *machEnt, d *events.FileMoved, rec fileRec, seq uint64) error {
 	rec.seq = seq
 	code := typeCodes[events.TypeFileMoved]
 	from, to := u.file(m, string(d.From)), u.file(m, string(d.Path))
@@ -554,7 +600,16 @@ func (u *unit) addHistory(f *fileEnt, seq uint64, code byte) error {
 // postings records a change to the name index, netted per batch: a name
 // added and removed in one batch costs nothing.
 func (u *unit) postings(name string, fid uint64, delta int8) {
-	for _, t := range trigrams(fold(name)) {
+	var ts []trigram
+	switch {
+	case u.cur != nil && name == u.cur.name && u.cur.grams != nil:
+		ts = u.cur.grams
+	case u.cur != nil && name == u.cur.fromName && u.cur.fromGrms != nil:
+		ts = u.cur.fromGrms
+	default:
+		ts = trigrams(fold(name))
+	}
+	for _, t := range ts {
 		u.post1(t, fid, delta)
 	}
 }

@@ -52,7 +52,7 @@ func startFeed(ctx context.Context, log *store.Log, from uint64, decoders int) (
 		defer close(work)
 		defer r.Close()
 		for {
-			c := &chunk{done: make(chan struct{})}
+			c := &chunk{items: make([]item, 0, chunkLen), done: make(chan struct{})}
 			var err error
 			for len(c.items) < chunkLen {
 				var rec store.Record
@@ -90,6 +90,7 @@ func startFeed(ctx context.Context, log *store.Log, from uint64, decoders int) (
 				for i := range c.items {
 					it := &c.items[i]
 					it.ev, it.err = decode(it.rec.Data)
+					prepareItem(it)
 				}
 				close(c.done)
 			}

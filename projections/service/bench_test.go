@@ -131,6 +131,31 @@ func BenchmarkLookup(b *testing.B) {
 	})
 }
 
+// BenchmarkFindHash finds a file by its sha256 and by its md5. Most content
+// is held once, so by-hash has no key of it and the name index's list of
+// the digest's 12-bit prefix is checked: the slow path of a hash lookup.
+func BenchmarkFindHash(b *testing.B) {
+	q := benchQueries(b)
+	ctx := context.Background()
+	n := *benchFiles
+	for _, alg := range []string{"sha256", "md5"} {
+		b.Run(alg, func(b *testing.B) {
+			loop(b, func(i int) error {
+				f := servicetest.GenFile(servicetest.Big, (i*7919)%n)
+				h := f.Hashes.SHA256
+				if alg == "md5" {
+					h = f.Hashes.MD5
+				}
+				res, err := q.Find(ctx, service.FindRequest{Hash: h})
+				if err == nil && !slices.ContainsFunc(res.Files, func(g projections.File) bool { return g.Path == f.Path }) {
+					return fmt.Errorf("find %s %s: %s not among %d files", alg, h, f.Path, len(res.Files))
+				}
+				return err
+			})
+		})
+	}
+}
+
 // BenchmarkStats and BenchmarkTree are the dashboard's other reads, with and
 // without the cache in front.
 func BenchmarkStats(b *testing.B) {
