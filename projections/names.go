@@ -97,6 +97,16 @@ func (u *unit) flushPostings() error {
 	for _, t := range tris {
 		ops := u.post[t]
 		ids = ids[:0]
+		if onlyNewIDs(ops) {
+			// The common case, new files in walk order: no netting needed.
+			for _, op := range ops {
+				ids = append(ids, uint64(op))
+			}
+			if err := u.editTrigram(t, ids, nil); err != nil {
+				return fmt.Errorf("name index %q: %w", t[:], err)
+			}
+			continue
+		}
 		clear(delta)
 		for _, op := range ops {
 			id, d := uint64(op), int8(1)
@@ -125,7 +135,18 @@ func (u *unit) flushPostings() error {
 	return nil
 }
 
-// editTrigram applies the changes of ids (sorted) to t's posting list.
+// onlyNewIDs reports whether ops only add ids, in increasing order.
+func onlyNewIDs(ops []int64) bool {
+	for i, op := range ops {
+		if op <= 0 || i > 0 && op <= ops[i-1] {
+			return false
+		}
+	}
+	return true
+}
+
+// editTrigram applies the changes of ids (sorted) to t's posting list: each
+// is added or removed as delta says (nil: all are added).
 // Consecutive ids mostly fall in one chunk, so the B-tree is searched once
 // per chunk, not once per id.
 func (u *unit) editTrigram(t trigram, ids []uint64, delta map[uint64]int8) error {
@@ -155,7 +176,7 @@ func (u *unit) editTrigram(t trigram, ids []uint64, delta map[uint64]int8) error
 				edits = append(edits, target)
 			}
 			if target == nil {
-				if delta[id] < 0 {
+				if delta != nil && delta[id] < 0 {
 					continue // removing what is not there
 				}
 				target = &chunkEdit{start: id}
@@ -163,10 +184,11 @@ func (u *unit) editTrigram(t trigram, ids []uint64, delta map[uint64]int8) error
 			}
 		}
 		i, found := slices.BinarySearch(target.ids, id)
+		add := delta == nil || delta[id] > 0
 		switch {
-		case delta[id] > 0 && !found:
+		case add && !found:
 			target.ids = slices.Insert(target.ids, i, id)
-		case delta[id] < 0 && found:
+		case !add && found:
 			target.ids = slices.Delete(target.ids, i, i+1)
 		}
 		if id < target.start {
