@@ -898,7 +898,9 @@ func (u *unit) flushHash() error {
 func (u *unit) flushGroups() error {
 	shas := make([][32]byte, 0, len(u.groupMap))
 	for sha, g := range u.groupMap {
-		if g.dirty && g.cur != g.orig {
+		// Content held by fewer than two files, before and after (most
+		// content), has no group to write.
+		if g.dirty && g.cur != g.orig && (g.orig.count >= 2 || g.cur.count >= 2) {
 			shas = append(shas, sha)
 		}
 	}

@@ -25,7 +25,8 @@ import (
 type shaIndex struct {
 	sorted  []shaEntry // by key, then id
 	dir     []uint32   // dir[p]: the first sorted entry whose key's top 16 bits are >= p
-	recent  map[uint64][]uint64
+	recent  map[uint64]uint64   // key -> id, added since the last merge
+	more    map[uint64][]uint64 // further ids of keys in recent
 	nRecent int
 	live    int // entries at the last load
 	loaded  bool
@@ -64,7 +65,7 @@ func (x *shaIndex) prepare(tx *store.Tx) {
 	if x.loaded && len(x.sorted)+x.nRecent <= 2*x.live+shaIndexMerge {
 		return
 	}
-	x.sorted, x.recent, x.nRecent = x.sorted[:0], map[uint64][]uint64{}, 0
+	x.sorted, x.recent, x.more, x.nRecent = x.sorted[:0], map[uint64]uint64{}, map[uint64][]uint64{}, 0
 	c := tx.Bucket(bucketFiles).Cursor()
 	for _, v := c.First(); v != nil; _, v = c.Next() {
 		if rec, err := decodeFileRec(v); err == nil && rec.has&hasSHA256 != 0 {
@@ -96,7 +97,11 @@ func (x *shaIndex) index() {
 // add records that file fid holds sha.
 func (x *shaIndex) add(sha *[32]byte, fid uint64) {
 	k := shaKey(sha)
-	x.recent[k] = append(x.recent[k], fid)
+	if _, ok := x.recent[k]; ok {
+		x.more[k] = append(x.more[k], fid)
+	} else {
+		x.recent[k] = fid
+	}
 	x.nRecent++
 	if x.nRecent >= shaIndexMerge {
 		x.merge()
@@ -106,7 +111,10 @@ func (x *shaIndex) add(sha *[32]byte, fid uint64) {
 // merge moves the recent entries into the sorted ones, in one pass.
 func (x *shaIndex) merge() {
 	run := make([]shaEntry, 0, x.nRecent)
-	for k, ids := range x.recent {
+	for k, id := range x.recent {
+		run = append(run, shaEntry{k, id})
+	}
+	for k, ids := range x.more {
 		for _, id := range ids {
 			run = append(run, shaEntry{k, id})
 		}
@@ -124,7 +132,7 @@ func (x *shaIndex) merge() {
 		}
 	}
 	out = append(append(out, x.sorted[i:]...), run[j:]...)
-	x.sorted, x.recent, x.nRecent = out, map[uint64][]uint64{}, 0
+	x.sorted, x.recent, x.more, x.nRecent = out, map[uint64]uint64{}, map[uint64][]uint64{}, 0
 	x.index()
 }
 
@@ -139,7 +147,7 @@ func (x *shaIndex) search(k uint64) int {
 // known is false only if no file of the index holds sha.
 func (x *shaIndex) known(sha *[32]byte) bool {
 	k := shaKey(sha)
-	if len(x.recent[k]) > 0 {
+	if _, ok := x.recent[k]; ok {
 		return true
 	}
 	i := x.search(k)
@@ -153,5 +161,8 @@ func (x *shaIndex) candidates(sha *[32]byte) []uint64 {
 	for i := x.search(k); i < len(x.sorted) && x.sorted[i].key == k; i++ {
 		ids = append(ids, x.sorted[i].fid)
 	}
-	return append(ids, x.recent[k]...)
+	if id, ok := x.recent[k]; ok {
+		ids = append(append(ids, id), x.more[k]...)
+	}
+	return ids
 }

@@ -56,8 +56,19 @@ func TestShaIndexNamesEveryHolder(t *testing.T) {
 			sha := digest(i)
 			x.add(&sha, uint64(10*i))
 		}
+		// A second holder of digests now merged, and of digests still
+		// recent.
+		second := []int{stored, stored + 1, stored + added - 2, stored + added - 1}
+		for _, i := range second {
+			sha := digest(i)
+			x.add(&sha, uint64(10*i+1))
+		}
 		for i := stored; i < stored+added; i++ {
-			if got, want := holders(i), []uint64{uint64(10 * i)}; !slices.Equal(got, want) {
+			want := []uint64{uint64(10 * i)}
+			if slices.Contains(second, i) {
+				want = append(want, uint64(10*i+1))
+			}
+			if got := holders(i); !slices.Equal(got, want) {
 				t.Fatalf("added digest %d: holders %v, want %v", i, got, want)
 			}
 		}
