@@ -42,8 +42,9 @@ var (
 //
 // The scan is synthetic (-wrk-scan files, published as fast as the log
 // takes them, or at -wrk-scan-rate events/s), or with INDEXER_BENCH_TREE a
-// real indexer-scan process scanning that tree into this server (cold with
-// INDEXER_BENCH_COLD, as root):
+// real indexer-scan process scanning that tree into this server; with
+// INDEXER_BENCH_COLD (as root) the tree is cold and the index warm, as on a
+// first scan beside a running projector:
 //
 //	INDEXER_BENCH_COLD=1 INDEXER_BENCH_TREE=/data/trees/S go test ./projections/web -run '^$' -bench Wrk -benchtime 1x -v
 //
@@ -143,6 +144,13 @@ end
 			exec.Command("sync").Run()
 			if err := os.WriteFile("/proc/sys/vm/drop_caches", []byte("3\n"), 0o200); err != nil {
 				t.Fatalf("INDEXER_BENCH_COLD needs root: %v", err)
+			}
+			// The tree is cold, as on a first scan; a running projector's
+			// index is not.
+			if out, err := exec.Command("cat", filepath.Join(dir, store.IndexFile)).Output(); err != nil {
+				t.Fatalf("read the index: %v", err)
+			} else {
+				t.Logf("index of %d MB read back into the page cache", len(out)>>20)
 			}
 		}
 		go func() {
