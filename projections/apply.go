@@ -120,6 +120,7 @@ func newUnit(tx *store.Tx, seen *shaIndex) *unit {
 	u.dirids.SetFillPercent(1.0)
 	u.files.SetFillPercent(0.9)
 	u.history.SetFillPercent(0.9)
+	u.names.SetFillPercent(0.9)
 	meta := tx.Bucket(bucketMeta)
 	u.nextFID = counter(meta.Get(keyNextFileID))
 	u.nextDirID = counter(meta.Get(keyNextDirID))
