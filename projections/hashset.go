@@ -1,6 +1,7 @@
 package projections
 
 import (
+	"cmp"
 	"encoding/binary"
 	"slices"
 
@@ -23,8 +24,8 @@ import (
 //
 // At 16 bytes a file it costs 16 MB per million files.
 type shaIndex struct {
-	sorted  []shaEntry // by key, then id
-	dir     []uint32   // dir[p]: the first sorted entry whose key's top 16 bits are >= p
+	sorted  []shaEntry          // by key, then id
+	dir     []uint32            // dir[p]: the first sorted entry whose key's top 16 bits are >= p
 	recent  map[uint64]uint64   // key -> id, added since the last merge
 	more    map[uint64][]uint64 // further ids of keys in recent
 	nRecent int
@@ -35,22 +36,10 @@ type shaIndex struct {
 type shaEntry struct{ key, fid uint64 }
 
 func cmpEntry(a, b shaEntry) int {
-	switch {
-	case a.key != b.key:
-		return cmpU(a.key, b.key)
-	default:
-		return cmpU(a.fid, b.fid)
+	if c := cmp.Compare(a.key, b.key); c != 0 {
+		return c
 	}
-}
-
-func cmpU(a, b uint64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
+	return cmp.Compare(a.fid, b.fid)
 }
 
 // shaIndexMerge is how many recent ids are kept in the map before they are
@@ -140,7 +129,7 @@ func (x *shaIndex) merge() {
 // first with a greater key.
 func (x *shaIndex) search(k uint64) int {
 	lo, hi := x.dir[k>>48], x.dir[k>>48+1]
-	i, _ := slices.BinarySearchFunc(x.sorted[lo:hi], k, func(e shaEntry, k uint64) int { return cmpU(e.key, k) })
+	i, _ := slices.BinarySearchFunc(x.sorted[lo:hi], k, func(e shaEntry, k uint64) int { return cmp.Compare(e.key, k) })
 	return int(lo) + i
 }
 
