@@ -868,9 +868,9 @@ func (u *unit) flushHash() error {
 			p.ops = append(p.ops, op)
 		}
 	}
-	shas := make([][32]byte, 0)
+	var shas [][32]byte // contents that become shared, or stop being
 	for sha, g := range u.groupMap {
-		if g.orig.count >= 2 != (g.cur.count >= 2) {
+		if (g.orig.count >= 2) != (g.cur.count >= 2) {
 			shas = append(shas, sha)
 		}
 	}
