@@ -30,6 +30,8 @@ type unit struct {
 
 	files, fids, byHash, dupes, groups, names    *store.Bucket
 	dirs, dirids, history, machines, scans, dead *store.Bucket
+	namesNew                                     *store.Bucket // see names.go
+	namesSplit, origSplit                        uint64
 
 	nextFID, nextDirID, nextMID uint64
 	tot, origTot                totals
@@ -100,6 +102,7 @@ func newUnit(tx *store.Tx, seen *shaIndex) *unit {
 		dupes:    tx.Bucket(bucketDupes),
 		groups:   tx.Bucket(bucketGroups),
 		names:    tx.Bucket(bucketNames),
+		namesNew: tx.Bucket(bucketNamesNew),
 		dirs:     tx.Bucket(bucketDirs),
 		dirids:   tx.Bucket(bucketDirIDs),
 		history:  tx.Bucket(bucketHistory),
@@ -121,10 +124,13 @@ func newUnit(tx *store.Tx, seen *shaIndex) *unit {
 	u.files.SetFillPercent(0.9)
 	u.history.SetFillPercent(0.9)
 	u.names.SetFillPercent(0.9)
+	u.namesNew.SetFillPercent(0.9)
 	meta := tx.Bucket(bucketMeta)
 	u.nextFID = counter(meta.Get(keyNextFileID))
 	u.nextDirID = counter(meta.Get(keyNextDirID))
 	u.nextMID = counter(meta.Get(keyNextMachineID))
+	u.namesSplit = counter(meta.Get(keyNamesSplit))
+	u.origSplit = u.namesSplit
 	u.tot = decodeTotals(meta.Get(keyTotals))
 	u.origTot = u.tot
 	return u
@@ -843,7 +849,7 @@ func (u *unit) flush() error {
 	for _, c := range []struct {
 		k []byte
 		v uint64
-	}{{keyNextFileID, u.nextFID}, {keyNextDirID, u.nextDirID}, {keyNextMachineID, u.nextMID}} {
+	}{{keyNextFileID, u.nextFID}, {keyNextDirID, u.nextDirID}, {keyNextMachineID, u.nextMID}, {keyNamesSplit, u.namesSplit}} {
 		if err := meta.Put(c.k, be64(c.v)); err != nil {
 			return err
 		}

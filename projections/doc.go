@@ -67,7 +67,11 @@
 //	          only for content that two or more files hold
 //	dupes     sha256 -> files, distinct inodes, size; only for two or more files
 //	groups    'w' wasted(8) sha256, 'c' count(8) sha256, 's' size(8) sha256
-//	names     trigram(3) firstFileID(8) -> uvarint gaps of file ids
+//	names     trigram(3) firstFileID(8) -> uvarint gaps of file ids, for ids
+//	          below the split (meta names_split)
+//	names-new the same for ids at or above it: the lists' tails, which every
+//	          batch touches, kept together; appended to names every 65,536
+//	          file ids
 //	history   dirID(8) name 0x00 seq(8) -> event type (0x80: moved away)
 //	machines  machine -> ids, counts, first and last event, last scan
 //	scans     scan ULID -> machine, root, state, counts, sequences

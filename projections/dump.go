@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 
 	"github.com/oklog/ulid/v2"
@@ -32,9 +33,12 @@ func (ix *Index) Dump(w io.Writer) error {
 		t := decodeTotals(meta.Get(keyTotals))
 		fmt.Fprintf(bw, "totals groups=%d wasted=%d redundant=%d\n", t.groups, t.wasted, t.redundant)
 		for _, name := range modelBuckets {
+			if string(name) == string(bucketNamesNew) {
+				continue // printed with names
+			}
 			fmt.Fprintf(bw, "== %s\n", name)
 			if string(name) == string(bucketNames) {
-				if err := dumpNames(bw, tx.Bucket(name)); err != nil {
+				if err := dumpNames(bw, namesOf(tx)); err != nil {
 					return err
 				}
 				continue
@@ -59,34 +63,31 @@ func (ix *Index) Dump(w io.Writer) error {
 
 // dumpNames writes each trigram's whole posting list on one line: chunk
 // boundaries depend on batching, the list does not.
-func dumpNames(w *bufio.Writer, b *store.Bucket) error {
-	c := b.Cursor()
-	var cur []byte
-	var ids []uint64
-	flush := func() {
-		if cur == nil {
-			return
+func dumpNames(w *bufio.Writer, n nameIndex) error {
+	// Every trigram of either part, in order; each list whole.
+	var tris []trigram
+	for _, b := range []*store.Bucket{n.main, n.recent} {
+		c := b.Cursor()
+		for k, _ := c.First(); k != nil; k, _ = c.Next() {
+			if len(k) != 11 {
+				return errCorrupt
+			}
+			tris = append(tris, trigram(k[:3]))
 		}
-		fmt.Fprintf(w, "%s", strconv.Quote(string(cur)))
+	}
+	slices.SortFunc(tris, func(a, b trigram) int { return bytes.Compare(a[:], b[:]) })
+	tris = slices.Compact(tris)
+	for _, t := range tris {
+		ids, err := postingList(n, t)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(w, "%s", strconv.Quote(string(t[:])))
 		for _, id := range ids {
 			fmt.Fprintf(w, " %d", id)
 		}
 		w.WriteByte('\n')
 	}
-	for k, v := c.First(); k != nil; k, v = c.Next() {
-		if len(k) != 11 {
-			return errCorrupt
-		}
-		if cur == nil || !bytes.Equal(cur, k[:3]) {
-			flush()
-			cur, ids = bytes.Clone(k[:3]), ids[:0]
-		}
-		var err error
-		if ids, err = decodeChunk(ids, k, v); err != nil {
-			return err
-		}
-	}
-	flush()
 	return nil
 }
 

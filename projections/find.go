@@ -119,7 +119,7 @@ func (ix *Index) Find(q FindQuery) (FindResult, error) {
 			// walks them, stepping instead of searching the B-tree anew
 			// when the next id is near.
 			fc := fidCursor{c: r.fids.Cursor()}
-			return eachCandidate(tx.Bucket(bucketNames), tris, func(id uint64) bool {
+			return eachCandidate(namesOf(tx), tris, func(id uint64) bool {
 				dirID, name, ok := decodeFID(fc.get(id))
 				return !ok || consider(dirID, name)
 			})
@@ -289,15 +289,14 @@ func globLiterals(p string) []string {
 // in ascending order, until fn returns false. It decodes the shortest list
 // a chunk at a time and filters each chunk's ids through the others, so a
 // caller that stops early reads little of any list.
-func eachCandidate(names *store.Bucket, tris []trigram, fn func(id uint64) bool) error {
-	c := names.Cursor()
+func eachCandidate(names nameIndex, tris []trigram, fn func(id uint64) bool) error {
 	type sized struct {
 		t trigram
 		n int
 	}
 	lists := make([]sized, 0, len(tris))
 	for _, t := range tris {
-		n := postingSize(c, t)
+		n := postingSize(names, t)
 		if n == 0 {
 			return nil
 		}
@@ -306,11 +305,11 @@ func eachCandidate(names *store.Bucket, tris []trigram, fn func(id uint64) bool)
 	slices.SortFunc(lists, func(a, b sized) int { return a.n - b.n })
 	its := make([]*postingIter, 0, len(lists)-1)
 	for _, l := range lists[1:] {
-		its = append(its, newPostingIter(names.Cursor(), l.t))
+		its = append(its, newPostingIter(names, l.t))
 	}
-	t := lists[0].t
+	c := names.chunks(lists[0].t)
 	var ids []uint64
-	for k, v := c.Seek(t[:]); k != nil && bytes.HasPrefix(k, t[:]); k, v = c.Next() {
+	for k, v := c.first(); k != nil; k, v = c.next() {
 		var err error
 		if ids, err = decodeChunk(ids[:0], k, v); err != nil {
 			return err

@@ -30,7 +30,7 @@ var (
 // in Dump's order.
 var modelBuckets = [][]byte{
 	bucketMachines, bucketScans, bucketDirs, bucketDirIDs, bucketFiles, bucketFIDs,
-	bucketByHash, bucketDupes, bucketGroups, bucketNames, bucketHistory, bucketDead,
+	bucketByHash, bucketDupes, bucketGroups, bucketNames, bucketNamesNew, bucketHistory, bucketDead,
 }
 
 // Keys of the projector's own counters in the meta bucket.

@@ -320,6 +320,32 @@ func bruteMatch(q FindQuery, p string, size int64) bool {
 	return strings.Contains(strings.ToLower(subject), strings.ToLower(q.Pattern))
 }
 
+// TestNamesMergesKeepEveryList merges the two parts of the name index
+// every few dozen files, live and in rebuilds of other batch sizes (so at
+// other moments), and checks the queries against the truth and the dumps
+// against each other. Not parallel: it lowers namesMergeFiles.
+func TestNamesMergesKeepEveryList(t *testing.T) {
+	defer func(n uint64) { namesMergeFiles = n }(namesMergeFiles)
+	namesMergeFiles = 37
+	log := MustOpenLog(t, MustOpenServer(t))
+	trees, last := simulate(t, log, 11, 1500)
+	p := MustOpenProjector(t, log, "")
+	p.BatchSize = 61
+	runProjector(t, p)
+	waitFor(t, p, last)
+	ix := p.Index()
+	checkTruth(t, ix, trees)
+	for _, size := range []int{13, 100_000} {
+		built := filepath.Join(t.TempDir(), "built.db")
+		if _, err := Build(context.Background(), log, built, BuildOptions{BatchSize: size}); err != nil {
+			t.Fatal(err)
+		}
+		if got, want := dump(t, NewIndex(MustOpenDB(t, built))), dump(t, ix); got != want {
+			t.Fatalf("rebuild in batches of %d differs from live:\n%s", size, diff(want, got))
+		}
+	}
+}
+
 func TestFold(t *testing.T) {
 	t.Parallel()
 	for _, c := range [][2]string{

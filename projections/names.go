@@ -17,6 +17,71 @@ import (
 // ever larger ids, so additions land in a trigram's last chunk and a batch
 // rewrites one small chunk per trigram it touches.
 
+// The index is kept in two parts. names holds the ids below a split id (the
+// meta key names_split), names-new those at or above it; a list is its
+// chunks in names followed by its chunks in names-new. New files get the
+// largest ids, so the lists' tails, which every batch touches (ten thousand
+// of them for a few hundred new names), sit together in names-new, which
+// stays small, instead of on most pages of names: at a million files that
+// made each small commit, while a scan trickles in, rewrite tens of MB.
+// Once the ids given out since the split reach namesMergeFiles, names-new is
+// appended to names in one pass and emptied, and the split moves up.
+var (
+	bucketNamesNew = []byte("names-new")
+	keyNamesSplit  = []byte("names_split")
+)
+
+// namesMergeFiles is how many file ids names-new covers before a merge (a
+// variable for the tests).
+var namesMergeFiles uint64 = 1 << 16
+
+// nameIndex is the two parts of the name index in one transaction.
+type nameIndex struct{ main, recent *store.Bucket }
+
+func namesOf(tx *store.Tx) nameIndex {
+	return nameIndex{tx.Bucket(bucketNames), tx.Bucket(bucketNamesNew)}
+}
+
+// chunkCursor walks the chunks of one trigram's posting list, in id order,
+// across both parts. The keys and values it returns stay valid for the
+// transaction (read-only ones; a writer must not change the buckets).
+type chunkCursor struct {
+	cs   [2]*store.Cursor
+	part int
+	t    trigram
+}
+
+func (n nameIndex) chunks(t trigram) *chunkCursor {
+	return &chunkCursor{cs: [2]*store.Cursor{n.main.Cursor(), n.recent.Cursor()}, t: t}
+}
+
+// first returns the list's first chunk; k is nil when it has none.
+func (c *chunkCursor) first() (k, v []byte) {
+	for c.part = 0; c.part < 2; c.part++ {
+		if k, v = c.cs[c.part].Seek(c.t[:]); k != nil && bytes.HasPrefix(k, c.t[:]) {
+			return k, v
+		}
+	}
+	return nil, nil
+}
+
+// next returns the chunk after the one last returned; k is nil past the
+// last.
+func (c *chunkCursor) next() (k, v []byte) {
+	if c.part >= 2 {
+		return nil, nil
+	}
+	if k, v = c.cs[c.part].Next(); k != nil && bytes.HasPrefix(k, c.t[:]) {
+		return k, v
+	}
+	for c.part++; c.part < 2; c.part++ {
+		if k, v = c.cs[c.part].Seek(c.t[:]); k != nil && bytes.HasPrefix(k, c.t[:]) {
+			return k, v
+		}
+	}
+	return nil, nil
+}
+
 // postingChunk is the size in bytes at which a chunk is cut. Small chunks
 // keep a batch's rewrites small; large ones cost fewer keys. Measured.
 const postingChunk = 384
@@ -102,7 +167,7 @@ func (u *unit) flushPostings() error {
 			for _, op := range ops {
 				ids = append(ids, uint64(op))
 			}
-			if err := u.editTrigram(t, ids, nil); err != nil {
+			if err := u.editSplit(t, ids, nil); err != nil {
 				return fmt.Errorf("name index %q: %w", t[:], err)
 			}
 			continue
@@ -128,10 +193,65 @@ func (u *unit) flushPostings() error {
 			continue
 		}
 		slices.Sort(live)
-		if err := u.editTrigram(t, live, delta); err != nil {
+		if err := u.editSplit(t, live, delta); err != nil {
 			return fmt.Errorf("name index %q: %w", t[:], err)
 		}
 	}
+	if u.nextFID-u.namesSplit >= namesMergeFiles {
+		return u.mergeNames()
+	}
+	return nil
+}
+
+// editSplit applies the changes of ids (sorted) to t's list: those below the
+// split in names, the others in names-new.
+func (u *unit) editSplit(t trigram, ids []uint64, delta map[uint64]int8) error {
+	i, _ := slices.BinarySearch(ids, u.namesSplit)
+	if i > 0 {
+		if err := editTrigram(u.names, t, ids[:i], delta); err != nil {
+			return err
+		}
+	}
+	if i < len(ids) {
+		return editTrigram(u.namesNew, t, ids[i:], delta)
+	}
+	return nil
+}
+
+// mergeNames appends every list of names-new to its list in names (all its
+// ids are above the split, so they go at the lists' ends), empties
+// names-new and moves the split up to the next file id.
+func (u *unit) mergeNames() error {
+	type list struct {
+		t   trigram
+		ids []uint64
+	}
+	var lists []list
+	c := u.namesNew.Cursor()
+	for k, v := c.First(); k != nil; k, v = c.Next() {
+		if len(k) != 11 {
+			return errCorrupt
+		}
+		t := trigram(k[:3])
+		if len(lists) == 0 || lists[len(lists)-1].t != t {
+			lists = append(lists, list{t: t})
+		}
+		l := &lists[len(lists)-1]
+		var err error
+		if l.ids, err = decodeChunk(l.ids, k, v); err != nil {
+			return err
+		}
+	}
+	for _, l := range lists {
+		if err := editTrigram(u.names, l.t, l.ids, nil); err != nil {
+			return fmt.Errorf("merge name index %q: %w", l.t[:], err)
+		}
+	}
+	if err := u.tx.DeleteBucket(bucketNamesNew); err != nil {
+		return err
+	}
+	u.namesNew = u.tx.Bucket(bucketNamesNew)
+	u.namesSplit = u.nextFID
 	return nil
 }
 
@@ -149,8 +269,8 @@ func onlyNewIDs(ops []int64) bool {
 // is added or removed as delta says (nil: all are added).
 // Consecutive ids mostly fall in one chunk, so the B-tree is searched once
 // per chunk, not once per id.
-func (u *unit) editTrigram(t trigram, ids []uint64, delta map[uint64]int8) error {
-	c := u.names.Cursor()
+func editTrigram(b *store.Bucket, t trigram, ids []uint64, delta map[uint64]int8) error {
+	c := b.Cursor()
 	var edits []*chunkEdit
 	var target *chunkEdit
 	var limit uint64 // ids in [target.start, limit) belong to target
@@ -197,7 +317,7 @@ func (u *unit) editTrigram(t trigram, ids []uint64, delta map[uint64]int8) error
 	}
 	for _, e := range edits {
 		if e.key != nil {
-			if err := u.names.Delete(e.key); err != nil {
+			if err := b.Delete(e.key); err != nil {
 				return err
 			}
 		}
@@ -206,7 +326,7 @@ func (u *unit) editTrigram(t trigram, ids []uint64, delta map[uint64]int8) error
 		if len(e.ids) == 0 {
 			continue
 		}
-		if err := encodeChunks(t, e.ids, u.names.Put); err != nil {
+		if err := encodeChunks(t, e.ids, b.Put); err != nil {
 			return err
 		}
 	}
@@ -251,10 +371,10 @@ func locateChunk(c *store.Cursor, t trigram, id uint64) (k, v []byte, next uint6
 }
 
 // postingList returns every file id whose folded name holds t, sorted.
-func postingList(b *store.Bucket, t trigram) ([]uint64, error) {
+func postingList(n nameIndex, t trigram) ([]uint64, error) {
 	var ids []uint64
-	c := b.Cursor()
-	for k, v := c.Seek(t[:]); k != nil && bytes.HasPrefix(k, t[:]); k, v = c.Next() {
+	c := n.chunks(t)
+	for k, v := c.first(); k != nil; k, v = c.next() {
 		var err error
 		if ids, err = decodeChunk(ids, k, v); err != nil {
 			return nil, err
@@ -266,45 +386,36 @@ func postingList(b *store.Bucket, t trigram) ([]uint64, error) {
 // postingSize returns an upper bound on the length of t's posting list
 // from the size of its chunks, without decoding them: each id takes at
 // least a byte.
-func postingSize(c *store.Cursor, t trigram) int {
-	n := 0
-	for k, v := c.Seek(t[:]); k != nil && bytes.HasPrefix(k, t[:]); k, v = c.Next() {
-		n += 1 + len(v)
+func postingSize(n nameIndex, t trigram) int {
+	size := 0
+	c := n.chunks(t)
+	for k, v := c.first(); k != nil; k, v = c.next() {
+		size += 1 + len(v)
 	}
-	return n
+	return size
 }
 
 // postingIter filters ascending file ids by one trigram's posting list. It
 // reads the list's chunks in order and decodes only those whose id range
 // [first id, next chunk's first id) holds one of the ids asked about.
 type postingIter struct {
-	c       *store.Cursor // its own
-	t       trigram
-	k, v    []byte // the current chunk; k is nil past the last
-	nk, nv  []byte // the chunk after it; nk is nil when none
+	c       *chunkCursor // its own
+	k, v    []byte       // the current chunk; k is nil past the last
+	nk, nv  []byte       // the chunk after it; nk is nil when none
 	ids     []uint64
 	decoded bool // ids holds the current chunk
 	j       int  // ids[:j] are below every id still to come
 }
 
-func newPostingIter(c *store.Cursor, t trigram) *postingIter {
-	it := &postingIter{c: c, t: t}
-	it.k, it.v = c.Seek(t[:])
-	if it.k != nil && !bytes.HasPrefix(it.k, t[:]) {
-		it.k = nil
-	}
-	if it.k != nil {
+func newPostingIter(n nameIndex, t trigram) *postingIter {
+	it := &postingIter{c: n.chunks(t)}
+	if it.k, it.v = it.c.first(); it.k != nil {
 		it.peek()
 	}
 	return it
 }
 
-func (it *postingIter) peek() {
-	it.nk, it.nv = it.c.Next()
-	if it.nk != nil && !bytes.HasPrefix(it.nk, it.t[:]) {
-		it.nk = nil
-	}
-}
+func (it *postingIter) peek() { it.nk, it.nv = it.c.next() }
 
 // keep returns, in place, the ids (sorted) the list holds. Each call must
 // pass ids above those of the calls before.

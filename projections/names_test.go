@@ -20,7 +20,8 @@ func TestCandidatesAgainstSets(t *testing.T) {
 	sets := make([]map[uint64]bool, len(tris))
 	fids := map[uint64]bool{}
 	err := db.Update(func(tx *store.Tx) error {
-		names, fb := tx.Bucket(bucketNames), tx.Bucket(bucketFIDs)
+		// Each list in both parts of the index, split at id 12,000.
+		names, fb := namesOf(tx), tx.Bucket(bucketFIDs)
 		for i, tr := range tris {
 			sets[i] = map[uint64]bool{}
 			var ids []uint64
@@ -30,7 +31,11 @@ func TestCandidatesAgainstSets(t *testing.T) {
 					sets[i][id] = true
 				}
 			}
-			if err := encodeChunks(tr, ids, names.Put); err != nil {
+			split, _ := slices.BinarySearch(ids, 12_000)
+			if err := encodeChunks(tr, ids[:split], names.main.Put); err != nil {
+				return err
+			}
+			if err := encodeChunks(tr, ids[split:], names.recent.Put); err != nil {
 				return err
 			}
 		}
@@ -67,7 +72,7 @@ func TestCandidatesAgainstSets(t *testing.T) {
 			var fidsGot, fidsWant int
 			err := db.View(func(tx *store.Tx) error {
 				fc := fidCursor{c: tx.Bucket(bucketFIDs).Cursor()}
-				return eachCandidate(tx.Bucket(bucketNames), qt, func(id uint64) bool {
+				return eachCandidate(namesOf(tx), qt, func(id uint64) bool {
 					got = append(got, id)
 					if fc.get(id) != nil {
 						fidsGot++

@@ -169,7 +169,7 @@ func (ix *Index) ByHash(alg, digest string) ([]File, error) {
 			out = r.byHash([32]byte(raw))
 			return nil
 		}
-		ids, err := postingList(tx.Bucket(bucketNames), altTrigram(raw))
+		ids, err := postingList(namesOf(tx), altTrigram(raw))
 		if err != nil {
 			return err
 		}
@@ -206,7 +206,7 @@ func (r *reader) byHash(sha [32]byte) []File {
 	if len(out) > 0 {
 		return out
 	}
-	ids, err := postingList(r.tx.Bucket(bucketNames), altTrigram(sha[:]))
+	ids, err := postingList(namesOf(r.tx), altTrigram(sha[:]))
 	if err != nil {
 		return nil
 	}
