@@ -90,6 +90,11 @@ type groupEnt struct {
 	// soloGone is set once that file is removed in the batch.
 	solo     []byte
 	soloGone bool
+	// first is the content's one file while the index held none before
+	// the batch and the batch has added just this one (most files): its
+	// links count and by-hash key are worked out (settle) only if another
+	// file of the content comes or it goes.
+	first *fileEnt
 }
 
 func newUnit(tx *store.Tx, seen *shaIndex) *unit {
@@ -707,9 +712,15 @@ func (u *unit) addHash(f *fileEnt) error {
 		return nil
 	}
 	g := u.group(f.rec.sha256)
+	u.seen.add(&f.rec.sha256, f.rec.fid)
+	if g.orig.count == 0 && g.cur.count == 0 {
+		g.first = f
+		g.cur.count, g.cur.units, g.cur.size, g.dirty = 1, 1, f.rec.size, true
+		return nil
+	}
+	u.settle(g)
 	n := u.links(f, g)
 	u.pendHash.put(byHashKey(f), nil)
-	u.seen.add(&f.rec.sha256, f.rec.fid)
 	*n++
 	g.cur.count++
 	// An inode of 0 is unknown: such a file is its own unit.
@@ -721,11 +732,24 @@ func (u *unit) addHash(f *fileEnt) error {
 	return nil
 }
 
+// settle gives g's deferred first file (see groupEnt.first) its links
+// count and by-hash key, as addHash would have.
+func (u *unit) settle(g *groupEnt) {
+	f := g.first
+	if f == nil {
+		return
+	}
+	g.first = nil
+	*u.links(f, g)++
+	u.pendHash.put(byHashKey(f), nil)
+}
+
 func (u *unit) removeHash(f *fileEnt) error {
 	if f.rec.has&hasSHA256 == 0 {
 		return nil
 	}
 	g := u.group(f.rec.sha256)
+	u.settle(g)
 	n := u.links(f, g)
 	k := byHashKey(f)
 	u.pendHash.del(k)
