@@ -31,7 +31,7 @@ type unit struct {
 	files, fids, byHash, dupes, groups, names    *store.Bucket
 	dirs, dirids, history, machines, scans, dead *store.Bucket
 	namesNew                                     *store.Bucket // see names.go
-	namesSplit, origSplit                        uint64
+	namesSplit                                   uint64
 
 	nextFID, nextDirID, nextMID uint64
 	tot, origTot                totals
@@ -135,7 +135,6 @@ func newUnit(tx *store.Tx, seen *shaIndex) *unit {
 	u.nextDirID = counter(meta.Get(keyNextDirID))
 	u.nextMID = counter(meta.Get(keyNextMachineID))
 	u.namesSplit = counter(meta.Get(keyNamesSplit))
-	u.origSplit = u.namesSplit
 	u.tot = decodeTotals(meta.Get(keyTotals))
 	u.origTot = u.tot
 	return u
@@ -269,8 +268,7 @@ func (u *unit) apply(it *item) error {
 	if it.bad != "" {
 		return u.deadLetter(it.rec, it.bad)
 	}
-	u.cur = it
-	defer func() { u.cur = nil }()
+	u.cur = it // for postings; the next apply replaces it
 	e := &it.ev
 	m := u.machine(e.Machine)
 	seq := it.rec.Seq

@@ -41,22 +41,36 @@ func simulate(tb testing.TB, log *store.Log, seed uint64, steps int) ([]*simtree
 // a rebuild.
 func TestRandomHistoryMatchesTruth(t *testing.T) {
 	t.Parallel()
-	log := MustOpenLog(t, MustOpenServer(t))
-	trees, last := simulate(t, log, 7, 6000)
+	log, ix := projectHistory(t, 7, 6000, 97)
+	checkRebuild(t, log, ix, 5000)
+}
 
+// projectHistory publishes a random history of steps changes, projects it
+// live in batches of batch events, checks every query against the
+// simulated truth and returns the log and the live index.
+func projectHistory(t *testing.T, seed uint64, steps, batch int) (*store.Log, *Index) {
+	t.Helper()
+	log := MustOpenLog(t, MustOpenServer(t))
+	trees, last := simulate(t, log, seed, steps)
 	p := MustOpenProjector(t, log, "")
-	p.BatchSize = 97
+	p.BatchSize = batch
 	runProjector(t, p)
 	waitFor(t, p, last)
 	ix := p.Index()
 	checkTruth(t, ix, trees)
+	return log, ix
+}
 
+// checkRebuild builds an index from log in batches of size and checks that
+// it dumps the same as ix.
+func checkRebuild(t *testing.T, log *store.Log, ix *Index, size int) {
+	t.Helper()
 	built := filepath.Join(t.TempDir(), "built.db")
-	if _, err := Build(context.Background(), log, built, BuildOptions{BatchSize: 5000}); err != nil {
+	if _, err := Build(context.Background(), log, built, BuildOptions{BatchSize: size}); err != nil {
 		t.Fatal(err)
 	}
 	if got, want := dump(t, NewIndex(MustOpenDB(t, built))), dump(t, ix); got != want {
-		t.Errorf("rebuild differs from live:\n%s", diff(want, got))
+		t.Errorf("rebuild in batches of %d differs from live:\n%s", size, diff(want, got))
 	}
 }
 
@@ -327,22 +341,9 @@ func bruteMatch(q FindQuery, p string, size int64) bool {
 func TestNamesMergesKeepEveryList(t *testing.T) {
 	defer func(n uint64) { namesMergeFiles = n }(namesMergeFiles)
 	namesMergeFiles = 37
-	log := MustOpenLog(t, MustOpenServer(t))
-	trees, last := simulate(t, log, 11, 1500)
-	p := MustOpenProjector(t, log, "")
-	p.BatchSize = 61
-	runProjector(t, p)
-	waitFor(t, p, last)
-	ix := p.Index()
-	checkTruth(t, ix, trees)
+	log, ix := projectHistory(t, 11, 1500, 61)
 	for _, size := range []int{13, 100_000} {
-		built := filepath.Join(t.TempDir(), "built.db")
-		if _, err := Build(context.Background(), log, built, BuildOptions{BatchSize: size}); err != nil {
-			t.Fatal(err)
-		}
-		if got, want := dump(t, NewIndex(MustOpenDB(t, built))), dump(t, ix); got != want {
-			t.Fatalf("rebuild in batches of %d differs from live:\n%s", size, diff(want, got))
-		}
+		checkRebuild(t, log, ix, size)
 	}
 }
 
