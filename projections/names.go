@@ -57,12 +57,8 @@ func (n nameIndex) chunks(t trigram) *chunkCursor {
 
 // first returns the list's first chunk; k is nil when it has none.
 func (c *chunkCursor) first() (k, v []byte) {
-	for c.part = 0; c.part < 2; c.part++ {
-		if k, v = c.cs[c.part].Seek(c.t[:]); k != nil && bytes.HasPrefix(k, c.t[:]) {
-			return k, v
-		}
-	}
-	return nil, nil
+	c.part = 0
+	return c.seek()
 }
 
 // next returns the chunk after the one last returned; k is nil past the
@@ -74,7 +70,13 @@ func (c *chunkCursor) next() (k, v []byte) {
 	if k, v = c.cs[c.part].Next(); k != nil && bytes.HasPrefix(k, c.t[:]) {
 		return k, v
 	}
-	for c.part++; c.part < 2; c.part++ {
+	c.part++
+	return c.seek()
+}
+
+// seek returns the list's first chunk in the parts from c.part on.
+func (c *chunkCursor) seek() (k, v []byte) {
+	for ; c.part < 2; c.part++ {
 		if k, v = c.cs[c.part].Seek(c.t[:]); k != nil && bytes.HasPrefix(k, c.t[:]) {
 			return k, v
 		}
