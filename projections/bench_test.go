@@ -48,7 +48,9 @@ func mustBigLog(b *testing.B) (*store.Log, uint64) {
 		} else if bigLog.dir, bigLog.err = os.MkdirTemp("", "indexer-bench-"); bigLog.err != nil {
 			return
 		}
-		bigLog.srv = &store.Server{DataDir: bigLog.dir, InProcess: true}
+		// Listening, as in indexer-project: its connection is the loopback
+		// socket (see store.Server.Connect).
+		bigLog.srv = &store.Server{DataDir: bigLog.dir}
 		if bigLog.err = bigLog.srv.Open(ctx); bigLog.err != nil {
 			return
 		}

@@ -51,7 +51,9 @@ func BenchmarkLog(b *testing.B) {
 	size, _ := events.Encode(realisticEvent(scan, now, n/2))
 	for b.Loop() {
 		ctx := context.Background()
-		srv := storetest.MustOpenServer(b, "", true)
+		// Listening, as indexer-project serves it: Connect then uses the
+		// loopback socket, as a scanner in another process does.
+		srv := storetest.MustOpenServer(b, "", false)
 		l := storetest.MustOpenLog(b, srv)
 		a := l.NewAppender()
 		start := time.Now()

@@ -43,7 +43,7 @@
 //     a process crash). A projector that then finds the log shorter than its
 //     checkpoint rebuilds.
 //   - Appender order is guaranteed only across Flush calls (see Appender).
-//   - An in-process connection (Server.Connect) dies with its server; use
+//   - A connection from Server.Connect dies with its server; use
 //     Dial for a connection that reconnects.
 //   - Keys and values from a Bucket are valid only inside the transaction.
 package store
