@@ -26,11 +26,14 @@ type Main struct {
 	// OnScanStart, when set, is called once, when the scan of the first
 	// root has begun publishing (for tests that interrupt a scan).
 	OnScanStart func()
+	// SetPriority, when set, applies --priority to the process (nil in
+	// tests that drive Main in their own process).
+	SetPriority func(string) error
 }
 
 // NewMain returns a Main writing to the process's stdout and stderr.
 func NewMain() *Main {
-	return &Main{Stdout: os.Stdout, Stderr: os.Stderr, Hostname: os.Hostname}
+	return &Main{Stdout: os.Stdout, Stderr: os.Stderr, Hostname: os.Hostname, SetPriority: setPriority}
 }
 
 const usage = `Usage: indexer-scan [flags] PATH...
@@ -48,6 +51,11 @@ Files are lstat'ed and never followed through symbolic links; a symbolic
 link is recorded with its target. FIFOs, sockets and devices are never
 opened and not indexed. A .indexerignore file (gitignore syntax) in a
 scanned root excludes paths, as does --exclude.
+
+A scan is background work: by default it runs at idle CPU priority
+(SCHED_IDLE), so queries, the projector and everything else on the machine
+go first, and it runs at full speed when the CPU is otherwise free. Use
+--priority normal for a scan that should compete.
 
 Flags:
 `
@@ -92,6 +100,7 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 	asJSON := fs.Bool("json", false, "print the summary as one JSON object")
 	quiet := fs.Bool("quiet", false, "print nothing but errors and the summary")
 	workers := fs.Int("workers", 0, "files read at once (default: four per core)")
+	priority := fs.String("priority", app.Getenv("PRIORITY", "idle"), "CPU `priority`: idle (only time nothing else wants), low (nice 19) or normal (env INDEXER_PRIORITY)")
 	fs.Usage = func() {
 		fmt.Fprint(m.Stderr, usage)
 		fs.PrintDefaults()
@@ -110,6 +119,9 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 	if err := events.ValidateMachine(*machine); err != nil {
 		return app.Usagef("%v", err)
 	}
+	if err := parsePriority(*priority); err != nil {
+		return app.Usagef("%v", err)
+	}
 	algos, err := scanner.ParseHashes(*hashes)
 	if err != nil {
 		return app.Usagef("--hashes: %v", err)
@@ -121,6 +133,11 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 		}
 		if !fi.IsDir() {
 			return fmt.Errorf("scan root %s: %w", r, scanner.ErrNotDirectory)
+		}
+	}
+	if m.SetPriority != nil {
+		if err := m.SetPriority(*priority); err != nil {
+			return err
 		}
 	}
 	logger := cfg.Logger(m.Stderr)

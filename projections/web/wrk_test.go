@@ -30,6 +30,7 @@ var (
 	wrkDuration = flag.Duration("wrk-duration", 10*time.Second, "length of each wrk run")
 	wrkScan     = flag.Int("wrk-scan", 300_000, "files of the scan projected during the second wrk run")
 	wrkScanRate = flag.Int("wrk-scan-rate", 0, "events/s the scan publishes (0: as fast as it can)")
+	wrkScanPrio = flag.String("wrk-scan-priority", "", "--priority of the real indexer-scan (default: its own)")
 )
 
 // BenchmarkWrkLookups is the documented load run: wrk, 2 threads, 64
@@ -47,6 +48,9 @@ var (
 // first scan beside a running projector:
 //
 //	INDEXER_BENCH_COLD=1 INDEXER_BENCH_TREE=/data/trees/S go test ./projections/web -run '^$' -bench Wrk -benchtime 1x -v
+//
+// The scanner runs at its default priority (idle); -wrk-scan-priority
+// normal compares.
 //
 // It prints wrk's report and checks that every request succeeded.
 func BenchmarkWrkLookups(b *testing.B) { wrkLookups(b) }
@@ -154,7 +158,11 @@ end
 			}
 		}
 		go func() {
-			out, err := exec.Command(scanBin, "--server", srv.ClientURL(), "--data", t.TempDir(), "--machine", "scan2", "--quiet", tree).CombinedOutput()
+			args := []string{"--server", srv.ClientURL(), "--data", t.TempDir(), "--machine", "scan2", "--quiet"}
+			if *wrkScanPrio != "" {
+				args = append(args, "--priority", *wrkScanPrio)
+			}
+			out, err := exec.Command(scanBin, append(args, tree)...).CombinedOutput()
 			t.Logf("indexer-scan %s:\n%s", tree, out)
 			pubDone <- err
 		}()
