@@ -14,6 +14,7 @@ import (
 	"github.com/indexer/indexer/events"
 	"github.com/indexer/indexer/projections/simtree"
 	"github.com/indexer/indexer/store"
+	"github.com/indexer/indexer/store/storetest"
 )
 
 // benchFiles is the number of FileScanned events of the big benchmarks;
@@ -221,7 +222,8 @@ func BenchmarkPublishToVisible(b *testing.B) {
 
 func publishToVisible(b *testing.B, n, rate int) (p50, p99, worst time.Duration) {
 	ctx := context.Background()
-	log := MustOpenLog(b, MustOpenServer(b))
+	// Listening, as in indexer-project (see mustBigLog).
+	log := MustOpenLog(b, storetest.MustOpenServer(b, "", false))
 	p := MustOpenProjector(b, log, "")
 	runProjector(b, p)
 	tree := simtree.New("lat", 1)
