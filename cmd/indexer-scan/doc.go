@@ -3,13 +3,15 @@
 //
 //	indexer-scan [--data DIR] [--server URL] [--machine NAME] [--hashes LIST]
 //	             [--exclude PATTERN]... [--one-file-system] [--verify]
-//	             [--json] [--quiet] PATH...
+//	             [--json] [--quiet] [--priority idle|low|normal] PATH...
 //
 // Standalone (no --server and no indexer-project on the data directory) it
 // runs the embedded NATS server and updates index.db before it exits; as a
-// client it only publishes. Run it with --help for flags and exit codes.
+// client it only publishes. It runs at idle CPU priority unless asked
+// otherwise. Run it with --help for flags and exit codes.
 //
 // The pieces: scan.go (flags, modes, the summary), progress.go (the
-// terminal line), index.go (the standalone index update). The work itself is
+// terminal line), index.go (the standalone index update), priority.go (the
+// CPU priority of every thread). The work itself is
 // package scanner's.
 package main
