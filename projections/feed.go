@@ -25,6 +25,10 @@ type feed struct {
 	// the context ended: no later chunk may be delivered, or a batch would
 	// skip the dropped records and its checkpoint pass them.
 	broken bool
+	// gap is the least time between two batches that end at the tail;
+	// returned is when the last batch was returned.
+	gap      time.Duration
+	returned time.Time
 }
 
 // chunk is a run of consecutive records, decoded once done is closed.
@@ -137,8 +141,13 @@ func (f *feed) stop() {
 // batch gathers decoded records: at most max, returning early when the
 // log's tail is reached and nothing more is ready, or when wait has passed
 // since the first record. Returning at the tail makes commits group
-// themselves: while one commits, the next batch accumulates.
+// themselves: while one commits, the next batch accumulates. At the tail,
+// a batch returns only once gap has passed since the last one (or wait
+// since its first record): events that trickle in steadily are committed
+// every gap, not a few at a time, while one after a quiet spell is
+// committed at once.
 func (f *feed) batch(ctx context.Context, max int, wait time.Duration, buf []item) ([]item, error) {
+	defer func() { f.returned = time.Now() }()
 	items := buf[:0]
 	take := func(c *chunk) {
 		room := max - len(items)
@@ -172,17 +181,33 @@ func (f *feed) batch(ctx context.Context, max int, wait time.Duration, buf []ite
 			}
 			select {
 			case c, ok = <-f.out:
-				if !ok {
-					return items, nil // the end shows up on the next call
+			default:
+				d := f.gap - time.Since(f.returned)
+				if d <= 0 {
+					return items, nil
 				}
+				hold := time.NewTimer(d)
 				select {
-				case <-c.done:
+				case c, ok = <-f.out:
+					hold.Stop()
+				case <-hold.C:
+					return items, nil
+				case <-timer.C:
+					hold.Stop()
+					return items, nil
 				case <-ctx.Done():
-					f.broken = true // c is dropped
+					hold.Stop()
 					return items, ctx.Err()
 				}
-			default:
-				return items, nil
+			}
+			if !ok {
+				return items, nil // the end shows up on the next call
+			}
+			select {
+			case <-c.done:
+			case <-ctx.Done():
+				f.broken = true // c is dropped
+				return items, ctx.Err()
 			}
 		} else {
 			var ok, timedOut bool

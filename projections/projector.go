@@ -22,6 +22,7 @@ const ModelVersion = 3
 const (
 	DefaultBatchSize        = 16384
 	DefaultBatchWait        = 100 * time.Millisecond
+	DefaultCommitGap        = 50 * time.Millisecond
 	DefaultRebuildBatchSize = 16384
 )
 
@@ -48,6 +49,13 @@ type Projector struct {
 	// before it commits: DefaultBatchWait when 0. A batch also commits as
 	// soon as it reaches the end of the log.
 	BatchWait time.Duration
+	// CommitGap is the least time between two commits while events keep
+	// arriving at the log's tail: DefaultCommitGap when 0, none when
+	// negative. Each commit costs an fsync and the pages it rewrites, so
+	// a few events per commit at a scan's pace would cost several times
+	// the CPU of projecting them; an event after a quiet spell is still
+	// committed at once.
+	CommitGap time.Duration
 	// RebuildBatchSize is the batch size of rebuilds, which commit without
 	// fsync: DefaultRebuildBatchSize when 0.
 	RebuildBatchSize int
@@ -64,6 +72,7 @@ type Projector struct {
 	changed   chan struct{} // closed and replaced when applied moves
 	fatal     error         // why Run stopped for good
 	rate      rateMeter
+	commits   uint64 // transactions that advanced the checkpoint while following
 	rebuilds  int
 	rebuildOn bool
 	rebuildAt uint64 // the rebuild's checkpoint while rebuildOn
@@ -78,6 +87,16 @@ func (p *Projector) logger() *slog.Logger {
 
 func (p *Projector) batchSize() int   { return cmp0(p.BatchSize, DefaultBatchSize) }
 func (p *Projector) rebuildSize() int { return cmp0(p.RebuildBatchSize, DefaultRebuildBatchSize) }
+func (p *Projector) commitGap() time.Duration {
+	switch {
+	case p.CommitGap < 0:
+		return 0
+	case p.CommitGap == 0:
+		return DefaultCommitGap
+	}
+	return p.CommitGap
+}
+
 func (p *Projector) batchWait() time.Duration {
 	if p.BatchWait <= 0 {
 		return DefaultBatchWait
@@ -180,6 +199,9 @@ func (p *Projector) advance(seq uint64, n int) {
 	p.nmu.Lock()
 	defer p.nmu.Unlock()
 	p.applied = seq
+	if n > 0 { // 0: a rebuild swapped in
+		p.commits++
+	}
 	p.rate.add(time.Now(), n)
 	close(p.changed)
 	p.changed = make(chan struct{})
@@ -309,6 +331,7 @@ func (p *Projector) follow(ctx context.Context, info store.StreamInfo, keepGoing
 		return err
 	}
 	defer f.stop()
+	f.gap = p.commitGap()
 	var buf []item
 	seen := &shaIndex{} // of this file: a swap ends this call
 	for {

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/indexer/indexer/events"
 	"github.com/indexer/indexer/projections/simtree"
@@ -351,5 +352,69 @@ func TestTimeTravel(t *testing.T) {
 		if got := dump(t, NewIndex(MustOpenDB(t, path))); got != wantDump {
 			t.Fatalf("%s: differs from an index of the past events:\n%s", name, diff(wantDump, got))
 		}
+	}
+}
+
+// TestCommitGapGroupsTrickles publishes events one at a time, a few
+// milliseconds apart, as a scan does, and counts the projector's commits:
+// with a gap there is at most one per gap, without one nearly every event.
+func TestCommitGapGroupsTrickles(t *testing.T) {
+	t.Parallel()
+	trickle := func(gap time.Duration) (uint64, time.Duration) {
+		log := MustOpenLog(t, MustOpenServer(t))
+		p := MustOpenProjector(t, log, "")
+		p.CommitGap = gap
+		runProjector(t, p)
+		tree := simtree.New("m", 1)
+		tree.Untracked = true
+		evs := append([]events.Event{tree.StartScan()}, tree.Walk(150, 5)...)
+		start := time.Now()
+		var last uint64
+		for _, e := range evs {
+			last = appendAll(t, log, e)
+			time.Sleep(2 * time.Millisecond) // pacing the publisher, not waiting for a condition
+		}
+		waitFor(t, p, last)
+		st, err := p.Status(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st.Commits, time.Since(start)
+	}
+	gap := 100 * time.Millisecond
+	grouped, took := trickle(gap)
+	most := uint64(took/gap) + 2 // the first event is committed at once, the last may be too
+	if grouped == 0 || grouped > most {
+		t.Errorf("with a %s gap: %d commits in %s, want 1 to %d", gap, grouped, took, most)
+	}
+	single, took := trickle(-1)
+	if single <= most {
+		t.Errorf("without a gap: %d commits in %s, want more than %d (a commit per few events)", single, took, most)
+	}
+	t.Logf("commits: %d with a %s gap, %d without", grouped, gap, single)
+}
+
+// TestCommitGapHoldsOnlyATrickle: an event right after a commit waits for
+// the gap, one after a quiet spell is committed at once.
+func TestCommitGapHoldsOnlyATrickle(t *testing.T) {
+	t.Parallel()
+	log := MustOpenLog(t, MustOpenServer(t))
+	p := MustOpenProjector(t, log, "")
+	p.CommitGap, p.BatchWait = time.Second, 5*time.Second
+	runProjector(t, p)
+	tree := simtree.New("m", 1)
+	tree.Untracked = true
+	evs := append([]events.Event{tree.StartScan()}, tree.Walk(2, 5)...)
+	waitFor(t, p, appendAll(t, log, evs[0]))
+	start := time.Now()
+	waitFor(t, p, appendAll(t, log, evs[1]))
+	if held := time.Since(start); held < p.CommitGap/2 {
+		t.Errorf("an event right after a commit was visible after %s, want it held for the gap (%s)", held, p.CommitGap)
+	}
+	time.Sleep(p.CommitGap + 100*time.Millisecond) // a quiet spell
+	start = time.Now()
+	waitFor(t, p, appendAll(t, log, evs[2]))
+	if took := time.Since(start); took > p.CommitGap*9/10 {
+		t.Errorf("an event after a quiet spell was visible after %s, want at once", took)
 	}
 }

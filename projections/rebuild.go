@@ -262,9 +262,12 @@ type Status struct {
 	Lag           uint64  `json:"lag"`
 	CaughtUp      bool    `json:"caught_up"`
 	EventsPerSec  float64 `json:"events_per_second"`
-	IndexBytes    int64   `json:"index_bytes"`
-	DeadLetters   int     `json:"dead_letters"`
-	Rebuilding    bool    `json:"rebuilding"`
+	// Commits counts the transactions this process committed while
+	// following the log.
+	Commits     uint64 `json:"commits"`
+	IndexBytes  int64  `json:"index_bytes"`
+	DeadLetters int    `json:"dead_letters"`
+	Rebuilding  bool   `json:"rebuilding"`
 	// RebuildSeq is how far a rebuild in progress has read the log.
 	RebuildSeq uint64    `json:"rebuild_seq,omitempty"`
 	Rebuilds   int       `json:"rebuilds"`
@@ -277,7 +280,7 @@ func (p *Projector) Status(ctx context.Context) (Status, error) {
 	now := time.Now()
 	p.nmu.Lock()
 	s := Status{
-		Checkpoint: p.applied, EventsPerSec: p.rate.perSecond(now),
+		Checkpoint: p.applied, EventsPerSec: p.rate.perSecond(now), Commits: p.commits,
 		Rebuilding: p.rebuildOn, RebuildSeq: p.rebuildAt, Rebuilds: p.rebuilds, Time: now.UTC(),
 	}
 	if p.fatal != nil {

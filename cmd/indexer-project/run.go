@@ -39,6 +39,7 @@ type RunCommand struct {
 	http      string
 	batch     int
 	batchWait time.Duration
+	commitGap time.Duration
 }
 
 // Run parses args and runs the projector until ctx ends.
@@ -49,6 +50,7 @@ func (c *RunCommand) Run(ctx context.Context, args []string) error {
 	fs.StringVar(&c.http, "http", app.Getenv("HTTP", web.DefaultAddr), "serve the web UI and HTTP API on `host:port`, or \"off\" (env INDEXER_HTTP)")
 	fs.IntVar(&c.batch, "batch", projections.DefaultBatchSize, "most events per transaction")
 	fs.DurationVar(&c.batchWait, "batch-wait", projections.DefaultBatchWait, "longest a batch gathers events before it commits")
+	fs.DurationVar(&c.commitGap, "commit-gap", projections.DefaultCommitGap, "least time between commits while events trickle in (0: none)")
 	if err := parse(fs, c.Stderr, args, `Usage: indexer-project [run] [flags]
 
 Follows the event log into DATA/index.db until SIGTERM or Ctrl-C. It owns
@@ -69,7 +71,10 @@ the indexer command and any machine on the NATS network.
 		return err
 	}
 	defer env.Close()
-	p := &projections.Projector{Log: env.Log, Path: c.cfg.IndexPath(), Logger: logger, BatchSize: c.batch, BatchWait: c.batchWait}
+	p := &projections.Projector{Log: env.Log, Path: c.cfg.IndexPath(), Logger: logger, BatchSize: c.batch, BatchWait: c.batchWait, CommitGap: c.commitGap}
+	if c.commitGap == 0 {
+		p.CommitGap = -1 // none; the Projector's zero is its default
+	}
 	if err := p.Open(); err != nil {
 		return err
 	}

@@ -88,6 +88,9 @@ runs it reports that process's view; otherwise it reads index.db.
 	fmt.Fprintf(c.Stdout, "stream last seq  %d\n", st.StreamLastSeq)
 	fmt.Fprintf(c.Stdout, "lag              %d (%s)\n", st.Lag, state)
 	fmt.Fprintf(c.Stdout, "events/s         %.0f\n", st.EventsPerSec)
+	if running {
+		fmt.Fprintf(c.Stdout, "commits          %d\n", st.Commits)
+	}
 	fmt.Fprintf(c.Stdout, "index            %s (%s)\n", bytesText(st.IndexBytes), c.cfg.IndexPath())
 	fmt.Fprintf(c.Stdout, "dead letters     %d\n", st.DeadLetters)
 	if st.Rebuilding {
