@@ -52,7 +52,8 @@ var (
 // The scanner runs at its default priority (idle); -wrk-scan-priority
 // normal compares.
 //
-// It prints wrk's report and checks that every request succeeded.
+// It prints wrk's report with the server's side of each run (runStats)
+// and checks that every request succeeded.
 func BenchmarkWrkLookups(b *testing.B) { wrkLookups(b) }
 
 func wrkLookups(t testing.TB) {
@@ -90,7 +91,8 @@ func wrkLookups(t testing.TB) {
 	defer func() { cancel(); wg.Wait(); p.Close() }()
 
 	local := &service.Local{Index: p.Index(), Log: log, Checkpoint: p.Checkpoint}
-	hs := httptest.NewServer(web.New(&service.Cache{Queries: local, Checkpoint: p.Checkpoint}, nil))
+	var stats runStats
+	hs := httptest.NewServer(stats.handler(web.New(&service.Cache{Queries: local, Checkpoint: p.Checkpoint}, nil)))
 	defer hs.Close()
 
 	// The script asks for 20,000 different paths in random order.
@@ -125,8 +127,9 @@ end
 
 	run := func(name, script string) {
 		t.Helper()
+		stats.start()
 		out, err := exec.Command(wrk, "-t2", "-c64", "-d"+wrkDuration.String(), "--latency", "-s", script, hs.URL).CombinedOutput()
-		t.Logf("wrk %s:\n%s", name, out)
+		t.Logf("wrk %s:\n%s%s", name, out, stats.report())
 		if err != nil {
 			t.Fatalf("wrk: %v", err)
 		}
