@@ -47,7 +47,7 @@ type Projector struct {
 	BatchSize int
 	// BatchWait bounds how long a batch gathers events that trickle in
 	// before it commits: DefaultBatchWait when 0. A batch also commits as
-	// soon as it reaches the end of the log.
+	// soon as it reaches the end of the log, at most every CommitGap.
 	BatchWait time.Duration
 	// CommitGap is the least time between two commits while events keep
 	// arriving at the log's tail: DefaultCommitGap when 0, none when
