@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -81,6 +82,11 @@ func wrkLookups(t testing.TB) {
 	}
 	srv := storetest.MustOpenServer(t, dir, tree == "")
 	log := storetest.MustOpenLog(t, srv)
+	// One P more than the CPUs, as indexer-project's main sets it.
+	if os.Getenv("GOMAXPROCS") == "" {
+		prev := runtime.GOMAXPROCS(runtime.GOMAXPROCS(0) + 1)
+		defer runtime.GOMAXPROCS(prev)
+	}
 	p := &projections.Projector{Log: log, Path: filepath.Join(dir, store.IndexFile)}
 	if err := p.Open(); err != nil {
 		t.Fatal(err)
