@@ -14,6 +14,7 @@
 // While it runs, index.db is held by it; its status is kept in
 // DATA/projector.json for `indexer-project status`, with the subject on
 // which `indexer-project rebuild` asks it to rebuild its index (the NATS
-// service indexer-admin). Exit codes are those of
-// every indexer command (see --help).
+// service indexer-admin). main.go gives the process one Go P more than the
+// CPUs, so queries are not left waiting while projection keeps the others
+// busy. Exit codes are those of every indexer command (see --help).
 package main
