@@ -43,5 +43,4 @@
 //   - Move detection trusts (device, inode, size, mtime): an inode reused by
 //     a different file of the same size and mtime to the nanosecond would be
 //     taken for a move.
-//   - Only the root's .indexerignore is read, not ones in subdirectories.
 package scanner

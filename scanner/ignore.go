@@ -3,13 +3,17 @@ package scanner
 import (
 	"bufio"
 	"fmt"
+	"io"
 	"os"
 	"regexp"
 	"strings"
+	"sync"
+	"sync/atomic"
 )
 
-// IgnoreFile is the name of the file in a scanned root whose patterns (in
-// gitignore syntax) exclude paths from the scan.
+// IgnoreFile is the name of the file whose patterns (in gitignore syntax)
+// exclude paths from the scan: in the scanned root, or in any directory
+// below it for the paths under that directory.
 const IgnoreFile = ".indexerignore"
 
 // matcher decides which paths a scan leaves out, with gitignore semantics:
@@ -17,9 +21,15 @@ const IgnoreFile = ".indexerignore"
 // only directories, a pattern with a "/" in it is anchored at the root, one
 // without matches at any depth, "*" and "?" stay within a name, "**" spans
 // directories. An excluded directory is not entered, so nothing below it
-// can be re-included (as in git).
+// can be re-included (as in git). Patterns from a directory's own
+// IgnoreFile apply below it, relative to it, and win over those from
+// above.
+//
+// The walk lists directories in parallel, so rules are replaced, never
+// changed: readers load the current slice, and addFile copies it.
 type matcher struct {
-	rules []rule
+	mu    sync.Mutex // held by addFile
+	rules atomic.Pointer[[]rule]
 }
 
 type rule struct {
@@ -27,17 +37,24 @@ type rule struct {
 	negate  bool
 	dirOnly bool
 	source  string
+	base    string // "" for the root's rules, else "dir/sub/" relative to the root
 }
 
 // newMatcher builds a matcher from --exclude patterns and, when present, the
 // root's .indexerignore.
 func newMatcher(root string, excludes []string) (*matcher, error) {
-	m := &matcher{}
+	var rules []rule
 	for _, p := range excludes {
-		if err := m.add(p, "--exclude"); err != nil {
+		r, err := parseRule(p, "--exclude", "")
+		if err != nil {
 			return nil, err
 		}
+		if r != nil {
+			rules = append(rules, *r)
+		}
 	}
+	m := &matcher{}
+	m.rules.Store(&rules)
 	f, err := os.Open(root + "/" + IgnoreFile)
 	if os.IsNotExist(err) {
 		return m, nil
@@ -46,24 +63,51 @@ func newMatcher(root string, excludes []string) (*matcher, error) {
 		return nil, fmt.Errorf("read %s: %w", IgnoreFile, err)
 	}
 	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for line := 1; sc.Scan(); line++ {
-		if err := m.add(sc.Text(), fmt.Sprintf("%s:%d", IgnoreFile, line)); err != nil {
-			return nil, err
-		}
+	if bad := m.addFile(f, IgnoreFile, ""); len(bad) > 0 {
+		return nil, bad[0]
 	}
-	return m, sc.Err()
+	return m, nil
 }
 
-func (m *matcher) add(p, source string) error {
+// addFile adds the patterns of an IgnoreFile read from r, named source in
+// messages, for the paths under base ("dir/sub/", or "" for the root). It
+// returns the errors of the lines it could not use (and left out) and of
+// reading.
+func (m *matcher) addFile(r io.Reader, source, base string) []error {
+	var add []rule
+	var bad []error
+	sc := bufio.NewScanner(r)
+	for line := 1; sc.Scan(); line++ {
+		r, err := parseRule(sc.Text(), fmt.Sprintf("%s:%d", source, line), base)
+		if err != nil {
+			bad = append(bad, err)
+		} else if r != nil {
+			add = append(add, *r)
+		}
+	}
+	if err := sc.Err(); err != nil {
+		bad = append(bad, fmt.Errorf("read %s: %w", source, err))
+	}
+	if len(add) > 0 {
+		m.mu.Lock()
+		rules := append(append([]rule(nil), *m.rules.Load()...), add...)
+		m.rules.Store(&rules)
+		m.mu.Unlock()
+	}
+	return bad
+}
+
+// parseRule parses one line of gitignore syntax; nil for a blank line or a
+// comment.
+func parseRule(p, source, base string) (*rule, error) {
 	if strings.HasPrefix(p, "#") || strings.TrimSpace(p) == "" {
-		return nil
+		return nil, nil
 	}
 	// Trailing spaces are dropped unless escaped.
 	for strings.HasSuffix(p, " ") && !strings.HasSuffix(p, `\ `) {
 		p = p[:len(p)-1]
 	}
-	r := rule{source: source}
+	r := rule{source: source, base: base}
 	if strings.HasPrefix(p, "!") {
 		r.negate, p = true, p[1:]
 	} else if strings.HasPrefix(p, `\!`) || strings.HasPrefix(p, `\#`) {
@@ -76,7 +120,7 @@ func (m *matcher) add(p, source string) error {
 	p = strings.TrimPrefix(p, "/")
 	expr, err := globRegexp(p)
 	if err != nil {
-		return fmt.Errorf("%s: pattern %q: %w", source, p, err)
+		return nil, fmt.Errorf("%s: pattern %q: %w", source, p, err)
 	}
 	if anchored {
 		expr = "^" + expr + "$"
@@ -84,10 +128,9 @@ func (m *matcher) add(p, source string) error {
 		expr = "^(?:.*/)?" + expr + "$"
 	}
 	if r.re, err = regexp.Compile(expr); err != nil {
-		return fmt.Errorf("%s: pattern %q: %w", source, p, err)
+		return nil, fmt.Errorf("%s: pattern %q: %w", source, p, err)
 	}
-	m.rules = append(m.rules, r)
-	return nil
+	return &r, nil
 }
 
 // globRegexp translates one gitignore glob to a regular expression.
@@ -133,16 +176,17 @@ func globRegexp(p string) (string, error) {
 // excluded reports whether rel (the path relative to the root, "/"
 // separated) is left out.
 func (m *matcher) excluded(rel string, isDir bool) bool {
-	if m == nil || len(m.rules) == 0 {
+	if m == nil {
 		return false
 	}
+	rules := *m.rules.Load()
 	out := false
-	for i := range m.rules {
-		r := &m.rules[i]
-		if r.dirOnly && !isDir {
+	for i := range rules {
+		r := &rules[i]
+		if r.dirOnly && !isDir || !strings.HasPrefix(rel, r.base) {
 			continue
 		}
-		if r.re.MatchString(rel) {
+		if r.re.MatchString(rel[len(r.base):]) {
 			out = !r.negate
 		}
 	}

@@ -177,6 +177,34 @@ func TestExcludesAndIgnoreFile(t *testing.T) {
 	}
 }
 
+// TestNestedIgnoreFiles: a directory's own .indexerignore applies below
+// it, relative to it, and wins over the root's; a line that does not parse
+// is left out, and an ignore file that is a FIFO is not opened for good.
+func TestNestedIgnoreFiles(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	root := t.TempDir()
+	writeTree(t, root, map[string]string{
+		scanner.IgnoreFile:        "*.log\n",
+		"a/" + scanner.IgnoreFile: "build/\n[unclosed\n!keep.log\n/top.txt\n",
+		"a/build/x.o":             "x", "a/keep.log": "k", "a/top.txt": "t", "a/sub/top.txt": "s", "a/sub/other.log": "o",
+		"b/build/y.o": "y", "b/keep.log": "k",
+		"c/file.txt": "f",
+	})
+	if err := unix.Mkfifo(filepath.Join(root, "c", scanner.IgnoreFile), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, evs := h.mustScan(root)
+	got := summary(root, evs)
+	want := []string{
+		"FileScanned " + scanner.IgnoreFile, "FileScanned a/" + scanner.IgnoreFile,
+		"FileScanned a/keep.log", "FileScanned a/sub/top.txt", "FileScanned b/build/y.o", "FileScanned c/file.txt",
+	}
+	if strings.Join(got, ",") != strings.Join(want, ",") {
+		t.Fatalf("events %q\nwant %q", got, want)
+	}
+}
+
 func TestInterruptedScanDeletesNothing(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)

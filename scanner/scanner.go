@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sort"
 
 	"sync"
@@ -374,6 +375,11 @@ func (w *walk) listDir(dir string) []string {
 		w.markPartial(dir)
 	}
 	sort.Strings(names) // stable event order, and a depth-first walk in name order
+	if dir != w.root {
+		if _, ok := slices.BinarySearch(names, IgnoreFile); ok {
+			w.readIgnore(fd, dir)
+		}
+	}
 	prefix := dir + "/"
 	if dir == "/" {
 		prefix = "/"
@@ -426,6 +432,36 @@ func (w *walk) listDir(dir string) []string {
 	return subdirs
 }
 
+// rel returns path relative to the root, "/" separated, as the ignore
+// patterns see it.
+func (w *walk) rel(path string) string {
+	if w.root == "/" {
+		return path[1:]
+	}
+	return path[len(w.root)+1:]
+}
+
+// readIgnore adds the patterns of dir's own IgnoreFile, for the paths
+// below dir, before any of them is looked at. A pattern that does not parse
+// is left out with a warning: it can only let more in, never lose a file.
+func (w *walk) readIgnore(dirfd int, dir string) {
+	path := dir + "/" + IgnoreFile
+	fd, err := unix.Openat(dirfd, IgnoreFile, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	if err != nil {
+		w.logger.Warn("ignore file not read", "path", path, "err", err)
+		return
+	}
+	f := os.NewFile(uintptr(fd), path)
+	defer f.Close()
+	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
+		w.logger.Warn("ignore file not read: not a regular file", "path", path)
+		return
+	}
+	for _, err := range w.match.addFile(f, path, w.rel(dir)+"/") {
+		w.logger.Warn("ignore file: line left out", "err", err)
+	}
+}
+
 // namedEntry is a recorded file of a directory.
 type namedEntry struct {
 	name string
@@ -445,7 +481,7 @@ func (w *walk) entry(dirfd int, path, name string, prev *Entry) (subdir string, 
 		w.unreadable(path, &os.PathError{Op: "stat", Path: path, Err: err}, false)
 		return "", true, false
 	}
-	rel := path[len(w.root)+1:]
+	rel := w.rel(path)
 	switch {
 	case st.isDir():
 		if w.match.excluded(rel, true) || w.OneFileSystem && st.dev != w.rootDev {

@@ -50,7 +50,8 @@ date before it exits, so 'indexer dupes' answers right after. As a client
 Files are lstat'ed and never followed through symbolic links; a symbolic
 link is recorded with its target. FIFOs, sockets and devices are never
 opened and not indexed. A .indexerignore file (gitignore syntax) in a
-scanned root excludes paths, as does --exclude.
+scanned root, or in any directory below it for the paths under that
+directory, excludes paths, as does --exclude.
 
 A scan is background work: by default it runs at idle CPU priority
 (SCHED_IDLE), so queries, the projector and everything else on the machine
