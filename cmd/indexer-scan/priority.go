@@ -8,27 +8,22 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// Priorities are the values of --priority: the CPU scheduling the scan runs
+// parsePriority checks a --priority value: the CPU scheduling the scan runs
 // at. A scan is background work beside a projector answering queries on the
-// same cores, so by default it runs at idle priority, as desktop indexers
-// do: it takes only CPU time that nothing else wants, and runs at full speed
-// on an otherwise idle machine.
-var priorities = map[string]string{
-	"idle":   "SCHED_IDLE: only CPU time nothing else wants (the default)",
-	"low":    "nice 19",
-	"normal": "as started",
-}
-
-// parsePriority checks a --priority value.
+// same cores, so by default it runs at idle priority (SCHED_IDLE), as
+// desktop indexers do: it takes only CPU time that nothing else wants, and
+// runs at full speed on an otherwise idle machine. low is nice 19, normal
+// leaves the process as it was started.
 func parsePriority(p string) error {
-	if _, ok := priorities[p]; !ok {
-		return fmt.Errorf("--priority %q: want idle, low or normal", p)
+	switch p {
+	case "idle", "low", "normal":
+		return nil
 	}
-	return nil
+	return fmt.Errorf("--priority %q: want idle, low or normal", p)
 }
 
 // setPriority gives every thread of this process the CPU priority p (see
-// priorities). Linux schedules threads, not processes, and a new thread
+// parsePriority). Linux schedules threads, not processes, and a new thread
 // inherits the priority of the thread that made it, so each existing
 // thread is set, until a pass finds none it has not set.
 func setPriority(p string) error {
