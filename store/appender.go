@@ -19,6 +19,14 @@ import (
 // the same id, so the stream's deduplication stores it once. Retries go on
 // for up to RetryFor, then Append or Flush return ErrUnavailable.
 //
+// The server remembers ids only for the stream's Duplicates window, which
+// can be shorter than RetryFor. So an event is resent blindly only within
+// half the window of the last moment it was known not to be stored (its
+// first send, or a search). Past that, the log is first searched for it,
+// headers only, from the first sequence it can have: found, it counts as a
+// duplicate; not found, it is sent again. One search covers every pending
+// event due for one.
+//
 // Order: events appended before a Flush are stored before events appended
 // after it. Between two Flushes a retried event may be stored after a later
 // one.
@@ -27,7 +35,7 @@ type Appender struct {
 	// pressure) while that many are pending. Default 4096.
 	MaxInFlight int
 	// RetryFor bounds how long an unacknowledged event is retried. Default
-	// 15 seconds. It must stay below the stream's Duplicates window.
+	// 15 seconds.
 	RetryFor time.Duration
 
 	// OnStored, when set, is called with each appended event and its
@@ -39,6 +47,7 @@ type Appender struct {
 	log     *Log
 	pending []*inflight // FIFO
 	head    int
+	lastSeq uint64 // the highest sequence acknowledged so far
 	// Stored counts acknowledged events, Duplicates those the log already
 	// had (a retry of an event it did store).
 	Stored, Duplicates int64
@@ -47,10 +56,18 @@ type Appender struct {
 type inflight struct {
 	ev    events.Event
 	msg   *nats.Msg
-	ack   jetstream.PubAckFuture
-	first time.Time // first try
-	sent  time.Time // last try
+	ack   jetstream.PubAckFuture // nil until a send went out
+	first time.Time              // first try
+	sent  time.Time              // last try
 	tries int
+	// floor is the lowest sequence a copy of it can have: one more than
+	// the highest acknowledged when it was first sent (0 when none was).
+	floor uint64
+	// absent is when it was last known not to be in the log: a copy
+	// stored since is in the server's deduplication window for a resend
+	// within half the window of it.
+	absent time.Time
+	found  uint64 // the sequence a search found it at
 }
 
 // ackTimeout is how long a publish waits for its acknowledgement before it
@@ -83,7 +100,16 @@ func (a *Appender) Append(ctx context.Context, e events.Event) error {
 			return err
 		}
 	}
-	return a.send(ctx, &inflight{ev: e, msg: msg, first: time.Now()})
+	now := time.Now()
+	return a.send(ctx, &inflight{ev: e, msg: msg, first: now, absent: now, floor: a.next()}, nil)
+}
+
+// next is the lowest sequence an event sent now can be stored at.
+func (a *Appender) next() uint64 {
+	if a.lastSeq == 0 {
+		return 0
+	}
+	return a.lastSeq + 1
 }
 
 // Flush waits until every appended event is acknowledged.
@@ -99,10 +125,26 @@ func (a *Appender) Flush(ctx context.Context) error {
 
 func (a *Appender) inFlight() int { return len(a.pending) - a.head }
 
-// send publishes f, retrying while the connection cannot take it, and
-// queues it.
-func (a *Appender) send(ctx context.Context, f *inflight) error {
+// send publishes f and queues it. A cause is the failure of its last try:
+// send then waits before another, and searches the log first when a copy
+// may have been stored but forgotten by the server (see Appender).
+func (a *Appender) send(ctx context.Context, f *inflight, cause error) error {
 	for {
+		if cause != nil {
+			if err := a.backoff(ctx, f, cause); err != nil {
+				return err
+			}
+			if f.ack == nil {
+				f.absent = time.Now() // never sent: no copy anywhere
+			} else if time.Since(f.absent) >= a.log.Duplicates/2 {
+				if cause = a.search(ctx, f); cause != nil {
+					continue
+				}
+				if f.found != 0 {
+					return a.retire(f, f.found, true)
+				}
+			}
+		}
 		f.tries++
 		ack, err := a.log.js.PublishMsgAsync(f.msg)
 		if err == nil {
@@ -110,10 +152,37 @@ func (a *Appender) send(ctx context.Context, f *inflight) error {
 			a.pending = append(a.pending, f)
 			return nil
 		}
-		if err := a.backoff(ctx, f, err); err != nil {
-			return err
+		cause = err
+	}
+}
+
+// search looks in the log for f and for every other pending event a
+// resend of which would need a search too, from the lowest sequence they
+// can have to the tail, and sets their found or absent.
+func (a *Appender) search(ctx context.Context, f *inflight) error {
+	due := map[string]*inflight{f.ev.ID.String(): f}
+	from := f.floor
+	for _, p := range a.pending[a.head:] {
+		if p.found == 0 && p.ack != nil && time.Since(p.absent) >= a.log.Duplicates/4 {
+			due[p.ev.ID.String()] = p
+			from = min(from, p.floor)
 		}
 	}
+	checked := time.Now()
+	err := a.log.findIDs(ctx, from, func(id string, seq uint64) {
+		if p := due[id]; p != nil && p.found == 0 {
+			p.found = seq
+		}
+	})
+	if err != nil {
+		return err
+	}
+	for _, p := range due {
+		if p.found == 0 {
+			p.absent = checked
+		}
+	}
+	return nil
 }
 
 // backoff sleeps before another try of f, or returns the error that ends
@@ -145,6 +214,10 @@ func (a *Appender) backoff(ctx context.Context, f *inflight, cause error) error 
 // again (same id) and requeued at the back.
 func (a *Appender) settleOldest(ctx context.Context) error {
 	f := a.pending[a.head]
+	if f.found != 0 {
+		a.pop()
+		return a.retire(f, f.found, true)
+	}
 	var timeout <-chan time.Time
 	select {
 	case pa := <-f.ack.Ok():
@@ -168,31 +241,38 @@ func (a *Appender) settleOldest(ctx context.Context) error {
 	}
 }
 
-// stored retires the acknowledged oldest publish f.
-func (a *Appender) stored(f *inflight, pa *jetstream.PubAck) error {
+// pop takes the oldest publish off the queue.
+func (a *Appender) pop() {
 	a.pending[a.head] = nil
 	a.head++
 	if a.head > 1024 && a.head*2 > len(a.pending) {
 		a.pending = append(a.pending[:0], a.pending[a.head:]...)
 		a.head = 0
 	}
-	if pa.Duplicate {
+}
+
+// stored retires the acknowledged oldest publish f.
+func (a *Appender) stored(f *inflight, pa *jetstream.PubAck) error {
+	a.pop()
+	return a.retire(f, pa.Sequence, pa.Duplicate)
+}
+
+// retire counts f, stored at seq, and reports it.
+func (a *Appender) retire(f *inflight, seq uint64, duplicate bool) error {
+	a.lastSeq = max(a.lastSeq, seq)
+	if duplicate {
 		a.Duplicates++
 	} else {
 		a.Stored++
 	}
 	if a.OnStored != nil {
-		a.OnStored(pa.Sequence, f.ev)
+		a.OnStored(seq, f.ev)
 	}
 	return nil
 }
 
 // retry requeues f after a failed or unanswered publish.
 func (a *Appender) retry(ctx context.Context, f *inflight, cause error) error {
-	a.pending[a.head] = nil
-	a.head++
-	if err := a.backoff(ctx, f, cause); err != nil {
-		return err
-	}
-	return a.send(ctx, f)
+	a.pop()
+	return a.send(ctx, f, cause)
 }

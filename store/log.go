@@ -34,11 +34,12 @@ type Log struct {
 	// it refuses new ones (ErrLogFull).
 	MaxBytes int64
 	// Duplicates is the deduplication window: a publish whose message id was
-	// seen within it is stored once. It must exceed the longest retry of an
-	// append (Appender.RetryFor). Default 20 seconds: the server keeps every
-	// id of the window in memory (about 110 bytes each) and reloads them all
-	// on start, so a long window costs memory and restart time after a
-	// large scan.
+	// stored within it is stored once. Default 3 seconds: the server keeps
+	// every id of the window in memory (about 115 bytes each, and it frees
+	// expired ones in bulk, so up to three windows' worth) and reloads them
+	// on start. An Appender resends blindly only within half of it and
+	// searches the log before a later resend, so the window bounds memory,
+	// not how long an append is retried.
 	Duplicates time.Duration
 
 	js jetstream.JetStream
@@ -71,7 +72,7 @@ func (l *Log) Open(ctx context.Context) error {
 		l.MaxBytes = -1
 	}
 	if l.Duplicates == 0 {
-		l.Duplicates = 20 * time.Second
+		l.Duplicates = 3 * time.Second
 	}
 	js, err := jetstream.New(l.Conn,
 		// The Appender bounds in-flight publishes and times out acks itself,

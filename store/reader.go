@@ -34,7 +34,7 @@ type Reader struct {
 // delivering only subjects matching filter ("" for every event; see
 // events.MachineSubjects).
 func (l *Log) NewReader(ctx context.Context, from uint64, filter string) (*Reader, error) {
-	cons, pending, err := l.orderedConsumer(ctx, from, filter)
+	cons, pending, err := l.orderedConsumer(ctx, from, filter, false)
 	if err != nil {
 		return nil, err
 	}
@@ -45,10 +45,11 @@ func (l *Log) NewReader(ctx context.Context, from uint64, filter string) (*Reade
 	return &Reader{it: it, pending: pending}, nil
 }
 
-// orderedConsumer makes an ordered consumer from sequence from on filter
-// and returns it with the number of matching events it has to deliver.
-func (l *Log) orderedConsumer(ctx context.Context, from uint64, filter string) (jetstream.Consumer, uint64, error) {
-	cfg := jetstream.OrderedConsumerConfig{DeliverPolicy: jetstream.DeliverAllPolicy}
+// orderedConsumer makes an ordered consumer from sequence from on filter,
+// of the messages' headers only if asked, and returns it with the number
+// of matching events it has to deliver.
+func (l *Log) orderedConsumer(ctx context.Context, from uint64, filter string, headersOnly bool) (jetstream.Consumer, uint64, error) {
+	cfg := jetstream.OrderedConsumerConfig{DeliverPolicy: jetstream.DeliverAllPolicy, HeadersOnly: headersOnly}
 	if from > 1 {
 		cfg.DeliverPolicy, cfg.OptStartSeq = jetstream.DeliverByStartSequencePolicy, from
 	}
@@ -138,4 +139,35 @@ func (l *Log) Follow(ctx context.Context, from uint64, filter string, fn func(Re
 			return err
 		}
 	}
+}
+
+// findIDs calls fn with the message id and sequence of every event from
+// sequence from to the tail as it was when findIDs began. It reads headers
+// only: the Appender searches with it for events whose acknowledgement was
+// lost.
+func (l *Log) findIDs(ctx context.Context, from uint64, fn func(id string, seq uint64)) error {
+	cons, pending, err := l.orderedConsumer(ctx, from, "", true)
+	if err != nil || pending == 0 {
+		return err
+	}
+	it, err := cons.Messages(jetstream.PullMaxMessages(8192))
+	if err != nil {
+		return fmt.Errorf("search log from %d: %w", from, translate(err))
+	}
+	defer it.Stop()
+	for left := pending; left > 0; left-- {
+		m, err := it.Next(jetstream.NextContext(ctx))
+		if err != nil {
+			return fmt.Errorf("search log: %w", translate(err))
+		}
+		md, err := m.Metadata()
+		if err != nil {
+			return fmt.Errorf("search log: %w", err)
+		}
+		fn(m.Headers().Get(jetstream.MsgIDHeader), md.Sequence.Stream)
+		if md.NumPending == 0 {
+			break
+		}
+	}
+	return nil
 }

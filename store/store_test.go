@@ -285,6 +285,15 @@ func TestFollowSeesNewEvents(t *testing.T) {
 
 func TestAppendWaitsForServerToComeBack(t *testing.T) {
 	t.Parallel()
+	t.Run("within the window", func(t *testing.T) { t.Parallel(); appendAcrossOutage(t, 0, 500*time.Millisecond) })
+	// The server forgets the ids before the events are resent: the
+	// Appender searches the log for them first.
+	t.Run("past the window", func(t *testing.T) { t.Parallel(); appendAcrossOutage(t, 300*time.Millisecond, 1500*time.Millisecond) })
+}
+
+// appendAcrossOutage appends 2,000 events, stopping the server halfway for
+// outage, and checks each is stored exactly once.
+func appendAcrossOutage(t *testing.T, window, outage time.Duration) {
 	ctx := context.Background()
 	dir := t.TempDir()
 	port := freePort(t)
@@ -297,7 +306,7 @@ func TestAppendWaitsForServerToComeBack(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer nc.Close()
-	l := &store.Log{Conn: nc}
+	l := &store.Log{Conn: nc, Duplicates: window}
 	if err := l.Open(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -312,7 +321,7 @@ func TestAppendWaitsForServerToComeBack(t *testing.T) {
 	srv.Close() // the server goes away with events in flight
 	restarted := make(chan error, 1)
 	go func() {
-		time.Sleep(500 * time.Millisecond) // the outage, not a wait for a condition
+		time.Sleep(outage) // the outage, not a wait for a condition
 		srv2 := &store.Server{DataDir: dir, Port: port}
 		restarted <- srv2.Open(ctx)
 		t.Cleanup(func() { srv2.Close() })

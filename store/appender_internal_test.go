@@ -1,0 +1,111 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/indexer/indexer/events"
+)
+
+// TestLateRetrySearchesTheLog covers what a lost acknowledgement leaves
+// behind once the server has forgotten the id: the event is in the log, the
+// Appender does not know it. The loss itself cannot be arranged through the
+// real server, so the test stores the first copy directly and hands the
+// Appender the in-flight entry it would hold, first sent long ago.
+func TestLateRetrySearchesTheLog(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	srv := &Server{DataDir: t.TempDir(), InProcess: true}
+	if err := srv.Open(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	nc, err := srv.Connect("test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	l := &Log{Conn: nc, Duplicates: 500 * time.Millisecond}
+	if err := l.Open(ctx); err != nil {
+		t.Fatal(err)
+	}
+	scan := events.NewID()
+	event := func(i int) (events.Event, *nats.Msg) {
+		e := events.New("m", scan, time.Now(), &events.FileScanned{File: events.File{
+			Path: events.Path(fmt.Sprintf("/f%d", i)), Hashes: events.Hashes{SHA256: fmt.Sprintf("%064x", i)},
+		}})
+		data, err := events.Encode(e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return e, &nats.Msg{
+			Subject: events.Subject(e.Machine, e.Type),
+			Header:  nats.Header{jetstream.MsgIDHeader: []string{e.ID.String()}},
+			Data:    data,
+		}
+	}
+	// Events 0-2 fill the log before the Appender's first send; event 3's
+	// first copy lands, its ack "lost"; event 4 never landed.
+	for i := range 3 {
+		_, m := event(i)
+		if _, err := l.js.PublishMsg(ctx, m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	lost, lostMsg := event(3)
+	if _, err := l.js.PublishMsg(ctx, lostMsg); err != nil {
+		t.Fatal(err)
+	}
+	never, neverMsg := event(4)
+	time.Sleep(3 * l.Duplicates) // the server forgets the ids
+
+	// The premise: a blind resend now would be stored twice.
+	_, probeMsg := event(5)
+	if _, err := l.js.PublishMsg(ctx, probeMsg); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(3 * l.Duplicates)
+	if pa, err := l.js.PublishMsg(ctx, probeMsg); err != nil || pa.Duplicate {
+		t.Fatalf("a resend past the window: %+v, %v; want a second copy stored", pa, err)
+	}
+
+	a := l.NewAppender()
+	seqs := map[string]uint64{}
+	a.OnStored = func(seq uint64, e events.Event) { seqs[e.ID.String()] = seq }
+	long := time.Now().Add(-10 * time.Second) // within RetryFor, far past the window
+	for _, f := range []*inflight{
+		{ev: lost, msg: lostMsg, first: long, absent: long, floor: 4},
+		{ev: never, msg: neverMsg, first: long, absent: long, floor: 4},
+	} {
+		f.tries, f.sent = 1, long
+		// An ack future that fails, in place of the lost one.
+		if f.ack, err = l.js.PublishAsync("unanswered", nil); err != nil {
+			t.Fatal(err)
+		}
+		a.pending = append(a.pending, f)
+	}
+	if err := a.retry(ctx, a.pending[0], jetstream.ErrAsyncPublishTimeout); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if seqs[lost.ID.String()] != 4 || a.Duplicates != 1 {
+		t.Fatalf("the stored event: seq %d, duplicates %d; want found at 4, 1 duplicate", seqs[lost.ID.String()], a.Duplicates)
+	}
+	if seqs[never.ID.String()] != 7 || a.Stored != 1 {
+		t.Fatalf("the absent event: seq %d, stored %d; want stored once at 7", seqs[never.ID.String()], a.Stored)
+	}
+	info, err := l.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.Msgs != 7 {
+		t.Fatalf("log holds %d events, want 7 (4 before, the probe twice, the absent one)", info.Msgs)
+	}
+}
