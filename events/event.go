@@ -183,6 +183,18 @@ type ScanCounts struct {
 	BytesRead  int64 `json:"bytes_read"`
 }
 
+// Add adds o's counts to c's.
+func (c *ScanCounts) Add(o ScanCounts) {
+	c.Seen += o.Seen
+	c.Read += o.Read
+	c.Added += o.Added
+	c.Changed += o.Changed
+	c.Moved += o.Moved
+	c.Deleted += o.Deleted
+	c.Unreadable += o.Unreadable
+	c.BytesRead += o.BytesRead
+}
+
 // ScanCompleted closes a scan. Complete is false when the scan was
 // interrupted; an incomplete scan deleted nothing.
 type ScanCompleted struct {

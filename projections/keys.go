@@ -186,24 +186,23 @@ type dec struct {
 
 func (d *dec) uv() uint64 {
 	x, n := binary.Uvarint(d.b)
-	if n <= 0 {
-		d.err = errCorrupt
-		d.b = nil
-		return 0
-	}
-	d.b = d.b[n:]
-	return x
+	d.skip(n)
+	return x // 0 when n <= 0
 }
 
 func (d *dec) v() int64 {
 	x, n := binary.Varint(d.b)
+	d.skip(n)
+	return x // 0 when n <= 0
+}
+
+// skip passes the n bytes a varint took; n <= 0 is a bad varint.
+func (d *dec) skip(n int) {
 	if n <= 0 {
-		d.err = errCorrupt
-		d.b = nil
-		return 0
+		d.err, d.b = errCorrupt, nil
+		return
 	}
 	d.b = d.b[n:]
-	return x
 }
 
 // bytes returns the next n bytes, or zeros (up to 64 of them) past the end.

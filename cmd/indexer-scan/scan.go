@@ -63,22 +63,15 @@ Flags:
 
 // summary is the outcome printed at the end, and its --json form.
 type summary struct {
-	Scans      []string `json:"scan_ids"`
-	Machine    string   `json:"machine"`
-	Roots      []string `json:"roots"`
-	Seen       int64    `json:"seen"`
-	Read       int64    `json:"read"`
-	Added      int64    `json:"added"`
-	Changed    int64    `json:"changed"`
-	Moved      int64    `json:"moved"`
-	Deleted    int64    `json:"deleted"`
-	Unreadable int64    `json:"unreadable"`
-	Skipped    int64    `json:"skipped"`
-	BytesRead  int64    `json:"bytes_read"`
-	DurationMS int64    `json:"duration_ms"`
-	Complete   bool     `json:"complete"`
-	Mode       string   `json:"mode"`
-	Indexed    bool     `json:"index_updated"`
+	Scans   []string `json:"scan_ids"`
+	Machine string   `json:"machine"`
+	Roots   []string `json:"roots"`
+	events.ScanCounts
+	Skipped    int64  `json:"skipped"`
+	DurationMS int64  `json:"duration_ms"`
+	Complete   bool   `json:"complete"`
+	Mode       string `json:"mode"`
+	Indexed    bool   `json:"index_updated"`
 	// PeakRSS is this process's peak resident memory (VmHWM), 0 where the
 	// system does not say.
 	PeakRSS int64 `json:"peak_rss_bytes"`
@@ -228,15 +221,7 @@ func (s *summary) add(r scanner.Result) {
 	}
 	s.Scans = append(s.Scans, r.Scan.String())
 	s.Roots = append(s.Roots, r.Root)
-	c := r.Counts
-	s.Seen += c.Seen
-	s.Read += c.Read
-	s.Added += c.Added
-	s.Changed += c.Changed
-	s.Moved += c.Moved
-	s.Deleted += c.Deleted
-	s.Unreadable += c.Unreadable
-	s.BytesRead += c.BytesRead
+	s.ScanCounts.Add(r.Counts)
 	s.Skipped += r.Skipped
 	s.Complete = s.Complete && r.Complete
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/indexer/indexer/events"
 	"github.com/indexer/indexer/projections"
 )
 
@@ -14,36 +13,19 @@ looked up on --machine, else on this host's machine, else on the one machine
 that has a history for it.`
 
 func (m *Main) runHistory(ctx context.Context, args []string) error {
-	fs, qf := m.queryFlags("history", "PATH", historyAbout)
-	machine := fs.String("machine", "", "the machine `name` the path is on")
-	pos, err := parseArgs(fs, args)
+	c, err := m.openPathCmd(ctx, args, "history", "path", historyAbout, probeHistory)
 	if err != nil {
 		return err
 	}
-	arg, err := onlyArg(pos, "PATH", false)
-	if err != nil {
-		return err
-	}
-	s, err := m.openSession(ctx, qf, "indexer history", true)
-	if err != nil {
-		return err
-	}
-	defer s.Close()
-	mach, p, err := resolve(ctx, s.q, *machine, arg, func(mc string, p events.Path) (bool, error) {
-		hs, err := s.q.History(ctx, mc, p)
-		return len(hs) > 0, err
-	})
-	if err != nil {
-		return err
-	}
-	hs, err := s.q.History(ctx, mach, p)
+	defer c.Close()
+	hs, err := c.q.History(ctx, c.machine, c.path)
 	if err != nil {
 		return queryError(err)
 	}
 	if len(hs) == 0 {
-		return fmt.Errorf("%s on %s: %w: the path never appeared in a scan", p, mach, projections.ErrNotFound)
+		return fmt.Errorf("%s on %s: %w: the path never appeared in a scan", c.path, c.machine, projections.ErrNotFound)
 	}
-	if qf.json {
+	if c.qf.json {
 		pr := newPrinter(m.Stdout, true)
 		for _, h := range hs {
 			if err := pr.obj(h); err != nil {

@@ -122,7 +122,7 @@ func localMachine() string {
 // resolve finds which machine holds arg: --machine when given, else this
 // host's machine, else the one machine where probe finds it. A relative arg
 // is made absolute for this host's machine.
-func resolve(ctx context.Context, q service.Queries, machine, arg string, probe func(machine string, p events.Path) (bool, error)) (string, events.Path, error) {
+func resolve(ctx context.Context, q service.Queries, machine, arg string, probe probe) (string, events.Path, error) {
 	local := localMachine()
 	pathFor := func(m string) events.Path {
 		if m == local && !strings.HasPrefix(arg, "/") {
@@ -164,8 +164,11 @@ func resolve(ctx context.Context, q service.Queries, machine, arg string, probe 
 	return "", "", app.Usagef("%s is on several machines (%s): choose one with --machine", arg, strings.Join(found, ", "))
 }
 
+// probe reports whether the index knows p on machine, for resolve.
+type probe func(machine string, p events.Path) (bool, error)
+
 // probeLookup reports whether a file is at p on machine.
-func probeLookup(ctx context.Context, q service.Queries) func(string, events.Path) (bool, error) {
+func probeLookup(ctx context.Context, q service.Queries) probe {
 	return func(machine string, p events.Path) (bool, error) {
 		_, err := q.Lookup(ctx, machine, p)
 		if errors.Is(err, projections.ErrNotFound) {
@@ -173,6 +176,49 @@ func probeLookup(ctx context.Context, q service.Queries) func(string, events.Pat
 		}
 		return err == nil, err
 	}
+}
+
+// probeHistory reports whether p on machine has a history.
+func probeHistory(ctx context.Context, q service.Queries) probe {
+	return func(machine string, p events.Path) (bool, error) {
+		hs, err := q.History(ctx, machine, p)
+		return len(hs) > 0, err
+	}
+}
+
+// pathCmd is a command on one PATH, ready to query: its session, flags,
+// and the machine and path PATH resolved to.
+type pathCmd struct {
+	*session
+	qf      *queryFlags
+	machine string
+	path    events.Path
+}
+
+// openPathCmd parses the flags of the command name, which takes one PATH
+// (what names the PATH in --machine's help), opens its session, and
+// resolves PATH with the probe newProbe makes (see resolve).
+func (m *Main) openPathCmd(ctx context.Context, args []string, name, what, about string, newProbe func(context.Context, service.Queries) probe) (*pathCmd, error) {
+	fs, qf := m.queryFlags(name, "PATH", about)
+	machine := fs.String("machine", "", "the machine `name` the "+what+" is on")
+	pos, err := parseArgs(fs, args)
+	if err != nil {
+		return nil, err
+	}
+	arg, err := onlyArg(pos, "PATH", false)
+	if err != nil {
+		return nil, err
+	}
+	s, err := m.openSession(ctx, qf, "indexer "+name, true)
+	if err != nil {
+		return nil, err
+	}
+	mach, p, err := resolve(ctx, s.q, *machine, arg, newProbe(ctx, s.q))
+	if err != nil {
+		s.Close()
+		return nil, err
+	}
+	return &pathCmd{session: s, qf: qf, machine: mach, path: p}, nil
 }
 
 // printer writes a command's output: JSON, or aligned columns.

@@ -17,30 +17,16 @@ PATH is looked up on --machine, else on this host's machine, else on the
 one machine that has it.`
 
 func (m *Main) runShow(ctx context.Context, args []string) error {
-	fs, qf := m.queryFlags("show", "PATH", showAbout)
-	machine := fs.String("machine", "", "the machine `name` the file is on")
-	pos, err := parseArgs(fs, args)
+	c, err := m.openPathCmd(ctx, args, "show", "file", showAbout, probeLookup)
 	if err != nil {
 		return err
 	}
-	arg, err := onlyArg(pos, "PATH", false)
-	if err != nil {
-		return err
-	}
-	s, err := m.openSession(ctx, qf, "indexer show", true)
-	if err != nil {
-		return err
-	}
-	defer s.Close()
-	mach, p, err := resolve(ctx, s.q, *machine, arg, probeLookup(ctx, s.q))
-	if err != nil {
-		return err
-	}
-	d, err := s.q.Show(ctx, mach, p)
+	defer c.Close()
+	d, err := c.q.Show(ctx, c.machine, c.path)
 	if err != nil {
 		return queryError(err)
 	}
-	if qf.json {
+	if c.qf.json {
 		return newPrinter(m.Stdout, true).obj(d)
 	}
 	f := d.File
