@@ -25,7 +25,10 @@ import (
 // first send, or a search). Past that, the log is first searched for it,
 // headers only, from the first sequence it can have: found, it counts as a
 // duplicate; not found, it is sent again. One search covers every pending
-// event due for one.
+// event due for one. This holds while a publish reaches the server when it
+// is sent: the connection must not buffer publishes while it reconnects
+// (see Log.Conn), and a server that stores a publish more than a window
+// after it arrived could still store two copies.
 //
 // Order: events appended before a Flush are stored before events appended
 // after it. Between two Flushes a retried event may be stored after a later
@@ -136,13 +139,12 @@ func (a *Appender) send(ctx context.Context, f *inflight, cause error) error {
 			}
 			if f.ack == nil {
 				f.absent = time.Now() // never sent: no copy anywhere
-			} else if time.Since(f.absent) >= a.log.Duplicates/2 {
-				if cause = a.search(ctx, f); cause != nil {
-					continue
-				}
-				if f.found != 0 {
-					return a.retire(f, f.found, true)
-				}
+			}
+			if cause = a.checkAbsent(ctx, f); cause != nil {
+				continue
+			}
+			if f.found != 0 {
+				return a.retire(f, f.found, true)
 			}
 		}
 		f.tries++
@@ -156,9 +158,25 @@ func (a *Appender) send(ctx context.Context, f *inflight, cause error) error {
 	}
 }
 
+// checkAbsent searches the log for f until a resend now is covered by the
+// server's deduplication (see Appender) or f is found. A copy stored after
+// a search began is caught only if the resend follows within the window, so
+// a search that took too long is followed by another, from where it ended.
+func (a *Appender) checkAbsent(ctx context.Context, f *inflight) error {
+	for f.ack != nil && f.found == 0 && time.Since(f.absent) >= a.log.Duplicates/2 {
+		if time.Since(f.first) > a.RetryFor {
+			return fmt.Errorf("append %s: searching the log before a resend took over %s: %w", f.msg.Subject, a.RetryFor, ErrUnavailable)
+		}
+		if err := a.search(ctx, f); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // search looks in the log for f and for every other pending event a
 // resend of which would need a search too, from the lowest sequence they
-// can have to the tail, and sets their found or absent.
+// can have to the tail, and sets their found, or their absent and floor.
 func (a *Appender) search(ctx context.Context, f *inflight) error {
 	due := map[string]*inflight{f.ev.ID.String(): f}
 	from := f.floor
@@ -169,7 +187,7 @@ func (a *Appender) search(ctx context.Context, f *inflight) error {
 		}
 	}
 	checked := time.Now()
-	err := a.log.findIDs(ctx, from, func(id string, seq uint64) {
+	last, err := a.log.findIDs(ctx, from, func(id string, seq uint64) {
 		if p := due[id]; p != nil && p.found == 0 {
 			p.found = seq
 		}
@@ -180,6 +198,7 @@ func (a *Appender) search(ctx context.Context, f *inflight) error {
 	for _, p := range due {
 		if p.found == 0 {
 			p.absent = checked
+			p.floor = max(p.floor, last+1) // not in the log up to last
 		}
 	}
 	return nil

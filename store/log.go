@@ -23,7 +23,8 @@ const DefaultStream = "INDEXER"
 // Set the fields, then Open, which creates or updates the stream.
 type Log struct {
 	// Conn is a connected client (Server.Connect or Dial). The Log does not
-	// close it.
+	// close it. An Appender needs publishes never to be buffered while the
+	// connection reconnects (nats.ReconnectBufSize(-1), as Dial sets).
 	Conn *nats.Conn
 	// Stream defaults to DefaultStream.
 	Stream string

@@ -142,32 +142,33 @@ func (l *Log) Follow(ctx context.Context, from uint64, filter string, fn func(Re
 }
 
 // findIDs calls fn with the message id and sequence of every event from
-// sequence from to the tail as it was when findIDs began. It reads headers
-// only: the Appender searches with it for events whose acknowledgement was
-// lost.
-func (l *Log) findIDs(ctx context.Context, from uint64, fn func(id string, seq uint64)) error {
+// sequence from to the tail as it was when findIDs began, and returns the
+// last sequence it read (0 if none). It reads headers only: the Appender
+// searches with it for events whose acknowledgement was lost.
+func (l *Log) findIDs(ctx context.Context, from uint64, fn func(id string, seq uint64)) (last uint64, err error) {
 	cons, pending, err := l.orderedConsumer(ctx, from, "", true)
 	if err != nil || pending == 0 {
-		return err
+		return 0, err
 	}
 	it, err := cons.Messages(jetstream.PullMaxMessages(8192))
 	if err != nil {
-		return fmt.Errorf("search log from %d: %w", from, translate(err))
+		return 0, fmt.Errorf("search log from %d: %w", from, translate(err))
 	}
 	defer it.Stop()
 	for left := pending; left > 0; left-- {
 		m, err := it.Next(jetstream.NextContext(ctx))
 		if err != nil {
-			return fmt.Errorf("search log: %w", translate(err))
+			return last, fmt.Errorf("search log: %w", translate(err))
 		}
 		md, err := m.Metadata()
 		if err != nil {
-			return fmt.Errorf("search log: %w", err)
+			return last, fmt.Errorf("search log: %w", err)
 		}
-		fn(m.Headers().Get(jetstream.MsgIDHeader), md.Sequence.Stream)
+		last = md.Sequence.Stream
+		fn(m.Headers().Get(jetstream.MsgIDHeader), last)
 		if md.NumPending == 0 {
 			break
 		}
 	}
-	return nil
+	return last, nil
 }

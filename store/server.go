@@ -181,11 +181,16 @@ func Credentials(user, password string) nats.Option {
 // Dial connects to an external NATS server or cluster. urls is a
 // comma-separated list. The connection reconnects forever; appends bound
 // their own waiting (Appender.RetryFor).
+//
+// While it reconnects, a publish fails at once instead of waiting in
+// nats.go's buffer: a buffered resend would reach the server only after the
+// outage, when its deduplication window may have passed (see Appender).
 func Dial(ctx context.Context, urls, name string, extra ...nats.Option) (*nats.Conn, error) {
 	opts := append([]nats.Option{
 		nats.Name(name),
 		nats.MaxReconnects(-1),
 		nats.ReconnectWait(250 * time.Millisecond),
+		nats.ReconnectBufSize(-1),
 		nats.RetryOnFailedConnect(false),
 		nats.Timeout(5 * time.Second),
 		// Connection trouble is retried and, past the bound, reported by
