@@ -50,7 +50,6 @@ type Appender struct {
 	log     *Log
 	pending []*inflight // FIFO
 	head    int
-	lastSeq uint64 // the highest sequence acknowledged so far
 	// Stored counts acknowledged events, Duplicates those the log already
 	// had (a retry of an event it did store).
 	Stored, Duplicates int64
@@ -64,7 +63,8 @@ type inflight struct {
 	sent  time.Time              // last try
 	tries int
 	// floor is the lowest sequence a copy of it can have: one more than
-	// the highest acknowledged when it was first sent (0 when none was).
+	// the highest the log had seen stored when it was first sent (0 when
+	// none).
 	floor uint64
 	// absent is when it was last known not to be in the log: a copy
 	// stored since is in the server's deduplication window for a resend
@@ -107,12 +107,13 @@ func (a *Appender) Append(ctx context.Context, e events.Event) error {
 	return a.send(ctx, &inflight{ev: e, msg: msg, first: now, absent: now, floor: a.next()}, nil)
 }
 
-// next is the lowest sequence an event sent now can be stored at.
+// next is the lowest sequence an event sent now can be stored at: one
+// above the highest the log has seen stored (0, the whole log, when none).
 func (a *Appender) next() uint64 {
-	if a.lastSeq == 0 {
-		return 0
+	if seen := a.log.seen.Load(); seen > 0 {
+		return seen + 1
 	}
-	return a.lastSeq + 1
+	return 0
 }
 
 // Flush waits until every appended event is acknowledged.
@@ -278,7 +279,7 @@ func (a *Appender) stored(f *inflight, pa *jetstream.PubAck) error {
 
 // retire counts f, stored at seq, and reports it.
 func (a *Appender) retire(f *inflight, seq uint64, duplicate bool) error {
-	a.lastSeq = max(a.lastSeq, seq)
+	a.log.saw(seq)
 	if duplicate {
 		a.Duplicates++
 	} else {

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -44,6 +45,20 @@ type Log struct {
 	Duplicates time.Duration
 
 	js jetstream.JetStream
+	// seen is the highest sequence this Log has seen stored (read, or
+	// acknowledged): an event appended later is stored above it, where an
+	// Appender's search for it starts.
+	seen atomic.Uint64
+}
+
+// saw records that seq is stored.
+func (l *Log) saw(seq uint64) {
+	for {
+		cur := l.seen.Load()
+		if seq <= cur || l.seen.CompareAndSwap(cur, seq) {
+			return
+		}
+	}
 }
 
 // StreamInfo is the part of the stream's state callers need.
@@ -122,6 +137,7 @@ func (l *Log) Info(ctx context.Context) (StreamInfo, error) {
 		return StreamInfo{}, fmt.Errorf("stream info: %w", translate(err))
 	}
 	info := s.CachedInfo()
+	l.saw(info.State.LastSeq)
 	return StreamInfo{
 		Name: info.Config.Name, Created: info.Created,
 		FirstSeq: info.State.FirstSeq, LastSeq: info.State.LastSeq,

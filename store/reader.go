@@ -28,6 +28,8 @@ type Record struct {
 type Reader struct {
 	it      jetstream.MessagesContext
 	pending uint64 // matching events not yet delivered, at open
+	log     *Log
+	last    uint64 // the last sequence delivered
 }
 
 // NewReader opens a reader at sequence from (1 or 0 for the beginning),
@@ -42,7 +44,7 @@ func (l *Log) NewReader(ctx context.Context, from uint64, filter string) (*Reade
 	if err != nil {
 		return nil, fmt.Errorf("read log from %d: %w", from, translate(err))
 	}
-	return &Reader{it: it, pending: pending}, nil
+	return &Reader{it: it, pending: pending, log: l}, nil
 }
 
 // orderedConsumer makes an ordered consumer from sequence from on filter,
@@ -87,6 +89,7 @@ func (r *Reader) Next(ctx context.Context) (Record, error) {
 	if err != nil {
 		return Record{}, fmt.Errorf("read log: %w", err)
 	}
+	r.last = md.Sequence.Stream
 	return Record{
 		Seq: md.Sequence.Stream, Subject: m.Subject(), Time: md.Timestamp,
 		Data: m.Data(), Pending: md.NumPending,
@@ -94,7 +97,10 @@ func (r *Reader) Next(ctx context.Context) (Record, error) {
 }
 
 // Close stops the reader.
-func (r *Reader) Close() { r.it.Stop() }
+func (r *Reader) Close() {
+	r.it.Stop()
+	r.log.saw(r.last)
+}
 
 // Replay calls fn for every matching event from sequence from to the tail as
 // it was when Replay began, in order, then returns the last sequence passed
