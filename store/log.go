@@ -45,9 +45,9 @@ type Log struct {
 	Duplicates time.Duration
 
 	js jetstream.JetStream
-	// seen is the highest sequence this Log has seen stored (read, or
-	// acknowledged): an event appended later is stored above it, where an
-	// Appender's search for it starts.
+	// seen is the highest sequence this Log has seen stored (read,
+	// acknowledged, or the stream's last in Info): an event appended later
+	// is stored above it, where an Appender's search for it starts.
 	seen atomic.Uint64
 }
 
