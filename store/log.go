@@ -202,6 +202,8 @@ func translate(err error) error {
 		return fmt.Errorf("%w: %v", ErrConflict, err)
 	case errors.Is(err, nats.ErrConnectionClosed):
 		return fmt.Errorf("%w: %v", ErrClosed, err)
+	case errors.Is(err, nats.ErrReconnectBufExceeded):
+		return fmt.Errorf("%w: the connection to the server is reconnecting (%v)", ErrUnavailable, err)
 	case retryable(err):
 		return fmt.Errorf("%w: %v", ErrUnavailable, err)
 	}

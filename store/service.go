@@ -121,6 +121,15 @@ func (l *Log) Request(ctx context.Context, subject string, body []byte) ([]byte,
 		defer cancel()
 	}
 	msg, err := l.Conn.RequestWithContext(ctx, subject, body)
+	for errors.Is(err, nats.ErrReconnectBufExceeded) && ctx.Err() == nil {
+		// The connection is reconnecting and sent nothing (see Dial): ask
+		// again once it is back, within ctx.
+		select {
+		case <-ctx.Done():
+		case <-time.After(50 * time.Millisecond):
+		}
+		msg, err = l.Conn.RequestWithContext(ctx, subject, body)
+	}
 	if err != nil {
 		if errors.Is(err, nats.ErrNoResponders) {
 			return nil, fmt.Errorf("request %s: %w: no service answers on the subject", subject, ErrUnavailable)

@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
+
 	"github.com/indexer/indexer/events"
 	"github.com/indexer/indexer/store"
 	"github.com/indexer/indexer/store/storetest"
@@ -355,6 +357,60 @@ func appendAcrossOutage(t *testing.T, window, outage time.Duration) {
 	}
 	if info.Msgs != 2000 {
 		t.Fatalf("after outage: %d events stored, want exactly 2000", info.Msgs)
+	}
+}
+
+// TestRequestWaitsOutAReconnect: a connection from Dial refuses to buffer
+// while it reconnects (for the Appender), so Request asks again once the
+// connection is back instead of failing.
+func TestRequestWaitsOutAReconnect(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	dir, port := t.TempDir(), freePort(t)
+	srv := &store.Server{DataDir: dir, Port: port}
+	if err := srv.Open(ctx); err != nil {
+		t.Fatal(err)
+	}
+	responder, err := store.Dial(ctx, srv.ClientURL(), "responder")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer responder.Close()
+	if _, err := responder.Subscribe("test.echo", func(m *nats.Msg) { m.Respond(m.Data) }); err != nil {
+		t.Fatal(err)
+	}
+	responder.Flush()
+	nc, err := store.Dial(ctx, srv.ClientURL(), "client")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	l := &store.Log{Conn: nc}
+
+	srv.Close()
+	for deadline := time.Now().Add(5 * time.Second); !nc.IsReconnecting(); {
+		if time.Now().After(deadline) {
+			t.Fatal("the client did not notice the server going away")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err := nc.Publish("test.x", nil); !errors.Is(err, nats.ErrReconnectBufExceeded) {
+		t.Fatalf("publish while reconnecting: %v; want it refused, not buffered", err)
+	}
+	go func() {
+		time.Sleep(300 * time.Millisecond) // the outage, not a wait for a condition
+		srv2 := &store.Server{DataDir: dir, Port: port}
+		if err := srv2.Open(ctx); err != nil {
+			t.Error(err)
+			return
+		}
+		t.Cleanup(func() { srv2.Close() })
+	}()
+	rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	out, err := l.Request(rctx, "test.echo", []byte("hello"))
+	if err != nil || string(out) != "hello" {
+		t.Fatalf("request across the reconnect: %q, %v", out, err)
 	}
 }
 
