@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -169,7 +170,10 @@ func (a *Appender) checkAbsent(ctx context.Context, f *inflight) error {
 			return fmt.Errorf("append %s: searching the log before a resend took over %s: %w", f.msg.Subject, a.RetryFor, ErrUnavailable)
 		}
 		if err := a.search(ctx, f); err != nil {
-			return err
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			return fmt.Errorf("%w: %v", ErrUnavailable, err) // tried again after a backoff
 		}
 	}
 	return nil
@@ -188,6 +192,11 @@ func (a *Appender) search(ctx context.Context, f *inflight) error {
 		}
 	}
 	checked := time.Now()
+	// A search runs while the server may be restarting: bound it, as the
+	// append is bounded (RetryFor), so a reply lost to a restart is not
+	// waited for without end.
+	ctx, cancel := context.WithTimeout(ctx, max(apiTimeout, time.Until(f.first.Add(a.RetryFor))))
+	defer cancel()
 	last, err := a.log.findIDs(ctx, from, func(id string, seq uint64) {
 		if p := due[id]; p != nil && p.found == 0 {
 			p.found = seq
@@ -209,8 +218,9 @@ func (a *Appender) search(ctx context.Context, f *inflight) error {
 // trying.
 func (a *Appender) backoff(ctx context.Context, f *inflight, cause error) error {
 	// While the connection is down any error is the outage's; past it, only
-	// the kinds that go away by themselves are worth another try.
-	if !retryable(cause) && a.log.Conn.IsConnected() {
+	// the kinds that go away by themselves are worth another try (a search
+	// of a server that is still starting times out: ErrUnavailable).
+	if !retryable(cause) && !errors.Is(cause, ErrUnavailable) && a.log.Conn.IsConnected() {
 		return fmt.Errorf("append %s: %w", f.msg.Subject, translate(cause))
 	}
 	if time.Since(f.first) > a.RetryFor {

@@ -58,16 +58,23 @@ func (l *Log) orderedConsumer(ctx context.Context, from uint64, filter string, h
 	if filter != "" {
 		cfg.FilterSubjects = []string{filter}
 	}
-	cons, err := l.js.OrderedConsumer(ctx, l.Stream, cfg)
+	// The API requests wait for a reply; one lost with a server that died
+	// would otherwise be waited for as long as ctx allows, maybe forever.
+	actx, cancel := context.WithTimeout(ctx, apiTimeout)
+	defer cancel()
+	cons, err := l.js.OrderedConsumer(actx, l.Stream, cfg)
 	if err != nil {
 		return nil, 0, fmt.Errorf("read log from %d: %w", from, translate(err))
 	}
-	info, err := cons.Info(ctx)
+	info, err := cons.Info(actx)
 	if err != nil {
 		return nil, 0, fmt.Errorf("read log from %d: %w", from, translate(err))
 	}
 	return cons, info.NumPending, nil
 }
+
+// apiTimeout bounds a JetStream API request made on a caller's context.
+const apiTimeout = 5 * time.Second
 
 // Pending returns how many matching events the log held beyond the start
 // when the reader opened.

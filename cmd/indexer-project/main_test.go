@@ -174,6 +174,12 @@ func startChild(t *testing.T, dir, listen string) *child {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() {
+		if cmd.ProcessState == nil { // not waited for: a test that failed early
+			cmd.Process.Kill()
+			cmd.Wait()
+		}
+	})
 	go func() {
 		sc := bufio.NewScanner(stderr)
 		seen := false
