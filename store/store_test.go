@@ -295,18 +295,8 @@ func TestAppendWaitsForServerToComeBack(t *testing.T) {
 // outage, and checks each is stored exactly once.
 func appendAcrossOutage(t *testing.T, window, outage time.Duration) {
 	ctx := context.Background()
-	dir := t.TempDir()
-	port := freePort(t)
-	srv := &store.Server{DataDir: dir, Port: port}
-	if err := srv.Open(ctx); err != nil {
-		t.Fatal(err)
-	}
-	nc, err := store.Dial(ctx, srv.ClientURL(), "t")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	l := &store.Log{Conn: nc, Duplicates: window}
+	srv := openRestartable(t)
+	l := &store.Log{Conn: srv.dial("t"), Duplicates: window}
 	if err := l.Open(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -318,14 +308,7 @@ func appendAcrossOutage(t *testing.T, window, outage time.Duration) {
 			t.Fatal(err)
 		}
 	}
-	srv.Close() // the server goes away with events in flight
-	restarted := make(chan error, 1)
-	go func() {
-		time.Sleep(outage) // the outage, not a wait for a condition
-		srv2 := &store.Server{DataDir: dir, Port: port}
-		restarted <- srv2.Open(ctx)
-		t.Cleanup(func() { srv2.Close() })
-	}()
+	restarted := srv.stopFor(outage) // the server goes away with events in flight
 	for _, e := range evs[1000:] {
 		if err := a.Append(ctx, e); err != nil {
 			t.Fatal(err)
@@ -366,28 +349,16 @@ func appendAcrossOutage(t *testing.T, window, outage time.Duration) {
 func TestRequestWaitsOutAReconnect(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	dir, port := t.TempDir(), freePort(t)
-	srv := &store.Server{DataDir: dir, Port: port}
-	if err := srv.Open(ctx); err != nil {
-		t.Fatal(err)
-	}
-	responder, err := store.Dial(ctx, srv.ClientURL(), "responder")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer responder.Close()
+	srv := openRestartable(t)
+	responder := srv.dial("responder")
 	if _, err := responder.Subscribe("test.echo", func(m *nats.Msg) { m.Respond(m.Data) }); err != nil {
 		t.Fatal(err)
 	}
 	responder.Flush()
-	nc, err := store.Dial(ctx, srv.ClientURL(), "client")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
+	nc := srv.dial("client")
 	l := &store.Log{Conn: nc}
 
-	srv.Close()
+	restarted := srv.stopFor(300 * time.Millisecond)
 	for deadline := time.Now().Add(5 * time.Second); !nc.IsReconnecting(); {
 		if time.Now().After(deadline) {
 			t.Fatal("the client did not notice the server going away")
@@ -397,15 +368,6 @@ func TestRequestWaitsOutAReconnect(t *testing.T) {
 	if err := nc.Publish("test.x", nil); !errors.Is(err, nats.ErrReconnectBufExceeded) {
 		t.Fatalf("publish while reconnecting: %v; want it refused, not buffered", err)
 	}
-	go func() {
-		time.Sleep(300 * time.Millisecond) // the outage, not a wait for a condition
-		srv2 := &store.Server{DataDir: dir, Port: port}
-		if err := srv2.Open(ctx); err != nil {
-			t.Error(err)
-			return
-		}
-		t.Cleanup(func() { srv2.Close() })
-	}()
 	rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	for {
@@ -419,6 +381,9 @@ func TestRequestWaitsOutAReconnect(t *testing.T) {
 			t.Fatalf("request across the reconnect: %q, %v", out, err)
 		}
 		break
+	}
+	if err := <-restarted; err != nil {
+		t.Fatal(err)
 	}
 }
 
@@ -553,6 +518,53 @@ func TestDBCheckpointAndLock(t *testing.T) {
 		t.Fatalf("second open: %v, want ErrLocked", err)
 	}
 	db.Close()
+}
+
+// restartable is an embedded server on a fixed port that a test stops and
+// opens again on the same data directory, as a restart does.
+type restartable struct {
+	t    *testing.T
+	dir  string
+	port int
+	srv  *store.Server
+}
+
+func openRestartable(t *testing.T) *restartable {
+	t.Helper()
+	r := &restartable{t: t, dir: t.TempDir(), port: freePort(t)}
+	r.srv = &store.Server{DataDir: r.dir, Port: r.port}
+	if err := r.srv.Open(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.srv.Close() })
+	return r
+}
+
+// dial connects to the server with store.Dial, reconnecting as a client on
+// another machine does.
+func (r *restartable) dial(name string) *nats.Conn {
+	r.t.Helper()
+	nc, err := store.Dial(context.Background(), r.srv.ClientURL(), name)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	r.t.Cleanup(nc.Close)
+	return nc
+}
+
+// stopFor closes the server and, in the background, opens it again after
+// outage; the channel gets the error of that Open.
+func (r *restartable) stopFor(outage time.Duration) <-chan error {
+	r.srv.Close()
+	restarted := make(chan error, 1)
+	go func() {
+		time.Sleep(outage) // the outage, not a wait for a condition
+		srv := &store.Server{DataDir: r.dir, Port: r.port}
+		err := srv.Open(context.Background())
+		r.t.Cleanup(func() { srv.Close() })
+		restarted <- err
+	}()
+	return restarted
 }
 
 func freePort(t *testing.T) int {
