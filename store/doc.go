@@ -44,6 +44,11 @@
 //     checkpoint rebuilds.
 //   - Appender order is guaranteed only across Flush calls (see Appender).
 //   - A connection from Server.Connect dies with its server; use
-//     Dial for a connection that reconnects.
+//     Dial for a connection that reconnects. While it reconnects, a Dial
+//     connection refuses publishes instead of buffering them (the Appender
+//     needs a resend to reach the server when it is sent); Appender and
+//     Request try again, other callers get ErrUnavailable.
+//   - The deduplication window (Log.Duplicates, 3 s) is shorter than an
+//     append's retries: see Appender for the search that covers the rest.
 //   - Keys and values from a Bucket are valid only inside the transaction.
 package store
