@@ -170,50 +170,35 @@ func (f *feed) batch(ctx context.Context, max int, wait time.Duration, buf []ite
 		}
 		take(c)
 	}
+	deadline := time.Now().Add(wait)
 	timer := time.NewTimer(wait)
 	defer timer.Stop()
 	for len(items) < max && f.left == nil {
-		var c *chunk
+		timeout := timer.C
+		var hold *time.Timer
 		if f.tail {
-			var ok bool
-			if f.broken {
-				return items, ctx.Err()
-			}
-			select {
-			case c, ok = <-f.out:
-			default:
-				d := f.gap - time.Since(f.returned)
+			// A chunk that is ready is taken (a nil timeout never fires);
+			// more is waited for only until gap has passed since the last
+			// batch, and within wait.
+			timeout = nil
+			if len(f.out) == 0 {
+				d := min(f.gap-time.Since(f.returned), time.Until(deadline))
 				if d <= 0 {
 					return items, nil
 				}
-				hold := time.NewTimer(d)
-				select {
-				case c, ok = <-f.out:
-					hold.Stop()
-				case <-hold.C:
-					return items, nil
-				case <-timer.C:
-					hold.Stop()
-					return items, nil
-				case <-ctx.Done():
-					hold.Stop()
-					return items, ctx.Err()
-				}
+				hold = time.NewTimer(d)
+				timeout = hold.C
 			}
-			if !ok {
-				return items, nil // the end shows up on the next call
+		}
+		c, ok, timedOut := f.next(ctx, timeout)
+		if hold != nil {
+			hold.Stop()
+		}
+		if timedOut || !ok {
+			if f.tail && !timedOut {
+				return items, ctx.Err() // nil at the end: it shows up on the next call
 			}
-			select {
-			case <-c.done:
-			case <-ctx.Done():
-				f.broken = true // c is dropped
-				return items, ctx.Err()
-			}
-		} else {
-			var ok, timedOut bool
-			if c, ok, timedOut = f.next(ctx, timer.C); timedOut || !ok {
-				return items, nil
-			}
+			return items, nil
 		}
 		take(c)
 	}
