@@ -2,6 +2,7 @@ package scanner
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -9,6 +10,8 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+
+	"golang.org/x/sys/unix"
 )
 
 // IgnoreFile is the name of the file whose patterns (in gitignore syntax)
@@ -55,8 +58,8 @@ func newMatcher(root string, excludes []string) (*matcher, error) {
 	}
 	m := &matcher{}
 	m.rules.Store(&rules)
-	f, err := os.Open(root + "/" + IgnoreFile)
-	if os.IsNotExist(err) {
+	f, err := openIgnore(unix.AT_FDCWD, root+"/"+IgnoreFile, root+"/"+IgnoreFile)
+	if errors.Is(err, os.ErrNotExist) {
 		return m, nil
 	}
 	if err != nil {
@@ -67,6 +70,22 @@ func newMatcher(root string, excludes []string) (*matcher, error) {
 		return nil, bad[0]
 	}
 	return m, nil
+}
+
+// openIgnore opens the IgnoreFile name relative to dirfd (path names it in
+// messages) without ever blocking: not through a symbolic link, and not
+// when it is a FIFO or anything else that is not a regular file.
+func openIgnore(dirfd int, name, path string) (*os.File, error) {
+	fd, err := unix.Openat(dirfd, name, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, &os.PathError{Op: "open", Path: path, Err: err}
+	}
+	f := os.NewFile(uintptr(fd), path)
+	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
+		f.Close()
+		return nil, fmt.Errorf("%s: not a regular file", path)
+	}
+	return f, nil
 }
 
 // addFile adds the patterns of an IgnoreFile read from r, named source in

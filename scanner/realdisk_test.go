@@ -439,3 +439,21 @@ func TestInterruptedWhileStartingIsClosed(t *testing.T) {
 		t.Fatal("an interrupted scan was recorded complete")
 	}
 }
+
+// TestRootIgnoreFileFIFO: a FIFO named .indexerignore in the root is not
+// opened for good (the open would wait for a writer): the scan stops with
+// an error that names it.
+func TestRootIgnoreFileFIFO(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	root := t.TempDir()
+	if err := unix.Mkfifo(filepath.Join(root, scanner.IgnoreFile), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	_, _, err := h.scan(ctx, root)
+	if err == nil || !strings.Contains(err.Error(), "not a regular file") || ctx.Err() != nil {
+		t.Fatalf("scan of a root whose ignore file is a FIFO: %v (context: %v)", err, ctx.Err())
+	}
+}

@@ -446,17 +446,12 @@ func (w *walk) rel(path string) string {
 // is left out with a warning: it can only let more in, never lose a file.
 func (w *walk) readIgnore(dirfd int, dir string) {
 	path := dir + "/" + IgnoreFile
-	fd, err := unix.Openat(dirfd, IgnoreFile, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	f, err := openIgnore(dirfd, IgnoreFile, path)
 	if err != nil {
-		w.logger.Warn("ignore file not read", "path", path, "err", err)
+		w.logger.Warn("ignore file not read", "err", err)
 		return
 	}
-	f := os.NewFile(uintptr(fd), path)
 	defer f.Close()
-	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
-		w.logger.Warn("ignore file not read: not a regular file", "path", path)
-		return
-	}
 	for _, err := range w.match.addFile(f, path, w.rel(dir)+"/") {
 		w.logger.Warn("ignore file: line left out", "err", err)
 	}
