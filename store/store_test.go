@@ -324,20 +324,7 @@ func appendAcrossOutage(t *testing.T, window, outage time.Duration) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	seen := map[string]uint64{}
-	if _, err := l.Replay(ctx, 1, "", func(r store.Record) error {
-		e, err := events.Decode(r.Data)
-		if err != nil {
-			return err
-		}
-		if seen[e.ID.String()] != 0 {
-			return fmt.Errorf("event %s stored twice, at %d and %d (%d stored in all)", e.ID, seen[e.ID.String()], r.Seq, info.Msgs)
-		}
-		seen[e.ID.String()] = r.Seq
-		return nil
-	}); err != nil {
-		t.Fatal(err)
-	}
+	storetest.MustHoldEachOnce(t, l)
 	if info.Msgs != 2000 {
 		t.Fatalf("after outage: %d events stored, want exactly 2000", info.Msgs)
 	}

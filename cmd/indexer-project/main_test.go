@@ -430,22 +430,9 @@ func TestCrashAtRandomMoments(t *testing.T) {
 	t.Logf("%d events published across %d kills; the index was at %d, caught up to %d", info.LastSeq, kills, before, cp)
 	// Each event is in the log once, however many times a kill made the
 	// appender resend it.
-	ids := map[string]bool{}
-	if _, err := local.Replay(ctx, 1, "", func(r store.Record) error {
-		e, err := events.Decode(r.Data)
-		if err != nil {
-			return err
-		}
-		if ids[e.ID.String()] {
-			return fmt.Errorf("event %s stored twice (again at %d)", e.ID, r.Seq)
-		}
-		ids[e.ID.String()] = true
-		return nil
-	}); err != nil {
-		t.Fatal(err)
-	}
-	if len(ids) != appended || info.Msgs != uint64(appended) {
-		t.Fatalf("log holds %d events, %d distinct; the appender acknowledged %d", info.Msgs, len(ids), appended)
+	distinct := storetest.MustHoldEachOnce(t, local)
+	if distinct != appended || info.Msgs != uint64(appended) {
+		t.Fatalf("log holds %d events, %d distinct; the appender acknowledged %d", info.Msgs, distinct, appended)
 	}
 	if cp != info.LastSeq {
 		t.Fatalf("caught up to %d, log ends at %d", cp, info.LastSeq)

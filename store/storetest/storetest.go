@@ -12,6 +12,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/indexer/indexer/events"
 	"github.com/indexer/indexer/store"
 )
 
@@ -90,4 +91,25 @@ func buildCLI() (string, error) {
 		return "", fmt.Errorf("%v\n%s", err, out)
 	}
 	return bin, os.Rename(tmp, bin)
+}
+
+// MustHoldEachOnce replays l from the start and fails tb if an event id is
+// stored twice; it returns how many events l holds.
+func MustHoldEachOnce(tb testing.TB, l *store.Log) int {
+	tb.Helper()
+	seen := map[string]uint64{}
+	if _, err := l.Replay(context.Background(), 1, "", func(r store.Record) error {
+		e, err := events.Decode(r.Data)
+		if err != nil {
+			return err
+		}
+		if first := seen[e.ID.String()]; first != 0 {
+			return fmt.Errorf("event %s stored twice, at %d and %d", e.ID, first, r.Seq)
+		}
+		seen[e.ID.String()] = r.Seq
+		return nil
+	}); err != nil {
+		tb.Fatal(err)
+	}
+	return len(seen)
 }
