@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 	"unicode/utf16"
 	"unicode/utf8"
+	"unsafe"
 
 	"github.com/oklog/ulid/v2"
 )
@@ -20,20 +22,29 @@ import (
 // optional fields). It is written by hand, like Encode, because projection
 // decodes every event of the log and reflection-based decoding was most of
 // its cost. Strings keep their exact bytes, even ones that are not UTF-8.
-func Decode(b []byte) (Event, error) {
+func Decode(b []byte) (Event, error) { return decode(b, true) }
+
+// decode is Decode. With inPlace, a payload of the current version that
+// comes after "v" and "type" (as Encode writes them) is decoded as it is
+// read; otherwise, and whenever a later key could change what it means, the
+// envelope is read first and the payload after it, upcast if need be. Both
+// give the same result (FuzzDecodeInPlace).
+func decode(b []byte, inPlace bool) (Event, error) {
 	r := &reader{b: b}
 	var (
 		h        Header
 		haveTime bool
 		dataAt   = -1
 		dataEnd  int
+		p        Payload // decoded in place
+		pType    Type    // the type p was decoded as
 	)
 	r.object(func(key string) {
 		switch key {
 		case "v":
 			h.V = int(r.int())
 		case "type":
-			h.Type = Type(r.str())
+			h.Type = eventType(r.view())
 		case "id":
 			h.ID = r.ulid()
 		case "machine":
@@ -43,8 +54,20 @@ func Decode(b []byte) (Event, error) {
 		case "time":
 			h.Time, haveTime = r.time(), true
 		case "data":
+			p = nil
 			r.ws()
 			dataAt = r.i
+			if inPlace && h.V == SchemaVersion && r.peek() == '{' {
+				if p = newPayload(h.Type); p != nil {
+					sub := &reader{b: r.b[dataAt:]}
+					if decodePayload(sub, p); sub.err == nil {
+						r.i = dataAt + sub.i
+						dataEnd, pType = r.i, h.Type
+						return
+					}
+					p = nil // read again below, to fail as the two passes do
+				}
+			}
 			r.skip(0)
 			dataEnd = r.i
 		default:
@@ -72,11 +95,14 @@ func Decode(b []byte) (Event, error) {
 	case dataAt < 0 || r.b[dataAt] != '{':
 		return Event{}, fmt.Errorf("%w: %s without data", ErrMalformed, h.Type)
 	}
+	if p != nil && pType == h.Type && h.V == SchemaVersion {
+		return Event{Header: h, Data: p}, nil
+	}
 	data, err := upcast(h.V, h.Type, b[dataAt:dataEnd])
 	if err != nil {
 		return Event{}, fmt.Errorf("%w: upcast v%d %s: %v", ErrMalformed, h.V, h.Type, err)
 	}
-	p := newPayload(h.Type)
+	p = newPayload(h.Type)
 	if p == nil {
 		return Event{}, fmt.Errorf("%w: unknown type %q", ErrMalformed, h.Type)
 	}
@@ -88,6 +114,20 @@ func Decode(b []byte) (Event, error) {
 	h.V = SchemaVersion
 	return Event{Header: h, Data: p}, nil
 }
+
+// eventType returns the known Type that s names without copying s, which
+// may be a view (see reader.view); any other name is copied.
+func eventType(s string) Type {
+	for _, t := range knownTypes {
+		if string(t) == s {
+			return t
+		}
+	}
+	return Type(strings.Clone(s))
+}
+
+var knownTypes = [...]Type{TypeFileScanned, TypeFileChanged, TypeFileMoved, TypeFileDeleted,
+	TypeFileUnreadable, TypeScanStarted, TypeScanCompleted}
 
 func decodePayload(r *reader, p Payload) {
 	switch d := p.(type) {
@@ -315,7 +355,7 @@ func (r *reader) object(fn func(key string)) {
 		return
 	}
 	for r.err == nil {
-		k := r.str()
+		k := r.view()
 		if !r.expect(':') {
 			return
 		}
@@ -338,34 +378,51 @@ func (r *reader) object(fn func(key string)) {
 // str reads a string. Escapes are decoded; other bytes are kept as they
 // are, valid UTF-8 or not.
 func (r *reader) str() string {
+	s, view := r.strOrView()
+	if view {
+		return strings.Clone(s)
+	}
+	return s
+}
+
+// view reads a string as str does, but a string without escapes is returned
+// without a copy: it shares r.b's memory, so it must not outlive the call
+// that reads it (object keys, values parsed at once, skipped values).
+func (r *reader) view() string {
+	s, _ := r.strOrView()
+	return s
+}
+
+// strOrView reads a string; view says whether s shares r.b's memory.
+func (r *reader) strOrView() (s string, view bool) {
 	if r.err != nil {
-		return ""
+		return "", false
 	}
 	if r.null() {
-		return ""
+		return "", false
 	}
 	if !r.expect('"') {
-		return ""
+		return "", false
 	}
 	start := r.i
 	for r.i < len(r.b) {
 		c := r.b[r.i]
 		if c == '"' {
-			s := string(r.b[start:r.i])
+			s := unsafe.String(unsafe.SliceData(r.b[start:]), r.i-start)
 			r.i++
-			return s
+			return s, true
 		}
 		if c == '\\' {
-			return r.strEscaped(start)
+			return r.strEscaped(start), false
 		}
 		if c < 0x20 {
 			r.fail("control character in string")
-			return ""
+			return "", false
 		}
 		r.i++
 	}
 	r.fail("unterminated string")
-	return ""
+	return "", false
 }
 
 func (r *reader) strEscaped(start int) string {
@@ -555,7 +612,7 @@ func (r *reader) bool() bool {
 }
 
 func (r *reader) ulid() ulid.ULID {
-	s := r.str()
+	s := r.view()
 	if r.err != nil {
 		return ulid.ULID{}
 	}
@@ -567,7 +624,7 @@ func (r *reader) ulid() ulid.ULID {
 }
 
 func (r *reader) time() time.Time {
-	s := r.str()
+	s := r.view()
 	if r.err != nil {
 		return time.Time{}
 	}
@@ -643,7 +700,7 @@ func (r *reader) skip(depth int) {
 			}
 		}
 	case c == '"':
-		r.str()
+		r.view()
 	case c == 't' || c == 'f':
 		r.bool()
 	case c == 'n':
