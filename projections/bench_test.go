@@ -204,6 +204,125 @@ func BenchmarkRebuild(b *testing.B) {
 	}
 }
 
+// BenchmarkRebuildFloor measures, in one run, what any rebuild of the big
+// log costs at least, against the bare read BenchmarkRebuild compares with:
+//
+//   - feed: the read and the decoding Build does (startFeed, its batches),
+//     applying nothing;
+//
+//   - files-only: the same, plus the least an index can write: each file's
+//     record under its files key, one sorted put per event, in Build's
+//     batches, without fsync. No other read model, no lookups.
+//
+//   - files+history: the same, plus each event's key in history, the other
+//     read model the issue asks to hold one entry per event.
+//
+// The bare read runs before and after them; the ratios use its mean. Their
+// ratios to the bare read bound what the rebuild/bare ratio of
+// BenchmarkRebuild can reach on this machine with bbolt.
+func BenchmarkRebuildFloor(b *testing.B) {
+	log, last := mustBigLog(b)
+	ctx := context.Background()
+	bareRead := func() time.Duration {
+		start := time.Now()
+		if _, err := log.Replay(ctx, 1, "", func(store.Record) error { return nil }); err != nil {
+			b.Fatal(err)
+		}
+		return time.Since(start)
+	}
+	for b.Loop() {
+		bare := bareRead()
+		start := time.Now()
+		if err := floorFeed(ctx, log, last, nil); err != nil {
+			b.Fatal(err)
+		}
+		feed := time.Since(start)
+
+		filesOnly, err := floorPuts(ctx, b.TempDir(), log, last, false)
+		if err != nil {
+			b.Fatal(err)
+		}
+		withHistory, err := floorPuts(ctx, b.TempDir(), log, last, true)
+		if err != nil {
+			b.Fatal(err)
+		}
+		bare = (bare + bareRead()) / 2 // the machine's speed drifts
+		b.ReportMetric(bare.Seconds(), "bare-read-s")
+		b.ReportMetric(feed.Seconds()/bare.Seconds(), "feed/bare")
+		b.ReportMetric(filesOnly.Seconds()/bare.Seconds(), "files-only/bare")
+		b.ReportMetric(withHistory.Seconds()/bare.Seconds(), "files+history/bare")
+	}
+}
+
+// floorPuts reads the log to last as Build does and writes each
+// FileScanned's files record (and its history key, with history), into a
+// new file in dir, and returns how long it took.
+func floorPuts(ctx context.Context, dir string, log *store.Log, last uint64, history bool) (time.Duration, error) {
+	db := &store.DB{Path: filepath.Join(dir, "floor.db"), NoSync: true}
+	if err := db.Open(); err != nil {
+		return 0, err
+	}
+	defer db.Close()
+	dirIDs := map[string]uint64{}
+	start := time.Now()
+	err := floorFeed(ctx, log, last, func(items []item) error {
+		return db.Update(func(tx *store.Tx) error {
+			files, hist := tx.Bucket(bucketFiles), tx.Bucket(bucketHistory)
+			files.SetFillPercent(0.9)
+			hist.SetFillPercent(0.9)
+			code := []byte{typeCodes[events.TypeFileScanned]}
+			for i := range items {
+				d, ok := items[i].ev.Data.(*events.FileScanned)
+				if !ok {
+					continue
+				}
+				dir, name := splitPath(string(d.Path))
+				id, ok := dirIDs[dir]
+				if !ok {
+					id = uint64(len(dirIDs) + 1)
+					dirIDs[dir] = id
+				}
+				if err := files.Put(fileKey(id, name), items[i].file.encode()); err != nil {
+					return err
+				}
+				if history {
+					if err := hist.Put(historyKey(id, name, items[i].rec.Seq), code); err != nil {
+						return err
+					}
+				}
+			}
+			return nil
+		})
+	})
+	if err == nil {
+		err = db.Sync()
+	}
+	return time.Since(start), err
+}
+
+// floorFeed reads the log to last as Build does, handing each batch to fn.
+func floorFeed(ctx context.Context, log *store.Log, last uint64, fn func([]item) error) error {
+	f, err := startFeed(ctx, log, 1, (&Projector{}).decoders())
+	if err != nil {
+		return err
+	}
+	defer f.stop()
+	var buf []item
+	for n := uint64(0); n < last; {
+		items, err := f.batch(ctx, DefaultRebuildBatchSize, time.Second, buf)
+		if err != nil {
+			return err
+		}
+		if fn != nil {
+			if err := fn(items); err != nil {
+				return err
+			}
+		}
+		buf, n = items, n+uint64(len(items))
+	}
+	return nil
+}
+
 // BenchmarkPublishToVisible publishes a scan of walk-order files as fast as
 // the appender goes (and paced at 20,000 events/s) while a live projector
 // follows, and reports the latency from publish to visible in the index.
