@@ -41,8 +41,8 @@ type unit struct {
 	machMap  map[string]*machEnt
 	scanMap  map[ulid.ULID]*scanEnt
 	groupMap map[[32]byte]*groupEnt
-	unitMap  map[string]*int     // by-hash unit prefix -> links with that content
-	post     map[trigram][]int64 // name index changes: +fid added, -fid removed, in order
+	unitMap  map[string]*int // by-hash unit prefix -> links with that content
+	post     []posting       // name index changes, in order (see flushPostings)
 
 	// Index entries written at flush, sorted: bbolt grows a node in memory
 	// until commit, so unsorted puts into one node cost O(n) each.
@@ -120,7 +120,6 @@ func newUnit(tx *store.Tx, seen *shaIndex) *unit {
 		scanMap:  map[ulid.ULID]*scanEnt{},
 		groupMap: map[[32]byte]*groupEnt{},
 		unitMap:  map[string]*int{},
-		post:     map[trigram][]int64{},
 		pendHash: newPending(), pendFID: newPending(), pendHist: newPending(),
 	}
 	// Buckets whose keys mostly arrive in order pack their pages fuller.
@@ -565,6 +564,9 @@ func (u *unit) file(m *machEnt, path string) *fileEnt {
 // (a move or change keeps its id), and adds it to every model.
 func (u *unit) addFile(f *fileEnt, rec fileRec) error {
 	if rec.fid == 0 {
+		if u.nextFID > maxFileID {
+			return fmt.Errorf("the index has given out all %d file ids its name index can hold", uint64(maxFileID))
+		}
 		rec.fid = u.nextFID
 		u.nextFID++
 	}
@@ -625,7 +627,7 @@ func (u *unit) postings(name string, fid uint64, delta int8) {
 }
 
 func (u *unit) post1(t trigram, fid uint64, delta int8) {
-	u.post[t] = append(u.post[t], int64(fid)*int64(delta))
+	u.post = append(u.post, makePosting(t, fid, delta < 0))
 }
 
 // unitPrefix is the by-hash prefix that all hard links of f's inode share.

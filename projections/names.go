@@ -150,24 +150,82 @@ type chunkEdit struct {
 	ids   []uint64
 }
 
+// posting is one change of the name index, in 8 bytes (a batch holds about
+// twenty per file): the trigram in the top 24 bits, then a bit set when the
+// file is removed from its list, then the file id.
+type posting uint64
+
+const postingFIDBits = 39
+
+// maxFileID is the largest file id the name index can record: half a
+// trillion files, which addFile refuses to pass.
+const maxFileID = 1<<postingFIDBits - 1
+
+func makePosting(t trigram, fid uint64, remove bool) posting {
+	p := uint64(t[0])<<56 | uint64(t[1])<<48 | uint64(t[2])<<40 | fid
+	if remove {
+		p |= 1 << postingFIDBits
+	}
+	return posting(p)
+}
+
+func (p posting) trigram() trigram {
+	return trigram{byte(p >> 56), byte(p >> 48), byte(p >> 40)}
+}
+
+func (p posting) fid() uint64             { return uint64(p) & maxFileID }
+func (p posting) removed() bool           { return p&(1<<postingFIDBits) != 0 }
+func (p posting) sameList(q posting) bool { return p>>40 == q>>40 }
+
+// sortPostings returns ps sorted by trigram, keeping the order of each
+// trigram's changes: a radix sort, one stable pass per byte. Sorting the
+// batch's changes flat costs a fraction of keeping a list per trigram in a
+// map.
+func sortPostings(ps []posting) []posting {
+	if len(ps) == 0 {
+		return ps
+	}
+	src, dst := ps, make([]posting, len(ps))
+	for shift := 40; shift <= 56; shift += 8 {
+		var count [257]int
+		for _, p := range src {
+			count[int(byte(p>>shift))+1]++
+		}
+		if count[int(byte(src[0]>>shift))+1] == len(src) {
+			continue // all share this byte
+		}
+		for i := 1; i < len(count); i++ {
+			count[i] += count[i-1]
+		}
+		for _, p := range src {
+			c := byte(p >> shift)
+			dst[count[c]] = p
+			count[c]++
+		}
+		src, dst = dst, src
+	}
+	return src
+}
+
 // flushPostings applies the batch's name index changes, one edit per
 // trigram, in trigram order. Changes are netted: a name added and removed in
 // one batch costs nothing.
 func (u *unit) flushPostings() error {
-	tris := make([]trigram, 0, len(u.post))
-	for t := range u.post {
-		tris = append(tris, t)
-	}
-	slices.SortFunc(tris, func(a, b trigram) int { return bytes.Compare(a[:], b[:]) })
+	ps := sortPostings(u.post)
 	var ids []uint64
 	delta := map[uint64]int8{}
-	for _, t := range tris {
-		ops := u.post[t]
+	for len(ps) > 0 {
+		n := 1
+		for n < len(ps) && ps[n].sameList(ps[0]) {
+			n++
+		}
+		t, ops := ps[0].trigram(), ps[:n]
+		ps = ps[n:]
 		ids = ids[:0]
 		if onlyNewIDs(ops) {
 			// The common case, new files in walk order: no netting needed.
-			for _, op := range ops {
-				ids = append(ids, uint64(op))
+			for _, p := range ops {
+				ids = append(ids, p.fid())
 			}
 			if err := u.editSplit(t, ids, nil); err != nil {
 				return fmt.Errorf("name index %q: %w", t[:], err)
@@ -175,10 +233,10 @@ func (u *unit) flushPostings() error {
 			continue
 		}
 		clear(delta)
-		for _, op := range ops {
-			id, d := uint64(op), int8(1)
-			if op < 0 {
-				id, d = uint64(-op), -1
+		for _, p := range ops {
+			id, d := p.fid(), int8(1)
+			if p.removed() {
+				d = -1
 			}
 			if _, seen := delta[id]; !seen {
 				ids = append(ids, id)
@@ -199,6 +257,12 @@ func (u *unit) flushPostings() error {
 			return fmt.Errorf("name index %q: %w", t[:], err)
 		}
 	}
+	return u.mergeNamesIfDue()
+}
+
+// mergeNamesIfDue merges names-new into names once it covers
+// namesMergeFiles file ids.
+func (u *unit) mergeNamesIfDue() error {
 	if u.nextFID-u.namesSplit >= namesMergeFiles {
 		return u.mergeNames()
 	}
@@ -257,10 +321,11 @@ func (u *unit) mergeNames() error {
 	return nil
 }
 
-// onlyNewIDs reports whether ops only add ids, in increasing order.
-func onlyNewIDs(ops []int64) bool {
-	for i, op := range ops {
-		if op <= 0 || i > 0 && op <= ops[i-1] {
+// onlyNewIDs reports whether ops (of one list) only add ids, in increasing
+// order.
+func onlyNewIDs(ops []posting) bool {
+	for i, p := range ops {
+		if p.removed() || i > 0 && p <= ops[i-1] {
 			return false
 		}
 	}
@@ -305,13 +370,17 @@ func editTrigram(b *store.Bucket, t trigram, ids []uint64, delta map[uint64]int8
 				edits = append(edits, target)
 			}
 		}
-		i, found := slices.BinarySearch(target.ids, id)
 		add := delta == nil || delta[id] > 0
-		switch {
-		case add && !found:
-			target.ids = slices.Insert(target.ids, i, id)
-		case !add && found:
-			target.ids = slices.Delete(target.ids, i, i+1)
+		if n := len(target.ids); add && (n == 0 || id > target.ids[n-1]) {
+			target.ids = append(target.ids, id) // the common case: a new file
+		} else {
+			i, found := slices.BinarySearch(target.ids, id)
+			switch {
+			case add && !found:
+				target.ids = slices.Insert(target.ids, i, id)
+			case !add && found:
+				target.ids = slices.Delete(target.ids, i, i+1)
+			}
 		}
 		if id < target.start {
 			target.start = id

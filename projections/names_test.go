@@ -1,6 +1,7 @@
 package projections
 
 import (
+	"bytes"
 	"math/rand/v2"
 	"path/filepath"
 	"slices"
@@ -96,6 +97,35 @@ func TestCandidatesAgainstSets(t *testing.T) {
 			if fidsGot != fidsWant {
 				t.Fatalf("trigrams %v stop %d: fids found %d, want %d", q, stop, fidsGot, fidsWant)
 			}
+		}
+	}
+}
+
+// TestSortPostingsIsStable checks the radix sort against a stable
+// comparison sort, on trigrams that share some bytes and not others.
+func TestSortPostingsIsStable(t *testing.T) {
+	t.Parallel()
+	rng := rand.New(rand.NewPCG(3, 4))
+	for _, n := range []int{0, 1, 2, 100, 5000} {
+		ps := make([]posting, n)
+		for i := range ps {
+			tri := trigram{'a', byte(rng.IntN(3)), byte(rng.IntN(256))}
+			if rng.IntN(4) == 0 {
+				tri[0] = 0 // a digest's pseudo-trigram
+			}
+			fid, remove := uint64(i)*7919%maxFileID, rng.IntN(2) == 0
+			ps[i] = makePosting(tri, fid, remove)
+			if p := ps[i]; p.trigram() != tri || p.fid() != fid || p.removed() != remove {
+				t.Fatalf("posting %x holds %q %d %v", uint64(p), p.trigram(), p.fid(), p.removed())
+			}
+		}
+		want := slices.Clone(ps)
+		slices.SortStableFunc(want, func(a, b posting) int {
+			ta, tb := a.trigram(), b.trigram()
+			return bytes.Compare(ta[:], tb[:])
+		})
+		if got := sortPostings(slices.Clone(ps)); !slices.Equal(got, want) {
+			t.Fatalf("%d postings: radix sort differs from a stable sort", n)
 		}
 	}
 }
