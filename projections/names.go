@@ -338,6 +338,11 @@ func onlyNewIDs(ops []posting) bool {
 // per chunk, not once per id.
 func editTrigram(b *store.Bucket, t trigram, ids []uint64, delta map[uint64]int8) error {
 	c := b.Cursor()
+	if delta == nil {
+		if done, err := appendTrigram(b, c, t, ids); done || err != nil {
+			return err
+		}
+	}
 	var edits []*chunkEdit
 	var target *chunkEdit
 	var limit uint64 // ids in [target.start, limit) belong to target
@@ -402,6 +407,53 @@ func editTrigram(b *store.Bucket, t trigram, ids []uint64, delta map[uint64]int8
 		}
 	}
 	return nil
+}
+
+// appendTrigram adds ids (sorted) at the end of t's list when they all come
+// after its last id, the common case (new files), without decoding the
+// list's last chunk: the gaps are appended to its bytes, as editTrigram's
+// re-encoding would write them. done is false when it does not apply.
+func appendTrigram(b *store.Bucket, c *store.Cursor, t trigram, ids []uint64) (done bool, err error) {
+	k, v, next, err := locateChunk(c, t, ids[0])
+	if err != nil || k == nil || next != math.MaxUint64 {
+		return false, err
+	}
+	last, err := lastInChunk(k, v)
+	if err != nil || ids[0] <= last {
+		return false, err
+	}
+	v = slices.Grow(v, postingChunk-len(v)) // v is locateChunk's copy
+	i := 0
+	for ; i < len(ids); i++ {
+		gap := ids[i] - last
+		if len(v)+uvarintLen(gap) > postingChunk {
+			break
+		}
+		v, last = binary.AppendUvarint(v, gap), ids[i]
+	}
+	if err := b.Put(k, v); err != nil {
+		return true, err
+	}
+	if i < len(ids) {
+		return true, encodeChunks(t, ids[i:], b.Put)
+	}
+	return true, nil
+}
+
+// lastInChunk returns the last id of a chunk.
+func lastInChunk(k, v []byte) (uint64, error) {
+	if len(k) != 11 {
+		return 0, errCorrupt
+	}
+	id := binary.BigEndian.Uint64(k[3:])
+	for len(v) > 0 {
+		gap, n := binary.Uvarint(v)
+		if n <= 0 {
+			return 0, errCorrupt
+		}
+		v, id = v[n:], id+gap
+	}
+	return id, nil
 }
 
 // locateChunk finds the stored chunk of t that id belongs to: the one with

@@ -2,9 +2,11 @@ package projections
 
 import (
 	"bytes"
+	"fmt"
 	"math/rand/v2"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/indexer/indexer/store"
@@ -128,4 +130,62 @@ func TestSortPostingsIsStable(t *testing.T) {
 			t.Fatalf("%d postings: radix sort differs from a stable sort", n)
 		}
 	}
+}
+
+// TestAppendTrigramWritesWhatEditWrites: adding new ids at a list's end
+// through appendTrigram leaves the same bytes as editTrigram's general path
+// (decode the chunk, insert, re-encode), for runs of ids that fit the last
+// chunk, overflow it, and jump by gaps of every uvarint length.
+func TestAppendTrigramWritesWhatEditWrites(t *testing.T) {
+	t.Parallel()
+	db := MustOpenDB(t, filepath.Join(t.TempDir(), "index.db"))
+	rng := rand.New(rand.NewPCG(5, 6))
+	tris := []trigram{{'a', 'b', 'c'}, {'b', 'c', 'd'}, {0, 0x12, 0x30}}
+	appended := 0
+	err := db.Update(func(tx *store.Tx) error {
+		fast, general := tx.Bucket(bucketNames), tx.Bucket(bucketNamesNew)
+		next := make([]uint64, len(tris))
+		for round := range 300 {
+			i := rng.IntN(len(tris))
+			ids := make([]uint64, 1+rng.IntN(200))
+			plus := map[uint64]int8{}
+			for j := range ids {
+				next[i] += 1 + uint64(rng.IntN(1<<(7*rng.IntN(4))))
+				ids[j] = next[i]
+				plus[ids[j]] = 1
+			}
+			if done, err := appendTrigram(fast, fast.Cursor(), tris[i], ids); err != nil {
+				return err
+			} else if done {
+				appended++
+			} else if err := editTrigram(fast, tris[i], ids, nil); err != nil {
+				return err
+			}
+			// A delta map makes editTrigram take its general path.
+			if err := editTrigram(general, tris[i], ids, plus); err != nil {
+				return err
+			}
+			if round%50 == 0 || round == 299 {
+				if a, b := bucketBytes(fast), bucketBytes(general); a != b {
+					return fmt.Errorf("round %d: the appended lists differ:\n%s\n%s", round, a, b)
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if appended < 250 {
+		t.Fatalf("appendTrigram applied to %d of 300 runs of new ids", appended)
+	}
+}
+
+func bucketBytes(b *store.Bucket) string {
+	var sb strings.Builder
+	c := b.Cursor()
+	for k, v := c.First(); k != nil; k, v = c.Next() {
+		fmt.Fprintf(&sb, "%x=%x\n", k, v)
+	}
+	return sb.String()
 }

@@ -387,6 +387,8 @@ func commit(db *store.DB, items []item, created time.Time, seen *shaIndex) (uint
 		cp := tx.Checkpoint()
 		seen.prepare(tx)
 		u := newUnit(tx, seen)
+		// About sixteen name index changes per new file: grown once.
+		u.post = make([]posting, 0, 16*len(items))
 		for i := range items {
 			it := &items[i]
 			if it.rec.Seq <= cp.Seq {
