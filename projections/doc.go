@@ -117,6 +117,9 @@
 //     destination: the newest fact wins rather than becoming a dead letter.
 //   - A duplicate group's size is the size of the last file added to it.
 //     Files with equal sha256 and different sizes are not refused.
+//   - File ids are never reused, and the name index holds ids below 2^39
+//     (about 550 billion): an index that has given out that many stops
+//     with an error rather than index a name wrongly.
 //   - Directories are never removed from dirs and dirids (history keys refer
 //     to their ids); Tree hides those holding no files.
 //   - The scanner's directory entries (mode with fs.ModeDir) are kept in files

@@ -377,7 +377,7 @@ func editTrigram(b *store.Bucket, t trigram, ids []uint64, delta map[uint64]int8
 		}
 		add := delta == nil || delta[id] > 0
 		if n := len(target.ids); add && (n == 0 || id > target.ids[n-1]) {
-			target.ids = append(target.ids, id) // the common case: a new file
+			target.ids = append(target.ids, id) // after the chunk's last id
 		} else {
 			i, found := slices.BinarySearch(target.ids, id)
 			switch {
