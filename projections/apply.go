@@ -36,13 +36,15 @@ type unit struct {
 	nextFID, nextDirID, nextMID uint64
 	tot, origTot                totals
 
-	fileMap  map[string]*fileEnt
-	dirMap   map[string]*dirEnt
-	machMap  map[string]*machEnt
-	scanMap  map[ulid.ULID]*scanEnt
-	groupMap map[[32]byte]*groupEnt
-	unitMap  map[string]*int // by-hash unit prefix -> links with that content
-	post     []posting       // name index changes, in order (see flushPostings)
+	fileMap       map[string]*fileEnt
+	fileList      []*fileEnt // fileMap's entities as loaded; in key order unless filesUnsorted
+	filesUnsorted bool
+	dirMap        map[string]*dirEnt
+	machMap       map[string]*machEnt
+	scanMap       map[ulid.ULID]*scanEnt
+	groupMap      map[[32]byte]*groupEnt
+	unitMap       map[string]*int // by-hash unit prefix -> links with that content
+	post          []posting       // name index changes, in order (see flushPostings)
 
 	// Index entries written at flush, sorted: bbolt grows a node in memory
 	// until commit, so unsorted puts into one node cost O(n) each.
@@ -552,11 +554,20 @@ func (u *unit) file(m *machEnt, path string) *fileEnt {
 		return f
 	}
 	f := &fileEnt{key: k, dir: d, name: name, mach: m}
-	if v := u.files.Get([]byte(k)); v != nil {
-		f.rec, _ = decodeFileRec(v)
-		f.exists, f.existed = true, true
+	// A directory new to the index has an id never given out before (dirs
+	// are never removed), so no file under it is in the files model: a
+	// first scan's files cost no lookup.
+	if !d.isNew {
+		if v := u.files.Get([]byte(k)); v != nil {
+			f.rec, _ = decodeFileRec(v)
+			f.exists, f.existed = true, true
+		}
 	}
 	u.fileMap[k] = f
+	if n := len(u.fileList); n > 0 && u.fileList[n-1].key > k {
+		u.filesUnsorted = true
+	}
+	u.fileList = append(u.fileList, f)
 	return f
 }
 
@@ -805,16 +816,20 @@ func groupKeys(sha [32]byte, g groupRec) [3][]byte {
 
 // flush writes every entity the batch changed, each once, in key order.
 func (u *unit) flush() error {
-	for _, k := range sortedKeys(u.fileMap) {
-		f := u.fileMap[k]
+	// Files mostly come in key order (walk order), so sorting is rarely
+	// needed.
+	if u.filesUnsorted {
+		slices.SortFunc(u.fileList, func(a, b *fileEnt) int { return strings.Compare(a.key, b.key) })
+	}
+	for _, f := range u.fileList {
 		switch {
 		case !f.dirty:
 		case f.exists:
-			if err := u.files.Put(keyBytes(k), f.rec.encode()); err != nil {
+			if err := u.files.Put(keyBytes(f.key), f.rec.encode()); err != nil {
 				return fmt.Errorf("write file: %w", err)
 			}
 		case f.existed:
-			if err := u.files.Delete(keyBytes(k)); err != nil {
+			if err := u.files.Delete(keyBytes(f.key)); err != nil {
 				return fmt.Errorf("delete file: %w", err)
 			}
 		}
@@ -936,38 +951,48 @@ func (u *unit) flushGroups() error {
 		}
 	}
 	slices.SortFunc(shas, func(a, b [32]byte) int { return bytes.Compare(a[:], b[:]) })
+	// The ordering keys go in key order, not the groups' (they lead with
+	// a count or size), and one that a change leaves as it was (a group's
+	// size, when a copy is added) is left alone.
+	keys := newPending()
 	for _, sha := range shas {
 		g := u.groupMap[sha]
 		was, is := g.orig.count >= 2, g.cur.count >= 2
+		var old, cur [3][]byte
 		if was {
 			u.tot.groups--
 			u.tot.wasted -= g.orig.wasted()
 			u.tot.redundant -= g.orig.redundant()
-			for _, k := range groupKeys(sha, g.orig) {
-				if err := u.groups.Delete(k); err != nil {
-					return err
-				}
-			}
+			old = groupKeys(sha, g.orig)
 		}
 		if is {
 			u.tot.groups++
 			u.tot.wasted += g.cur.wasted()
 			u.tot.redundant += g.cur.redundant()
-			for _, k := range groupKeys(sha, g.cur) {
-				if err := u.groups.Put(k, nil); err != nil {
-					return err
-				}
+			cur = groupKeys(sha, g.cur)
+		}
+		for i := range old {
+			if was && is && bytes.Equal(old[i], cur[i]) {
+				continue
 			}
-			if err := u.dupes.Put(sha[:], g.cur.encode()); err != nil {
-				return err
+			if was {
+				keys.del(old[i])
 			}
-		} else if was {
-			if err := u.dupes.Delete(sha[:]); err != nil {
-				return err
+			if is {
+				keys.put(cur[i], nil)
 			}
 		}
+		var err error
+		if is {
+			err = u.dupes.Put(sha[:], g.cur.encode())
+		} else if was {
+			err = u.dupes.Delete(sha[:])
+		}
+		if err != nil {
+			return err
+		}
 	}
-	return nil
+	return keys.flush(u.groups)
 }
 
 func sortedKeys[V any](m map[string]V) []string {
