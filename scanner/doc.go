@@ -9,9 +9,15 @@
 //
 //   - A file whose size, mtime, ctime and inode match its recorded entry is
 //     not opened. Unchanged files produce no event.
-//   - A new path with the inode, size and mtime of a recorded path that is
-//     gone is a FileMoved; one whose recorded path is still there is a new
-//     hard link. Neither is read. Hard links are read once per inode.
+//   - A new path with the inode, size, mtime and birth time of a recorded
+//     path that is gone is a FileMoved, and is not read. File systems reuse
+//     a freed inode at once, so without the birth time (unknown to the file
+//     system or the record) the file is read, and is a move only if its
+//     content is the recorded one. A new path whose inode's recorded path
+//     is still there is a new hard link, not read. Hard links are read once
+//     per inode.
+//   - A root reached through a symbolic link is scanned, and recorded, at
+//     its real path.
 //   - A recorded path is deleted only when its directory was listed
 //     completely in this scan (or, for a directory that vanished, its
 //     nearest listed ancestor was). Unreadable, excluded and other-device
@@ -40,7 +46,9 @@
 //   - File event order within a scan is not significant (see package
 //     events); ScanStarted is flushed before any file event and
 //     ScanCompleted after all of them.
-//   - Move detection trusts (device, inode, size, mtime): an inode reused by
-//     a different file of the same size and mtime to the nanosecond would be
-//     taken for a move.
+//   - Move detection trusts (device, inode, size, mtime, birth time): a
+//     file created in a freed inode within the same clock tick as the file
+//     that held it, with its size and mtime, would be taken for a move. The
+//     freed file was recorded by an earlier scan, so it lived longer than
+//     that.
 package scanner

@@ -83,12 +83,23 @@ func (s *Scanner) Scan(ctx context.Context, root string) (Result, error) {
 	if err != nil {
 		return Result{}, fmt.Errorf("scan %s: %w", root, err)
 	}
-	fi, err := os.Stat(abs) // the root alone may be a symbolic link (like find -H)
+	// The root alone may be a symbolic link, or lie under one (a
+	// symlinked home, or the working directory reached through one): the
+	// scan records the real path, so two roots that reach the same files
+	// index them once.
+	given := abs
+	if abs, err = filepath.EvalSymlinks(abs); err != nil {
+		return Result{}, fmt.Errorf("scan: %w", err)
+	}
+	fi, err := os.Stat(abs)
 	if err != nil {
 		return Result{}, fmt.Errorf("scan: %w", err)
 	}
 	if !fi.IsDir() {
 		return Result{}, fmt.Errorf("scan %s: %w", abs, ErrNotDirectory)
+	}
+	if abs != given && s.Logger != nil {
+		s.Logger.Info("scanning the real path of a root reached through a symbolic link", "root", given, "real", abs)
 	}
 	if err := events.ValidateMachine(s.Machine); err != nil {
 		return Result{}, err
@@ -167,6 +178,11 @@ type fileJob struct {
 	path string
 	st   stat
 	prev *Entry // recorded state; nil for a new path
+	// movedFrom is a gone recorded path with the new path's inode, size
+	// and mtime, when birth times cannot tell whether the inode is the
+	// same file or a reused one: the read decides (see regular).
+	movedFrom string
+	movedRec  *Entry
 }
 
 // linkRead shares one read among the hard links of an inode.
@@ -536,15 +552,22 @@ func (w *walk) regular(path string, st stat, prev *Entry) {
 	}
 	// A new path: the same inode, size and mtime as a recorded path that is
 	// gone is a move, and one whose recorded path is still there a new hard
-	// link; neither is read again.
+	// link; neither is read again. A file system reuses a deleted file's
+	// inode at once, so a move also needs the same birth time: a new file
+	// in a reused inode (one restored with its old mtime) has a new one.
+	// Where either birth time is unknown, the file is read, and it is a
+	// move only if its content is the recorded one.
 	if from, e, ok := w.state.Inode(st.dev, st.ino); ok && from != path && e.Size == st.size && e.MTime == st.mtime && e.Target == "" && !w.Verify {
 		if now, err := statAt(unix.AT_FDCWD, from); err != nil || now.ino != st.ino || now.dev != st.dev {
-			w.mu.Lock()
-			claimed := w.moved[from]
-			w.moved[from] = true
-			delete(w.gone, from)
-			w.mu.Unlock()
-			if !claimed {
+			switch {
+			case e.BTime == 0 || st.btime == 0:
+				w.queue(fileJob{path: path, st: st, movedFrom: from, movedRec: &e})
+				return
+			case e.BTime != st.btime:
+				w.queue(fileJob{path: path, st: st}) // a reused inode: a new file
+				return
+			}
+			if w.claimMove(from) {
 				f := st.file(path)
 				f.Hashes = e.Hashes
 				w.count(func(c *events.ScanCounts) { c.Moved++ })
@@ -559,6 +582,19 @@ func (w *walk) regular(path string, st stat, prev *Entry) {
 		return
 	}
 	w.queue(fileJob{path: path, st: st})
+}
+
+// claimMove records that the recorded path from moved in this scan, so it
+// is not deleted; false if another new path claimed it first.
+func (w *walk) claimMove(from string) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.moved[from] {
+		return false
+	}
+	w.moved[from] = true
+	delete(w.gone, from)
+	return true
 }
 
 func (w *walk) queue(j fileJob) {
@@ -613,6 +649,12 @@ func (w *walk) read(j fileJob) {
 	}
 	f := st.file(j.path)
 	f.Hashes = hashes
+	if j.movedFrom != "" && st.ino == j.st.ino && st.dev == j.st.dev &&
+		hashes.SHA256 == j.movedRec.Hashes.SHA256 && w.claimMove(j.movedFrom) {
+		w.count(func(c *events.ScanCounts) { c.Moved++ })
+		w.emit(&events.FileMoved{From: events.Path(j.movedFrom), File: f})
+		return
+	}
 	if j.prev == nil {
 		w.count(func(c *events.ScanCounts) { c.Added++ })
 		w.emit(&events.FileScanned{File: f})

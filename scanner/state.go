@@ -30,6 +30,7 @@ type Entry struct {
 	Mode   uint32
 	MTime  int64
 	CTime  int64
+	BTime  int64 // birth time; 0 where the file system does not keep it
 	Inode  uint64
 	Device uint64
 	Target string // symbolic links
@@ -38,7 +39,7 @@ type Entry struct {
 
 // EntryOf returns the entry an event's File records.
 func EntryOf(f *events.File) Entry {
-	return Entry{Size: f.Size, Mode: f.Mode, MTime: f.MTime, CTime: f.CTime,
+	return Entry{Size: f.Size, Mode: f.Mode, MTime: f.MTime, CTime: f.CTime, BTime: f.BTime,
 		Inode: f.Inode, Device: f.Device, Target: string(f.Target), Hashes: f.Hashes}
 }
 

@@ -48,7 +48,8 @@ date before it exits, so 'indexer dupes' answers right after. As a client
 (--server, or an indexer-project owning --data) it only publishes.
 
 Files are lstat'ed and never followed through symbolic links; a symbolic
-link is recorded with its target. FIFOs, sockets and devices are never
+link is recorded with its target. A PATH that is, or lies under, a symbolic
+link is followed and scanned at its real path. FIFOs, sockets and devices are never
 opened and not indexed. A .indexerignore file (gitignore syntax) in a
 scanned root, or in any directory below it for the paths under that
 directory, excludes paths, as does --exclude.

@@ -40,7 +40,7 @@ var (
 
 // scanStateVersion changes when the file's layout does; an older file is
 // rebuilt.
-const scanStateVersion = 1
+const scanStateVersion = 2
 
 // Path returns the scan state file of machine in dataDir.
 func Path(dataDir, machine string) string {
@@ -327,8 +327,8 @@ func (s *State) Len() int {
 	return n
 }
 
-// The entry encoding: uvarint size, mode, mtime, ctime, inode, device,
-// target length and bytes, then one flag byte whose bit i says digest i
+// The entry encoding: uvarint size, mode, varint mtime, ctime, uvarint
+// inode, device, varint btime, uvarint target length and bytes, then one flag byte whose bit i says digest i
 // follows, in the order md5 (16 raw bytes), sha1 (20), sha256 (32),
 // blake3 (32).
 
@@ -340,6 +340,7 @@ func encodeEntry(e scanner.Entry) []byte {
 	b = binary.AppendVarint(b, e.CTime)
 	b = binary.AppendUvarint(b, e.Inode)
 	b = binary.AppendUvarint(b, e.Device)
+	b = binary.AppendVarint(b, e.BTime)
 	b = binary.AppendUvarint(b, uint64(len(e.Target)))
 	b = append(b, e.Target...)
 	flagAt := len(b)
@@ -388,10 +389,10 @@ func decodeMeta(b []byte) (scanner.Entry, error) {
 // digest flags on.
 func decodeMetaRest(b []byte) (scanner.Entry, []byte, error) {
 	var e scanner.Entry
-	var vals [7]uint64
+	var vals [8]uint64
 	for i := range vals {
 		var n int
-		if i == 2 || i == 3 {
+		if i == 2 || i == 3 || i == 6 { // the times
 			var v int64
 			v, n = binary.Varint(b)
 			vals[i] = uint64(v)
@@ -404,14 +405,15 @@ func decodeMetaRest(b []byte) (scanner.Entry, []byte, error) {
 		b = b[n:]
 	}
 	e.Size, e.Mode, e.MTime, e.CTime = int64(vals[0]), uint32(vals[1]), int64(vals[2]), int64(vals[3])
-	e.Inode, e.Device = vals[4], vals[5]
-	if uint64(len(b)) < vals[6]+1 {
+	e.Inode, e.Device, e.BTime = vals[4], vals[5], int64(vals[6])
+	n := vals[7]
+	if uint64(len(b)) < n+1 {
 		return e, nil, errBadEntry
 	}
-	if vals[6] > 0 {
-		e.Target = string(b[:vals[6]])
+	if n > 0 {
+		e.Target = string(b[:n])
 	}
-	return e, b[vals[6]:], nil
+	return e, b[n:], nil
 }
 
 // Writer applies a scan's own events to the state as the log acknowledges

@@ -33,6 +33,7 @@ func history() []events.Event {
 	scan, now := events.NewID(), time.Now()
 	f := func(p string, ino uint64, sha string) events.File {
 		return events.File{Path: events.Path(p), Size: int64(len(p)), MTime: 1, CTime: 2, Inode: ino, Device: 7,
+			BTime:  100*int64(ino) - 150, // negative for inode 1: a varint
 			Hashes: events.Hashes{MD5: "0123456789abcdef0123456789abcdef", SHA256: sha}}
 	}
 	sha := func(i int) string { return fmt.Sprintf("%064x", i) }
@@ -104,13 +105,13 @@ func TestWriterEqualsCatchUp(t *testing.T) {
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("paths %q, want %q", got, want)
 	}
-	if p, e, ok := direct.Inode(7, 2); !ok || p != "/r/moved" || e.Hashes.SHA256 != fmt.Sprintf("%064x", 2) {
+	if p, e, ok := direct.Inode(7, 2); !ok || p != "/r/moved" || e.Hashes.SHA256 != fmt.Sprintf("%064x", 2) || e.BTime != 50 {
 		t.Fatalf("inode 2: %q %+v %v", p, e, ok)
 	}
 	if _, _, ok := direct.Inode(7, 4); ok {
 		t.Fatal("deleted file's inode still indexed")
 	}
-	if e, ok := direct.Get("/r/a"); !ok || e.Hashes.SHA256 != fmt.Sprintf("%064x", 5) || e.Hashes.MD5 == "" {
+	if e, ok := direct.Get("/r/a"); !ok || e.Hashes.SHA256 != fmt.Sprintf("%064x", 5) || e.Hashes.MD5 == "" || e.BTime != -50 {
 		t.Fatalf("Get /r/a: %+v", e)
 	}
 }
