@@ -400,6 +400,14 @@ func (u *unit) scanStarted(m *machEnt, s *scanEnt, e *events.Event, d *events.Sc
 	if s == nil {
 		return
 	}
+	// One scan of a machine runs at a time (indexer-scan holds a lease), so
+	// a scan still running when the next starts was stopped without its
+	// ScanCompleted (killed, or its machine lost power): it is interrupted.
+	if m.rec.lastScan != e.Scan && m.rec.lastScanState == scanRunning {
+		if p := u.scan(m.rec.lastScan, m.name); p != nil && p.rec.state == scanRunning {
+			p.rec.state, p.dirty = scanInterrupted, true
+		}
+	}
 	if s.rec.startSeq == 0 {
 		s.rec.startSeq, s.rec.startTime = seq, unixNano(e.Time)
 		m.rec.scans++

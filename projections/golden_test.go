@@ -79,6 +79,12 @@ var scenarios = map[string]func(tb testing.TB) []step{
 	"changes": func(tb testing.TB) []step {
 		return append(firstScan(newGen("nas1", 1)), secondScan(newGen("nas1", 2))...)
 	},
+	// The first scan is killed before its ScanCompleted; the next one of
+	// the machine shows it was interrupted.
+	"killed": func(tb testing.TB) []step {
+		first := firstScan(newGen("nas1", 1))
+		return append(first[:len(first)-1], secondScan(newGen("nas1", 2))...)
+	},
 	"machines": func(tb testing.TB) []step {
 		steps := firstScan(newGen("nas1", 1))
 		g := newGen("laptop", 1)

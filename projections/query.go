@@ -318,7 +318,9 @@ type Scan struct {
 	Machine string      `json:"machine"`
 	Root    events.Path `json:"root"`
 	Hashes  []string    `json:"hashes,omitempty"`
-	// State is running, complete or interrupted.
+	// State is running, complete or interrupted: stopped before it
+	// finished, or never closed (killed) and followed by another scan of
+	// its machine.
 	State    string            `json:"state"`
 	StartSeq uint64            `json:"start_seq,omitempty"`
 	EndSeq   uint64            `json:"end_seq,omitempty"`
