@@ -33,7 +33,8 @@
 // reading: a file that changed meanwhile is read again, up to three times,
 // then recorded as unreadable (ErrChangedWhileReading). Holes of sparse
 // files are hashed as zeros without being read. Names are bytes: nothing
-// assumes UTF-8.
+// assumes UTF-8. Paths longer than PATH_MAX are opened one directory at a
+// time (longpath.go).
 //
 // # Concurrency
 //

@@ -2,6 +2,8 @@ package scanner_test
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"os"
 	"os/exec"
@@ -455,5 +457,55 @@ func TestRootIgnoreFileFIFO(t *testing.T) {
 	_, _, err := h.scan(ctx, root)
 	if err == nil || !strings.Contains(err.Error(), "not a regular file") || ctx.Err() != nil {
 		t.Fatalf("scan of a root whose ignore file is a FIFO: %v (context: %v)", err, ctx.Err())
+	}
+}
+
+// Paths longer than PATH_MAX are listed, read and hashed like any other.
+func TestPathsLongerThanPathMax(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	root := t.TempDir()
+	// 25 directories of 200 bytes: over 5,000 bytes, past PATH_MAX (4096).
+	dir := root
+	fd, err := unix.Open(root, unix.O_RDONLY|unix.O_DIRECTORY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 25 {
+		name := strings.Repeat(string(rune('a'+i)), 200)
+		if err := unix.Mkdirat(fd, name, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		next, err := unix.Openat(fd, name, unix.O_RDONLY|unix.O_DIRECTORY, 0)
+		unix.Close(fd)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fd, dir = next, dir+"/"+name
+	}
+	content := "deep content"
+	f, err := unix.Openat(fd, "file.txt", unix.O_WRONLY|unix.O_CREAT, 0o644)
+	unix.Close(fd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	unix.Write(f, []byte(content))
+	unix.Close(f)
+	if len(dir) <= unix.PathMax {
+		t.Fatalf("premise: %d bytes is not longer than PATH_MAX", len(dir))
+	}
+
+	res, evs := h.mustScan(root)
+	if res.Counts.Unreadable != 0 || len(evs) != 1 {
+		t.Fatalf("unreadable %d, events %q; want one FileScanned", res.Counts.Unreadable, summary(root, evs))
+	}
+	d, ok := evs[0].Data.(*events.FileScanned)
+	sum := sha256.Sum256([]byte(content))
+	if !ok || string(d.Path) != dir+"/file.txt" || d.Hashes.SHA256 != hex.EncodeToString(sum[:]) {
+		t.Fatalf("got %+v", evs[0].Data)
+	}
+	// Rescanned: nothing changed, nothing read, nothing deleted.
+	if res, evs := h.mustScan(root); len(evs) != 0 || res.Counts.Read != 0 {
+		t.Fatalf("rescan: read %d, events %q", res.Counts.Read, summary(root, evs))
 	}
 }

@@ -361,7 +361,7 @@ func (w *walk) listDir(dir string) []string {
 	if w.ctx.Err() != nil {
 		return nil
 	}
-	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	fd, err := openPath(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC)
 	if err != nil {
 		w.markPartial(dir)
 		if err != unix.ENOENT {
@@ -558,7 +558,7 @@ func (w *walk) regular(path string, st stat, prev *Entry) {
 	// Where either birth time is unknown, the file is read, and it is a
 	// move only if its content is the recorded one.
 	if from, e, ok := w.state.Inode(st.dev, st.ino); ok && from != path && e.Size == st.size && e.MTime == st.mtime && e.Target == "" && !w.Verify {
-		if now, err := statAt(unix.AT_FDCWD, from); err != nil || now.ino != st.ino || now.dev != st.dev {
+		if now, err := statPath(from); err != nil || now.ino != st.ino || now.dev != st.dev {
 			switch {
 			case e.BTime == 0 || st.btime == 0:
 				w.queue(fileJob{path: path, st: st, movedFrom: from, movedRec: &e})
@@ -705,7 +705,7 @@ func (w *walk) readShared(j fileJob) (stat, events.Hashes, error) {
 	if l.err != nil || l.st.size != j.st.size || l.st.mtime != j.st.mtime {
 		return w.readFile(j.path) // the other link failed or the inode changed since
 	}
-	st, err := statAt(unix.AT_FDCWD, j.path)
+	st, err := statPath(j.path)
 	if err != nil {
 		return stat{}, events.Hashes{}, err
 	}
@@ -725,7 +725,7 @@ func (w *walk) readFile(path string) (stat, events.Hashes, error) {
 	for attempt := 0; attempt < 3; attempt++ {
 		// O_NONBLOCK: if a FIFO took the file's place since the walk, open
 		// does not wait for a writer.
-		fd, err := unix.Open(path, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+		fd, err := openPath(path, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC)
 		if err != nil {
 			return stat{}, events.Hashes{}, &os.PathError{Op: "open", Path: path, Err: err}
 		}
