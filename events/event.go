@@ -180,7 +180,7 @@ type ScanCounts struct {
 	Moved      int64 `json:"moved"`
 	Deleted    int64 `json:"deleted"`
 	Unreadable int64 `json:"unreadable"`
-	BytesRead  int64 `json:"bytes_read"`
+	BytesRead  int64 `json:"bytes_read"` // from disk: a sparse file's holes are hashed, not read
 }
 
 // Add adds o's counts to c's.

@@ -111,11 +111,12 @@ var bufPool = sync.Pool{New: func() any { b := make([]byte, bufSize); return &b 
 var zeros = make([]byte, bufSize)
 
 // hashFile streams the open file f of the given size through h and returns
-// the bytes hashed. Memory is one buffer, whatever the size. Holes of a
-// sparse file (found with SEEK_DATA and SEEK_HOLE) are hashed as the zeros
-// they read as, without reading them: a 10 GB disk image that is mostly
-// holes costs the hashing alone.
-func hashFile(h *hasher, f *os.File, size int64, r io.Reader) (int64, error) {
+// the bytes hashed and, of those, the bytes read (the rest were holes).
+// Memory is one buffer, whatever the size. Holes of a sparse file (found
+// with SEEK_DATA and SEEK_HOLE) are hashed as the zeros they read as,
+// without reading them: a 10 GB disk image that is mostly holes costs the
+// hashing alone.
+func hashFile(h *hasher, f *os.File, size int64, r io.Reader) (hashed, read int64, err error) {
 	fd := int(f.Fd())
 	var off int64
 	for off < size {
@@ -129,27 +130,28 @@ func hashFile(h *hasher, f *os.File, size int64, r io.Reader) (int64, error) {
 			h.Write(zeros[:min(bufSize, data-off)])
 		}
 		if off >= size {
-			return off, nil
+			return off, read, nil
 		}
 		hole, err := unix.Seek(fd, off, unix.SEEK_HOLE)
 		if err != nil {
 			break
 		}
 		if _, err := unix.Seek(fd, off, unix.SEEK_SET); err != nil {
-			return off, err
+			return off, read, err
 		}
 		want := hole - off
 		n, err := hashReader(h, io.LimitReader(r, want))
 		off += n
+		read += n
 		if err != nil || n < want {
-			return off, err // shorter than it was: the caller sees the change
+			return off, read, err // shorter than it was: the caller sees the change
 		}
 	}
 	if _, err := unix.Seek(fd, off, unix.SEEK_SET); err != nil {
-		return off, err
+		return off, read, err
 	}
 	n, err := hashReader(h, r)
-	return off + n, err
+	return off + n, read + n, err
 }
 
 // hashReader streams r through h and returns the bytes read.

@@ -386,7 +386,11 @@ func TestSparseFilesHashLikeTheirBytes(t *testing.T) {
 		}
 		f.Close()
 	}
-	_, evs := h.mustScan(root)
+	res, evs := h.mustScan(root)
+	// Bytes read are the data runs, in whole blocks; the holes are not read.
+	if data := int64(300<<10 + 10 + 4096 + 1<<20); res.Counts.BytesRead < data || res.Counts.BytesRead > data+64<<10 {
+		t.Errorf("bytes read %d, want the %d bytes of data, in blocks", res.Counts.BytesRead, data)
+	}
 	for _, e := range evs {
 		f := e.Data.(*events.FileScanned)
 		out, err := exec.Command("sha256sum", string(f.Path)).Output()

@@ -740,7 +740,7 @@ func (w *walk) readFile(path string) (stat, events.Hashes, error) {
 			return stat{}, events.Hashes{}, fmt.Errorf("%s is no longer a regular file", path)
 		}
 		h.Reset()
-		n, err := hashFile(h, f, before.size, progressReader{w.ctx, f, &w.prog.BytesRead})
+		n, read, err := hashFile(h, f, before.size, progressReader{w.ctx, f, &w.prog.BytesRead})
 		if err != nil {
 			f.Close()
 			return stat{}, events.Hashes{}, err
@@ -752,7 +752,7 @@ func (w *walk) readFile(path string) (stat, events.Hashes, error) {
 		}
 		if sameContentStat(before, after) && n == after.size {
 			w.prog.Read.Add(1)
-			w.count(func(c *events.ScanCounts) { c.Read++; c.BytesRead += n })
+			w.count(func(c *events.ScanCounts) { c.Read++; c.BytesRead += read })
 			return after, h.Sums(), nil
 		}
 	}
