@@ -190,13 +190,17 @@ func buildInto(ctx context.Context, db *store.DB, log *store.Log, info store.Str
 	}
 }
 
+// RebuildPath returns the file Rebuild builds beside the live index at
+// path before swapping it in: path + ".rebuild".
+func RebuildPath(path string) string { return path + ".rebuild" }
+
 // Rebuild builds a new index from the log beside the live one
-// (Path+".rebuild"), catches it up, then swaps it in with a rename. Readers
+// (RebuildPath(Path)), catches it up, then swaps it in with a rename. Readers
 // keep using the old file until the swap, which holds them only for the last
 // few events; Run, if running, carries on with the new file. An interrupted
 // rebuild resumes where it stopped.
 func (p *Projector) Rebuild(ctx context.Context) error {
-	tmp := p.Path + ".rebuild"
+	tmp := RebuildPath(p.Path)
 	opt := BuildOptions{BatchSize: p.rebuildSize(), Decoders: p.decoders(), Logger: p.logger()}
 	opt.afterCommit = func(seq uint64) {
 		p.nmu.Lock()

@@ -109,6 +109,71 @@ func TestStatusRebuildAndTimeTravel(t *testing.T) {
 	}
 }
 
+// TestRebuildIntoRefusesTheLiveIndex: --into naming the live index or its
+// rebuild file, however spelled, is a usage error and leaves the index as
+// it was; a build into it would roll the live index back.
+func TestRebuildIntoRefusesTheLiveIndex(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	tree := simtree.New("m", 2)
+	evs := []events.Event{tree.StartScan()}
+	for range 50 {
+		evs = append(evs, tree.Step())
+	}
+	last := seedDataDir(t, dir, evs)
+	if _, err := runMain(t, "rebuild", "--data", dir); err != nil {
+		t.Fatal(err)
+	}
+	live := filepath.Join(dir, store.IndexFile)
+	other := t.TempDir()
+	link := func(name, target string) string {
+		p := filepath.Join(other, name)
+		if err := os.Symlink(target, p); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	hard := filepath.Join(other, "hard.db")
+	if err := os.Link(live, hard); err != nil {
+		t.Fatal(err)
+	}
+	wd, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rel, err := filepath.Rel(wd, live)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, into := range []string{
+		live,
+		rel,
+		dir + "/./" + store.IndexFile,
+		link("to-index.db", live),
+		filepath.Join(link("to-data", dir), store.IndexFile),
+		hard,
+		live + ".rebuild",
+		link("to-rebuild", live+".rebuild"), // dangling: the build would create it
+	} {
+		var out, errb bytes.Buffer
+		err := (&Main{Stdout: &out, Stderr: &errb}).Run(context.Background(), []string{"rebuild", "--data", dir, "--until-seq", "10", "--into", into})
+		if app.ExitCode(err) != app.ExitUsage || !strings.Contains(fmt.Sprint(err), "build into another file") {
+			t.Errorf("rebuild --into %s: exit %d (%v), want a usage error", into, app.ExitCode(err), err)
+		}
+	}
+	if cp := checkpointOf(t, live); cp != last {
+		t.Fatalf("the live index is at %d after the refused builds, want %d", cp, last)
+	}
+	if _, err := os.Stat(live + ".rebuild"); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("index.db.rebuild: %v", err)
+	}
+	// Another file in the data directory is fine.
+	past := filepath.Join(dir, "past.db")
+	if out, err := runMain(t, "rebuild", "--data", dir, "--until-seq", "10", "--into", past); err != nil || !strings.Contains(out, "at seq 10") {
+		t.Fatalf("rebuild --into %s: %q %v", past, out, err)
+	}
+}
+
 func TestUsageAndHelp(t *testing.T) {
 	t.Parallel()
 	for _, c := range []struct {

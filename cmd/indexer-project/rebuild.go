@@ -42,6 +42,9 @@ progress; Ctrl-C stops the waiting, not the rebuild.
 
 With --into FILE it builds a separate index, as of --until-seq or
 --until-time if given (time travel), and works beside a running projector.
+FILE must not be the data directory's live index (DATA/index.db) or its
+rebuild file (DATA/index.db.rebuild), however it is spelled: a build into
+it would replace the live index.
 `); err != nil {
 		return err
 	}
@@ -58,6 +61,11 @@ With --into FILE it builds a separate index, as of --until-seq or
 	}
 	if (c.untilSeq > 0 || !until.IsZero()) && c.into == "" {
 		return usagef("--until-seq and --until-time need --into FILE: the live index always follows the whole log")
+	}
+	if c.into != "" {
+		if err := checkInto(c.into, c.cfg.IndexPath()); err != nil {
+			return err
+		}
 	}
 	logger := c.cfg.Logger(c.Stderr)
 	start := time.Now()
@@ -164,4 +172,57 @@ func readOwnerStatus(path string) (ownerStatus, error) {
 		return st, fmt.Errorf("%s is %s old", path, time.Since(st.Time).Round(time.Second))
 	}
 	return st, nil
+}
+
+// checkInto refuses an --into that names the live index or the file its
+// rebuild builds beside it, however spelled: relative, through symbolic
+// links (of the file or of a directory above it), or as another hard link.
+// Building into either would replace the live index with a past or partial
+// one.
+func checkInto(into, live string) error {
+	for _, p := range []string{live, projections.RebuildPath(live)} {
+		if samePath(into, p) {
+			return usagef("--into %s is the data directory's live index or its rebuild file (%s): build into another file, e.g. --into %s",
+				into, p, filepath.Join(os.TempDir(), "index-past.db"))
+		}
+	}
+	return nil
+}
+
+// samePath reports whether a and b name the same file: the same path once
+// made absolute, cleaned and rid of symbolic links, or the same existing
+// file.
+func samePath(a, b string) bool {
+	if canonicalPath(a) == canonicalPath(b) {
+		return true
+	}
+	fa, errA := os.Stat(a)
+	fb, errB := os.Stat(b)
+	return errA == nil && errB == nil && os.SameFile(fa, fb)
+}
+
+// canonicalPath returns p absolute and cleaned, with symbolic links in its
+// directories resolved, and p itself followed while it is a symbolic link,
+// even one to a file that does not exist yet (which a build would create).
+func canonicalPath(p string) string {
+	abs, err := filepath.Abs(p)
+	if err != nil {
+		return filepath.Clean(p)
+	}
+	for range 40 { // as many links as Linux follows
+		dir, base := filepath.Split(abs)
+		if r, err := filepath.EvalSymlinks(dir); err == nil {
+			dir = r
+		}
+		abs = filepath.Join(dir, base)
+		target, err := os.Readlink(abs)
+		if err != nil {
+			return abs // not a symbolic link, or nothing there yet
+		}
+		if !filepath.IsAbs(target) {
+			target = filepath.Join(dir, target)
+		}
+		abs = filepath.Clean(target)
+	}
+	return abs
 }
