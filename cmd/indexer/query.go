@@ -70,8 +70,9 @@ func (m *Main) openSession(ctx context.Context, qf *queryFlags, owner string, wi
 			return nil, err
 		}
 		if env.Mode != app.Client {
+			// The owner that served the directory stopped in the meantime.
 			env.Close()
-			return nil, fmt.Errorf("open %s: %w", cfg.IndexPath(), store.ErrLocked)
+			return nil, fmt.Errorf("the process that owned %s stopped while this command started: run it again", cfg.DataDir)
 		}
 		s.closers = append(s.closers, env.Close)
 		s.q, s.remote = &service.Client{Log: env.Log}, true
@@ -82,15 +83,18 @@ func (m *Main) openSession(ctx context.Context, qf *queryFlags, owner string, wi
 	}
 	path := cfg.IndexPath()
 	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
-		if store.ReadServerURL(cfg.DataDir) != "" {
+		if app.ServerURL(cfg.DataDir, owner) != "" {
 			return remote()
+		}
+		if fi, err := os.Stat(filepath.Join(cfg.DataDir, store.JetStreamDir)); err == nil && fi.IsDir() {
+			return nil, fmt.Errorf("%w at %s, but %s holds a log (a standalone scan stopped before it indexed?): build the index with 'indexer-project rebuild --data %s', or run indexer-scan again", errNoIndex, path, cfg.DataDir, cfg.DataDir)
 		}
 		return nil, fmt.Errorf("%w at %s: scan something first (indexer-scan PATH), or point --data at a data directory", errNoIndex, path)
 	}
 	db := &store.DB{Path: path, ReadOnly: true, LockTimeout: 100 * time.Millisecond}
 	err := db.Open()
 	if errors.Is(err, store.ErrLocked) {
-		if store.ReadServerURL(cfg.DataDir) == "" {
+		if app.ServerURL(cfg.DataDir, owner) == "" {
 			return nil, fmt.Errorf("%w: %s is held by another process that serves no NATS URL in %s (an indexer-project on --server?): pass the same --server", err, path, cfg.DataDir)
 		}
 		return remote() // an indexer-project owns it: ask it

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -292,6 +294,47 @@ func (e *Env) Close() error {
 	}
 	e.closers = nil
 	return first
+}
+
+// ServerURL returns the URL in dir's server.url while a process that owns
+// dir serves it, or "". A process killed with SIGKILL leaves server.url
+// behind; such a file is removed here when its server does not answer a
+// quick dial and the directory's lock is free (the kernel drops the lock of
+// a dead process, so a free lock means nobody owns dir). owner is written
+// into the lock while it is held, for a concurrent command's message.
+func ServerURL(dir, owner string) string {
+	url := store.ReadServerURL(dir)
+	if url == "" || answers(url) {
+		return url
+	}
+	lock, err := store.LockDir(dir, owner)
+	if err != nil {
+		return url // an owner is alive; its server may be starting or stopping
+	}
+	defer lock.Close()
+	// Holding the lock, no owner can be writing a fresh server.url.
+	os.Remove(filepath.Join(dir, store.ServerURLFile))
+	return ""
+}
+
+// answers reports whether something accepts connections at the host and
+// port of the NATS URLs in urls (comma-separated) within a short time.
+func answers(urls string) bool {
+	for _, u := range strings.Split(urls, ",") {
+		pu, err := url.Parse(strings.TrimSpace(u))
+		if err != nil || pu.Host == "" {
+			continue
+		}
+		host := pu.Host
+		if pu.Port() == "" {
+			host = net.JoinHostPort(pu.Hostname(), "4222")
+		}
+		if c, err := net.DialTimeout("tcp", host, 500*time.Millisecond); err == nil {
+			c.Close()
+			return true
+		}
+	}
+	return false
 }
 
 // IndexPath returns the path of the data directory's index.db.

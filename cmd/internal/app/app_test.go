@@ -5,6 +5,9 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -91,5 +94,48 @@ func TestOpenStandaloneThenClient(t *testing.T) {
 	// ...or, when it may not be a client, is refused.
 	if _, err := Open(ctx, cfg, OpenOptions{Owner: "other"}, nil); ExitCode(err) != ExitLocked {
 		t.Fatalf("third open: %v", err)
+	}
+}
+
+// TestServerURLStale: server.url is trusted while its owner lives (the lock
+// is held), and removed once nobody owns the directory and its server does
+// not answer, as after a SIGKILL.
+func TestServerURLStale(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dead := "nats://" + l.Addr().String()
+	l.Close()
+	file := filepath.Join(dir, store.ServerURLFile)
+	if err := os.WriteFile(file, []byte(dead+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// An owner holds the directory: its server may be starting; keep it.
+	lock, err := store.LockDir(dir, "owner")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := ServerURL(dir, "test"); got != dead {
+		t.Fatalf("ServerURL with a live owner = %q, want %q", got, dead)
+	}
+	lock.Close()
+	// Nobody owns it and nothing answers: stale.
+	if got := ServerURL(dir, "test"); got != "" {
+		t.Fatalf("ServerURL of a stale file = %q", got)
+	}
+	if _, err := os.Stat(file); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("stale server.url not removed: %v", err)
+	}
+	// A live owner's server answers.
+	owner, err := Open(context.Background(), Config{DataDir: dir, Replicas: 1}, OpenOptions{Owner: "owner", Listen: "127.0.0.1:0"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer owner.Close()
+	if got := ServerURL(dir, "test"); got == "" || got != owner.Server.ClientURL() {
+		t.Fatalf("ServerURL of a live owner = %q, want %q", got, owner.Server.ClientURL())
 	}
 }

@@ -15,6 +15,10 @@
 //     the command may be a client: connect to the owner.
 //   - Otherwise: ErrLocked, exit code 11.
 //
+// A server.url left behind by a process killed with SIGKILL is stale: its
+// server does not answer and the directory's lock is free. ServerURL
+// removes it, so the next command does not take it for an owner.
+//
 // # Caveats
 //
 // Only this package and the mains read the environment; library packages
