@@ -81,6 +81,17 @@ func TestStatusRebuildAndTimeTravel(t *testing.T) {
 	if st.Checkpoint != 0 || st.StreamLastSeq != last || st.Lag != last || st.CaughtUp {
 		t.Fatalf("status before any projection: %+v", st)
 	}
+	// Nothing is working the lag off: status says so, not "catching up".
+	if !strings.Contains(out, `"projector_running":false`) {
+		t.Fatalf("status --json without a projector: %s", out)
+	}
+	out, err = runMain(t, "status", "--data", dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := fmt.Sprintf("lag              %d (no projector running: start indexer-project", last); !strings.Contains(out, want) {
+		t.Fatalf("status without a projector does not say %q:\n%s", want, out)
+	}
 
 	if out, err := runMain(t, "rebuild", "--data", dir); err != nil || !strings.Contains(out, fmt.Sprintf("at seq %d", last)) {
 		t.Fatalf("rebuild: %q %v", out, err)
@@ -298,6 +309,10 @@ func TestRunServesQueries(t *testing.T) {
 	}
 	if stats.TotalFiles != 2 || stats.WastedSize != 3 {
 		t.Fatalf("statistics %+v, want 2 files and 3 bytes wasted", stats)
+	}
+	out, err := runMain(t, "status", "--data", dir, "--json")
+	if err != nil || !strings.Contains(out, `"projector_running":true`) || !strings.Contains(out, fmt.Sprintf(`"pid":%d`, c.cmd.Process.Pid)) {
+		t.Fatalf("status --json beside a running projector: %s %v", out, err)
 	}
 }
 

@@ -30,7 +30,10 @@ func (c *StatusCommand) Run(ctx context.Context, args []string) error {
 Prints the index's checkpoint, the log's last sequence, the lag, whether the
 index is caught up, the projection rate, the index size and the number of
 dead letters (events that could not be applied). While an indexer-project
-runs it reports that process's view; otherwise it reads index.db.
+runs it reports that process's view; otherwise it reads index.db and says
+that no projector is running (--json: "projector_running": false), since
+then nothing works the lag off until indexer-project or a standalone
+indexer-scan runs.
 `); err != nil {
 		return err
 	}
@@ -73,11 +76,20 @@ runs it reports that process's view; otherwise it reads index.db.
 		st.Status = s
 	}
 	if c.json {
-		return json.NewEncoder(c.Stdout).Encode(st)
+		return json.NewEncoder(c.Stdout).Encode(struct {
+			ownerStatus
+			// ProjectorRunning is false when no indexer-project follows
+			// the log into this index: a lag then stays until one runs.
+			ProjectorRunning bool `json:"projector_running"`
+		}{st, running})
 	}
 	state := "caught up"
-	if !st.CaughtUp {
+	switch {
+	case st.Lag == 0 && st.CaughtUp:
+	case running:
 		state = "catching up"
+	default:
+		state = noProjector
 	}
 	who := "no projector running"
 	if running {
@@ -101,6 +113,9 @@ runs it reports that process's view; otherwise it reads index.db.
 	}
 	return nil
 }
+
+// noProjector explains a lag that no process is working off.
+const noProjector = "no projector running: start indexer-project, or run indexer-scan standalone to update the index"
 
 func bytesText(n int64) string {
 	switch {

@@ -44,8 +44,11 @@ func (m *Main) queryFlags(name, args, about string) (*flag.FlagSet, *queryFlags)
 
 // session is an open way to ask queries.
 type session struct {
-	q       service.Queries
-	remote  bool
+	q      service.Queries
+	remote bool
+	// logRead is set when the queries' Status reads the log's last
+	// sequence: asked remotely, or the log opened beside index.db.
+	logRead bool
 	closers []func() error
 }
 
@@ -75,7 +78,7 @@ func (m *Main) openSession(ctx context.Context, qf *queryFlags, owner string, wi
 			return nil, fmt.Errorf("the process that owned %s stopped while this command started: run it again", cfg.DataDir)
 		}
 		s.closers = append(s.closers, env.Close)
-		s.q, s.remote = &service.Client{Log: env.Log}, true
+		s.q, s.remote, s.logRead = &service.Client{Log: env.Log}, true, true
 		return s, nil
 	}
 	if cfg.Server != "" {
@@ -111,7 +114,7 @@ func (m *Main) openSession(ctx context.Context, qf *queryFlags, owner string, wi
 			fmt.Fprintf(m.Stderr, "%s: the log cannot be read (%v); events are listed without their details\n", owner, err)
 		} else {
 			s.closers = append(s.closers, env.Close)
-			local.Log = env.Log
+			local.Log, s.logRead = env.Log, true
 		}
 	}
 	return s, nil

@@ -122,6 +122,15 @@ func TestQueryStandalone(t *testing.T) {
 	env.Publish(t, servicetest.Fixture()...)
 	env.Close() // nobody owns the directory now: index.db is read directly
 	checkCases(t, env.Dir)
+	// stats reads index.db alone: the log's last sequence is unknown, and
+	// left out rather than given as 0.
+	st := lines(t, mustRun(t, "stats", "--json", "--data", env.Dir))[0]["status"].(map[string]any)
+	if _, ok := st["last_seq"]; ok || st["live"] != false || st["checkpoint"].(float64) == 0 {
+		t.Errorf("stats --json status without a projector: %v", st)
+	}
+	if out := mustRun(t, "stats", "--data", env.Dir); !strings.Contains(out, "no projector running") {
+		t.Errorf("stats without a projector does not say so:\n%s", out)
+	}
 
 	for _, c := range []struct {
 		args []string
@@ -163,6 +172,10 @@ func TestQueryThroughOwner(t *testing.T) {
 	}
 	t.Cleanup(func() { svc.Stop() })
 	remote := checkCases(t, env.Dir)
+	st := lines(t, mustRun(t, "stats", "--json", "--data", env.Dir))[0]["status"].(map[string]any)
+	if st["last_seq"] == nil || st["last_seq"] != st["checkpoint"] || st["live"] != true || st["lag"] != 0.0 {
+		t.Errorf("stats --json status through the owner: %v", st)
+	}
 	// --server asks the service on any NATS server, whatever --data holds.
 	out := mustRun(t, "find", "report", "--json", "--server", env.Server.ClientURL(), "--data", t.TempDir())
 	if n := len(lines(t, out)); n != 4 {

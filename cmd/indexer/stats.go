@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/indexer/indexer/cmd/internal/app"
 	"github.com/indexer/indexer/projections"
 	"github.com/indexer/indexer/projections/service"
 )
@@ -39,18 +40,22 @@ func (m *Main) runStats(ctx context.Context, args []string) error {
 		return err
 	}
 	if qf.json {
+		js := statsStatus{Status: status}
+		if s.logRead {
+			js.LastSeq, js.Lag = &status.LastSeq, &status.Lag
+		}
 		return newPrinter(m.Stdout, true).obj(struct {
 			projections.Stats
-			Status service.Status     `json:"status"`
+			Status statsStatus        `json:"status"`
 			Scans  []projections.Scan `json:"last_scans"`
-		}{st, status, scans})
+		}{st, js, scans})
 	}
 	p := newPrinter(m.Stdout, false)
 	p.row("files", fmt.Sprint(st.Files))
 	p.row("size", humanBytes(st.Bytes))
 	p.row("unique size", humanBytes(st.UniqueBytes))
 	p.row("duplicates", fmt.Sprintf("%d groups, %s wasted", st.Groups, humanBytes(st.Wasted)))
-	p.row("index", indexState(status))
+	p.row("index", indexState(status, s.logRead))
 	if st.DeadLetters > 0 {
 		p.row("rejected events", fmt.Sprintf("%d (see indexer-project status)", st.DeadLetters))
 	}
@@ -68,18 +73,34 @@ func (m *Main) runStats(ctx context.Context, args []string) error {
 	return nil
 }
 
-// indexState says where the index is relative to the log.
-func indexState(s service.Status) string {
+// statsStatus is the status in stats --json. Without a projector, stats
+// reads index.db alone and does not start the embedded server to ask the
+// log (that would take the data directory, as a scan does): the log's last
+// sequence and the lag are then unknown and left out, not 0.
+type statsStatus struct {
+	service.Status
+	LastSeq *uint64 `json:"last_seq,omitempty"`
+	Lag     *uint64 `json:"lag,omitempty"`
+}
+
+// indexState says where the index is relative to the log; logRead says
+// whether s holds the log's last sequence.
+func indexState(s service.Status, logRead bool) string {
 	out := fmt.Sprintf("at seq %d", s.Checkpoint)
 	switch {
-	case s.LastSeq == 0:
+	case !logRead:
 	case s.Lag == 0:
 		out += ", caught up with the log"
 	default:
-		out += fmt.Sprintf(", %d events behind the log", s.Lag)
+		out += fmt.Sprintf(", %s behind the log", app.Count(s.Lag, "event", "events"))
 	}
-	if s.Live {
+	switch {
+	case s.Live:
 		out += " (live)"
+	case logRead && s.Lag > 0:
+		out += " (no projector running: start indexer-project, or run indexer-scan standalone to update the index)"
+	case !logRead:
+		out += " (no projector running; indexer-project status compares it with the log)"
 	}
 	return out
 }
