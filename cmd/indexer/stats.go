@@ -11,7 +11,9 @@ import (
 
 const statsAbout = `Prints the index's totals: files, bytes, unique bytes, duplicate groups and
 wasted bytes, per machine, the last scans and how far the index is behind
-the log.`
+the log. Without a running indexer-project it reads index.db alone and does
+not know the log's end ("no projector running"; --json leaves status.last_seq
+and status.lag out): indexer-project status compares the two.`
 
 func (m *Main) runStats(ctx context.Context, args []string) error {
 	fs, qf := m.queryFlags("stats", "", statsAbout)
