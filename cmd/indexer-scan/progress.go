@@ -9,6 +9,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/indexer/indexer/cmd/internal/app"
 	"github.com/indexer/indexer/scanner"
 )
 
@@ -38,8 +39,9 @@ func startProgress(w io.Writer, root string, p *scanner.Progress, quiet bool) fu
 			el := time.Since(start).Seconds()
 			read, total := p.BytesRead.Load(), p.BytesToRd.Load()
 			rate := float64(read) / el
-			line := fmt.Sprintf("%s: %d dirs, %d files, read %d/%d files, %s (%.0f MB/s)",
-				root, p.Dirs.Load(), p.Files.Load(), p.Read.Load(), p.ToRead.Load(), humanBytes(read), rate/1e6)
+			line := fmt.Sprintf("%s: %s, %s, read %d/%s, %s (%.0f MB/s)",
+				root, app.Count(p.Dirs.Load(), "dir", "dirs"), app.Count(p.Files.Load(), "file", "files"),
+				p.Read.Load(), app.Count(p.ToRead.Load(), "file", "files"), humanBytes(read), rate/1e6)
 			if p.WalkDone.Load() && rate > 0 && total > read {
 				line += fmt.Sprintf(", ETA %s", time.Duration(float64(total-read)/rate*float64(time.Second)).Round(time.Second))
 			} else if !p.WalkDone.Load() {

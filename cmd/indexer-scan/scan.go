@@ -211,7 +211,7 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 	sum.PeakRSS = peakRSS()
 	m.print(sum, *asJSON)
 	if sum.Unreadable > 0 {
-		return fmt.Errorf("%d paths could not be read (see the log): %w", sum.Unreadable, app.ErrPartial)
+		return fmt.Errorf("%s could not be read (see the log): %w", app.Count(sum.Unreadable, "path", "paths"), app.ErrPartial)
 	}
 	return nil
 }

@@ -75,18 +75,15 @@ func (m *Main) runDupes(ctx context.Context, args []string) error {
 		if i > 0 {
 			fmt.Fprintln(m.Stdout)
 		}
-		copies := fmt.Sprintf("%d copies", g.Inodes)
-		if g.Inodes == 1 {
-			copies = "1 copy"
-		}
+		copies := app.Count(g.Inodes, "copy", "copies")
 		if links := g.Count - g.Inodes; links > 0 {
-			copies += fmt.Sprintf(", %d hard link%s", links, plural(int(links)))
+			copies += ", " + app.Count(links, "hard link", "hard links")
 		}
 		waste := humanBytes(g.Wasted) + " wasted"
 		if g.Wasted == 0 {
 			waste = "nothing wasted"
 		}
-		fmt.Fprintf(m.Stdout, "%s  %s x %d paths (%s)  sha256 %s\n", waste, humanBytes(g.Size), g.Count, copies, g.SHA256)
+		fmt.Fprintf(m.Stdout, "%s  %s x %s (%s)  sha256 %s\n", waste, humanBytes(g.Size), app.Count(g.Count, "path", "paths"), copies, g.SHA256)
 		seen := map[[3]any]int{}
 		for j, f := range g.Files {
 			key := [3]any{f.Machine, f.Device, f.Inode}
@@ -108,7 +105,7 @@ func (m *Main) runDupes(ctx context.Context, args []string) error {
 	case q.Limit > 0 && res.Total > q.Offset+len(res.Groups):
 		fmt.Fprintf(m.Stderr, "groups %d-%d of %d (%s wasted on this page); next page: --page %d\n", q.Offset+1, q.Offset+len(res.Groups), res.Total, humanBytes(wasted), *page+1)
 	default:
-		fmt.Fprintf(m.Stderr, "%d group%s, %s wasted\n", res.Total, plural(res.Total), humanBytes(wasted))
+		fmt.Fprintf(m.Stderr, "%s, %s wasted\n", app.Count(res.Total, "group", "groups"), humanBytes(wasted))
 	}
 	return nil
 }

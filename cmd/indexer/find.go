@@ -109,14 +109,7 @@ func (m *Main) runFind(ctx context.Context, args []string) error {
 	case q.Limit > 0 && (res.Total > q.Offset+len(res.Files) || res.TotalCapped):
 		fmt.Fprintf(m.Stderr, "%d-%d of %s files; next page: --page %s\n", q.Offset+1, q.Offset+len(res.Files), total, strconv.Itoa(*page+1))
 	default:
-		fmt.Fprintf(m.Stderr, "%d file%s\n", res.Total, plural(res.Total))
+		fmt.Fprintln(m.Stderr, app.Count(res.Total, "file", "files"))
 	}
 	return nil
-}
-
-func plural(n int) string {
-	if n == 1 {
-		return ""
-	}
-	return "s"
 }

@@ -164,7 +164,7 @@ func resolve(ctx context.Context, q service.Queries, machine, arg string, probe 
 	}
 	switch len(found) {
 	case 0:
-		return "", "", fmt.Errorf("%s: %w on any machine (%d machines in the index)", arg, projections.ErrNotFound, len(ms))
+		return "", "", fmt.Errorf("%s: %w on any machine (%s in the index)", arg, projections.ErrNotFound, app.Count(len(ms), "machine", "machines"))
 	case 1:
 		return found[0], pathFor(found[0]), nil
 	}

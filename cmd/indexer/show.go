@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"strings"
 
+	"github.com/indexer/indexer/cmd/internal/app"
 	"github.com/indexer/indexer/events"
 	"github.com/indexer/indexer/projections/service"
 )
@@ -41,7 +42,7 @@ func (m *Main) runShow(ctx context.Context, args []string) error {
 		pr.row("born", fileTime(f.BTime))
 	}
 	pr.row("owner", fmt.Sprintf("uid %d, gid %d", f.UID, f.GID))
-	pr.row("inode", fmt.Sprintf("%d on device %d, %d link%s", f.Inode, f.Device, f.Nlink, plural(int(f.Nlink))))
+	pr.row("inode", fmt.Sprintf("%d on device %d, %s", f.Inode, f.Device, app.Count(f.Nlink, "link", "links")))
 	if f.Target != "" {
 		pr.row("link to", cell(string(f.Target)))
 	}
@@ -58,7 +59,7 @@ func (m *Main) runShow(ctx context.Context, args []string) error {
 		if g.Count < 2 {
 			fmt.Fprintln(m.Stdout, "no other file has this content")
 		} else {
-			fmt.Fprintf(m.Stdout, "same content: %d paths, %d cop%s on disk, %s wasted\n", g.Count, g.Inodes, map[bool]string{true: "y", false: "ies"}[g.Inodes == 1], humanBytes(g.Wasted))
+			fmt.Fprintf(m.Stdout, "same content: %s, %s on disk, %s wasted\n", app.Count(g.Count, "path", "paths"), app.Count(g.Inodes, "copy", "copies"), humanBytes(g.Wasted))
 			for _, c := range d.Copies {
 				note := ""
 				if c.Machine == f.Machine && c.Device == f.Device && c.Inode == f.Inode {

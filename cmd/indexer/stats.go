@@ -56,7 +56,7 @@ func (m *Main) runStats(ctx context.Context, args []string) error {
 	p.row("files", fmt.Sprint(st.Files))
 	p.row("size", humanBytes(st.Bytes))
 	p.row("unique size", humanBytes(st.UniqueBytes))
-	p.row("duplicates", fmt.Sprintf("%d groups, %s wasted", st.Groups, humanBytes(st.Wasted)))
+	p.row("duplicates", fmt.Sprintf("%s, %s wasted", app.Count(st.Groups, "group", "groups"), humanBytes(st.Wasted)))
 	p.row("index", indexState(status, s.logRead))
 	if st.DeadLetters > 0 {
 		p.row("rejected events", fmt.Sprintf("%d (see indexer-project status)", st.DeadLetters))

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sort"
 
+	"github.com/indexer/indexer/cmd/internal/app"
 	"github.com/indexer/indexer/events"
 	"github.com/indexer/indexer/projections"
 	"github.com/indexer/indexer/projections/service"
@@ -70,12 +71,12 @@ func (m *Main) runTree(ctx context.Context, args []string) error {
 	if qf.json {
 		return newPrinter(m.Stdout, true).obj(t)
 	}
-	fmt.Fprintf(m.Stdout, "%s:%s  %d files, %s\n", t.Machine, cell(string(t.Path)), t.Files, humanBytes(t.Bytes))
+	fmt.Fprintf(m.Stdout, "%s:%s  %s, %s\n", t.Machine, cell(string(t.Path)), app.Count(t.Files, "file", "files"), humanBytes(t.Bytes))
 	dirs := append([]projections.TreeEntry(nil), t.Dirs...)
 	sort.SliceStable(dirs, func(i, j int) bool { return dirs[i].Bytes > dirs[j].Bytes })
 	p := newPrinter(m.Stdout, false)
 	for _, d := range dirs {
-		p.row(humanBytes(d.Bytes), fmt.Sprintf("%d file%s", d.Files, plural(int(d.Files))), cell(d.Name)+"/")
+		p.row(humanBytes(d.Bytes), app.Count(d.Files, "file", "files"), cell(d.Name)+"/")
 	}
 	for _, f := range t.Entries {
 		name := string(f.Path)[len(t.Path):]

@@ -139,3 +139,20 @@ func TestServerURLStale(t *testing.T) {
 		t.Fatalf("ServerURL of a live owner = %q, want %q", got, owner.Server.ClientURL())
 	}
 }
+
+func TestCount(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		got, want string
+	}{
+		{Count(0, "file", "files"), "0 files"},
+		{Count(1, "file", "files"), "1 file"},
+		{Count(2, "file", "files"), "2 files"},
+		{Count(uint64(1), "copy", "copies"), "1 copy"},
+		{Count(int64(-1), "event", "events"), "-1 events"},
+	} {
+		if tc.got != tc.want {
+			t.Errorf("Count: %q, want %q", tc.got, tc.want)
+		}
+	}
+}
