@@ -168,6 +168,18 @@ func TestSubjects(t *testing.T) {
 			t.Errorf("ValidateMachine(%q) = nil, want an error", bad)
 		}
 	}
+	// The error names the offending character as written, not one byte of
+	// it.
+	for name, want := range map[string]string{
+		"ünï":     `"ü" is not allowed`,
+		"ab€":     `"€" is not allowed`,
+		"caf\xe9": `"\xe9" is not allowed`,
+		"a.b":     `"." is not allowed`,
+	} {
+		if err := events.ValidateMachine(name); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("ValidateMachine(%q) = %v, want it to say %s", name, err, want)
+		}
+	}
 	for _, good := range []string{"nas1", "my-laptop", "USB_disk_2"} {
 		if err := events.ValidateMachine(good); err != nil {
 			t.Errorf("ValidateMachine(%q) = %v", good, err)

@@ -3,6 +3,7 @@ package events
 import (
 	"fmt"
 	"strings"
+	"unicode/utf8"
 )
 
 // SubjectPrefix is the first token of every event subject. The stream
@@ -58,12 +59,14 @@ func ValidateMachine(name string) error {
 	if len(name) > 64 {
 		return fmt.Errorf("machine name %q is longer than 64 bytes", name)
 	}
-	for i := 0; i < len(name); i++ {
-		c := name[i]
+	for i, c := range name {
 		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' {
 			continue
 		}
-		return fmt.Errorf("machine name %q may hold only letters, digits, '-' and '_' (it is one NATS subject token); %q is not allowed", name, string(rune(c)))
+		// The offending character as written: a whole UTF-8 sequence, or
+		// the one byte that is not valid UTF-8.
+		_, size := utf8.DecodeRuneInString(name[i:])
+		return fmt.Errorf("machine name %q may hold only ASCII letters, digits, '-' and '_' (it is one NATS subject token); %q is not allowed", name, name[i:i+size])
 	}
 	return nil
 }

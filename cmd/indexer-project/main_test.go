@@ -198,6 +198,11 @@ func TestUsageAndHelp(t *testing.T) {
 		{[]string{"--no-such-flag"}, app.ExitUsage},
 		{[]string{"rebuild", "--data", t.TempDir(), "--until-seq", "5"}, app.ExitUsage},
 		{[]string{"rebuild", "--data", t.TempDir(), "--until-time", "yesterday", "--into", "x"}, app.ExitUsage},
+		// No command takes positional arguments.
+		{[]string{"status", "--data", t.TempDir(), "extra"}, app.ExitUsage},
+		{[]string{"rebuild", "--data", t.TempDir(), "extra"}, app.ExitUsage},
+		{[]string{"run", "--data", t.TempDir(), "extra"}, app.ExitUsage},
+		{[]string{"extra"}, app.ExitUsage},
 	} {
 		var out, errb bytes.Buffer
 		err := (&Main{Stdout: &out, Stderr: &errb}).Run(context.Background(), c.args)

@@ -109,10 +109,15 @@ func TestExitCodesAndMessages(t *testing.T) {
 	}{
 		{[]string{"--data", data, "/no/such/dir"}, 1, "no such file or directory"},
 		{[]string{"--data", data}, 2, "no PATH to scan"},
-		{[]string{"--data", data, "--machine", "a.b", "."}, 2, "may hold only letters"},
+		{[]string{"--data", data, "--machine", "a.b", "."}, 2, "may hold only ASCII letters"},
+		{[]string{"--data", data, "--machine", "ünï", "."}, 2, `"ü" is not allowed`},
 		{[]string{"--data", data, "--hashes", "crc32", "."}, 2, "unknown hash"},
 		{[]string{"--data", data, "--bogus", "."}, 2, "flag provided but not defined"},
 		{[]string{"--data", data, "/etc/hostname"}, 1, "not a directory"},
+		{[]string{"--data", data, "--workers", "0", "."}, 2, "--workers 0: give at least 1"},
+		{[]string{"--data", data, "--workers", "-3", "."}, 2, "--workers -3: give at least 1"},
+		{[]string{"--data", data, "--exclude", "[", "."}, 2, `--exclude: pattern "["`},
+		{[]string{"--data", data, "--exclude", "*.tmp", "--exclude", "a[b", "."}, 2, `--exclude: pattern "a[b"`},
 	} {
 		code, _, errs := run(t, context.Background(), tc.args...)
 		if code != tc.code || !strings.Contains(errs, tc.msg) {

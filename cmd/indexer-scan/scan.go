@@ -94,7 +94,7 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 	verify := fs.Bool("verify", false, "re-read every file, and report content that changed while size and mtime did not (bit rot)")
 	asJSON := fs.Bool("json", false, "print the summary as one JSON object")
 	quiet := fs.Bool("quiet", false, "print nothing but errors and the summary")
-	workers := fs.Int("workers", 0, "files read at once (default: four per core)")
+	workers := fs.Int("workers", 0, "files read at once, at least 1 (default: four per core)")
 	priority := fs.String("priority", app.Getenv("PRIORITY", "idle"), "CPU `priority`: idle (only time nothing else wants), low (nice 19) or normal (env INDEXER_PRIORITY)")
 	fs.Usage = func() {
 		fmt.Fprint(m.Stderr, usage)
@@ -110,6 +110,15 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 	roots := fs.Args()
 	if len(roots) == 0 {
 		return app.Usagef("no PATH to scan")
+	}
+	var badWorkers error
+	fs.Visit(func(f *flag.Flag) {
+		if f.Name == "workers" && *workers < 1 {
+			badWorkers = app.Usagef("--workers %d: give at least 1, or leave it out for four per core", *workers)
+		}
+	})
+	if badWorkers != nil {
+		return badWorkers
 	}
 	if err := events.ValidateMachine(*machine); err != nil {
 		return app.Usagef("%v", err)
@@ -185,6 +194,9 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 		stopProgress()
 		sum.add(res)
 		if err != nil {
+			if err := excludeError(err); err != nil {
+				return err
+			}
 			sum.DurationMS = time.Since(start).Milliseconds()
 			if res.Root != "" {
 				m.print(sum, *asJSON)
@@ -286,6 +298,21 @@ func peakRSS() int64 {
 		}
 	}
 	return 0
+}
+
+// excludeError returns a usage error naming the --exclude pattern when err
+// is the scanner refusing one, or nil. The scanner parses the patterns
+// before it publishes anything (and reports them as "--exclude: pattern
+// %q: why"); a bad line of a .indexerignore file stays an error of the
+// tree, exit 1.
+func excludeError(err error) error {
+	const mark = "--exclude: pattern "
+	msg := err.Error()
+	i := strings.Index(msg, mark)
+	if i < 0 {
+		return nil
+	}
+	return app.Usagef("%s (a gitignore pattern: escape a literal '[', '*' or '?' with '\\')", msg[i:])
 }
 
 type multiFlag []string

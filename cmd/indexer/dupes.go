@@ -28,8 +28,8 @@ func (m *Main) runDupes(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	if len(pos) > 0 {
-		return app.Usagef("unexpected argument %q", pos[0])
+	if err := noArgs(pos, "dupes"); err != nil {
+		return err
 	}
 	switch *sort {
 	case "wasted", "size", "count":

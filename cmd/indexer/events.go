@@ -27,8 +27,8 @@ func (m *Main) runEvents(ctx context.Context, args []string) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	if fs.NArg() > 0 {
-		return app.Usagef("unexpected argument %q", fs.Arg(0))
+	if err := noArgs(fs.Args(), "events"); err != nil {
+		return err
 	}
 	filter, err := eventFilter(*machine, *typ)
 	if err != nil {

@@ -17,7 +17,7 @@ func (m *Main) runMachines(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	if _, err := onlyArg(pos, "", true); err != nil {
+	if err := noArgs(pos, "machines"); err != nil {
 		return err
 	}
 	s, err := m.openSession(ctx, qf, "indexer machines", false)

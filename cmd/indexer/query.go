@@ -378,6 +378,14 @@ func parseArgs(fs *flag.FlagSet, args []string) ([]string, error) {
 	}
 }
 
+// noArgs refuses the positional arguments of a command that takes none.
+func noArgs(pos []string, name string) error {
+	if len(pos) > 0 {
+		return app.Usagef("unexpected argument %q: indexer %s takes no arguments", pos[0], name)
+	}
+	return nil
+}
+
 // onlyArg returns the single positional argument, or "" when optional and
 // absent.
 func onlyArg(pos []string, what string, optional bool) (string, error) {

@@ -147,6 +147,19 @@ func TestQueryStandalone(t *testing.T) {
 		{[]string{"history", "/no/such/file"}, app.ExitError, "not found"},
 		{[]string{"tree", "/no/such/dir"}, app.ExitError, "not found"},
 		{[]string{"show", "/x", "--machine", "bad.name"}, app.ExitUsage, "--machine"},
+		{[]string{"show", "/x", "--machine", "ünï"}, app.ExitUsage, `"ü" is not allowed`},
+		// Commands without positional arguments refuse extras; the others
+		// refuse a second one.
+		{[]string{"stats", "extra"}, app.ExitUsage, `unexpected argument "extra"`},
+		{[]string{"machines", "extra"}, app.ExitUsage, `unexpected argument "extra"`},
+		{[]string{"scans", "extra"}, app.ExitUsage, `unexpected argument "extra"`},
+		{[]string{"dupes", "extra"}, app.ExitUsage, `unexpected argument "extra"`},
+		{[]string{"events", "extra"}, app.ExitUsage, `unexpected argument "extra"`},
+		{[]string{"find", "a", "extra"}, app.ExitUsage, `unexpected argument "extra"`},
+		{[]string{"tree", "/a", "extra"}, app.ExitUsage, `unexpected argument "extra"`},
+		{[]string{"ls", "/a", "extra"}, app.ExitUsage, `unexpected argument "extra"`},
+		{[]string{"show", "/a", "extra"}, app.ExitUsage, `unexpected argument "extra"`},
+		{[]string{"history", "/a", "extra"}, app.ExitUsage, `unexpected argument "extra"`},
 	} {
 		_, errOut, code := runMain(t, append(c.args, "--data", env.Dir)...)
 		if code != c.code || !strings.Contains(errOut, c.msg) {

@@ -21,7 +21,7 @@ func (m *Main) runScans(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	if _, err := onlyArg(pos, "", true); err != nil {
+	if err := noArgs(pos, "scans"); err != nil {
 		return err
 	}
 	if *limit < 0 {

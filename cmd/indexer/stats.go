@@ -21,7 +21,7 @@ func (m *Main) runStats(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	if _, err := onlyArg(pos, "", true); err != nil {
+	if err := noArgs(pos, "stats"); err != nil {
 		return err
 	}
 	s, err := m.openSession(ctx, qf, "indexer stats", false)
