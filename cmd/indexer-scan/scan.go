@@ -38,7 +38,8 @@ func NewMain() *Main {
 
 const usage = `Usage: indexer-scan [flags] PATH...
 
-Walks each PATH, hashes every file that is new or changed since this
+Walks each PATH, a directory (a single file is refused: scan the directory
+that holds it), hashes every file that is new or changed since this
 machine's last scan, and appends the facts (FileScanned, FileChanged,
 FileMoved, FileDeleted, FileUnreadable) to the event log.
 

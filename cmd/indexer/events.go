@@ -12,7 +12,7 @@ import (
 	"github.com/indexer/indexer/store"
 )
 
-const eventsAbout = `Prints the event log, one JSON object a line:
+const eventsAbout = `Prints the event log, one JSON object a line (with or without --json):
   {"seq":12,"subject":"idx.nas1.file.scanned","stored":"...","event":{...}}
 An entry that is not a valid event (anyone on the NATS network can publish
 on idx.>) is printed with "error" and its "raw" bytes instead of "event".`
@@ -24,6 +24,7 @@ func (m *Main) runEvents(ctx context.Context, args []string) error {
 	follow := fs.Bool("follow", false, "keep printing new events as they arrive, until interrupted")
 	machine := fs.String("machine", "", "only events of this machine `name`")
 	typ := fs.String("type", "", "only events of this `type`: "+typeList())
+	fs.Bool("json", false, "print JSON lines: events prints nothing else, with or without it (accepted as every command takes --json)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}

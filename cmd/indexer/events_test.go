@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -65,6 +66,10 @@ func TestEventsPrintsTheLog(t *testing.T) {
 	all := lines()
 	if len(all) != 4 {
 		t.Fatalf("%d lines, want 4", len(all))
+	}
+	// --json, which every command takes, prints the same lines.
+	if got := lines("--json"); fmt.Sprint(got) != fmt.Sprint(all) {
+		t.Fatalf("--json: %v, want %v", got, all)
 	}
 	for i, l := range all {
 		if l["seq"].(float64) != float64(i+1) {
