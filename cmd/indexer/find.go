@@ -19,7 +19,10 @@ Examples:
   indexer find report --ext pdf --min-size 1M
   indexer find --glob 'IMG_*.jpg' --machine laptop --under /home/ana/photos
   indexer find --hash 845e9183...        (md5, sha1 or sha256)
-  indexer find --archived --ext txt      (files inside archives)`
+
+--archived (files inside archives) is refused for now: indexer-scan does
+not open archives, so no archive member is in the index, and a path that
+holds "::" is an ordinary file (find --path :: lists those).`
 
 func (m *Main) runFind(ctx context.Context, args []string) error {
 	fs, qf := m.queryFlags("find", "[PATTERN]", findAbout)
@@ -34,7 +37,7 @@ func (m *Main) runFind(ctx context.Context, args []string) error {
 	machine := fs.String("machine", "", "only files of this machine `name`")
 	under := fs.String("under", "", "only files below this `dir`ectory")
 	hash := fs.String("hash", "", "only files with this content `digest` (hex md5, sha1 or sha256)")
-	archived := fs.Bool("archived", false, "only files inside archives (ARCHIVE::inner/path)")
+	archived := fs.Bool("archived", false, "only files inside archives: refused for now, archive members are not indexed yet")
 	limit := fs.Int("limit", 50, "files per page; 0 prints every match")
 	page := fs.Int("page", 1, "page `number` to print")
 	pos, err := parseArgs(fs, args)
@@ -45,10 +48,13 @@ func (m *Main) runFind(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	if *archived {
+		return app.Usagef("--archived: archive members are not indexed yet (indexer-scan does not open archives), so no file is inside one; a path that holds \"::\" is an ordinary file: 'indexer find --path ::' lists those")
+	}
 	q := service.FindRequest{
 		Pattern: pattern, Path: *wholePath, CaseSensitive: *caseSens,
 		Machine: *machine, Ext: *ext, MinSize: minSize.n, MaxSize: maxSize.n,
-		Hash: *hash, Archived: *archived, Limit: *limit,
+		Hash: *hash, Limit: *limit,
 	}
 	if *under != "" {
 		q.Under = absPath(*under, *machine)
