@@ -43,6 +43,13 @@ type rule struct {
 	base    string // "" for the root's rules, else "dir/sub/" relative to the root
 }
 
+// CheckExclude reports whether pattern is a valid exclude pattern
+// (gitignore syntax), with the error Scan would return for it.
+func CheckExclude(pattern string) error {
+	_, err := parseRule(pattern, "--exclude", "")
+	return err
+}
+
 // newMatcher builds a matcher from --exclude patterns and, when present, the
 // root's .indexerignore.
 func newMatcher(root string, excludes []string) (*matcher, error) {

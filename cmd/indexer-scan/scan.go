@@ -127,6 +127,11 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 	if err := parsePriority(*priority); err != nil {
 		return app.Usagef("%v", err)
 	}
+	for _, p := range excludes {
+		if err := scanner.CheckExclude(p); err != nil {
+			return app.Usagef("%v (a gitignore pattern: escape a literal '[', '*' or '?' with '\\')", err)
+		}
+	}
 	algos, err := scanner.ParseHashes(*hashes)
 	if err != nil {
 		return app.Usagef("--hashes: %v", err)
@@ -195,9 +200,6 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 		stopProgress()
 		sum.add(res)
 		if err != nil {
-			if err := excludeError(err); err != nil {
-				return err
-			}
 			sum.DurationMS = time.Since(start).Milliseconds()
 			if res.Root != "" {
 				m.print(sum, *asJSON)
@@ -299,21 +301,6 @@ func peakRSS() int64 {
 		}
 	}
 	return 0
-}
-
-// excludeError returns a usage error naming the --exclude pattern when err
-// is the scanner refusing one, or nil. The scanner parses the patterns
-// before it publishes anything (and reports them as "--exclude: pattern
-// %q: why"); a bad line of a .indexerignore file stays an error of the
-// tree, exit 1.
-func excludeError(err error) error {
-	const mark = "--exclude: pattern "
-	msg := err.Error()
-	i := strings.Index(msg, mark)
-	if i < 0 {
-		return nil
-	}
-	return app.Usagef("%s (a gitignore pattern: escape a literal '[', '*' or '?' with '\\')", msg[i:])
 }
 
 type multiFlag []string
