@@ -2,6 +2,8 @@ package scanner_test
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,15 +15,6 @@ import (
 	"github.com/indexer/indexer/events"
 )
 
-func inode(t *testing.T, p string) uint64 {
-	t.Helper()
-	fi, err := os.Lstat(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return fi.Sys().(*syscall.Stat_t).Ino
-}
-
 // sha256sum is coreutils' digest of the file at p.
 func sha256sum(t *testing.T, p string) string {
 	t.Helper()
@@ -32,45 +25,61 @@ func sha256sum(t *testing.T, p string) string {
 	return strings.Fields(string(out))[0]
 }
 
-// reuseInode removes from and writes content to the new path to, with
-// from's old mtime, as restoring a file with its times does, and checks
-// that the file system gave to the inode from had: ext4 hands a freed
-// inode to the next file created in the directory.
-func reuseInode(t *testing.T, from, to, content string) {
+// recordAs appends, as an earlier scan of machine m1 would have, a
+// FileScanned of the path gone (not on disk) with the inode, device, size
+// and mtime of the file at p, the birth time btime and the digest of
+// content: what the scan state holds after a file was deleted and the file
+// system gave its inode to the file at p. (ext4 hands a freed inode to the
+// next file created, but under parallel tests another file may take it, so
+// the tests do not wait for the file system to do it.)
+func recordAs(t *testing.T, h *harness, gone, p string, btime int64, content string) {
 	t.Helper()
-	ino := inode(t, from)
-	fi, err := os.Stat(from)
+	fi, err := os.Lstat(p)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.Remove(from); err != nil {
+	sys := fi.Sys().(*syscall.Stat_t)
+	sum := sha256.Sum256([]byte(content))
+	f := events.File{Path: events.Path(gone), Size: fi.Size(), Mode: uint32(fi.Mode().Perm()),
+		MTime: fi.ModTime().UnixNano(), CTime: sys.Ctim.Nano(), BTime: btime,
+		Inode: sys.Ino, Device: sys.Dev, Nlink: 1, Hashes: events.Hashes{SHA256: hex.EncodeToString(sum[:])}}
+	if err := h.log.Append(context.Background(), events.New("m1", events.NewID(), time.Now(), &events.FileScanned{File: f})); err != nil {
 		t.Fatal(err)
-	}
-	if err := os.WriteFile(to, []byte(content), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Chtimes(to, fi.ModTime(), fi.ModTime()); err != nil {
-		t.Fatal(err)
-	}
-	if got := inode(t, to); got != ino {
-		t.Fatalf("premise: the file system gave the new file inode %d, not the freed %d", got, ino)
 	}
 }
 
-// A new file in a deleted file's inode, with its size and mtime, is not a
-// move of it: it is read, and recorded with its own content.
+// btimeOf is the birth time the scanner records for the file at p.
+func btimeOf(t *testing.T, h *harness, root, p string) int64 {
+	t.Helper()
+	_, evs := h.mustScan(root)
+	for _, e := range evs {
+		if d, ok := e.Data.(*events.FileScanned); ok && string(d.Path) == p {
+			if d.BTime == 0 {
+				t.Fatalf("premise: %s was recorded without a birth time", p)
+			}
+			return d.BTime
+		}
+	}
+	t.Fatalf("%s not scanned", p)
+	return 0
+}
+
+// A new file in a deleted file's inode, with its size and mtime (as
+// restoring a file with its times gives), is not a move of it: it is read,
+// and recorded with its own content.
 func TestReusedInodeIsNotAMove(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
 	root := t.TempDir()
 	x, y := filepath.Join(root, "x"), filepath.Join(root, "y")
-	writeTree(t, root, map[string]string{"x": "AAAA"})
-	old := time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)
-	if err := os.Chtimes(x, old, old); err != nil {
+	writeTree(t, root, map[string]string{"y": "BBBB"})
+	btime := btimeOf(t, h, root, y)
+	// y is new to the index again, and x was "AAAA" in y's inode, born
+	// earlier.
+	if err := h.log.Append(context.Background(), events.New("m1", events.NewID(), time.Now(), &events.FileDeleted{Path: events.Path(y)})); err != nil {
 		t.Fatal(err)
 	}
-	h.mustScan(root)
-	reuseInode(t, x, y, "BBBB")
+	recordAs(t, h, x, y, btime-1e9, "AAAA")
 	res, evs := h.mustScan(root)
 	if got, want := summary(root, evs), []string{"FileDeleted x", "FileScanned y"}; strings.Join(got, ",") != strings.Join(want, ",") {
 		t.Fatalf("events %q, want %q", got, want)
@@ -103,30 +112,16 @@ func TestMoveWithoutBirthTimeIsCheckedByContent(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
 	root := t.TempDir()
-	writeTree(t, root, map[string]string{"dir/a": "same content", "dir/b": "old content"})
-	_, evs := h.mustScan(root)
-	// Record both again without their birth times, as a scanner on a file
-	// system that keeps none would have.
-	a := h.log.NewAppender()
-	for _, e := range evs {
-		d := e.Data.(*events.FileScanned)
-		if d.BTime == 0 {
-			t.Fatalf("premise: %s was recorded without a birth time", d.Path)
-		}
-		f := d.File
-		f.BTime = 0
-		if err := a.Append(context.Background(), events.New("m1", e.Scan, time.Now(), &events.FileChanged{File: f, Reason: events.ReasonMetadata})); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := a.Flush(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	writeTree(t, root, map[string]string{"dir/a": "same content", "dir/c": "new content"})
 	dir := filepath.Join(root, "dir")
-	if err := os.Rename(filepath.Join(dir, "a"), filepath.Join(root, "a2")); err != nil {
+	a, c := filepath.Join(dir, "a"), filepath.Join(dir, "c")
+	// a, recorded without its birth time, then renamed; c is new, in the
+	// inode that b, recorded without a birth time, had with other content.
+	recordAs(t, h, a, a, 0, "same content")
+	if err := os.Rename(a, filepath.Join(root, "a2")); err != nil {
 		t.Fatal(err)
 	}
-	reuseInode(t, filepath.Join(dir, "b"), filepath.Join(dir, "c"), "new content")
+	recordAs(t, h, filepath.Join(dir, "b"), c, 0, "old content")
 	res, evs := h.mustScan(root)
 	want := []string{"FileDeleted dir/b", "FileMoved dir/a -> a2", "FileScanned dir/c"}
 	if got := summary(root, evs); strings.Join(got, ",") != strings.Join(want, ",") {
@@ -138,8 +133,8 @@ func TestMoveWithoutBirthTimeIsCheckedByContent(t *testing.T) {
 	for _, e := range evs {
 		switch d := e.Data.(type) {
 		case *events.FileScanned:
-			if d.Hashes.SHA256 != sha256sum(t, filepath.Join(dir, "c")) {
-				t.Fatalf("c recorded with sha256 %s, sha256sum says %s", d.Hashes.SHA256, sha256sum(t, filepath.Join(dir, "c")))
+			if d.Hashes.SHA256 != sha256sum(t, c) {
+				t.Fatalf("c recorded with sha256 %s, sha256sum says %s", d.Hashes.SHA256, sha256sum(t, c))
 			}
 		case *events.FileMoved:
 			if d.Hashes.SHA256 != sha256sum(t, filepath.Join(root, "a2")) || d.BTime == 0 {
