@@ -169,3 +169,35 @@ func TestSymlinkedRootScansTheRealPath(t *testing.T) {
 		t.Fatalf("the same files through the link again: %q, want no events", summary(real, evs))
 	}
 }
+
+// Files an earlier scan recorded under a root given through a symbolic
+// link (before roots were resolved) are recorded again under their real
+// paths, without being read, and their old paths are deleted.
+func TestAliasRootPathsAreReplaced(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	base, err := filepath.EvalSymlinks(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	real, link := filepath.Join(base, "real"), filepath.Join(base, "link")
+	writeTree(t, real, map[string]string{"sub/a": "a"})
+	if err := os.Symlink("real", link); err != nil {
+		t.Fatal(err)
+	}
+	recordAs(t, h, filepath.Join(link, "sub/a"), filepath.Join(real, "sub/a"), 0, "a")
+	// A file deleted since: its record has another file's inode.
+	writeTree(t, base, map[string]string{"elsewhere": "gone since"})
+	recordAs(t, h, filepath.Join(link, "sub/gone"), filepath.Join(base, "elsewhere"), 0, "gone since")
+	res, evs := h.mustScan(link)
+	want := []string{"FileDeleted " + link + "/sub/a", "FileDeleted " + link + "/sub/gone", "FileScanned sub/a"}
+	if got := summary(real, evs); strings.Join(got, ",") != strings.Join(want, ",") {
+		t.Fatalf("events %q, want %q", got, want)
+	}
+	if res.Counts.Read != 0 {
+		t.Fatalf("read %d files, want 0: their content is recorded", res.Counts.Read)
+	}
+	if _, evs := h.mustScan(link); len(evs) != 0 {
+		t.Fatalf("rescan: %q, want no events", summary(real, evs))
+	}
+}

@@ -108,8 +108,12 @@ func (s *Scanner) Scan(ctx context.Context, root string) (Result, error) {
 	if err != nil {
 		return Result{}, fmt.Errorf("scan %s: %w", abs, err)
 	}
+	alias := ""
+	if given != abs {
+		alias = given
+	}
 	w := &walk{
-		Scanner: s, ctx: ctx, root: abs, match: match,
+		Scanner: s, ctx: ctx, root: abs, alias: alias, match: match,
 		scan:    events.NewID(),
 		hashes:  s.Hashes,
 		state:   s.State,
@@ -151,6 +155,7 @@ type walk struct {
 	*Scanner
 	ctx     context.Context
 	root    string
+	alias   string // the root as given, when it went through a symbolic link
 	rootDev uint64
 	match   *matcher
 	scan    ulid.ULID
@@ -249,6 +254,7 @@ func (w *walk) run(start time.Time) (Result, error) {
 	complete := ctx.Err() == nil
 	if complete {
 		w.findVanishedDirs()
+		w.aliasGone()
 		w.emitDeletions()
 	}
 	close(w.out)
@@ -807,6 +813,30 @@ func (w *walk) findVanishedDirs() {
 	for _, dir := range lost {
 		prefix := dir + "/"
 		w.state.Dir(dir, func(name string, e *Entry) {
+			if !w.moved[prefix+name] {
+				w.gone[prefix+name] = true
+			}
+		})
+	}
+}
+
+// aliasGone marks gone every recorded path under the root as given, when
+// the scan went to its real path: an earlier scan recorded the files under
+// the name it was given (before roots were resolved), and this scan has
+// recorded them again under their real paths (a recorded path still there
+// with the inode of a new one is taken as its hard link: not read again).
+func (w *walk) aliasGone() {
+	if w.alias == "" {
+		return
+	}
+	var dirs []string
+	if err := w.state.Dirs(w.alias, func(dir string) error { dirs = append(dirs, dir); return nil }); err != nil {
+		w.logger.Warn("scan state", "err", err)
+		return
+	}
+	for _, dir := range dirs {
+		prefix := dir + "/"
+		w.state.Dir(dir, func(name string, _ *Entry) {
 			if !w.moved[prefix+name] {
 				w.gone[prefix+name] = true
 			}
