@@ -29,6 +29,14 @@
 // and denies delete and purge: the log is append-only by configuration, not
 // only by convention.
 //
+// # Requests
+//
+// StartService answers requests on the log's connection as a NATS micro
+// service (`nats micro ls` lists it) and Log.Request asks one. A reply
+// larger than the connection's max payload (1 MiB unless the server says
+// otherwise) is sent as several messages marked with PartHeader, which
+// Request puts together again; a reply that fits is one plain message.
+//
 // # The DB
 //
 // DB wraps a bbolt file: Update and View run functions on a Tx; Tx.Bucket,
@@ -51,4 +59,8 @@
 //   - The deduplication window (Log.Duplicates, 3 s) is shorter than an
 //     append's retries: see Appender for the search that covers the rest.
 //   - Keys and values from a Bucket are valid only inside the transaction.
+//   - A reply in parts is held whole in memory by the service and by
+//     Request, and must arrive within the request's deadline. A client that
+//     knows nothing of parts (`nats req`, nats.go's Request) gets only the
+//     first.
 package store

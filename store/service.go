@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -22,7 +24,19 @@ type ServiceConfig struct {
 	// Metadata is shown by `nats micro info`.
 	Metadata  map[string]string
 	Endpoints []ServiceEndpoint
+	// Logger receives the replies that could not be sent; nil discards
+	// them (they still count in the endpoint's errors, `nats micro stats`).
+	Logger *slog.Logger
 }
+
+// PartHeader marks a reply too large for one message (see StartService):
+// its value is "part/total", "1/3" to "3/3". A reply that fits in one
+// message has no such header.
+const PartHeader = "Indexer-Part"
+
+// partHeaderRoom is what a part leaves of the max payload for its headers:
+// "NATS/1.0\r\nIndexer-Part: 123/456\r\n\r\n" is about 40 bytes.
+const partHeaderRoom = 1024
 
 // ServiceEndpoint is one request/reply subject of a service.
 type ServiceEndpoint struct {
@@ -60,6 +74,12 @@ type Service struct {
 
 // StartService registers cfg on the log's connection and starts answering.
 // Handlers receive a context that Stop cancels.
+//
+// A reply body that fits in the connection's max payload (what the server
+// announced, 1 MiB by default) is sent as one message, as any NATS service
+// does. A larger one is sent as several messages to the request's reply
+// subject, in order, each with a PartHeader; Request puts them together
+// again.
 func (l *Log) StartService(cfg ServiceConfig) (*Service, error) {
 	if l.Conn == nil {
 		return nil, fmt.Errorf("start service %s: no connection", cfg.Name)
@@ -70,14 +90,21 @@ func (l *Log) StartService(cfg ServiceConfig) (*Service, error) {
 	if err != nil {
 		return nil, fmt.Errorf("start service %s: %w", cfg.Name, err)
 	}
+	logger := cfg.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Service{svc: svc, cancel: cancel}
 	for _, ep := range cfg.Endpoints {
-		h := ep.Handler
+		h, name := ep.Handler, ep.Name
 		handler := micro.HandlerFunc(func(req micro.Request) {
 			out, err := h(ctx, req.Data())
 			if err == nil {
-				req.Respond(out)
+				err = respond(l.Conn, req, out)
+				if err != nil {
+					logger.Error("reply not sent", "service", cfg.Name, "endpoint", name, "subject", req.Subject(), "bytes", len(out), "err", err)
+				}
 				return
 			}
 			code := 500
@@ -85,7 +112,9 @@ func (l *Log) StartService(cfg ServiceConfig) (*Service, error) {
 			if errors.As(err, &se) {
 				code = se.Code
 			}
-			req.Error(strconv.Itoa(code), err.Error(), nil)
+			if rerr := req.Error(strconv.Itoa(code), err.Error(), nil); rerr != nil {
+				logger.Error("error reply not sent", "service", cfg.Name, "endpoint", name, "subject", req.Subject(), "reply", err, "err", rerr)
+			}
 		})
 		if err := svc.AddEndpoint(ep.Name, handler, micro.WithEndpointSubject(ep.Subject)); err != nil {
 			s.Stop()
@@ -93,6 +122,33 @@ func (l *Log) StartService(cfg ServiceConfig) (*Service, error) {
 		}
 	}
 	return s, nil
+}
+
+// respond sends out as the reply to req: one message when it fits in the
+// connection's max payload, otherwise parts marked with PartHeader. A part
+// that cannot be sent ends the reply with a 500 error, if that can be sent.
+func respond(nc *nats.Conn, req micro.Request, out []byte) error {
+	limit := int(nc.MaxPayload())
+	if limit <= 0 || len(out) <= limit {
+		return req.Respond(out)
+	}
+	size := limit - partHeaderRoom
+	if size < partHeaderRoom {
+		err := fmt.Errorf("reply of %d bytes: the server's max payload (%d bytes) leaves no room for parts", len(out), limit)
+		req.Error("500", err.Error(), nil)
+		return err
+	}
+	n := (len(out) + size - 1) / size
+	for i := range n {
+		part := out[i*size : min((i+1)*size, len(out))]
+		h := micro.Headers{PartHeader: []string{strconv.Itoa(i+1) + "/" + strconv.Itoa(n)}}
+		if err := req.Respond(part, micro.WithHeaders(h)); err != nil {
+			err = fmt.Errorf("reply of %d bytes: part %d of %d: %w", len(out), i+1, n, err)
+			req.Error("500", err.Error(), nil)
+			return err
+		}
+	}
+	return nil
 }
 
 // Stop stops answering: requests in flight finish, new ones go to another
@@ -108,9 +164,10 @@ func (s *Service) Stop() error {
 }
 
 // Request sends body to subject on the log's connection and waits for the
-// reply until ctx ends (or 10 seconds without a deadline). A service that
-// answered with an error returns a *ServiceError; nobody listening on the
-// subject returns ErrUnavailable.
+// reply until ctx ends (or 10 seconds without a deadline); a reply in parts
+// (see StartService) is returned whole. A service that answered with an
+// error returns a *ServiceError; nobody listening on the subject, or a reply
+// that did not arrive in time, returns ErrUnavailable.
 func (l *Log) Request(ctx context.Context, subject string, body []byte) ([]byte, error) {
 	if l.Conn == nil {
 		return nil, fmt.Errorf("request %s: %w", subject, ErrClosed)
@@ -120,7 +177,7 @@ func (l *Log) Request(ctx context.Context, subject string, body []byte) ([]byte,
 		ctx, cancel = context.WithTimeout(ctx, defaultRequestTimeout)
 		defer cancel()
 	}
-	msg, err := l.Conn.RequestWithContext(ctx, subject, body)
+	out, err := l.request(ctx, subject, body)
 	for errors.Is(err, nats.ErrReconnectBufExceeded) && ctx.Err() == nil {
 		// The connection is reconnecting and sent nothing (see Dial): ask
 		// again once it is back, within ctx.
@@ -128,25 +185,107 @@ func (l *Log) Request(ctx context.Context, subject string, body []byte) ([]byte,
 		case <-ctx.Done():
 		case <-time.After(50 * time.Millisecond):
 		}
-		msg, err = l.Conn.RequestWithContext(ctx, subject, body)
+		out, err = l.request(ctx, subject, body)
 	}
 	if err != nil {
-		if errors.Is(err, nats.ErrNoResponders) {
+		var se *ServiceError
+		switch {
+		case errors.As(err, &se):
+			return nil, se
+		case errors.Is(err, nats.ErrNoResponders):
 			return nil, fmt.Errorf("request %s: %w: no service answers on the subject", subject, ErrUnavailable)
-		}
-		if ctx.Err() != nil && !errors.Is(err, context.Canceled) {
+		case errors.Is(err, ErrUnavailable):
+			return nil, fmt.Errorf("request %s: %w", subject, err)
+		case ctx.Err() != nil && !errors.Is(err, context.Canceled):
 			return nil, fmt.Errorf("request %s: %w: %v", subject, ErrUnavailable, err)
 		}
 		return nil, fmt.Errorf("request %s: %w", subject, translate(err))
 	}
-	if desc := msg.Header.Get(micro.ErrorHeader); desc != "" {
-		code, _ := strconv.Atoi(msg.Header.Get(micro.ErrorCodeHeader))
-		if code == 0 {
-			code = 500
-		}
-		return nil, &ServiceError{Code: code, Message: desc}
+	return out, nil
+}
+
+// request asks once. It reads the reply from an inbox of its own rather
+// than through nats.go's Request, which keeps only a reply's first message.
+func (l *Log) request(ctx context.Context, subject string, body []byte) ([]byte, error) {
+	inbox := l.Conn.NewInbox()
+	sub, err := l.Conn.SubscribeSync(inbox)
+	if err != nil {
+		return nil, err
 	}
-	return msg.Data, nil
+	defer sub.Unsubscribe()
+	// Parts may arrive faster than they are read, and all of them are kept
+	// anyway: nats.go's default limits would drop some as a slow consumer.
+	if err := sub.SetPendingLimits(-1, -1); err != nil {
+		return nil, err
+	}
+	if err := l.Conn.PublishRequest(subject, inbox, body); err != nil {
+		return nil, err
+	}
+	msg, err := sub.NextMsgWithContext(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := replyError(msg); err != nil {
+		return nil, err
+	}
+	if msg.Header.Get(PartHeader) == "" {
+		return msg.Data, nil
+	}
+	part, total, err := parsePart(msg)
+	if err != nil {
+		return nil, err
+	}
+	if part != 1 {
+		return nil, fmt.Errorf("reply starts with part %d of %d, want part 1", part, total)
+	}
+	out := append([]byte(nil), msg.Data...)
+	for next := 2; next <= total; next++ {
+		msg, err := sub.NextMsgWithContext(ctx)
+		if err != nil {
+			if errors.Is(err, context.DeadlineExceeded) {
+				return nil, fmt.Errorf("%w: reply incomplete: %d of %d parts (%d bytes) arrived before the deadline", ErrUnavailable, next-1, total, len(out))
+			}
+			return nil, fmt.Errorf("reply incomplete, %d of %d parts arrived: %w", next-1, total, err)
+		}
+		if err := replyError(msg); err != nil {
+			return nil, err
+		}
+		part, n, err := parsePart(msg)
+		if err != nil {
+			return nil, err
+		}
+		if part != next || n != total {
+			return nil, fmt.Errorf("reply part %d/%d after part %d/%d: parts out of order", part, n, next-1, total)
+		}
+		out = append(out, msg.Data...)
+	}
+	return out, nil
+}
+
+// replyError returns the *ServiceError that msg carries in micro's error
+// headers, or nil.
+func replyError(msg *nats.Msg) error {
+	desc := msg.Header.Get(micro.ErrorHeader)
+	if desc == "" {
+		return nil
+	}
+	code, _ := strconv.Atoi(msg.Header.Get(micro.ErrorCodeHeader))
+	if code == 0 {
+		code = 500
+	}
+	return &ServiceError{Code: code, Message: desc}
+}
+
+// parsePart reads msg's PartHeader: its part number and the total.
+func parsePart(msg *nats.Msg) (part, total int, err error) {
+	v := msg.Header.Get(PartHeader)
+	a, b, ok := strings.Cut(v, "/")
+	part, err1 := strconv.Atoi(a)
+	total, err2 := strconv.Atoi(b)
+	if !ok || err1 != nil || err2 != nil || part < 1 || part > total {
+		return 0, 0, fmt.Errorf("reply part header %s: %q, want part/total", PartHeader, v)
+	}
+	return part, total, nil
 }
 
 // defaultRequestTimeout bounds a Request whose context has no deadline.
