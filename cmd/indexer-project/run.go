@@ -90,7 +90,7 @@ the indexer command and any machine on the NATS network.
 	// Queries: one cache in front of the index, invalidated by the
 	// checkpoint, shared by the NATS service and the HTTP server.
 	queries := &service.Cache{Queries: &service.Local{Index: p.Index(), Log: env.Log, Checkpoint: p.Checkpoint}, Checkpoint: p.Checkpoint}
-	svc, err := service.Serve(env.Log, queries, nil)
+	svc, err := service.Serve(env.Log, queries, nil, logger)
 	if err != nil {
 		return err
 	}
@@ -100,6 +100,7 @@ the indexer command and any machine on the NATS network.
 		Name: "indexer-admin", Version: service.Version,
 		Description: "indexer-project's own controls; the subject is in its status file",
 		Endpoints:   []store.ServiceEndpoint{{Name: "rebuild", Subject: rb.subject, Handler: rb.handle}},
+		Logger:      logger,
 	})
 	if err != nil {
 		return err

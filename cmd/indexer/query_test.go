@@ -180,7 +180,7 @@ func TestQueryThroughOwner(t *testing.T) {
 	// index.db, the query service on NATS.
 	env := servicetest.MustOpen(t, servicetest.Options{Listen: true, Lock: true})
 	env.Publish(t, servicetest.Fixture()...)
-	svc, err := service.Serve(env.Log, &service.Cache{Queries: env.Local, Checkpoint: env.Projector.Checkpoint}, nil)
+	svc, err := service.Serve(env.Log, &service.Cache{Queries: env.Local, Checkpoint: env.Projector.Checkpoint}, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

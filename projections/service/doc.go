@@ -10,6 +10,9 @@
 //   - Serve makes any Queries a NATS request/reply service (nats.go's micro
 //     package), listed by `nats micro ls` and asked with `nats req
 //     indexer.stats {}`; Client asks such a service and is itself a Queries.
+//     A reply over the NATS server's max payload (1 MiB by default) comes
+//     in parts that Client puts together (see store.StartService), so every
+//     answer is the same over NATS as from the index.
 //
 // The CLI (cmd/indexer), the HTTP API and web UI (projections/web) and the
 // NATS service all sit on Queries, so they give the same answers.
@@ -31,4 +34,6 @@
 //   - Cached answers are shared: callers must not modify them.
 //   - Handlers of one NATS endpoint run one at a time (micro's model), so a
 //     slow query delays the next request to the same endpoint.
+//   - `nats req` shows only the first part of a reply in parts: ask for a
+//     page (limit) to read a large answer with the NATS CLI.
 package service

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 
 	"github.com/indexer/indexer/events"
 	"github.com/indexer/indexer/projections"
@@ -55,8 +56,10 @@ type ScansRequest struct {
 // (ScansRequest), stats, machines, status. Errors reply with the service
 // error headers: 400 for a bad request, 404 for what the index does not
 // hold, 500 otherwise. Several processes may serve at once; each request
-// goes to one of them.
-func Serve(log *store.Log, q Queries, metadata map[string]string) (*store.Service, error) {
+// goes to one of them. A reply larger than the server's max payload comes
+// in parts (store.PartHeader), which Client puts together; logger receives
+// the replies that could not be sent (nil discards).
+func Serve(log *store.Log, q Queries, metadata map[string]string, logger *slog.Logger) (*store.Service, error) {
 	eps := []store.ServiceEndpoint{
 		endpoint("lookup", func(ctx context.Context, r PathRequest) (projections.File, error) {
 			return q.Lookup(ctx, r.Machine, r.Path)
@@ -84,6 +87,7 @@ func Serve(log *store.Log, q Queries, metadata map[string]string) (*store.Servic
 		Name: Name, Version: Version, Metadata: metadata,
 		Description: "indexer queries: find files, duplicates, trees and histories in the index",
 		Endpoints:   eps,
+		Logger:      logger,
 	})
 }
 

@@ -142,7 +142,7 @@ func TestServeAndClient(t *testing.T) {
 	t.Parallel()
 	env := servicetest.MustOpen(t, servicetest.Options{})
 	env.Publish(t, servicetest.Fixture()...)
-	svc, err := service.Serve(env.Log, env.Local, map[string]string{"index": "test"})
+	svc, err := service.Serve(env.Log, env.Local, map[string]string{"index": "test"}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -226,7 +226,7 @@ func TestNATSCLI(t *testing.T) {
 	nats := storetest.NATSCLI(t)
 	env := servicetest.MustOpen(t, servicetest.Options{Listen: true})
 	env.Publish(t, servicetest.Fixture()...)
-	svc, err := service.Serve(env.Log, &service.Cache{Queries: env.Local, Checkpoint: env.Projector.Checkpoint}, nil)
+	svc, err := service.Serve(env.Log, &service.Cache{Queries: env.Local, Checkpoint: env.Projector.Checkpoint}, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -268,5 +268,65 @@ func TestNATSCLI(t *testing.T) {
 	// An error comes back in the service error headers.
 	if out := run("req", "indexer.find", `{"pattern":"[","mode":"glob"}`); !strings.Contains(out, "Nats-Service-Error-Code: 400") {
 		t.Fatalf("a bad request:\n%s", out)
+	}
+}
+
+// TestLargeRepliesOverNATS: answers several times NATS's max payload (QA's
+// case: find and dupes of thousands of files with no limit) come through
+// the Client exactly as the index gives them.
+func TestLargeRepliesOverNATS(t *testing.T) {
+	t.Parallel()
+	env := servicetest.MustOpen(t, servicetest.Options{})
+	// 6,000 files on one machine, half of them copied to another: 3,000 more
+	// duplicate groups than the synthetic scan has of its own.
+	var evs []events.Event
+	servicetest.Generate(servicetest.Big, 6_000, func(e events.Event) error { evs = append(evs, e); return nil })
+	backup := servicetest.NewScan("backup", "/backup", time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC))
+	for i := range 3_000 {
+		f := servicetest.GenFile(servicetest.Big, i)
+		f.Path = "/backup" + f.Path
+		backup.Scanned(f)
+	}
+	env.Publish(t, append(evs, backup.Complete(events.ScanCounts{Seen: 3_000, Added: 3_000})...)...)
+	svc, err := service.Serve(env.Log, env.Local, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { svc.Stop() })
+	// The Client's default of 10 s is ample, but not on a loaded machine
+	// under the race detector.
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	client := &service.Client{Log: env.Log}
+	limit := int(env.Log.Conn.MaxPayload())
+	same := func(name string, local, remote any, lerr, rerr error) {
+		t.Helper()
+		if lerr != nil || rerr != nil {
+			t.Fatalf("%s: locally %v, over NATS %v", name, lerr, rerr)
+		}
+		l, _ := json.Marshal(local)
+		r, _ := json.Marshal(remote)
+		if len(l) < 2*limit {
+			t.Fatalf("%s: the answer is %d bytes, want over twice the max payload (%d) for the test to mean something", name, len(l), limit)
+		}
+		if string(l) != string(r) {
+			t.Fatalf("%s: %d bytes over NATS differ from the %d bytes of the index", name, len(r), len(l))
+		}
+	}
+	for name, r := range map[string]service.FindRequest{
+		"find --limit 0":               {Limit: -1},
+		"find --machine big --limit 0": {Machine: servicetest.Big, Limit: -1},
+	} {
+		l, lerr := env.Local.Find(ctx, r)
+		rm, rerr := client.Find(ctx, r)
+		same(name, l, rm, lerr, rerr)
+	}
+	for name, r := range map[string]service.DupesRequest{
+		"dupes --limit 0":             {Limit: -1, Files: -1},
+		"dupes --sort size --limit 0": {Sort: "size", Limit: -1, Files: -1},
+	} {
+		l, lerr := env.Local.Dupes(ctx, r)
+		rm, rerr := client.Dupes(ctx, r)
+		same(name, l, rm, lerr, rerr)
 	}
 }
