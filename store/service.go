@@ -121,6 +121,12 @@ func (l *Log) StartService(cfg ServiceConfig) (*Service, error) {
 			return nil, fmt.Errorf("start service %s: endpoint %s: %w", cfg.Name, ep.Name, err)
 		}
 	}
+	// Once the server has the subscriptions, a request from any
+	// connection finds the service.
+	if err := l.Conn.Flush(); err != nil {
+		s.Stop()
+		return nil, fmt.Errorf("start service %s: %w", cfg.Name, translate(err))
+	}
 	return s, nil
 }
 
