@@ -126,16 +126,15 @@ func localMachine() string {
 	return app.Getenv("MACHINE", events.MachineFromHost(host))
 }
 
-// resolve finds which machine holds arg: --machine when given, else this
-// host's machine, else the one machine where probe finds it. A relative arg
-// is made absolute for this host's machine.
-func resolve(ctx context.Context, q service.Queries, machine, arg string, probe probe) (string, events.Path, error) {
+// resolve finds which machine holds arg, a file or with dir a directory:
+// --machine when given, else this host's machine, else the one machine
+// where probe finds it. For this host's machine arg is taken as a path here
+// (see localPath).
+func resolve(ctx context.Context, q service.Queries, machine, arg string, dir bool, probe probe) (string, events.Path, error) {
 	local := localMachine()
 	pathFor := func(m string) events.Path {
-		if m == local && !strings.HasPrefix(arg, "/") {
-			if abs, err := filepath.Abs(arg); err == nil {
-				return events.Path(abs)
-			}
+		if m == local {
+			return localPath(arg, dir)
 		}
 		return events.Path(arg)
 	}
@@ -220,7 +219,7 @@ func (m *Main) openPathCmd(ctx context.Context, args []string, name, what, about
 	if err != nil {
 		return nil, err
 	}
-	mach, p, err := resolve(ctx, s.q, *machine, arg, newProbe(ctx, s.q))
+	mach, p, err := resolve(ctx, s.q, *machine, arg, false, newProbe(ctx, s.q))
 	if err != nil {
 		s.Close()
 		return nil, err
@@ -400,14 +399,37 @@ func onlyArg(pos []string, what string, optional bool) (string, error) {
 	return pos[0], nil
 }
 
-// absPath makes a relative directory absolute when it names this host's
-// files (no machine given, or this host's machine).
+// absPath is the directory p as localPath gives it when it names this
+// host's files (no machine given, or this host's machine).
 func absPath(p, machine string) events.Path {
-	if strings.HasPrefix(p, "/") || machine != "" && machine != localMachine() {
+	if machine != "" && machine != localMachine() {
 		return events.Path(p)
 	}
-	if abs, err := filepath.Abs(p); err == nil {
+	return localPath(p, true)
+}
+
+// localPath is the path p of this host as a scan records it: absolute, and
+// real, since a scan resolves the symbolic links of its root. Those of a
+// directory are resolved; of a file, those of its directory, as the file
+// itself may be a recorded symbolic link. A path that does not resolve
+// (gone since it was scanned) is only made absolute.
+func localPath(p string, dir bool) events.Path {
+	abs, err := filepath.Abs(p)
+	if err != nil {
+		return events.Path(p)
+	}
+	if dir {
+		if real, err := filepath.EvalSymlinks(abs); err == nil {
+			return events.Path(real)
+		}
 		return events.Path(abs)
 	}
-	return events.Path(p)
+	parent, name := filepath.Split(abs)
+	if name == "" {
+		return events.Path(abs)
+	}
+	if real, err := filepath.EvalSymlinks(parent); err == nil {
+		return events.Path(filepath.Join(real, name))
+	}
+	return events.Path(abs)
 }

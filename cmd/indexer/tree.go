@@ -47,7 +47,7 @@ func (m *Main) runTree(ctx context.Context, args []string) error {
 	if arg == "" {
 		arg = "/"
 	}
-	mach, dir, err := resolve(ctx, s.q, *machine, arg, func(mc string, p events.Path) (bool, error) {
+	mach, dir, err := resolve(ctx, s.q, *machine, arg, true, func(mc string, p events.Path) (bool, error) {
 		_, err := s.q.Tree(ctx, service.TreeRequest{Machine: mc, Dir: p, Limit: 1})
 		if errors.Is(err, projections.ErrNotFound) {
 			return false, nil
