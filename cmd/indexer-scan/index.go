@@ -2,7 +2,11 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
 
 	"github.com/indexer/indexer/cmd/internal/app"
 	"github.com/indexer/indexer/projections"
@@ -18,4 +22,19 @@ import (
 func updateIndex(ctx context.Context, cfg app.Config, log *store.Log, logger *slog.Logger) error {
 	_, err := projections.CatchUp(ctx, log, cfg.IndexPath(), logger)
 	return err
+}
+
+// indexInterrupted brings the index up to date with what an interrupted
+// standalone scan stored, so queries see it (nobody else projects the
+// log); a second interrupt skips it, leaving it to the next scan or
+// 'indexer-project rebuild'. It reports whether the index is current.
+func (m *Main) indexInterrupted(ctx context.Context, cfg app.Config, log *store.Log, logger *slog.Logger) bool {
+	fmt.Fprintln(m.Stderr, "interrupted: indexing what the scan stored (interrupt again to skip)")
+	ictx, stop := signal.NotifyContext(context.WithoutCancel(ctx), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := updateIndex(ictx, cfg, log, logger); err != nil {
+		logger.Warn("index not updated after the interrupt; the next scan or 'indexer-project rebuild' updates it", "err", err)
+		return false
+	}
+	return true
 }

@@ -452,3 +452,51 @@ func TestOverlappingRoots(t *testing.T) {
 		t.Fatalf("summary %+v: want 5000 added once, 10000 seen over two roots", sum)
 	}
 }
+
+// TestInterruptedStandaloneScanIsIndexed: a standalone scan stopped midway
+// still indexes what it stored, so queries show it (nobody else projects
+// the log).
+func TestInterruptedStandaloneScanIsIndexed(t *testing.T) {
+	t.Parallel()
+	root, data := t.TempDir(), t.TempDir()
+	for i := range 2000 { // quick to scan: stored before the interrupt
+		os.WriteFile(filepath.Join(root, fmt.Sprintf("a%04d", i)), []byte(fmt.Sprint(i)), 0o644)
+	}
+	big := bytes.Repeat([]byte("0123456789abcdef"), 16<<20) // 256 MiB each: seconds of hashing
+	for i := range 4 {
+		os.WriteFile(filepath.Join(root, fmt.Sprintf("z%d", i)), big, 0o644)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var out, errb bytes.Buffer
+	m := &Main{Stdout: &out, Stderr: &errb, Hostname: func() (string, error) { return "testhost", nil }}
+	m.OnScanStart = func() { time.AfterFunc(time.Second, cancel) }
+	err := m.Run(ctx, []string{"--data", data, "--workers", "1", root})
+	if code := app.ExitCode(err); code != app.ExitInterrupted {
+		t.Fatalf("exit %d, want %d: %v\n%s%s", code, app.ExitInterrupted, err, out.String(), errb.String())
+	}
+	if !strings.Contains(out.String(), "index updated") || !strings.Contains(errb.String(), "interrupted: indexing") {
+		t.Fatalf("output:\n%s%s", out.String(), errb.String())
+	}
+	scanned := 0
+	for _, r := range storetest.ReadAll(t, data) {
+		if r.Type == events.TypeFileScanned {
+			scanned++
+		}
+	}
+	if scanned == 0 {
+		t.Fatal("premise: no file was stored before the interrupt")
+	}
+	db := &store.DB{Path: filepath.Join(data, store.IndexFile), ReadOnly: true}
+	if err := db.Open(); err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	st, err := projections.NewIndex(db).Stats()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Files != uint64(scanned) || st.Checkpoint != uint64(len(storetest.ReadAll(t, data))) {
+		t.Fatalf("index after the interrupt: %d files at seq %d; the log holds %d files, %d events", st.Files, st.Checkpoint, scanned, len(storetest.ReadAll(t, data)))
+	}
+}

@@ -200,6 +200,9 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 		stopProgress()
 		sum.add(res)
 		if err != nil {
+			if ctx.Err() != nil && env.Mode == app.Standalone {
+				sum.Indexed = m.indexInterrupted(ctx, cfg, env.Log, logger)
+			}
 			sum.DurationMS = time.Since(start).Milliseconds()
 			if res.Root != "" {
 				m.print(sum, *asJSON)
