@@ -30,8 +30,11 @@ type Lease struct {
 
 // AcquireLease takes the lease name for holder (a description shown to
 // whoever finds it taken), renewing it every ttl/3 until Release. If another
-// holder has it, it returns an error wrapping ErrConflict that names them.
-func (l *Log) AcquireLease(ctx context.Context, name, holder string, ttl time.Duration) (*Lease, error) {
+// holder has it, it returns an error wrapping ErrConflict that names them,
+// unless stale (when not nil) says that holder is gone (a crashed process
+// of this host): then the lease is taken over from it at once, rather than
+// after it expires.
+func (l *Log) AcquireLease(ctx context.Context, name, holder string, ttl time.Duration, stale func(holder string) bool) (*Lease, error) {
 	kv, err := l.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
 		Bucket:      LeaseBucket,
 		Description: "indexer: one scan per machine at a time",
@@ -46,10 +49,18 @@ func (l *Log) AcquireLease(ctx context.Context, name, holder string, ttl time.Du
 	rev, err := kv.Create(ctx, name, []byte(holder))
 	if errors.Is(err, jetstream.ErrKeyExists) {
 		who := "another scan"
-		if e, gerr := kv.Get(ctx, name); gerr == nil {
+		e, gerr := kv.Get(ctx, name)
+		if gerr == nil {
 			who = string(e.Value())
+			if stale != nil && stale(who) {
+				// Only if it is still that holder's: two taking it over
+				// at once cannot both succeed.
+				rev, err = kv.Update(ctx, name, []byte(holder), e.Revision())
+			}
 		}
-		return nil, fmt.Errorf("lease %s is held by %s: %w", name, who, ErrConflict)
+		if rev == 0 {
+			return nil, fmt.Errorf("lease %s is held by %s: %w", name, who, ErrConflict)
+		}
 	}
 	if err != nil {
 		return nil, fmt.Errorf("lease %s: %w", name, translate(err))

@@ -282,7 +282,7 @@ func TestOneScanPerMachine(t *testing.T) {
 	defer nc.Close()
 	l := &store.Log{Conn: nc}
 	l.Open(context.Background())
-	lease, err := l.AcquireLease(context.Background(), "busy", "the other scan", 30*time.Second)
+	lease, err := l.AcquireLease(context.Background(), "busy", "the other scan", 30*time.Second, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -498,5 +498,45 @@ func TestInterruptedStandaloneScanIsIndexed(t *testing.T) {
 	}
 	if st.Files != uint64(scanned) || st.Checkpoint != uint64(len(storetest.ReadAll(t, data))) {
 		t.Fatalf("index after the interrupt: %d files at seq %d; the log holds %d files, %d events", st.Files, st.Checkpoint, scanned, len(storetest.ReadAll(t, data)))
+	}
+}
+
+// TestLeaseOfAKilledScanIsTakenOver: the lease of a scan of this host
+// that no longer runs (killed) does not block the next scan until it
+// expires; a live one, or one of another host, does.
+func TestLeaseOfAKilledScanIsTakenOver(t *testing.T) {
+	t.Parallel()
+	srv := &store.Server{DataDir: t.TempDir()}
+	if err := srv.Open(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	nc, _ := srv.Connect("t")
+	defer nc.Close()
+	l := &store.Log{Conn: nc}
+	l.Open(context.Background())
+	gone := exec.Command("true")
+	if err := gone.Run(); err != nil {
+		t.Fatal(err)
+	}
+	dead := gone.ProcessState.Pid()
+	for i, c := range []struct {
+		holder string
+		code   int
+	}{
+		{fmt.Sprintf("indexer-scan pid %d on otherhost since 2026-01-01T00:00:00Z", dead), app.ExitLocked},
+		{fmt.Sprintf("indexer-scan pid %d on testhost since 2026-01-01T00:00:00Z", os.Getppid()), app.ExitLocked}, // alive
+		{fmt.Sprintf("indexer-scan pid %d on testhost since 2026-01-01T00:00:00Z", dead), 0},
+	} {
+		machine := fmt.Sprintf("m%d", i)
+		lease, err := l.AcquireLease(context.Background(), machine, c.holder, 30*time.Second, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		code, _, errs := run(t, context.Background(), "--data", t.TempDir(), "--server", srv.ClientURL(), "--machine", machine, t.TempDir())
+		if code != c.code {
+			t.Errorf("lease held by %q: exit %d, want %d\n%s", c.holder, code, c.code, errs)
+		}
+		lease.Release(context.Background())
 	}
 }
