@@ -210,24 +210,37 @@ func (l *Log) Request(ctx context.Context, subject string, body []byte) ([]byte,
 	return out, nil
 }
 
+// maxReplyParts bounds the parts of a reply Request takes in: 1,024 of
+// the default max payload, about 1 GiB.
+const maxReplyParts = 1024
+
 // request asks once. It reads the reply from an inbox of its own rather
 // than through nats.go's Request, which keeps only a reply's first message.
 func (l *Log) request(ctx context.Context, subject string, body []byte) ([]byte, error) {
 	inbox := l.Conn.NewInbox()
-	sub, err := l.Conn.SubscribeSync(inbox)
+	// A channel of its own: a sync subscription's is nats.go's default of
+	// 65,536 messages, half a megabyte to allocate per request.
+	ch := make(chan *nats.Msg, maxReplyParts)
+	sub, err := l.Conn.ChanSubscribe(inbox, ch)
 	if err != nil {
 		return nil, err
 	}
 	defer sub.Unsubscribe()
-	// Parts may arrive faster than they are read, and all of them are kept
-	// anyway: nats.go's default limits would drop some as a slow consumer.
-	if err := sub.SetPendingLimits(-1, -1); err != nil {
-		return nil, err
-	}
 	if err := l.Conn.PublishRequest(subject, inbox, body); err != nil {
 		return nil, err
 	}
-	msg, err := sub.NextMsgWithContext(ctx)
+	receive := func() (*nats.Msg, error) {
+		select {
+		case msg := <-ch:
+			if len(msg.Data) == 0 && msg.Header.Get("Status") == "503" {
+				return nil, nats.ErrNoResponders
+			}
+			return msg, nil
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	msg, err := receive()
 	if err != nil {
 		return nil, err
 	}
@@ -246,7 +259,7 @@ func (l *Log) request(ctx context.Context, subject string, body []byte) ([]byte,
 	}
 	out := append([]byte(nil), msg.Data...)
 	for next := 2; next <= total; next++ {
-		msg, err := sub.NextMsgWithContext(ctx)
+		msg, err := receive()
 		if err != nil {
 			if errors.Is(err, context.DeadlineExceeded) {
 				return nil, fmt.Errorf("%w: reply incomplete: %d of %d parts (%d bytes) arrived before the deadline", ErrUnavailable, next-1, total, len(out))
