@@ -62,6 +62,7 @@
 //   - A reply in parts is held whole in memory by the service and by
 //     Request, and must arrive within the request's deadline. A client that
 //     knows nothing of parts (`nats req`, nats.go's Request) gets only the
-//     first. Request takes at most 1,024 parts (about 1 GiB at the default
-//     max payload); a larger reply ends in ErrUnavailable.
+//     first. Request buffers 1,024 parts (about 1 GiB at the default max
+//     payload); parts that arrive while the buffer is full are dropped by
+//     nats.go, and the reply then ends in ErrUnavailable.
 package store

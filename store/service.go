@@ -210,8 +210,8 @@ func (l *Log) Request(ctx context.Context, subject string, body []byte) ([]byte,
 	return out, nil
 }
 
-// maxReplyParts bounds the parts of a reply Request takes in: 1,024 of
-// the default max payload, about 1 GiB.
+// maxReplyParts is how many parts of a reply Request buffers: 1,024 of
+// the default max payload, about 1 GiB, arriving faster than it reads them.
 const maxReplyParts = 1024
 
 // request asks once. It reads the reply from an inbox of its own rather
