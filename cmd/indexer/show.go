@@ -110,11 +110,22 @@ func describe(ev events.Event, movedAway bool) string {
 		}
 		return sha
 	}
+	// What the file held: a symbolic link's target, a directory, or the
+	// content's digest.
+	held := func(f *events.File) string {
+		switch {
+		case f.Target != "":
+			return "link to " + cell(string(f.Target))
+		case f.Hashes.SHA256 == "":
+			return humanBytes(f.Size)
+		}
+		return fmt.Sprintf("%s, sha256 %s", humanBytes(f.Size), short(f.Hashes.SHA256))
+	}
 	switch d := ev.Data.(type) {
 	case *events.FileScanned:
-		return fmt.Sprintf("%s, sha256 %s", humanBytes(d.Size), short(d.Hashes.SHA256))
+		return held(&d.File)
 	case *events.FileChanged:
-		s := fmt.Sprintf("%s: %s, sha256 %s", d.Reason, humanBytes(d.Size), short(d.Hashes.SHA256))
+		s := fmt.Sprintf("%s: %s", d.Reason, held(&d.File))
 		if d.PrevSHA256 != "" {
 			s += " (was " + short(d.PrevSHA256) + ")"
 		}
