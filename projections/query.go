@@ -429,6 +429,18 @@ type Tree struct {
 	More bool `json:"more,omitempty"`
 }
 
+// scannedRoot reports whether a scan of machine had dir as its root: a
+// directory the index knows though no file under it was ever recorded.
+func scannedRoot(tx *store.Tx, machine, dir string) bool {
+	c := tx.Bucket(bucketScans).Cursor()
+	for _, v := c.First(); v != nil; _, v = c.Next() {
+		if s, err := decodeScanRec(v); err == nil && s.machine == machine && normDir(s.root) == dir {
+			return true
+		}
+	}
+	return false
+}
+
 // Tree lists dir on machine ("/home/x" or "/home/x/"; "" is the machine's
 // root above "/"): subdirectories holding files, with recursive totals, and
 // up to limit files (0: 1000; negative: all) after skipping offset. It reads
@@ -443,6 +455,9 @@ func (ix *Index) Tree(machine, dir string, limit, offset int) (Tree, error) {
 		r := newReader(tx)
 		d, ok := r.dirID(machine, dir)
 		if !ok {
+			if scannedRoot(tx, machine, dir) {
+				return nil // scanned, and empty
+			}
 			return fmt.Errorf("%s:%s: %w", machine, dir, ErrNotFound)
 		}
 		t.Files, t.Bytes = d.files, d.bytes
