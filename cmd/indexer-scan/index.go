@@ -24,17 +24,43 @@ func updateIndex(ctx context.Context, cfg app.Config, log *store.Log, logger *sl
 	return err
 }
 
-// indexInterrupted brings the index up to date with what an interrupted
-// standalone scan stored, so queries see it (nobody else projects the
-// log); a second interrupt skips it, leaving it to the next scan or
-// 'indexer-project rebuild'. It reports whether the index is current.
-func (m *Main) indexInterrupted(ctx context.Context, cfg app.Config, log *store.Log, logger *slog.Logger) bool {
-	fmt.Fprintln(m.Stderr, "interrupted: indexing what the scan stored (interrupt again to skip)")
-	ictx, stop := signal.NotifyContext(context.WithoutCancel(ctx), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := updateIndex(ictx, cfg, log, logger); err != nil {
-		logger.Warn("index not updated after the interrupt; the next scan or 'indexer-project rebuild' updates it", "err", err)
-		return false
+// indexStored brings the index up to date with what a standalone scan
+// stored, so queries see it (nobody else projects the log), also when the
+// scan was interrupted: an interrupt before or during it lets it finish,
+// and the next one skips it (errIndexSkipped), leaving the index to the
+// next scan or 'indexer-project rebuild'.
+func (m *Main) indexStored(ctx context.Context, cfg app.Config, log *store.Log, logger *slog.Logger) error {
+	if m.OnIndexing != nil {
+		m.OnIndexing()
 	}
-	return true
+	ictx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancel()
+	done := make(chan struct{})
+	defer close(done)
+	go func() {
+		select {
+		case <-ctx.Done():
+		case <-done:
+			return
+		}
+		fmt.Fprintln(m.Stderr, "interrupted: indexing what the scan stored (interrupt again to skip)")
+		sig := make(chan os.Signal, 1)
+		signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+		defer signal.Stop(sig)
+		select {
+		case <-sig:
+			cancel()
+		case <-done:
+		}
+	}()
+	if err := updateIndex(ictx, cfg, log, logger); err != nil {
+		if ictx.Err() != nil {
+			return errIndexSkipped
+		}
+		return err
+	}
+	return nil
 }
+
+// errIndexSkipped is a second interrupt skipping indexStored.
+var errIndexSkipped = fmt.Errorf("the index was not updated; the next scan or 'indexer-project rebuild' brings it up to date: %w", context.Canceled)

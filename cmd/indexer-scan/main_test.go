@@ -540,3 +540,37 @@ func TestLeaseOfAKilledScanIsTakenOver(t *testing.T) {
 		lease.Release(context.Background())
 	}
 }
+
+// TestInterruptWhileIndexing: an interrupt that comes as a finished
+// standalone scan updates the index lets the update finish (a second one
+// would skip it).
+func TestInterruptWhileIndexing(t *testing.T) {
+	t.Parallel()
+	root, data := t.TempDir(), t.TempDir()
+	for i := range 3000 {
+		os.WriteFile(filepath.Join(root, fmt.Sprintf("f%04d", i)), []byte(fmt.Sprint(i)), 0o644)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var out, errb bytes.Buffer
+	m := &Main{Stdout: &out, Stderr: &errb, Hostname: func() (string, error) { return "testhost", nil }}
+	m.OnIndexing = cancel
+	if err := m.Run(ctx, []string{"--data", data, root}); err != nil {
+		t.Fatalf("%v\n%s%s", err, out.String(), errb.String())
+	}
+	if !strings.Contains(out.String(), "index updated") || !strings.Contains(errb.String(), "interrupted: indexing") {
+		t.Fatalf("output:\n%s%s", out.String(), errb.String())
+	}
+	db := &store.DB{Path: filepath.Join(data, store.IndexFile), ReadOnly: true}
+	if err := db.Open(); err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	st, err := projections.NewIndex(db).Stats()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(storetest.ReadAll(t, data)); st.Files != 3000 || st.Checkpoint != uint64(n) {
+		t.Fatalf("index: %d files at seq %d; want 3000 at %d", st.Files, st.Checkpoint, n)
+	}
+}

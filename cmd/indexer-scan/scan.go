@@ -24,6 +24,9 @@ type Main struct {
 	Stdout, Stderr io.Writer
 	// Hostname returns the default machine name.
 	Hostname func() (string, error)
+	// OnIndexing, when set, is called when a standalone scan starts
+	// updating the index.
+	OnIndexing func()
 	// OnScanStart, when set, is called once, when the scan of the first
 	// root has begun publishing (for tests that interrupt a scan).
 	OnScanStart func()
@@ -208,7 +211,10 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 		sum.add(res)
 		if err != nil {
 			if ctx.Err() != nil && env.Mode == app.Standalone {
-				sum.Indexed = m.indexInterrupted(ctx, cfg, env.Log, logger)
+				ierr := m.indexStored(ctx, cfg, env.Log, logger)
+				if sum.Indexed = ierr == nil; ierr != nil {
+					fmt.Fprintf(m.Stderr, "indexer-scan: %v\n", ierr)
+				}
 			}
 			sum.DurationMS = time.Since(start).Milliseconds()
 			if res.Root != "" {
@@ -227,7 +233,11 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 		}
 	}
 	if env.Mode == app.Standalone {
-		if err := updateIndex(ctx, cfg, env.Log, logger); err != nil {
+		if err := m.indexStored(ctx, cfg, env.Log, logger); errors.Is(err, errIndexSkipped) {
+			sum.DurationMS = time.Since(start).Milliseconds()
+			m.print(sum, *asJSON)
+			return err
+		} else if err != nil {
 			return fmt.Errorf("scan stored; updating the index: %w", err)
 		}
 		sum.Indexed = true
