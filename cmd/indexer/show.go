@@ -34,7 +34,7 @@ func (m *Main) runShow(ctx context.Context, args []string) error {
 	pr := newPrinter(m.Stdout, false)
 	pr.row("path", cell(string(f.Path)))
 	pr.row("machine", f.Machine)
-	pr.row("size", fmt.Sprintf("%s (%d bytes)", humanBytes(f.Size), f.Size))
+	pr.row("size", fmt.Sprintf("%s (%s)", humanBytes(f.Size), app.Count(f.Size, "byte", "bytes")))
 	pr.row("mode", fs0(f.Mode))
 	pr.row("modified", fileTime(f.MTime))
 	pr.row("changed", fileTime(f.CTime))

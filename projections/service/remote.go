@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 
 	"github.com/indexer/indexer/events"
 	"github.com/indexer/indexer/projections"
@@ -140,7 +141,10 @@ func call[Resp any](ctx context.Context, c *Client, name string, req any) (Resp,
 	if err != nil {
 		var se *store.ServiceError
 		if errors.As(err, &se) && se.Code == 400 {
-			return resp, fmt.Errorf("%w: %s", projections.ErrBadQuery, se.Message)
+			// The message is the serving side's error, ErrBadQuery's text
+			// first: it gets the sentinel back, not the text twice.
+			msg := strings.TrimPrefix(se.Message, projections.ErrBadQuery.Error()+": ")
+			return resp, fmt.Errorf("%w: %s", projections.ErrBadQuery, msg)
 		}
 		return resp, fmt.Errorf("ask the index's process (%s): %w", name, err)
 	}

@@ -77,7 +77,7 @@ func Hint(err error) string {
 	case errors.Is(err, store.ErrLocked):
 		return "stop the other process, or point --data at another directory; a running indexer-project serves the log, and commands use it automatically"
 	case errors.Is(err, store.ErrConflict):
-		return "another scan of this machine is running; wait for it to finish (its lease expires 30s after it dies)"
+		return "another scan of this machine is running; wait for it to finish (the lease of a scan that died on this host is taken over at once; on another host it expires 30s after it died)"
 	case errors.Is(err, store.ErrUnavailable):
 		return "is the NATS server running and the --server URL right?"
 	case errors.Is(err, events.ErrNewerSchema):
