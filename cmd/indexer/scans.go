@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/indexer/indexer/cmd/internal/app"
+	"github.com/indexer/indexer/events"
 	"github.com/indexer/indexer/projections"
 )
 
@@ -61,6 +62,12 @@ func printScans(w io.Writer, scans []projections.Scan) error {
 			took = s.Duration.Round(time.Millisecond).String()
 		}
 		c := s.Counts
+		if s.EndSeq == 0 {
+			// No ScanCompleted (running, or killed): what the log holds
+			// of it so far.
+			c = events.ScanCounts{Added: int64(s.Seen.Scanned), Changed: int64(s.Seen.Changed), Moved: int64(s.Seen.Moved),
+				Deleted: int64(s.Seen.Deleted), Unreadable: int64(s.Seen.Unreadable)}
+		}
 		p.row(stamp(s.Started), s.Machine, s.State, took, fmt.Sprint(c.Added), fmt.Sprint(c.Changed), fmt.Sprint(c.Moved),
 			fmt.Sprint(c.Deleted), fmt.Sprint(c.Unreadable), cell(string(s.Root)))
 	}

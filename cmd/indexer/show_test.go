@@ -1,9 +1,11 @@
 package main
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/indexer/indexer/events"
+	"github.com/indexer/indexer/projections"
 )
 
 // A history line says what the file held: a link's target, not an empty
@@ -22,5 +24,25 @@ func TestDescribeSymlinks(t *testing.T) {
 		if got := describe(events.Event{Data: c.p}, false); got != c.want {
 			t.Errorf("describe(%T) = %q, want %q", c.p, got, c.want)
 		}
+	}
+}
+
+// A scan without its ScanCompleted (running, or killed) shows what the log
+// holds of it, not zeros.
+func TestScansTableCountsAnUnfinishedScan(t *testing.T) {
+	var b strings.Builder
+	err := printScans(&b, []projections.Scan{
+		{Machine: "m", State: "interrupted", StartSeq: 1, Root: "/killed", Seen: projections.ScanSeen{Scanned: 9868, Unreadable: 2}},
+		{Machine: "m", State: "complete", StartSeq: 1, EndSeq: 9, Root: "/done", Counts: events.ScanCounts{Added: 7}, Seen: projections.ScanSeen{Scanned: 7}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(b.String(), "\n")
+	if f := strings.Fields(lines[1]); len(f) < 9 || f[4] != "9868" || f[8] != "2" {
+		t.Errorf("unfinished scan: %q", lines[1])
+	}
+	if f := strings.Fields(lines[2]); len(f) < 5 || f[4] != "7" {
+		t.Errorf("finished scan: %q", lines[2])
 	}
 }
