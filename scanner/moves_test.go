@@ -144,20 +144,27 @@ func TestMoveWithoutBirthTimeIsCheckedByContent(t *testing.T) {
 	}
 }
 
+// linkedTree makes base/real/sub/a and base/link, a symbolic link to real.
+func linkedTree(t *testing.T) (base, real, link string) {
+	t.Helper()
+	base, err := filepath.EvalSymlinks(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	real, link = filepath.Join(base, "real"), filepath.Join(base, "link")
+	writeTree(t, real, map[string]string{"sub/a": "a"})
+	if err := os.Symlink("real", link); err != nil {
+		t.Fatal(err)
+	}
+	return base, real, link
+}
+
 // A root given through a symbolic link is scanned at its real path, so two
 // roots that reach the same files record them once.
 func TestSymlinkedRootScansTheRealPath(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
-	base, err := filepath.EvalSymlinks(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	real, link := filepath.Join(base, "real"), filepath.Join(base, "link")
-	writeTree(t, real, map[string]string{"sub/a": "a"})
-	if err := os.Symlink("real", link); err != nil {
-		t.Fatal(err)
-	}
+	_, real, link := linkedTree(t)
 	res, evs := h.mustScan(link + "/")
 	if res.Root != real || res.Counts.Unreadable != 0 {
 		t.Fatalf("root %s, unreadable %d; want %s, 0", res.Root, res.Counts.Unreadable, real)
@@ -176,15 +183,7 @@ func TestSymlinkedRootScansTheRealPath(t *testing.T) {
 func TestAliasRootPathsAreReplaced(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
-	base, err := filepath.EvalSymlinks(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	real, link := filepath.Join(base, "real"), filepath.Join(base, "link")
-	writeTree(t, real, map[string]string{"sub/a": "a"})
-	if err := os.Symlink("real", link); err != nil {
-		t.Fatal(err)
-	}
+	base, real, link := linkedTree(t)
 	recordAs(t, h, filepath.Join(link, "sub/a"), filepath.Join(real, "sub/a"), 0, "a")
 	// A file deleted since: its record has another file's inode.
 	writeTree(t, base, map[string]string{"elsewhere": "gone since"})

@@ -810,9 +810,14 @@ func (w *walk) findVanishedDirs() {
 		w.logger.Warn("scan state", "err", err)
 		return
 	}
-	for _, dir := range lost {
+	w.dirsGone(lost)
+}
+
+// dirsGone marks gone every recorded path in dirs that did not move.
+func (w *walk) dirsGone(dirs []string) {
+	for _, dir := range dirs {
 		prefix := dir + "/"
-		w.state.Dir(dir, func(name string, e *Entry) {
+		w.state.Dir(dir, func(name string, _ *Entry) {
 			if !w.moved[prefix+name] {
 				w.gone[prefix+name] = true
 			}
@@ -834,14 +839,7 @@ func (w *walk) aliasGone() {
 		w.logger.Warn("scan state", "err", err)
 		return
 	}
-	for _, dir := range dirs {
-		prefix := dir + "/"
-		w.state.Dir(dir, func(name string, _ *Entry) {
-			if !w.moved[prefix+name] {
-				w.gone[prefix+name] = true
-			}
-		})
-	}
+	w.dirsGone(dirs)
 }
 
 // emitDeletions records every gone path that did not move, in path order.

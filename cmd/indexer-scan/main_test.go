@@ -34,6 +34,21 @@ func run(t *testing.T, ctx context.Context, args ...string) (int, string, string
 	return app.ExitCode(err), out.String(), errb.String()
 }
 
+// indexStats reads the totals of the data directory's index.db.
+func indexStats(t *testing.T, data string) projections.Stats {
+	t.Helper()
+	db := &store.DB{Path: filepath.Join(data, store.IndexFile), ReadOnly: true}
+	if err := db.Open(); err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	st, err := projections.NewIndex(db).Stats()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
 func TestHashesMatchCoreutils(t *testing.T) {
 	t.Parallel()
 	root, data := t.TempDir(), t.TempDir()
@@ -85,15 +100,7 @@ func TestHashesMatchCoreutils(t *testing.T) {
 		t.Fatalf("%d FileScanned events, want 3", n)
 	}
 	// Standalone, the scan leaves the index current: queries answer at once.
-	db := &store.DB{Path: filepath.Join(data, store.IndexFile), ReadOnly: true}
-	if err := db.Open(); err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	st, err := projections.NewIndex(db).Stats()
-	if err != nil {
-		t.Fatal(err)
-	}
+	st := indexStats(t, data)
 	if st.Files != 3 || st.Checkpoint != uint64(len(storetest.ReadAll(t, data))) {
 		t.Fatalf("index after a standalone scan: %d files at seq %d", st.Files, st.Checkpoint)
 	}
@@ -487,15 +494,7 @@ func TestInterruptedStandaloneScanIsIndexed(t *testing.T) {
 	if scanned == 0 {
 		t.Fatal("premise: no file was stored before the interrupt")
 	}
-	db := &store.DB{Path: filepath.Join(data, store.IndexFile), ReadOnly: true}
-	if err := db.Open(); err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	st, err := projections.NewIndex(db).Stats()
-	if err != nil {
-		t.Fatal(err)
-	}
+	st := indexStats(t, data)
 	if st.Files != uint64(scanned) || st.Checkpoint != uint64(len(storetest.ReadAll(t, data))) {
 		t.Fatalf("index after the interrupt: %d files at seq %d; the log holds %d files, %d events", st.Files, st.Checkpoint, scanned, len(storetest.ReadAll(t, data)))
 	}
@@ -561,15 +560,7 @@ func TestInterruptWhileIndexing(t *testing.T) {
 	if !strings.Contains(out.String(), "index updated") || !strings.Contains(errb.String(), "interrupted: indexing") {
 		t.Fatalf("output:\n%s%s", out.String(), errb.String())
 	}
-	db := &store.DB{Path: filepath.Join(data, store.IndexFile), ReadOnly: true}
-	if err := db.Open(); err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	st, err := projections.NewIndex(db).Stats()
-	if err != nil {
-		t.Fatal(err)
-	}
+	st := indexStats(t, data)
 	if n := len(storetest.ReadAll(t, data)); st.Files != 3000 || st.Checkpoint != uint64(n) {
 		t.Fatalf("index: %d files at seq %d; want 3000 at %d", st.Files, st.Checkpoint, n)
 	}
