@@ -279,16 +279,8 @@ func TestScanSurvivesServerRestart(t *testing.T) {
 // fails with exit code 11 and says who holds it.
 func TestOneScanPerMachine(t *testing.T) {
 	t.Parallel()
-	srvDir := t.TempDir()
-	srv := &store.Server{DataDir: srvDir}
-	if err := srv.Open(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
-	nc, _ := srv.Connect("t")
-	defer nc.Close()
-	l := &store.Log{Conn: nc}
-	l.Open(context.Background())
+	srv := storetest.MustOpenServer(t, "", false)
+	l := storetest.MustOpenLog(t, srv)
 	lease, err := l.AcquireLease(context.Background(), "busy", "the other scan", 30*time.Second, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -505,15 +497,8 @@ func TestInterruptedStandaloneScanIsIndexed(t *testing.T) {
 // expires; a live one, or one of another host, does.
 func TestLeaseOfAKilledScanIsTakenOver(t *testing.T) {
 	t.Parallel()
-	srv := &store.Server{DataDir: t.TempDir()}
-	if err := srv.Open(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
-	nc, _ := srv.Connect("t")
-	defer nc.Close()
-	l := &store.Log{Conn: nc}
-	l.Open(context.Background())
+	srv := storetest.MustOpenServer(t, "", false)
+	l := storetest.MustOpenLog(t, srv)
 	gone := exec.Command("true")
 	if err := gone.Run(); err != nil {
 		t.Fatal(err)
