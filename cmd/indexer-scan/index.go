@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"sync"
 	"syscall"
 
 	"github.com/indexer/indexer/cmd/internal/app"
@@ -36,8 +37,11 @@ func (m *Main) indexStored(ctx context.Context, cfg app.Config, log *store.Log, 
 	ictx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancel()
 	done := make(chan struct{})
-	defer close(done)
+	var wg sync.WaitGroup
+	defer func() { close(done); wg.Wait() }() // it writes to Stderr: not after this returns
+	wg.Add(1)
 	go func() {
+		defer wg.Done()
 		select {
 		case <-ctx.Done():
 		case <-done:
