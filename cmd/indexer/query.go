@@ -31,14 +31,16 @@ import (
 
 // queryFlags are the flags every query command has.
 type queryFlags struct {
-	cfg  app.Config
-	json bool
+	cfg   app.Config
+	json  bool
+	index string
 }
 
 func (m *Main) queryFlags(name, args, about string) (*flag.FlagSet, *queryFlags) {
 	qf := &queryFlags{}
 	fs := m.flags(name, args, about, &qf.cfg)
 	fs.BoolVar(&qf.json, "json", false, "print JSON: one object per line for lists, one object otherwise")
+	fs.StringVar(&qf.index, "index", "", "ask this index `file` instead of the data directory's: one built as of a past moment with 'indexer-project rebuild --until-time T --into FILE'")
 	return fs, qf
 }
 
@@ -81,6 +83,39 @@ func (m *Main) openSession(ctx context.Context, qf *queryFlags, owner string, wi
 		s.q, s.remote, s.logRead = &service.Client{Log: env.Log}, true, true
 		return s, nil
 	}
+	// Events' details (history, show) come from the log, beside the index.
+	withLogOf := func(local *service.Local) {
+		if !withLog {
+			return
+		}
+		env, err := app.Open(ctx, cfg, app.OpenOptions{Owner: owner, AllowClient: true}, logger)
+		if err != nil {
+			fmt.Fprintf(m.Stderr, "%s: the log cannot be read (%v); events are listed without their details\n", owner, err)
+			return
+		}
+		s.closers = append(s.closers, env.Close)
+		local.Log, s.logRead = env.Log, true
+	}
+	if qf.index != "" {
+		if cfg.Server != "" {
+			return nil, app.Usagef("--index reads a file here: it does not go with --server")
+		}
+		if _, err := os.Stat(qf.index); err != nil {
+			return nil, app.Usagef("--index: %v", err)
+		}
+		db := &store.DB{Path: qf.index, ReadOnly: true}
+		if err := db.Open(); err != nil {
+			return nil, err
+		}
+		s.closers = append(s.closers, db.Close)
+		local := &service.Local{Index: projections.NewIndex(db)}
+		s.q = local
+		// The data directory's log, if it has one: not one made here.
+		if fi, err := os.Stat(filepath.Join(cfg.DataDir, store.JetStreamDir)); err == nil && fi.IsDir() {
+			withLogOf(local)
+		}
+		return s, nil
+	}
 	if cfg.Server != "" {
 		return remote()
 	}
@@ -114,15 +149,7 @@ func (m *Main) openSession(ctx context.Context, qf *queryFlags, owner string, wi
 	s.closers = append(s.closers, db.Close)
 	local := &service.Local{Index: projections.NewIndex(db)}
 	s.q = local
-	if withLog {
-		env, err := app.Open(ctx, cfg, app.OpenOptions{Owner: owner, AllowClient: true}, logger)
-		if err != nil {
-			fmt.Fprintf(m.Stderr, "%s: the log cannot be read (%v); events are listed without their details\n", owner, err)
-		} else {
-			s.closers = append(s.closers, env.Close)
-			local.Log, s.logRead = env.Log, true
-		}
-	}
+	withLogOf(local)
 	return s, nil
 }
 

@@ -4,12 +4,15 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/indexer/indexer/cmd/internal/app"
 	"github.com/indexer/indexer/projections/service"
 	"github.com/indexer/indexer/projections/service/servicetest"
+	"github.com/indexer/indexer/store"
 )
 
 // runMain runs the indexer with args and returns its stdout, stderr and
@@ -207,5 +210,36 @@ func TestQueryThroughOwner(t *testing.T) {
 		if local[k] != v {
 			t.Errorf("indexer %s: through the owner\n%s\ndirectly\n%s", k, v, local[k])
 		}
+	}
+}
+
+// TestQueryAnotherIndex: --index asks a file built elsewhere (time travel:
+// rebuild --until-time --into FILE), whatever the data directory holds.
+func TestQueryAnotherIndex(t *testing.T) {
+	t.Parallel()
+	env := servicetest.MustOpen(t, servicetest.Options{})
+	env.Publish(t, servicetest.Fixture()...)
+	env.Close()
+	past := filepath.Join(t.TempDir(), "past.db")
+	b, err := os.ReadFile(filepath.Join(env.Dir, store.IndexFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(past, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	empty := t.TempDir()
+	want := lines(t, mustRun(t, "stats", "--json", "--data", env.Dir))[0]["files"]
+	if got := lines(t, mustRun(t, "stats", "--json", "--data", empty, "--index", past))[0]["files"]; got != want || want == nil {
+		t.Errorf("stats --index: %v files, want %v", got, want)
+	}
+	if out := mustRun(t, "history", servicetest.NotesPath, "--data", empty, "--index", past); !strings.Contains(out, "FileChanged") {
+		t.Errorf("history --index:\n%s", out)
+	}
+	if entries, _ := os.ReadDir(empty); len(entries) != 0 {
+		t.Errorf("--index made %d entries in the data directory", len(entries))
+	}
+	if _, errOut, code := runMain(t, "stats", "--index", filepath.Join(empty, "nope.db")); code != app.ExitUsage || !strings.Contains(errOut, "--index") {
+		t.Errorf("--index of a missing file: exit %d %q", code, errOut)
 	}
 }
