@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"github.com/indexer/indexer/cmd/internal/app"
 	"io"
 	"os"
 )
@@ -19,6 +20,7 @@ func NewMain() *Main { return &Main{Stdout: os.Stdout, Stderr: os.Stderr} }
 // Run runs the subcommand named by args[0], or run when args start with a
 // flag or are empty.
 func (m *Main) Run(ctx context.Context, args []string) error {
+	args = app.CommandFirst(args, func(s string) bool { return s == "run" || s == "rebuild" || s == "status" || s == "help" })
 	name := "run"
 	if len(args) > 0 && len(args[0]) > 0 && args[0][0] != '-' {
 		name, args = args[0], args[1:]

@@ -41,6 +41,7 @@ var commands = map[string]command{
 
 // Run runs the subcommand named by args[0].
 func (m *Main) Run(ctx context.Context, args []string) error {
+	args = app.CommandFirst(args, func(s string) bool { _, ok := commands[s]; return ok })
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
 		m.usage()
 		if len(args) == 0 {

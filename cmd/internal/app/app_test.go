@@ -156,3 +156,21 @@ func TestCount(t *testing.T) {
 		}
 	}
 }
+
+func TestCommandFirst(t *testing.T) {
+	isCmd := func(s string) bool { return s == "stats" || s == "find" }
+	for _, c := range []struct{ in, want string }{
+		{"stats --json", "stats --json"},
+		{"--data /d stats --json", "stats --data /d --json"},
+		{"--json find report", "find --json report"},
+		{"--data=/d --json stats", "stats --data=/d --json"},
+		{"-data /d -server nats://h:1 find x --limit 3", "find -data /d -server nats://h:1 x --limit 3"},
+		{"--data /d", "--data /d"},               // no command: as it was
+		{"--data /d report", "--data /d report"}, // not a command
+		{"", ""},
+	} {
+		if got := strings.Join(CommandFirst(strings.Fields(c.in), isCmd), " "); got != c.want {
+			t.Errorf("CommandFirst(%q) = %q, want %q", c.in, got, c.want)
+		}
+	}
+}
