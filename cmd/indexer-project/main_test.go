@@ -178,10 +178,25 @@ func TestRebuildIntoRefusesTheLiveIndex(t *testing.T) {
 	if _, err := os.Stat(live + ".rebuild"); !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("index.db.rebuild: %v", err)
 	}
-	// Another file in the data directory is fine.
+	// Another file in the data directory is fine, and building into it
+	// again too (it is an index).
 	past := filepath.Join(dir, "past.db")
-	if out, err := runMain(t, "rebuild", "--data", dir, "--until-seq", "10", "--into", past); err != nil || !strings.Contains(out, "at seq 10") {
-		t.Fatalf("rebuild --into %s: %q %v", past, out, err)
+	for _, seq := range []string{"10", "20"} {
+		if out, err := runMain(t, "rebuild", "--data", dir, "--until-seq", seq, "--into", past); err != nil || !strings.Contains(out, "at seq "+seq) {
+			t.Fatalf("rebuild --into %s: %q %v", past, out, err)
+		}
+	}
+	// A file that is not an index, or a directory, is not replaced.
+	notes := filepath.Join(other, "notes.txt")
+	os.WriteFile(notes, []byte("precious notes"), 0o644)
+	for _, into := range []string{notes, t.TempDir()} {
+		_, err := runMain(t, "rebuild", "--data", dir, "--until-seq", "10", "--into", into)
+		if app.ExitCode(err) != app.ExitUsage {
+			t.Errorf("rebuild --into %s: exit %d (%v), want a usage error", into, app.ExitCode(err), err)
+		}
+	}
+	if b, _ := os.ReadFile(notes); string(b) != "precious notes" {
+		t.Fatalf("notes.txt now holds %d bytes", len(b))
 	}
 }
 

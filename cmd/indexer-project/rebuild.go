@@ -2,12 +2,15 @@ package main
 
 import (
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
+	"syscall"
 	"time"
 
 	"github.com/indexer/indexer/cmd/internal/app"
@@ -140,6 +143,8 @@ func (c *RebuildCommand) viaOwner(ctx context.Context, locked error, start time.
 		}
 		s, err := readOwnerStatus(statusPath)
 		switch {
+		case syscall.Kill(st.PID, 0) == syscall.ESRCH:
+			return fmt.Errorf("indexer-project PID %d stopped before its rebuild ended (the index it served is as it was): start indexer-project, then run rebuild again", st.PID)
 		case err != nil:
 			return fmt.Errorf("indexer-project PID %d stopped reporting its status (%v); the rebuild resumes when it runs again", st.PID, err)
 		case s.PID != st.PID:
@@ -186,7 +191,35 @@ func checkInto(into, live string) error {
 				into, p, filepath.Join(os.TempDir(), "index-past.db"))
 		}
 	}
+	// A build replaces what it finds at into, so what is there must be an
+	// index (an earlier or interrupted build) or nothing: a mistyped
+	// --into ~/notes.txt must not cost the notes.
+	fi, err := os.Stat(into)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+	case err != nil:
+		return usagef("--into %s: %v", into, err)
+	case fi.IsDir():
+		return usagef("--into %s is a directory: name a file, e.g. --into %s", into, filepath.Join(into, "index-past.db"))
+	case fi.Size() > 0 && !isIndexFile(into):
+		return usagef("--into %s exists and is not an index file, which the build would replace: remove it, or choose another file", into)
+	}
 	return nil
+}
+
+// isIndexFile reports whether the file at p starts as a bbolt file does: a
+// meta page, whose magic number follows the 16-byte page header.
+func isIndexFile(p string) bool {
+	f, err := os.Open(p)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	var b [20]byte
+	if _, err := io.ReadFull(f, b[:]); err != nil {
+		return false
+	}
+	return binary.LittleEndian.Uint32(b[16:]) == 0xED0CDAED
 }
 
 // samePath reports whether a and b name the same file: the same path once
