@@ -409,7 +409,7 @@ func (ix *Index) History(machine string, p events.Path) ([]HistoryEntry, error) 
 
 // TreeEntry is a subdirectory in a Tree.
 type TreeEntry struct {
-	Name  string      `json:"name"`
+	Name  events.Path `json:"name"` // exact bytes, as Path is
 	Path  events.Path `json:"path"`
 	Files uint64      `json:"files"`
 	Bytes uint64      `json:"bytes"`
@@ -478,7 +478,7 @@ func (ix *Index) Tree(machine, dir string, limit, offset int) (Tree, error) {
 					return err
 				}
 				if sub.files > 0 {
-					t.Dirs = append(t.Dirs, TreeEntry{Name: string(rest[:i]), Path: events.Path(dir + string(rest)), Files: sub.files, Bytes: sub.bytes})
+					t.Dirs = append(t.Dirs, TreeEntry{Name: events.Path(rest[:i]), Path: events.Path(dir + string(rest)), Files: sub.files, Bytes: sub.bytes})
 				}
 			}
 			// Past every key that starts with prefix+rest[:i]+"/": '0' is

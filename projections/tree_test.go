@@ -2,6 +2,7 @@ package projections
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"path/filepath"
 	"testing"
@@ -39,5 +40,39 @@ func TestTreeOfAnEmptyScannedRoot(t *testing.T) {
 		if _, err := ix.Tree(c[0], c[1], 0, 0); !errors.Is(err, ErrNotFound) {
 			t.Errorf("tree %s:%s: %v, want not found", c[0], c[1], err)
 		}
+	}
+}
+
+// A subdirectory's name keeps its exact bytes in JSON, as paths do: one
+// that is not UTF-8 is not replaced by U+FFFD.
+func TestTreeNamesAreExact(t *testing.T) {
+	t.Parallel()
+	_, log := openServerAt(t, t.TempDir())
+	g := newGen("nas1", 1)
+	appendAll(t, log,
+		g.ev(&events.ScanStarted{Root: "/d"}),
+		g.ev(&events.FileScanned{File: file("/d/sub\xe9\x80/x", 1, 1, 1)}),
+		g.ev(&events.ScanCompleted{Root: "/d", Complete: true}),
+	)
+	path := filepath.Join(t.TempDir(), "index.db")
+	if _, err := Build(context.Background(), log, path, BuildOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	db := &store.DB{Path: path, ReadOnly: true}
+	if err := db.Open(); err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	tr, err := NewIndex(db).Tree("nas1", "/d", 0, 0)
+	if err != nil || len(tr.Dirs) != 1 {
+		t.Fatalf("tree: %+v, %v", tr, err)
+	}
+	b, err := json.Marshal(tr.Dirs[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back struct{ Name events.Path }
+	if err := json.Unmarshal(b, &back); err != nil || back.Name != "sub\xe9\x80" {
+		t.Fatalf("name through JSON: %q (%s), %v", back.Name, b, err)
 	}
 }

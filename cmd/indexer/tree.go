@@ -76,7 +76,7 @@ func (m *Main) runTree(ctx context.Context, args []string) error {
 	sort.SliceStable(dirs, func(i, j int) bool { return dirs[i].Bytes > dirs[j].Bytes })
 	p := newPrinter(m.Stdout, false)
 	for _, d := range dirs {
-		p.row(humanBytes(d.Bytes), app.Count(d.Files, "file", "files"), cell(d.Name)+"/")
+		p.row(humanBytes(d.Bytes), app.Count(d.Files, "file", "files"), cell(string(d.Name))+"/")
 	}
 	for _, f := range t.Entries {
 		name := string(f.Path)[len(t.Path):]
