@@ -203,7 +203,7 @@ func translate(err error) error {
 	case errors.Is(err, nats.ErrConnectionClosed):
 		return fmt.Errorf("%w: %v", ErrClosed, err)
 	case errors.Is(err, nats.ErrReconnectBufExceeded):
-		return fmt.Errorf("%w: the connection to the server is reconnecting (%v)", ErrUnavailable, err)
+		return fmt.Errorf("%w: the server cannot be reached; the connection is trying to reconnect (%v)", ErrUnavailable, err)
 	case retryable(err):
 		return fmt.Errorf("%w: %v", ErrUnavailable, err)
 	}

@@ -52,6 +52,11 @@ func (l *Log) NewReader(ctx context.Context, from uint64, filter string) (*Reade
 // of matching events it has to deliver.
 func (l *Log) orderedConsumer(ctx context.Context, from uint64, filter string, headersOnly bool) (jetstream.Consumer, uint64, error) {
 	cfg := jetstream.OrderedConsumerConfig{DeliverPolicy: jetstream.DeliverAllPolicy, HeadersOnly: headersOnly}
+	if headersOnly {
+		// A search is short: the server drops its consumer soon after,
+		// not after the default five minutes (Stop does not delete it).
+		cfg.InactiveThreshold = 10 * time.Second
+	}
 	if from > 1 {
 		cfg.DeliverPolicy, cfg.OptStartSeq = jetstream.DeliverByStartSequencePolicy, from
 	}
