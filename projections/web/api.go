@@ -1,9 +1,11 @@
 package web
 
 import (
+	"fmt"
 	"net/http"
 	"strings"
 
+	"github.com/indexer/indexer/projections"
 	"github.com/indexer/indexer/projections/service"
 )
 
@@ -50,6 +52,9 @@ func (h *Handler) history(w http.ResponseWriter, r *http.Request) error {
 	hs, err := h.Queries.History(r.Context(), machine, path)
 	if err != nil {
 		return err
+	}
+	if len(hs) == 0 { // never in the index, as /api/file says
+		return fmt.Errorf("%s:%s: %w", machine, path, projections.ErrNotFound)
 	}
 	return writeJSON(w, map[string]any{"machine": machine, "path": path, "history": hs})
 }

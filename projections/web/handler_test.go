@@ -312,8 +312,10 @@ func TestFilePage(t *testing.T) {
 	if string(d.File.Path) != servicetest.Latin1Path {
 		t.Fatalf("latin1 path = %q", d.File.Path)
 	}
-	// A path moved away: 404 for the file, its history remains.
+	// A path moved away: 404 for the file, its history remains; a path
+	// never indexed has none.
 	get(t, srv, "/api/file?machine=laptop&path="+url.QueryEscape(servicetest.MovedFrom), 404, nil)
+	get(t, srv, "/api/history?machine=laptop&path=/no/such/file", 404, nil)
 	var hist struct {
 		History []service.HistoryEvent `json:"history"`
 	}
