@@ -82,6 +82,9 @@ it would replace the live index.
 		if err != nil {
 			return err
 		}
+		if c.untilSeq > cp.Seq {
+			fmt.Fprintf(c.Stderr, "the log ends at seq %d, before --until-seq %d: this is the index as of its end\n", cp.Seq, c.untilSeq)
+		}
 		fmt.Fprintf(c.Stdout, "built %s at seq %d in %s\n", c.into, cp.Seq, time.Since(start).Round(time.Millisecond))
 		return nil
 	}
