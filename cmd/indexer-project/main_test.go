@@ -605,3 +605,30 @@ func checkTree(t *testing.T, path string, tree *simtree.Tree) {
 		t.Fatalf("index holds %d files, the tree %d", st.Files, len(tree.Files))
 	}
 }
+
+// TestStatusOnlyReads: status creates no index (queries would then answer
+// from an empty one) and no log in a directory that has none.
+func TestStatusOnlyReads(t *testing.T) {
+	t.Parallel()
+	empty := t.TempDir()
+	if _, err := runMain(t, "status", "--data", empty); err == nil || !strings.Contains(err.Error(), "nothing at") {
+		t.Errorf("status of an empty directory: %v", err)
+	}
+	if entries, _ := os.ReadDir(empty); len(entries) != 0 {
+		t.Errorf("status made %d entries in an empty directory", len(entries))
+	}
+	dir := t.TempDir()
+	tree := simtree.New("m", 3)
+	last := seedDataDir(t, dir, []events.Event{tree.StartScan(), tree.Step(), tree.Step()})
+	out, err := runMain(t, "status", "--json", "--data", dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st ownerStatus
+	if err := json.Unmarshal([]byte(out), &st); err != nil || st.Checkpoint != 0 || st.StreamLastSeq != last || st.Lag != last {
+		t.Errorf("status of a log without an index: %+v, %v; want lag %d", st, err, last)
+	}
+	if _, err := os.Stat(filepath.Join(dir, store.IndexFile)); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("status created the index: %v", err)
+	}
+}

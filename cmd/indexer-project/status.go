@@ -6,7 +6,9 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/indexer/indexer/cmd/internal/app"
 	"github.com/indexer/indexer/projections"
@@ -38,6 +40,12 @@ indexer-scan runs.
 		return err
 	}
 	logger := c.cfg.Logger(c.Stderr)
+	// status only reads: a data directory with nothing in it yet is not
+	// made one (no log, no index created).
+	exists := func(name string) bool { _, err := os.Stat(filepath.Join(c.cfg.DataDir, name)); return err == nil }
+	if c.cfg.Server == "" && !exists(store.IndexFile) && !exists(store.JetStreamDir) && !exists(store.ServerURLFile) {
+		return fmt.Errorf("nothing at %s yet (no log, no index): scan something first (indexer-scan PATH), or point --data at a data directory", c.cfg.DataDir)
+	}
 	env, err := app.Open(ctx, c.cfg, app.OpenOptions{Owner: "indexer-project status", AllowClient: true}, logger)
 	if err != nil {
 		return err
@@ -60,6 +68,14 @@ indexer-scan runs.
 			}
 			st.CaughtUp = st.Lag == 0
 		}
+	} else if !exists(store.IndexFile) {
+		// No index yet (a first standalone scan has not finished): the
+		// whole log is the lag. Opening a projector would create one.
+		info, err := env.Log.Info(ctx)
+		if err != nil {
+			return err
+		}
+		st.Time, st.StreamLastSeq, st.Lag, st.CaughtUp = time.Now().UTC(), info.LastSeq, info.LastSeq, info.LastSeq == 0
 	} else {
 		p := &projections.Projector{Log: env.Log, Path: c.cfg.IndexPath(), Logger: logger}
 		if err := p.Open(); err != nil {
@@ -88,6 +104,8 @@ indexer-scan runs.
 	case st.Lag == 0 && st.CaughtUp:
 	case running:
 		state = "catching up"
+	case app.ScanOwner(c.cfg.DataDir) != nil:
+		state = "a standalone indexer-scan is running: it updates the index when it finishes"
 	default:
 		state = noProjector
 	}

@@ -1,13 +1,11 @@
 package main
 
 import (
-	"errors"
 	"os"
 	"path/filepath"
 	"testing"
 
 	"github.com/indexer/indexer/events"
-	"github.com/indexer/indexer/store"
 )
 
 // Paths of this host are looked up as a scan records them: real.
@@ -41,26 +39,6 @@ func TestLocalPathResolvesLinks(t *testing.T) {
 	} {
 		if got := localPath(c.p, c.dir); got != events.Path(c.want) {
 			t.Errorf("localPath(%q, %v) = %q, want %q", c.p, c.dir, got, c.want)
-		}
-	}
-}
-
-// A data directory a standalone scan owns answers no queries: scanning
-// says so; one an indexer-project owns, or nobody, is not scanning.
-func TestScanningOwner(t *testing.T) {
-	dir := t.TempDir()
-	if err := scanning(dir); err != nil {
-		t.Fatalf("free directory: %v", err)
-	}
-	for owner, want := range map[string]bool{"indexer-scan": true, "indexer-project": false} {
-		l, err := store.LockDir(dir, owner)
-		if err != nil {
-			t.Fatal(err)
-		}
-		err = scanning(dir)
-		l.Close()
-		if got := err != nil && errors.Is(err, store.ErrLocked); got != want {
-			t.Errorf("owned by %s: scanning = %v", owner, err)
 		}
 	}
 }

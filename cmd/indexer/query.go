@@ -122,7 +122,7 @@ func (m *Main) openSession(ctx context.Context, qf *queryFlags, owner string, wi
 	path := cfg.IndexPath()
 	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
 		if app.ServerURL(cfg.DataDir, owner) != "" {
-			if err := scanning(cfg.DataDir); err != nil {
+			if err := app.ScanOwner(cfg.DataDir); err != nil {
 				return nil, fmt.Errorf("no index yet at %s: %w, which indexes what it stores when it finishes: ask again then", path, err)
 			}
 			return remote()
@@ -138,7 +138,7 @@ func (m *Main) openSession(ctx context.Context, qf *queryFlags, owner string, wi
 		if app.ServerURL(cfg.DataDir, owner) == "" {
 			return nil, fmt.Errorf("%w: %s is held by another process that serves no NATS URL in %s (an indexer-project on --server?): pass the same --server", err, path, cfg.DataDir)
 		}
-		if err := scanning(cfg.DataDir); err != nil {
+		if err := app.ScanOwner(cfg.DataDir); err != nil {
 			return nil, fmt.Errorf("%w, updating the index: ask again in a moment", err)
 		}
 		return remote() // an indexer-project owns it: ask it
@@ -151,22 +151,6 @@ func (m *Main) openSession(ctx context.Context, qf *queryFlags, owner string, wi
 	s.q = local
 	withLogOf(local)
 	return s, nil
-}
-
-// scanning returns the *store.LockedError of dir when a standalone
-// indexer-scan owns it: that process answers no queries, unlike an
-// indexer-project.
-func scanning(dir string) error {
-	l, err := store.LockDir(dir, "indexer (probe)")
-	if err == nil {
-		l.Close()
-		return nil
-	}
-	var le *store.LockedError
-	if errors.As(err, &le) && strings.HasPrefix(le.Owner, "indexer-scan") {
-		return le
-	}
-	return nil
 }
 
 // localMachine is this host's machine name, as indexer-scan names it.

@@ -317,6 +317,22 @@ func ServerURL(dir, owner string) string {
 	return ""
 }
 
+// ScanOwner returns the *store.LockedError of dir when a standalone
+// indexer-scan owns it, or nil: that process answers no queries, unlike an
+// indexer-project, and updates the index only when it finishes.
+func ScanOwner(dir string) error {
+	l, err := store.LockDir(dir, "probe")
+	if err == nil {
+		l.Close()
+		return nil
+	}
+	var le *store.LockedError
+	if errors.As(err, &le) && strings.HasPrefix(le.Owner, "indexer-scan") {
+		return le
+	}
+	return nil
+}
+
 // answers reports whether something accepts connections at the host and
 // port of the NATS URLs in urls (comma-separated) within a short time.
 func answers(urls string) bool {

@@ -174,3 +174,23 @@ func TestCommandFirst(t *testing.T) {
 		}
 	}
 }
+
+// A data directory a standalone scan owns answers no queries: ScanOwner
+// says so; one an indexer-project owns, or nobody, is not scanning.
+func TestScanOwner(t *testing.T) {
+	dir := t.TempDir()
+	if err := ScanOwner(dir); err != nil {
+		t.Fatalf("free directory: %v", err)
+	}
+	for owner, want := range map[string]bool{"indexer-scan": true, "indexer-project": false} {
+		l, err := store.LockDir(dir, owner)
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = ScanOwner(dir)
+		l.Close()
+		if got := err != nil && errors.Is(err, store.ErrLocked); got != want {
+			t.Errorf("owned by %s: scanning = %v", owner, err)
+		}
+	}
+}
