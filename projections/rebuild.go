@@ -74,6 +74,24 @@ func Build(ctx context.Context, log *store.Log, path string, opt BuildOptions) (
 	return cp, db.Close()
 }
 
+// IsIndex reports whether the file at path holds an index, or a build of
+// one, rather than another bbolt file (a scan state) or anything else. A
+// file another process has open reads as not an index.
+func IsIndex(path string) bool {
+	db := &store.DB{Path: path, ReadOnly: true, LockTimeout: 100 * time.Millisecond}
+	if err := db.Open(); err != nil {
+		return false
+	}
+	defer db.Close()
+	ok := false
+	db.View(func(tx *store.Tx) error {
+		meta := tx.Bucket(bucketMeta)
+		ok = meta.Get(keyNextFileID) != nil || meta.Get(keyBuildLimit) != nil
+		return nil
+	})
+	return ok
+}
+
 // openBuild opens path for a build, starting it afresh unless it holds a
 // resumable build.
 func openBuild(path string, info store.StreamInfo, opt BuildOptions, logger *slog.Logger) (*store.DB, store.Checkpoint, error) {

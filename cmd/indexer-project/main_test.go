@@ -24,6 +24,7 @@ import (
 	"github.com/indexer/indexer/cmd/internal/app"
 	"github.com/indexer/indexer/events"
 	"github.com/indexer/indexer/projections"
+	"github.com/indexer/indexer/projections/scanstate"
 	"github.com/indexer/indexer/projections/simtree"
 	"github.com/indexer/indexer/store"
 	"github.com/indexer/indexer/store/storetest"
@@ -186,10 +187,19 @@ func TestRebuildIntoRefusesTheLiveIndex(t *testing.T) {
 			t.Fatalf("rebuild --into %s: %q %v", past, out, err)
 		}
 	}
-	// A file that is not an index, or a directory, is not replaced.
+	// A file that is not an index (text, or another bbolt file: a scan
+	// state), or a directory, is not replaced; nor built into a directory
+	// that does not exist.
 	notes := filepath.Join(other, "notes.txt")
 	os.WriteFile(notes, []byte("precious notes"), 0o644)
-	for _, into := range []string{notes, t.TempDir()} {
+	state := filepath.Join(other, "scanstate-m.db")
+	ss, err := scanstate.Open(state, "m")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ss.Close()
+	stateBytes, _ := os.ReadFile(state)
+	for _, into := range []string{notes, state, t.TempDir(), filepath.Join(other, "no", "such", "dir", "x.db")} {
 		_, err := runMain(t, "rebuild", "--data", dir, "--until-seq", "10", "--into", into)
 		if app.ExitCode(err) != app.ExitUsage {
 			t.Errorf("rebuild --into %s: exit %d (%v), want a usage error", into, app.ExitCode(err), err)
@@ -197,6 +207,9 @@ func TestRebuildIntoRefusesTheLiveIndex(t *testing.T) {
 	}
 	if b, _ := os.ReadFile(notes); string(b) != "precious notes" {
 		t.Fatalf("notes.txt now holds %d bytes", len(b))
+	}
+	if b, _ := os.ReadFile(state); !bytes.Equal(b, stateBytes) {
+		t.Fatal("the scan state was replaced")
 	}
 }
 

@@ -2,12 +2,10 @@ package main
 
 import (
 	"context"
-	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"syscall"
@@ -204,25 +202,18 @@ func checkInto(into, live string) error {
 		return usagef("--into %s: %v", into, err)
 	case fi.IsDir():
 		return usagef("--into %s is a directory: name a file, e.g. --into %s", into, filepath.Join(into, "index-past.db"))
-	case fi.Size() > 0 && !isIndexFile(into):
-		return usagef("--into %s exists and is not an index file, which the build would replace: remove it, or choose another file", into)
+	case fi.Size() > 0 && !projections.IsIndex(into):
+		return usagef("--into %s exists and is not an index file (or is in use), which the build would replace: remove it, or choose another file", into)
+	}
+	if dir := filepath.Dir(canonicalPath(into)); !isDir(dir) {
+		return usagef("--into %s: directory %s does not exist", into, dir)
 	}
 	return nil
 }
 
-// isIndexFile reports whether the file at p starts as a bbolt file does: a
-// meta page, whose magic number follows the 16-byte page header.
-func isIndexFile(p string) bool {
-	f, err := os.Open(p)
-	if err != nil {
-		return false
-	}
-	defer f.Close()
-	var b [20]byte
-	if _, err := io.ReadFull(f, b[:]); err != nil {
-		return false
-	}
-	return binary.LittleEndian.Uint32(b[16:]) == 0xED0CDAED
+func isDir(p string) bool {
+	fi, err := os.Stat(p)
+	return err == nil && fi.IsDir()
 }
 
 // samePath reports whether a and b name the same file: the same path once

@@ -29,8 +29,9 @@ func updateIndex(ctx context.Context, cfg app.Config, log *store.Log, logger *sl
 // stored, so queries see it (nobody else projects the log), also when the
 // scan was interrupted: an interrupt before or during it lets it finish,
 // and the next one skips it (errIndexSkipped), leaving the index to the
-// next scan or 'indexer-project rebuild'.
-func (m *Main) indexStored(ctx context.Context, cfg app.Config, log *store.Log, logger *slog.Logger) error {
+// next scan or 'indexer-project rebuild'. notice is what an interrupt
+// prints.
+func (m *Main) indexStored(ctx context.Context, cfg app.Config, log *store.Log, logger *slog.Logger, notice string) error {
 	if m.OnIndexing != nil {
 		m.OnIndexing()
 	}
@@ -47,7 +48,7 @@ func (m *Main) indexStored(ctx context.Context, cfg app.Config, log *store.Log, 
 		case <-done:
 			return
 		}
-		fmt.Fprintln(m.Stderr, "interrupted: indexing what the scan stored (interrupt again to skip)")
+		fmt.Fprintln(m.Stderr, notice+" (interrupt again to skip)")
 		sig := make(chan os.Signal, 1)
 		signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
 		defer signal.Stop(sig)

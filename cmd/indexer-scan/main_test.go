@@ -542,7 +542,7 @@ func TestInterruptWhileIndexing(t *testing.T) {
 	if err := m.Run(ctx, []string{"--data", data, root}); err != nil {
 		t.Fatalf("%v\n%s%s", err, out.String(), errb.String())
 	}
-	if !strings.Contains(out.String(), "index updated") || !strings.Contains(errb.String(), "interrupted: indexing") {
+	if !strings.Contains(out.String(), "index updated") || !strings.Contains(errb.String(), "finishing its index before stopping") {
 		t.Fatalf("output:\n%s%s", out.String(), errb.String())
 	}
 	st := indexStats(t, data)

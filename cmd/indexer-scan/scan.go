@@ -211,7 +211,7 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 		sum.add(res)
 		if err != nil {
 			if ctx.Err() != nil && env.Mode == app.Standalone {
-				ierr := m.indexStored(ctx, cfg, env.Log, logger)
+				ierr := m.indexStored(ctx, cfg, env.Log, logger, "interrupted: indexing what the scan stored")
 				if sum.Indexed = ierr == nil; ierr != nil {
 					fmt.Fprintf(m.Stderr, "indexer-scan: %v\n", ierr)
 				}
@@ -233,7 +233,7 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 		}
 	}
 	if env.Mode == app.Standalone {
-		if err := m.indexStored(ctx, cfg, env.Log, logger); errors.Is(err, errIndexSkipped) {
+		if err := m.indexStored(ctx, cfg, env.Log, logger, "the scan is complete: finishing its index before stopping"); errors.Is(err, errIndexSkipped) {
 			sum.DurationMS = time.Since(start).Milliseconds()
 			m.print(sum, *asJSON)
 			return err
