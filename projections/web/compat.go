@@ -325,18 +325,22 @@ func (h *Handler) tree(w http.ResponseWriter, r *http.Request) error {
 		return p.err
 	}
 	ctx := r.Context()
+	// Paths as the other compatible endpoints give them: a string (with
+	// \xNN escapes where a name is not UTF-8) and then path_b64.
 	type dir struct {
-		Name  string      `json:"name"`
-		Path  events.Path `json:"path"`
-		Files uint64      `json:"files"`
-		Bytes uint64      `json:"bytes"`
+		Name    string `json:"name"`
+		Path    string `json:"path"`
+		PathB64 string `json:"path_b64,omitempty"`
+		Files   uint64 `json:"files"`
+		Bytes   uint64 `json:"bytes"`
 	}
 	type file struct {
 		Name     string      `json:"name"`
 		Size     int64       `json:"size"`
 		Modified string      `json:"modified"`
 		Hash     *compatHash `json:"hash"`
-		Path     events.Path `json:"path"`
+		Path     string      `json:"path"`
+		PathB64  string      `json:"path_b64,omitempty"`
 	}
 	trimmed := strings.Trim(full, "/")
 	if trimmed == "" {
@@ -348,7 +352,7 @@ func (h *Handler) tree(w http.ResponseWriter, r *http.Request) error {
 		var files, bytes uint64
 		for _, m := range ms {
 			names = append(names, m.Name)
-			dirs = append(dirs, dir{Name: m.Name, Path: events.Path("/" + m.Name), Files: m.Files, Bytes: m.Bytes})
+			dirs = append(dirs, dir{Name: m.Name, Path: "/" + m.Name, Files: m.Files, Bytes: m.Bytes})
 			files, bytes = files+m.Files, bytes+m.Bytes
 		}
 		return writeJSON(w, map[string]any{"current_path": "/", "directories": names, "files": []file{}, "dirs": dirs, "total_files": files, "total_size": bytes})
@@ -365,12 +369,13 @@ func (h *Handler) tree(w http.ResponseWriter, r *http.Request) error {
 	for _, d := range t.Dirs {
 		text, _ := displayPath(events.Path(d.Name))
 		names = append(names, text)
-		dirs = append(dirs, dir{Name: text, Path: events.Path("/"+machine) + d.Path, Files: d.Files, Bytes: d.Bytes})
+		path, b64 := displayPath(events.Path("/"+machine) + d.Path)
+		dirs = append(dirs, dir{Name: text, Path: path, PathB64: b64, Files: d.Files, Bytes: d.Bytes})
 	}
 	files := []file{}
 	for _, f := range t.Entries {
-		text, _ := displayPath(f.Path)
-		cf := file{Name: text[strings.LastIndexByte(text, '/')+1:], Size: f.Size, Modified: isoTime(nsTime(f.MTime)), Path: f.Path}
+		text, b64 := displayPath(f.Path)
+		cf := file{Name: text[strings.LastIndexByte(text, '/')+1:], Size: f.Size, Modified: isoTime(nsTime(f.MTime)), Path: text, PathB64: b64}
 		if !f.Hashes.IsZero() {
 			cf.Hash = &compatHash{Size: f.Size, MD5: f.Hashes.MD5, SHA1: f.Hashes.SHA1, SHA256: f.Hashes.SHA256}
 		}

@@ -224,6 +224,8 @@ func TestCompatTree(t *testing.T) {
 			Hash     *struct {
 				SHA256 string `json:"sha256"`
 			} `json:"hash"`
+			Path    string `json:"path"`
+			PathB64 string `json:"path_b64"`
 		} `json:"files"`
 		TotalFiles uint64 `json:"total_files"`
 		Dirs       []struct {
@@ -251,6 +253,13 @@ func TestCompatTree(t *testing.T) {
 	}
 	if !slices.Contains(names, `caf\xe9-latin1.txt`) || !slices.Contains(names, "line\nbreak.txt") {
 		t.Fatalf("weird names = %q", names)
+	}
+	// Paths are strings, escaped, with the exact bytes in path_b64, as
+	// /api/files and /api/search give them.
+	for _, f := range tr.Files {
+		if f.Name == `caf\xe9-latin1.txt` && (f.Path != `/home/ana/weird/caf\xe9-latin1.txt` || f.PathB64 != base64.StdEncoding.EncodeToString([]byte(servicetest.Latin1Path))) {
+			t.Fatalf("latin1 file path %q, path_b64 %q", f.Path, f.PathB64)
+		}
 	}
 	get(t, srv, "/api/tree?path=/laptop/no/such/dir", 404, nil)
 }
