@@ -11,6 +11,21 @@ import (
 	"github.com/indexer/indexer/store"
 )
 
+// builtIndex builds an index of log in a temp dir and opens it.
+func builtIndex(t *testing.T, log *store.Log) *Index {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "index.db")
+	if _, err := Build(context.Background(), log, path, BuildOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	db := &store.DB{Path: path, ReadOnly: true}
+	if err := db.Open(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return NewIndex(db)
+}
+
 // A scanned root with no files is an empty tree, not one the index does
 // not know.
 func TestTreeOfAnEmptyScannedRoot(t *testing.T) {
@@ -21,16 +36,7 @@ func TestTreeOfAnEmptyScannedRoot(t *testing.T) {
 		g.ev(&events.ScanStarted{Root: "/srv/empty"}),
 		g.ev(&events.ScanCompleted{Root: "/srv/empty", Complete: true}),
 	)
-	path := filepath.Join(t.TempDir(), "index.db")
-	if _, err := Build(context.Background(), log, path, BuildOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	db := &store.DB{Path: path, ReadOnly: true}
-	if err := db.Open(); err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	ix := NewIndex(db)
+	ix := builtIndex(t, log)
 	for _, dir := range []string{"/srv/empty", "/srv/empty/"} {
 		if tr, err := ix.Tree("nas1", dir, 0, 0); err != nil || tr.Files != 0 || len(tr.Dirs) != 0 {
 			t.Errorf("tree %s: %+v, %v; want empty", dir, tr, err)
@@ -54,16 +60,8 @@ func TestTreeNamesAreExact(t *testing.T) {
 		g.ev(&events.FileScanned{File: file("/d/sub\xe9\x80/x", 1, 1, 1)}),
 		g.ev(&events.ScanCompleted{Root: "/d", Complete: true}),
 	)
-	path := filepath.Join(t.TempDir(), "index.db")
-	if _, err := Build(context.Background(), log, path, BuildOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	db := &store.DB{Path: path, ReadOnly: true}
-	if err := db.Open(); err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	tr, err := NewIndex(db).Tree("nas1", "/d", 0, 0)
+	ix := builtIndex(t, log)
+	tr, err := ix.Tree("nas1", "/d", 0, 0)
 	if err != nil || len(tr.Dirs) != 1 {
 		t.Fatalf("tree: %+v, %v", tr, err)
 	}
