@@ -2,6 +2,7 @@ package projections
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path"
 	"path/filepath"
@@ -221,6 +222,24 @@ func checkTruth(t *testing.T, ix *Index, trees []*simtree.Tree) {
 		got, err := ix.ByHash("", sha)
 		if err != nil || len(got) != len(fs) {
 			t.Fatalf("by sha256 %s: %d files, %v; want %d", sha, len(got), err, len(fs))
+		}
+		// A prefix, as history prints digests: every file with a digest
+		// that starts with it.
+		for _, n := range []int{12, 9} {
+			prefix, want := sha[:n], 0
+			for _, other := range bySHA {
+				for _, f := range other {
+					if strings.HasPrefix(f.Hashes.SHA256, prefix) || strings.HasPrefix(f.Hashes.MD5, prefix) || strings.HasPrefix(f.Hashes.SHA1, prefix) {
+						want++
+					}
+				}
+			}
+			if got, err := ix.ByHash("", prefix); err != nil || len(got) != want || want == 0 {
+				t.Fatalf("by prefix %s: %d files, %v; want %d", prefix, len(got), err, want)
+			}
+		}
+		if _, err := ix.ByHash("", sha[:7]); !errors.Is(err, ErrBadQuery) {
+			t.Fatalf("a 7-digit prefix: %v, want a bad query", err)
 		}
 		for _, alg := range []string{"md5", "sha1"} {
 			h := fs[0].Hashes.MD5

@@ -145,8 +145,14 @@ func (ix *Index) Lookup(machine string, p events.Path) (File, error) {
 // by-hash model. md5 and sha1 use the name index's list of files whose md5
 // or sha1 starts with the same 12 bits (about 1 in 2,000 files), each checked
 // against the full digest in files: about a millisecond at a million files.
+// With alg "", a digest shorter than md5's is a prefix (at least
+// minHashPrefix hex digits, as `indexer history` prints them) of any of
+// the three.
 func (ix *Index) ByHash(alg, digest string) ([]File, error) {
 	digest = strings.ToLower(strings.TrimSpace(digest))
+	if alg == "" && len(digest) < 32 {
+		return ix.byHashPrefix(digest)
+	}
 	if alg == "" {
 		switch len(digest) {
 		case 64:
@@ -176,6 +182,35 @@ func (ix *Index) ByHash(alg, digest string) ([]File, error) {
 		for _, fid := range ids {
 			f, ok := r.fileByID(fid)
 			if ok && (alg == "md5" && f.Hashes.MD5 == digest || alg == "sha1" && f.Hashes.SHA1 == digest) {
+				out = append(out, f)
+			}
+		}
+		return nil
+	})
+	return out, err
+}
+
+// minHashPrefix is the shortest digest prefix ByHash takes.
+const minHashPrefix = 8
+
+// byHashPrefix returns the files whose md5, sha1 or sha256 starts with the
+// hex prefix, through the name index's list of files with a digest that
+// starts with the same 12 bits.
+func (ix *Index) byHashPrefix(prefix string) ([]File, error) {
+	if _, err := hex.DecodeString(prefix[:len(prefix)&^1]); err != nil || len(prefix) < minHashPrefix || strings.Trim(prefix, "0123456789abcdef") != "" {
+		return nil, fmt.Errorf("%w: %q is not a hex md5, sha1 or sha256 digest, or a prefix of one of at least %d digits", ErrBadQuery, prefix, minHashPrefix)
+	}
+	raw, _ := hex.DecodeString(prefix[:4])
+	var out []File
+	err := ix.view(func(tx *store.Tx) error {
+		r := newReader(tx)
+		ids, err := postingList(namesOf(tx), altTrigram(raw))
+		if err != nil {
+			return err
+		}
+		for _, fid := range ids {
+			f, ok := r.fileByID(fid)
+			if ok && (strings.HasPrefix(f.Hashes.SHA256, prefix) || strings.HasPrefix(f.Hashes.MD5, prefix) || strings.HasPrefix(f.Hashes.SHA1, prefix)) {
 				out = append(out, f)
 			}
 		}

@@ -18,7 +18,7 @@ the filters alone select.
 Examples:
   indexer find report --ext pdf --min-size 1M
   indexer find --glob 'IMG_*.jpg' --machine laptop --under /home/ana/photos
-  indexer find --hash 845e9183...        (md5, sha1 or sha256)
+  indexer find --hash 845e9183...        (md5, sha1 or sha256, or a prefix of 8+ digits)
 
 --archived (files inside archives) is refused for now: indexer-scan does
 not open archives, so no archive member is in the index, and a path that
@@ -36,7 +36,7 @@ func (m *Main) runFind(ctx context.Context, args []string) error {
 	fs.Var(&maxSize, "max-size", "only files of at most this `size`")
 	machine := fs.String("machine", "", "only files of this machine `name`")
 	under := fs.String("under", "", "only files below this `dir`ectory")
-	hash := fs.String("hash", "", "only files with this content `digest` (hex md5, sha1 or sha256)")
+	hash := fs.String("hash", "", "only files with this content `digest` (hex md5, sha1 or sha256, or the first 8 or more digits of one, as history prints them)")
 	archived := fs.Bool("archived", false, "only files inside archives: refused for now, archive members are not indexed yet")
 	limit := fs.Int("limit", 50, "files per page; 0 prints every match")
 	page := fs.Int("page", 1, "page `number` to print")

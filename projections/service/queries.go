@@ -64,7 +64,8 @@ type FindRequest struct {
 	Ext     string      `json:"ext,omitempty"`   // extension, any case, with or without the dot
 	MinSize int64       `json:"min_size,omitempty"`
 	MaxSize int64       `json:"max_size,omitempty"` // 0: no maximum
-	// Hash is a hex md5, sha1 or sha256 digest (told apart by length).
+	// Hash is a hex md5, sha1 or sha256 digest (told apart by length), or
+	// a prefix of at least 8 digits of any of them.
 	Hash string `json:"hash,omitempty"`
 	// Archived keeps only files inside archives (ARCHIVE::inner/path).
 	Archived bool `json:"archived,omitempty"`
