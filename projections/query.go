@@ -197,7 +197,7 @@ const minHashPrefix = 8
 // hex prefix, through the name index's list of files with a digest that
 // starts with the same 12 bits.
 func (ix *Index) byHashPrefix(prefix string) ([]File, error) {
-	if _, err := hex.DecodeString(prefix[:len(prefix)&^1]); err != nil || len(prefix) < minHashPrefix || strings.Trim(prefix, "0123456789abcdef") != "" {
+	if len(prefix) < minHashPrefix || strings.Trim(prefix, "0123456789abcdef") != "" {
 		return nil, fmt.Errorf("%w: %q is not a hex md5, sha1 or sha256 digest, or a prefix of one of at least %d digits", ErrBadQuery, prefix, minHashPrefix)
 	}
 	raw, _ := hex.DecodeString(prefix[:4])

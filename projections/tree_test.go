@@ -11,9 +11,12 @@ import (
 	"github.com/indexer/indexer/store"
 )
 
-// builtIndex builds an index of log in a temp dir and opens it.
-func builtIndex(t *testing.T, log *store.Log) *Index {
+// indexOf appends evs to a new log, builds an index of it in a temp dir
+// and opens it.
+func indexOf(t *testing.T, evs ...events.Event) *Index {
 	t.Helper()
+	_, log := openServerAt(t, t.TempDir())
+	appendAll(t, log, evs...)
 	path := filepath.Join(t.TempDir(), "index.db")
 	if _, err := Build(context.Background(), log, path, BuildOptions{}); err != nil {
 		t.Fatal(err)
@@ -30,13 +33,11 @@ func builtIndex(t *testing.T, log *store.Log) *Index {
 // not know.
 func TestTreeOfAnEmptyScannedRoot(t *testing.T) {
 	t.Parallel()
-	_, log := openServerAt(t, t.TempDir())
 	g := newGen("nas1", 1)
-	appendAll(t, log,
+	ix := indexOf(t,
 		g.ev(&events.ScanStarted{Root: "/srv/empty"}),
 		g.ev(&events.ScanCompleted{Root: "/srv/empty", Complete: true}),
 	)
-	ix := builtIndex(t, log)
 	for _, dir := range []string{"/srv/empty", "/srv/empty/"} {
 		if tr, err := ix.Tree("nas1", dir, 0, 0); err != nil || tr.Files != 0 || len(tr.Dirs) != 0 {
 			t.Errorf("tree %s: %+v, %v; want empty", dir, tr, err)
@@ -53,14 +54,12 @@ func TestTreeOfAnEmptyScannedRoot(t *testing.T) {
 // that is not UTF-8 is not replaced by U+FFFD.
 func TestTreeNamesAreExact(t *testing.T) {
 	t.Parallel()
-	_, log := openServerAt(t, t.TempDir())
 	g := newGen("nas1", 1)
-	appendAll(t, log,
+	ix := indexOf(t,
 		g.ev(&events.ScanStarted{Root: "/d"}),
 		g.ev(&events.FileScanned{File: file("/d/sub\xe9\x80/x", 1, 1, 1)}),
 		g.ev(&events.ScanCompleted{Root: "/d", Complete: true}),
 	)
-	ix := builtIndex(t, log)
 	tr, err := ix.Tree("nas1", "/d", 0, 0)
 	if err != nil || len(tr.Dirs) != 1 {
 		t.Fatalf("tree: %+v, %v", tr, err)

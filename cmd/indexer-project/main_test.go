@@ -51,6 +51,18 @@ func seedDataDir(t *testing.T, dir string, evs []events.Event) uint64 {
 	return storetest.Seed(t, dir, evs...)
 }
 
+// seedSteps seeds dir with a scan of machine m and steps random changes of
+// simtree's tree with seed, and returns the last sequence.
+func seedSteps(t *testing.T, dir string, seed uint64, steps int) uint64 {
+	t.Helper()
+	tree := simtree.New("m", seed)
+	evs := []events.Event{tree.StartScan()}
+	for range steps {
+		evs = append(evs, tree.Step())
+	}
+	return seedDataDir(t, dir, evs)
+}
+
 func runMain(t *testing.T, args ...string) (string, error) {
 	t.Helper()
 	var out, errb bytes.Buffer
@@ -64,12 +76,7 @@ func runMain(t *testing.T, args ...string) (string, error) {
 func TestStatusRebuildAndTimeTravel(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	tree := simtree.New("m", 1)
-	evs := []events.Event{tree.StartScan()}
-	for range 300 {
-		evs = append(evs, tree.Step())
-	}
-	last := seedDataDir(t, dir, evs)
+	last := seedSteps(t, dir, 1, 300)
 
 	var st ownerStatus
 	out, err := runMain(t, "status", "--data", dir, "--json")
@@ -127,12 +134,7 @@ func TestStatusRebuildAndTimeTravel(t *testing.T) {
 func TestRebuildIntoRefusesTheLiveIndex(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	tree := simtree.New("m", 2)
-	evs := []events.Event{tree.StartScan()}
-	for range 50 {
-		evs = append(evs, tree.Step())
-	}
-	last := seedDataDir(t, dir, evs)
+	last := seedSteps(t, dir, 2, 50)
 	if _, err := runMain(t, "rebuild", "--data", dir); err != nil {
 		t.Fatal(err)
 	}
@@ -631,8 +633,7 @@ func TestStatusOnlyReads(t *testing.T) {
 		t.Errorf("status made %d entries in an empty directory", len(entries))
 	}
 	dir := t.TempDir()
-	tree := simtree.New("m", 3)
-	last := seedDataDir(t, dir, []events.Event{tree.StartScan(), tree.Step(), tree.Step()})
+	last := seedSteps(t, dir, 3, 2)
 	out, err := runMain(t, "status", "--json", "--data", dir)
 	if err != nil {
 		t.Fatal(err)

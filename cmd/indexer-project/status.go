@@ -43,7 +43,7 @@ indexer-scan runs.
 	// status only reads: a data directory with nothing in it yet is not
 	// made one (no log, no index created).
 	exists := func(name string) bool { _, err := os.Stat(filepath.Join(c.cfg.DataDir, name)); return err == nil }
-	if c.cfg.Server == "" && !exists(store.IndexFile) && !exists(store.JetStreamDir) && !exists(store.ServerURLFile) {
+	if c.cfg.Server == "" && !exists(store.IndexFile) && !c.cfg.HasLog() && !exists(store.ServerURLFile) {
 		return fmt.Errorf("nothing at %s yet (no log, no index): scan something first (indexer-scan PATH), or point --data at a data directory", c.cfg.DataDir)
 	}
 	env, err := app.Open(ctx, c.cfg, app.OpenOptions{Owner: "indexer-project status", AllowClient: true}, logger)

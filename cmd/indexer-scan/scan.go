@@ -162,7 +162,7 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 	}
 	defer env.Close()
 
-	holder := fmt.Sprintf("indexer-scan pid %d on %s since %s", os.Getpid(), host, time.Now().Format(time.RFC3339))
+	holder := fmt.Sprintf(holderFormat+" %s", os.Getpid(), host, time.Now().Format(time.RFC3339))
 	lease, err := env.Log.AcquireLease(ctx, *machine, holder, 30*time.Second, func(other string) bool {
 		if deadHolder(other, host) {
 			logger.Warn("taking over the lease of a scan that no longer runs", "machine", *machine, "holder", other)
@@ -323,13 +323,16 @@ func peakRSS() int64 {
 	return 0
 }
 
-// deadHolder reports whether a lease holder (as this command describes
-// itself: "indexer-scan pid N on HOST since T") is a process of this host
-// that no longer runs, such as a scan killed with SIGKILL.
+// holderFormat starts how a scan names itself in its lease: "indexer-scan
+// pid N on HOST since T".
+const holderFormat = "indexer-scan pid %d on %s since"
+
+// deadHolder reports whether a lease holder (holderFormat) is a process of
+// this host that no longer runs, such as a scan killed with SIGKILL.
 func deadHolder(holder, host string) bool {
 	var pid int
 	var on string
-	if _, err := fmt.Sscanf(holder, "indexer-scan pid %d on %s since", &pid, &on); err != nil || on != host || pid <= 0 || pid == os.Getpid() {
+	if _, err := fmt.Sscanf(holder, holderFormat, &pid, &on); err != nil || on != host || pid <= 0 || pid == os.Getpid() {
 		return false
 	}
 	return syscall.Kill(pid, 0) == syscall.ESRCH

@@ -111,7 +111,7 @@ func (m *Main) openSession(ctx context.Context, qf *queryFlags, owner string, wi
 		local := &service.Local{Index: projections.NewIndex(db)}
 		s.q = local
 		// The data directory's log, if it has one: not one made here.
-		if fi, err := os.Stat(filepath.Join(cfg.DataDir, store.JetStreamDir)); err == nil && fi.IsDir() {
+		if cfg.HasLog() {
 			withLogOf(local)
 		}
 		return s, nil
@@ -127,7 +127,7 @@ func (m *Main) openSession(ctx context.Context, qf *queryFlags, owner string, wi
 			}
 			return remote()
 		}
-		if fi, err := os.Stat(filepath.Join(cfg.DataDir, store.JetStreamDir)); err == nil && fi.IsDir() {
+		if cfg.HasLog() {
 			return nil, fmt.Errorf("%w at %s, but %s holds a log (a standalone scan stopped before it indexed?): build the index with 'indexer-project rebuild --data %s', or run indexer-scan again", errNoIndex, path, cfg.DataDir, cfg.DataDir)
 		}
 		return nil, fmt.Errorf("%w at %s: scan something first (indexer-scan PATH), or point --data at a data directory", errNoIndex, path)

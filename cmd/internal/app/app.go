@@ -353,6 +353,13 @@ func answers(urls string) bool {
 	return false
 }
 
+// HasLog reports whether the data directory holds an embedded server's
+// log (its JetStream store).
+func (c Config) HasLog() bool {
+	fi, err := os.Stat(filepath.Join(c.DataDir, store.JetStreamDir))
+	return err == nil && fi.IsDir()
+}
+
 // IndexPath returns the path of the data directory's index.db.
 func (c Config) IndexPath() string { return filepath.Join(c.DataDir, store.IndexFile) }
 
