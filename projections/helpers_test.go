@@ -201,3 +201,19 @@ func dump(tb testing.TB, ix *Index) string {
 	}
 	return b.String()
 }
+
+// builtIndex builds an index of log in a temp dir and opens it, closed at
+// cleanup.
+func builtIndex(t *testing.T, log *store.Log) *Index {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "index.db")
+	if _, err := Build(context.Background(), log, path, BuildOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	db := &store.DB{Path: path, ReadOnly: true}
+	if err := db.Open(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return NewIndex(db)
+}

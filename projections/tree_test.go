@@ -1,32 +1,19 @@
 package projections
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
-	"path/filepath"
 	"testing"
 
 	"github.com/indexer/indexer/events"
-	"github.com/indexer/indexer/store"
 )
 
-// indexOf appends evs to a new log, builds an index of it in a temp dir
-// and opens it.
+// indexOf appends evs to a new log and returns builtIndex of it.
 func indexOf(t *testing.T, evs ...events.Event) *Index {
 	t.Helper()
 	_, log := openServerAt(t, t.TempDir())
 	appendAll(t, log, evs...)
-	path := filepath.Join(t.TempDir(), "index.db")
-	if _, err := Build(context.Background(), log, path, BuildOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	db := &store.DB{Path: path, ReadOnly: true}
-	if err := db.Open(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	return NewIndex(db)
+	return builtIndex(t, log)
 }
 
 // A scanned root with no files is an empty tree, not one the index does
