@@ -4,8 +4,10 @@ import "github.com/indexer/indexer/events"
 
 // State is the machine's scan state: what its events say each path looked
 // like when last recorded. The scanner only reads it; it is a projection of
-// the machine's own events, kept up to date by whoever owns it (see
-// projections.ScanState). Losing it costs a full re-read, never correctness.
+// the machine's own events, which indexer-scan catches up from the log
+// before a scan and feeds the events the log acknowledges during one
+// (projections/scanstate). Losing it costs a full re-read, never
+// correctness.
 //
 // Methods are called from several goroutines at once and must be safe for
 // that.
