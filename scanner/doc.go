@@ -36,6 +36,23 @@
 // assumes UTF-8. Paths longer than PATH_MAX are opened one directory at a
 // time (longpath.go).
 //
+// # Reading the source
+//
+//   - scanner.go: the API (Scanner, Sink, Progress, Result) and Scan, which
+//     resolves the root.
+//   - run.go: one scan from start to end (ScanStarted, the goroutines, the
+//     deletions, ScanCompleted), and record, through which every file event
+//     is counted and emitted.
+//   - walk.go: listing directories and merging each listing with the
+//     state's record of it; ignore.go: exclude patterns and .indexerignore.
+//   - compare.go: a file against its recorded entry: read it or not, and
+//     why it changed.
+//   - moves.go: a new path that is a recorded file moved, or a hard link.
+//   - read.go: reading and hashing (hash.go), once per inode, again when
+//     the file changed while read.
+//   - deletions.go: what a complete scan records as gone.
+//   - stat.go: statx and the unchanged rule; state.go: State and Entry.
+//
 // # Concurrency
 //
 // Directories are listed by several goroutines, files read by Workers

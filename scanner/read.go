@@ -1,0 +1,181 @@
+package scanner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sync/atomic"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/indexer/indexer/events"
+)
+
+// fileJob is a regular file to read.
+type fileJob struct {
+	path string
+	st   stat
+	prev *Entry // recorded state; nil for a new path
+	// movedFrom is a gone recorded path with the new path's inode, size
+	// and mtime, when birth times cannot tell whether the inode is the
+	// same file or a reused one: the read decides (see newPath and
+	// readMove).
+	movedFrom string
+	movedRec  *Entry
+}
+
+// linkRead shares one read among the hard links of an inode.
+type linkRead struct {
+	done   chan struct{}
+	st     stat
+	hashes events.Hashes
+	err    error
+}
+
+// queue hands j to the readers; it gives up when the scan is stopped.
+func (w *walk) queue(j fileJob) {
+	w.prog.ToRead.Add(1)
+	w.prog.BytesToRd.Add(j.st.size)
+	select {
+	case w.jobs <- j:
+	case <-w.ctx.Done():
+	}
+}
+
+// read hashes one file and records what it found: a move, a new file, or
+// a change (compare.go).
+func (w *walk) read(j fileJob) {
+	if w.ctx.Err() != nil {
+		return
+	}
+	st, hashes, err := w.readShared(j)
+	if err != nil {
+		if w.ctx.Err() != nil {
+			return
+		}
+		if errors.Is(err, unix.ENOENT) {
+			return // vanished before we read it: the next scan records it gone
+		}
+		w.unreadable(j.path, err, false)
+		return
+	}
+	f := st.file(j.path)
+	f.Hashes = hashes
+	if w.readMove(j, st, f) {
+		return
+	}
+	if j.prev == nil {
+		w.record(&events.FileScanned{File: f})
+		return
+	}
+	p := j.prev
+	if full, ok := w.state.Get(j.path); ok {
+		p = &full // Dir gave the metadata; the hashes are needed now
+	}
+	if reason, ok := changeReason(p, st, hashes); ok {
+		w.record(&events.FileChanged{File: f, PrevSHA256: p.Hashes.SHA256, Reason: reason})
+	}
+}
+
+// readShared reads j, once per inode when the file has hard links.
+func (w *walk) readShared(j fileJob) (stat, events.Hashes, error) {
+	if j.st.nlink <= 1 {
+		return w.readFile(j.path)
+	}
+	key := [2]uint64{j.st.dev, j.st.ino}
+	w.mu.Lock()
+	l, ok := w.links[key]
+	if !ok {
+		l = &linkRead{done: make(chan struct{})}
+		w.links[key] = l
+	}
+	w.mu.Unlock()
+	if !ok {
+		l.st, l.hashes, l.err = w.readFile(j.path)
+		close(l.done)
+		return l.st, l.hashes, l.err
+	}
+	select {
+	case <-l.done:
+	case <-w.ctx.Done():
+		return stat{}, events.Hashes{}, w.ctx.Err()
+	}
+	if l.err != nil || l.st.size != j.st.size || l.st.mtime != j.st.mtime {
+		return w.readFile(j.path) // the other link failed or the inode changed since
+	}
+	st, err := statPath(j.path)
+	if err != nil {
+		return stat{}, events.Hashes{}, err
+	}
+	return st, l.hashes, nil
+}
+
+// ErrChangedWhileReading is recorded (as a FileUnreadable) for a file whose
+// size or times changed on every attempt to read it: its hash would be of
+// mixed content, so none is recorded.
+var ErrChangedWhileReading = errors.New("file changed while being read")
+
+// readFile hashes the file at path. It checks the file's size and times
+// before and after reading and tries again, up to three times in all, when
+// they differ, so no hash of mixed content is ever returned.
+func (w *walk) readFile(path string) (stat, events.Hashes, error) {
+	h := newHasher(w.hashes)
+	for attempt := 0; attempt < 3; attempt++ {
+		// O_NONBLOCK: if a FIFO took the file's place since the walk, open
+		// does not wait for a writer.
+		fd, err := openPath(path, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC)
+		if err != nil {
+			return stat{}, events.Hashes{}, &os.PathError{Op: "open", Path: path, Err: err}
+		}
+		f := os.NewFile(uintptr(fd), path)
+		before, err := statAt(fd, "")
+		if err != nil {
+			f.Close()
+			return stat{}, events.Hashes{}, &os.PathError{Op: "stat", Path: path, Err: err}
+		}
+		if !before.isRegular() {
+			f.Close()
+			return stat{}, events.Hashes{}, fmt.Errorf("%s is no longer a regular file", path)
+		}
+		h.Reset()
+		n, read, err := hashFile(h, f, before.size, progressReader{w.ctx, f, &w.prog.BytesRead})
+		if err != nil {
+			f.Close()
+			return stat{}, events.Hashes{}, err
+		}
+		after, err := statAt(fd, "")
+		f.Close()
+		if err != nil {
+			return stat{}, events.Hashes{}, &os.PathError{Op: "stat", Path: path, Err: err}
+		}
+		if sameContentStat(before, after) && n == after.size {
+			w.prog.Read.Add(1)
+			w.mu.Lock()
+			w.counts.Read++
+			w.counts.BytesRead += read
+			w.mu.Unlock()
+			return after, h.Sums(), nil
+		}
+	}
+	return stat{}, events.Hashes{}, ErrChangedWhileReading
+}
+
+// progressReader counts bytes as they are read, so progress moves within a
+// large file, and ends the read when the scan is stopped, so Ctrl-C does not
+// wait for the file's end.
+type progressReader struct {
+	ctx  context.Context
+	r    io.Reader
+	read *atomic.Int64
+}
+
+func (p progressReader) Read(b []byte) (int, error) {
+	if err := p.ctx.Err(); err != nil {
+		return 0, err
+	}
+	n, err := p.r.Read(b)
+	p.read.Add(int64(n))
+	return n, err
+}
