@@ -18,9 +18,9 @@ import (
 )
 
 // The scan benchmarks run on the tree named by INDEXER_BENCH_TREE (the
-// trees S, L and T of ../shared/tools/README.md), or on a small generated
-// tree when it is unset. Compare each benchmark with its floor in the same
-// run:
+// trees S, L and T that the Taskfile's trees task makes; its bench:scan
+// task runs these), or on a small generated tree when it is unset.
+// Compare each benchmark with its floor in the same run:
 //
 //	INDEXER_BENCH_COLD=1 INDEXER_BENCH_TREE=/data/trees/S go test ./cmd/indexer-scan -run '^$' -bench 'Floor|FirstScan' -benchtime 1x -count 5
 //	INDEXER_BENCH_TREE=/data/trees/T go test ./cmd/indexer-scan -run '^$' -bench 'Find|Rescan' -count 5

@@ -10,8 +10,9 @@
 // client it only publishes. It runs at idle CPU priority unless asked
 // otherwise. Run it with --help for flags and exit codes.
 //
-// The pieces: scan.go (flags, modes, the summary), progress.go (the
-// terminal line), index.go (the standalone index update), priority.go (the
-// CPU priority of every thread). The work itself is
-// package scanner's.
+// The pieces: scan.go (Main.Run's steps: flags, opening the data
+// directory with the machine's lease and scan state, each root's scan, the
+// summary), progress.go (the terminal line), index.go (the standalone index
+// update), priority.go (the CPU priority of every thread). The work itself
+// is package scanner's.
 package main

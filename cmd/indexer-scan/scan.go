@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"strings"
 	"syscall"
@@ -83,28 +84,81 @@ type summary struct {
 	PeakRSS int64 `json:"peak_rss_bytes"`
 }
 
-// Run scans the PATHs in args.
+// Run scans the PATHs in args, in steps: read and check the flags and the
+// roots, set the CPU priority, open the data directory (standalone or as a
+// client) with the machine's scan lease and scan state, scan each root, and
+// finish (standalone, index what was stored; print the summary).
 func (m *Main) Run(ctx context.Context, args []string) error {
-	start := time.Now()
+	r := &scanRun{Main: m, start: time.Now()}
+	if err := r.parseFlags(args); err != nil {
+		return err
+	}
+	if err := r.checkRoots(); err != nil {
+		return err
+	}
+	if m.SetPriority != nil {
+		if err := m.SetPriority(r.priority); err != nil {
+			return err
+		}
+	}
+	defer r.close(ctx)
+	if err := r.open(ctx); err != nil {
+		return err
+	}
+	if err := r.scanRoots(ctx); err != nil {
+		return err
+	}
+	return r.finish(ctx)
+}
+
+// scanRun is one Run's state.
+type scanRun struct {
+	*Main
+	options
+	start  time.Time
+	logger *slog.Logger
+	env    *app.Env
+	lease  *store.Lease
+	state  *scanstate.State
+	sum    summary
+}
+
+// options are Run's flags.
+type options struct {
+	cfg      app.Config
+	host     string // this host's name: the default machine, and the lease's holder
+	machine  string
+	hashes   []string
+	excludes multiFlag
+	oneFS    bool
+	verify   bool
+	asJSON   bool
+	quiet    bool
+	workers  int
+	priority string
+	roots    []string
+}
+
+// parseFlags reads args into r.options and checks every value, so a usage
+// error is reported before anything is opened.
+func (r *scanRun) parseFlags(args []string) error {
 	fs := flag.NewFlagSet("indexer-scan", flag.ContinueOnError)
-	fs.SetOutput(m.Stderr)
-	var cfg app.Config
-	cfg.RegisterFlags(fs)
-	host, _ := m.Hostname()
-	machine := fs.String("machine", app.Getenv("MACHINE", events.MachineFromHost(host)), "machine `name` the files belong to (env INDEXER_MACHINE; default: the host name)")
+	fs.SetOutput(r.Stderr)
+	r.cfg.RegisterFlags(fs)
+	r.host, _ = r.Hostname()
+	fs.StringVar(&r.machine, "machine", app.Getenv("MACHINE", events.MachineFromHost(r.host)), "machine `name` the files belong to (env INDEXER_MACHINE; default: the host name)")
 	hashes := fs.String("hashes", strings.Join(scanner.DefaultHashes, ","), "hash `algorithms`, comma-separated: md5, sha1, sha256, blake3 (sha256 is always computed)")
-	var excludes multiFlag
-	fs.Var(&excludes, "exclude", "leave out paths matching this gitignore-style `pattern` (repeatable)")
-	oneFS := fs.Bool("one-file-system", false, "do not enter directories on other file systems")
-	verify := fs.Bool("verify", false, "re-read every file, and report content that changed while size and mtime did not (bit rot)")
-	asJSON := fs.Bool("json", false, "print the summary as one JSON object")
-	quiet := fs.Bool("quiet", false, "print nothing but errors and the summary")
-	workers := fs.Int("workers", 0, "files read at once, at least 1 (default: four per core)")
-	priority := fs.String("priority", app.Getenv("PRIORITY", "idle"), "CPU `priority`: idle (only time nothing else wants), low (nice 19) or normal (env INDEXER_PRIORITY)")
+	fs.Var(&r.excludes, "exclude", "leave out paths matching this gitignore-style `pattern` (repeatable)")
+	fs.BoolVar(&r.oneFS, "one-file-system", false, "do not enter directories on other file systems")
+	fs.BoolVar(&r.verify, "verify", false, "re-read every file, and report content that changed while size and mtime did not (bit rot)")
+	fs.BoolVar(&r.asJSON, "json", false, "print the summary as one JSON object")
+	fs.BoolVar(&r.quiet, "quiet", false, "print nothing but errors and the summary")
+	fs.IntVar(&r.workers, "workers", 0, "files read at once, at least 1 (default: four per core)")
+	fs.StringVar(&r.priority, "priority", app.Getenv("PRIORITY", "idle"), "CPU `priority`: idle (only time nothing else wants), low (nice 19) or normal (env INDEXER_PRIORITY)")
 	fs.Usage = func() {
-		fmt.Fprint(m.Stderr, usage)
+		fmt.Fprint(r.Stderr, usage)
 		fs.PrintDefaults()
-		fmt.Fprint(m.Stderr, "\n"+app.ExitCodes)
+		fmt.Fprint(r.Stderr, "\n"+app.ExitCodes)
 	}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -112,26 +166,26 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 		}
 		return app.Usagef("%v", err)
 	}
-	roots := fs.Args()
-	if len(roots) == 0 {
+	r.roots = fs.Args()
+	if len(r.roots) == 0 {
 		return app.Usagef("no PATH to scan")
 	}
 	var badWorkers error
 	fs.Visit(func(f *flag.Flag) {
-		if f.Name == "workers" && *workers < 1 {
-			badWorkers = app.Usagef("--workers %d: give at least 1, or leave it out for four per core", *workers)
+		if f.Name == "workers" && r.workers < 1 {
+			badWorkers = app.Usagef("--workers %d: give at least 1, or leave it out for four per core", r.workers)
 		}
 	})
 	if badWorkers != nil {
 		return badWorkers
 	}
-	if err := events.ValidateMachine(*machine); err != nil {
+	if err := events.ValidateMachine(r.machine); err != nil {
 		return app.Usagef("%v", err)
 	}
-	if err := parsePriority(*priority); err != nil {
+	if err := parsePriority(r.priority); err != nil {
 		return app.Usagef("%v", err)
 	}
-	for _, p := range excludes {
+	for _, p := range r.excludes {
 		if err := scanner.CheckExclude(p); err != nil {
 			return app.Usagef("%v (a gitignore pattern: escape a literal '[', '*' or '?' with '\\')", err)
 		}
@@ -140,32 +194,38 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 	if err != nil {
 		return app.Usagef("--hashes: %v", err)
 	}
-	for _, r := range roots {
-		fi, err := os.Stat(r)
+	r.hashes = algos
+	return nil
+}
+
+// checkRoots refuses a root that is missing or not a directory before
+// anything is opened.
+func (r *scanRun) checkRoots() error {
+	for _, root := range r.roots {
+		fi, err := os.Stat(root)
 		if err != nil {
 			return fmt.Errorf("scan root: %w", err)
 		}
 		if !fi.IsDir() {
-			return fmt.Errorf("scan root %s: %w", r, scanner.ErrNotDirectory)
+			return fmt.Errorf("scan root %s: %w", root, scanner.ErrNotDirectory)
 		}
 	}
-	if m.SetPriority != nil {
-		if err := m.SetPriority(*priority); err != nil {
-			return err
-		}
-	}
-	logger := cfg.Logger(m.Stderr)
+	return nil
+}
 
-	env, err := app.Open(ctx, cfg, app.OpenOptions{Owner: "indexer-scan", AllowClient: true}, logger)
-	if err != nil {
+// open opens the data directory (standalone or as a client), takes the
+// machine's scan lease, and catches the machine's scan state up with the
+// log. close closes what it opened, also when it failed halfway.
+func (r *scanRun) open(ctx context.Context) error {
+	r.logger = r.cfg.Logger(r.Stderr)
+	var err error
+	if r.env, err = app.Open(ctx, r.cfg, app.OpenOptions{Owner: "indexer-scan", AllowClient: true}, r.logger); err != nil {
 		return err
 	}
-	defer env.Close()
-
-	holder := fmt.Sprintf(holderFormat+" %s", os.Getpid(), host, time.Now().Format(time.RFC3339))
-	lease, err := env.Log.AcquireLease(ctx, *machine, holder, 30*time.Second, func(other string) bool {
-		if deadHolder(other, host) {
-			logger.Warn("taking over the lease of a scan that no longer runs", "machine", *machine, "holder", other)
+	holder := fmt.Sprintf(holderFormat+" %s", os.Getpid(), r.host, time.Now().Format(time.RFC3339))
+	r.lease, err = r.env.Log.AcquireLease(ctx, r.machine, holder, 30*time.Second, func(other string) bool {
+		if deadHolder(other, r.host) {
+			r.logger.Warn("taking over the lease of a scan that no longer runs", "machine", r.machine, "holder", other)
 			return true
 		}
 		return false
@@ -173,82 +233,112 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	defer lease.Release(context.WithoutCancel(ctx))
-
-	state, err := scanstate.Open(scanstate.Path(cfg.DataDir, *machine), *machine)
-	if err != nil {
+	if r.state, err = scanstate.Open(scanstate.Path(r.cfg.DataDir, r.machine), r.machine); err != nil {
 		return err
 	}
-	defer state.Close()
-	if n, err := state.CatchUp(ctx, env.Log, logger); err != nil {
+	if n, err := r.state.CatchUp(ctx, r.env.Log, r.logger); err != nil {
 		return err
 	} else if n > 0 {
-		logger.Info("scan state caught up", "events", n)
+		r.logger.Info("scan state caught up", "events", n)
 	}
+	r.sum = summary{Machine: r.machine, Mode: r.env.Mode.String(), Complete: true}
+	return nil
+}
 
-	sum := summary{Machine: *machine, Mode: env.Mode.String(), Complete: true}
-	appender := env.Log.NewAppender()
-	// The scan state takes each root's events as the log acknowledges them,
-	// and is committed after each root, so a later root (which may overlap
-	// an earlier one) and the next scan start from it.
-	var stateWriter *scanstate.Writer
-	defer func() {
-		if stateWriter != nil {
-			stateWriter.Commit(false) // applied, but the checkpoint stays: CatchUp redoes it
-		}
-	}()
-	for _, root := range roots {
-		stateWriter = state.NewWriter()
+// close closes what open opened, in reverse order.
+func (r *scanRun) close(ctx context.Context) {
+	if r.state != nil {
+		r.state.Close()
+	}
+	if r.lease != nil {
+		r.lease.Release(context.WithoutCancel(ctx))
+	}
+	if r.env != nil {
+		r.env.Close()
+	}
+}
+
+// scanRoots scans the roots in turn. The scan state takes each root's events
+// as the log acknowledges them, and is committed after each root, so a
+// later root (which may overlap an earlier one) and the next scan start
+// from it. A scan that fails ends the run (scanFailed).
+func (r *scanRun) scanRoots(ctx context.Context) error {
+	appender := r.env.Log.NewAppender()
+	for _, root := range r.roots {
+		stateWriter := r.state.NewWriter()
 		appender.OnStored = stateWriter.Add
-		prog := &scanner.Progress{}
-		sc := &scanner.Scanner{
-			Machine: *machine, Hashes: algos, Exclude: excludes, OneFileSystem: *oneFS, Verify: *verify,
-			Workers: *workers, State: state, Sink: &notify{Appender: appender, hook: m.OnScanStart}, Logger: logger, Progress: prog,
-		}
-		stopProgress := startProgress(m.Stderr, root, prog, *quiet || *asJSON)
-		res, err := sc.Scan(ctx, root)
-		stopProgress()
-		sum.add(res)
+		res, err := r.scan(ctx, root, appender)
+		r.sum.add(res)
 		if err != nil {
-			if ctx.Err() != nil && env.Mode == app.Standalone {
-				ierr := m.indexStored(ctx, cfg, env.Log, logger, "interrupted: indexing what the scan stored")
-				if sum.Indexed = ierr == nil; ierr != nil {
-					fmt.Fprintf(m.Stderr, "indexer-scan: %v\n", ierr)
-				}
-			}
-			sum.DurationMS = time.Since(start).Milliseconds()
-			if res.Root != "" {
-				m.print(sum, *asJSON)
-			}
+			stateWriter.Commit(false) // applied, but the checkpoint stays: CatchUp redoes it
+			r.scanFailed(ctx, res)
 			return err
 		}
-		logger.Info("scan finished", "root", res.Root, "took", res.Duration, "complete", res.Complete)
-		if err := lease.Err(); err != nil {
+		r.logger.Info("scan finished", "root", res.Root, "took", res.Duration, "complete", res.Complete)
+		if err := r.lease.Err(); err != nil {
+			stateWriter.Commit(false)
 			return err
 		}
-		err = stateWriter.Commit(true)
-		stateWriter = nil
-		if err != nil {
+		if err := stateWriter.Commit(true); err != nil {
 			return err
 		}
 	}
-	if env.Mode == app.Standalone {
-		if err := m.indexStored(ctx, cfg, env.Log, logger, "the scan is complete: finishing its index before stopping"); errors.Is(err, errIndexSkipped) {
-			sum.DurationMS = time.Since(start).Milliseconds()
-			m.print(sum, *asJSON)
+	return nil
+}
+
+// scan scans one root, showing its progress.
+func (r *scanRun) scan(ctx context.Context, root string, appender *store.Appender) (scanner.Result, error) {
+	prog := &scanner.Progress{}
+	sc := &scanner.Scanner{
+		Machine: r.machine, Hashes: r.hashes, Exclude: r.excludes, OneFileSystem: r.oneFS, Verify: r.verify,
+		Workers: r.workers, State: r.state, Sink: &notify{Appender: appender, hook: r.OnScanStart}, Logger: r.logger, Progress: prog,
+	}
+	stopProgress := startProgress(r.Stderr, root, prog, r.quiet || r.asJSON)
+	defer stopProgress()
+	return sc.Scan(ctx, root)
+}
+
+// scanFailed ends a run whose scan of res.Root failed or was interrupted:
+// standalone, an interrupted scan's events are indexed all the same; the
+// summary is printed if the scan began.
+func (r *scanRun) scanFailed(ctx context.Context, res scanner.Result) {
+	if ctx.Err() != nil && r.env.Mode == app.Standalone {
+		err := r.indexStored(ctx, r.cfg, r.env.Log, r.logger, "interrupted: indexing what the scan stored")
+		if r.sum.Indexed = err == nil; err != nil {
+			fmt.Fprintf(r.Stderr, "indexer-scan: %v\n", err)
+		}
+	}
+	if res.Root != "" {
+		r.report()
+	}
+}
+
+// finish ends a run whose scans all finished: standalone, it brings the
+// index up to date first; then it prints the summary. Unreadable paths make
+// the run partial.
+func (r *scanRun) finish(ctx context.Context) error {
+	if r.env.Mode == app.Standalone {
+		err := r.indexStored(ctx, r.cfg, r.env.Log, r.logger, "the scan is complete: finishing its index before stopping")
+		if errors.Is(err, errIndexSkipped) {
+			r.report()
 			return err
 		} else if err != nil {
 			return fmt.Errorf("scan stored; updating the index: %w", err)
 		}
-		sum.Indexed = true
+		r.sum.Indexed = true
 	}
-	sum.DurationMS = time.Since(start).Milliseconds()
-	sum.PeakRSS = peakRSS()
-	m.print(sum, *asJSON)
-	if sum.Unreadable > 0 {
-		return fmt.Errorf("%s could not be read (see the log): %w", app.Count(sum.Unreadable, "path", "paths"), app.ErrPartial)
+	r.sum.PeakRSS = peakRSS()
+	r.report()
+	if r.sum.Unreadable > 0 {
+		return fmt.Errorf("%s could not be read (see the log): %w", app.Count(r.sum.Unreadable, "path", "paths"), app.ErrPartial)
 	}
 	return nil
+}
+
+// report prints the summary as it stands.
+func (r *scanRun) report() {
+	r.sum.DurationMS = time.Since(r.start).Milliseconds()
+	r.print(r.sum, r.asJSON)
 }
 
 func (s *summary) add(r scanner.Result) {
