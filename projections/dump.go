@@ -131,7 +131,7 @@ func dumpLine(r *reader, bucket, k, v []byte) (string, error) {
 		return fmt.Sprintf("%x machine=%d dev=%d ino=%d fid=%d", k[:32], mid, dev, ino, fid), d.err
 	case string(bucketDupes):
 		g, err := decodeGroupRec(v)
-		return fmt.Sprintf("%x count=%d inodes=%d size=%d", k, g.count, g.units, g.size), err
+		return fmt.Sprintf("%x count=%d inodes=%d size=%d", k, g.count, g.inodes, g.size), err
 	case string(bucketGroups):
 		return fmt.Sprintf("%c %d %x", k[0], binary.BigEndian.Uint64(k[1:9]), k[9:]), nil
 	case string(bucketHistory):

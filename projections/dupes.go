@@ -22,7 +22,7 @@ type Group struct {
 }
 
 func groupOf(sha []byte, g groupRec) Group {
-	return Group{SHA256: hex.EncodeToString(sha), Size: g.size, Count: g.count, Inodes: g.units, Wasted: g.wasted()}
+	return Group{SHA256: hex.EncodeToString(sha), Size: g.size, Count: g.count, Inodes: g.inodes, Wasted: g.wasted()}
 }
 
 // DupesQuery selects duplicate groups.
@@ -156,7 +156,7 @@ func (ix *Index) Group(sha256 string) (Group, []File, error) {
 		if len(files) == 0 {
 			return fmt.Errorf("content %s: %w", sha256, ErrNotFound)
 		}
-		rec := groupRec{count: 1, units: 1, size: uint64(files[0].Size)}
+		rec := groupRec{count: 1, inodes: 1, size: uint64(files[0].Size)}
 		if v := tx.Bucket(bucketDupes).Get(raw); v != nil {
 			if rec, err = decodeGroupRec(v); err != nil {
 				return err

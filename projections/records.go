@@ -299,17 +299,17 @@ func decodeScanRec(v []byte) (scanRec, error) {
 }
 
 // groupRec is the dupes model's value: a content hash held by two or more
-// files. units counts distinct (machine, device, inode): hard links of one
-// inode are one unit and waste nothing.
+// files. inodes counts distinct (machine, device, inode): hard links of one
+// inode are one copy on disk and waste nothing (see knownInode).
 type groupRec struct {
-	count, units, size uint64
+	count, inodes, size uint64
 }
 
 func (g groupRec) wasted() uint64 {
-	if g.units < 2 {
+	if g.inodes < 2 {
 		return 0
 	}
-	return g.size * (g.units - 1)
+	return g.size * (g.inodes - 1)
 }
 
 // redundant is the bytes beyond one copy, hard links included.
@@ -322,13 +322,13 @@ func (g groupRec) redundant() uint64 {
 
 func (g groupRec) encode() []byte {
 	b := binary.AppendUvarint(nil, g.count)
-	b = binary.AppendUvarint(b, g.units)
+	b = binary.AppendUvarint(b, g.inodes)
 	return binary.AppendUvarint(b, g.size)
 }
 
 func decodeGroupRec(v []byte) (groupRec, error) {
 	d := dec{b: v}
-	g := groupRec{count: d.uv(), units: d.uv(), size: d.uv()}
+	g := groupRec{count: d.uv(), inodes: d.uv(), size: d.uv()}
 	return g, d.err
 }
 

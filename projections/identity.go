@@ -1,0 +1,134 @@
+package projections
+
+import "github.com/oklog/ulid/v2"
+
+// fileEnt is the identity-mapped state of one path of a machine.
+type fileEnt struct {
+	key     string // fileKey
+	dir     *dirEnt
+	name    string
+	mach    *machEnt
+	exists  bool // after the events applied so far
+	existed bool // in the file when loaded
+	dirty   bool
+	rec     fileRec
+}
+
+// dirEnt is the identity-mapped state of one directory, with its recursive
+// counts.
+type dirEnt struct {
+	machine, path string
+	rec           dirRec
+	orig          dirRec
+	isNew         bool
+	parent        *dirEnt
+}
+
+// machEnt is the identity-mapped record of one machine.
+type machEnt struct {
+	name  string
+	rec   machineRec
+	dirty bool
+}
+
+// scanEnt is the identity-mapped record of one scan.
+type scanEnt struct {
+	rec   scanRec
+	dirty bool
+}
+
+// machine returns the identity-mapped machine, creating it on first sight.
+func (u *unit) machine(name string) *machEnt {
+	if m := u.machMap[name]; m != nil {
+		return m
+	}
+	m := &machEnt{name: name}
+	if v := u.machines.Get([]byte(name)); v != nil {
+		m.rec, _ = decodeMachineRec(v)
+	} else {
+		m.rec.id = u.nextMID
+		u.nextMID++
+		m.dirty = true
+	}
+	u.machMap[name] = m
+	return m
+}
+
+func (u *unit) scan(id ulid.ULID, machine string) *scanEnt {
+	if id == (ulid.ULID{}) {
+		return nil
+	}
+	if s := u.scanMap[id]; s != nil {
+		return s
+	}
+	s := &scanEnt{}
+	if v := u.scans.Get(id[:]); v != nil {
+		s.rec, _ = decodeScanRec(v)
+	} else {
+		s.rec.machine = machine
+	}
+	u.scanMap[id] = s
+	return s
+}
+
+// dir returns the identity-mapped directory, creating it (with a new id) when
+// the model has none.
+func (u *unit) dir(machine, path string) *dirEnt {
+	k := string(dirKey(machine, path))
+	if d := u.dirMap[k]; d != nil {
+		return d
+	}
+	d := &dirEnt{machine: machine, path: path}
+	if v := u.dirs.Get([]byte(k)); v != nil {
+		d.rec, _ = decodeDirRec(v)
+		d.orig = d.rec
+	} else {
+		d.rec.id = u.nextDirID
+		u.nextDirID++
+		d.isNew = true
+	}
+	u.dirMap[k] = d
+	return d
+}
+
+// bump adds files and bytes to d and every directory above it.
+func (u *unit) bump(d *dirEnt, files, bytes int64) {
+	for d != nil {
+		d.rec.files = uint64(int64(d.rec.files) + files)
+		d.rec.bytes = uint64(int64(d.rec.bytes) + bytes)
+		if d.parent == nil {
+			parent, _, ok := parentDir(d.path)
+			if !ok {
+				return
+			}
+			d.parent = u.dir(d.machine, parent)
+		}
+		d = d.parent
+	}
+}
+
+// file returns the identity-mapped file at path of machine m.
+func (u *unit) file(m *machEnt, path string) *fileEnt {
+	dpath, name := splitPath(path)
+	d := u.dir(m.name, dpath)
+	k := string(fileKey(d.rec.id, name))
+	if f := u.fileMap[k]; f != nil {
+		return f
+	}
+	f := &fileEnt{key: k, dir: d, name: name, mach: m}
+	// A directory new to the index has an id never given out before (dirs
+	// are never removed), so no file under it is in the files model: a
+	// first scan's files cost no lookup.
+	if !d.isNew {
+		if v := u.files.Get([]byte(k)); v != nil {
+			f.rec, _ = decodeFileRec(v)
+			f.exists, f.existed = true, true
+		}
+	}
+	u.fileMap[k] = f
+	if n := len(u.fileList); n > 0 && u.fileList[n-1].key > k {
+		u.filesUnsorted = true
+	}
+	u.fileList = append(u.fileList, f)
+	return f
+}
