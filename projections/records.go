@@ -364,23 +364,45 @@ func decodeDeadRec(v []byte) deadRec {
 }
 
 // History values: the event type's code, with movedAway set on the From side
-// of a FileMoved.
-const movedAway = 0x80
+// of a FileMoved. The codes are on disk, in every index's history: a code
+// never changes meaning, and a new event type takes the next unused one.
+// (They were once each type's position in events.Types, plus one; the
+// values are those, so indexes built then read the same.)
+const (
+	codeScanStarted    byte = 1
+	codeFileScanned    byte = 2
+	codeFileChanged    byte = 3
+	codeFileMoved      byte = 4
+	codeFileDeleted    byte = 5
+	codeFileUnreadable byte = 6
+	codeScanCompleted  byte = 7
 
-var typeCodes = func() map[events.Type]byte {
-	m := map[events.Type]byte{}
-	for i, t := range events.Types {
-		m[t] = byte(i + 1)
+	movedAway = 0x80
+)
+
+var typeCodes = map[events.Type]byte{
+	events.TypeScanStarted:    codeScanStarted,
+	events.TypeFileScanned:    codeFileScanned,
+	events.TypeFileChanged:    codeFileChanged,
+	events.TypeFileMoved:      codeFileMoved,
+	events.TypeFileDeleted:    codeFileDeleted,
+	events.TypeFileUnreadable: codeFileUnreadable,
+	events.TypeScanCompleted:  codeScanCompleted,
+}
+
+var codeTypes = func() map[byte]events.Type {
+	m := make(map[byte]events.Type, len(typeCodes))
+	for t, c := range typeCodes {
+		m[c] = t
 	}
 	return m
 }()
 
 func typeOfCode(c byte) events.Type {
-	i := int(c&^movedAway) - 1
-	if i < 0 || i >= len(events.Types) {
-		return events.Type(fmt.Sprintf("unknown(%d)", c))
+	if t, ok := codeTypes[c&^movedAway]; ok {
+		return t
 	}
-	return events.Types[i]
+	return events.Type(fmt.Sprintf("unknown(%d)", c))
 }
 
 func unixNano(t time.Time) int64 {
