@@ -55,6 +55,10 @@ type unit struct {
 
 	applied, skipped, deadN int
 	cur                     *item // the event being applied
+
+	// corrupt is the first stored record the batch could not decode (see
+	// loaded): apply returns it, so the batch does not commit.
+	corrupt error
 }
 
 func newUnit(tx *store.Tx, seen *shaIndex) *unit {
@@ -232,6 +236,9 @@ func (u *unit) apply(it *item) error {
 			s.rec.unreadable++
 		}
 		err = u.addHistory(u.file(m, string(d.Path)), seq, typeCodes[e.Type])
+	}
+	if err == nil {
+		err = u.corrupt
 	}
 	if err != nil {
 		return fmt.Errorf("apply seq %d: %w", seq, err)

@@ -45,7 +45,9 @@ func (u *unit) group(sha [32]byte) *groupEnt {
 	if !u.seen.known(&sha) {
 		// No file holds it, so no dupes record either.
 	} else if v := u.dupes.Get(sha[:]); v != nil {
-		g.orig, _ = decodeGroupRec(v)
+		var err error
+		g.orig, err = decodeGroupRec(v)
+		u.loaded(bucketDupes, sha[:], err)
 	} else if g.solo = u.soloKey(sha); g.solo != nil {
 		g.orig = groupRec{count: 1, inodes: 1}
 	}
@@ -68,8 +70,17 @@ func (u *unit) soloKey(sha [32]byte) []byte {
 		if !ok {
 			continue
 		}
-		rec, err := decodeFileRec(u.files.Get(fileKey(dirID, name)))
-		if err != nil || rec.fid != id || rec.has&hasSHA256 == 0 || rec.sha256 != sha {
+		k := fileKey(dirID, name)
+		v := u.files.Get(k)
+		if v == nil {
+			continue
+		}
+		rec, err := decodeFileRec(v)
+		if err != nil {
+			u.loaded(bucketFiles, k, err)
+			return nil
+		}
+		if rec.fid != id || rec.has&hasSHA256 == 0 || rec.sha256 != sha {
 			continue
 		}
 		f := fileEnt{mach: u.machine(machine), rec: rec}

@@ -1,6 +1,10 @@
 package projections
 
-import "github.com/oklog/ulid/v2"
+import (
+	"fmt"
+
+	"github.com/oklog/ulid/v2"
+)
 
 // fileEnt is the identity-mapped state of one path of a machine.
 type fileEnt struct {
@@ -44,7 +48,9 @@ func (u *unit) machine(name string) *machEnt {
 	}
 	m := &machEnt{name: name}
 	if v := u.machines.Get([]byte(name)); v != nil {
-		m.rec, _ = decodeMachineRec(v)
+		var err error
+		m.rec, err = decodeMachineRec(v)
+		u.loaded(bucketMachines, []byte(name), err)
 	} else {
 		m.rec.id = u.nextMID
 		u.nextMID++
@@ -63,7 +69,9 @@ func (u *unit) scan(id ulid.ULID, machine string) *scanEnt {
 	}
 	s := &scanEnt{}
 	if v := u.scans.Get(id[:]); v != nil {
-		s.rec, _ = decodeScanRec(v)
+		var err error
+		s.rec, err = decodeScanRec(v)
+		u.loaded(bucketScans, id[:], err)
 	} else {
 		s.rec.machine = machine
 	}
@@ -80,7 +88,9 @@ func (u *unit) dir(machine, path string) *dirEnt {
 	}
 	d := &dirEnt{machine: machine, path: path}
 	if v := u.dirs.Get([]byte(k)); v != nil {
-		d.rec, _ = decodeDirRec(v)
+		var err error
+		d.rec, err = decodeDirRec(v)
+		u.loaded(bucketDirs, []byte(k), err)
 		d.orig = d.rec
 	} else {
 		d.rec.id = u.nextDirID
@@ -121,7 +131,9 @@ func (u *unit) file(m *machEnt, path string) *fileEnt {
 	// first scan's files cost no lookup.
 	if !d.isNew {
 		if v := u.files.Get([]byte(k)); v != nil {
-			f.rec, _ = decodeFileRec(v)
+			var err error
+			f.rec, err = decodeFileRec(v)
+			u.loaded(bucketFiles, []byte(k), err)
 			f.exists, f.existed = true, true
 		}
 	}
@@ -131,4 +143,14 @@ func (u *unit) file(m *machEnt, path string) *fileEnt {
 	}
 	u.fileList = append(u.fileList, f)
 	return f
+}
+
+// loaded records err, from decoding the stored value of key in bucket, as
+// the batch's error (the first one wins): an entity loaded as a zero record
+// in its place would overwrite what the index held. apply returns it after
+// the event, so the batch rolls back and the projector stops on it.
+func (u *unit) loaded(bucket, key []byte, err error) {
+	if err != nil && u.corrupt == nil {
+		u.corrupt = fmt.Errorf("read %s %q: %w", bucket, key, err)
+	}
 }
