@@ -93,6 +93,7 @@ func newUnit(tx *store.Tx, seen *shaIndex) *unit {
 	u.history.SetFillPercent(0.9)
 	u.names.SetFillPercent(0.9)
 	u.namesNew.SetFillPercent(0.9)
+	tx.Count(bucketDead) // stores the count of an index written before it was kept
 	meta := tx.Bucket(bucketMeta)
 	u.nextFID = counter(meta.Get(keyNextFileID))
 	u.nextDirID = counter(meta.Get(keyNextDirID))
@@ -302,7 +303,13 @@ func validate(e *events.Event) (fileRec, error) {
 
 func (u *unit) deadLetter(r store.Record, reason string) error {
 	u.deadN++
-	return u.dead.Put(be64(r.Seq), deadRec{subject: r.Subject, reason: reason}.encode())
+	k := be64(r.Seq)
+	if u.dead.Get(k) == nil {
+		if err := u.tx.AddCount(bucketDead, 1); err != nil {
+			return err
+		}
+	}
+	return u.dead.Put(k, deadRec{subject: r.Subject, reason: reason}.encode())
 }
 
 func (u *unit) scanStarted(m *machEnt, s *scanEnt, e *events.Event, d *events.ScanStarted, seq uint64) {

@@ -196,6 +196,16 @@ func TestGolden(t *testing.T) {
 			if got := dump(t, NewIndex(db)); got != live {
 				t.Errorf("replaying twice differs from once:\n%s", diff(live, got))
 			}
+			// The dead letters' count, kept as they are written, is the
+			// bucket's, live and after the replay, which wrote them again.
+			for _, ix := range []*Index{p.Index(), NewIndex(db)} {
+				ix.view(func(tx *store.Tx) error {
+					if got, want := tx.Count(bucketDead), tx.Bucket(bucketDead).Len(); got != want {
+						t.Errorf("dead letters counted %d, want %d", got, want)
+					}
+					return nil
+				})
+			}
 		})
 	}
 }

@@ -285,7 +285,7 @@ func (ix *Index) Stats() (Stats, error) {
 		s.Groups, s.Wasted = t.groups, t.wasted
 		s.UniqueBytes = s.Bytes - min(t.redundant, s.Bytes)
 		s.Checkpoint = tx.Checkpoint().Seq
-		s.DeadLetters = tx.Bucket(bucketDead).Len()
+		s.DeadLetters = tx.Count(bucketDead)
 		return nil
 	})
 	return s, err

@@ -310,7 +310,7 @@ func (p *Projector) Status(ctx context.Context) (Status, error) {
 	}
 	p.nmu.Unlock()
 	err := p.View(func(tx *store.Tx) error {
-		s.DeadLetters = tx.Bucket(bucketDead).Len()
+		s.DeadLetters = tx.Count(bucketDead)
 		return nil
 	})
 	if err != nil {

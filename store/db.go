@@ -132,13 +132,55 @@ func (tx *Tx) Bucket(name []byte) *Bucket {
 	return &Bucket{b: b}
 }
 
-// DeleteBucket removes a bucket and everything in it.
+// DeleteBucket removes a bucket and everything in it, and its count (see
+// Count).
 func (tx *Tx) DeleteBucket(name []byte) error {
 	err := tx.tx.DeleteBucket(name)
 	if errors.Is(err, bolterrors.ErrBucketNotFound) {
-		return nil
+		err = nil
 	}
-	return err
+	if err != nil {
+		return err
+	}
+	if m := tx.tx.Bucket(metaBucket); m != nil {
+		return m.Delete(countKey(name))
+	}
+	return nil
+}
+
+// Counts. Bucket.Len reads every page of a bucket; a bucket whose size is
+// asked often (for a status shown every second) keeps a count instead, in
+// the meta bucket, changed by AddCount in the transaction that adds or
+// removes its keys.
+
+func countKey(name []byte) []byte { return append([]byte("count/"), name...) }
+
+// Count returns the number of keys of the named bucket, as kept by
+// AddCount. A file written before the bucket was counted has no count:
+// Count then counts the keys, once, and in a read-write transaction stores
+// the result, so later calls read one key.
+func (tx *Tx) Count(name []byte) int {
+	m := tx.Bucket(metaBucket)
+	if v := m.Get(countKey(name)); len(v) == 8 {
+		return int(binary.BigEndian.Uint64(v))
+	}
+	n := tx.Bucket(name).countKeys()
+	if tx.tx.Writable() {
+		// Only fails on a key or value too large, which this is not.
+		m.Put(countKey(name), binary.BigEndian.AppendUint64(nil, uint64(n)))
+	}
+	return n
+}
+
+// AddCount adds delta to the named bucket's count (see Count). Call it for
+// each key added (1) or removed (-1), before the change: a bucket not
+// counted yet is counted first, as it stands.
+func (tx *Tx) AddCount(name []byte, delta int) error {
+	n := max(tx.Count(name)+delta, 0)
+	if err := tx.Bucket(metaBucket).Put(countKey(name), binary.BigEndian.AppendUint64(nil, uint64(n))); err != nil {
+		return fmt.Errorf("count %s: %w", name, err)
+	}
+	return nil
 }
 
 // Bucket is a sorted key/value space. Keys and values returned are valid only
@@ -161,12 +203,27 @@ func (b *Bucket) Put(key, value []byte) error { return b.b.Put(key, value) }
 // Delete removes key; a missing key is not an error.
 func (b *Bucket) Delete(key []byte) error { return b.b.Delete(key) }
 
-// Len returns the number of keys.
+// Len returns the number of keys. It reads every page of the bucket: for a
+// count asked often, keep one (Tx.Count).
 func (b *Bucket) Len() int {
 	if b.b == nil {
 		return 0
 	}
 	return b.b.Stats().KeyN
+}
+
+// countKeys counts the keys with a cursor, which sees the changes of the
+// transaction not yet written to pages, unlike Stats.
+func (b *Bucket) countKeys() int {
+	if b.b == nil {
+		return 0
+	}
+	n := 0
+	c := b.b.Cursor()
+	for k, _ := c.First(); k != nil; k, _ = c.Next() {
+		n++
+	}
+	return n
 }
 
 // SetFillPercent tunes page splits: 1.0 packs pages full, for keys appended

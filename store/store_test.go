@@ -566,3 +566,86 @@ func freePort(t *testing.T) int {
 	fmt.Sscanf(u[strings.LastIndex(u, ":")+1:], "%d", &port)
 	return port
 }
+
+// TestCountKeptAndMigrated checks the bucket counts that status reads every
+// second: kept by AddCount in the transaction that changes the bucket,
+// counted once for a file written before counts were kept, and dropped
+// with the bucket.
+func TestCountKeptAndMigrated(t *testing.T) {
+	t.Parallel()
+	db := &store.DB{Path: filepath.Join(t.TempDir(), "index.db")}
+	if err := db.Open(); err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	name := []byte("dead")
+	update := func(fn func(tx *store.Tx) error) {
+		t.Helper()
+		if err := db.Update(fn); err != nil {
+			t.Fatal(err)
+		}
+	}
+	count := func() int {
+		n := 0
+		db.View(func(tx *store.Tx) error { n = tx.Count(name); return nil })
+		return n
+	}
+	// A file from before counts: three keys and no count.
+	update(func(tx *store.Tx) error {
+		b := tx.Bucket(name)
+		for _, k := range []string{"a", "b", "c"} {
+			if err := b.Put([]byte(k), []byte("v")); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if got := count(); got != 3 {
+		t.Fatalf("count of an uncounted bucket = %d, want 3", got)
+	}
+	// The first write counts it, before its change, and stores the count.
+	update(func(tx *store.Tx) error {
+		if err := tx.AddCount(name, 1); err != nil {
+			return err
+		}
+		return tx.Bucket(name).Put([]byte("d"), []byte("v"))
+	})
+	if got := count(); got != 4 {
+		t.Fatalf("count after an add = %d, want 4", got)
+	}
+	// From then on the count is read, not counted: a key put without
+	// AddCount is not seen.
+	update(func(tx *store.Tx) error { return tx.Bucket(name).Put([]byte("e"), []byte("v")) })
+	if got := count(); got != 4 {
+		t.Fatalf("count = %d, want the stored 4", got)
+	}
+	// A rolled-back change leaves the count as it was.
+	db.Update(func(tx *store.Tx) error {
+		tx.AddCount(name, -1)
+		tx.Bucket(name).Delete([]byte("a"))
+		return errors.New("abort")
+	})
+	if got := count(); got != 4 {
+		t.Fatalf("count after a rollback = %d, want 4", got)
+	}
+	// Deleting the bucket drops its count; in a read-write transaction an
+	// uncounted bucket is counted with the transaction's own changes.
+	update(func(tx *store.Tx) error {
+		if err := tx.DeleteBucket(name); err != nil {
+			return err
+		}
+		if err := tx.Bucket(name).Put([]byte("x"), []byte("v")); err != nil {
+			return err
+		}
+		if n := tx.Count(name); n != 1 {
+			t.Errorf("count in the transaction that refilled the bucket = %d, want 1", n)
+		}
+		return nil
+	})
+	if got := count(); got != 1 {
+		t.Fatalf("count after the bucket was deleted and refilled = %d, want 1", got)
+	}
+	if err := db.Check(); err != nil {
+		t.Fatal(err)
+	}
+}

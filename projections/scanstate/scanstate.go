@@ -62,6 +62,11 @@ func Open(path, machine string) (*State, error) {
 			return nil, fmt.Errorf("scan state: %w", err)
 		}
 	}
+	// A file from before the count was kept is counted here, once.
+	if err := db.Update(func(tx *store.Tx) error { tx.Count(bucketFiles); return nil }); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("scan state: %w", err)
+	}
 	return &State{Machine: machine, db: db}, nil
 }
 
@@ -190,6 +195,9 @@ func (s *State) put(tx *store.Tx, f *events.File) error {
 	k := fileKey(path)
 	files := tx.Bucket(bucketFiles)
 	if old := files.Get(k); old == nil {
+		if err := tx.AddCount(bucketFiles, 1); err != nil {
+			return err
+		}
 		if err := addDirCount(tx, k[:bytes.IndexByte(k, 0)], 1); err != nil {
 			return err
 		}
@@ -214,6 +222,9 @@ func (s *State) remove(tx *store.Tx, path string) error {
 	}
 	if oe, err := decodeEntry(old); err == nil {
 		dropInode(tx, oe.Device, oe.Inode, path)
+	}
+	if err := tx.AddCount(bucketFiles, -1); err != nil {
+		return err
 	}
 	if err := files.Delete(k); err != nil {
 		return err
@@ -320,10 +331,11 @@ func (s *State) Inode(dev, ino uint64) (string, scanner.Entry, bool) {
 	return path, e, ok
 }
 
-// Len returns the number of recorded paths.
+// Len returns the number of recorded paths: a count kept as they change,
+// so it reads one key.
 func (s *State) Len() int {
 	n := 0
-	s.db.View(func(tx *store.Tx) error { n = tx.Bucket(bucketFiles).Len(); return nil })
+	s.db.View(func(tx *store.Tx) error { n = tx.Count(bucketFiles); return nil })
 	return n
 }
 

@@ -12,6 +12,7 @@ import (
 	"github.com/indexer/indexer/events"
 	"github.com/indexer/indexer/projections/scanstate"
 	"github.com/indexer/indexer/scanner"
+	"github.com/indexer/indexer/store"
 	"github.com/indexer/indexer/store/storetest"
 )
 
@@ -150,5 +151,48 @@ func TestDamagedOrStaleStateIsRebuilt(t *testing.T) {
 	}
 	if st.Len() != 1 {
 		t.Fatalf("state of another stream kept %d paths, want 1", st.Len())
+	}
+}
+
+// TestLenOfAnOlderFile checks Len on a state file written before the count
+// of paths was kept: Open counts them once and stores the count.
+func TestLenOfAnOlderFile(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "state.db")
+	put := func(keys ...string) {
+		t.Helper()
+		db := &store.DB{Path: path}
+		if err := db.Open(); err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		if err := db.Update(func(tx *store.Tx) error {
+			for _, k := range keys {
+				if err := tx.Bucket([]byte("files")).Put([]byte(k), []byte{1}); err != nil {
+					return err
+				}
+			}
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	lenAfterOpen := func() int {
+		t.Helper()
+		st, err := scanstate.Open(path, "m")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer st.Close()
+		return st.Len()
+	}
+	put("/r\x00a", "/r\x00b")
+	if n := lenAfterOpen(); n != 2 {
+		t.Fatalf("Len of an older file = %d, want 2", n)
+	}
+	// Counted once: a key written behind the state's back is not counted.
+	put("/r\x00c")
+	if n := lenAfterOpen(); n != 2 {
+		t.Fatalf("Len = %d, want the count stored at the first open, 2", n)
 	}
 }
