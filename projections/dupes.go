@@ -21,6 +21,47 @@ type Group struct {
 	Wasted uint64 `json:"wasted"`
 }
 
+// Copies on disk. Files of one content take the space of one copy when
+// they are hard links of one inode: the same machine, device and inode
+// number. An inode number of 0 is unknown (the event did not carry one):
+// nothing shows that two such files share their blocks, so each is a copy
+// of its own, and counts as wasted. Every count of Group.Inodes follows
+// this rule: the projector's (addHash, removeHash) and GroupOf's.
+func knownInode(inode uint64) bool { return inode != 0 }
+
+// wastedBytes is the space that copies beyond the first take.
+func wastedBytes(size, inodes uint64) uint64 {
+	if inodes < 2 {
+		return 0
+	}
+	return size * (inodes - 1)
+}
+
+// GroupOf returns the group that files, all of one content of size bytes,
+// make: its counts worked out from the files, as the duplicates model
+// counts them (see knownInode). It is for a subset of a content's files,
+// such as one machine's.
+func GroupOf(sha256 string, size uint64, files []File) Group {
+	g := Group{SHA256: sha256, Size: size, Count: uint64(len(files))}
+	type inode struct {
+		machine    string
+		dev, inode uint64
+	}
+	seen := map[inode]bool{}
+	for _, f := range files {
+		if knownInode(f.Inode) {
+			id := inode{f.Machine, f.Device, f.Inode}
+			if seen[id] {
+				continue
+			}
+			seen[id] = true
+		}
+		g.Inodes++
+	}
+	g.Wasted = wastedBytes(size, g.Inodes)
+	return g
+}
+
 func groupOf(sha []byte, g groupRec) Group {
 	return Group{SHA256: hex.EncodeToString(sha), Size: g.size, Count: g.count, Inodes: g.inodes, Wasted: g.wasted()}
 }

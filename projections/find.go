@@ -32,6 +32,10 @@ type FindQuery struct {
 	Under            string // a directory: only files below it
 	Ext              string // extension without the dot, any case
 	MinSize, MaxSize int64  // MaxSize 0: no maximum
+	// Archived keeps only files inside an archive: a path holding "::".
+	Archived bool
+	// PathContains keeps only files whose path holds it, ignoring case.
+	PathContains string
 	// Limit is the page size (0: 100; negative: no limit) and Offset the
 	// number of matches skipped. Matches are in file id order, which is
 	// the order the files were first seen.
@@ -63,7 +67,7 @@ type FindResult struct {
 // Find returns the files matching q. It counts at most q.TotalLimit
 // matches (see FindResult.TotalCapped): the page itself is always exact.
 func (ix *Index) Find(q FindQuery) (FindResult, error) {
-	match, tris, err := q.compile()
+	sel, tris, err := q.compile()
 	if err != nil {
 		return FindResult{}, err
 	}
@@ -79,27 +83,23 @@ func (ix *Index) Find(q FindQuery) (FindResult, error) {
 		}
 		stopAt = max(stopAt, q.Offset+limit)
 	}
-	under := normDir(q.Under)
 	var res FindResult
 	err = ix.view(func(tx *store.Tx) error {
 		r := newReader(tx)
 		// consider checks one file and returns false once Find has
 		// counted all it will.
 		consider := func(dirID uint64, name string) bool {
-			if !q.Path && !match(name) {
+			if !sel.name(name) {
 				return true
 			}
 			machine, dir, ok := r.dirByID(dirID)
-			if !ok || q.Machine != "" && machine != q.Machine || under != "" && !strings.HasPrefix(dir, under) {
-				return true
-			}
-			if q.Path && !match(dir+name) {
+			if !ok || !sel.place(machine, dir, name) {
 				return true
 			}
 			inPage := res.Total >= q.Offset && (limit < 0 || len(res.Files) < limit)
-			if q.MinSize > 0 || q.MaxSize > 0 || inPage {
+			if sel.sized() || inPage {
 				f, ok := r.fileAt(machine, dirID, dir, name)
-				if !ok || f.Size < q.MinSize || q.MaxSize > 0 && f.Size > q.MaxSize {
+				if !ok || !sel.size(f.Size) {
 					return true
 				}
 				if inPage { // then res.Total < stopAt
@@ -137,6 +137,58 @@ func (ix *Index) Find(q FindQuery) (FindResult, error) {
 		return nil
 	})
 	return res, err
+}
+
+// Matcher returns q's filters as a test of one file, for files found
+// otherwise than by Find (by digest): the same rule Find applies.
+func (q FindQuery) Matcher() (func(File) bool, error) {
+	sel, _, err := q.compile()
+	if err != nil {
+		return nil, err
+	}
+	return sel.file, nil
+}
+
+// selector is a compiled FindQuery: the one definition of which files a
+// query selects. Find applies it in steps, each as soon as what it needs is
+// read (the name, then the directory, then the size); file applies it to a
+// whole File.
+type selector struct {
+	q        *FindQuery
+	match    func(string) bool // the pattern and extension
+	under    string            // normDir(q.Under)
+	contains string            // fold(q.PathContains)
+}
+
+// name applies what the base name alone decides: the pattern and
+// extension, unless they are matched against the whole path.
+func (s *selector) name(name string) bool { return s.q.Path || s.match(name) }
+
+// place applies the machine, the directory and what the whole path
+// decides.
+func (s *selector) place(machine, dir, name string) bool {
+	q := s.q
+	switch {
+	case q.Machine != "" && machine != q.Machine,
+		s.under != "" && !strings.HasPrefix(dir, s.under),
+		q.Path && !s.match(dir+name),
+		q.Archived && !strings.Contains(dir+name, "::"),
+		s.contains != "" && !strings.Contains(fold(dir+name), s.contains):
+		return false
+	}
+	return true
+}
+
+// sized reports whether the query selects by size, which needs the record.
+func (s *selector) sized() bool { return s.q.MinSize > 0 || s.q.MaxSize > 0 }
+
+func (s *selector) size(n int64) bool {
+	return n >= s.q.MinSize && (s.q.MaxSize == 0 || n <= s.q.MaxSize)
+}
+
+func (s *selector) file(f File) bool {
+	dir, name := splitPath(string(f.Path))
+	return s.name(name) && s.place(f.Machine, dir, name) && s.size(f.Size)
 }
 
 // decodeFID decodes a fids value; ok is false for nil.
@@ -198,8 +250,14 @@ func (fc *fidCursor) get(id uint64) []byte {
 	return nil
 }
 
-// compile returns q's name matcher and the trigrams every match must hold.
-func (q *FindQuery) compile() (func(string) bool, []trigram, error) {
+// compile returns q's selector and the trigrams every match must hold.
+func (q *FindQuery) compile() (*selector, []trigram, error) {
+	switch {
+	case q.MinSize < 0 || q.MaxSize < 0:
+		return nil, nil, fmt.Errorf("%w: sizes cannot be negative", ErrBadQuery)
+	case q.MaxSize > 0 && q.MinSize > q.MaxSize:
+		return nil, nil, fmt.Errorf("%w: min size %d is above max size %d", ErrBadQuery, q.MinSize, q.MaxSize)
+	}
 	norm := fold
 	if q.CaseSensitive {
 		norm = func(s string) string { return s }
@@ -235,13 +293,14 @@ func (q *FindQuery) compile() (func(string) bool, []trigram, error) {
 			match = func(s string) bool { _, name := splitPath(s); return strings.HasSuffix(fold(name), ext) && inner(s) }
 		}
 	}
+	sel := &selector{q: q, match: match, under: normDir(q.Under), contains: fold(q.PathContains)}
 	var tris []trigram
 	if q.Path || q.Regexp != nil {
 		// Only the extension narrows a path or regexp search.
 		if q.Ext != "" {
 			tris = trigrams(lits[len(lits)-1])
 		}
-		return match, tris, nil
+		return sel, tris, nil
 	}
 	for _, l := range lits {
 		for _, t := range trigrams(l) {
@@ -250,7 +309,7 @@ func (q *FindQuery) compile() (func(string) bool, []trigram, error) {
 			}
 		}
 	}
-	return match, tris, nil
+	return sel, tris, nil
 }
 
 // globLiterals returns the literal runs of a glob pattern.

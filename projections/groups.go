@@ -127,8 +127,8 @@ func (u *unit) addHash(f *fileEnt) error {
 	u.pendHash.put(byHashKey(f), nil)
 	*n++
 	g.cur.count++
-	// An inode of 0 is unknown: such a file is an inode of its own.
-	if *n == 1 || f.rec.inode == 0 {
+	// A file whose inode is unknown is an inode of its own (knownInode).
+	if *n == 1 || !knownInode(f.rec.inode) {
 		g.cur.inodes++
 	}
 	g.cur.size = f.rec.size
@@ -164,7 +164,7 @@ func (u *unit) removeHash(f *fileEnt) error {
 	if g.cur.count > 0 {
 		g.cur.count--
 	}
-	if (*n == 0 || f.rec.inode == 0) && g.cur.inodes > 0 {
+	if (*n == 0 || !knownInode(f.rec.inode)) && g.cur.inodes > 0 {
 		g.cur.inodes--
 	}
 	g.dirty = true

@@ -79,7 +79,7 @@ func checkRebuild(t *testing.T, log *store.Log, ix *Index, size int) {
 func checkTruth(t *testing.T, ix *Index, trees []*simtree.Tree) {
 	t.Helper()
 	var files, bytes uint64
-	type unit struct {
+	type inode struct {
 		machine    string
 		dev, inode uint64
 	}
@@ -144,11 +144,16 @@ func checkTruth(t *testing.T, ix *Index, trees []*simtree.Tree) {
 		if len(fs) < 2 {
 			continue
 		}
-		units := map[unit]bool{}
+		inodes := map[inode]bool{}
+		unknown := 0 // an inode of 0 is unknown: each such file is a copy
 		for _, f := range fs {
-			units[unit{f.Machine, f.Device, f.Inode}] = true
+			if f.Inode == 0 {
+				unknown++
+			} else {
+				inodes[inode{f.Machine, f.Device, f.Inode}] = true
+			}
 		}
-		g := Group{SHA256: sha, Count: uint64(len(fs)), Inodes: uint64(len(units)), Size: uint64(fs[0].Size)}
+		g := Group{SHA256: sha, Count: uint64(len(fs)), Inodes: uint64(len(inodes) + unknown), Size: uint64(fs[0].Size)}
 		g.Wasted = g.Size * (g.Inodes - 1)
 		want[sha] = g
 		groups++
@@ -260,6 +265,8 @@ func checkTruth(t *testing.T, ix *Index, trees []*simtree.Tree) {
 		{Pattern: "*.tar.gz", Glob: true}, {Pattern: "photo-?2*", Glob: true},
 		{Pattern: "IMG", CaseSensitive: true}, {Ext: "jpg", MinSize: 1 << 19},
 		{Pattern: "data_", Path: true, Machine: "beta"}, {Pattern: "o", Under: "/data/"},
+		{PathContains: "FINAL"}, {Pattern: "report", PathContains: "/data/", MaxSize: 1 << 19},
+		{Pattern: "photo", Archived: true},
 	} {
 		q.Limit = -1
 		res, err := ix.Find(q)
@@ -285,6 +292,24 @@ func checkTruth(t *testing.T, ix *Index, trees []*simtree.Tree) {
 		slices.Sort(want)
 		if !slices.Equal(got, want) || res.Total != len(want) {
 			t.Fatalf("find %+v: %d matches (total %d), want %d\n got %.300q\nwant %.300q", q, len(got), res.Total, len(want), got, want)
+		}
+		// The query as a test of one file (as for files found by digest)
+		// is the same rule.
+		match, err := q.Matcher()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var matched []string
+		for _, tr := range trees {
+			for _, p := range tr.Paths() {
+				if match(File{Machine: tr.Machine, File: tr.Files[p]}) {
+					matched = append(matched, tr.Machine+":"+string(p))
+				}
+			}
+		}
+		slices.Sort(matched)
+		if !slices.Equal(matched, want) {
+			t.Fatalf("find %+v: Matcher selects %d files, Find %d", q, len(matched), len(want))
 		}
 		// Pages cover the same matches.
 		q.Limit, q.Offset = 7, 3
@@ -337,6 +362,10 @@ func bruteMatch(q FindQuery, p string, size int64) bool {
 		return false
 	}
 	if q.Ext != "" && !strings.HasSuffix(strings.ToLower(name), "."+q.Ext) {
+		return false
+	}
+	if q.Archived && !strings.Contains(p, "::") ||
+		q.PathContains != "" && !strings.Contains(strings.ToLower(p), strings.ToLower(q.PathContains)) {
 		return false
 	}
 	subject := name

@@ -305,12 +305,7 @@ type groupRec struct {
 	count, inodes, size uint64
 }
 
-func (g groupRec) wasted() uint64 {
-	if g.inodes < 2 {
-		return 0
-	}
-	return g.size * (g.inodes - 1)
-}
+func (g groupRec) wasted() uint64 { return wastedBytes(g.size, g.inodes) }
 
 // redundant is the bytes beyond one copy, hard links included.
 func (g groupRec) redundant() uint64 {

@@ -207,7 +207,7 @@ func (s *State) put(tx *store.Tx, f *events.File) error {
 	if err := files.Put(k, encodeEntry(scanner.EntryOf(f))); err != nil {
 		return err
 	}
-	if f.Target == "" {
+	if f.Target == "" && f.Inode != 0 {
 		return tx.Bucket(bucketInodes).Put(inodeKey(f.Device, f.Inode), []byte(path))
 	}
 	return nil
@@ -308,11 +308,17 @@ func (s *State) Dirs(root string, fn func(dir string) error) error {
 	})
 }
 
-// Inode implements scanner.State.
+// Inode implements scanner.State. An inode number of 0 is unknown (a file
+// system that reports none): it names no file, so that files of such a
+// file system are never taken for moves or hard links of each other, as
+// the duplicates model never takes them for links.
 func (s *State) Inode(dev, ino uint64) (string, scanner.Entry, bool) {
 	var path string
 	var e scanner.Entry
 	var ok bool
+	if ino == 0 {
+		return path, e, ok
+	}
 	s.db.View(func(tx *store.Tx) error {
 		p := tx.Bucket(bucketInodes).Get(inodeKey(dev, ino))
 		if p == nil {

@@ -196,3 +196,31 @@ func TestLenOfAnOlderFile(t *testing.T) {
 		t.Fatalf("Len = %d, want the count stored at the first open, 2", n)
 	}
 }
+
+// TestUnknownInodeNamesNoFile checks that files whose inode is unknown (0)
+// are not recorded by inode: a new file with inode 0 must not be taken for
+// a move or a hard link of another.
+func TestUnknownInodeNamesNoFile(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	dir := t.TempDir()
+	l := storetest.MustOpenLog(t, storetest.MustOpenServer(t, dir, true))
+	f := events.File{Path: "/r/a", Size: 5, MTime: 1, Hashes: events.Hashes{SHA256: fmt.Sprintf("%064x", 1)}}
+	if err := l.Append(ctx, events.New("m", events.NewID(), time.Now(), &events.FileScanned{File: f})); err != nil {
+		t.Fatal(err)
+	}
+	st, err := scanstate.Open(filepath.Join(dir, "state.db"), "m")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if _, err := st.CatchUp(ctx, l, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := st.Get("/r/a"); !ok {
+		t.Fatal("the file is not recorded")
+	}
+	if p, _, ok := st.Inode(0, 0); ok {
+		t.Fatalf("inode 0 names %s", p)
+	}
+}

@@ -72,46 +72,32 @@ func (l *Local) Show(ctx context.Context, machine string, p events.Path) (FileDe
 
 // Find implements Queries.
 func (l *Local) Find(ctx context.Context, q FindRequest) (projections.FindResult, error) {
-	p, err := plan(q)
+	fq, err := findQuery(q)
 	if err != nil {
 		return projections.FindResult{}, err
 	}
-	limit := p.query.Limit
-	if q.Hash != "" {
-		files, err := l.Index.ByHash("", q.Hash)
-		if err != nil {
-			return projections.FindResult{}, err
-		}
-		var keep []projections.File
-		for _, f := range files {
-			if p.all(f) {
-				keep = append(keep, f)
-			}
-		}
-		return projections.FindResult{Files: page(keep, limit, q.Offset), Total: len(keep), Indexed: true}, nil
-	}
-	if p.extra == nil {
-		res, err := l.Index.Find(p.query)
+	if q.Hash == "" {
+		res, err := l.Index.Find(fq)
 		if res.Files == nil {
 			res.Files = []projections.File{}
 		}
 		return res, err
 	}
-	all := p.query
-	all.Limit, all.Offset = -1, 0
-	res, err := l.Index.Find(all)
+	match, err := fq.Matcher()
 	if err != nil {
-		return res, err
+		return projections.FindResult{}, err
 	}
-	keep := res.Files[:0]
-	for _, f := range res.Files {
-		if p.extra(f) {
+	files, err := l.Index.ByHash("", q.Hash)
+	if err != nil {
+		return projections.FindResult{}, err
+	}
+	var keep []projections.File
+	for _, f := range files {
+		if match(f) {
 			keep = append(keep, f)
 		}
 	}
-	res.Total = len(keep)
-	res.Files = page(keep, limit, q.Offset)
-	return res, nil
+	return projections.FindResult{Files: page(keep, fq.Limit, q.Offset), Total: len(keep), Indexed: true}, nil
 }
 
 // Dupes implements Queries.
@@ -160,24 +146,16 @@ func (l *Local) Dupes(ctx context.Context, q DupesRequest) (DupesResult, error) 
 		if err != nil {
 			return DupesResult{}, err
 		}
-		mine := Group{Group: g}
-		mine.Count, mine.Inodes, mine.Files = 0, 0, nil
-		inodes := map[[2]uint64]bool{}
+		var onMachine []projections.File
 		for _, f := range files {
-			if f.Machine != q.Machine {
-				continue
-			}
-			mine.Count++
-			mine.Files = append(mine.Files, f)
-			if k := [2]uint64{f.Device, f.Inode}; !inodes[k] {
-				inodes[k] = true
-				mine.Inodes++
+			if f.Machine == q.Machine {
+				onMachine = append(onMachine, f)
 			}
 		}
+		mine := Group{Group: projections.GroupOf(g.SHA256, g.Size, onMachine), Files: onMachine}
 		if mine.Count < max(2, q.MinCount) {
 			continue
 		}
-		mine.Wasted = (mine.Inodes - 1) * mine.Size
 		if q.Files >= 0 && len(mine.Files) > q.Files {
 			mine.Files = mine.Files[:q.Files]
 		}

@@ -50,28 +50,11 @@ func ask(t *testing.T, q service.Queries) map[string]string {
 	put("lookup no machine", f, err)
 	d, err := q.Show(ctx, "laptop", servicetest.ReportPath)
 	put("show report", d, err)
-	for name, r := range map[string]service.FindRequest{
-		"find report":   {Pattern: "report"},
-		"find glob":     {Pattern: "IMG_01?5.jpg", Mode: "glob"},
-		"find regex":    {Pattern: `^(song|movie)\.`, Mode: "regex"},
-		"find hash":     {Hash: servicetest.Hashes("song").SHA256, Machine: "nas1"},
-		"find archived": {Archived: true, Ext: "pdf"},
-		"find both":     {Pattern: "report", Archived: true},
-		"find contains": {PathContains: "SHARE/VIDEO"},
-		"find under":    {Under: "/home/ana/photos", MinSize: 8_000_000, Limit: 2, Offset: 1},
-		"find bad glob": {Pattern: "[", Mode: "glob"},
-		"find bad mode": {Mode: "fuzzy"},
-		"find bad hash": {Hash: "12"},
-	} {
+	for name, r := range servicetest.FindQuestions() {
 		res, err := q.Find(ctx, r)
 		put(name, res, err)
 	}
-	for name, r := range map[string]service.DupesRequest{
-		"dupes":         {Files: 2},
-		"dupes count":   {Sort: "count", Asc: true, MinSize: 1},
-		"dupes machine": {Machine: "laptop", Files: -1},
-		"dupes bad":     {Sort: "name"},
-	} {
+	for name, r := range servicetest.DupesQuestions() {
 		res, err := q.Dupes(ctx, r)
 		put(name, res, err)
 	}
@@ -142,7 +125,7 @@ func TestLocalAnswers(t *testing.T) {
 func TestServeAndClient(t *testing.T) {
 	t.Parallel()
 	env := servicetest.MustOpen(t, servicetest.Options{})
-	env.Publish(t, servicetest.Fixture()...)
+	env.Publish(t, append(servicetest.Fixture(), servicetest.UnknownInodes()...)...)
 	svc, err := service.Serve(env.Log, env.Local, map[string]string{"index": "test"}, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -162,6 +145,42 @@ func TestServeAndClient(t *testing.T) {
 	_, err = (&service.Client{Log: env.Log}).Stats(context.Background())
 	if err == nil || !strings.Contains(err.Error(), "no service") {
 		t.Fatalf("stats with no service = %v, want no responders", err)
+	}
+}
+
+// TestUnknownInodesAreCopies checks the one rule of copies on disk where
+// the two duplicates queries disagreed: files whose inode is unknown (0) are
+// each a copy, never hard links of one inode, asked of every machine or of
+// theirs.
+func TestUnknownInodesAreCopies(t *testing.T) {
+	t.Parallel()
+	env := servicetest.MustOpen(t, servicetest.Options{})
+	env.Publish(t, append(servicetest.Fixture(), servicetest.UnknownInodes()...)...)
+	ctx := context.Background()
+	sha := servicetest.Hashes("blob").SHA256
+	blob := func(q service.DupesRequest) projections.Group {
+		t.Helper()
+		res, err := env.Local.Dupes(ctx, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, g := range res.Groups {
+			if g.SHA256 == sha {
+				return g.Group
+			}
+		}
+		t.Fatalf("dupes %+v has no group of the blob: %+v", q, res)
+		return projections.Group{}
+	}
+	want := projections.Group{SHA256: sha, Size: servicetest.MiB, Count: 2, Inodes: 2, Wasted: servicetest.MiB}
+	for _, q := range []service.DupesRequest{{Limit: -1}, {Machine: servicetest.ScratchMachine}} {
+		if got := blob(q); got != want {
+			t.Errorf("dupes %+v: blob group %+v, want %+v", q, got, want)
+		}
+	}
+	g, err := env.Local.Group(ctx, sha, 0)
+	if err != nil || g.Group != want {
+		t.Errorf("group = %+v, %v, want %+v", g.Group, err, want)
 	}
 }
 

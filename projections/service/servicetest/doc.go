@@ -4,5 +4,7 @@
 // (duplicates across machines, hard links, moves, deletes, changes, archive
 // members, names that are not UTF-8); Generate makes a large synthetic scan
 // for benchmarks, and Build1M caches an index of a million files between
-// benchmark runs.
+// benchmark runs. FindQuestions and DupesQuestions are the questions every
+// query path (the index in process, the NATS service, HTTP) must answer
+// alike, over Fixture and UnknownInodes.
 package servicetest
