@@ -30,6 +30,16 @@ func dump(t *testing.T, st *scanstate.State, dirs []string) string {
 	return out
 }
 
+// logOf opens a log on a new server in dir, holding evs.
+func logOf(t *testing.T, dir string, evs ...events.Event) *store.Log {
+	t.Helper()
+	l := storetest.MustOpenLog(t, storetest.MustOpenServer(t, dir, true))
+	if err := l.Append(context.Background(), evs...); err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
 func history() []events.Event {
 	scan, now := events.NewID(), time.Now()
 	f := func(p string, ino uint64, sha string) events.File {
@@ -121,10 +131,7 @@ func TestDamagedOrStaleStateIsRebuilt(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	dir := t.TempDir()
-	l := storetest.MustOpenLog(t, storetest.MustOpenServer(t, dir, true))
-	if err := l.Append(ctx, history()...); err != nil {
-		t.Fatal(err)
-	}
+	l := logOf(t, dir, history()...)
 	path := filepath.Join(dir, "state.db")
 	if err := os.WriteFile(path, []byte("not a bbolt file at all"), 0o644); err != nil {
 		t.Fatal(err)
@@ -204,11 +211,8 @@ func TestUnknownInodeNamesNoFile(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	dir := t.TempDir()
-	l := storetest.MustOpenLog(t, storetest.MustOpenServer(t, dir, true))
 	f := events.File{Path: "/r/a", Size: 5, MTime: 1, Hashes: events.Hashes{SHA256: fmt.Sprintf("%064x", 1)}}
-	if err := l.Append(ctx, events.New("m", events.NewID(), time.Now(), &events.FileScanned{File: f})); err != nil {
-		t.Fatal(err)
-	}
+	l := logOf(t, dir, events.New("m", events.NewID(), time.Now(), &events.FileScanned{File: f}))
 	st, err := scanstate.Open(filepath.Join(dir, "state.db"), "m")
 	if err != nil {
 		t.Fatal(err)
