@@ -39,6 +39,9 @@ indexer-scan runs.
 `); err != nil {
 		return err
 	}
+	if err := c.cfg.Check(); err != nil {
+		return err
+	}
 	logger := c.cfg.Logger(c.Stderr)
 	// status only reads: a data directory with nothing in it yet is not
 	// made one (no log, no index created).

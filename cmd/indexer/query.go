@@ -67,6 +67,9 @@ var errNoIndex = errors.New("no index")
 // opens the log in the standalone case, for the events of a history.
 func (m *Main) openSession(ctx context.Context, qf *queryFlags, owner string, withLog bool) (*session, error) {
 	cfg := qf.cfg
+	if err := cfg.Check(); err != nil {
+		return nil, err
+	}
 	logger := cfg.Logger(m.Stderr)
 	s := &session{}
 	remote := func() (*session, error) {

@@ -243,3 +243,13 @@ func TestQueryAnotherIndex(t *testing.T) {
 		t.Errorf("--index of a missing file: exit %d %q", code, errOut)
 	}
 }
+
+// A bad INDEXER_* value stops a query with a usage error naming it, even
+// one that reads index.db without opening the log.
+func TestBadEnvironment(t *testing.T) {
+	t.Setenv("INDEXER_LOG_LEVEL", "loud")
+	_, errOut, code := runMain(t, "stats", "--data", t.TempDir())
+	if code != app.ExitUsage || !strings.Contains(errOut, `INDEXER_LOG_LEVEL="loud"`) {
+		t.Fatalf("stats with INDEXER_LOG_LEVEL=loud: exit %d\n%s", code, errOut)
+	}
+}

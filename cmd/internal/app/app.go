@@ -120,6 +120,11 @@ type Config struct {
 	Replicas int
 	// LogLevel: debug, info, warn, error (INDEXER_LOG_LEVEL).
 	LogLevel string
+
+	// envErr is the first INDEXER_* value RegisterFlags could not use, and
+	// envLogLevel INDEXER_LOG_LEVEL, for Check.
+	envErr      error
+	envLogLevel string
 }
 
 // DefaultDataDir returns ~/.local/share/indexer (XDG_DATA_HOME honoured).
@@ -150,14 +155,58 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.LogLevel, "log-level", Getenv("LOG_LEVEL", "warn"), "log `level`: debug, info, warn, error (env INDEXER_LOG_LEVEL)")
 	c.User = Getenv("NATS_USER", "")
 	c.Password = Getenv("NATS_PASSWORD", "")
-	c.SyncInterval, _ = time.ParseDuration(Getenv("SYNC_INTERVAL", "0s"))
-	c.Replicas, _ = strconv.Atoi(Getenv("REPLICAS", "1"))
+	c.envLogLevel = Getenv("LOG_LEVEL", "")
+	c.envErr = nil
+	var err error
+	if c.SyncInterval, err = time.ParseDuration(Getenv("SYNC_INTERVAL", "0s")); err != nil {
+		c.envErr = badEnv("SYNC_INTERVAL", "a duration such as 10s or 500ms (0: the default of 10s; negative: fsync after every write)")
+	}
+	if c.Replicas, err = strconv.Atoi(Getenv("REPLICAS", "1")); (err != nil || c.Replicas < 1 || c.Replicas > 5) && c.envErr == nil {
+		c.envErr = badEnv("REPLICAS", "a whole number from 1 to 5")
+	}
 }
 
-// Logger returns the slog logger for c.LogLevel, writing text to w.
+// badEnv returns the usage error for the value of INDEXER_<name>; want
+// says what is accepted.
+func badEnv(name, want string) error {
+	return Usagef("INDEXER_%s=%q: want %s", name, Getenv(name, ""), want)
+}
+
+// Check returns a usage error for the first setting in c that cannot be
+// used, naming the environment variable or flag it came from. Open calls
+// it; a command that does not open the log calls it after parsing its
+// flags.
+func (c *Config) Check() error {
+	if c.envErr != nil {
+		return c.envErr
+	}
+	if _, err := c.logLevel(); err != nil {
+		if c.LogLevel == c.envLogLevel {
+			return badEnv("LOG_LEVEL", logLevels)
+		}
+		return Usagef("--log-level %q: want %s", c.LogLevel, logLevels)
+	}
+	return nil
+}
+
+// logLevels says what LogLevel accepts.
+const logLevels = "debug, info, warn or error"
+
+// logLevel is c.LogLevel as a slog level; "" is warn.
+func (c *Config) logLevel() (slog.Level, error) {
+	lvl := slog.LevelWarn
+	if c.LogLevel == "" {
+		return lvl, nil
+	}
+	err := lvl.UnmarshalText([]byte(c.LogLevel))
+	return lvl, err
+}
+
+// Logger returns the slog logger for c.LogLevel, writing text to w. A
+// level Check refuses logs warnings and errors.
 func (c *Config) Logger(w io.Writer) *slog.Logger {
-	var lvl slog.Level
-	if err := lvl.UnmarshalText([]byte(c.LogLevel)); err != nil {
+	lvl, err := c.logLevel()
+	if err != nil {
 		lvl = slog.LevelWarn
 	}
 	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: lvl}))
@@ -207,6 +256,9 @@ type Env struct {
 
 // Open opens cfg.DataDir and the log as opts ask (see the package doc).
 func Open(ctx context.Context, cfg Config, opts OpenOptions, logger *slog.Logger) (*Env, error) {
+	if err := cfg.Check(); err != nil {
+		return nil, err
+	}
 	e := &Env{Config: cfg}
 	ok := false
 	defer func() {

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/indexer/indexer/store"
 )
@@ -67,6 +68,61 @@ func TestConfigPrecedence(t *testing.T) {
 	t.Setenv("XDG_DATA_HOME", "/xdg")
 	if got := DefaultDataDir(); got != "/xdg/indexer" {
 		t.Fatalf("DefaultDataDir = %q", got)
+	}
+}
+
+// A bad INDEXER_* value is a usage error that names the variable, the
+// value and what is accepted; it is not replaced by the default.
+func TestBadEnvironmentIsUsageError(t *testing.T) {
+	for _, tc := range []struct {
+		name, value, want string
+		args              []string
+	}{
+		{"INDEXER_SYNC_INTERVAL", "10", "a duration", nil},
+		{"INDEXER_SYNC_INTERVAL", "soon", "a duration", nil},
+		{"INDEXER_REPLICAS", "three", "from 1 to 5", nil},
+		{"INDEXER_REPLICAS", "0", "from 1 to 5", nil},
+		{"INDEXER_REPLICAS", "7", "from 1 to 5", nil},
+		{"INDEXER_LOG_LEVEL", "loud", "debug, info, warn or error", nil},
+		{"--log-level", "loud", "debug, info, warn or error", []string{"--log-level", "loud"}},
+	} {
+		t.Run(tc.name+"="+tc.value, func(t *testing.T) {
+			if tc.args == nil {
+				t.Setenv(tc.name, tc.value)
+			}
+			var c Config
+			fs := flag.NewFlagSet("t", flag.ContinueOnError)
+			c.RegisterFlags(fs)
+			if err := fs.Parse(tc.args); err != nil {
+				t.Fatal(err)
+			}
+			err := c.Check()
+			if got, want := ExitCode(err), ExitUsage; got != want {
+				t.Fatalf("Check() = %v: exit code %d, want %d", err, got, want)
+			}
+			for _, s := range []string{tc.name, fmt.Sprintf("%q", tc.value), tc.want} {
+				if !strings.Contains(err.Error(), s) {
+					t.Errorf("Check() = %q, want it to say %s", err, s)
+				}
+			}
+			_, err = Open(context.Background(), c, OpenOptions{Owner: "t"}, nil)
+			if got, want := ExitCode(err), ExitUsage; got != want {
+				t.Fatalf("Open: %v: exit code %d, want %d", err, got, want)
+			}
+		})
+	}
+	// Good values, and a flag that overrides a bad level from the environment.
+	t.Setenv("INDEXER_SYNC_INTERVAL", "-1s")
+	t.Setenv("INDEXER_REPLICAS", "3")
+	t.Setenv("INDEXER_LOG_LEVEL", "loud")
+	var c Config
+	fs := flag.NewFlagSet("t", flag.ContinueOnError)
+	c.RegisterFlags(fs)
+	if err := fs.Parse([]string{"--log-level", "debug"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Check(); err != nil || c.SyncInterval != -time.Second || c.Replicas != 3 {
+		t.Fatalf("Check() = %v with %+v", err, c)
 	}
 }
 
