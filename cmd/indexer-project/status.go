@@ -124,7 +124,7 @@ indexer-scan runs.
 	if running {
 		fmt.Fprintf(c.Stdout, "commits          %d\n", st.Commits)
 	}
-	fmt.Fprintf(c.Stdout, "index            %s (%s)\n", bytesText(st.IndexBytes), c.cfg.IndexPath())
+	fmt.Fprintf(c.Stdout, "index            %s (%s)\n", app.Bytes(st.IndexBytes), c.cfg.IndexPath())
 	fmt.Fprintf(c.Stdout, "dead letters     %d\n", st.DeadLetters)
 	if st.Rebuilding {
 		fmt.Fprintf(c.Stdout, "rebuilding       yes, at seq %d\n", st.RebuildSeq)
@@ -137,15 +137,3 @@ indexer-scan runs.
 
 // noProjector explains a lag that no process is working off.
 const noProjector = "no projector running: start indexer-project, or run indexer-scan standalone to update the index"
-
-func bytesText(n int64) string {
-	switch {
-	case n >= 1<<30:
-		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
-	case n >= 1<<20:
-		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
-	case n >= 1<<10:
-		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
-	}
-	return fmt.Sprintf("%d B", n)
-}

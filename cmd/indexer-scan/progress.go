@@ -41,7 +41,7 @@ func startProgress(w io.Writer, root string, p *scanner.Progress, quiet bool) fu
 			rate := float64(read) / el
 			line := fmt.Sprintf("%s: %s, %s, read %d/%s, %s (%.0f MB/s)",
 				root, app.Count(p.Dirs.Load(), "dir", "dirs"), app.Count(p.Files.Load(), "file", "files"),
-				p.Read.Load(), app.Count(p.ToRead.Load(), "file", "files"), humanBytes(read), rate/1e6)
+				p.Read.Load(), app.Count(p.ToRead.Load(), "file", "files"), app.Bytes(read), rate/1e6)
 			if p.WalkDone.Load() && rate > 0 && total > read {
 				line += fmt.Sprintf(", ETA %s", time.Duration(float64(total-read)/rate*float64(time.Second)).Round(time.Second))
 			} else if !p.WalkDone.Load() {

@@ -369,9 +369,9 @@ func (m *Main) print(s summary, asJSON bool) {
 	if secs > 0 {
 		rate = float64(s.BytesRead) / secs / 1e6
 	}
-	fmt.Fprintf(m.Stdout, "  %s read in %.2fs (%.0f MB/s)", humanBytes(s.BytesRead), secs, rate)
+	fmt.Fprintf(m.Stdout, "  %s read in %.2fs (%.0f MB/s)", app.Bytes(s.BytesRead), secs, rate)
 	if s.PeakRSS > 0 {
-		fmt.Fprintf(m.Stdout, ", peak memory %s", humanBytes(s.PeakRSS))
+		fmt.Fprintf(m.Stdout, ", peak memory %s", app.Bytes(s.PeakRSS))
 	}
 	fmt.Fprintln(m.Stdout)
 	if s.Indexed {
@@ -432,16 +432,3 @@ type multiFlag []string
 
 func (f *multiFlag) String() string     { return strings.Join(*f, ",") }
 func (f *multiFlag) Set(v string) error { *f = append(*f, v); return nil }
-
-func humanBytes(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for x := n / unit; x >= unit; x /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
-}

@@ -79,11 +79,11 @@ func (m *Main) runDupes(ctx context.Context, args []string) error {
 		if links := g.Count - g.Inodes; links > 0 {
 			copies += ", " + app.Count(links, "hard link", "hard links")
 		}
-		waste := humanBytes(g.Wasted) + " wasted"
+		waste := app.Bytes(g.Wasted) + " wasted"
 		if g.Wasted == 0 {
 			waste = "nothing wasted"
 		}
-		fmt.Fprintf(m.Stdout, "%s  %s x %s (%s)  sha256 %s\n", waste, humanBytes(g.Size), app.Count(g.Count, "path", "paths"), copies, g.SHA256)
+		fmt.Fprintf(m.Stdout, "%s  %s x %s (%s)  sha256 %s\n", waste, app.Bytes(g.Size), app.Count(g.Count, "path", "paths"), copies, g.SHA256)
 		seen := map[[3]any]int{}
 		for j, f := range g.Files {
 			key := [3]any{f.Machine, f.Device, f.Inode}
@@ -103,9 +103,9 @@ func (m *Main) runDupes(ctx context.Context, args []string) error {
 	case res.Total == 0:
 		fmt.Fprintln(m.Stderr, "no duplicates")
 	case q.Limit > 0 && res.Total > q.Offset+len(res.Groups):
-		fmt.Fprintf(m.Stderr, "groups %d-%d of %d (%s wasted on this page); next page: --page %d\n", q.Offset+1, q.Offset+len(res.Groups), res.Total, humanBytes(wasted), *page+1)
+		fmt.Fprintf(m.Stderr, "groups %d-%d of %d (%s wasted on this page); next page: --page %d\n", q.Offset+1, q.Offset+len(res.Groups), res.Total, app.Bytes(wasted), *page+1)
 	default:
-		fmt.Fprintf(m.Stderr, "%s, %s wasted\n", app.Count(res.Total, "group", "groups"), humanBytes(wasted))
+		fmt.Fprintf(m.Stderr, "%s, %s wasted\n", app.Count(res.Total, "group", "groups"), app.Bytes(wasted))
 	}
 	return nil
 }

@@ -100,7 +100,7 @@ func (m *Main) runFind(ctx context.Context, args []string) error {
 		p.row("SIZE", "MODIFIED", "MACHINE", "PATH")
 	}
 	for _, f := range res.Files {
-		p.row(humanBytes(f.Size), fileTime(f.MTime), f.Machine, cell(string(f.Path)))
+		p.row(app.Bytes(f.Size), fileTime(f.MTime), f.Machine, cell(string(f.Path)))
 	}
 	if err := p.flush(); err != nil {
 		return err

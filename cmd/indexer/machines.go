@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/indexer/indexer/cmd/internal/app"
 	"github.com/indexer/indexer/projections"
 )
 
@@ -53,7 +54,7 @@ func printMachines(w io.Writer, ms []projections.Machine) error {
 		if last.IsZero() {
 			last = mc.LastScanStart
 		}
-		p.row(mc.Name, fmt.Sprint(mc.Files), humanBytes(mc.Bytes), fmt.Sprint(mc.Events), stamp(last), mc.LastScanState)
+		p.row(mc.Name, fmt.Sprint(mc.Files), app.Bytes(mc.Bytes), fmt.Sprint(mc.Events), stamp(last), mc.LastScanState)
 	}
 	return p.flush()
 }

@@ -307,26 +307,6 @@ func cell(s string) string {
 	return strings.NewReplacer("\t", `\t`).Replace(events.Path(s).String())
 }
 
-// humanBytes formats n in binary units: 0 B, 1.5 KiB, 3.00 MiB.
-func humanBytes[T int64 | uint64](n T) string {
-	f := float64(n)
-	units := []string{"B", "KiB", "MiB", "GiB", "TiB", "PiB"}
-	i := 0
-	for f >= 1024 && i < len(units)-1 {
-		f /= 1024
-		i++
-	}
-	switch {
-	case i == 0:
-		return fmt.Sprintf("%d B", int64(n))
-	case f < 10:
-		return fmt.Sprintf("%.2f %s", f, units[i])
-	case f < 100:
-		return fmt.Sprintf("%.1f %s", f, units[i])
-	}
-	return fmt.Sprintf("%.0f %s", f, units[i])
-}
-
 // sizeFlag is a byte size flag that takes 300, 10k, 1.5M, 2GiB.
 type sizeFlag struct{ n int64 }
 

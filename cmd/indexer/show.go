@@ -34,7 +34,7 @@ func (m *Main) runShow(ctx context.Context, args []string) error {
 	pr := newPrinter(m.Stdout, false)
 	pr.row("path", cell(string(f.Path)))
 	pr.row("machine", f.Machine)
-	pr.row("size", fmt.Sprintf("%s (%s)", humanBytes(f.Size), app.Count(f.Size, "byte", "bytes")))
+	pr.row("size", fmt.Sprintf("%s (%s)", app.Bytes(f.Size), app.Count(f.Size, "byte", "bytes")))
 	pr.row("mode", fs0(f.Mode))
 	pr.row("modified", fileTime(f.MTime))
 	pr.row("changed", fileTime(f.CTime))
@@ -59,7 +59,7 @@ func (m *Main) runShow(ctx context.Context, args []string) error {
 		if g.Count < 2 {
 			fmt.Fprintln(m.Stdout, "no other file has this content")
 		} else {
-			fmt.Fprintf(m.Stdout, "same content: %s, %s on disk, %s wasted\n", app.Count(g.Count, "path", "paths"), app.Count(g.Inodes, "copy", "copies"), humanBytes(g.Wasted))
+			fmt.Fprintf(m.Stdout, "same content: %s, %s on disk, %s wasted\n", app.Count(g.Count, "path", "paths"), app.Count(g.Inodes, "copy", "copies"), app.Bytes(g.Wasted))
 			for _, c := range d.Copies {
 				note := ""
 				if c.Machine == f.Machine && c.Device == f.Device && c.Inode == f.Inode {
@@ -117,9 +117,9 @@ func describe(ev events.Event, movedAway bool) string {
 		case f.Target != "":
 			return "link to " + cell(string(f.Target))
 		case f.Hashes.SHA256 == "":
-			return humanBytes(f.Size)
+			return app.Bytes(f.Size)
 		}
-		return fmt.Sprintf("%s, sha256 %s", humanBytes(f.Size), short(f.Hashes.SHA256))
+		return fmt.Sprintf("%s, sha256 %s", app.Bytes(f.Size), short(f.Hashes.SHA256))
 	}
 	switch d := ev.Data.(type) {
 	case *events.FileScanned:

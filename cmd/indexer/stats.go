@@ -54,9 +54,9 @@ func (m *Main) runStats(ctx context.Context, args []string) error {
 	}
 	p := newPrinter(m.Stdout, false)
 	p.row("files", fmt.Sprint(st.Files))
-	p.row("size", humanBytes(st.Bytes))
-	p.row("unique size", humanBytes(st.UniqueBytes))
-	p.row("duplicates", fmt.Sprintf("%s, %s wasted", app.Count(st.Groups, "group", "groups"), humanBytes(st.Wasted)))
+	p.row("size", app.Bytes(st.Bytes))
+	p.row("unique size", app.Bytes(st.UniqueBytes))
+	p.row("duplicates", fmt.Sprintf("%s, %s wasted", app.Count(st.Groups, "group", "groups"), app.Bytes(st.Wasted)))
 	p.row("index", indexState(status, s.logRead))
 	if st.DeadLetters > 0 {
 		p.row("rejected events", fmt.Sprintf("%d (see indexer-project status)", st.DeadLetters))

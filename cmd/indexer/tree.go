@@ -71,16 +71,16 @@ func (m *Main) runTree(ctx context.Context, args []string) error {
 	if qf.json {
 		return newPrinter(m.Stdout, true).obj(t)
 	}
-	fmt.Fprintf(m.Stdout, "%s:%s  %s, %s\n", t.Machine, cell(string(t.Path)), app.Count(t.Files, "file", "files"), humanBytes(t.Bytes))
+	fmt.Fprintf(m.Stdout, "%s:%s  %s, %s\n", t.Machine, cell(string(t.Path)), app.Count(t.Files, "file", "files"), app.Bytes(t.Bytes))
 	dirs := append([]projections.TreeEntry(nil), t.Dirs...)
 	sort.SliceStable(dirs, func(i, j int) bool { return dirs[i].Bytes > dirs[j].Bytes })
 	p := newPrinter(m.Stdout, false)
 	for _, d := range dirs {
-		p.row(humanBytes(d.Bytes), app.Count(d.Files, "file", "files"), cell(string(d.Name))+"/")
+		p.row(app.Bytes(d.Bytes), app.Count(d.Files, "file", "files"), cell(string(d.Name))+"/")
 	}
 	for _, f := range t.Entries {
 		name := string(f.Path)[len(t.Path):]
-		p.row(humanBytes(f.Size), fileTime(f.MTime), cell(name))
+		p.row(app.Bytes(f.Size), fileTime(f.MTime), cell(name))
 	}
 	if err := p.flush(); err != nil {
 		return err

@@ -213,6 +213,25 @@ func TestCount(t *testing.T) {
 	}
 }
 
+func TestBytes(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		got, want string
+	}{
+		{Bytes(0), "0 B"},
+		{Bytes(1023), "1023 B"},
+		{Bytes(1500), "1.46 KiB"},
+		{Bytes(uint64(3 << 20)), "3.00 MiB"},
+		{Bytes(int64(32.5 * (1 << 20))), "32.5 MiB"},
+		{Bytes(int64(114 << 20)), "114 MiB"},
+		{Bytes(int64(5 << 50)), "5.00 PiB"},
+	} {
+		if tc.got != tc.want {
+			t.Errorf("Bytes: %q, want %q", tc.got, tc.want)
+		}
+	}
+}
+
 func TestCommandFirst(t *testing.T) {
 	isCmd := func(s string) bool { return s == "stats" || s == "find" }
 	for _, c := range []struct{ in, want string }{

@@ -1,6 +1,7 @@
 package app
 
 import (
+	"fmt"
 	"strconv"
 	"strings"
 )
@@ -21,6 +22,27 @@ func Count[T integer](n T, one, many string) string {
 		return strconv.FormatInt(int64(n), 10) + " " + noun
 	}
 	return strconv.FormatUint(uint64(n), 10) + " " + noun
+}
+
+// Bytes formats a size n in binary units with three significant digits,
+// for human output: "0 B", "1.46 KiB", "32.5 MiB", "114 MiB".
+func Bytes[T integer](n T) string {
+	f := float64(n)
+	units := []string{"B", "KiB", "MiB", "GiB", "TiB", "PiB"}
+	i := 0
+	for f >= 1024 && i < len(units)-1 {
+		f /= 1024
+		i++
+	}
+	switch {
+	case i == 0:
+		return fmt.Sprintf("%d B", int64(n))
+	case f < 10:
+		return fmt.Sprintf("%.2f %s", f, units[i])
+	case f < 100:
+		return fmt.Sprintf("%.1f %s", f, units[i])
+	}
+	return fmt.Sprintf("%.0f %s", f, units[i])
 }
 
 // CommandFirst moves a subcommand given after flags to the front, so
