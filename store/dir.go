@@ -79,12 +79,18 @@ func ReadServerURL(dir string) string {
 	return strings.TrimSpace(string(b))
 }
 
-// writeFileAtomic writes b to name through a temporary file and a rename, so
-// a reader never sees half a file.
-func writeFileAtomic(name string, b []byte) error {
+// WriteFileAtomic writes b to name through a temporary file and a rename, so
+// a reader never sees half a file. It does not fsync: it is for files that
+// say what a running process is doing (server.url, the projector's status),
+// which a crash makes stale anyway.
+func WriteFileAtomic(name string, b []byte) error {
 	tmp := name + ".tmp"
 	if err := os.WriteFile(tmp, b, 0o644); err != nil {
+		return err // *os.PathError names the file
+	}
+	if err := os.Rename(tmp, name); err != nil {
+		os.Remove(tmp)
 		return err
 	}
-	return os.Rename(tmp, name)
+	return nil
 }

@@ -98,7 +98,7 @@ func (s *Server) Open(ctx context.Context) error {
 	}
 	s.ns = ns
 	if !s.InProcess {
-		if err := writeFileAtomic(filepath.Join(s.DataDir, ServerURLFile), []byte(ns.ClientURL()+"\n")); err != nil {
+		if err := WriteFileAtomic(filepath.Join(s.DataDir, ServerURLFile), []byte(ns.ClientURL()+"\n")); err != nil {
 			s.Close()
 			return fmt.Errorf("write server url: %w", err)
 		}

@@ -169,10 +169,7 @@ func writeStatus(ctx context.Context, p *projections.Projector, rb *rebuilder, p
 		s.Error = err.Error()
 	}
 	b, _ := json.Marshal(ownerStatus{Status: s, PID: os.Getpid(), rebuildState: rb.state()})
-	tmp := path + ".tmp"
-	if os.WriteFile(tmp, b, 0o644) == nil {
-		os.Rename(tmp, path)
-	}
+	store.WriteFileAtomic(path, b) // a missed write is made good a second later
 }
 
 // rebuilder runs the rebuilds that `indexer-project rebuild` asks a running

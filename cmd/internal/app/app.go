@@ -415,16 +415,17 @@ func (c Config) HasLog() bool {
 // IndexPath returns the path of the data directory's index.db.
 func (c Config) IndexPath() string { return filepath.Join(c.DataDir, store.IndexFile) }
 
+// splitHostPort splits a --listen address: host:port, [v6]:port, or :port
+// for the loopback address.
 func splitHostPort(s string) (string, int, error) {
-	i := strings.LastIndex(s, ":")
-	if i < 0 {
-		return "", 0, fmt.Errorf("want host:port")
+	host, p, err := net.SplitHostPort(s)
+	if err != nil {
+		return "", 0, err
 	}
-	port, err := strconv.Atoi(s[i+1:])
+	port, err := strconv.Atoi(p)
 	if err != nil || port < 0 || port > 65535 {
-		return "", 0, fmt.Errorf("bad port %q", s[i+1:])
+		return "", 0, fmt.Errorf("bad port %q", p)
 	}
-	host := strings.Trim(s[:i], "[]")
 	if host == "" {
 		host = "127.0.0.1"
 	}

@@ -269,3 +269,25 @@ func TestScanOwner(t *testing.T) {
 		}
 	}
 }
+
+func TestSplitHostPort(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		in   string
+		host string
+		port int
+		ok   bool
+	}{
+		{"0.0.0.0:4222", "0.0.0.0", 4222, true},
+		{":0", "127.0.0.1", 0, true},
+		{"[::1]:4222", "::1", 4222, true},
+		{"localhost", "", 0, false},
+		{"host:port", "", 0, false},
+		{"host:70000", "", 0, false},
+	} {
+		host, port, err := splitHostPort(tc.in)
+		if (err == nil) != tc.ok || host != tc.host || port != tc.port {
+			t.Errorf("splitHostPort(%q) = %q, %d, %v", tc.in, host, port, err)
+		}
+	}
+}
