@@ -97,7 +97,7 @@ func TestTruncatedLogIsDetected(t *testing.T) {
 	kept := appendAll(t, log, evs...)
 	log.Conn.Close()
 	srv.Close()
-	if out, err := exec.Command("cp", "-a", filepath.Join(dir, store.JetStreamDir), snap).CombinedOutput(); err != nil {
+	if out, err := exec.Command("cp", "-a", store.Dir(dir).JetStreamPath(), snap).CombinedOutput(); err != nil {
 		t.Fatalf("snapshot: %v %s", err, out)
 	}
 
@@ -114,8 +114,8 @@ func TestTruncatedLogIsDetected(t *testing.T) {
 	srv.Close()
 
 	// The old copy of the store comes back.
-	os.RemoveAll(filepath.Join(dir, store.JetStreamDir))
-	if out, err := exec.Command("cp", "-a", filepath.Join(snap, store.JetStreamDir), dir).CombinedOutput(); err != nil {
+	os.RemoveAll(store.Dir(dir).JetStreamPath())
+	if out, err := exec.Command("cp", "-a", store.Dir(snap).JetStreamPath(), dir).CombinedOutput(); err != nil {
 		t.Fatalf("restore: %v %s", err, out)
 	}
 	srv, log = openServerAt(t, dir)

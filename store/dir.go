@@ -11,14 +11,39 @@ import (
 	"syscall"
 )
 
-// Names of the files a data directory holds.
-const (
-	IndexFile     = "index.db"     // bbolt read models
-	JetStreamDir  = "jetstream"    // the embedded server's store
-	ScanStateFile = "scanstate.db" // the machine's scan state
-	ServerURLFile = "server.url"   // URL of the embedded server while one serves it
-	lockFile      = "LOCK"
-)
+// Dir is a data directory, and the one place that names the files in it.
+// Every package that reads or writes one of them asks Dir for its path.
+type Dir string
+
+// IndexPath is the bbolt file of the read models.
+func (d Dir) IndexPath() string { return d.path("index.db") }
+
+// JetStreamPath is the directory of the embedded server's store: the log.
+func (d Dir) JetStreamPath() string { return d.path("jetstream") }
+
+// ScanStatePath is the scan state of machine: what the scanner remembers
+// of that machine's files.
+func (d Dir) ScanStatePath(machine string) string { return d.path("scanstate-" + machine + ".db") }
+
+// ServerURLPath holds the URL of the embedded server while a process that
+// owns the directory serves it.
+func (d Dir) ServerURLPath() string { return d.path("server.url") }
+
+// StatusPath holds what a running indexer-project reports of its projector
+// (its status, once a second).
+func (d Dir) StatusPath() string { return d.path("projector.json") }
+
+// LockPath is the file whose flock(2) is ownership of the directory (see
+// LockDir).
+func (d Dir) LockPath() string { return d.path("LOCK") }
+
+// HasLog reports whether the directory holds an embedded server's log.
+func (d Dir) HasLog() bool {
+	fi, err := os.Stat(d.JetStreamPath())
+	return err == nil && fi.IsDir()
+}
+
+func (d Dir) path(name string) string { return filepath.Join(string(d), name) }
 
 // DirLock is exclusive ownership of a data directory, held with flock(2) on
 // its LOCK file. The kernel drops the lock when the process dies, so a crash
@@ -36,7 +61,7 @@ func LockDir(dir, owner string) (*DirLock, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("create data directory: %w", err)
 	}
-	f, err := os.OpenFile(filepath.Join(dir, lockFile), os.O_RDWR|os.O_CREATE, 0o644)
+	f, err := os.OpenFile(Dir(dir).LockPath(), os.O_RDWR|os.O_CREATE, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("open lock: %w", err)
 	}
@@ -72,7 +97,7 @@ func (l *DirLock) Close() error {
 // ReadServerURL returns the URL an owning process wrote into dir, or "" when
 // none is there.
 func ReadServerURL(dir string) string {
-	b, err := os.ReadFile(filepath.Join(dir, ServerURLFile))
+	b, err := os.ReadFile(Dir(dir).ServerURLPath())
 	if err != nil {
 		return ""
 	}

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -70,7 +69,7 @@ func (s *Server) Open(ctx context.Context) error {
 		NoSigs:       true,
 		NoLog:        s.Logger == nil,
 		JetStream:    true,
-		StoreDir:     filepath.Join(s.DataDir, JetStreamDir),
+		StoreDir:     Dir(s.DataDir).JetStreamPath(),
 		SyncInterval: sync,
 		SyncAlways:   always,
 		Username:     s.User,
@@ -94,11 +93,11 @@ func (s *Server) Open(ctx context.Context) error {
 	if !ns.ReadyForConnections(deadline) {
 		ns.Shutdown()
 		ns.WaitForShutdown()
-		return fmt.Errorf("embedded server on %s: not ready after %s (is the port in use? see the log)", filepath.Join(s.DataDir, JetStreamDir), deadline)
+		return fmt.Errorf("embedded server on %s: not ready after %s (is the port in use? see the log)", Dir(s.DataDir).JetStreamPath(), deadline)
 	}
 	s.ns = ns
 	if !s.InProcess {
-		if err := WriteFileAtomic(filepath.Join(s.DataDir, ServerURLFile), []byte(ns.ClientURL()+"\n")); err != nil {
+		if err := WriteFileAtomic(Dir(s.DataDir).ServerURLPath(), []byte(ns.ClientURL()+"\n")); err != nil {
 			s.Close()
 			return fmt.Errorf("write server url: %w", err)
 		}
@@ -150,7 +149,7 @@ func (s *Server) Close() error {
 		return nil
 	}
 	if !s.InProcess {
-		os.Remove(filepath.Join(s.DataDir, ServerURLFile))
+		os.Remove(Dir(s.DataDir).ServerURLPath())
 	}
 	s.ns.Shutdown()
 	s.ns.WaitForShutdown()

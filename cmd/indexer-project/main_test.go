@@ -138,7 +138,7 @@ func TestRebuildIntoRefusesTheLiveIndex(t *testing.T) {
 	if _, err := runMain(t, "rebuild", "--data", dir); err != nil {
 		t.Fatal(err)
 	}
-	live := filepath.Join(dir, store.IndexFile)
+	live := store.Dir(dir).IndexPath()
 	other := t.TempDir()
 	link := func(name, target string) string {
 		p := filepath.Join(other, name)
@@ -162,9 +162,9 @@ func TestRebuildIntoRefusesTheLiveIndex(t *testing.T) {
 	for _, into := range []string{
 		live,
 		rel,
-		dir + "/./" + store.IndexFile,
+		dir + "/./" + filepath.Base(store.Dir(dir).IndexPath()),
 		link("to-index.db", live),
-		filepath.Join(link("to-data", dir), store.IndexFile),
+		store.Dir(link("to-data", dir)).IndexPath(),
 		hard,
 		live + ".rebuild",
 		link("to-rebuild", live+".rebuild"), // dangling: the build would create it
@@ -364,7 +364,7 @@ func TestRebuildAsksTheRunningProjector(t *testing.T) {
 	c := startChild(t, dir, "127.0.0.1:0")
 	defer func() { c.cmd.Process.Signal(os.Interrupt); c.cmd.Wait() }()
 	url := childURL(t, c)
-	statusPath := filepath.Join(dir, StatusFile)
+	statusPath := store.Dir(dir).StatusPath()
 	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
 		if st, err := readOwnerStatus(statusPath); err == nil && st.Checkpoint == last {
 			break
@@ -373,7 +373,7 @@ func TestRebuildAsksTheRunningProjector(t *testing.T) {
 			t.Fatalf("not caught up to %d:\n%s", last, c.logText())
 		}
 	}
-	before, err := os.Stat(filepath.Join(dir, store.IndexFile))
+	before, err := os.Stat(store.Dir(dir).IndexPath())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -405,7 +405,7 @@ func TestRebuildAsksTheRunningProjector(t *testing.T) {
 	if err != nil || !strings.Contains(out, fmt.Sprintf("at seq %d", last)) || !strings.Contains(out, fmt.Sprintf("by indexer-project PID %d", c.cmd.Process.Pid)) {
 		t.Fatalf("rebuild: %q %v", out, err)
 	}
-	after, err := os.Stat(filepath.Join(dir, store.IndexFile))
+	after, err := os.Stat(store.Dir(dir).IndexPath())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -536,7 +536,7 @@ func TestCrashAtRandomMoments(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	index := filepath.Join(dir, store.IndexFile)
+	index := store.Dir(dir).IndexPath()
 	before := checkpointOf(t, index)
 	cp, err := projections.CatchUp(ctx, local, index, nil)
 	if err != nil {
@@ -642,7 +642,7 @@ func TestStatusOnlyReads(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &st); err != nil || st.Checkpoint != 0 || st.StreamLastSeq != last || st.Lag != last {
 		t.Errorf("status of a log without an index: %+v, %v; want lag %d", st, err, last)
 	}
-	if _, err := os.Stat(filepath.Join(dir, store.IndexFile)); !errors.Is(err, os.ErrNotExist) {
+	if _, err := os.Stat(store.Dir(dir).IndexPath()); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("status created the index: %v", err)
 	}
 }

@@ -64,7 +64,7 @@ it would replace the live index.
 		return usagef("--until-seq and --until-time need --into FILE: the live index always follows the whole log")
 	}
 	if c.into != "" {
-		if err := checkInto(c.into, c.cfg.IndexPath()); err != nil {
+		if err := checkInto(c.into, c.cfg.Dir().IndexPath()); err != nil {
 			return err
 		}
 	}
@@ -94,7 +94,7 @@ it would replace the live index.
 		return err
 	}
 	defer env.Close()
-	p := &projections.Projector{Log: env.Log, Path: c.cfg.IndexPath(), Logger: logger}
+	p := &projections.Projector{Log: env.Log, Path: c.cfg.Dir().IndexPath(), Logger: logger}
 	if err := p.Open(); err != nil {
 		return err
 	}
@@ -109,10 +109,10 @@ it would replace the live index.
 // viaOwner asks the indexer-project that owns the data directory to rebuild
 // its index, and waits for it. locked is the error of opening the directory.
 func (c *RebuildCommand) viaOwner(ctx context.Context, locked error, start time.Time) error {
-	statusPath := filepath.Join(c.cfg.DataDir, StatusFile)
+	statusPath := c.cfg.Dir().StatusPath()
 	st, err := readOwnerStatus(statusPath)
 	if err != nil || st.RebuildSubject == "" {
-		return fmt.Errorf("%w, and it takes no rebuild requests (no %s with a rebuild subject; an older or stopping indexer-project?): stop it and run rebuild again", locked, StatusFile)
+		return fmt.Errorf("%w, and it takes no rebuild requests (no %s with a rebuild subject; an older or stopping indexer-project?): stop it and run rebuild again", locked, statusPath)
 	}
 	env, err := app.Open(ctx, c.cfg, app.OpenOptions{Owner: "indexer-project rebuild", AllowClient: true}, c.cfg.Logger(c.Stderr))
 	if err != nil {
@@ -130,7 +130,7 @@ func (c *RebuildCommand) viaOwner(ctx context.Context, locked error, start time.
 	if reply.Joined {
 		fmt.Fprintf(c.Stderr, "indexer-project PID %d is already rebuilding; waiting for it\n", st.PID)
 	} else {
-		fmt.Fprintf(c.Stderr, "indexer-project PID %d is rebuilding %s; queries are answered meanwhile\n", st.PID, c.cfg.IndexPath())
+		fmt.Fprintf(c.Stderr, "indexer-project PID %d is rebuilding %s; queries are answered meanwhile\n", st.PID, c.cfg.Dir().IndexPath())
 	}
 	tick := time.NewTicker(250 * time.Millisecond)
 	defer tick.Stop()
@@ -153,7 +153,7 @@ func (c *RebuildCommand) viaOwner(ctx context.Context, locked error, start time.
 		case s.RebuildsDone >= reply.ID && s.RebuildError != "":
 			return fmt.Errorf("indexer-project PID %d: %s", st.PID, s.RebuildError)
 		case s.RebuildsDone >= reply.ID:
-			fmt.Fprintf(c.Stdout, "rebuilt %s at seq %d in %s (by indexer-project PID %d)\n", c.cfg.IndexPath(), s.Checkpoint, time.Since(start).Round(time.Millisecond), st.PID)
+			fmt.Fprintf(c.Stdout, "rebuilt %s at seq %d in %s (by indexer-project PID %d)\n", c.cfg.Dir().IndexPath(), s.Checkpoint, time.Since(start).Round(time.Millisecond), st.PID)
 			return nil
 		}
 		if time.Since(lastPrint) >= 2*time.Second && s.Rebuilding {

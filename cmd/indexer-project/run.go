@@ -9,7 +9,6 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"sync"
 	"time"
 
@@ -25,11 +24,6 @@ import (
 // this and other machines can publish to it: NATS's port 4222 plus 22, to
 // stay clear of a NATS server already running on the machine.
 const DefaultListen = "127.0.0.1:4244"
-
-// StatusFile is the file in the data directory where a running projector
-// keeps its status for `indexer-project status` (another process cannot
-// open index.db while the projector holds it).
-const StatusFile = "projector.json"
 
 // RunCommand follows the log into index.db until stopped.
 type RunCommand struct {
@@ -71,7 +65,7 @@ the indexer command and any machine on the NATS network.
 		return err
 	}
 	defer env.Close()
-	p := &projections.Projector{Log: env.Log, Path: c.cfg.IndexPath(), Logger: logger, BatchSize: c.batch, BatchWait: c.batchWait, CommitGap: c.commitGap}
+	p := &projections.Projector{Log: env.Log, Path: c.cfg.Dir().IndexPath(), Logger: logger, BatchSize: c.batch, BatchWait: c.batchWait, CommitGap: c.commitGap}
 	if c.commitGap == 0 {
 		p.CommitGap = -1 // none; the Projector's zero is its default
 	}
@@ -122,7 +116,7 @@ the indexer command and any machine on the NATS network.
 	}
 	fmt.Fprintf(c.Stderr, "indexer-project: log %s, web UI and API %s, index %s\n", url, httpURL, p.Path)
 
-	statusPath := filepath.Join(c.cfg.DataDir, StatusFile)
+	statusPath := c.cfg.Dir().StatusPath()
 	stopStatus := make(chan struct{})
 	statusDone := make(chan struct{})
 	go func() {

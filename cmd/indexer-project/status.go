@@ -7,7 +7,6 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/indexer/indexer/cmd/internal/app"
@@ -45,8 +44,9 @@ indexer-scan runs.
 	logger := c.cfg.Logger(c.Stderr)
 	// status only reads: a data directory with nothing in it yet is not
 	// made one (no log, no index created).
-	exists := func(name string) bool { _, err := os.Stat(filepath.Join(c.cfg.DataDir, name)); return err == nil }
-	if c.cfg.Server == "" && !exists(store.IndexFile) && !c.cfg.HasLog() && !exists(store.ServerURLFile) {
+	dir := c.cfg.Dir()
+	exists := func(path string) bool { _, err := os.Stat(path); return err == nil }
+	if c.cfg.Server == "" && !exists(dir.IndexPath()) && !dir.HasLog() && !exists(dir.ServerURLPath()) {
 		return fmt.Errorf("nothing at %s yet (no log, no index): scan something first (indexer-scan PATH), or point --data at a data directory", c.cfg.DataDir)
 	}
 	env, err := app.Open(ctx, c.cfg, app.OpenOptions{Owner: "indexer-project status", AllowClient: true}, logger)
@@ -58,7 +58,7 @@ indexer-scan runs.
 	running := false
 	if env.Lock == nil {
 		// Another process may own index.db: ask its status file.
-		if s, err := readOwnerStatus(filepath.Join(c.cfg.DataDir, StatusFile)); err == nil {
+		if s, err := readOwnerStatus(dir.StatusPath()); err == nil {
 			st, running = s, true
 		}
 	}
@@ -71,7 +71,7 @@ indexer-scan runs.
 			}
 			st.CaughtUp = st.Lag == 0
 		}
-	} else if !exists(store.IndexFile) {
+	} else if !exists(dir.IndexPath()) {
 		// No index yet (a first standalone scan has not finished): the
 		// whole log is the lag. Opening a projector would create one.
 		info, err := env.Log.Info(ctx)
@@ -80,10 +80,10 @@ indexer-scan runs.
 		}
 		st.Time, st.StreamLastSeq, st.Lag, st.CaughtUp = time.Now().UTC(), info.LastSeq, info.LastSeq, info.LastSeq == 0
 	} else {
-		p := &projections.Projector{Log: env.Log, Path: c.cfg.IndexPath(), Logger: logger}
+		p := &projections.Projector{Log: env.Log, Path: c.cfg.Dir().IndexPath(), Logger: logger}
 		if err := p.Open(); err != nil {
 			if errors.Is(err, store.ErrLocked) {
-				return fmt.Errorf("%w; its owner wrote no status in %s", err, StatusFile)
+				return fmt.Errorf("%w; its owner wrote no status in %s", err, dir.StatusPath())
 			}
 			return err
 		}
@@ -124,7 +124,7 @@ indexer-scan runs.
 	if running {
 		fmt.Fprintf(c.Stdout, "commits          %d\n", st.Commits)
 	}
-	fmt.Fprintf(c.Stdout, "index            %s (%s)\n", app.Bytes(st.IndexBytes), c.cfg.IndexPath())
+	fmt.Fprintf(c.Stdout, "index            %s (%s)\n", app.Bytes(st.IndexBytes), c.cfg.Dir().IndexPath())
 	fmt.Fprintf(c.Stdout, "dead letters     %d\n", st.DeadLetters)
 	if st.Rebuilding {
 		fmt.Fprintf(c.Stdout, "rebuilding       yes, at seq %d\n", st.RebuildSeq)

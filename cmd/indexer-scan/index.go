@@ -21,7 +21,7 @@ import (
 // made the scan slower (S: 1.5-1.6x the floor instead of 1.2-1.3x), because
 // the index's page writes and fsyncs compete with the scan for the disk.
 func updateIndex(ctx context.Context, cfg app.Config, log *store.Log, logger *slog.Logger) error {
-	_, err := projections.CatchUp(ctx, log, cfg.IndexPath(), logger)
+	_, err := projections.CatchUp(ctx, log, cfg.Dir().IndexPath(), logger)
 	return err
 }
 

@@ -37,7 +37,7 @@ func run(t *testing.T, ctx context.Context, args ...string) (int, string, string
 // indexStats reads the totals of the data directory's index.db.
 func indexStats(t *testing.T, data string) projections.Stats {
 	t.Helper()
-	db := &store.DB{Path: filepath.Join(data, store.IndexFile), ReadOnly: true}
+	db := &store.DB{Path: store.Dir(data).IndexPath(), ReadOnly: true}
 	if err := db.Open(); err != nil {
 		t.Fatal(err)
 	}

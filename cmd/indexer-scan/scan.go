@@ -233,7 +233,7 @@ func (r *scanRun) open(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if r.state, err = scanstate.Open(scanstate.Path(r.cfg.DataDir, r.machine), r.machine); err != nil {
+	if r.state, err = scanstate.Open(r.cfg.Dir().ScanStatePath(r.machine), r.machine); err != nil {
 		return err
 	}
 	if n, err := r.state.CatchUp(ctx, r.env.Log, r.logger); err != nil {

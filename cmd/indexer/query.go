@@ -114,7 +114,7 @@ func (m *Main) openSession(ctx context.Context, qf *queryFlags, owner string, wi
 		local := &service.Local{Index: projections.NewIndex(db)}
 		s.q = local
 		// The data directory's log, if it has one: not one made here.
-		if cfg.HasLog() {
+		if cfg.Dir().HasLog() {
 			withLogOf(local)
 		}
 		return s, nil
@@ -122,7 +122,7 @@ func (m *Main) openSession(ctx context.Context, qf *queryFlags, owner string, wi
 	if cfg.Server != "" {
 		return remote()
 	}
-	path := cfg.IndexPath()
+	path := cfg.Dir().IndexPath()
 	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
 		if app.ServerURL(cfg.DataDir, owner) != "" {
 			if err := app.ScanOwner(cfg.DataDir); err != nil {
@@ -130,7 +130,7 @@ func (m *Main) openSession(ctx context.Context, qf *queryFlags, owner string, wi
 			}
 			return remote()
 		}
-		if cfg.HasLog() {
+		if cfg.Dir().HasLog() {
 			return nil, fmt.Errorf("%w at %s, but %s holds a log (a standalone scan stopped before it indexed?): build the index with 'indexer-project rebuild --data %s', or run indexer-scan again", errNoIndex, path, cfg.DataDir, cfg.DataDir)
 		}
 		return nil, fmt.Errorf("%w at %s: scan something first (indexer-scan PATH), or point --data at a data directory", errNoIndex, path)

@@ -221,7 +221,7 @@ func TestQueryAnotherIndex(t *testing.T) {
 	env.Publish(t, servicetest.Fixture()...)
 	env.Close()
 	past := filepath.Join(t.TempDir(), "past.db")
-	b, err := os.ReadFile(filepath.Join(env.Dir, store.IndexFile))
+	b, err := os.ReadFile(store.Dir(env.Dir).IndexPath())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"net"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -41,7 +40,7 @@ func TestStaleServerURL(t *testing.T) {
 		events.New("m", scan, now, &events.ScanStarted{Root: "/r"}),
 		events.New("m", scan, now, &events.FileScanned{File: events.File{Path: "/r/a", Size: 5, Hashes: events.Hashes{SHA256: strings.Repeat("a", 64)}}}),
 	)
-	urlFile := filepath.Join(dir, store.ServerURLFile)
+	urlFile := store.Dir(dir).ServerURLPath()
 	writeStale := func() {
 		t.Helper()
 		if err := os.WriteFile(urlFile, []byte(closedURL(t)+"\n"), 0o644); err != nil {
@@ -62,7 +61,7 @@ func TestStaleServerURL(t *testing.T) {
 
 	// With the index built, a stale server.url is no obstacle either.
 	srv := storetest.MustOpenServer(t, dir, true)
-	if _, err := projections.Build(context.Background(), storetest.MustOpenLog(t, srv), filepath.Join(dir, store.IndexFile), projections.BuildOptions{}); err != nil {
+	if _, err := projections.Build(context.Background(), storetest.MustOpenLog(t, srv), store.Dir(dir).IndexPath(), projections.BuildOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	srv.Close()

@@ -42,11 +42,6 @@ var (
 // rebuilt.
 const scanStateVersion = 2
 
-// Path returns the scan state file of machine in dataDir.
-func Path(dataDir, machine string) string {
-	return filepath.Join(dataDir, "scanstate-"+machine+".db")
-}
-
 // Open opens (or creates) the scan state file at path. A file that
 // cannot be opened is damaged: it is removed and started anew.
 func Open(path, machine string) (*State, error) {

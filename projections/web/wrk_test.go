@@ -87,7 +87,7 @@ func wrkLookups(t testing.TB) {
 		prev := runtime.GOMAXPROCS(runtime.GOMAXPROCS(0) + 1)
 		defer runtime.GOMAXPROCS(prev)
 	}
-	p := &projections.Projector{Log: log, Path: filepath.Join(dir, store.IndexFile)}
+	p := &projections.Projector{Log: log, Path: store.Dir(dir).IndexPath()}
 	if err := p.Open(); err != nil {
 		t.Fatal(err)
 	}
@@ -161,7 +161,7 @@ end
 			}
 			// The tree is cold, as on a first scan; a running projector's
 			// index is not.
-			if out, err := exec.Command("cat", filepath.Join(dir, store.IndexFile)).Output(); err != nil {
+			if out, err := exec.Command("cat", store.Dir(dir).IndexPath()).Output(); err != nil {
 				t.Fatalf("read the index: %v", err)
 			} else {
 				t.Logf("index of %d MB read back into the page cache", len(out)>>20)

@@ -365,7 +365,7 @@ func ServerURL(dir, owner string) string {
 	}
 	defer lock.Close()
 	// Holding the lock, no owner can be writing a fresh server.url.
-	os.Remove(filepath.Join(dir, store.ServerURLFile))
+	os.Remove(store.Dir(dir).ServerURLPath())
 	return ""
 }
 
@@ -405,15 +405,8 @@ func answers(urls string) bool {
 	return false
 }
 
-// HasLog reports whether the data directory holds an embedded server's
-// log (its JetStream store).
-func (c Config) HasLog() bool {
-	fi, err := os.Stat(filepath.Join(c.DataDir, store.JetStreamDir))
-	return err == nil && fi.IsDir()
-}
-
-// IndexPath returns the path of the data directory's index.db.
-func (c Config) IndexPath() string { return filepath.Join(c.DataDir, store.IndexFile) }
+// Dir is the data directory, which names its files.
+func (c Config) Dir() store.Dir { return store.Dir(c.DataDir) }
 
 // splitHostPort splits a --listen address: host:port, [v6]:port, or :port
 // for the loopback address.

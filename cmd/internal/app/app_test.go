@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -165,7 +164,7 @@ func TestServerURLStale(t *testing.T) {
 	}
 	dead := "nats://" + l.Addr().String()
 	l.Close()
-	file := filepath.Join(dir, store.ServerURLFile)
+	file := store.Dir(dir).ServerURLPath()
 	if err := os.WriteFile(file, []byte(dead+"\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}

@@ -109,7 +109,7 @@ func Build(tb testing.TB, n int) string {
 		tb.Fatalf("publish %d events: %v", n, err)
 	}
 	published := time.Since(start)
-	if _, err := projections.Build(ctx, log, filepath.Join(dir, store.IndexFile), projections.BuildOptions{}); err != nil {
+	if _, err := projections.Build(ctx, log, store.Dir(dir).IndexPath(), projections.BuildOptions{}); err != nil {
 		tb.Fatal(err)
 	}
 	tb.Logf("built %s: %d files, published in %s, indexed in %s", dir, n, published.Round(time.Millisecond), (time.Since(start) - published).Round(time.Millisecond))
@@ -122,7 +122,7 @@ func Build(tb testing.TB, n int) string {
 // OpenIndex opens dir's index.db read-only, closed at cleanup.
 func OpenIndex(tb testing.TB, dir string) *projections.Index {
 	tb.Helper()
-	db := &store.DB{Path: filepath.Join(dir, store.IndexFile), ReadOnly: true}
+	db := &store.DB{Path: store.Dir(dir).IndexPath(), ReadOnly: true}
 	if err := db.Open(); err != nil {
 		tb.Fatal(err)
 	}

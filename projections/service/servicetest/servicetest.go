@@ -7,7 +7,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -93,7 +92,7 @@ func MustOpen(tb testing.TB, opt Options) *Env {
 	if err := log.Open(ctx); err != nil {
 		fail(err)
 	}
-	p := &projections.Projector{Log: log, Path: filepath.Join(dir, store.IndexFile)}
+	p := &projections.Projector{Log: log, Path: store.Dir(dir).IndexPath()}
 	if err := p.Open(); err != nil {
 		fail(err)
 	}
