@@ -56,7 +56,7 @@ indexer-scan runs.
 	defer env.Close()
 	var st ownerStatus
 	running := false
-	if env.Lock == nil {
+	if env.Mode == app.Client {
 		// Another process may own index.db: ask its status file.
 		if s, err := readOwnerStatus(dir.StatusPath()); err == nil {
 			st, running = s, true
@@ -107,7 +107,7 @@ indexer-scan runs.
 	case st.Lag == 0 && st.CaughtUp:
 	case running:
 		state = "catching up"
-	case app.ScanOwner(c.cfg.DataDir) != nil:
+	case scanning(dir):
 		state = "a standalone indexer-scan is running: it updates the index when it finishes"
 	default:
 		state = noProjector
@@ -137,3 +137,9 @@ indexer-scan runs.
 
 // noProjector explains a lag that no process is working off.
 const noProjector = "no projector running: start indexer-project, or run indexer-scan standalone to update the index"
+
+// scanning reports whether a standalone indexer-scan owns dir.
+func scanning(dir store.Dir) bool {
+	o, err := app.DirOwner(dir, "indexer-project status")
+	return err == nil && o.Owner == app.Scanner
+}

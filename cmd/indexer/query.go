@@ -122,32 +122,36 @@ func (m *Main) openSession(ctx context.Context, qf *queryFlags, owner string, wi
 	if cfg.Server != "" {
 		return remote()
 	}
-	path := cfg.Dir().IndexPath()
-	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
-		if app.ServerURL(cfg.DataDir, owner) != "" {
-			if err := app.ScanOwner(cfg.DataDir); err != nil {
-				return nil, fmt.Errorf("no index yet at %s: %w, which indexes what it stores when it finishes: ask again then", path, err)
-			}
+	dir := cfg.Dir()
+	path := dir.IndexPath()
+	_, err := os.Stat(path)
+	noIndex := errors.Is(err, os.ErrNotExist)
+	var db *store.DB
+	if !noIndex {
+		db = &store.DB{Path: path, ReadOnly: true, LockTimeout: 100 * time.Millisecond}
+		err = db.Open()
+		if err != nil && !errors.Is(err, store.ErrLocked) {
+			return nil, err
+		}
+	}
+	if noIndex || err != nil {
+		// No index, or another process holds it: ask who owns the directory.
+		o, oerr := app.DirOwner(dir, owner)
+		switch {
+		case oerr != nil:
+			return nil, oerr
+		case o.Owner == app.Project:
 			return remote()
-		}
-		if cfg.Dir().HasLog() {
+		case o.Owner == app.Scanner && noIndex:
+			return nil, fmt.Errorf("no index yet at %s: %w, which indexes what it stores when it finishes: ask again then", path, o.Lock)
+		case o.Owner == app.Scanner:
+			return nil, fmt.Errorf("%w, updating the index: ask again in a moment", o.Lock)
+		case noIndex && dir.HasLog():
 			return nil, fmt.Errorf("%w at %s, but %s holds a log (a standalone scan stopped before it indexed?): build the index with 'indexer-project rebuild --data %s', or run indexer-scan again", errNoIndex, path, cfg.DataDir, cfg.DataDir)
+		case noIndex:
+			return nil, fmt.Errorf("%w at %s: scan something first (indexer-scan PATH), or point --data at a data directory", errNoIndex, path)
 		}
-		return nil, fmt.Errorf("%w at %s: scan something first (indexer-scan PATH), or point --data at a data directory", errNoIndex, path)
-	}
-	db := &store.DB{Path: path, ReadOnly: true, LockTimeout: 100 * time.Millisecond}
-	err := db.Open()
-	if errors.Is(err, store.ErrLocked) {
-		if app.ServerURL(cfg.DataDir, owner) == "" {
-			return nil, fmt.Errorf("%w: %s is held by another process that serves no NATS URL in %s (an indexer-project on --server?): pass the same --server", err, path, cfg.DataDir)
-		}
-		if err := app.ScanOwner(cfg.DataDir); err != nil {
-			return nil, fmt.Errorf("%w, updating the index: ask again in a moment", err)
-		}
-		return remote() // an indexer-project owns it: ask it
-	}
-	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%w: %s is held by another process that serves no NATS URL in %s (an indexer-project on --server?): pass the same --server", err, path, cfg.DataDir)
 	}
 	s.closers = append(s.closers, db.Close)
 	local := &service.Local{Index: projections.NewIndex(db)}

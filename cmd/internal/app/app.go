@@ -8,7 +8,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -291,14 +290,14 @@ func Open(ctx context.Context, cfg Config, opts OpenOptions, logger *slog.Logger
 		}
 	default:
 		lock, err := store.LockDir(cfg.DataDir, opts.Owner)
-		if errors.Is(err, store.ErrLocked) && opts.AllowClient {
-			url := store.ReadServerURL(cfg.DataDir)
-			if url == "" {
+		if le := (*store.LockedError)(nil); errors.As(err, &le) && opts.AllowClient {
+			o := owned(cfg.Dir(), le)
+			if o.URL == "" {
 				return nil, err
 			}
 			e.Mode = Client
-			if err := dial(url); err != nil {
-				return nil, fmt.Errorf("%w; the owner's server at %s did not answer", err, url)
+			if err := dial(o.URL); err != nil {
+				return nil, fmt.Errorf("%w; the owner's server at %s did not answer", err, o.URL)
 			}
 			break
 		}
@@ -348,61 +347,74 @@ func (e *Env) Close() error {
 	return first
 }
 
-// ServerURL returns the URL in dir's server.url while a process that owns
-// dir serves it, or "". A process killed with SIGKILL leaves server.url
-// behind; such a file is removed here when its server does not answer a
-// quick dial and the directory's lock is free (the kernel drops the lock of
-// a dead process, so a free lock means nobody owns dir). owner is written
-// into the lock while it is held, for a concurrent command's message.
-func ServerURL(dir, owner string) string {
-	url := store.ReadServerURL(dir)
-	if url == "" || answers(url) {
-		return url
-	}
-	lock, err := store.LockDir(dir, owner)
-	if err != nil {
-		return url // an owner is alive; its server may be starting or stopping
-	}
-	defer lock.Close()
-	// Holding the lock, no owner can be writing a fresh server.url.
-	os.Remove(store.Dir(dir).ServerURLPath())
-	return ""
+// Owner says who owns a data directory, for a command that reads it or
+// asks the process that owns it.
+type Owner int
+
+const (
+	Nobody Owner = iota // the directory is free: read its files, or take it
+	// Project: a process that answers queries (an indexer-project) owns
+	// the directory and serves its log at Ownership.URL.
+	Project
+	// Scanner: a standalone indexer-scan owns the directory. It serves
+	// its log but answers no queries, and updates the index only when it
+	// finishes.
+	Scanner
+	// Silent: a process owns the directory and serves no URL in it (an
+	// indexer-project on --server, or one starting or stopping).
+	Silent
+)
+
+func (o Owner) String() string {
+	return [...]string{"nobody", "project", "scanner", "silent"}[o]
 }
 
-// ScanOwner returns the *store.LockedError of dir when a standalone
-// indexer-scan owns it, or nil: that process answers no queries, unlike an
-// indexer-project, and updates the index only when it finishes.
-func ScanOwner(dir string) error {
-	l, err := store.LockDir(dir, "probe")
+// Ownership is who owns a data directory, as DirOwner finds it.
+type Ownership struct {
+	Owner Owner
+	URL   string             // the owner's server, from server.url; "" for Nobody and Silent
+	Lock  *store.LockedError // who holds the lock; nil for Nobody
+}
+
+// DirOwner decides who owns dir: the one place that does (Open asks owned
+// when it finds the directory locked). probe is written into the lock while
+// DirOwner holds it, for a concurrent command's message.
+//
+// A process killed with SIGKILL leaves server.url behind. The kernel drops
+// the lock of a dead process, so a free lock means nobody owns dir; such a
+// server.url is removed here, so the next command does not take it for an
+// owner. A directory that was never owned is left as it is (not created).
+func DirOwner(dir store.Dir, probe string) (Ownership, error) {
+	missing := func(path string) bool { _, err := os.Stat(path); return errors.Is(err, os.ErrNotExist) }
+	if missing(dir.LockPath()) && missing(dir.ServerURLPath()) {
+		return Ownership{}, nil
+	}
+	lock, err := store.LockDir(string(dir), probe)
 	if err == nil {
-		l.Close()
-		return nil
+		defer lock.Close()
+		// Holding the lock, no owner can be writing a fresh server.url.
+		if err := os.Remove(dir.ServerURLPath()); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return Ownership{}, fmt.Errorf("remove stale server url: %w", err)
+		}
+		return Ownership{}, nil
 	}
 	var le *store.LockedError
-	if errors.As(err, &le) && strings.HasPrefix(le.Owner, "indexer-scan") {
-		return le
+	if !errors.As(err, &le) {
+		return Ownership{}, err
 	}
-	return nil
+	return owned(dir, le), nil
 }
 
-// answers reports whether something accepts connections at the host and
-// port of the NATS URLs in urls (comma-separated) within a short time.
-func answers(urls string) bool {
-	for _, u := range strings.Split(urls, ",") {
-		pu, err := url.Parse(strings.TrimSpace(u))
-		if err != nil || pu.Host == "" {
-			continue
-		}
-		host := pu.Host
-		if pu.Port() == "" {
-			host = net.JoinHostPort(pu.Hostname(), "4222")
-		}
-		if c, err := net.DialTimeout("tcp", host, 500*time.Millisecond); err == nil {
-			c.Close()
-			return true
-		}
+// owned says who owns dir, whose lock le says is held.
+func owned(dir store.Dir, le *store.LockedError) Ownership {
+	o := Ownership{Owner: Project, URL: store.ReadServerURL(string(dir)), Lock: le}
+	switch {
+	case strings.HasPrefix(le.Owner, "indexer-scan"):
+		o.Owner = Scanner
+	case o.URL == "":
+		o.Owner = Silent
 	}
-	return false
+	return o
 }
 
 // Dir is the data directory, which names its files.

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -153,8 +154,7 @@ func TestOpenStandaloneThenClient(t *testing.T) {
 }
 
 // TestServerURLStale: server.url is trusted while its owner lives (the lock
-// is held), and removed once nobody owns the directory and its server does
-// not answer, as after a SIGKILL.
+// is held), and removed once nobody owns the directory, as after a SIGKILL.
 func TestServerURLStale(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
@@ -173,13 +173,13 @@ func TestServerURLStale(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := ServerURL(dir, "test"); got != dead {
-		t.Fatalf("ServerURL with a live owner = %q, want %q", got, dead)
+	if got := mustDirOwner(t, dir); got.URL != dead || got.Owner != Project {
+		t.Fatalf("DirOwner with a live owner = %+v, want %q", got, dead)
 	}
 	lock.Close()
 	// Nobody owns it and nothing answers: stale.
-	if got := ServerURL(dir, "test"); got != "" {
-		t.Fatalf("ServerURL of a stale file = %q", got)
+	if got := mustDirOwner(t, dir); got.URL != "" || got.Owner != Nobody {
+		t.Fatalf("DirOwner with a stale file = %+v", got)
 	}
 	if _, err := os.Stat(file); !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("stale server.url not removed: %v", err)
@@ -190,9 +190,18 @@ func TestServerURLStale(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer owner.Close()
-	if got := ServerURL(dir, "test"); got == "" || got != owner.Server.ClientURL() {
-		t.Fatalf("ServerURL of a live owner = %q, want %q", got, owner.Server.ClientURL())
+	if got := mustDirOwner(t, dir); got.URL == "" || got.URL != owner.Server.ClientURL() {
+		t.Fatalf("DirOwner of a live owner = %+v, want %q", got, owner.Server.ClientURL())
 	}
+}
+
+func mustDirOwner(t *testing.T, dir string) Ownership {
+	t.Helper()
+	o, err := DirOwner(store.Dir(dir), "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return o
 }
 
 func TestCount(t *testing.T) {
@@ -249,23 +258,57 @@ func TestCommandFirst(t *testing.T) {
 	}
 }
 
-// A data directory a standalone scan owns answers no queries: ScanOwner
-// says so; one an indexer-project owns, or nobody, is not scanning.
-func TestScanOwner(t *testing.T) {
+// A data directory a standalone scan owns answers no queries: DirOwner
+// says so; one an indexer-project owns, or nobody, is not scanning. An
+// owner that serves no URL is told apart from one that does.
+func TestDirOwner(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
-	if err := ScanOwner(dir); err != nil {
-		t.Fatalf("free directory: %v", err)
+	if o := mustDirOwner(t, filepath.Join(dir, "none")); o.Owner != Nobody {
+		t.Fatalf("missing directory: %+v", o)
 	}
-	for owner, want := range map[string]bool{"indexer-scan": true, "indexer-project": false} {
-		l, err := store.LockDir(dir, owner)
-		if err != nil {
-			t.Fatal(err)
+	if _, err := os.Stat(filepath.Join(dir, "none")); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("DirOwner made the directory it was asked about: %v", err)
+	}
+	if err := os.WriteFile(store.Dir(dir).ServerURLPath(), []byte("nats://127.0.0.1:1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		owner string
+		want  Owner
+	}{
+		{"", Nobody},
+		{"indexer-scan", Scanner},
+		{"indexer-project", Project},
+	} {
+		var l *store.DirLock
+		if tc.owner != "" {
+			var err error
+			if l, err = store.LockDir(dir, tc.owner); err != nil {
+				t.Fatal(err)
+			}
 		}
-		err = ScanOwner(dir)
+		o := mustDirOwner(t, dir)
+		if o.Owner != tc.want || (tc.want != Nobody) != (o.Lock != nil) {
+			t.Errorf("owned by %q: %+v, want %s", tc.owner, o, tc.want)
+		}
+		if tc.owner == "" {
+			// The free lock made server.url stale: now it is gone, and an
+			// owner is silent until it writes one.
+			if _, err := os.Stat(store.Dir(dir).ServerURLPath()); !errors.Is(err, os.ErrNotExist) {
+				t.Fatalf("stale server.url kept: %v", err)
+			}
+			if err := os.WriteFile(store.Dir(dir).ServerURLPath(), []byte("nats://127.0.0.1:1\n"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if tc.owner == "indexer-project" {
+			os.Remove(store.Dir(dir).ServerURLPath())
+			if o := mustDirOwner(t, dir); o.Owner != Silent {
+				t.Errorf("owned by %q without server.url: %+v, want silent", tc.owner, o)
+			}
+		}
 		l.Close()
-		if got := err != nil && errors.Is(err, store.ErrLocked); got != want {
-			t.Errorf("owned by %s: scanning = %v", owner, err)
-		}
 	}
 }
 

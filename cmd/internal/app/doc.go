@@ -15,9 +15,12 @@
 //     the command may be a client: connect to the owner.
 //   - Otherwise: ErrLocked, exit code 11.
 //
-// A server.url left behind by a process killed with SIGKILL is stale: its
-// server does not answer and the directory's lock is free. ServerURL
-// removes it, so the next command does not take it for an owner.
+// Who owns a data directory (nobody, an indexer-project, a standalone
+// indexer-scan, or a process that serves no URL in it) is decided in one
+// place, DirOwner, which Open and the query commands share. A server.url
+// left behind by a process killed with SIGKILL is stale: the directory's
+// lock is free. DirOwner removes it, so the next command does not take it
+// for an owner.
 //
 // # Caveats
 //
