@@ -130,8 +130,8 @@ func (p *Projector) Open() error {
 	if err := db.Open(); err != nil {
 		return fmt.Errorf("open projector: %w", err)
 	}
-	var cp store.Checkpoint
-	if err := db.View(func(tx *store.Tx) error { cp = tx.Checkpoint(); return nil }); err != nil {
+	cp, err := db.Checkpoint()
+	if err != nil {
 		db.Close()
 		return fmt.Errorf("open projector: %w", err)
 	}
@@ -294,29 +294,13 @@ func (p *Projector) check(ctx context.Context) (store.StreamInfo, error) {
 	if err := p.View(func(tx *store.Tx) error { cp = tx.Checkpoint(); return nil }); err != nil {
 		return info, err
 	}
-	if reason := staleReason(cp, info); reason != "" {
+	if reason := cp.Stale(info, ModelVersion); reason != "" {
 		p.logger().Warn("rebuilding the index from the log", "reason", reason, "index", p.Path)
 		if err := p.Rebuild(ctx); err != nil {
 			return info, fmt.Errorf("rebuild (%s): %w", reason, err)
 		}
 	}
 	return info, nil
-}
-
-// staleReason says why an index at cp cannot continue on the stream, or "".
-func staleReason(cp store.Checkpoint, info store.StreamInfo) string {
-	switch {
-	case cp.Seq == 0:
-		return ""
-	case cp.ModelVersion != ModelVersion:
-		return fmt.Sprintf("the index has read model version %d, this program builds version %d", cp.ModelVersion, ModelVersion)
-	case !cp.StreamCreated.Equal(info.Created):
-		return fmt.Sprintf("the stream was recreated: the index was built from the stream created %s, the log now is the stream created %s",
-			cp.StreamCreated.Format(time.RFC3339Nano), info.Created.UTC().Format(time.RFC3339Nano))
-	case info.LastSeq < cp.Seq:
-		return fmt.Sprintf("the log was truncated: it ends at seq %d but the index is at seq %d (events acknowledged before a power loss were lost)", info.LastSeq, cp.Seq)
-	}
-	return ""
 }
 
 // follow applies batches from the checkpoint on; without keepGoing it stops

@@ -123,7 +123,7 @@ func openBuild(path string, info store.StreamInfo, opt BuildOptions, logger *slo
 	case opt.UntilSeq > 0 && cp.Seq > opt.UntilSeq:
 		why = "it is past the requested sequence"
 	default:
-		why = staleReason(cp, info)
+		why = cp.Stale(info, ModelVersion)
 	}
 	if why != "" {
 		logger.Info("starting the build afresh", "path", path, "reason", why)
@@ -151,8 +151,10 @@ func openBuild(path string, info store.StreamInfo, opt BuildOptions, logger *slo
 // buildInto applies the log to db from its checkpoint to the end of the log
 // or the options' limit.
 func buildInto(ctx context.Context, db *store.DB, log *store.Log, info store.StreamInfo, opt BuildOptions) (store.Checkpoint, error) {
-	var cp store.Checkpoint
-	db.View(func(tx *store.Tx) error { cp = tx.Checkpoint(); return nil })
+	cp, err := db.Checkpoint()
+	if err != nil {
+		return cp, err
+	}
 	target := info.LastSeq
 	if opt.UntilSeq > 0 && opt.UntilSeq < target {
 		target = opt.UntilSeq
@@ -202,8 +204,7 @@ func buildInto(ctx context.Context, db *store.DB, log *store.Log, info store.Str
 			return cp, err
 		}
 		if done || cp.Seq >= target {
-			db.View(func(tx *store.Tx) error { cp = tx.Checkpoint(); return nil })
-			return cp, nil
+			return db.Checkpoint()
 		}
 	}
 }
@@ -325,10 +326,7 @@ func (p *Projector) Status(ctx context.Context) (Status, error) {
 	if err != nil {
 		return s, err
 	}
-	s.StreamLastSeq = info.LastSeq
-	if info.LastSeq > s.Checkpoint {
-		s.Lag = info.LastSeq - s.Checkpoint
-	}
+	s.StreamLastSeq, s.Lag = info.LastSeq, info.Lag(s.Checkpoint)
 	s.CaughtUp = s.Lag == 0
 	return s, nil
 }

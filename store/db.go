@@ -301,6 +301,33 @@ type Checkpoint struct {
 	ModelVersion  uint64
 }
 
+// Checkpoint reads the file's checkpoint in a read-only transaction; a new
+// file has the zero Checkpoint.
+func (d *DB) Checkpoint() (Checkpoint, error) {
+	var cp Checkpoint
+	err := d.View(func(tx *Tx) error { cp = tx.Checkpoint(); return nil })
+	return cp, err
+}
+
+// Stale says why a file at checkpoint c, of layout version (the version
+// this program writes), cannot continue on the stream that info describes,
+// or "" when it can. A new file (Seq 0) always can. The file must then be
+// rebuilt from the log.
+func (c Checkpoint) Stale(info StreamInfo, version uint64) string {
+	switch {
+	case c.Seq == 0:
+		return ""
+	case c.ModelVersion != version:
+		return fmt.Sprintf("the file has layout version %d, this program writes version %d", c.ModelVersion, version)
+	case !c.StreamCreated.Equal(info.Created):
+		return fmt.Sprintf("the stream was recreated: the file was built from the stream created %s, the log now is the stream created %s",
+			c.StreamCreated.Format(time.RFC3339Nano), info.Created.UTC().Format(time.RFC3339Nano))
+	case info.LastSeq < c.Seq:
+		return fmt.Sprintf("the log was truncated: it ends at seq %d but the file is at seq %d (events acknowledged before a power loss were lost)", info.LastSeq, c.Seq)
+	}
+	return ""
+}
+
 // Checkpoint reads the checkpoint; a new file has the zero Checkpoint.
 func (tx *Tx) Checkpoint() Checkpoint {
 	m := tx.Bucket(metaBucket)

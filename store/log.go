@@ -72,6 +72,15 @@ type StreamInfo struct {
 	Subjects uint64
 }
 
+// Lag is how many events of the stream come after seq: the events a reader
+// at seq has not applied yet.
+func (info StreamInfo) Lag(seq uint64) uint64 {
+	if info.LastSeq > seq {
+		return info.LastSeq - seq
+	}
+	return 0
+}
+
 // Open provisions the stream, idempotently: the same config twice is no
 // change, and an updated config is applied in place.
 func (l *Log) Open(ctx context.Context) error {

@@ -649,3 +649,33 @@ func TestCountKeptAndMigrated(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// The one staleness rule for a file built from the log: a new file goes
+// on; another layout, another incarnation of the stream or a log shorter
+// than the file does not.
+func TestCheckpointStale(t *testing.T) {
+	t.Parallel()
+	created := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	info := store.StreamInfo{Created: created, LastSeq: 10}
+	for _, tc := range []struct {
+		cp   store.Checkpoint
+		want string
+	}{
+		{store.Checkpoint{}, ""},
+		{store.Checkpoint{Seq: 10, StreamCreated: created, ModelVersion: 3}, ""},
+		{store.Checkpoint{Seq: 4, StreamCreated: created, ModelVersion: 3}, ""},
+		{store.Checkpoint{Seq: 4, StreamCreated: created, ModelVersion: 2}, "layout version 2"},
+		{store.Checkpoint{Seq: 4, StreamCreated: created.Add(time.Second), ModelVersion: 3}, "the stream was recreated"},
+		{store.Checkpoint{Seq: 11, StreamCreated: created, ModelVersion: 3}, "the log was truncated"},
+	} {
+		got := tc.cp.Stale(info, 3)
+		if (tc.want == "") != (got == "") || !strings.Contains(got, tc.want) {
+			t.Errorf("%+v.Stale = %q, want %q", tc.cp, got, tc.want)
+		}
+	}
+	for seq, want := range map[uint64]uint64{0: 10, 4: 6, 10: 0, 12: 0} {
+		if got := info.Lag(seq); got != want {
+			t.Errorf("Lag(%d) = %d, want %d", seq, got, want)
+		}
+	}
+}

@@ -64,11 +64,7 @@ indexer-scan runs.
 	}
 	if running {
 		if info, err := env.Log.Info(ctx); err == nil {
-			st.StreamLastSeq = info.LastSeq
-			st.Lag = 0
-			if info.LastSeq > st.Checkpoint {
-				st.Lag = info.LastSeq - st.Checkpoint
-			}
+			st.StreamLastSeq, st.Lag = info.LastSeq, info.Lag(st.Checkpoint)
 			st.CaughtUp = st.Lag == 0
 		}
 	} else if !exists(dir.IndexPath()) {
@@ -78,7 +74,8 @@ indexer-scan runs.
 		if err != nil {
 			return err
 		}
-		st.Time, st.StreamLastSeq, st.Lag, st.CaughtUp = time.Now().UTC(), info.LastSeq, info.LastSeq, info.LastSeq == 0
+		st.Time, st.StreamLastSeq, st.Lag = time.Now().UTC(), info.LastSeq, info.Lag(0)
+		st.CaughtUp = st.Lag == 0
 	} else {
 		p := &projections.Projector{Log: env.Log, Path: c.cfg.Dir().IndexPath(), Logger: logger}
 		if err := p.Open(); err != nil {
@@ -110,7 +107,7 @@ indexer-scan runs.
 	case scanning(dir):
 		state = "a standalone indexer-scan is running: it updates the index when it finishes"
 	default:
-		state = noProjector
+		state = app.NoProjector
 	}
 	who := "no projector running"
 	if running {
@@ -134,9 +131,6 @@ indexer-scan runs.
 	}
 	return nil
 }
-
-// noProjector explains a lag that no process is working off.
-const noProjector = "no projector running: start indexer-project, or run indexer-scan standalone to update the index"
 
 // scanning reports whether a standalone indexer-scan owns dir.
 func scanning(dir store.Dir) bool {

@@ -100,7 +100,7 @@ func indexState(s service.Status, logRead bool) string {
 	case s.Live:
 		out += " (live)"
 	case logRead && s.Lag > 0:
-		out += " (no projector running: start indexer-project, or run indexer-scan standalone to update the index)"
+		out += " (" + app.NoProjector + ")"
 	case !logRead:
 		out += " (no projector running; indexer-project status compares it with the log)"
 	}

@@ -79,12 +79,13 @@ func (s *State) CatchUp(ctx context.Context, log *store.Log, logger *slog.Logger
 	if err != nil {
 		return 0, err
 	}
-	var cp store.Checkpoint
-	s.db.View(func(tx *store.Tx) error { cp = tx.Checkpoint(); return nil })
-	if cp.Seq > 0 && (!cp.StreamCreated.Equal(info.Created) || cp.Seq > info.LastSeq || cp.ModelVersion != scanStateVersion) {
+	cp, err := s.db.Checkpoint()
+	if err != nil {
+		return 0, fmt.Errorf("read scan state: %w", err)
+	}
+	if reason := cp.Stale(info, scanStateVersion); reason != "" {
 		if logger != nil {
-			logger.Info("rebuilding scan state", "machine", s.Machine, "checkpoint", cp.Seq, "stream_last", info.LastSeq,
-				"reason", "stream recreated, shorter than the state, or an older layout")
+			logger.Info("rebuilding scan state", "machine", s.Machine, "checkpoint", cp.Seq, "stream_last", info.LastSeq, "reason", reason)
 		}
 		if err := s.db.Update(func(tx *store.Tx) error {
 			for _, b := range [][]byte{bucketFiles, bucketInodes, bucketDirs} {

@@ -282,10 +282,7 @@ func (l *Local) Status(ctx context.Context) (Status, error) {
 		if err != nil {
 			return s, fmt.Errorf("status: %w", err)
 		}
-		s.LastSeq = info.LastSeq
-		if s.LastSeq > s.Checkpoint {
-			s.Lag = s.LastSeq - s.Checkpoint
-		}
+		s.LastSeq, s.Lag = info.LastSeq, info.Lag(s.Checkpoint)
 	}
 	return s, nil
 }

@@ -24,6 +24,10 @@ func Count[T integer](n T, one, many string) string {
 	return strconv.FormatUint(uint64(n), 10) + " " + noun
 }
 
+// NoProjector explains a lag of the index behind the log that no process
+// is working off, wherever a command reports one.
+const NoProjector = "no projector running: start indexer-project, or run indexer-scan standalone to update the index"
+
 // Bytes formats a size n in binary units with three significant digits,
 // for human output: "0 B", "1.46 KiB", "32.5 MiB", "114 MiB".
 func Bytes[T integer](n T) string {
