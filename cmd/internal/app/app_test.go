@@ -55,12 +55,7 @@ func TestReportSaysWhatToDo(t *testing.T) {
 func TestConfigPrecedence(t *testing.T) {
 	t.Setenv("INDEXER_DATA", "/from/env")
 	t.Setenv("INDEXER_SERVER", "nats://env:4222")
-	var c Config
-	fs := flag.NewFlagSet("t", flag.ContinueOnError)
-	c.RegisterFlags(fs)
-	if err := fs.Parse([]string{"--server", "nats://flag:4222"}); err != nil {
-		t.Fatal(err)
-	}
+	c := parseConfig(t, "--server", "nats://flag:4222")
 	if c.DataDir != "/from/env" || c.Server != "nats://flag:4222" {
 		t.Fatalf("config %+v: want data from the environment, server from the flag", c)
 	}
@@ -69,6 +64,18 @@ func TestConfigPrecedence(t *testing.T) {
 	if got := DefaultDataDir(); got != "/xdg/indexer" {
 		t.Fatalf("DefaultDataDir = %q", got)
 	}
+}
+
+// parseConfig returns the Config that RegisterFlags and args make.
+func parseConfig(t *testing.T, args ...string) Config {
+	t.Helper()
+	var c Config
+	fs := flag.NewFlagSet("t", flag.ContinueOnError)
+	c.RegisterFlags(fs)
+	if err := fs.Parse(args); err != nil {
+		t.Fatal(err)
+	}
+	return c
 }
 
 // A bad INDEXER_* value is a usage error that names the variable, the
@@ -90,12 +97,7 @@ func TestBadEnvironmentIsUsageError(t *testing.T) {
 			if tc.args == nil {
 				t.Setenv(tc.name, tc.value)
 			}
-			var c Config
-			fs := flag.NewFlagSet("t", flag.ContinueOnError)
-			c.RegisterFlags(fs)
-			if err := fs.Parse(tc.args); err != nil {
-				t.Fatal(err)
-			}
+			c := parseConfig(t, tc.args...)
 			err := c.Check()
 			if got, want := ExitCode(err), ExitUsage; got != want {
 				t.Fatalf("Check() = %v: exit code %d, want %d", err, got, want)
@@ -115,12 +117,7 @@ func TestBadEnvironmentIsUsageError(t *testing.T) {
 	t.Setenv("INDEXER_SYNC_INTERVAL", "-1s")
 	t.Setenv("INDEXER_REPLICAS", "3")
 	t.Setenv("INDEXER_LOG_LEVEL", "loud")
-	var c Config
-	fs := flag.NewFlagSet("t", flag.ContinueOnError)
-	c.RegisterFlags(fs)
-	if err := fs.Parse([]string{"--log-level", "debug"}); err != nil {
-		t.Fatal(err)
-	}
+	c := parseConfig(t, "--log-level", "debug")
 	if err := c.Check(); err != nil || c.SyncInterval != -time.Second || c.Replicas != 3 {
 		t.Fatalf("Check() = %v with %+v", err, c)
 	}
