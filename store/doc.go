@@ -5,9 +5,10 @@
 //
 // # The data directory
 //
-// One directory holds a machine's state (see the *File constants): LOCK,
-// index.db, jetstream/, scanstate.db and, while a process serves the embedded
-// server on the network, server.url. LockDir gives one process ownership;
+// One directory holds a machine's state, and Dir names its files: LOCK,
+// index.db, jetstream/, scanstate-<machine>.db, and while a process serves
+// the embedded server on the network server.url (and an indexer-project's
+// projector.json). LockDir gives one process ownership;
 // nats-server would happily run two servers on one store and corrupt it, so
 // every command that starts a server or writes index.db takes the lock first.
 //
