@@ -278,6 +278,8 @@ type level struct {
 	// drain says a member's unread rest must be read before the next:
 	// solid and streamed formats.
 	drain bool
+	// lastErr is the last member's read error.
+	lastErr error
 }
 
 // walk detects and walks one archive under recover: a library that panics

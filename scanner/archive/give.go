@@ -79,8 +79,17 @@ func (l *level) give(m *Member, raw []byte, display string, open func() (io.Read
 		return err
 	}
 	if mr.err != nil {
+		l.lastErr = mr.err
 		if fatal(mr.err) {
 			return mr.err
+		}
+		var e *Error
+		if l.stream != nil && errors.As(mr.err, &e) && e.Kind == ErrTruncated {
+			// a streamed archive that ends inside a member ends there
+			return &Error{Format: l.format, Kind: ErrTruncated, Err: fmt.Errorf("in member %s: %w", raw, e.Err)}
+		}
+		if errors.Is(mr.err, ErrEncrypted) {
+			return nil // listed, not read: not a failure
 		}
 		return l.failed(mr.err)
 	}

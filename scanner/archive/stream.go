@@ -97,9 +97,15 @@ func (l *level) walkSingle(d io.ReadCloser, name string) error {
 	}
 	raw := []byte(filepath.Base(inner))
 	m.Encoding = "bytes"
-	return l.give(m, raw, string(raw), func() (io.ReadCloser, error) {
+	err := l.give(m, raw, string(raw), func() (io.ReadCloser, error) {
 		return io.NopCloser(&streamGuard{l: l, r: d}), nil
 	})
+	var e *Error
+	if err == nil && errors.As(l.lastErr, &e) {
+		// the member is the stream: its failure is the archive's
+		return &Error{Format: l.format, Kind: e.Kind, Err: e.Err}
+	}
+	return err
 }
 
 // walkTar gives the members of a tar stream. The standard library's tar
