@@ -37,7 +37,7 @@ var Encodings = map[string]encoding.Encoding{
 // text for Windows-1254 and the like (measured: "Café Menü Über.doc" at
 // 0.64), and CP437 is the zip specification's default anyway.
 var detected = map[string]string{
-	"GB2312": "gb18030", "GBK": "gb18030", "GB18030": "gb18030",
+	"GB2312": "gbk", "GBK": "gbk", "GB18030": "gb18030",
 	"BIG5": "big5", "Big5": "big5",
 	"SHIFT_JIS": "shift_jis", "Shift_JIS": "shift_jis", "CP932": "shift_jis",
 	"EUC-JP": "euc-jp", "EUC-KR": "euc-kr", "CP949": "euc-kr",
