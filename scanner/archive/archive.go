@@ -292,10 +292,8 @@ func (w *walker) walk(r io.ReaderAt, size int64, name string, depth int, path []
 	l := &level{w: w, format: f, size: size, depth: depth, path: path, names: names}
 	defer func() {
 		if p := recover(); p != nil {
-			var ce callbackPanic
-			if v, ok := p.(callbackPanic); ok {
-				ce = v
-				panic(ce.v) // the WalkFunc's own bug: not ours to hide
+			if cp, ok := p.(callbackPanic); ok {
+				panic(cp.v) // the WalkFunc's own bug: not ours to hide
 			}
 			err = panicError(f, nil, p)
 		}

@@ -2,9 +2,11 @@ package archive
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"errors"
 	"hash/crc32"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -255,4 +257,30 @@ func TestEncrypted(t *testing.T) {
 	if !errors.Is(err, ErrEncrypted) {
 		t.Errorf("7z with encrypted headers: %v, want ErrEncrypted", err)
 	}
+}
+
+func TestNotArchive(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	for name, data := range map[string][]byte{"empty": nil, "text.txt": text(1, 5000), "noise": noise(1, 5000)} {
+		writeFile(t, filepath.Join(dir, name), data)
+		if _, err := walkAll(t, filepath.Join(dir, name), Options{}); !errors.Is(err, ErrNotArchive) {
+			t.Errorf("%s: %v, want ErrNotArchive", name, err)
+		}
+	}
+}
+
+// A panic in the WalkFunc is the caller's bug: it is not turned into an
+// archive error.
+func TestCallbackPanicGoesOn(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "z.zip")
+	writeZip(t, path, zip.Store, []string{"a"}, [][]byte{[]byte("x")})
+	defer func() {
+		if p := recover(); p != "callback bug" {
+			t.Errorf("recovered %v, want the callback's panic", p)
+		}
+	}()
+	WalkFile(context.Background(), path, Options{}, func(*Member, io.Reader) error { panic("callback bug") })
+	t.Error("Walk returned")
 }
