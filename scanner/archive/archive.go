@@ -145,10 +145,12 @@ const (
 	DefaultDepth        = 1
 	// The decoder caps: a stream that asks for a larger dictionary or
 	// window fails with ErrDictionary before it allocates. 64 MiB is what
-	// xz -9 uses; 7z's and rar's largest presets stay under 256 MiB.
+	// xz -9 uses; 7-Zip's presets (ultra: 64 MiB) and WinRAR's default
+	// (32 MB) stay under 128 MiB, and one decoder of that size leaves room
+	// under the scanner's 200 MB memory goal.
 	MaxXzDictionary = 64 << 20
 	MaxZstdWindow   = 128 << 20
-	MaxDictionary   = 256 << 20 // 7z LZMA, LZMA2 and PPMd; rar
+	MaxDictionary   = 128 << 20 // 7z LZMA, LZMA2 and PPMd; rar
 )
 
 // DefaultLimits returns the limits for an archive of the given size.

@@ -67,10 +67,12 @@
 //
 // and fixed decoder caps, checked before anything is allocated: xz
 // dictionaries 64 MiB, zstd windows 128 MiB, 7z LZMA/LZMA2/PPMd and rar
-// dictionaries 256 MiB. A zip is also refused before any member is read
-// when its declared sizes add up past TotalBytes or two entries share
-// data (the overlapping-entry bomb), and its central directory is counted
-// while it is read, so a crafted entry count costs nothing.
+// dictionaries 128 MiB (an archive made with 7z -md=256m or WinRAR -md1g
+// is refused with ErrDictionary rather than read with that much memory).
+// A zip is also refused before any member is read when its declared sizes
+// add up past TotalBytes or two entries share data (the overlapping-entry
+// bomb), and its central directory is counted while it is read, so a
+// crafted entry count costs nothing.
 //
 // The ratio is a member's own (zip, rar) or, where the format has no
 // packed size per member, the archive's running total against the
