@@ -284,3 +284,27 @@ func TestCallbackPanicGoesOn(t *testing.T) {
 	WalkFile(context.Background(), path, Options{}, func(*Member, io.Reader) error { panic("callback bug") })
 	t.Error("Walk returned")
 }
+
+// Symbolic links are members with their target and no content.
+func TestSymlinks(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	src := filepath.Join(dir, "src")
+	writeFile(t, filepath.Join(src, "a.txt"), []byte("a\n"))
+	if err := os.Symlink("a.txt", filepath.Join(src, "link")); err != nil {
+		t.Fatal(err)
+	}
+	run(t, src, "tar", "-cf", "../l.tar", "a.txt", "link")
+	run(t, src, "zip", "-qy", "../l.zip", "a.txt", "link")
+	run(t, src, "7zz", "a", "-bd", "-bso0", "-snl", "../l.7z", "a.txt", "link")
+	for _, name := range []string{"l.tar", "l.zip", "l.7z"} {
+		members, err := walkAll(t, filepath.Join(dir, name), Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		l := members["link"]
+		if l.m.Type != TypeSymlink || l.m.LinkTarget != "a.txt" || l.sha256 != "" {
+			t.Errorf("%s: link %+v", name, l.m)
+		}
+	}
+}

@@ -172,7 +172,7 @@ func (l *level) walkSevenZip(r io.ReaderAt, size int64) error {
 			m.Type, m.Size = TypeDir, 0
 		case m.Mode&fs.ModeSymlink != 0:
 			m.Type = TypeSymlink
-			m.LinkTarget = sevenZipLinkTarget(f)
+			m.LinkTarget = linkTarget(f.Open)
 		case !m.Mode.IsRegular():
 			m.Type = TypeOther
 		}
@@ -182,14 +182,4 @@ func (l *level) walkSevenZip(r io.ReaderAt, size int64) error {
 		}
 	}
 	return nil
-}
-
-func sevenZipLinkTarget(f *sevenzip.File) string {
-	rc, err := f.Open()
-	if err != nil {
-		return ""
-	}
-	defer rc.Close()
-	b, _ := io.ReadAll(io.LimitReader(rc, 4096))
-	return string(b)
 }

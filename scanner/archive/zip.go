@@ -79,7 +79,7 @@ func (l *level) walkZip(r io.ReaderAt, size int64) error {
 		case m.Mode&fs.ModeSymlink != 0:
 			m.Type = TypeSymlink
 			if !m.Encrypted {
-				m.LinkTarget = zipLinkTarget(f)
+				m.LinkTarget = linkTarget(f.Open)
 			}
 		case !m.Mode.IsRegular():
 			m.Type = TypeOther
@@ -124,10 +124,10 @@ func (l *level) zipBombs(files []*zip.File) error {
 	return nil
 }
 
-// zipLinkTarget reads a symbolic link's target, stored as the member's
-// content; a target longer than 4 KiB is not one.
-func zipLinkTarget(f *zip.File) string {
-	rc, err := f.Open()
+// linkTarget reads a symbolic link's target, which zip and 7z store as
+// the member's content; a target longer than 4 KiB is not one.
+func linkTarget(open func() (io.ReadCloser, error)) string {
+	rc, err := open()
 	if err != nil {
 		return ""
 	}
