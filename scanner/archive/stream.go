@@ -63,18 +63,21 @@ func (l *level) walkStream(r io.ReaderAt, size int64, name string) error {
 	l.stream = &countingReader{r: io.NewSectionReader(r, 0, size), ctx: l.w.ctx}
 	l.drain = true
 	var src io.Reader = l.stream
-	if c, ok := compressionOf[l.format]; ok || l.format == Gz || l.format == Bz2 || l.format == Xz || l.format == Zst {
-		if !ok {
-			c = l.format
-		}
-		d, err := openDecompressor(c, l.stream)
+	switch l.format {
+	case Tar:
+	case Gz, Bz2, Xz, Zst:
+		d, err := openDecompressor(l.format, l.stream)
 		if err != nil {
 			return err
 		}
 		defer d.Close()
-		if l.format == c {
-			return l.walkSingle(d, name)
+		return l.walkSingle(d, name)
+	default:
+		d, err := openDecompressor(compressionOf[l.format], l.stream)
+		if err != nil {
+			return err
 		}
+		defer d.Close()
 		src = d
 	}
 	return l.walkTar(&streamGuard{l: l, r: src})
