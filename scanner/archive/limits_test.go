@@ -148,9 +148,22 @@ func TestManyMembers(t *testing.T) {
 		path := filepath.Join(dir, itoa(n)+".zip")
 		writeFile(t, path, b.Bytes())
 		given := 0
-		err := WalkFile(context.Background(), path, Options{}, func(*Member, io.Reader) error { given++; return nil })
+		var peak uint64 // heap in use, sampled every 10,000 members
+		err := WalkFile(context.Background(), path, Options{}, func(*Member, io.Reader) error {
+			if given++; given%10_000 == 0 {
+				var ms runtime.MemStats
+				runtime.ReadMemStats(&ms)
+				peak = max(peak, ms.HeapInuse)
+			}
+			return nil
+		})
 		if n == DefaultMembers && (err != nil || given != n) {
 			t.Errorf("%d members: %v, %d given", n, err, given)
+		}
+		// the scanner's goal is 200 MB for the whole process; the test
+		// binary's other parallel tests share this heap
+		if peak > 200<<20 {
+			t.Errorf("%d members: %d MiB of heap in use", n, peak>>20)
 		}
 		if n > DefaultMembers && (!errors.Is(err, ErrTooManyMembers) || given != 0) {
 			t.Errorf("%d members: %v, %d given; want ErrTooManyMembers, none", n, err, given)
