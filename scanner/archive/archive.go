@@ -292,14 +292,7 @@ func (w *walker) walk(r io.ReaderAt, size int64, name string, depth int, path []
 		return err
 	}
 	l := &level{w: w, format: f, size: size, depth: depth, path: path, names: names}
-	defer func() {
-		if p := recover(); p != nil {
-			if cp, ok := p.(callbackPanic); ok {
-				panic(cp.v) // the WalkFunc's own bug: not ours to hide
-			}
-			err = panicError(f, nil, p)
-		}
-	}()
+	defer recoverPanic(f, &err)
 	switch f {
 	case Zip:
 		err = l.walkZip(r, size)
@@ -314,6 +307,19 @@ func (w *walker) walk(r io.ReaderAt, size int64, name string, depth int, path []
 		return err
 	}
 	return classify(f, nil, err)
+}
+
+// recoverPanic, deferred, turns a panic of a format's library into an
+// ErrPanic in *err; the WalkFunc's own panics go on.
+func recoverPanic(f Format, err *error) {
+	p := recover()
+	if p == nil {
+		return
+	}
+	if cp, ok := p.(callbackPanic); ok {
+		panic(cp.v) // the WalkFunc's own bug: not ours to hide
+	}
+	*err = panicError(f, nil, p)
 }
 
 // callbackPanic marks a panic raised by the WalkFunc, so that walk's

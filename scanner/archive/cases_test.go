@@ -308,3 +308,36 @@ func TestSymlinks(t *testing.T) {
 		}
 	}
 }
+
+// panicReader is a decoder with a bug.
+type panicReader struct{}
+
+func (panicReader) Read([]byte) (int, error) { panic("index out of range") }
+
+// A library that panics costs the archive, not the process: inside a
+// member's Read (the reader fails with ErrPanic and the archive ends) and
+// anywhere else in the walk of an archive.
+func TestLibraryPanics(t *testing.T) {
+	t.Parallel()
+	var readErr error
+	w := &walker{ctx: context.Background(), lim: Limits{}.withDefaults(0), fn: func(m *Member, r io.Reader) error {
+		_, readErr = io.Copy(io.Discard, r)
+		return nil
+	}}
+	l := &level{w: w, format: Rar}
+	err := l.give(&Member{Type: TypeFile, Size: 10, Packed: 10}, []byte("m"), "m",
+		func() (io.ReadCloser, error) { return io.NopCloser(panicReader{}), nil })
+	if !errors.Is(readErr, ErrPanic) || !errors.Is(err, ErrPanic) {
+		t.Errorf("read %v, give %v; want ErrPanic from both", readErr, err)
+	}
+
+	err = func() (err error) {
+		defer recoverPanic(SevenZip, &err)
+		var headers []int
+		return errors.New(itoa(headers[3])) // a parser's bug
+	}()
+	var ae *Error
+	if !errors.As(err, &ae) || ae.Kind != ErrPanic || ae.Format != SevenZip {
+		t.Errorf("%v, want a 7z ErrPanic", err)
+	}
+}
