@@ -9,10 +9,10 @@ import (
 	"unicode/utf8"
 )
 
-// Encode returns the JSON form of e. It writes the same JSON encoding/json
-// would for the tagged structs (Decode reads it with encoding/json), by
-// hand: a scan encodes an event per changed file, and reflection was most of
-// that cost.
+// Encode returns the JSON form of e. It writes by hand the same JSON
+// encoding/json would write for the tagged structs (Decode, also written by
+// hand, reads it back): a scan encodes an event per changed file, and
+// reflection was most of that cost.
 func Encode(e Event) ([]byte, error) {
 	if e.Data == nil {
 		return nil, fmt.Errorf("encode %s: no payload", e.Type)
