@@ -126,7 +126,7 @@ func (ix *Index) TopDuplicateGroups(q DupesQuery) (DupesResult, error) {
 				k, _ = c.Prev()
 			}
 		}
-		for ; k != nil && len(k) == 41 && k[0] == tag; k = stepCursor(c, q.Asc) {
+		for ; len(k) == 41 && k[0] == tag; k = stepCursor(c, q.Asc) {
 			if total >= 0 && limit >= 0 && len(res.Groups) >= limit {
 				break
 			}
@@ -166,7 +166,7 @@ func (ix *Index) TopDuplicateGroups(q DupesQuery) (DupesResult, error) {
 // count is least or more.
 func countGroupKeys(c *store.Cursor, tag byte, least uint64) int {
 	n := 0
-	for k, _ := c.Seek(append([]byte{tag}, be64(least)...)); k != nil && len(k) == 41 && k[0] == tag; k, _ = c.Next() {
+	for k, _ := c.Seek(append([]byte{tag}, be64(least)...)); len(k) == 41 && k[0] == tag; k, _ = c.Next() {
 		n++
 	}
 	return n
