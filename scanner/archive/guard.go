@@ -69,13 +69,12 @@ func (g *streamGuard) Read(p []byte) (n int, err error) {
 // panic into an error. It remembers its first error, so that the walk
 // knows the member failed whatever the WalkFunc did with it.
 type memberReader struct {
-	l      *level
-	m      *Member
-	r      io.Reader
-	n      int64
-	crc    hash.Hash32 // nil when the library checks, or nothing is recorded
-	err    error
-	closed bool
+	l   *level
+	m   *Member
+	r   io.Reader
+	n   int64
+	crc hash.Hash32 // nil when the library checks, or nothing is recorded
+	err error
 }
 
 func (r *memberReader) Read(p []byte) (n int, err error) {

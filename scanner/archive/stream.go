@@ -129,7 +129,7 @@ func (l *level) walkTar(src io.Reader) error {
 		}
 		m := &Member{Size: h.Size, Packed: -1, ModTime: h.ModTime, Mode: h.FileInfo().Mode(), LinkTarget: h.Linkname, Encoding: "bytes"}
 		switch h.Typeflag {
-		case tar.TypeReg, tar.TypeRegA, tar.TypeGNUSparse:
+		case tar.TypeReg, tar.TypeGNUSparse: // Next reports the old TypeRegA as TypeReg (or TypeDir)
 			m.Type = TypeFile
 		case tar.TypeDir:
 			m.Type, m.Size = TypeDir, 0
