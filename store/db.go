@@ -52,6 +52,10 @@ func (d *DB) Open() error {
 		if errors.Is(err, bolterrors.ErrTimeout) {
 			return fmt.Errorf("open %s: %w (another process has it open)", d.Path, ErrLocked)
 		}
+		var pe *os.PathError
+		if errors.As(err, &pe) && pe.Path == d.Path {
+			err = pe.Err // bbolt's error already names the path: say it once
+		}
 		return fmt.Errorf("open %s: %w", d.Path, err)
 	}
 	d.db = db

@@ -679,3 +679,14 @@ func TestCheckpointStale(t *testing.T) {
 		}
 	}
 }
+
+// TestOpenErrorNamesPathOnce: bbolt's error already holds the path; the
+// message says it once.
+func TestOpenErrorNamesPathOnce(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "missing", "x.db")
+	err := (&store.DB{Path: path}).Open()
+	if err == nil || strings.Count(err.Error(), path) != 1 || !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("open in a missing directory: %v; want the path once, and ErrNotExist", err)
+	}
+}

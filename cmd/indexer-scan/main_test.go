@@ -550,3 +550,32 @@ func TestInterruptWhileIndexing(t *testing.T) {
 		t.Fatalf("index: %d files at seq %d; want 3000 at %d", st.Files, st.Checkpoint, n)
 	}
 }
+
+// TestClientScanCreatesDataDir: a second machine, whose data directory does
+// not exist yet, scans through --server; the directory is created private
+// (its scan state lives there), and an error names a path once.
+func TestClientScanCreatesDataDir(t *testing.T) {
+	t.Parallel()
+	srv := storetest.MustOpenServer(t, "", false)
+	root := t.TempDir()
+	os.WriteFile(filepath.Join(root, "a"), []byte("a"), 0o644)
+	data := filepath.Join(t.TempDir(), "new", "indexer")
+	code, out, errs := run(t, context.Background(), "--data", data, "--server", srv.ClientURL(), "--machine", "second", root)
+	if code != 0 {
+		t.Fatalf("client scan into a new data directory: exit %d\n%s%s", code, out, errs)
+	}
+	fi, err := os.Stat(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := fi.Mode().Perm(); got != 0o700 {
+		t.Fatalf("data directory mode %v, want 0700", got)
+	}
+	// A state file that cannot be created names its path once.
+	blocked := filepath.Join(t.TempDir(), "file")
+	os.WriteFile(blocked, nil, 0o644)
+	code, _, errs = run(t, context.Background(), "--data", filepath.Join(blocked, "sub"), "--server", srv.ClientURL(), "--machine", "third", root)
+	if code != 1 || strings.Count(errs, blocked) != 1 {
+		t.Fatalf("data directory under a file: exit %d, %q: want 1 and the path once", code, errs)
+	}
+}

@@ -233,6 +233,11 @@ func (r *scanRun) open(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	// As a client nothing else creates the data directory, which holds
+	// the scan state (private: it lists the machine's files).
+	if err := os.MkdirAll(r.cfg.DataDir, 0o700); err != nil {
+		return fmt.Errorf("create data directory: %w", err)
+	}
 	if r.state, err = scanstate.Open(r.cfg.Dir().ScanStatePath(r.machine), r.machine); err != nil {
 		return err
 	}
