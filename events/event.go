@@ -139,6 +139,10 @@ const (
 	// ReasonBitRot: a --verify scan read different content while size and
 	// mtime were unchanged.
 	ReasonBitRot ChangeReason = "content-without-metadata"
+	// ReasonHashes: the content hash is the same; the scan asked for a
+	// digest the record lacked (an algorithm added to --hashes) and the
+	// event carries every digest the file now has.
+	ReasonHashes ChangeReason = "hashes"
 )
 
 // FileChanged is a known path whose content or metadata differs from what

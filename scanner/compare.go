@@ -9,14 +9,15 @@ import (
 )
 
 // regular decides what to do with a regular file seen in the walk: a
-// recorded file is read only when its metadata changed (or with Verify); a
-// new path may be a move or a hard link (newPath).
+// recorded file is read only when its metadata changed, its record lacks a
+// digest the scan asks for, or with Verify; a new path may be a move or a
+// hard link (newPath).
 func (w *walk) regular(path string, st stat, prev *Entry) {
 	if prev == nil {
 		w.newPath(path, st)
 		return
 	}
-	if unchanged(prev, st) && !w.Verify {
+	if unchanged(prev, st) && !w.Verify && prev.Digests&w.want == w.want {
 		return
 	}
 	e := *prev
@@ -49,15 +50,21 @@ func (w *walk) symlink(dirfd int, path, name string, st stat, prev *Entry) {
 
 // changeReason compares a file just read with its recorded entry p: why it
 // changed, or false if it is as recorded (a --verify read of an unchanged
-// file).
-func changeReason(p *Entry, st stat, hashes events.Hashes) (events.ChangeReason, bool) {
+// file). hashes are the digests to record: for the same content, the ones
+// just computed and those the record had that this scan did not ask for.
+func changeReason(p *Entry, st stat, read events.Hashes) (reason events.ChangeReason, hashes events.Hashes, changed bool) {
 	switch {
-	case hashes.SHA256 != p.Hashes.SHA256 && unchanged(p, st):
-		return events.ReasonBitRot, true // only --verify reads an unchanged file
-	case hashes.SHA256 != p.Hashes.SHA256:
-		return events.ReasonContent, true
-	case !unchanged(p, st) || p.Mode != uint32(st.fileMode()) || p.Target != "":
-		return events.ReasonMetadata, true
+	case read.SHA256 != p.Hashes.SHA256 && unchanged(p, st):
+		return events.ReasonBitRot, read, true // only --verify reads an unchanged file
+	case read.SHA256 != p.Hashes.SHA256:
+		return events.ReasonContent, read, true
 	}
-	return "", false
+	hashes = merge(read, p.Hashes)
+	switch {
+	case !unchanged(p, st) || p.Mode != uint32(st.fileMode()) || p.Target != "":
+		return events.ReasonMetadata, hashes, true
+	case hashes != p.Hashes:
+		return events.ReasonHashes, hashes, true
+	}
+	return "", hashes, false
 }

@@ -47,6 +47,7 @@ func (w *walk) readMove(j fileJob, st stat, f events.File) bool {
 		f.Hashes.SHA256 != j.movedRec.Hashes.SHA256 || !w.claimMove(j.movedFrom) {
 		return false
 	}
+	f.Hashes = merge(f.Hashes, j.movedRec.Hashes) // the same content: keep the digests not asked for
 	w.record(&events.FileMoved{From: events.Path(j.movedFrom), File: f})
 	return true
 }

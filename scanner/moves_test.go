@@ -2,6 +2,8 @@ package scanner_test
 
 import (
 	"context"
+	"crypto/md5"
+	"crypto/sha1"
 	"crypto/sha256"
 	"encoding/hex"
 	"os"
@@ -27,8 +29,8 @@ func sha256sum(t *testing.T, p string) string {
 
 // recordAs appends, as an earlier scan of machine m1 would have, a
 // FileScanned of the path gone (not on disk) with the inode, device, size
-// and mtime of the file at p, the birth time btime and the digest of
-// content: what the scan state holds after a file was deleted and the file
+// and mtime of the file at p, the birth time btime and the default digests
+// of content: what the scan state holds after a file was deleted and the file
 // system gave its inode to the file at p. (ext4 hands a freed inode to the
 // next file created, but under parallel tests another file may take it, so
 // the tests do not wait for the file system to do it.)
@@ -40,9 +42,11 @@ func recordAs(t *testing.T, h *harness, gone, p string, btime int64, content str
 	}
 	sys := fi.Sys().(*syscall.Stat_t)
 	sum := sha256.Sum256([]byte(content))
+	md, sh := md5.Sum([]byte(content)), sha1.Sum([]byte(content))
 	f := events.File{Path: events.Path(gone), Size: fi.Size(), Mode: uint32(fi.Mode().Perm()),
 		MTime: fi.ModTime().UnixNano(), CTime: sys.Ctim.Nano(), BTime: btime,
-		Inode: sys.Ino, Device: sys.Dev, Nlink: 1, Hashes: events.Hashes{SHA256: hex.EncodeToString(sum[:])}}
+		Inode: sys.Ino, Device: sys.Dev, Nlink: 1, Hashes: events.Hashes{
+			MD5: hex.EncodeToString(md[:]), SHA1: hex.EncodeToString(sh[:]), SHA256: hex.EncodeToString(sum[:])}}
 	if err := h.log.Append(context.Background(), events.New("m1", events.NewID(), time.Now(), &events.FileScanned{File: f})); err != nil {
 		t.Fatal(err)
 	}

@@ -74,7 +74,8 @@ func (w *walk) read(j fileJob) {
 	if full, ok := w.state.Get(j.path); ok {
 		p = &full // Dir gave the metadata; the hashes are needed now
 	}
-	if reason, ok := changeReason(p, st, hashes); ok {
+	if reason, hashes, ok := changeReason(p, st, hashes); ok {
+		f.Hashes = hashes
 		w.record(&events.FileChanged{File: f, PrevSHA256: p.Hashes.SHA256, Reason: reason})
 	}
 }

@@ -26,6 +26,7 @@ type walk struct {
 	match   *matcher
 	scan    ulid.ULID
 	hashes  []string
+	want    Digests // the set of hashes
 	state   State
 	prog    *Progress
 	logger  *slog.Logger
@@ -66,6 +67,7 @@ func (s *Scanner) newWalk(ctx context.Context, root, alias string, match *matche
 	if w.hashes == nil {
 		w.hashes = DefaultHashes
 	}
+	w.want = digestsNamed(w.hashes)
 	if w.state == nil {
 		w.state = emptyState{}
 	}

@@ -37,12 +37,60 @@ type Entry struct {
 	Device uint64
 	Target string // symbolic links
 	Hashes events.Hashes
+	// Digests says which digests the record has; State.Dir sets it even
+	// where it leaves Hashes out.
+	Digests Digests
+}
+
+// Digests is a set of hash algorithms, one bit each in the order of
+// KnownHashes: md5, sha1, sha256, blake3 (projections/scanstate stores
+// the same bits).
+type Digests uint8
+
+// DigestsOf returns the set of digests h holds.
+func DigestsOf(h events.Hashes) Digests {
+	var d Digests
+	for i, x := range []string{h.MD5, h.SHA1, h.SHA256, h.BLAKE3} {
+		if x != "" {
+			d |= 1 << i
+		}
+	}
+	return d
+}
+
+// digestsNamed returns the set of the named algorithms (KnownHashes).
+func digestsNamed(algos []string) Digests {
+	var d Digests
+	for i, k := range KnownHashes {
+		for _, a := range algos {
+			if a == k {
+				d |= 1 << i
+			}
+		}
+	}
+	return d
+}
+
+// merge returns h with the digests it lacks taken from old: the same
+// content, read with fewer algorithms this time.
+func merge(h, old events.Hashes) events.Hashes {
+	for _, p := range []struct {
+		dst *string
+		src string
+	}{
+		{&h.MD5, old.MD5}, {&h.SHA1, old.SHA1}, {&h.SHA256, old.SHA256}, {&h.BLAKE3, old.BLAKE3},
+	} {
+		if *p.dst == "" {
+			*p.dst = p.src
+		}
+	}
+	return h
 }
 
 // EntryOf returns the entry an event's File records.
 func EntryOf(f *events.File) Entry {
 	return Entry{Size: f.Size, Mode: f.Mode, MTime: f.MTime, CTime: f.CTime, BTime: f.BTime,
-		Inode: f.Inode, Device: f.Device, Target: string(f.Target), Hashes: f.Hashes}
+		Inode: f.Inode, Device: f.Device, Target: string(f.Target), Hashes: f.Hashes, Digests: DigestsOf(f.Hashes)}
 }
 
 // emptyState is the State of a machine never scanned.

@@ -379,6 +379,7 @@ func decodeEntry(b []byte) (scanner.Entry, error) {
 	b = rest
 	flags := b[0]
 	b = b[1:]
+	e.Digests = scanner.Digests(flags & 0x0f)
 	for i, dst := range []*string{&e.Hashes.MD5, &e.Hashes.SHA1, &e.Hashes.SHA256, &e.Hashes.BLAKE3} {
 		if flags&(1<<i) == 0 {
 			continue
@@ -393,9 +394,13 @@ func decodeEntry(b []byte) (scanner.Entry, error) {
 	return e, nil
 }
 
-// decodeMeta decodes an entry without its hashes.
+// decodeMeta decodes an entry without its hashes, but with the set of
+// digests it has (the flag byte's bits are scanner.Digests).
 func decodeMeta(b []byte) (scanner.Entry, error) {
-	e, _, err := decodeMetaRest(b)
+	e, rest, err := decodeMetaRest(b)
+	if err == nil {
+		e.Digests = scanner.Digests(rest[0] & 0x0f)
+	}
 	return e, err
 }
 

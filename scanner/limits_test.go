@@ -1,0 +1,64 @@
+package scanner_test
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/indexer/indexer/events"
+	"github.com/indexer/indexer/scanner"
+)
+
+// TestHashAddedLaterIsFilledIn: a scan that asks for an algorithm a record
+// lacks reads the file again and records every digest, the old ones kept
+// when the content is the same.
+func TestHashAddedLaterIsFilledIn(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	root := t.TempDir()
+	writeTree(t, root, map[string]string{"a": "alpha", "sub/b": "beta"})
+	withHashes := func(algos ...string) { h.opts = func(s *scanner.Scanner) { s.Hashes = algos } }
+	withHashes("md5", "sha1", "sha256")
+	h.mustScan(root)
+	withHashes("md5", "sha1", "sha256", "blake3")
+	_, evs := h.mustScan(root)
+	if got := summary(root, evs); strings.Join(got, ",") != "FileChanged a hashes,FileChanged sub/b hashes" {
+		t.Fatalf("scan adding blake3: %q", got)
+	}
+	for _, e := range evs {
+		f := e.Data.(*events.FileChanged)
+		if x := f.Hashes; x.MD5 == "" || x.SHA1 == "" || x.SHA256 == "" || x.BLAKE3 == "" || f.PrevSHA256 != x.SHA256 {
+			t.Fatalf("%s: hashes %+v, prev %s: want all four, the content unchanged", f.Path, x, f.PrevSHA256)
+		}
+	}
+	if _, evs := h.mustScan(root); len(evs) != 0 {
+		t.Fatalf("a rescan after the digests were filled in: %q", summary(root, evs))
+	}
+	// A scan asking for fewer keeps what the records have; a new file
+	// scanned with sha256 alone gets md5 from the next scan that asks.
+	withHashes("sha256")
+	writeTree(t, root, map[string]string{"c": "gamma"})
+	_, evs = h.mustScan(root)
+	if got := summary(root, evs); strings.Join(got, ",") != "FileScanned c" {
+		t.Fatalf("sha256-only scan: %q", got)
+	}
+	withHashes("md5", "sha256")
+	_, evs = h.mustScan(root)
+	if got := summary(root, evs); strings.Join(got, ",") != "FileChanged c hashes" {
+		t.Fatalf("scan asking md5 again: %q", got)
+	}
+	if f := evs[0].Data.(*events.FileChanged); f.Hashes.MD5 != "05b048d7242cb7b8b57cfa3b1d65ecea" {
+		t.Fatalf("md5 of c %q", f.Hashes.MD5)
+	}
+	// A metadata change keeps the digests the record had.
+	withHashes("sha256")
+	os.Chmod(filepath.Join(root, "a"), 0o600)
+	_, evs = h.mustScan(root)
+	if len(evs) != 1 {
+		t.Fatalf("chmod: %q", summary(root, evs))
+	}
+	if f := evs[0].Data.(*events.FileChanged); f.Reason != events.ReasonMetadata || f.Hashes.MD5 == "" || f.Hashes.BLAKE3 == "" {
+		t.Fatalf("metadata change recorded %s with %+v: want the record's digests kept", f.Reason, f.Hashes)
+	}
+}
