@@ -115,8 +115,11 @@ var zeros = make([]byte, bufSize)
 // Memory is one buffer, whatever the size. Holes of a sparse file (found
 // with SEEK_DATA and SEEK_HOLE) are hashed as the zeros they read as,
 // without reading them: a 10 GB disk image that is mostly holes costs the
-// hashing alone.
-func hashFile(h *hasher, f *os.File, size int64, r io.Reader) (hashed, read int64, err error) {
+// hashing alone. That is still a compression per 64-byte block: md5, sha1
+// and sha256 chain each block's state into the next (Merkle-Damgard), so
+// no known digest of N zero bytes can stand in for hashing them. Holes
+// count in r's progress and stop with r's context, like data.
+func hashFile(h *hasher, f *os.File, size int64, r progressReader) (hashed, read int64, err error) {
 	fd := int(f.Fd())
 	var off int64
 	for off < size {
@@ -126,8 +129,14 @@ func hashFile(h *hasher, f *os.File, size int64, r io.Reader) (hashed, read int6
 		} else if err != nil {
 			break // no hole support: read it all
 		}
-		for ; off < data; off += int64(min(bufSize, data-off)) {
-			h.Write(zeros[:min(bufSize, data-off)])
+		for off < data {
+			if err := r.ctx.Err(); err != nil {
+				return off, read, err
+			}
+			n := min(bufSize, data-off)
+			h.Write(zeros[:n])
+			off += n
+			r.read.Add(n)
 		}
 		if off >= size {
 			return off, read, nil

@@ -34,8 +34,13 @@ type linkRead struct {
 	err    error
 }
 
-// queue hands j to the readers; it gives up when the scan is stopped.
+// queue hands j to the readers; it gives up when the scan is stopped. A
+// file larger than MaxFileSize is not read (tooLarge).
 func (w *walk) queue(j fileJob) {
+	if w.MaxFileSize > 0 && j.st.size > w.MaxFileSize {
+		w.tooLarge(j)
+		return
+	}
 	w.prog.ToRead.Add(1)
 	w.prog.BytesToRd.Add(j.st.size)
 	select {
@@ -179,4 +184,27 @@ func (p progressReader) Read(b []byte) (int, error) {
 	n, err := p.r.Read(b)
 	p.read.Add(int64(n))
 	return n, err
+}
+
+// tooLarge records a file larger than MaxFileSize without reading it: its
+// metadata, no hashes (a new path, or one whose metadata changed; a file
+// recorded so before is left as it is), and counts and logs it as skipped,
+// every scan, so the summary says why it has no hashes.
+func (w *walk) tooLarge(j fileJob) {
+	w.mu.Lock()
+	w.tooBig++
+	w.mu.Unlock()
+	w.logger.Warn("not hashed: larger than the maximum file size", "path", events.Path(j.path).String(),
+		"size", j.st.size, "max", w.MaxFileSize)
+	f := j.st.file(j.path)
+	switch {
+	case j.prev == nil:
+		w.record(&events.FileScanned{File: f})
+	case !unchanged(j.prev, j.st) || j.prev.Mode != uint32(j.st.fileMode()):
+		p := *j.prev
+		if full, ok := w.state.Get(j.path); ok {
+			p = full
+		}
+		w.record(&events.FileChanged{File: f, PrevSHA256: p.Hashes.SHA256, Reason: events.ReasonContent})
+	}
 }

@@ -40,6 +40,7 @@ type walk struct {
 	links   map[[2]uint64]*linkRead
 	counts  events.ScanCounts
 	skipped int64
+	tooBig  int64 // files larger than MaxFileSize, not read
 
 	jobs chan fileJob
 	out  chan events.Payload
@@ -110,7 +111,7 @@ func (w *walk) run(start time.Time) (Result, error) {
 	close(w.out)
 	sinkErr := appended()
 
-	res.Counts, res.Skipped = w.counts, w.skipped
+	res.Counts, res.Skipped, res.TooLarge = w.counts, w.skipped, w.tooBig
 	var flushErr error
 	res.Complete, flushErr = w.end(start, walked, sinkErr)
 	switch {

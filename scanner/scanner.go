@@ -32,9 +32,15 @@ type Scanner struct {
 	OneFileSystem bool     // do not enter directories on other devices
 	Verify        bool     // re-read every file; report content changed under unchanged metadata
 	Workers       int      // files read at once; default 4 per core, so small-file I/O overlaps
-	State         State    // the machine's scan state; nil means never scanned
-	Sink          Sink
-	Logger        *slog.Logger
+	// MaxFileSize, when above 0, is the size in bytes above which a file is
+	// not read: it is recorded with its metadata and no hashes, and counted
+	// in Result.TooLarge. A sparse file's holes are hashed, not read, but
+	// at hashing speed (about 400 MB/s): a file of 8 EiB would hold a scan
+	// for centuries.
+	MaxFileSize int64
+	State       State // the machine's scan state; nil means never scanned
+	Sink        Sink
+	Logger      *slog.Logger
 	// Progress, when set, is updated while the scan runs.
 	Progress *Progress
 }
@@ -46,7 +52,7 @@ type Progress struct {
 	ToRead     atomic.Int64 // files queued for reading
 	BytesToRd  atomic.Int64 // their bytes
 	Read       atomic.Int64 // files read
-	BytesRead  atomic.Int64
+	BytesRead  atomic.Int64 // bytes hashed, holes included
 	Unreadable atomic.Int64
 	WalkDone   atomic.Bool // the walk finished: ToRead and BytesToRd are totals
 }
@@ -57,6 +63,7 @@ type Result struct {
 	Root     string
 	Counts   events.ScanCounts
 	Skipped  int64 // FIFOs, sockets and devices: never opened, not indexed
+	TooLarge int64 // files larger than MaxFileSize: recorded without hashes
 	Complete bool
 	Duration time.Duration
 }

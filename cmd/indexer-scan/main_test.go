@@ -579,3 +579,40 @@ func TestClientScanCreatesDataDir(t *testing.T) {
 		t.Fatalf("data directory under a file: exit %d, %q: want 1 and the path once", code, errs)
 	}
 }
+
+// TestMaxFileSize: a sparse file larger than --max-file-size (default 1
+// TiB) is recorded with its metadata, not hashed, and the summary says so.
+func TestMaxFileSize(t *testing.T) {
+	t.Parallel()
+	root, data := t.TempDir(), t.TempDir()
+	os.WriteFile(filepath.Join(root, "small"), []byte("small"), 0o644)
+	f, err := os.Create(filepath.Join(root, "huge.img"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Truncate(1<<40 + 1); err != nil {
+		t.Skipf("no sparse file of 1 TiB here: %v", err)
+	}
+	f.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute) // hashing it would take an hour
+	defer cancel()
+	code, out, errs := run(t, ctx, "--data", data, root)
+	if code != 0 || !strings.Contains(out, "1 file larger than --max-file-size 1T: recorded without hashes") {
+		t.Fatalf("exit %d\n%s%s", code, out, errs)
+	}
+	var huge *events.File
+	for _, e := range storetest.ReadAll(t, data) {
+		if s, ok := e.Data.(*events.FileScanned); ok && strings.HasSuffix(string(s.Path), "huge.img") {
+			huge = &s.File
+		}
+	}
+	if huge == nil || huge.Size != 1<<40+1 || huge.Hashes.SHA256 != "" {
+		t.Fatalf("huge.img recorded as %+v, want its size and no hashes", huge)
+	}
+	// A rescan does not record it again, and still says why it has no hashes.
+	code, out, errs = run(t, ctx, "--data", data, "--json", "--max-file-size", "1k", root)
+	var sum summary
+	if err := json.Unmarshal([]byte(out), &sum); code != 0 || err != nil || sum.TooLarge != 1 || sum.Added+sum.Changed != 0 || sum.MaxFileSize != 1024 {
+		t.Fatalf("rescan: exit %d %+v\n%s%s", code, sum, out, errs)
+	}
+}

@@ -74,11 +74,15 @@ type summary struct {
 	Machine string   `json:"machine"`
 	Roots   []string `json:"roots"`
 	events.ScanCounts
-	Skipped    int64  `json:"skipped"`
-	DurationMS int64  `json:"duration_ms"`
-	Complete   bool   `json:"complete"`
-	Mode       string `json:"mode"`
-	Indexed    bool   `json:"index_updated"`
+	Skipped int64 `json:"skipped"`
+	// TooLarge counts files larger than MaxFileSize, recorded without
+	// hashes.
+	TooLarge    int64  `json:"too_large"`
+	MaxFileSize int64  `json:"max_file_size"`
+	DurationMS  int64  `json:"duration_ms"`
+	Complete    bool   `json:"complete"`
+	Mode        string `json:"mode"`
+	Indexed     bool   `json:"index_updated"`
 	// PeakRSS is this process's peak resident memory (VmHWM), 0 where the
 	// system does not say.
 	PeakRSS int64 `json:"peak_rss_bytes"`
@@ -136,6 +140,7 @@ type options struct {
 	quiet    bool
 	workers  int
 	priority string
+	maxSize  app.SizeFlag
 	roots    []string
 }
 
@@ -153,6 +158,8 @@ func (r *scanRun) parseFlags(args []string) error {
 	fs.BoolVar(&r.verify, "verify", false, "re-read every file, and report content that changed while size and mtime did not (bit rot)")
 	fs.BoolVar(&r.asJSON, "json", false, "print the summary as one JSON object")
 	fs.BoolVar(&r.quiet, "quiet", false, "print nothing but errors and the summary")
+	r.maxSize = app.SizeFlag{N: defaultMaxFileSize}
+	fs.Var(&r.maxSize, "max-file-size", "files larger than this `size` are recorded without hashes and reported (0: no limit)")
 	fs.IntVar(&r.workers, "workers", 0, "files read at once, at least 1 (default: four per core)")
 	fs.StringVar(&r.priority, "priority", app.Getenv("PRIORITY", "idle"), "CPU `priority`: idle (only time nothing else wants), low (nice 19) or normal (env INDEXER_PRIORITY)")
 	fs.Usage = func() {
@@ -246,7 +253,7 @@ func (r *scanRun) open(ctx context.Context) error {
 	} else if n > 0 {
 		r.logger.Info("scan state caught up", "events", n)
 	}
-	r.sum = summary{Machine: r.machine, Mode: r.env.Mode.String(), Complete: true}
+	r.sum = summary{Machine: r.machine, Mode: r.env.Mode.String(), Complete: true, MaxFileSize: r.maxSize.N}
 	return nil
 }
 
@@ -296,7 +303,7 @@ func (r *scanRun) scan(ctx context.Context, root string, appender *store.Appende
 	prog := &scanner.Progress{}
 	sc := &scanner.Scanner{
 		Machine: r.machine, Hashes: r.hashes, Exclude: r.excludes, OneFileSystem: r.oneFS, Verify: r.verify,
-		Workers: r.workers, State: r.state, Sink: &notify{Appender: appender, hook: r.OnScanStart}, Logger: r.logger, Progress: prog,
+		Workers: r.workers, MaxFileSize: r.maxSize.N, State: r.state, Sink: &notify{Appender: appender, hook: r.OnScanStart}, Logger: r.logger, Progress: prog,
 	}
 	stopProgress := startProgress(r.Stderr, root, prog, r.quiet || r.asJSON)
 	defer stopProgress()
@@ -354,6 +361,7 @@ func (s *summary) add(r scanner.Result) {
 	s.Roots = append(s.Roots, r.Root)
 	s.ScanCounts.Add(r.Counts)
 	s.Skipped += r.Skipped
+	s.TooLarge += r.TooLarge
 	s.Complete = s.Complete && r.Complete
 }
 
@@ -379,6 +387,10 @@ func (m *Main) print(s summary, asJSON bool) {
 		fmt.Fprintf(m.Stdout, ", peak memory %s", app.Bytes(s.PeakRSS))
 	}
 	fmt.Fprintln(m.Stdout)
+	if s.TooLarge > 0 {
+		fmt.Fprintf(m.Stdout, "  %s larger than --max-file-size %s: recorded without hashes (see the log; raise it, or 0 for no limit)\n",
+			app.Count(s.TooLarge, "file", "files"), (&app.SizeFlag{N: s.MaxFileSize}).String())
+	}
 	if s.Indexed {
 		fmt.Fprintln(m.Stdout, "  index updated: try 'indexer dupes' or 'indexer stats'")
 	}
@@ -417,6 +429,12 @@ func peakRSS() int64 {
 	}
 	return 0
 }
+
+// defaultMaxFileSize is --max-file-size's default, 1 TiB: larger than any
+// real disk image most machines hold, and about 45 minutes of hashing. A
+// sparse file can claim up to 8 EiB in a few bytes of disk, and its holes
+// cost hashing time like data (see README, Real disks).
+const defaultMaxFileSize = 1 << 40
 
 // holderFormat starts how a scan names itself in its lease: "indexer-scan
 // pid N on HOST since T".

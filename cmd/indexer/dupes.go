@@ -17,7 +17,7 @@ func (m *Main) runDupes(ctx context.Context, args []string) error {
 	fs, qf := m.queryFlags("dupes", "", dupesAbout)
 	sort := fs.String("sort", "wasted", "order: `wasted`, size or count, largest first")
 	asc := fs.Bool("asc", false, "smallest first")
-	var minSize sizeFlag
+	var minSize app.SizeFlag
 	fs.Var(&minSize, "min-size", "only files of at least this `size` (300, 10k, 1.5M, 2G)")
 	minCount := fs.Uint64("min-count", 2, "only groups of at least this many paths")
 	machine := fs.String("machine", "", "only copies on this machine `name`")
@@ -42,7 +42,7 @@ func (m *Main) runDupes(ctx context.Context, args []string) error {
 	if *minCount < 2 {
 		return app.Usagef("--min-count must be at least 2")
 	}
-	q := service.DupesRequest{Sort: *sort, Asc: *asc, MinSize: uint64(minSize.n), MinCount: *minCount, Machine: *machine, Files: *files, Limit: *limit}
+	q := service.DupesRequest{Sort: *sort, Asc: *asc, MinSize: uint64(minSize.N), MinCount: *minCount, Machine: *machine, Files: *files, Limit: *limit}
 	if *files == 0 {
 		q.Files = -1
 	}

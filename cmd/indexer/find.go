@@ -31,7 +31,7 @@ func (m *Main) runFind(ctx context.Context, args []string) error {
 	wholePath := fs.Bool("path", false, "match PATTERN against the whole path, not the name")
 	caseSens := fs.Bool("case", false, "match case")
 	ext := fs.String("ext", "", "only files with this `extension`")
-	var minSize, maxSize sizeFlag
+	var minSize, maxSize app.SizeFlag
 	fs.Var(&minSize, "min-size", "only files of at least this `size` (300, 10k, 1.5M, 2G)")
 	fs.Var(&maxSize, "max-size", "only files of at most this `size`")
 	machine := fs.String("machine", "", "only files of this machine `name`")
@@ -53,7 +53,7 @@ func (m *Main) runFind(ctx context.Context, args []string) error {
 	}
 	q := service.FindRequest{
 		Pattern: pattern, Path: *wholePath, CaseSensitive: *caseSens,
-		Machine: *machine, Ext: *ext, MinSize: minSize.n, MaxSize: maxSize.n,
+		Machine: *machine, Ext: *ext, MinSize: minSize.N, MaxSize: maxSize.N,
 		Hash: *hash, Limit: *limit,
 	}
 	if *under != "" {
@@ -75,8 +75,8 @@ func (m *Main) runFind(ctx context.Context, args []string) error {
 	} else {
 		q.Offset = (*page - 1) * *limit
 	}
-	if maxSize.n > 0 && minSize.n > maxSize.n {
-		return app.Usagef("--min-size %d is above --max-size %d", minSize.n, maxSize.n)
+	if maxSize.N > 0 && minSize.N > maxSize.N {
+		return app.Usagef("--min-size %d is above --max-size %d", minSize.N, maxSize.N)
 	}
 	s, err := m.openSession(ctx, qf, "indexer find", false)
 	if err != nil {

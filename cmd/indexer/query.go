@@ -9,7 +9,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -309,46 +308,6 @@ func (p *printer) flush() error {
 // that are not UTF-8 shown with escapes (events.Path.String).
 func cell(s string) string {
 	return strings.NewReplacer("\t", `\t`).Replace(events.Path(s).String())
-}
-
-// sizeFlag is a byte size flag that takes 300, 10k, 1.5M, 2GiB.
-type sizeFlag struct{ n int64 }
-
-func (s *sizeFlag) String() string { return strconv.FormatInt(s.n, 10) }
-
-func (s *sizeFlag) Set(v string) error {
-	n, err := parseSize(v)
-	if err != nil {
-		return err
-	}
-	s.n = n
-	return nil
-}
-
-// parseSize reads a size with an optional binary unit suffix (k, M, G, T,
-// with or without "iB"/"B").
-func parseSize(v string) (int64, error) {
-	t := strings.TrimSpace(v)
-	low := strings.ToLower(t)
-	mult := int64(1)
-	for _, u := range []struct {
-		suffix string
-		mult   int64
-	}{{"k", 1 << 10}, {"m", 1 << 20}, {"g", 1 << 30}, {"t", 1 << 40}, {"p", 1 << 50}} {
-		for _, form := range []string{u.suffix + "ib", u.suffix + "b", u.suffix} {
-			if strings.HasSuffix(low, form) {
-				low, mult = strings.TrimSpace(strings.TrimSuffix(low, form)), u.mult
-				goto parsed
-			}
-		}
-	}
-	low = strings.TrimSuffix(low, "b")
-parsed:
-	f, err := strconv.ParseFloat(low, 64)
-	if err != nil || f < 0 {
-		return 0, fmt.Errorf("%q is not a size (e.g. 300, 10k, 1.5M, 2G)", v)
-	}
-	return int64(f * float64(mult)), nil
 }
 
 // fileTime formats Unix nanoseconds for a table.
