@@ -3,9 +3,11 @@ package scanner_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -122,5 +124,59 @@ func TestHashAddedLaterIsFilledIn(t *testing.T) {
 	}
 	if f := evs[0].Data.(*events.FileChanged); f.Reason != events.ReasonMetadata || f.Hashes.MD5 == "" || f.Hashes.BLAKE3 == "" {
 		t.Fatalf("metadata change recorded %s with %+v: want the record's digests kept", f.Reason, f.Hashes)
+	}
+}
+
+// TestMassDeleteGuard: a root that lost most of its files (an unmounted
+// disk's empty mount point) deletes nothing without AllowMassDelete, and
+// neither does a root now on another file system than its records.
+func TestMassDeleteGuard(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	root := t.TempDir()
+	tree := map[string]string{}
+	for i := range 300 {
+		tree[fmt.Sprintf("d%d/f%03d", i%3, i)] = fmt.Sprint(i)
+	}
+	writeTree(t, root, tree)
+	h.mustScan(root)
+	// 120 of 300 gone: under half, deleted.
+	for i := range 120 {
+		os.Remove(filepath.Join(root, fmt.Sprintf("d%d/f%03d", i%3, i)))
+	}
+	res, evs := h.mustScan(root)
+	if len(evs) != 120 || res.MassDelete != nil {
+		t.Fatalf("120 of 300 gone: %d events, guard %+v; want 120 deletions", len(evs), res.MassDelete)
+	}
+	// The mount point is empty now: 180 of 180 gone, held.
+	entries, _ := os.ReadDir(root)
+	for _, e := range entries {
+		os.RemoveAll(filepath.Join(root, e.Name()))
+	}
+	res, evs = h.mustScan(root)
+	if len(evs) != 0 || res.MassDelete == nil || res.MassDelete.Gone != 180 || res.MassDelete.Recorded != 180 {
+		t.Fatalf("empty root: %q, guard %+v; want nothing deleted, 180 of 180 held", summary(root, evs), res.MassDelete)
+	}
+	h.opts = func(s *scanner.Scanner) { s.AllowMassDelete = true }
+	if res, evs = h.mustScan(root); len(evs) != 180 || res.MassDelete != nil {
+		t.Fatalf("with AllowMassDelete: %d events, guard %+v", len(evs), res.MassDelete)
+	}
+
+	// Files recorded in the root on another device: the root's file
+	// system changed. One file gone is enough.
+	h.opts = nil
+	other := t.TempDir()
+	st, err := os.Stat(other)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := events.File{Path: events.Path(filepath.Join(other, "on-the-disk")), Size: 1,
+		Device: st.Sys().(*syscall.Stat_t).Dev + 1, Inode: 7, Hashes: events.Hashes{SHA256: strings.Repeat("0", 64)}}
+	if err := h.log.Append(context.Background(), events.New("m1", events.NewID(), time.Now(), &events.FileScanned{File: rec})); err != nil {
+		t.Fatal(err)
+	}
+	res, evs = h.mustScan(other)
+	if len(evs) != 0 || res.MassDelete == nil || !strings.Contains(res.MassDelete.Reason, "another file system") {
+		t.Fatalf("root on another device: %q, guard %+v", summary(other, evs), res.MassDelete)
 	}
 }

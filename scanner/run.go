@@ -106,7 +106,7 @@ func (w *walk) run(start time.Time) (Result, error) {
 	if walked {
 		w.findVanishedDirs()
 		w.aliasGone()
-		w.emitDeletions()
+		res.MassDelete = w.emitDeletions()
 	}
 	close(w.out)
 	sinkErr := appended()

@@ -31,7 +31,10 @@ type Scanner struct {
 	Exclude       []string // gitignore-style patterns
 	OneFileSystem bool     // do not enter directories on other devices
 	Verify        bool     // re-read every file; report content changed under unchanged metadata
-	Workers       int      // files read at once; default 4 per core, so small-file I/O overlaps
+	// AllowMassDelete lets a scan delete what the mass-delete guard would
+	// hold (see MassDeleteMin).
+	AllowMassDelete bool
+	Workers         int // files read at once; default 4 per core, so small-file I/O overlaps
 	// MaxFileSize, when above 0, is the size in bytes above which a file is
 	// not read: it is recorded with its metadata and no hashes, and counted
 	// in Result.TooLarge. A sparse file's holes are hashed, not read, but
@@ -64,8 +67,11 @@ type Result struct {
 	Counts   events.ScanCounts
 	Skipped  int64 // FIFOs, sockets and devices: never opened, not indexed
 	TooLarge int64 // files larger than MaxFileSize: recorded without hashes
-	Complete bool
-	Duration time.Duration
+	// MassDelete, when set, says why the scan deleted nothing of what it
+	// found gone.
+	MassDelete *MassDelete
+	Complete   bool
+	Duration   time.Duration
 }
 
 // ErrNotDirectory is returned by Scan when the root is not a directory.

@@ -616,3 +616,36 @@ func TestMaxFileSize(t *testing.T) {
 		t.Fatalf("rescan: exit %d %+v\n%s%s", code, sum, out, errs)
 	}
 }
+
+// TestEmptyRootDeletesNothing: an unmounted disk's mount point is an empty
+// directory; the scan deletes none of its recorded files, says so, and
+// exits 5, until --allow-mass-delete.
+func TestEmptyRootDeletesNothing(t *testing.T) {
+	t.Parallel()
+	root, data := t.TempDir(), t.TempDir()
+	for i := range 150 {
+		os.WriteFile(filepath.Join(root, fmt.Sprintf("f%03d", i)), []byte(fmt.Sprint(i)), 0o644)
+	}
+	if code, out, errs := run(t, context.Background(), "--data", data, root); code != 0 {
+		t.Fatalf("first scan: exit %d\n%s%s", code, out, errs)
+	}
+	entries, _ := os.ReadDir(root)
+	for _, e := range entries {
+		os.Remove(filepath.Join(root, e.Name()))
+	}
+	code, out, errs := run(t, context.Background(), "--data", data, root)
+	if code != app.ExitHeld || !strings.Contains(out, "DELETIONS HELD under "+root+": 150 of 150 recorded files are gone, none deleted") ||
+		!strings.Contains(errs, "--allow-mass-delete") {
+		t.Fatalf("scan of the emptied root: exit %d, want %d\n%s%s", code, app.ExitHeld, out, errs)
+	}
+	if st := indexStats(t, data); st.Files != 150 {
+		t.Fatalf("index holds %d files after the guard held, want 150", st.Files)
+	}
+	code, out, errs = run(t, context.Background(), "--data", data, "--allow-mass-delete", root)
+	if code != 0 || !strings.Contains(out, "deleted 150") {
+		t.Fatalf("--allow-mass-delete: exit %d\n%s%s", code, out, errs)
+	}
+	if st := indexStats(t, data); st.Files != 0 {
+		t.Fatalf("index holds %d files after --allow-mass-delete, want 0", st.Files)
+	}
+}

@@ -77,12 +77,14 @@ type summary struct {
 	Skipped int64 `json:"skipped"`
 	// TooLarge counts files larger than MaxFileSize, recorded without
 	// hashes.
-	TooLarge    int64  `json:"too_large"`
-	MaxFileSize int64  `json:"max_file_size"`
-	DurationMS  int64  `json:"duration_ms"`
-	Complete    bool   `json:"complete"`
-	Mode        string `json:"mode"`
-	Indexed     bool   `json:"index_updated"`
+	TooLarge    int64 `json:"too_large"`
+	MaxFileSize int64 `json:"max_file_size"`
+	// Held lists the roots whose deletions the mass-delete guard held.
+	Held       []heldRoot `json:"deletions_held,omitempty"`
+	DurationMS int64      `json:"duration_ms"`
+	Complete   bool       `json:"complete"`
+	Mode       string     `json:"mode"`
+	Indexed    bool       `json:"index_updated"`
 	// PeakRSS is this process's peak resident memory (VmHWM), 0 where the
 	// system does not say.
 	PeakRSS int64 `json:"peak_rss_bytes"`
@@ -136,6 +138,7 @@ type options struct {
 	excludes multiFlag
 	oneFS    bool
 	verify   bool
+	massDel  bool
 	asJSON   bool
 	quiet    bool
 	workers  int
@@ -156,6 +159,7 @@ func (r *scanRun) parseFlags(args []string) error {
 	fs.Var(&r.excludes, "exclude", "leave out paths matching this gitignore-style `pattern` (repeatable)")
 	fs.BoolVar(&r.oneFS, "one-file-system", false, "do not enter directories on other file systems")
 	fs.BoolVar(&r.verify, "verify", false, "re-read every file, and report content that changed while size and mtime did not (bit rot)")
+	fs.BoolVar(&r.massDel, "allow-mass-delete", false, fmt.Sprintf("delete what the scan finds gone even when it is more than %d files and more than %.0f%% of a root's, or the root's file system changed (an unmounted disk reads as an empty directory)", scanner.MassDeleteMin, 100*scanner.MassDeleteShare))
 	fs.BoolVar(&r.asJSON, "json", false, "print the summary as one JSON object")
 	fs.BoolVar(&r.quiet, "quiet", false, "print nothing but errors and the summary")
 	r.maxSize = app.SizeFlag{N: defaultMaxFileSize}
@@ -303,7 +307,7 @@ func (r *scanRun) scan(ctx context.Context, root string, appender *store.Appende
 	prog := &scanner.Progress{}
 	sc := &scanner.Scanner{
 		Machine: r.machine, Hashes: r.hashes, Exclude: r.excludes, OneFileSystem: r.oneFS, Verify: r.verify,
-		Workers: r.workers, MaxFileSize: r.maxSize.N, State: r.state, Sink: &notify{Appender: appender, hook: r.OnScanStart}, Logger: r.logger, Progress: prog,
+		AllowMassDelete: r.massDel, Workers: r.workers, MaxFileSize: r.maxSize.N, State: r.state, Sink: &notify{Appender: appender, hook: r.OnScanStart}, Logger: r.logger, Progress: prog,
 	}
 	stopProgress := startProgress(r.Stderr, root, prog, r.quiet || r.asJSON)
 	defer stopProgress()
@@ -341,10 +345,22 @@ func (r *scanRun) finish(ctx context.Context) error {
 	}
 	r.sum.PeakRSS = peakRSS()
 	r.report()
-	if r.sum.Unreadable > 0 {
-		return fmt.Errorf("%s could not be read (see the log): %w", app.Count(r.sum.Unreadable, "path", "paths"), app.ErrPartial)
+	return r.sum.outcome()
+}
+
+// outcome is the error, and so the exit code, of a run whose scans all
+// finished: nil, or every problem the summary reports, the most urgent
+// deciding the exit code (app.ExitCode).
+func (s *summary) outcome() error {
+	var errs []error
+	for _, h := range s.Held {
+		errs = append(errs, fmt.Errorf("%s: %w: %s of %s recorded are gone, and none was deleted (%s); if they are really gone, run again with --allow-mass-delete",
+			h.Root, app.ErrDeletionsHeld, app.Count(h.Gone, "file", "files"), app.Count(h.Recorded, "file", "files"), h.Reason))
 	}
-	return nil
+	if s.Unreadable > 0 {
+		errs = append(errs, fmt.Errorf("%s could not be read (see the log): %w", app.Count(s.Unreadable, "path", "paths"), app.ErrPartial))
+	}
+	return errors.Join(errs...)
 }
 
 // report prints the summary as it stands.
@@ -362,6 +378,9 @@ func (s *summary) add(r scanner.Result) {
 	s.ScanCounts.Add(r.Counts)
 	s.Skipped += r.Skipped
 	s.TooLarge += r.TooLarge
+	if h := r.MassDelete; h != nil {
+		s.Held = append(s.Held, heldRoot{Root: r.Root, Gone: h.Gone, Recorded: h.Recorded, Reason: h.Reason})
+	}
 	s.Complete = s.Complete && r.Complete
 }
 
@@ -391,9 +410,21 @@ func (m *Main) print(s summary, asJSON bool) {
 		fmt.Fprintf(m.Stdout, "  %s larger than --max-file-size %s: recorded without hashes (see the log; raise it, or 0 for no limit)\n",
 			app.Count(s.TooLarge, "file", "files"), (&app.SizeFlag{N: s.MaxFileSize}).String())
 	}
+	for _, h := range s.Held {
+		fmt.Fprintf(m.Stdout, "  DELETIONS HELD under %s: %d of %d recorded files are gone, none deleted (%s); if they are really gone: --allow-mass-delete\n",
+			h.Root, h.Gone, h.Recorded, h.Reason)
+	}
 	if s.Indexed {
 		fmt.Fprintln(m.Stdout, "  index updated: try 'indexer dupes' or 'indexer stats'")
 	}
+}
+
+// heldRoot is a root whose deletions the mass-delete guard held.
+type heldRoot struct {
+	Root     string `json:"root"`
+	Gone     int64  `json:"gone"`
+	Recorded int64  `json:"recorded"`
+	Reason   string `json:"reason"`
 }
 
 // notify is a Sink that calls a hook once, after the first flush

@@ -25,6 +25,9 @@ const (
 	ExitError       = 1   // a fatal error; the message says what to do
 	ExitUsage       = 2   // bad flags or arguments
 	ExitPartial     = 3   // finished, but some paths could not be read
+	ExitNotIndexed  = 4   // a scan's events are stored, but nothing updated the index
+	ExitHeld        = 5   // a scan found files gone, and the mass-delete guard deleted none
+	ExitRot         = 6   // a --verify scan found content changed under unchanged metadata
 	ExitLocked      = 11  // another process owns the data directory, or another scan of this machine runs
 	ExitInterrupted = 130 // stopped by a signal; what was stored is consistent
 )
@@ -35,6 +38,9 @@ const ExitCodes = `Exit codes:
   1    fatal error
   2    usage error
   3    finished, but some paths were unreadable
+  4    scanned and stored, but the index was not updated (the message says what to run)
+  5    scanned, but deletions were held by the mass-delete guard (see --allow-mass-delete)
+  6    --verify found bit rot (the paths are printed)
   11   data directory in use by another process, or another scan of this machine is running
   130  interrupted
 `
@@ -45,6 +51,20 @@ var ErrUsage = errors.New("usage")
 // ErrPartial is returned by a command that finished but could not read
 // everything.
 var ErrPartial = errors.New("finished with unreadable paths")
+
+// ErrNotIndexed is returned by a scan whose events are stored but that no
+// process indexed: the data directory's owner does not project the log.
+// The scan did its work; the message says what brings the index up to
+// date.
+var ErrNotIndexed = errors.New("the index was not updated")
+
+// ErrDeletionsHeld is returned by a scan that found recorded files gone and
+// deleted none of them: the mass-delete guard held (an unmounted disk?).
+var ErrDeletionsHeld = errors.New("deletions held")
+
+// ErrBitRot is returned by a --verify scan that read content that changed
+// while size, times and inode did not.
+var ErrBitRot = errors.New("bit rot found")
 
 // Usagef returns a usage error with a message.
 func Usagef(format string, args ...any) error {
@@ -60,8 +80,14 @@ func ExitCode(err error) int {
 		return ExitOK
 	case errors.Is(err, ErrUsage):
 		return ExitUsage
+	case errors.Is(err, ErrBitRot): // the most urgent first, when a scan has several to say
+		return ExitRot
+	case errors.Is(err, ErrDeletionsHeld):
+		return ExitHeld
 	case errors.Is(err, ErrPartial):
 		return ExitPartial
+	case errors.Is(err, ErrNotIndexed):
+		return ExitNotIndexed
 	case errors.Is(err, store.ErrLocked), errors.Is(err, store.ErrConflict):
 		return ExitLocked
 	case errors.Is(err, context.Canceled):
