@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"runtime"
+	"sort"
 	"sync"
 	"time"
 
@@ -41,6 +42,7 @@ type walk struct {
 	counts  events.ScanCounts
 	skipped int64
 	tooBig  int64 // files larger than MaxFileSize, not read
+	rot     []Rot
 
 	jobs chan fileJob
 	out  chan events.Payload
@@ -112,6 +114,8 @@ func (w *walk) run(start time.Time) (Result, error) {
 	sinkErr := appended()
 
 	res.Counts, res.Skipped, res.TooLarge = w.counts, w.skipped, w.tooBig
+	res.Rot = w.rot
+	sort.Slice(res.Rot, func(i, j int) bool { return res.Rot[i].Path < res.Rot[j].Path })
 	var flushErr error
 	res.Complete, flushErr = w.end(start, walked, sinkErr)
 	switch {
@@ -213,11 +217,14 @@ func (w *walk) event(p events.Payload) events.Event {
 // events the scan emitted.
 func (w *walk) record(p events.Payload) {
 	w.mu.Lock()
-	switch p.(type) {
+	switch e := p.(type) {
 	case *events.FileScanned:
 		w.counts.Added++
 	case *events.FileChanged:
 		w.counts.Changed++
+		if e.Reason == events.ReasonBitRot {
+			w.rot = append(w.rot, Rot{Path: string(e.Path), Recorded: e.PrevSHA256, Read: e.Hashes.SHA256})
+		}
 	case *events.FileMoved:
 		w.counts.Moved++
 	case *events.FileDeleted:

@@ -70,8 +70,21 @@ type Result struct {
 	// MassDelete, when set, says why the scan deleted nothing of what it
 	// found gone.
 	MassDelete *MassDelete
-	Complete   bool
-	Duration   time.Duration
+	// Rot lists the files a Verify scan found changed under unchanged
+	// metadata (FileChanged with ReasonBitRot), in path order. They are
+	// also counted in Counts.Changed, as ScanCompleted counts every
+	// FileChanged.
+	Rot      []Rot
+	Complete bool
+	Duration time.Duration
+}
+
+// Rot is a file whose content changed while its size, times and inode did
+// not: bit rot, or a write that bypassed the file system.
+type Rot struct {
+	Path     string `json:"path"`
+	Recorded string `json:"recorded_sha256"` // recorded before: the good content's
+	Read     string `json:"read_sha256"`     // read now
 }
 
 // ErrNotDirectory is returned by Scan when the root is not a directory.

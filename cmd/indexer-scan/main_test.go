@@ -649,3 +649,38 @@ func TestEmptyRootDeletesNothing(t *testing.T) {
 		t.Fatalf("index holds %d files after --allow-mass-delete, want 0", st.Files)
 	}
 }
+
+// TestVerifyReportsRot: content that changed under unchanged metadata is
+// counted apart from changes, printed with its path and both digests, and
+// the scan exits 6.
+func TestVerifyReportsRot(t *testing.T) {
+	t.Parallel()
+	root, data := t.TempDir(), t.TempDir()
+	os.WriteFile(filepath.Join(root, "photo.jpg"), []byte("original bytes"), 0o644)
+	os.WriteFile(filepath.Join(root, "ok.txt"), []byte("fine"), 0o644)
+	if code, out, errs := run(t, context.Background(), "--data", data, root); code != 0 {
+		t.Fatalf("first scan: exit %d\n%s%s", code, out, errs)
+	}
+	// What the disk returns changes while every bit of metadata stays: the
+	// record takes another digest, as if the good content had held it.
+	var rec events.File
+	for _, e := range storetest.ReadAll(t, data) {
+		if f, ok := e.Data.(*events.FileScanned); ok && strings.HasSuffix(string(f.Path), "photo.jpg") {
+			rec = f.File
+		}
+	}
+	good := strings.Repeat("ab", 32)
+	rec.Hashes = events.Hashes{SHA256: good}
+	storetest.Seed(t, data, events.New("testhost", events.NewID(), time.Now(), &events.FileChanged{File: rec, Reason: events.ReasonContent}))
+	code, out, errs := run(t, context.Background(), "--data", data, "--verify", root)
+	rotten := filepath.Join(root, "photo.jpg")
+	if code != app.ExitRot || !strings.Contains(out, "changed 0") || !strings.Contains(out, "ROT 1") ||
+		!strings.Contains(out, rotten+"\n      recorded sha256 "+good) || !strings.Contains(errs, "bit rot") {
+		t.Fatalf("--verify over a rotten file: exit %d, want %d\n%s%s", code, app.ExitRot, out, errs)
+	}
+	code, out, _ = run(t, context.Background(), "--data", data, "--verify", "--json", root)
+	var sum summary
+	if err := json.Unmarshal([]byte(out), &sum); err != nil || code != 0 || sum.Rot != 0 {
+		t.Fatalf("a second --verify (the rotten content is now the record): exit %d %+v %v", code, sum, err)
+	}
+}

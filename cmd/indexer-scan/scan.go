@@ -79,6 +79,10 @@ type summary struct {
 	// hashes.
 	TooLarge    int64 `json:"too_large"`
 	MaxFileSize int64 `json:"max_file_size"`
+	// Rot counts the files --verify found changed under unchanged metadata
+	// (bit rot); Changed does not count them. RotFiles lists them.
+	Rot      int64         `json:"rot"`
+	RotFiles []scanner.Rot `json:"rot_files,omitempty"`
 	// Held lists the roots whose deletions the mass-delete guard held.
 	Held       []heldRoot `json:"deletions_held,omitempty"`
 	DurationMS int64      `json:"duration_ms"`
@@ -353,6 +357,10 @@ func (r *scanRun) finish(ctx context.Context) error {
 // deciding the exit code (app.ExitCode).
 func (s *summary) outcome() error {
 	var errs []error
+	if s.Rot > 0 {
+		errs = append(errs, fmt.Errorf("%w: %s changed while size, times and inode did not (listed above; the recorded sha256 is the good content's: 'indexer find --hash' finds its copies)",
+			app.ErrBitRot, app.Count(s.Rot, "file", "files")))
+	}
 	for _, h := range s.Held {
 		errs = append(errs, fmt.Errorf("%s: %w: %s of %s recorded are gone, and none was deleted (%s); if they are really gone, run again with --allow-mass-delete",
 			h.Root, app.ErrDeletionsHeld, app.Count(h.Gone, "file", "files"), app.Count(h.Recorded, "file", "files"), h.Reason))
@@ -378,6 +386,9 @@ func (s *summary) add(r scanner.Result) {
 	s.ScanCounts.Add(r.Counts)
 	s.Skipped += r.Skipped
 	s.TooLarge += r.TooLarge
+	s.Rot += int64(len(r.Rot))
+	s.Changed -= int64(len(r.Rot))
+	s.RotFiles = append(s.RotFiles, r.Rot...)
 	if h := r.MassDelete; h != nil {
 		s.Held = append(s.Held, heldRoot{Root: r.Root, Gone: h.Gone, Recorded: h.Recorded, Reason: h.Reason})
 	}
@@ -394,8 +405,12 @@ func (m *Main) print(s summary, asJSON bool) {
 		state = "INCOMPLETE (interrupted: nothing was deleted)"
 	}
 	fmt.Fprintf(m.Stdout, "scanned %s on %s: %s\n", strings.Join(s.Roots, ", "), s.Machine, state)
-	fmt.Fprintf(m.Stdout, "  seen %d  read %d  added %d  changed %d  moved %d  deleted %d  unreadable %d  skipped %d\n",
+	fmt.Fprintf(m.Stdout, "  seen %d  read %d  added %d  changed %d  moved %d  deleted %d  unreadable %d  skipped %d",
 		s.Seen, s.Read, s.Added, s.Changed, s.Moved, s.Deleted, s.Unreadable, s.Skipped)
+	if s.Rot > 0 {
+		fmt.Fprintf(m.Stdout, "  ROT %d", s.Rot)
+	}
+	fmt.Fprintln(m.Stdout)
 	secs := float64(s.DurationMS) / 1000
 	rate := 0.0
 	if secs > 0 {
@@ -409,6 +424,13 @@ func (m *Main) print(s summary, asJSON bool) {
 	if s.TooLarge > 0 {
 		fmt.Fprintf(m.Stdout, "  %s larger than --max-file-size %s: recorded without hashes (see the log; raise it, or 0 for no limit)\n",
 			app.Count(s.TooLarge, "file", "files"), (&app.SizeFlag{N: s.MaxFileSize}).String())
+	}
+	if s.Rot > 0 {
+		fmt.Fprintf(m.Stdout, "  BIT ROT: %s changed while size, times and inode did not:\n", app.Count(s.Rot, "file", "files"))
+		for _, r := range s.RotFiles {
+			fmt.Fprintf(m.Stdout, "    %s\n      recorded sha256 %s (the good content)\n      read now sha256 %s\n",
+				events.Path(r.Path), r.Recorded, r.Read)
+		}
 	}
 	for _, h := range s.Held {
 		fmt.Fprintf(m.Stdout, "  DELETIONS HELD under %s: %d of %d recorded files are gone, none deleted (%s); if they are really gone: --allow-mass-delete\n",
