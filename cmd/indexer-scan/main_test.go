@@ -684,3 +684,51 @@ func TestVerifyReportsRot(t *testing.T) {
 		t.Fatalf("a second --verify (the rotten content is now the record): exit %d %+v %v", code, sum, err)
 	}
 }
+
+// TestSummaryCountsWhatWasStored: the indexer-project that owns the data
+// directory goes away during a client scan. The summary counts the events
+// the log acknowledged, not those the scan emitted, and the message does
+// not blame a --server the user did not give.
+func TestSummaryCountsWhatWasStored(t *testing.T) {
+	t.Parallel()
+	root, data := t.TempDir(), t.TempDir()
+	const files = 3000
+	for i := range files {
+		p := filepath.Join(root, fmt.Sprintf("d%02d/f%05d", i%50, i))
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		os.WriteFile(p, []byte(fmt.Sprint(i)), 0o644)
+	}
+	// The owner: the directory's lock and its server, as indexer-project
+	// holds them.
+	lock, err := store.LockDir(data, "indexer-project")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lock.Close()
+	srv := &store.Server{DataDir: data}
+	if err := srv.Open(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	var out, errb bytes.Buffer
+	m := &Main{Stdout: &out, Stderr: &errb, Hostname: func() (string, error) { return "h", nil }}
+	var once sync.Once
+	m.OnScanStart = func() { once.Do(func() { srv.Close() }) }
+	err = m.Run(context.Background(), []string{"--data", data, "--json", root})
+	app.Report(&errb, "indexer-scan", err)
+	if app.ExitCode(err) != 1 || strings.Contains(errb.String(), "--server") {
+		t.Fatalf("scan whose owner went away: exit %d, want 1 and no word of --server\n%s", app.ExitCode(err), errb.String())
+	}
+	var sum summary
+	if err := json.Unmarshal(out.Bytes(), &sum); err != nil {
+		t.Fatalf("summary: %v\n%s", err, out.String())
+	}
+	stored := 0
+	for _, e := range storetest.ReadAll(t, data) {
+		if _, ok := e.Data.(*events.FileScanned); ok {
+			stored++
+		}
+	}
+	if sum.Added != int64(stored) || stored == files {
+		t.Fatalf("summary says added %d; the log holds %d of the %d files", sum.Added, stored, files)
+	}
+}

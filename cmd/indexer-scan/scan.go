@@ -286,13 +286,17 @@ func (r *scanRun) scanRoots(ctx context.Context) error {
 	appender := r.env.Log.NewAppender()
 	for _, root := range r.roots {
 		stateWriter := r.state.NewWriter()
-		appender.OnStored = stateWriter.Add
+		var stored storedCounts
+		appender.OnStored = func(seq uint64, e events.Event) {
+			stateWriter.Add(seq, e)
+			stored.add(e)
+		}
 		res, err := r.scan(ctx, root, appender)
-		r.sum.add(res)
+		r.sum.add(stored.of(res))
 		if err != nil {
 			stateWriter.Commit(false) // applied, but the checkpoint stays: CatchUp redoes it
 			r.scanFailed(ctx, res)
-			return err
+			return r.explain(err)
 		}
 		r.logger.Info("scan finished", "root", res.Root, "took", res.Duration, "complete", res.Complete)
 		if err := r.lease.Err(); err != nil {
@@ -304,6 +308,58 @@ func (r *scanRun) scanRoots(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// explain rewords an error of the log for a client of the data directory's
+// owner: the generic hint would blame a --server the user did not give.
+func (r *scanRun) explain(err error) error {
+	if r.cfg.Server != "" || r.env.Mode != app.Client || !errors.Is(err, store.ErrUnavailable) {
+		return err
+	}
+	return fmt.Errorf("%v\nthe process that owns %s, whose server this scan published to, went away; what the log acknowledged is stored and counted above: run the scan again (standalone once nothing owns the directory, or with indexer-project running)", err, r.cfg.DataDir)
+}
+
+// storedCounts counts a scan's file events as the log acknowledges them.
+type storedCounts struct {
+	counts events.ScanCounts
+	rot    map[string]bool
+}
+
+func (s *storedCounts) add(e events.Event) {
+	switch d := e.Data.(type) {
+	case *events.FileScanned:
+		s.counts.Added++
+	case *events.FileChanged:
+		s.counts.Changed++
+		if d.Reason == events.ReasonBitRot {
+			if s.rot == nil {
+				s.rot = map[string]bool{}
+			}
+			s.rot[string(d.Path)] = true
+		}
+	case *events.FileMoved:
+		s.counts.Moved++
+	case *events.FileDeleted:
+		s.counts.Deleted++
+	case *events.FileUnreadable:
+		s.counts.Unreadable++
+	}
+}
+
+// of returns res with its event counts, and its rotten files, those the
+// log acknowledged: what the scan emitted may not all be stored when it
+// failed. Seen, read and bytes read stay the walk's.
+func (s *storedCounts) of(res scanner.Result) scanner.Result {
+	c := &res.Counts
+	c.Added, c.Changed, c.Moved, c.Deleted, c.Unreadable = s.counts.Added, s.counts.Changed, s.counts.Moved, s.counts.Deleted, s.counts.Unreadable
+	rot := res.Rot[:0:0]
+	for _, f := range res.Rot {
+		if s.rot[f.Path] {
+			rot = append(rot, f)
+		}
+	}
+	res.Rot = rot
+	return res
 }
 
 // scan scans one root, showing its progress.
@@ -402,7 +458,7 @@ func (m *Main) print(s summary, asJSON bool) {
 	}
 	state := "complete"
 	if !s.Complete {
-		state = "INCOMPLETE (interrupted: nothing was deleted)"
+		state = "INCOMPLETE (stopped before the end: nothing was deleted; the counts are what the log stored)"
 	}
 	fmt.Fprintf(m.Stdout, "scanned %s on %s: %s\n", strings.Join(s.Roots, ", "), s.Machine, state)
 	fmt.Fprintf(m.Stdout, "  seen %d  read %d  added %d  changed %d  moved %d  deleted %d  unreadable %d  skipped %d",
