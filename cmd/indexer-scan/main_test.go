@@ -732,3 +732,42 @@ func TestSummaryCountsWhatWasStored(t *testing.T) {
 		t.Fatalf("summary says added %d; the log holds %d of the %d files", sum.Added, stored, files)
 	}
 }
+
+// TestScanBesideAnOwnerThatDoesNotIndex: another process that does not
+// index (here 'indexer events --follow') owns the data directory. The scan
+// publishes through it, says the index was not updated and what to run,
+// and exits 4; beside an indexer-project, which indexes, it exits 0.
+func TestScanBesideAnOwnerThatDoesNotIndex(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		owner string
+		code  int
+	}{{"indexer events", app.ExitNotIndexed}, {"indexer-project", 0}} {
+		root, data := t.TempDir(), t.TempDir()
+		os.WriteFile(filepath.Join(root, "a"), []byte("a"), 0o644)
+		lock, err := store.LockDir(data, tc.owner)
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv := &store.Server{DataDir: data}
+		if err := srv.Open(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		code, out, errs := run(t, context.Background(), "--data", data, root)
+		srv.Close()
+		lock.Close()
+		if code != tc.code {
+			t.Fatalf("scan beside %s: exit %d, want %d\n%s%s", tc.owner, code, tc.code, out, errs)
+		}
+		if tc.code == 0 {
+			if strings.Contains(out, "NOT updated") {
+				t.Fatalf("beside an indexer-project: %s", out)
+			}
+			continue
+		}
+		if !strings.Contains(out, "index NOT updated") || !strings.Contains(out, "held by indexer events (pid") ||
+			!strings.Contains(errs, "run indexer-project") {
+			t.Fatalf("scan beside %s:\n%s%s", tc.owner, out, errs)
+		}
+	}
+}

@@ -83,6 +83,12 @@ type summary struct {
 	// (bit rot); Changed does not count them. RotFiles lists them.
 	Rot      int64         `json:"rot"`
 	RotFiles []scanner.Rot `json:"rot_files,omitempty"`
+	// NotIndexed, when set, says why the index was not updated although
+	// the scan's events are stored.
+	NotIndexed string `json:"not_indexed,omitempty"`
+	// IndexedBy names the owner of the data directory that indexes the
+	// scan's events as they arrive (a client scan beside indexer-project).
+	IndexedBy string `json:"indexed_by,omitempty"`
 	// Held lists the roots whose deletions the mass-delete guard held.
 	Held       []heldRoot `json:"deletions_held,omitempty"`
 	DurationMS int64      `json:"duration_ms"`
@@ -131,6 +137,9 @@ type scanRun struct {
 	lease  *store.Lease
 	state  *scanstate.State
 	sum    summary
+	// owner is the process that owns the data directory when the scan is
+	// its client (no --server), nil otherwise.
+	owner *store.LockedError
 }
 
 // options are Run's flags.
@@ -262,6 +271,9 @@ func (r *scanRun) open(ctx context.Context) error {
 		r.logger.Info("scan state caught up", "events", n)
 	}
 	r.sum = summary{Machine: r.machine, Mode: r.env.Mode.String(), Complete: true, MaxFileSize: r.maxSize.N}
+	if r.env.Mode == app.Client && r.cfg.Server == "" {
+		r.owner = dirOwner(r.cfg.DataDir)
+	}
 	return nil
 }
 
@@ -308,6 +320,33 @@ func (r *scanRun) scanRoots(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// projectorOwner is how indexer-project names itself in the data
+// directory's lock: the one owner that indexes what a client stores.
+const projectorOwner = "indexer-project"
+
+// dirOwner returns who holds the data directory dir, or nil if nobody (it
+// ended since Open).
+func dirOwner(dir string) *store.LockedError {
+	l, err := store.LockDir(dir, "indexer-scan probe")
+	if err == nil {
+		l.Close()
+		return nil
+	}
+	var le *store.LockedError
+	errors.As(err, &le)
+	return le
+}
+
+// notIndexed says why the index was not updated after a client scan whose
+// data directory's owner does not index the log (indexer events --follow,
+// a query, a rebuild, another machine's standalone scan), or "".
+func (r *scanRun) notIndexed() string {
+	if r.owner == nil || r.owner.Owner == projectorOwner {
+		return ""
+	}
+	return fmt.Sprintf("%s is held by %s (pid %d), which does not index the log", r.cfg.DataDir, r.owner.Owner, r.owner.PID)
 }
 
 // explain rewords an error of the log for a client of the data directory's
@@ -403,6 +442,10 @@ func (r *scanRun) finish(ctx context.Context) error {
 		}
 		r.sum.Indexed = true
 	}
+	r.sum.NotIndexed = r.notIndexed()
+	if r.owner != nil && r.owner.Owner == projectorOwner {
+		r.sum.IndexedBy = fmt.Sprintf("%s (pid %d)", r.owner.Owner, r.owner.PID)
+	}
 	r.sum.PeakRSS = peakRSS()
 	r.report()
 	return r.sum.outcome()
@@ -420,6 +463,9 @@ func (s *summary) outcome() error {
 	for _, h := range s.Held {
 		errs = append(errs, fmt.Errorf("%s: %w: %s of %s recorded are gone, and none was deleted (%s); if they are really gone, run again with --allow-mass-delete",
 			h.Root, app.ErrDeletionsHeld, app.Count(h.Gone, "file", "files"), app.Count(h.Recorded, "file", "files"), h.Reason))
+	}
+	if s.NotIndexed != "" {
+		errs = append(errs, fmt.Errorf("%w: the scan's events are stored; run indexer-project (it indexes them, and keeps the index current), or run the scan again once that process ends", app.ErrNotIndexed))
 	}
 	if s.Unreadable > 0 {
 		errs = append(errs, fmt.Errorf("%s could not be read (see the log): %w", app.Count(s.Unreadable, "path", "paths"), app.ErrPartial))
@@ -491,6 +537,12 @@ func (m *Main) print(s summary, asJSON bool) {
 	for _, h := range s.Held {
 		fmt.Fprintf(m.Stdout, "  DELETIONS HELD under %s: %d of %d recorded files are gone, none deleted (%s); if they are really gone: --allow-mass-delete\n",
 			h.Root, h.Gone, h.Recorded, h.Reason)
+	}
+	if s.NotIndexed != "" {
+		fmt.Fprintf(m.Stdout, "  index NOT updated: %s; queries do not show this scan yet\n", s.NotIndexed)
+	}
+	if s.IndexedBy != "" {
+		fmt.Fprintf(m.Stdout, "  indexed by %s as it arrives: try 'indexer dupes' or 'indexer stats'\n", s.IndexedBy)
 	}
 	if s.Indexed {
 		fmt.Fprintln(m.Stdout, "  index updated: try 'indexer dupes' or 'indexer stats'")
