@@ -272,7 +272,9 @@ func (r *scanRun) open(ctx context.Context) error {
 	}
 	r.sum = summary{Machine: r.machine, Mode: r.env.Mode.String(), Complete: true, MaxFileSize: r.maxSize.N}
 	if r.env.Mode == app.Client && r.cfg.Server == "" {
-		r.owner = dirOwner(r.cfg.DataDir)
+		if o, err := app.DirOwner(r.cfg.Dir(), "indexer-scan probe"); err == nil {
+			r.owner = o.Lock // nil if the owner ended since Open
+		}
 	}
 	return nil
 }
@@ -325,19 +327,6 @@ func (r *scanRun) scanRoots(ctx context.Context) error {
 // projectorOwner is how indexer-project names itself in the data
 // directory's lock: the one owner that indexes what a client stores.
 const projectorOwner = "indexer-project"
-
-// dirOwner returns who holds the data directory dir, or nil if nobody (it
-// ended since Open).
-func dirOwner(dir string) *store.LockedError {
-	l, err := store.LockDir(dir, "indexer-scan probe")
-	if err == nil {
-		l.Close()
-		return nil
-	}
-	var le *store.LockedError
-	errors.As(err, &le)
-	return le
-}
 
 // notIndexed says why the index was not updated after a client scan whose
 // data directory's owner does not index the log (indexer events --follow,
