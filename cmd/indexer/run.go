@@ -37,6 +37,7 @@ var commands = map[string]command{
 	"ls":       {"same as tree", (*Main).runTree},
 	"machines": {"list the machines in the index", (*Main).runMachines},
 	"scans":    {"list scans, newest first", (*Main).runScans},
+	"rot":      {"list files whose last --verify found bit rot", (*Main).runRot},
 }
 
 // Run runs the subcommand named by args[0].

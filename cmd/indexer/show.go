@@ -51,6 +51,9 @@ func (m *Main) runShow(ctx context.Context, args []string) error {
 			pr.row(h.name, h.v)
 		}
 	}
+	if good := rotGood(d.History); good != "" {
+		pr.row("BIT ROT", "the last --verify read other content; good sha256 "+good+" (indexer rot)")
+	}
 	if err := pr.flush(); err != nil {
 		return err
 	}
@@ -75,6 +78,30 @@ func (m *Main) runShow(ctx context.Context, args []string) error {
 	fmt.Fprintln(m.Stdout)
 	fmt.Fprintln(m.Stdout, "history:")
 	return printHistory(m.Stdout, d.History, "  ")
+}
+
+// rotGood returns the good sha256 when the last content event of a
+// file's history is bit rot, or "".
+func rotGood(hs []service.HistoryEvent) string {
+	good := ""
+	for _, h := range hs {
+		ev, err := events.Decode(h.Event)
+		if err != nil {
+			continue
+		}
+		switch d := ev.Data.(type) {
+		case *events.FileChanged:
+			switch {
+			case d.Reason == events.ReasonBitRot:
+				good = d.PrevSHA256
+			case d.Reason == events.ReasonContent:
+				good = ""
+			}
+		case *events.FileScanned, *events.FileDeleted:
+			good = ""
+		}
+	}
+	return good
 }
 
 // fs0 formats mode bits like ls -l.
@@ -125,6 +152,10 @@ func describe(ev events.Event, movedAway bool) string {
 	case *events.FileScanned:
 		return held(&d.File)
 	case *events.FileChanged:
+		if d.Reason == events.ReasonBitRot {
+			// The good digest in full, for 'indexer find --hash'.
+			return fmt.Sprintf("BIT ROT (%s): read %s; good sha256 %s", d.Reason, held(&d.File), d.PrevSHA256)
+		}
 		s := fmt.Sprintf("%s: %s", d.Reason, held(&d.File))
 		if d.PrevSHA256 != "" {
 			s += " (was " + short(d.PrevSHA256) + ")"

@@ -1,0 +1,138 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/indexer/indexer/cmd/internal/app"
+	"github.com/indexer/indexer/events"
+	"github.com/indexer/indexer/store"
+)
+
+const rotAbout = `Lists the files whose last --verify found bit rot: content that changed
+while size, times and inode did not (a FileChanged with reason
+content-without-metadata), and that hold that content still. Each comes
+with the sha256 recorded before, the good content's: 'indexer find --hash'
+with it finds the good copies. A file whose content changes again (a
+restore), or that is deleted, leaves the list; one that moves takes its
+rot along. It reads the log's changes, moves and deletions.`
+
+// rotFile is a file whose last content event is bit rot.
+type rotFile struct {
+	Machine  string    `json:"machine"`
+	Path     string    `json:"path"`
+	Good     string    `json:"recorded_sha256"` // before the rot
+	Read     string    `json:"read_sha256"`     // what the verify read
+	Seq      uint64    `json:"seq"`             // the FileChanged that found it
+	Detected time.Time `json:"detected"`
+}
+
+func (m *Main) runRot(ctx context.Context, args []string) error {
+	var cfg app.Config
+	fs := m.flags("rot", "", rotAbout, &cfg)
+	machine := fs.String("machine", "", "only files of this machine `name`")
+	asJSON := fs.Bool("json", false, "print JSON lines")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if err := noArgs(fs.Args(), "rot"); err != nil {
+		return err
+	}
+	if *machine != "" {
+		if err := events.ValidateMachine(*machine); err != nil {
+			return app.Usagef("--machine: %v", err)
+		}
+	}
+	env, err := app.Open(ctx, cfg, app.OpenOptions{Owner: "indexer rot", AllowClient: true}, cfg.Logger(m.Stderr))
+	if err != nil {
+		return err
+	}
+	defer env.Close()
+	rot, err := rotten(ctx, env.Log, *machine)
+	if err != nil {
+		return err
+	}
+	p := newPrinter(m.Stdout, *asJSON)
+	if *asJSON {
+		for _, r := range rot {
+			if err := p.obj(r); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	if len(rot) == 0 {
+		fmt.Fprintln(m.Stdout, "no file's last verify found bit rot")
+		return nil
+	}
+	for _, r := range rot {
+		p.row(r.Machine, cell(r.Path), "good sha256 "+r.Good, "read "+r.Read, stamp(r.Detected))
+	}
+	if err := p.flush(); err != nil {
+		return err
+	}
+	fmt.Fprintf(m.Stdout, "%s with bit rot: 'indexer find --hash SHA256' lists the copies of the good content\n", app.Count(len(rot), "file", "files"))
+	return nil
+}
+
+// rotten folds the log's changes, moves and deletions (of machine, or of
+// all machines) into the files whose last content event is bit rot, in
+// machine and path order.
+func rotten(ctx context.Context, log *store.Log, machine string) ([]rotFile, error) {
+	if machine == "" {
+		machine = "*"
+	}
+	type rec struct {
+		seq uint64
+		ev  events.Event
+	}
+	var evs []rec
+	for _, t := range []events.Type{events.TypeFileChanged, events.TypeFileMoved, events.TypeFileDeleted} {
+		subject := events.SubjectPrefix + "." + machine + "." + events.Kind(t)
+		if _, err := log.Replay(ctx, 1, subject, func(r store.Record) error {
+			if e, err := events.Decode(r.Data); err == nil {
+				evs = append(evs, rec{r.Seq, e}) // the projector reports the others
+			}
+			return nil
+		}); err != nil {
+			return nil, fmt.Errorf("read the log: %w", err)
+		}
+	}
+	sort.Slice(evs, func(i, j int) bool { return evs[i].seq < evs[j].seq })
+	type key struct{ machine, path string }
+	rot := map[key]rotFile{}
+	for _, r := range evs {
+		switch d := r.ev.Data.(type) {
+		case *events.FileChanged:
+			k := key{r.ev.Machine, string(d.Path)}
+			switch {
+			case d.Reason == events.ReasonBitRot:
+				rot[k] = rotFile{Machine: k.machine, Path: k.path, Good: d.PrevSHA256, Read: d.Hashes.SHA256, Seq: r.seq, Detected: r.ev.Time}
+			case d.Hashes.SHA256 != rot[k].Read:
+				delete(rot, k) // new content: restored, or rewritten
+			}
+		case *events.FileMoved:
+			from := key{r.ev.Machine, string(d.From)}
+			if f, ok := rot[from]; ok {
+				delete(rot, from)
+				f.Path = string(d.Path)
+				rot[key{r.ev.Machine, f.Path}] = f
+			}
+		case *events.FileDeleted:
+			delete(rot, key{r.ev.Machine, string(d.Path)})
+		}
+	}
+	out := make([]rotFile, 0, len(rot))
+	for _, f := range rot {
+		out = append(out, f)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Machine != out[j].Machine {
+			return out[i].Machine < out[j].Machine
+		}
+		return out[i].Path < out[j].Path
+	})
+	return out, nil
+}
