@@ -8,7 +8,11 @@
 // # What a scan decides
 //
 //   - A file whose size, mtime, ctime and inode match its recorded entry is
-//     not opened. Unchanged files produce no event.
+//     not opened, unless the record lacks a digest the scan asks for
+//     (Entry.Digests): then it is read, and a FileChanged with ReasonHashes
+//     records every digest. Unchanged files produce no event. A digest the
+//     scan did not ask for is kept while the content is the same.
+//   - A file larger than MaxFileSize is recorded without hashes, not read.
 //   - A new path with the inode, size, mtime and birth time of a recorded
 //     path that is gone is a FileMoved, and is not read. File systems reuse
 //     a freed inode at once, so without the birth time (unknown to the file
@@ -37,7 +41,9 @@
 // Files are opened O_NOFOLLOW|O_NONBLOCK and fstat'ed before and after
 // reading: a file that changed meanwhile is read again, up to three times,
 // then recorded as unreadable (ErrChangedWhileReading). Holes of sparse
-// files are hashed as zeros without being read. Names are bytes: nothing
+// files are hashed as zeros without being read, at hashing speed: no digest
+// of N zero bytes can be had without hashing them (Merkle-Damgard), so the
+// hole loop checks the context and counts progress like a read. Names are bytes: nothing
 // assumes UTF-8. Paths longer than PATH_MAX are opened one directory at a
 // time (longpath.go).
 //
