@@ -79,7 +79,7 @@ func (w *walk) emitDeletions() *MassDelete {
 		}
 	}
 	if held := w.massDelete(int64(len(paths))); held != nil {
-		w.logger.Warn("deletions held", "root", w.root, "gone", held.Gone, "recorded", held.Recorded, "why", held.Reason)
+		w.logger.Info("deletions held", "root", w.root, "gone", held.Gone, "recorded", held.Recorded, "why", held.Reason)
 		return held
 	}
 	sort.Strings(paths)

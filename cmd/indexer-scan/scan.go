@@ -450,8 +450,8 @@ func (s *summary) outcome() error {
 			app.ErrBitRot, app.Count(s.Rot, "file", "files")))
 	}
 	for _, h := range s.Held {
-		errs = append(errs, fmt.Errorf("%s: %w: %s of %s recorded are gone, and none was deleted (%s); if they are really gone, run again with --allow-mass-delete",
-			h.Root, app.ErrDeletionsHeld, app.Count(h.Gone, "file", "files"), app.Count(h.Recorded, "file", "files"), h.Reason))
+		errs = append(errs, fmt.Errorf("%w under %s (see the summary): nothing was deleted; if the files are really gone (not an unmounted disk), run again with --allow-mass-delete",
+			app.ErrDeletionsHeld, h.Root))
 	}
 	if s.NotIndexed != "" {
 		errs = append(errs, fmt.Errorf("%w: the scan's events are stored; run indexer-project (it indexes them, and keeps the index current), or run the scan again once that process ends", app.ErrNotIndexed))
