@@ -30,6 +30,13 @@ func TestExitCodes(t *testing.T) {
 		{fmt.Errorf("scan: %w", context.Canceled), ExitInterrupted},
 		{errors.New("disk on fire"), ExitError},
 		{fmt.Errorf("append: %w", store.ErrUnavailable), ExitError},
+		{ErrNotIndexed, ExitNotIndexed},
+		{ErrDeletionsHeld, ExitHeld},
+		{ErrBitRot, ExitRot},
+		// A scan with several things to say exits with the most urgent.
+		{errors.Join(ErrNotIndexed, ErrPartial), ExitPartial},
+		{errors.Join(ErrNotIndexed, ErrPartial, ErrDeletionsHeld), ExitHeld},
+		{errors.Join(ErrDeletionsHeld, ErrBitRot), ExitRot},
 	} {
 		if got := ExitCode(tc.err); got != tc.want {
 			t.Errorf("ExitCode(%v) = %d, want %d", tc.err, got, tc.want)
