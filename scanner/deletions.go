@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"sort"
+	"strings"
 
 	"golang.org/x/sys/unix"
 
@@ -44,11 +45,16 @@ func (w *walk) findVanishedDirs() {
 func (w *walk) dirsGone(dirs []string) {
 	for _, dir := range dirs {
 		prefix := dir + "/"
-		w.state.Dir(dir, func(name string, _ *Entry) {
+		var known []namedEntry
+		w.state.Dir(dir, func(name string, e *Entry) {
+			known = append(known, namedEntry{name, *e})
 			if !w.moved[prefix+name] {
-				w.gone[prefix+name] = true
+				w.gone[prefix+name] = e.Device
 			}
 		})
+		w.mu.Lock()
+		w.countRecorded(known)
+		w.mu.Unlock()
 	}
 }
 
@@ -70,7 +76,8 @@ func (w *walk) aliasGone() {
 }
 
 // emitDeletions records every gone path that did not move, in path order,
-// unless the mass-delete guard holds them (massDelete).
+// but those the mass-delete guard holds (massDelete), and returns why it
+// held them.
 func (w *walk) emitDeletions() *MassDelete {
 	paths := make([]string, 0, len(w.gone))
 	for p := range w.gone {
@@ -78,25 +85,24 @@ func (w *walk) emitDeletions() *MassDelete {
 			paths = append(paths, p)
 		}
 	}
-	if held := w.massDelete(int64(len(paths))); held != nil {
+	paths, held := w.massDelete(paths)
+	if held != nil {
 		w.logger.Info("deletions held", "root", w.root, "gone", held.Gone, "recorded", held.Recorded, "why", held.Reason)
-		return held
 	}
 	sort.Strings(paths)
 	for _, p := range paths {
 		e, _ := w.state.Get(p)
 		w.record(&events.FileDeleted{Path: events.Path(p), SHA256: e.Hashes.SHA256})
 	}
-	return nil
+	return held
 }
 
 // The mass-delete guard: a scan deletes nothing, unless AllowMassDelete,
 // when it would delete more than MassDeleteMin files and more than
-// MassDeleteShare of the files recorded under the root, or any file once
-// the root is on another file system than the one its recorded files were
-// on. An unmounted disk's mount point is an empty directory of the file
-// system below: without the guard, a scan of it records the whole disk
-// deleted.
+// MassDeleteShare of the files recorded under the root, or every file
+// recorded on a device (file system) on which it found no directory. An
+// unmounted disk's mount point is an empty directory of the file system
+// below: without the guard, a scan of it records the whole disk deleted.
 const (
 	MassDeleteMin   = 100
 	MassDeleteShare = 0.5
@@ -104,49 +110,53 @@ const (
 
 // MassDelete says why the guard held a scan's deletions.
 type MassDelete struct {
-	Gone     int64  // files the scan found gone, none of them deleted
-	Recorded int64  // files recorded under the root before the scan
+	Gone     int64  // files the scan found gone and did not delete
+	Recorded int64  // files recorded in the directories the scan listed or found vanished
 	Reason   string // which rule held them
 }
 
-// massDelete returns why gone deletions must be held, or nil.
-func (w *walk) massDelete(gone int64) *MassDelete {
-	if w.AllowMassDelete || gone == 0 {
-		return nil
+// massDelete returns the gone paths to delete and, when the guard holds
+// some or all of them, why. The share rule holds them all; the device rule
+// only the files of the devices it finds gone.
+func (w *walk) massDelete(paths []string) ([]string, *MassDelete) {
+	if w.AllowMassDelete || len(paths) == 0 {
+		return paths, nil
 	}
-	recorded := w.countRecorded(w.root)
-	if w.alias != "" {
-		recorded += w.countRecorded(w.alias)
+	if gone := int64(len(paths)); gone > MassDeleteMin && float64(gone) > MassDeleteShare*float64(w.recorded) {
+		return nil, &MassDelete{Gone: gone, Recorded: w.recorded,
+			Reason: fmt.Sprintf("more than %d files and more than %.0f%% of those recorded under the root", MassDeleteMin, 100*MassDeleteShare)}
 	}
-	held := &MassDelete{Gone: gone, Recorded: recorded}
-	if st, err := statAt(unix.AT_FDCWD, w.root); err == nil && w.rootMoved(st.dev) {
-		held.Reason = "the root is on another file system than its recorded files (an unmounted disk?)"
-		return held
+	goneDev := map[uint64]int64{}
+	for _, p := range paths {
+		goneDev[w.gone[p]]++
 	}
-	if gone > MassDeleteMin && float64(gone) > MassDeleteShare*float64(recorded) {
-		held.Reason = fmt.Sprintf("more than %d files and more than %.0f%% of those recorded under the root", MassDeleteMin, 100*MassDeleteShare)
-		return held
+	var vanished []string
+	for dev, n := range goneDev {
+		if n == w.recDev[dev] && !w.seenDev[dev] {
+			vanished = append(vanished, fmt.Sprintf("%d:%d", unix.Major(dev), unix.Minor(dev)))
+		} else {
+			delete(goneDev, dev)
+		}
 	}
-	return nil
+	if len(vanished) == 0 {
+		return paths, nil
+	}
+	sort.Strings(vanished)
+	keep := paths[:0]
+	for _, p := range paths {
+		if _, held := goneDev[w.gone[p]]; !held {
+			keep = append(keep, p)
+		}
+	}
+	return keep, &MassDelete{Gone: int64(len(paths) - len(keep)), Recorded: w.recorded,
+		Reason: fmt.Sprintf("every file recorded on device %s is gone, and the scan found no directory on it (an unmounted disk?)", strings.Join(vanished, ", "))}
 }
 
-// countRecorded returns the number of files recorded at or under root.
-func (w *walk) countRecorded(root string) int64 {
-	var n int64
-	w.state.Dirs(root, func(dir string) error {
-		return w.state.Dir(dir, func(string, *Entry) { n++ })
-	})
-	return n
-}
-
-// rootMoved reports whether the files recorded directly in the root were
-// all on another device than dev, the root's now: the root's file system
-// changed since they were recorded.
-func (w *walk) rootMoved(dev uint64) bool {
-	some, same := false, false
-	w.state.Dir(w.root, func(_ string, e *Entry) {
-		some = true
-		same = same || e.Device == dev
-	})
-	return some && !same
+// countRecorded adds the recorded files of one directory to the guard's
+// counts. w.mu must be held.
+func (w *walk) countRecorded(known []namedEntry) {
+	w.recorded += int64(len(known))
+	for _, k := range known {
+		w.recDev[k.e.Device]++
+	}
 }

@@ -27,8 +27,8 @@
 //     nearest listed ancestor was). Unreadable, excluded and other-device
 //     directories delete nothing, and an interrupted scan deletes nothing.
 //   - The mass-delete guard (MassDeleteMin): a scan that would delete more
-//     than 100 files and more than half of a root's, or files of a root
-//     now on another file system than they were recorded on (an unmounted
+//     than 100 files and more than half of a root's, or every file
+//     recorded on a device on which it found no directory (an unmounted
 //     disk), deletes nothing unless AllowMassDelete; Result.MassDelete
 //     says why.
 //   - With Verify every file is read; different content under unchanged

@@ -162,8 +162,8 @@ func TestMassDeleteGuard(t *testing.T) {
 		t.Fatalf("with AllowMassDelete: %d events, guard %+v", len(evs), res.MassDelete)
 	}
 
-	// Files recorded in the root on another device: the root's file
-	// system changed. One file gone is enough.
+	// Every file recorded on a device the scan found no directory on: a
+	// file system that is not mounted. One file gone is enough.
 	h.opts = nil
 	other := t.TempDir()
 	st, err := os.Stat(other)
@@ -176,7 +176,48 @@ func TestMassDeleteGuard(t *testing.T) {
 		t.Fatal(err)
 	}
 	res, evs = h.mustScan(other)
-	if len(evs) != 0 || res.MassDelete == nil || !strings.Contains(res.MassDelete.Reason, "another file system") {
+	if len(evs) != 0 || res.MassDelete == nil || !strings.Contains(res.MassDelete.Reason, "found no directory on it") {
 		t.Fatalf("root on another device: %q, guard %+v", summary(other, evs), res.MassDelete)
+	}
+}
+
+// TestUnmountedDiskDeletesNothing mounts a real file system (a tmpfs, as
+// root) under the root, scans, unmounts it and scans again: its files are
+// not deleted, however few.
+func TestUnmountedDiskDeletesNothing(t *testing.T) {
+	t.Parallel()
+	if os.Geteuid() != 0 {
+		t.Skip("mounting needs root")
+	}
+	h := newHarness(t)
+	root := t.TempDir()
+	writeTree(t, root, map[string]string{"home/notes": "kept"})
+	disk := filepath.Join(root, "disk")
+	os.Mkdir(disk, 0o755)
+	if err := syscall.Mount("tmpfs", disk, "tmpfs", 0, "size=1m"); err != nil {
+		t.Skipf("mount tmpfs: %v", err)
+	}
+	mounted := true
+	defer func() {
+		if mounted {
+			syscall.Unmount(disk, 0)
+		}
+	}()
+	writeTree(t, disk, map[string]string{"photos/a.jpg": "a", "photos/b.jpg": "b", "c.txt": "c"})
+	h.mustScan(root)
+	if err := syscall.Unmount(disk, 0); err != nil {
+		t.Fatal(err)
+	}
+	mounted = false
+	res, evs := h.mustScan(root)
+	if len(evs) != 0 || res.MassDelete == nil || res.MassDelete.Gone != 3 {
+		t.Fatalf("scan of the unmounted disk's mount point: %q, guard %+v; want nothing deleted, 3 held", summary(root, evs), res.MassDelete)
+	}
+	// A file deleted on the root's own file system is deleted; the disk's
+	// files are still held.
+	os.Remove(filepath.Join(root, "home/notes"))
+	res, evs = h.mustScan(root)
+	if got := summary(root, evs); strings.Join(got, ",") != "FileDeleted home/notes" || res.MassDelete == nil || res.MassDelete.Gone != 3 {
+		t.Fatalf("a deletion beside the unmounted disk: %q, guard %+v", got, res.MassDelete)
 	}
 }

@@ -36,13 +36,19 @@ type walk struct {
 	visited map[string]bool    // directories listed
 	dirInos map[[2]uint64]bool // device and inode of directories entered: no loops
 	partial map[string]bool    // directories not read completely (unreadable, excluded, other device)
-	gone    map[string]bool    // recorded files missing from complete directories
-	moved   map[string]bool    // recorded paths that moved elsewhere in this scan
-	links   map[[2]uint64]*linkRead
-	counts  events.ScanCounts
-	skipped int64
-	tooBig  int64 // files larger than MaxFileSize, not read
-	rot     []Rot
+	gone    map[string]uint64  // recorded files missing from complete directories, and their recorded device
+	// For the mass-delete guard: the files recorded in the directories the
+	// scan listed or found vanished, in all and by device, and the devices
+	// of the directories it found.
+	recorded int64
+	recDev   map[uint64]int64
+	seenDev  map[uint64]bool
+	moved    map[string]bool // recorded paths that moved elsewhere in this scan
+	links    map[[2]uint64]*linkRead
+	counts   events.ScanCounts
+	skipped  int64
+	tooBig   int64 // files larger than MaxFileSize, not read
+	rot      []Rot
 
 	jobs chan fileJob
 	out  chan events.Payload
@@ -60,7 +66,9 @@ func (s *Scanner) newWalk(ctx context.Context, root, alias string, match *matche
 		visited: map[string]bool{},
 		dirInos: map[[2]uint64]bool{},
 		partial: map[string]bool{},
-		gone:    map[string]bool{},
+		gone:    map[string]uint64{},
+		recDev:  map[uint64]int64{},
+		seenDev: map[uint64]bool{},
 		moved:   map[string]bool{},
 		links:   map[[2]uint64]*linkRead{},
 		jobs:    make(chan fileJob, 1<<16), // the walk runs ahead: the total, and an ETA, are known early
@@ -80,10 +88,9 @@ func (s *Scanner) newWalk(ctx context.Context, root, alias string, match *matche
 	if w.logger == nil {
 		w.logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	if s.OneFileSystem {
-		if st, err := statAt(unix.AT_FDCWD, root); err == nil {
-			w.rootDev = st.dev
-		}
+	if st, err := statAt(unix.AT_FDCWD, root); err == nil {
+		w.rootDev = st.dev
+		w.seenDev[st.dev] = true
 	}
 	return w
 }

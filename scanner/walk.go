@@ -100,7 +100,7 @@ func (w *walk) listDir(dir string) []string {
 	if dir == "/" {
 		prefix = "/"
 	}
-	var gone []string // recorded names that are no longer files here
+	var gone []namedEntry // recorded files that are no longer files here
 	var subdirs []string
 	var seen int64
 	k := 0
@@ -109,7 +109,7 @@ func (w *walk) listDir(dir string) []string {
 			return nil
 		}
 		for k < len(known) && known[k].name < name {
-			gone = append(gone, known[k].name)
+			gone = append(gone, known[k])
 			k++
 		}
 		var prev *Entry
@@ -125,19 +125,20 @@ func (w *walk) listDir(dir string) []string {
 			subdirs = append(subdirs, sub)
 		}
 		if !present && prev != nil {
-			gone = append(gone, name)
+			gone = append(gone, namedEntry{name, *prev})
 		}
 	}
 	for ; k < len(known); k++ {
-		gone = append(gone, known[k].name)
+		gone = append(gone, known[k])
 	}
 	// Counted once per directory: per file, eight walkers would contend.
 	w.prog.Files.Add(seen)
 	w.mu.Lock()
 	w.counts.Seen += seen
+	w.countRecorded(known)
 	if complete {
-		for _, name := range gone {
-			w.gone[prefix+name] = true
+		for _, g := range gone {
+			w.gone[prefix+g.name] = g.e.Device
 		}
 	}
 	w.mu.Unlock()
@@ -178,6 +179,7 @@ func (w *walk) entry(dirfd int, path, name string, prev *Entry) (subdir string, 
 		w.mu.Lock()
 		loop := w.dirInos[key]
 		w.dirInos[key] = true
+		w.seenDev[st.dev] = true
 		w.mu.Unlock()
 		if loop {
 			w.markPartial(path) // a bind mount or similar loop: never entered twice

@@ -172,7 +172,7 @@ func (r *scanRun) parseFlags(args []string) error {
 	fs.Var(&r.excludes, "exclude", "leave out paths matching this gitignore-style `pattern` (repeatable)")
 	fs.BoolVar(&r.oneFS, "one-file-system", false, "do not enter directories on other file systems")
 	fs.BoolVar(&r.verify, "verify", false, "re-read every file, and report content that changed while size and mtime did not (bit rot)")
-	fs.BoolVar(&r.massDel, "allow-mass-delete", false, fmt.Sprintf("delete what the scan finds gone even when it is more than %d files and more than %.0f%% of a root's, or the root's file system changed (an unmounted disk reads as an empty directory)", scanner.MassDeleteMin, 100*scanner.MassDeleteShare))
+	fs.BoolVar(&r.massDel, "allow-mass-delete", false, fmt.Sprintf("delete what the scan finds gone even when it is more than %d files and more than %.0f%% of a root's, or all the files of a file system it no longer finds (an unmounted disk reads as an empty directory)", scanner.MassDeleteMin, 100*scanner.MassDeleteShare))
 	fs.BoolVar(&r.asJSON, "json", false, "print the summary as one JSON object")
 	fs.BoolVar(&r.quiet, "quiet", false, "print nothing but errors and the summary")
 	r.maxSize = app.SizeFlag{N: defaultMaxFileSize}
@@ -450,7 +450,7 @@ func (s *summary) outcome() error {
 			app.ErrBitRot, app.Count(s.Rot, "file", "files")))
 	}
 	for _, h := range s.Held {
-		errs = append(errs, fmt.Errorf("%w under %s (see the summary): nothing was deleted; if the files are really gone (not an unmounted disk), run again with --allow-mass-delete",
+		errs = append(errs, fmt.Errorf("%w under %s (see the summary): files gone were not deleted; if they are really gone (not an unmounted disk), run again with --allow-mass-delete",
 			app.ErrDeletionsHeld, h.Root))
 	}
 	if s.NotIndexed != "" {
@@ -524,8 +524,8 @@ func (m *Main) print(s summary, asJSON bool) {
 		}
 	}
 	for _, h := range s.Held {
-		fmt.Fprintf(m.Stdout, "  DELETIONS HELD under %s: %d of %d recorded files are gone, none deleted (%s); if they are really gone: --allow-mass-delete\n",
-			h.Root, h.Gone, h.Recorded, h.Reason)
+		fmt.Fprintf(m.Stdout, "  DELETIONS HELD under %s: %s gone, not deleted (%d recorded): %s; if they are really gone: --allow-mass-delete\n",
+			h.Root, app.Count(h.Gone, "file", "files"), h.Recorded, h.Reason)
 	}
 	if s.NotIndexed != "" {
 		fmt.Fprintf(m.Stdout, "  index NOT updated: %s; queries do not show this scan yet\n", s.NotIndexed)
