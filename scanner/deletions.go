@@ -52,8 +52,9 @@ func (w *walk) dirsGone(dirs []string) {
 				w.gone[prefix+name] = e.Device
 			}
 		})
+		devs := countDevices(known)
 		w.mu.Lock()
-		w.countRecorded(known)
+		w.countRecorded(devs)
 		w.mu.Unlock()
 	}
 }
@@ -152,11 +153,30 @@ func (w *walk) massDelete(paths []string) ([]string, *MassDelete) {
 		Reason: fmt.Sprintf("every file recorded on device %s is gone, and the scan found no directory on it (an unmounted disk?)", strings.Join(vanished, ", "))}
 }
 
-// countRecorded adds the recorded files of one directory to the guard's
-// counts. w.mu must be held.
-func (w *walk) countRecorded(known []namedEntry) {
-	w.recorded += int64(len(known))
+// devCount is how many recorded files of a directory are on a device.
+type devCount struct {
+	dev uint64
+	n   int64
+}
+
+// countDevices counts the recorded files of one directory by device: one
+// run, almost always.
+func countDevices(known []namedEntry) []devCount {
+	var out []devCount
 	for _, k := range known {
-		w.recDev[k.e.Device]++
+		if len(out) == 0 || out[len(out)-1].dev != k.e.Device {
+			out = append(out, devCount{dev: k.e.Device})
+		}
+		out[len(out)-1].n++
+	}
+	return out
+}
+
+// countRecorded adds the recorded files of one directory (countDevices) to
+// the guard's counts. w.mu must be held.
+func (w *walk) countRecorded(devs []devCount) {
+	for _, d := range devs {
+		w.recorded += d.n
+		w.recDev[d.dev] += d.n
 	}
 }

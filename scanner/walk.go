@@ -133,9 +133,10 @@ func (w *walk) listDir(dir string) []string {
 	}
 	// Counted once per directory: per file, eight walkers would contend.
 	w.prog.Files.Add(seen)
+	devs := countDevices(known)
 	w.mu.Lock()
 	w.counts.Seen += seen
-	w.countRecorded(known)
+	w.countRecorded(devs)
 	if complete {
 		for _, g := range gone {
 			w.gone[prefix+g.name] = g.e.Device
