@@ -3,11 +3,15 @@
 //
 //	indexer-scan [--data DIR] [--server URL] [--machine NAME] [--hashes LIST]
 //	             [--exclude PATTERN]... [--one-file-system] [--verify]
+//	             [--allow-mass-delete] [--max-file-size SIZE]
 //	             [--json] [--quiet] [--priority idle|low|normal] PATH...
 //
 // Standalone (no --server and no indexer-project on the data directory) it
 // runs the embedded NATS server and updates index.db before it exits; as a
-// client it only publishes. It runs at idle CPU priority unless asked
+// client it only publishes, and says so (exit 4) when the owner of the
+// data directory does not index. Its summary counts what the log
+// acknowledged; bit rot (exit 6) and deletions held by the mass-delete
+// guard (exit 5) are said apart. It runs at idle CPU priority unless asked
 // otherwise. Run it with --help for flags and exit codes.
 //
 // The pieces: scan.go (Main.Run's steps: flags, opening the data

@@ -51,7 +51,15 @@ FileMoved, FileDeleted, FileUnreadable) to the event log.
 Standalone (no --server, no indexer-project running on --data), it runs the
 embedded NATS server in the data directory and brings the local index up to
 date before it exits, so 'indexer dupes' answers right after. As a client
-(--server, or an indexer-project owning --data) it only publishes.
+(--server, or an indexer-project owning --data) it only publishes; when the
+process that owns --data does not index, the summary says the index was
+not updated and the scan exits 4.
+
+A scan that would delete more than 100 files and more than half of a
+root's, or every file of a file system it no longer finds (an unmounted
+disk's mount point is an empty directory), deletes none of them without
+--allow-mass-delete, and exits 5. --verify reports bit rot apart, with
+the paths, and exits 6.
 
 Files are lstat'ed and never followed through symbolic links; a symbolic
 link is recorded with its target. A PATH that is, or lies under, a symbolic
