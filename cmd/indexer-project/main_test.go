@@ -472,34 +472,34 @@ func TestCrashAtRandomMoments(t *testing.T) {
 	var appended int // events appended and flushed, set before published
 	go func() {
 		a := log.NewAppender()
-		defer func() { appended = int(a.Stored + a.Duplicates) }()
-		for i := 0; ; i++ {
-			var e events.Event
-			switch {
-			case i%2000 == 0:
-				e = tree.StartScan()
-			case i%2000 == 1999:
-				e = tree.EndScan()
-			default:
-				e = tree.Step()
+		err := func() error {
+			for i := 0; ; i++ {
+				var e events.Event
+				switch {
+				case i%2000 == 0:
+					e = tree.StartScan()
+				case i%2000 == 1999:
+					e = tree.EndScan()
+				default:
+					e = tree.Step()
+				}
+				if err := a.Append(ctx, e); err != nil {
+					return err
+				}
+				// One at a time, so the log holds them in the tree's order
+				// even when the server dies with events in flight.
+				if err := a.Flush(ctx); err != nil {
+					return err
+				}
+				select {
+				case <-stop:
+					return nil
+				default:
+				}
 			}
-			if err := a.Append(ctx, e); err != nil {
-				published <- err
-				return
-			}
-			// One at a time, so the log holds them in the tree's order
-			// even when the server dies with events in flight.
-			if err := a.Flush(ctx); err != nil {
-				published <- err
-				return
-			}
-			select {
-			case <-stop:
-				published <- nil
-				return
-			default:
-			}
-		}
+		}()
+		appended = int(a.Stored + a.Duplicates) // before the send: the receiver reads it
+		published <- err
 	}()
 
 	const kills = 20
