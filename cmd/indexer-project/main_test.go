@@ -456,7 +456,12 @@ func TestCrashAtRandomMoments(t *testing.T) {
 
 	c := startChild(t, dir, listen)
 	url := store.ReadServerURL(dir)
-	nc, err := store.Dial(ctx, url, "crash-test-scanner")
+	// The data directory's own credential, as a command run on it uses.
+	admin, err := store.FindKeyring(dir).Admin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	nc, err := store.DialAs(ctx, url, "crash-test-scanner", store.ClientAuth{Credential: admin})
 	if err != nil {
 		t.Fatal(err)
 	}
