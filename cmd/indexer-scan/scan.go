@@ -211,6 +211,9 @@ func (r *scanRun) parseFlags(args []string) error {
 	if badWorkers != nil {
 		return badWorkers
 	}
+	if err := machineOfCredential(fs, r.cfg, &r.machine); err != nil {
+		return err
+	}
 	if err := events.ValidateMachine(r.machine); err != nil {
 		return app.Usagef("%v", err)
 	}
