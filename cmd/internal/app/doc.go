@@ -15,6 +15,16 @@
 //     the command may be a client: connect to the owner.
 //   - Otherwise: ErrLocked, exit code 11.
 //
+// # Credentials
+//
+// A command that runs the embedded server opens the data directory's
+// keyring, making it on first use. A client connects with --creds
+// (INDEXER_CREDS) when given; otherwise with the data directory's own
+// credential when it connects to the server its owner serves (server.url);
+// otherwise with INDEXER_NATS_USER and INDEXER_NATS_PASSWORD, or as nobody.
+// --tls-ca (INDEXER_TLS_CA) adds a certificate authority to trust.
+// CheckExposure refuses to serve beyond loopback without TLS.
+//
 // Who owns a data directory (nobody, an indexer-project, a standalone
 // indexer-scan, or a process that serves no URL in it) is decided in one
 // place, DirOwner, which Open and the query commands share. A server.url
