@@ -131,6 +131,7 @@ func (u User) permissions() *server.Permissions {
 			Publish: &server.SubjectPermission{
 				Allow: append(readStream,
 					"indexer.>", "$SRV.>",
+					js+"STREAM.INFO."+leaseStream, // Log.Open looks for the lease bucket
 					js+"STREAM.MSG.GET."+DefaultStream,
 					js+"DIRECT.GET."+DefaultStream, js+"DIRECT.GET."+DefaultStream+".>",
 					js+"CONSUMER.CREATE."+DefaultStream+".>",
