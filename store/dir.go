@@ -30,6 +30,14 @@ func (d Dir) ScanStatePath(machine string) string { return d.path("scanstate-" +
 // owns the directory serves it.
 func (d Dir) ServerURLPath() string { return d.path("server.url") }
 
+// ServerCertPath holds the certificate of the embedded server's TLS
+// listener while one serves it, so the commands run on the directory trust
+// exactly it.
+func (d Dir) ServerCertPath() string { return d.path("server.pem") }
+
+// CredentialsPath is the directory of the credentials (see Keyring).
+func (d Dir) CredentialsPath() string { return d.path("credentials") }
+
 // StatusPath holds what a running indexer-project reports of its projector
 // (its status, once a second).
 func (d Dir) StatusPath() string { return d.path("projector.json") }

@@ -2,6 +2,9 @@ package store
 
 import (
 	"context"
+	"crypto/tls"
+	"encoding/pem"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -99,6 +102,13 @@ func (s *Server) Open(ctx context.Context) error {
 		s.stopAuth, s.authDone = make(chan struct{}), make(chan struct{})
 		go s.watchUsers(func() (*server.Options, error) { return s.options(host, port, sync, always) })
 	}
+	if !s.InProcess && s.tlsLeaf != nil {
+		cert := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: s.tlsLeaf})
+		if err := WriteFileAtomic(Dir(s.DataDir).ServerCertPath(), cert); err != nil {
+			s.Close()
+			return fmt.Errorf("write server certificate: %w", err)
+		}
+	}
 	if !s.InProcess {
 		if err := WriteFileAtomic(Dir(s.DataDir).ServerURLPath(), []byte(ns.ClientURL()+"\n")); err != nil {
 			s.Close()
@@ -185,6 +195,7 @@ func (s *Server) Close() error {
 	}
 	if !s.InProcess {
 		os.Remove(Dir(s.DataDir).ServerURLPath())
+		os.Remove(Dir(s.DataDir).ServerCertPath())
 	}
 	if s.stopAuth != nil {
 		close(s.stopAuth)
@@ -247,6 +258,10 @@ func DialAs(ctx context.Context, urls, name string, auth ClientAuth, extra ...na
 	if err != nil {
 		if isAuthError(err) {
 			return nil, fmt.Errorf("connect %s: %w: %v (%s)", urls, ErrPermission, err, auth.describe())
+		}
+		var cv *tls.CertificateVerificationError
+		if errors.As(err, &cv) {
+			return nil, fmt.Errorf("connect %s: %w: %v (the server's certificate is not trusted: give its certificate authority)", urls, ErrUnavailable, err)
 		}
 		return nil, fmt.Errorf("connect %s: %w: %v", urls, ErrUnavailable, err)
 	}

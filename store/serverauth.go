@@ -83,8 +83,10 @@ func leafDER(file string) ([]byte, error) {
 
 // pinnedTLS trusts exactly the certificate this server serves: Connect
 // reaches its own listener, whatever names the certificate carries.
-func (s *Server) pinnedTLS() *tls.Config {
-	leaf := s.tlsLeaf
+func (s *Server) pinnedTLS() *tls.Config { return pinnedTLS(s.tlsLeaf) }
+
+// pinnedTLS trusts exactly the certificate leaf (DER).
+func pinnedTLS(leaf []byte) *tls.Config {
 	return &tls.Config{
 		MinVersion:         tls.VersionTLS12,
 		InsecureSkipVerify: true, // replaced by the exact comparison below
@@ -144,6 +146,10 @@ type ClientAuth struct {
 	// CAFile is a PEM file of the certificate authorities to trust for a
 	// tls:// server, besides the system's.
 	CAFile string
+	// PinnedCert, when set, is the one certificate (DER) to trust: the
+	// one a data directory's owner serves (ReadServerCert), whatever
+	// names it carries.
+	PinnedCert []byte
 }
 
 func (a ClientAuth) options() ([]nats.Option, error) {
@@ -153,7 +159,9 @@ func (a ClientAuth) options() ([]nats.Option, error) {
 	} else if a.User != "" {
 		opts = append(opts, nats.UserInfo(a.User, a.Password))
 	}
-	if a.CAFile != "" {
+	if a.PinnedCert != nil {
+		opts = append(opts, nats.Secure(pinnedTLS(a.PinnedCert)))
+	} else if a.CAFile != "" {
 		if _, err := os.Stat(a.CAFile); err != nil {
 			return nil, fmt.Errorf("tls ca: %w", err)
 		}
@@ -179,4 +187,14 @@ func isAuthError(err error) bool {
 	return errors.Is(err, nats.ErrAuthorization) || errors.Is(err, nats.ErrAuthExpired) ||
 		errors.Is(err, nats.ErrAuthRevoked) || errors.Is(err, nats.ErrNkeysNotSupported) ||
 		strings.Contains(strings.ToLower(err.Error()), "authorization violation")
+}
+
+// ReadServerCert returns the certificate (DER) of the TLS listener of the
+// process that owns dir (Dir.ServerCertPath), or nil.
+func ReadServerCert(dir string) []byte {
+	der, err := leafDER(Dir(dir).ServerCertPath())
+	if err != nil {
+		return nil
+	}
+	return der
 }

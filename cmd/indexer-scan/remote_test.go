@@ -70,6 +70,12 @@ func TestScanAnotherMachineOverTLS(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &sum); err != nil || sum.Machine != "laptop" || sum.Added != files || sum.Mode != "client" {
 		t.Fatalf("summary %+v (%v): want machine laptop, %d added, client mode", sum, err, files)
 	}
+	// A command on the owner's own data directory trusts the owner's
+	// certificate and uses the data directory's credential.
+	code, out, errs = run(t, ctx, "--data", ownerDir, "--machine", "owner", "--json", root)
+	if code != 0 || !strings.Contains(out, `"mode":"client"`) {
+		t.Fatalf("scan beside the TLS owner: exit %d\n%s%s", code, out, errs)
+	}
 	n := 0
 	if _, err := owner.Log.Replay(ctx, 1, events.MachineSubjects("laptop"), func(r store.Record) error {
 		if e, err := events.Decode(r.Data); err == nil && e.Type == events.TypeFileScanned {

@@ -103,8 +103,12 @@ func Hint(err error) string {
 		return "stop the other process, or point --data at another directory; a running indexer-project serves the log, and commands use it automatically"
 	case errors.Is(err, store.ErrConflict):
 		return "another scan of this machine is running; wait for it to finish (the lease of a scan that died on this host is taken over at once; on another host it expires 30s after it died)"
+	case errors.Is(err, store.ErrUnavailable) && strings.Contains(err.Error(), "certificate"):
+		return "trust the server's certificate authority with --tls-ca FILE (env INDEXER_TLS_CA)"
 	case errors.Is(err, store.ErrUnavailable):
 		return "is the NATS server running and the --server URL right?"
+	case errors.Is(err, store.ErrPermission):
+		return "the credential may not do this: see 'indexer-project credentials list' on the log's owner, and --creds"
 	case errors.Is(err, events.ErrNewerSchema):
 		return "the log holds events written by a newer indexer: upgrade this binary"
 	}

@@ -41,6 +41,8 @@ func (c Config) clientAuth(urls string) (store.ClientAuth, error) {
 		}
 		auth.Credential = cred
 	case urls == store.ReadServerURL(c.DataDir):
+		// The owner's own listener: trust exactly its certificate.
+		auth.PinnedCert = store.ReadServerCert(c.DataDir)
 		if k := store.FindKeyring(c.DataDir); k != nil {
 			cred, err := k.Admin()
 			if err != nil {
