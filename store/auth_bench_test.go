@@ -69,10 +69,7 @@ func openAppendLog(b *testing.B, secure bool) *store.Log {
 		if err != nil {
 			b.Fatal(err)
 		}
-		cred, err := k.Add(store.RoleScanner, "nas1")
-		if err != nil {
-			b.Fatal(err)
-		}
+		_, cred := storetest.Issue(b, k, store.RoleScanner, "nas1")
 		ca, cert, key := storetest.TLSFiles(b)
 		srv.Keyring, srv.TLSCert, srv.TLSKey = k, cert, key
 		auth = store.ClientAuth{Credential: cred, CAFile: ca}

@@ -3,9 +3,8 @@ package store_test
 import (
 	"context"
 	"errors"
-	"os"
 	"os/exec"
-	"path/filepath"
+
 	"strings"
 	"testing"
 	"time"
@@ -38,22 +37,9 @@ func newAuthWorld(t *testing.T) *authWorld {
 		t.Fatal(err)
 	}
 	w.keyring = k
-	if w.scanA, err = k.Add(store.RoleScanner, "A"); err != nil {
-		t.Fatal(err)
-	}
-	if _, err = k.Add(store.RoleScanner, "B"); err != nil {
-		t.Fatal(err)
-	}
-	if w.reader, err = k.Add(store.RoleReader, "viewer"); err != nil {
-		t.Fatal(err)
-	}
-	files := t.TempDir()
-	w.scanAFile, w.readFile = filepath.Join(files, "A.creds"), filepath.Join(files, "viewer.creds")
-	for name, c := range map[string]*store.Credential{w.scanAFile: w.scanA, w.readFile: w.reader} {
-		if err := os.WriteFile(name, c.Encode(), 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
+	w.scanAFile, w.scanA = storetest.Issue(t, k, store.RoleScanner, "A")
+	storetest.Issue(t, k, store.RoleScanner, "B")
+	w.readFile, w.reader = storetest.Issue(t, k, store.RoleReader, "viewer")
 	w.srv = &store.Server{DataDir: w.dir, Keyring: k}
 	if err := w.srv.Open(context.Background()); err != nil {
 		t.Fatal(err)

@@ -31,10 +31,7 @@ func TestScanAnotherMachineOverTLS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cred, err := keyring.Add(store.RoleScanner, "laptop")
-	if err != nil {
-		t.Fatal(err)
-	}
+	creds, _ := storetest.Issue(t, keyring, store.RoleScanner, "laptop")
 	owner, err := app.Open(ctx, app.Config{DataDir: ownerDir, Replicas: 1},
 		app.OpenOptions{Owner: "indexer-project", Listen: "127.0.0.1:0", TLSCert: cert, TLSKey: key}, nil)
 	if err != nil {
@@ -44,10 +41,6 @@ func TestScanAnotherMachineOverTLS(t *testing.T) {
 	url := owner.Server.ClientURL()
 	if !strings.HasPrefix(url, "tls://") {
 		t.Fatalf("server URL %s, want tls://", url)
-	}
-	creds := filepath.Join(t.TempDir(), "laptop.creds")
-	if err := os.WriteFile(creds, cred.Encode(), 0o600); err != nil {
-		t.Fatal(err)
 	}
 	const files = 30
 	for i := range files {

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -10,6 +8,7 @@ import (
 	"github.com/indexer/indexer/projections/service"
 	"github.com/indexer/indexer/projections/service/servicetest"
 	"github.com/indexer/indexer/store"
+	"github.com/indexer/indexer/store/storetest"
 )
 
 // TestQueryWithReaderCredential: through --server, a reader's credential
@@ -22,19 +21,8 @@ func TestQueryWithReaderCredential(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	files := t.TempDir()
-	issue := func(role store.Role, name string) string {
-		c, err := keyring.Add(role, name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		p := filepath.Join(files, name+".creds")
-		if err := os.WriteFile(p, c.Encode(), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
-	reader, scanner := issue(store.RoleReader, "dash"), issue(store.RoleScanner, "laptop")
+	reader, _ := storetest.Issue(t, keyring, store.RoleReader, "dash")
+	scanner, _ := storetest.Issue(t, keyring, store.RoleScanner, "laptop")
 	env := servicetest.MustOpen(t, servicetest.Options{Listen: true, Lock: true, Dir: dir, Keyring: keyring})
 	env.Publish(t, servicetest.Fixture()...)
 	svc, err := service.Serve(env.Log, &service.Cache{Queries: env.Local, Checkpoint: env.Projector.Checkpoint}, nil, nil)

@@ -13,6 +13,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/indexer/indexer/store"
 )
 
 // TLSFiles makes a throw-away certificate authority and a server
@@ -63,4 +65,20 @@ func TLSFiles(tb testing.TB) (ca, cert, key string) {
 		return p
 	}
 	return write("ca.pem", "CERTIFICATE", caDER), write("cert.pem", "CERTIFICATE", srvDER), write("key.pem", "EC PRIVATE KEY", keyDER)
+}
+
+// Issue adds a credential of role for name to k and writes it, as
+// `indexer-project credentials add` does, into a temp file (mode 0600); it
+// returns the file and the credential.
+func Issue(tb testing.TB, k *store.Keyring, role store.Role, name string) (string, *store.Credential) {
+	tb.Helper()
+	c, err := k.Add(role, name)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	p := filepath.Join(tb.TempDir(), name+".creds")
+	if err := os.WriteFile(p, c.Encode(), 0o600); err != nil {
+		tb.Fatal(err)
+	}
+	return p, c
 }
