@@ -14,12 +14,12 @@ import (
 	"syscall"
 )
 
-// Names of the files of a data directory's credentials.
+// Names of the files in a data directory's credentials directory
+// (Dir.CredentialsPath, mode 0700).
 const (
-	CredentialsDir = "credentials" // in the data directory, mode 0700
-	AdminFile      = "admin.nk"    // the owner's own credential (a seed: secret)
-	UsersFile      = "users.json"  // every accepted credential: public keys and roles, no secrets
-	HTTPTokenFile  = "http.token"  // the bearer token of the HTTP API beyond loopback (secret)
+	AdminFile     = "admin.nk"   // the owner's own credential (a seed: secret)
+	UsersFile     = "users.json" // every accepted credential: public keys and roles, no secrets
+	HTTPTokenFile = "http.token" // the bearer token of the HTTP API beyond loopback (secret)
 )
 
 // Keyring is a data directory's credentials: DIR/credentials/users.json
@@ -72,7 +72,7 @@ func FindKeyring(dataDir string) *Keyring {
 	return k
 }
 
-func (k *Keyring) dir() string             { return filepath.Join(k.DataDir, CredentialsDir) }
+func (k *Keyring) dir() string             { return Dir(k.DataDir).CredentialsPath() }
 func (k *Keyring) path(name string) string { return filepath.Join(k.dir(), name) }
 
 // UsersPath is the file of the accepted credentials, which a serving

@@ -48,7 +48,7 @@ func TestCredentialsAddListRevoke(t *testing.T) {
 		t.Fatalf("list shows the secret, or the file has none:\n%s", list)
 	}
 	for _, f := range []string{store.UsersFile, store.AdminFile} {
-		if fi, err := os.Stat(filepath.Join(dir, store.CredentialsDir, f)); err != nil || fi.Mode().Perm() != 0o600 {
+		if fi, err := os.Stat(filepath.Join(store.Dir(dir).CredentialsPath(), f)); err != nil || fi.Mode().Perm() != 0o600 {
 			t.Fatalf("%s: %v %v, want 0600", f, fi, err)
 		}
 	}
@@ -99,7 +99,7 @@ func TestHTTPBeyondLoopbackNeedsToken(t *testing.T) {
 	pool := x509.NewCertPool()
 	pool.AppendCertsFromPEM(pem)
 	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
-	token, err := os.ReadFile(filepath.Join(dir, store.CredentialsDir, store.HTTPTokenFile))
+	token, err := os.ReadFile(filepath.Join(store.Dir(dir).CredentialsPath(), store.HTTPTokenFile))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -119,14 +119,14 @@ func TestDataDirIsPrivateAndOldOnesUpgrade(t *testing.T) {
 	}
 	privateModes(t, data)
 	d := store.Dir(data)
-	for _, f := range []string{d.IndexPath(), filepath.Join(data, store.CredentialsDir, store.AdminFile), filepath.Join(data, store.CredentialsDir, store.UsersFile)} {
+	for _, f := range []string{d.IndexPath(), filepath.Join(d.CredentialsPath(), store.AdminFile), filepath.Join(d.CredentialsPath(), store.UsersFile)} {
 		if _, err := os.Stat(f); err != nil {
 			t.Fatalf("after the first scan: %v", err)
 		}
 	}
 
 	// As an older indexer left it.
-	if err := os.RemoveAll(filepath.Join(data, store.CredentialsDir)); err != nil {
+	if err := os.RemoveAll(d.CredentialsPath()); err != nil {
 		t.Fatal(err)
 	}
 	filepath.WalkDir(data, func(p string, d os.DirEntry, err error) error {

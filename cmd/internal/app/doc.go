@@ -15,6 +15,13 @@
 //     the command may be a client: connect to the owner.
 //   - Otherwise: ErrLocked, exit code 11.
 //
+// Who owns a data directory (nobody, an indexer-project, a standalone
+// indexer-scan, or a process that serves no URL in it) is decided in one
+// place, DirOwner, which Open and the query commands share. A server.url
+// left behind by a process killed with SIGKILL is stale: the directory's
+// lock is free. DirOwner removes it, so the next command does not take it
+// for an owner.
+//
 // # Credentials
 //
 // A command that runs the embedded server opens the data directory's
@@ -24,13 +31,6 @@
 // otherwise with INDEXER_NATS_USER and INDEXER_NATS_PASSWORD, or as nobody.
 // --tls-ca (INDEXER_TLS_CA) adds a certificate authority to trust.
 // CheckExposure refuses to serve beyond loopback without TLS.
-//
-// Who owns a data directory (nobody, an indexer-project, a standalone
-// indexer-scan, or a process that serves no URL in it) is decided in one
-// place, DirOwner, which Open and the query commands share. A server.url
-// left behind by a process killed with SIGKILL is stale: the directory's
-// lock is free. DirOwner removes it, so the next command does not take it
-// for an owner.
 //
 // # Caveats
 //
