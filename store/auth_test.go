@@ -105,11 +105,21 @@ func TestScannerWritesOnlyItsMachine(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// A's lease held by another scan of A: the scanner reads who holds it.
+	other, err := w.admin.AcquireLease(ctx, "A", "the other scan of A", 30*time.Second, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.AcquireLease(ctx, "A", "test", 30*time.Second, nil); !errors.Is(err, store.ErrConflict) || !strings.Contains(err.Error(), "the other scan of A") {
+		t.Fatalf("A's lease while held: %v, want a conflict naming its holder", err)
+	}
+	if err := other.Release(ctx); err != nil {
+		t.Fatal(err)
+	}
 	lease, err := l.AcquireLease(ctx, "A", "test", 30*time.Second, nil)
 	if err != nil {
 		t.Fatalf("A's own lease: %v", err)
 	}
-	defer lease.Release(ctx)
 	a := l.NewAppender()
 	a.RetryFor = time.Minute // a denial must not wait for the retries to run out
 	for _, e := range testEvents(20, "A") {
@@ -143,6 +153,9 @@ func TestScannerWritesOnlyItsMachine(t *testing.T) {
 	}
 	if after := w.msgs(t); after != before {
 		t.Fatalf("the log went from %d to %d events", before, after)
+	}
+	if err := lease.Release(ctx); err != nil {
+		t.Fatalf("releasing A's own lease: %v", err)
 	}
 }
 
