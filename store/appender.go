@@ -185,10 +185,16 @@ func (a *Appender) checkAbsent(ctx context.Context, f *inflight) error {
 func (a *Appender) search(ctx context.Context, f *inflight) error {
 	due := map[string]*inflight{f.ev.ID.String(): f}
 	from := f.floor
+	// Only the machine's own subjects when all are of one machine: a
+	// scanner's credential may read no others.
+	filter := events.MachineSubjects(f.ev.Machine)
 	for _, p := range a.pending[a.head:] {
 		if p.found == 0 && p.ack != nil && time.Since(p.absent) >= a.log.Duplicates/4 {
 			due[p.ev.ID.String()] = p
 			from = min(from, p.floor)
+			if p.ev.Machine != f.ev.Machine {
+				filter = ""
+			}
 		}
 	}
 	checked := time.Now()
@@ -197,7 +203,7 @@ func (a *Appender) search(ctx context.Context, f *inflight) error {
 	// waited for without end.
 	ctx, cancel := context.WithTimeout(ctx, max(apiTimeout, time.Until(f.first.Add(a.RetryFor))))
 	defer cancel()
-	last, err := a.log.findIDs(ctx, from, func(id string, seq uint64) {
+	last, err := a.log.findIDs(ctx, from, filter, func(id string, seq uint64) {
 		if p := due[id]; p != nil && p.found == 0 {
 			p.found = seq
 		}
@@ -259,15 +265,27 @@ func (a *Appender) settleOldest(ctx context.Context) error {
 		defer t.Stop()
 		timeout = t.C
 	}
-	select {
-	case pa := <-f.ack.Ok():
-		return a.stored(f, pa)
-	case err := <-f.ack.Err():
-		return a.retry(ctx, f, err)
-	case <-timeout:
-		return a.retry(ctx, f, jetstream.ErrAsyncPublishTimeout)
-	case <-ctx.Done():
-		return ctx.Err()
+	for {
+		// A publish the server denied is never acknowledged: the
+		// connection's report of it ends the wait (see permWatch).
+		var violation <-chan struct{}
+		if w := a.log.perm; w != nil {
+			violation, _ = w.state()
+			if err := w.deniedSubject(f.msg.Subject); err != nil {
+				return fmt.Errorf("append %s: %w", f.msg.Subject, err)
+			}
+		}
+		select {
+		case pa := <-f.ack.Ok():
+			return a.stored(f, pa)
+		case err := <-f.ack.Err():
+			return a.retry(ctx, f, err)
+		case <-timeout:
+			return a.retry(ctx, f, jetstream.ErrAsyncPublishTimeout)
+		case <-violation:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 	}
 }
 

@@ -40,7 +40,7 @@ func (d *DB) Open() error {
 	if timeout == 0 {
 		timeout = time.Second
 	}
-	db, err := bolt.Open(d.Path, 0o644, &bolt.Options{
+	db, err := bolt.Open(d.Path, 0o600, &bolt.Options{
 		Timeout:         timeout,
 		ReadOnly:        d.ReadOnly,
 		NoSync:          d.NoSync,

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -28,6 +29,14 @@ func (d Dir) ScanStatePath(machine string) string { return d.path("scanstate-" +
 // ServerURLPath holds the URL of the embedded server while a process that
 // owns the directory serves it.
 func (d Dir) ServerURLPath() string { return d.path("server.url") }
+
+// ServerCertPath holds the certificate of the embedded server's TLS
+// listener while one serves it, so the commands run on the directory trust
+// exactly it.
+func (d Dir) ServerCertPath() string { return d.path("server.pem") }
+
+// CredentialsPath is the directory of the credentials (see Keyring).
+func (d Dir) CredentialsPath() string { return d.path("credentials") }
 
 // StatusPath holds what a running indexer-project reports of its projector
 // (its status, once a second).
@@ -58,10 +67,10 @@ type DirLock struct {
 // *LockedError (errors.Is ErrLocked) naming the process that holds it. owner
 // is written into the lock file for that message, e.g. "indexer-project".
 func LockDir(dir, owner string) (*DirLock, error) {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("create data directory: %w", err)
 	}
-	f, err := os.OpenFile(Dir(dir).LockPath(), os.O_RDWR|os.O_CREATE, 0o644)
+	f, err := os.OpenFile(Dir(dir).LockPath(), os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("open lock: %w", err)
 	}
@@ -80,7 +89,51 @@ func LockDir(dir, owner string) (*DirLock, error) {
 	if err := f.Truncate(0); err == nil {
 		fmt.Fprintf(f, "%d %s\n", os.Getpid(), owner)
 	}
+	if err := restrictModes(dir); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("data directory %s: %w", dir, err)
+	}
 	return &DirLock{Dir: dir, f: f}, nil
+}
+
+// restrictModes makes dir and what it holds private to its owner: the
+// directory 0700, each file and directory in it without group or other
+// permissions. The index and the scan state hold the names and hashes of
+// files that may sit in private directories; the credentials are secrets.
+// A data directory from before this rule is upgraded on its next use.
+func restrictModes(dir string) error {
+	if err := chmodPrivate(dir, 0o700); err != nil {
+		return err
+	}
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return err
+	}
+	for _, e := range ents {
+		if e.Type()&fs.ModeSymlink != 0 {
+			continue
+		}
+		fi, err := e.Info()
+		if err != nil {
+			continue // gone meanwhile
+		}
+		if err := chmodPrivate(filepath.Join(dir, e.Name()), fi.Mode().Perm()&^0o077); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// chmodPrivate sets mode on name unless it has it already.
+func chmodPrivate(name string, mode fs.FileMode) error {
+	fi, err := os.Lstat(name)
+	if err != nil {
+		return err
+	}
+	if fi.Mode().Perm() == mode {
+		return nil
+	}
+	return os.Chmod(name, mode)
 }
 
 // Close releases the directory.
@@ -110,7 +163,7 @@ func ReadServerURL(dir string) string {
 // which a crash makes stale anyway.
 func WriteFileAtomic(name string, b []byte) error {
 	tmp := name + ".tmp"
-	if err := os.WriteFile(tmp, b, 0o644); err != nil {
+	if err := os.WriteFile(tmp, b, 0o600); err != nil {
 		return err // *os.PathError names the file
 	}
 	if err := os.Rename(tmp, name); err != nil {

@@ -6,11 +6,13 @@
 // # The data directory
 //
 // One directory holds a machine's state, and Dir names its files: LOCK,
-// index.db, jetstream/, scanstate-<machine>.db, and while a process serves
-// the embedded server on the network server.url (and an indexer-project's
-// projector.json). LockDir gives one process ownership;
+// index.db, jetstream/, scanstate-<machine>.db, credentials/, and while a
+// process serves the embedded server on the network server.url (and an
+// indexer-project's projector.json). LockDir gives one process ownership;
 // nats-server would happily run two servers on one store and corrupt it, so
 // every command that starts a server or writes index.db takes the lock first.
+// LockDir also keeps the directory private: 0700, and nothing in it
+// readable by group or others.
 //
 // # The log
 //
@@ -29,6 +31,21 @@
 // than dropping old ones), deduplicates by Nats-Msg-Id within Log.Duplicates,
 // and denies delete and purge: the log is append-only by configuration, not
 // only by convention.
+//
+// # Credentials
+//
+// A Server with a Keyring accepts only the keyring's credentials: nkeys,
+// whose public keys are in DATA/credentials/users.json and whose seeds are
+// in the files of whoever holds them (the owner's own in admin.nk). Each has
+// a Role, enforced as NATS subject permissions: the admin may do
+// everything, a scanner of machine M may append only idx.M.> and write only
+// its own lease, a reader may ask queries and read. Keyring.Add issues one,
+// Keyring.Revoke removes one; a serving Server applies the change within a
+// second (ReloadOptions) and closes a revoked key's connections. Dial and
+// Server.Connect watch the connection's permission violations, so an action
+// the server denied fails at once with ErrPermission rather than as a
+// missing acknowledgement. With TLSCert and TLSKey the listener requires
+// TLS; Connect trusts exactly that certificate.
 //
 // # Requests
 //
@@ -57,6 +74,13 @@
 //     connection refuses publishes instead of buffering them (the Appender
 //     needs a resend to reach the server when it is sent); Appender and
 //     Request try again, other callers get ErrUnavailable.
+//   - Permissions are checked by the server per subject; a denied publish
+//     is reported on the connection, not to the call. The Appender and the
+//     API calls here turn that report into ErrPermission; a caller using
+//     the connection directly sees only a timeout. Any violation ends the
+//     API calls in flight on that connection.
+//   - A credential issued or revoked while the server runs takes effect
+//     within a second (the users file is polled), not at once.
 //   - The deduplication window (Log.Duplicates, 3 s) is shorter than an
 //     append's retries: see Appender for the search that covers the rest.
 //   - Keys and values from a Bucket are valid only inside the transaction.

@@ -13,12 +13,17 @@ import (
 // LeaseBucket is the JetStream key-value bucket holding scan leases.
 const LeaseBucket = "INDEXER_LEASES"
 
+// DefaultLeaseTTL is the lease bucket's TTL when Log.Open creates it:
+// how long a crashed holder blocks others.
+const DefaultLeaseTTL = 30 * time.Second
+
 // Lease is exclusive use of a name (a machine's scans) across every process
 // on the NATS network. It is a key in LeaseBucket that expires TTL after its
 // holder stops renewing it, so a crashed holder blocks others for at most
 // TTL.
 type Lease struct {
 	kv     jetstream.KeyValue
+	log    *Log
 	key    string
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -35,27 +40,31 @@ type Lease struct {
 // of this host): then the lease is taken over from it at once, rather than
 // after it expires.
 func (l *Log) AcquireLease(ctx context.Context, name, holder string, ttl time.Duration, stale func(holder string) bool) (*Lease, error) {
-	kv, err := l.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
-		Bucket:      LeaseBucket,
-		Description: "indexer: one scan per machine at a time",
-		TTL:         ttl,
-		History:     1,
-		Storage:     jetstream.FileStorage,
-		Replicas:    l.Replicas,
-	})
+	kv, err := l.leaseBucket(ctx, ttl)
 	if err != nil {
 		return nil, fmt.Errorf("lease bucket: %w", translate(err))
 	}
-	rev, err := kv.Create(ctx, name, []byte(holder))
+	var rev uint64
+	err = l.call(ctx, func(ctx context.Context) (err error) {
+		rev, err = kv.Create(ctx, name, []byte(holder))
+		return err
+	})
 	if errors.Is(err, jetstream.ErrKeyExists) {
 		who := "another scan"
-		e, gerr := kv.Get(ctx, name)
+		var e jetstream.KeyValueEntry
+		gerr := l.call(ctx, func(ctx context.Context) (err error) {
+			e, err = kv.Get(ctx, name)
+			return err
+		})
 		if gerr == nil {
 			who = string(e.Value())
 			if stale != nil && stale(who) {
 				// Only if it is still that holder's: two taking it over
 				// at once cannot both succeed.
-				rev, err = kv.Update(ctx, name, []byte(holder), e.Revision())
+				err = l.call(ctx, func(ctx context.Context) (err error) {
+					rev, err = kv.Update(ctx, name, []byte(holder), e.Revision())
+					return err
+				})
 			}
 		}
 		if rev == 0 {
@@ -66,10 +75,35 @@ func (l *Log) AcquireLease(ctx context.Context, name, holder string, ttl time.Du
 		return nil, fmt.Errorf("lease %s: %w", name, translate(err))
 	}
 	rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	le := &Lease{kv: kv, key: name, cancel: cancel, rev: rev}
+	le := &Lease{kv: kv, log: l, key: name, cancel: cancel, rev: rev}
 	le.wg.Add(1)
 	go le.renew(rctx, []byte(holder), ttl/3)
 	return le, nil
+}
+
+// leaseBucket opens the lease bucket, creating it when it does not exist
+// (a credential that may not create it finds it made by the owner).
+func (l *Log) leaseBucket(ctx context.Context, ttl time.Duration) (jetstream.KeyValue, error) {
+	var kv jetstream.KeyValue
+	err := l.call(ctx, func(ctx context.Context) (err error) {
+		kv, err = l.js.KeyValue(ctx, LeaseBucket)
+		return err
+	})
+	if !errors.Is(err, jetstream.ErrBucketNotFound) {
+		return kv, err
+	}
+	err = l.call(ctx, func(ctx context.Context) (err error) {
+		kv, err = l.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+			Bucket:      LeaseBucket,
+			Description: "indexer: one scan per machine at a time",
+			TTL:         ttl,
+			History:     1,
+			Storage:     jetstream.FileStorage,
+			Replicas:    l.Replicas,
+		})
+		return err
+	})
+	return kv, err
 }
 
 func (le *Lease) renew(ctx context.Context, holder []byte, every time.Duration) {
@@ -83,7 +117,11 @@ func (le *Lease) renew(ctx context.Context, holder []byte, every time.Duration) 
 		case <-t.C:
 		}
 		le.mu.Lock()
-		rev, err := le.kv.Update(ctx, le.key, holder, le.rev)
+		var rev uint64
+		err := le.log.call(ctx, func(ctx context.Context) (err error) {
+			rev, err = le.kv.Update(ctx, le.key, holder, le.rev)
+			return err
+		})
 		if err == nil {
 			le.rev = rev
 		} else if errors.Is(err, jetstream.ErrKeyExists) || errors.Is(err, jetstream.ErrKeyNotFound) {
@@ -109,7 +147,9 @@ func (le *Lease) Release(ctx context.Context) error {
 	if le.err != nil {
 		return nil
 	}
-	if err := le.kv.Delete(ctx, le.key, jetstream.LastRevision(le.rev)); err != nil {
+	if err := le.log.call(ctx, func(ctx context.Context) error {
+		return le.kv.Delete(ctx, le.key, jetstream.LastRevision(le.rev))
+	}); err != nil {
 		return fmt.Errorf("release lease %s: %w", le.key, translate(err))
 	}
 	return nil

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -45,6 +46,9 @@ type Log struct {
 	Duplicates time.Duration
 
 	js jetstream.JetStream
+	// perm holds the permission violations of Conn (nil for a connection
+	// not made by Dial or Server.Connect).
+	perm *permWatch
 	// seen is the highest sequence this Log has seen stored (read,
 	// acknowledged, or the stream's last in Info): an event appended later
 	// is stored above it, where an Appender's search for it starts.
@@ -108,6 +112,7 @@ func (l *Log) Open(ctx context.Context) error {
 		return fmt.Errorf("open log: %w", err)
 	}
 	l.js = js
+	l.perm = watchOf(l.Conn)
 	cfg := jetstream.StreamConfig{
 		Name:        l.Stream,
 		Description: "indexer event log: immutable file facts, JSON, see events package",
@@ -127,7 +132,7 @@ func (l *Log) Open(ctx context.Context) error {
 		AllowDirect: true,
 	}
 	for attempt := 0; ; attempt++ {
-		_, err = js.CreateOrUpdateStream(ctx, cfg)
+		err = l.provision(ctx, cfg)
 		if err == nil || attempt == 20 || ctx.Err() != nil || !retryable(err) {
 			break
 		}
@@ -136,12 +141,79 @@ func (l *Log) Open(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("provision stream %s: %w", l.Stream, translate(err))
 	}
+	// The lease bucket too, so a scanner whose credential may not create
+	// it finds it.
+	if _, err := l.leaseBucket(ctx, DefaultLeaseTTL); err != nil && !errors.Is(err, ErrPermission) {
+		return fmt.Errorf("provision lease bucket: %w", translate(err))
+	}
 	return nil
+}
+
+// provision creates the stream or brings its configuration to cfg. A
+// stream already configured so is left alone, so a credential that may
+// not manage streams (a scanner, a reader) opens it without trying; one
+// configured otherwise (another MaxBytes, say) is used as it is by such a
+// credential.
+func (l *Log) provision(ctx context.Context, cfg jetstream.StreamConfig) error {
+	var exists bool
+	err := l.call(ctx, func(ctx context.Context) error {
+		s, err := l.js.Stream(ctx, cfg.Name)
+		if err != nil {
+			return err
+		}
+		exists = true
+		if sameStream(s.CachedInfo().Config, cfg) {
+			return nil
+		}
+		return errNeedsUpdate
+	})
+	if err == nil {
+		return nil
+	}
+	if !errors.Is(err, errNeedsUpdate) && !errors.Is(err, jetstream.ErrStreamNotFound) {
+		return err
+	}
+	err = l.call(ctx, func(ctx context.Context) error {
+		_, err := l.js.CreateOrUpdateStream(ctx, cfg)
+		return err
+	})
+	if errors.Is(err, ErrPermission) && exists {
+		return nil
+	}
+	if errors.Is(err, ErrPermission) {
+		return fmt.Errorf("the stream does not exist and %w; start indexer-project (or a scan with the data directory's own credential) first", err)
+	}
+	return err
+}
+
+var errNeedsUpdate = errors.New("stream configuration differs")
+
+// sameStream reports whether got has what Open sets in want.
+func sameStream(got, want jetstream.StreamConfig) bool {
+	return got.Description == want.Description && slices.Equal(got.Subjects, want.Subjects) &&
+		got.Storage == want.Storage && got.Retention == want.Retention && got.Discard == want.Discard &&
+		got.MaxBytes == want.MaxBytes && got.MaxMsgs == want.MaxMsgs && got.MaxAge == want.MaxAge &&
+		got.MaxMsgSize == want.MaxMsgSize && got.Duplicates == want.Duplicates && got.Replicas == want.Replicas &&
+		got.Compression == want.Compression && got.DenyDelete == want.DenyDelete && got.DenyPurge == want.DenyPurge &&
+		got.AllowDirect == want.AllowDirect
+}
+
+// call runs an API request fn on a context that a permissions violation
+// reported on the connection ends at once, and returns that
+// *PermissionError instead of fn's error.
+func (l *Log) call(ctx context.Context, fn func(ctx context.Context) error) error {
+	gctx, cancel := l.perm.guard(ctx)
+	defer cancel()
+	return denied(gctx, fn(gctx))
 }
 
 // Info returns the stream's current state.
 func (l *Log) Info(ctx context.Context) (StreamInfo, error) {
-	s, err := l.js.Stream(ctx, l.Stream)
+	var s jetstream.Stream
+	err := l.call(ctx, func(ctx context.Context) (err error) {
+		s, err = l.js.Stream(ctx, l.Stream)
+		return err
+	})
 	if err != nil {
 		return StreamInfo{}, fmt.Errorf("stream info: %w", translate(err))
 	}
@@ -156,11 +228,15 @@ func (l *Log) Info(ctx context.Context) (StreamInfo, error) {
 
 // Get returns the event stored at seq.
 func (l *Log) Get(ctx context.Context, seq uint64) (Record, error) {
-	s, err := l.js.Stream(ctx, l.Stream)
-	if err != nil {
-		return Record{}, fmt.Errorf("get %d: %w", seq, translate(err))
-	}
-	m, err := s.GetMsg(ctx, seq, jetstream.WithGetMsgSubject(""))
+	var m *jetstream.RawStreamMsg
+	err := l.call(ctx, func(ctx context.Context) error {
+		s, err := l.js.Stream(ctx, l.Stream)
+		if err != nil {
+			return err
+		}
+		m, err = s.GetMsg(ctx, seq, jetstream.WithGetMsgSubject(""))
+		return err
+	})
 	if err != nil {
 		return Record{}, fmt.Errorf("get %d: %w", seq, translate(err))
 	}

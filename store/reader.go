@@ -67,11 +67,15 @@ func (l *Log) orderedConsumer(ctx context.Context, from uint64, filter string, h
 	// would otherwise be waited for as long as ctx allows, maybe forever.
 	actx, cancel := context.WithTimeout(ctx, apiTimeout)
 	defer cancel()
-	cons, err := l.js.OrderedConsumer(actx, l.Stream, cfg)
-	if err != nil {
-		return nil, 0, fmt.Errorf("read log from %d: %w", from, translate(err))
-	}
-	info, err := cons.Info(actx)
+	var cons jetstream.Consumer
+	var info *jetstream.ConsumerInfo
+	err := l.call(actx, func(ctx context.Context) (err error) {
+		if cons, err = l.js.OrderedConsumer(ctx, l.Stream, cfg); err != nil {
+			return err
+		}
+		info, err = cons.Info(ctx)
+		return err
+	})
 	if err != nil {
 		return nil, 0, fmt.Errorf("read log from %d: %w", from, translate(err))
 	}
@@ -159,12 +163,13 @@ func (l *Log) Follow(ctx context.Context, from uint64, filter string, fn func(Re
 	}
 }
 
-// findIDs calls fn with the message id and sequence of every event from
-// sequence from to the tail as it was when findIDs began, and returns the
-// last sequence it read (0 if none). It reads headers only: the Appender
-// searches with it for events whose acknowledgement was lost.
-func (l *Log) findIDs(ctx context.Context, from uint64, fn func(id string, seq uint64)) (last uint64, err error) {
-	cons, pending, err := l.orderedConsumer(ctx, from, "", true)
+// findIDs calls fn with the message id and sequence of every event
+// matching filter ("" for all) from sequence from to the tail as it was
+// when findIDs began, and returns the last sequence it read (0 if none).
+// It reads headers only: the Appender searches with it for events whose
+// acknowledgement was lost.
+func (l *Log) findIDs(ctx context.Context, from uint64, filter string, fn func(id string, seq uint64)) (last uint64, err error) {
+	cons, pending, err := l.orderedConsumer(ctx, from, filter, true)
 	if err != nil || pending == 0 {
 		return 0, err
 	}

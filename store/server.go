@@ -2,6 +2,9 @@ package store
 
 import (
 	"context"
+	"crypto/tls"
+	"encoding/pem"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -36,12 +39,24 @@ type Server struct {
 	// SyncInterval is the fsync interval; 0 means DefaultSyncInterval and a
 	// negative value means fsync after every write (slow, safest).
 	SyncInterval time.Duration
-	// User and Password, when set, are required of every client.
-	User, Password string
+	// Keyring, when set, makes the server accept only its credentials
+	// (nkeys: the server holds public keys only; see Role for what each
+	// may do) and Connect use its admin credential. A change to its users
+	// file (Keyring.Add, Revoke) takes effect within a second, without a
+	// restart: the connections of a revoked credential are closed. Without
+	// a Keyring the server accepts anyone (tests).
+	Keyring *Keyring
+	// TLSCert and TLSKey, PEM files, make the listener require TLS. In
+	// this process, Connect trusts exactly that certificate.
+	TLSCert, TLSKey string
 	// Logger receives the server's log; nil discards it.
 	Logger *slog.Logger
 
-	ns *server.Server
+	ns       *server.Server
+	admin    *Credential
+	tlsLeaf  []byte // the DER of the served certificate, pinned by Connect
+	stopAuth chan struct{}
+	authDone chan struct{}
 }
 
 // Open starts the server and waits until it accepts connections.
@@ -61,22 +76,9 @@ func (s *Server) Open(ctx context.Context) error {
 	case sync < 0:
 		sync, always = DefaultSyncInterval, true
 	}
-	opts := &server.Options{
-		ServerName:   "indexer",
-		Host:         host,
-		Port:         port,
-		DontListen:   s.InProcess,
-		NoSigs:       true,
-		NoLog:        s.Logger == nil,
-		JetStream:    true,
-		StoreDir:     Dir(s.DataDir).JetStreamPath(),
-		SyncInterval: sync,
-		SyncAlways:   always,
-		Username:     s.User,
-		Password:     s.Password,
-		// One event is a few hundred bytes; a large max payload only
-		// invites mistakes.
-		MaxPayload: 1 << 20,
+	opts, err := s.options(host, port, sync, always)
+	if err != nil {
+		return err
 	}
 	ns, err := server.NewServer(opts)
 	if err != nil {
@@ -96,6 +98,17 @@ func (s *Server) Open(ctx context.Context) error {
 		return fmt.Errorf("embedded server on %s: not ready after %s (is the port in use? see the log)", Dir(s.DataDir).JetStreamPath(), deadline)
 	}
 	s.ns = ns
+	if s.Keyring != nil {
+		s.stopAuth, s.authDone = make(chan struct{}), make(chan struct{})
+		go s.watchUsers(func() (*server.Options, error) { return s.options(host, port, sync, always) })
+	}
+	if !s.InProcess && s.tlsLeaf != nil {
+		cert := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: s.tlsLeaf})
+		if err := WriteFileAtomic(Dir(s.DataDir).ServerCertPath(), cert); err != nil {
+			s.Close()
+			return fmt.Errorf("write server certificate: %w", err)
+		}
+	}
 	if !s.InProcess {
 		if err := WriteFileAtomic(Dir(s.DataDir).ServerURLPath(), []byte(ns.ClientURL()+"\n")); err != nil {
 			s.Close()
@@ -103,6 +116,33 @@ func (s *Server) Open(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// options returns the embedded server's options, with the keyring's users
+// as they are now.
+func (s *Server) options(host string, port int, sync time.Duration, always bool) (*server.Options, error) {
+	opts := &server.Options{
+		ServerName:   "indexer",
+		Host:         host,
+		Port:         port,
+		DontListen:   s.InProcess,
+		NoSigs:       true,
+		NoLog:        s.Logger == nil,
+		JetStream:    true,
+		StoreDir:     Dir(s.DataDir).JetStreamPath(),
+		SyncInterval: sync,
+		SyncAlways:   always,
+		// One event is a few hundred bytes; a large max payload only
+		// invites mistakes.
+		MaxPayload: 1 << 20,
+	}
+	if err := s.authOptions(opts); err != nil {
+		return nil, err
+	}
+	if err := s.tlsOptions(opts); err != nil {
+		return nil, err
+	}
+	return opts, nil
 }
 
 // ClientURL returns the URL clients connect to ("" when InProcess).
@@ -124,7 +164,8 @@ func (s *Server) Connect(name string) (*nats.Conn, error) {
 	if s.ns == nil {
 		return nil, ErrClosed
 	}
-	opts := []nats.Option{nats.Name(name)}
+	w := newPermWatch("")
+	opts := append([]nats.Option{nats.Name(name)}, w.options()...)
 	url := ""
 	if s.InProcess {
 		opts = append(opts, nats.InProcessServer(s.ns))
@@ -132,14 +173,18 @@ func (s *Server) Connect(name string) (*nats.Conn, error) {
 		// The server lives and dies with this process: no reconnecting.
 		url = s.ns.ClientURL()
 		opts = append(opts, nats.NoReconnect())
+		if s.tlsLeaf != nil {
+			opts = append(opts, nats.Secure(s.pinnedTLS()))
+		}
 	}
-	if s.User != "" {
-		opts = append(opts, nats.UserInfo(s.User, s.Password))
+	if s.admin != nil {
+		opts = append(opts, s.admin.options()...)
 	}
 	nc, err := nats.Connect(url, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("connect to the embedded server: %w", err)
 	}
+	watches.Store(nc, w)
 	return nc, nil
 }
 
@@ -150,6 +195,12 @@ func (s *Server) Close() error {
 	}
 	if !s.InProcess {
 		os.Remove(Dir(s.DataDir).ServerURLPath())
+		os.Remove(Dir(s.DataDir).ServerCertPath())
+	}
+	if s.stopAuth != nil {
+		close(s.stopAuth)
+		<-s.authDone
+		s.stopAuth = nil
 	}
 	s.ns.Shutdown()
 	s.ns.WaitForShutdown()
@@ -168,15 +219,6 @@ func (a *slogAdapter) Errorf(f string, v ...any)  { a.l.Error(fmt.Sprintf(f, v..
 func (a *slogAdapter) Debugf(f string, v ...any)  { a.l.Debug(fmt.Sprintf(f, v...)) }
 func (a *slogAdapter) Tracef(f string, v ...any)  { a.l.Debug(fmt.Sprintf(f, v...)) }
 
-// Credentials returns the Dial option for user and password; none when user
-// is empty.
-func Credentials(user, password string) nats.Option {
-	if user == "" {
-		return func(*nats.Options) error { return nil }
-	}
-	return nats.UserInfo(user, password)
-}
-
 // Dial connects to an external NATS server or cluster. urls is a
 // comma-separated list. The connection reconnects forever; appends bound
 // their own waiting (Appender.RetryFor).
@@ -184,7 +226,21 @@ func Credentials(user, password string) nats.Option {
 // While it reconnects, a publish fails at once instead of waiting in
 // nats.go's buffer: a buffered resend would reach the server only after the
 // outage, when its deduplication window may have passed (see Appender).
+//
+// A permissions violation the server reports on the connection fails the
+// append or request that caused it at once with a *PermissionError.
 func Dial(ctx context.Context, urls, name string, extra ...nats.Option) (*nats.Conn, error) {
+	return DialAs(ctx, urls, name, ClientAuth{}, extra...)
+}
+
+// DialAs is Dial with a credential and the certificate authorities to
+// trust. A server that refuses the credential is ErrPermission.
+func DialAs(ctx context.Context, urls, name string, auth ClientAuth, extra ...nats.Option) (*nats.Conn, error) {
+	allowed := ""
+	if auth.Credential != nil {
+		allowed = auth.Credential.Allowed()
+	}
+	w := newPermWatch(allowed)
 	opts := append([]nats.Option{
 		nats.Name(name),
 		nats.MaxReconnects(-1),
@@ -192,13 +248,23 @@ func Dial(ctx context.Context, urls, name string, extra ...nats.Option) (*nats.C
 		nats.ReconnectBufSize(-1),
 		nats.RetryOnFailedConnect(false),
 		nats.Timeout(5 * time.Second),
-		// Connection trouble is retried and, past the bound, reported by
-		// the operation that needed the server; nats.go would print it.
-		nats.ErrorHandler(func(*nats.Conn, *nats.Subscription, error) {}),
-	}, extra...)
+	}, w.options()...)
+	authOpts, err := auth.options()
+	if err != nil {
+		return nil, fmt.Errorf("connect %s: %w", urls, err)
+	}
+	opts = append(append(opts, authOpts...), extra...)
 	nc, err := nats.Connect(urls, opts...)
 	if err != nil {
+		if isAuthError(err) {
+			return nil, fmt.Errorf("connect %s: %w: %v (%s)", urls, ErrPermission, err, auth.describe())
+		}
+		var cv *tls.CertificateVerificationError
+		if errors.As(err, &cv) {
+			return nil, fmt.Errorf("connect %s: %w: %v (the server's certificate is not trusted: give its certificate authority)", urls, ErrUnavailable, err)
+		}
 		return nil, fmt.Errorf("connect %s: %w: %v", urls, ErrUnavailable, err)
 	}
+	watches.Store(nc, w)
 	return nc, nil
 }

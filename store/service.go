@@ -183,7 +183,11 @@ func (l *Log) Request(ctx context.Context, subject string, body []byte) ([]byte,
 		ctx, cancel = context.WithTimeout(ctx, defaultRequestTimeout)
 		defer cancel()
 	}
+	gctx, cancel := watchOf(l.Conn).guard(ctx)
+	defer cancel()
+	ctx = gctx
 	out, err := l.request(ctx, subject, body)
+	err = denied(ctx, err)
 	for errors.Is(err, nats.ErrReconnectBufExceeded) && ctx.Err() == nil {
 		// The connection is reconnecting and sent nothing (see Dial): ask
 		// again once it is back, within ctx.
@@ -196,6 +200,8 @@ func (l *Log) Request(ctx context.Context, subject string, body []byte) ([]byte,
 	if err != nil {
 		var se *ServiceError
 		switch {
+		case errors.Is(err, ErrPermission):
+			return nil, fmt.Errorf("request %s: %w", subject, err)
 		case errors.As(err, &se):
 			return nil, se
 		case errors.Is(err, nats.ErrNoResponders):

@@ -20,7 +20,9 @@ func NewMain() *Main { return &Main{Stdout: os.Stdout, Stderr: os.Stderr} }
 // Run runs the subcommand named by args[0], or run when args start with a
 // flag or are empty.
 func (m *Main) Run(ctx context.Context, args []string) error {
-	args = app.CommandFirst(args, func(s string) bool { return s == "run" || s == "rebuild" || s == "status" || s == "help" })
+	args = app.CommandFirst(args, func(s string) bool {
+		return s == "run" || s == "rebuild" || s == "status" || s == "credentials" || s == "help"
+	})
 	name := "run"
 	if len(args) > 0 && len(args[0]) > 0 && args[0][0] != '-' {
 		name, args = args[0], args[1:]
@@ -32,11 +34,13 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 		return (&RebuildCommand{Main: m}).Run(ctx, args)
 	case "status":
 		return (&StatusCommand{Main: m}).Run(ctx, args)
+	case "credentials":
+		return (&CredentialsCommand{Main: m}).Run(ctx, args)
 	case "help":
 		fmt.Fprint(m.Stdout, usage)
 		return nil
 	}
-	return usagef("unknown command %q; the commands are run, rebuild and status", name)
+	return usagef("unknown command %q; the commands are run, rebuild, status and credentials", name)
 }
 
 const usage = `indexer-project folds the indexer's event log into the read models of
@@ -46,6 +50,8 @@ Usage:
   indexer-project [run] [flags]     follow the log until stopped (SIGTERM, Ctrl-C)
   indexer-project rebuild [flags]   rebuild index.db from the log, or build a past index into a file
   indexer-project status [flags]    checkpoint, lag, events/s, index size, dead letters
+  indexer-project credentials add|list|revoke
+                                    credentials for scanners on other machines, and readers
 
 Run 'indexer-project COMMAND --help' for a command's flags.
 `

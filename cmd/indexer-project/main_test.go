@@ -274,7 +274,12 @@ func (c *child) logText() string {
 // projector is running (it logs "projecting").
 func startChild(t *testing.T, dir, listen string) *child {
 	t.Helper()
-	args := []string{"run", "--data", dir, "--listen", listen, "--http", "127.0.0.1:0", "--log-level", "info"}
+	return startChildArgs(t, "run", "--data", dir, "--listen", listen, "--http", "127.0.0.1:0", "--log-level", "info")
+}
+
+// startChildArgs starts indexer-project with args, as startChild.
+func startChildArgs(t *testing.T, args ...string) *child {
+	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), childEnv+"="+strings.Join(args, "\x1f"))
 	stderr, err := cmd.StderrPipe()
@@ -456,7 +461,12 @@ func TestCrashAtRandomMoments(t *testing.T) {
 
 	c := startChild(t, dir, listen)
 	url := store.ReadServerURL(dir)
-	nc, err := store.Dial(ctx, url, "crash-test-scanner")
+	// The data directory's own credential, as a command run on it uses.
+	admin, err := store.FindKeyring(dir).Admin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	nc, err := store.DialAs(ctx, url, "crash-test-scanner", store.ClientAuth{Credential: admin})
 	if err != nil {
 		t.Fatal(err)
 	}

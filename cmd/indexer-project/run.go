@@ -34,6 +34,7 @@ type RunCommand struct {
 	batch     int
 	batchWait time.Duration
 	commitGap time.Duration
+	tls       serveTLS
 }
 
 // Run parses args and runs the projector until ctx ends.
@@ -45,6 +46,7 @@ func (c *RunCommand) Run(ctx context.Context, args []string) error {
 	fs.IntVar(&c.batch, "batch", projections.DefaultBatchSize, "most events per transaction")
 	fs.DurationVar(&c.batchWait, "batch-wait", projections.DefaultBatchWait, "longest a batch gathers events before it commits")
 	fs.DurationVar(&c.commitGap, "commit-gap", projections.DefaultCommitGap, "least time between commits while events trickle in (0: none)")
+	c.tls.register(fs)
 	if err := parse(fs, c.Stderr, args, `Usage: indexer-project [run] [flags]
 
 Follows the event log into DATA/index.db until SIGTERM or Ctrl-C. It owns
@@ -60,7 +62,11 @@ the indexer command and any machine on the NATS network.
 		return err
 	}
 	logger := c.cfg.Logger(c.Stderr)
-	env, err := app.Open(ctx, c.cfg, app.OpenOptions{Owner: "indexer-project", Listen: c.listen, LockWithServer: true}, logger)
+	if err := c.tls.check(c.http); err != nil {
+		return err
+	}
+	env, err := app.Open(ctx, c.cfg, app.OpenOptions{Owner: "indexer-project", Listen: c.listen, LockWithServer: true,
+		TLSCert: c.tls.cert, TLSKey: c.tls.key}, logger)
 	if err != nil {
 		return err
 	}
@@ -105,7 +111,11 @@ the indexer command and any machine on the NATS network.
 	httpDone := make(chan error, 1)
 	httpURL := "off"
 	if c.http != "off" && c.http != "" {
-		hs := &web.Server{Addr: c.http, Handler: web.New(queries, logger), Logger: logger}
+		handler, err := c.tls.protect(c.cfg.DataDir, c.http, web.New(queries, logger))
+		if err != nil {
+			return err
+		}
+		hs := &web.Server{Addr: c.http, Handler: handler, Logger: logger, TLSCert: c.tls.cert, TLSKey: c.tls.key}
 		if err := hs.Listen(); err != nil {
 			return err
 		}

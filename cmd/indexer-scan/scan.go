@@ -211,6 +211,9 @@ func (r *scanRun) parseFlags(args []string) error {
 	if badWorkers != nil {
 		return badWorkers
 	}
+	if err := machineOfCredential(fs, r.cfg, &r.machine); err != nil {
+		return err
+	}
 	if err := events.ValidateMachine(r.machine); err != nil {
 		return app.Usagef("%v", err)
 	}
@@ -255,7 +258,7 @@ func (r *scanRun) open(ctx context.Context) error {
 		return err
 	}
 	holder := fmt.Sprintf(holderFormat+" %s", os.Getpid(), r.host, time.Now().Format(time.RFC3339))
-	r.lease, err = r.env.Log.AcquireLease(ctx, r.machine, holder, 30*time.Second, func(other string) bool {
+	r.lease, err = r.env.Log.AcquireLease(ctx, r.machine, holder, store.DefaultLeaseTTL, func(other string) bool {
 		if deadHolder(other, r.host) {
 			r.logger.Warn("taking over the lease of a scan that no longer runs", "machine", r.machine, "holder", other)
 			return true

@@ -47,10 +47,19 @@
 // Keyboard: / search, j/k rows, Enter open, g d/s/u/t pages, u up a
 // directory, [ ] pages, ? help.
 //
+// # Access
+//
+// The Handler itself checks nothing; Protect wraps it with an Access: a
+// token every request but /health and /api/health must carry (a bearer
+// token, or the password of basic authentication, which a browser asks for
+// and then sends with the UI's requests), and the Host names a request may
+// use (on loopback: localhost, 127.0.0.1, ::1, against DNS rebinding).
+// Server serves HTTPS with TLSCert and TLSKey.
+//
 // # Caveats
 //
-//   - The handler has no authentication: serve it on loopback, or behind a
-//     proxy that adds it.
+//   - The Handler alone has no authentication: wrap it with Protect, as
+//     indexer-project does (a token beyond loopback, the Host check on it).
 //   - /api/statistics's duplicate_files walks every duplicate group (cached
 //     per checkpoint behind a service.Cache).
 //   - A group's files are read whole before being cut to a page (see

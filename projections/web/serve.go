@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -11,7 +12,7 @@ import (
 )
 
 // DefaultAddr is where indexer-project serves HTTP unless told otherwise:
-// loopback only, since the API has no authentication.
+// loopback only. Beyond loopback it needs TLS and a token (see Protect).
 const DefaultAddr = "127.0.0.1:8080"
 
 // Server serves a Handler on a TCP address until its context ends. Set the
@@ -21,6 +22,8 @@ type Server struct {
 	Addr    string
 	Handler http.Handler
 	Logger  *slog.Logger
+	// TLSCert and TLSKey, PEM files, make it serve HTTPS.
+	TLSCert, TLSKey string
 
 	ln  net.Listener
 	srv *http.Server
@@ -32,9 +35,20 @@ func (s *Server) Listen() error {
 	if addr == "" {
 		addr = DefaultAddr
 	}
+	var cfg *tls.Config
+	if s.TLSCert != "" || s.TLSKey != "" {
+		cert, err := tls.LoadX509KeyPair(s.TLSCert, s.TLSKey)
+		if err != nil {
+			return fmt.Errorf("listen https %s: %w", addr, err)
+		}
+		cfg = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12, NextProtos: []string{"http/1.1"}}
+	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return fmt.Errorf("listen http %s: %w", addr, err)
+	}
+	if cfg != nil {
+		ln = tls.NewListener(ln, cfg)
 	}
 	s.ln = ln
 	return nil
@@ -44,6 +58,9 @@ func (s *Server) Listen() error {
 func (s *Server) URL() string {
 	if s.ln == nil {
 		return ""
+	}
+	if s.TLSCert != "" {
+		return "https://" + s.ln.Addr().String()
 	}
 	return "http://" + s.ln.Addr().String()
 }

@@ -103,8 +103,12 @@ func Hint(err error) string {
 		return "stop the other process, or point --data at another directory; a running indexer-project serves the log, and commands use it automatically"
 	case errors.Is(err, store.ErrConflict):
 		return "another scan of this machine is running; wait for it to finish (the lease of a scan that died on this host is taken over at once; on another host it expires 30s after it died)"
+	case errors.Is(err, store.ErrUnavailable) && strings.Contains(err.Error(), "certificate"):
+		return "trust the server's certificate authority with --tls-ca FILE (env INDEXER_TLS_CA)"
 	case errors.Is(err, store.ErrUnavailable):
 		return "is the NATS server running and the --server URL right?"
+	case errors.Is(err, store.ErrPermission):
+		return "the credential may not do this: see 'indexer-project credentials list' on the log's owner, and --creds"
 	case errors.Is(err, events.ErrNewerSchema):
 		return "the log holds events written by a newer indexer: upgrade this binary"
 	}
@@ -145,6 +149,7 @@ type Config struct {
 	Replicas int
 	// LogLevel: debug, info, warn, error (INDEXER_LOG_LEVEL).
 	LogLevel string
+	AuthConfig
 
 	// envErr is the first INDEXER_* value RegisterFlags could not use, and
 	// envLogLevel INDEXER_LOG_LEVEL, for Check.
@@ -178,6 +183,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.DataDir, "data", Getenv("DATA", DefaultDataDir()), "data `dir`ectory (env INDEXER_DATA)")
 	fs.StringVar(&c.Server, "server", Getenv("SERVER", ""), "NATS server `url`s, comma-separated, instead of the embedded server (env INDEXER_SERVER)")
 	fs.StringVar(&c.LogLevel, "log-level", Getenv("LOG_LEVEL", "warn"), "log `level`: debug, info, warn, error (env INDEXER_LOG_LEVEL)")
+	c.registerAuthFlags(fs)
 	c.User = Getenv("NATS_USER", "")
 	c.Password = Getenv("NATS_PASSWORD", "")
 	c.envLogLevel = Getenv("LOG_LEVEL", "")
@@ -266,6 +272,8 @@ type OpenOptions struct {
 	// LockWithServer takes the data directory lock even with --server, for
 	// commands that write local files.
 	LockWithServer bool
+	// TLSCert and TLSKey make the embedded server's listener require TLS.
+	TLSCert, TLSKey string
 }
 
 // Env is an opened data directory and log. Close releases everything in
@@ -292,7 +300,11 @@ func Open(ctx context.Context, cfg Config, opts OpenOptions, logger *slog.Logger
 		}
 	}()
 	dial := func(urls string) error {
-		nc, err := store.Dial(ctx, urls, opts.Owner, store.Credentials(cfg.User, cfg.Password))
+		auth, err := cfg.clientAuth(urls)
+		if err != nil {
+			return err
+		}
+		nc, err := store.DialAs(ctx, urls, opts.Owner, auth)
 		if err != nil {
 			return err
 		}
@@ -333,12 +345,19 @@ func Open(ctx context.Context, cfg Config, opts OpenOptions, logger *slog.Logger
 		e.Mode = Standalone
 		e.Lock = lock
 		e.closers = append(e.closers, lock.Close)
+		keyring, err := store.OpenKeyring(cfg.DataDir)
+		if err != nil {
+			return nil, err
+		}
 		srv := &store.Server{DataDir: cfg.DataDir, SyncInterval: cfg.SyncInterval, Logger: logger,
-			User: cfg.User, Password: cfg.Password}
+			Keyring: keyring, TLSCert: opts.TLSCert, TLSKey: opts.TLSKey}
 		if opts.Listen != "" {
 			host, port, err := splitHostPort(opts.Listen)
 			if err != nil {
 				return nil, Usagef("--listen %q: %v", opts.Listen, err)
+			}
+			if err := CheckExposure("--listen", host, opts.TLSCert != ""); err != nil {
+				return nil, err
 			}
 			srv.Host, srv.Port = host, port
 		}

@@ -22,6 +22,16 @@
 // lock is free. DirOwner removes it, so the next command does not take it
 // for an owner.
 //
+// # Credentials
+//
+// A command that runs the embedded server opens the data directory's
+// keyring, making it on first use. A client connects with --creds
+// (INDEXER_CREDS) when given; otherwise with the data directory's own
+// credential when it connects to the server its owner serves (server.url);
+// otherwise with INDEXER_NATS_USER and INDEXER_NATS_PASSWORD, or as nobody.
+// --tls-ca (INDEXER_TLS_CA) adds a certificate authority to trust.
+// CheckExposure refuses to serve beyond loopback without TLS.
+//
 // # Caveats
 //
 // Only this package and the mains read the environment; library packages

@@ -53,6 +53,8 @@ type Options struct {
 	Dir string
 	// Lock takes the data directory's lock, as an owning process does.
 	Lock bool
+	// Keyring, when set, makes the server accept only its credentials.
+	Keyring *store.Keyring
 }
 
 // MustOpen starts an Env; everything stops at the test's cleanup, and the
@@ -78,7 +80,7 @@ func MustOpen(tb testing.TB, opt Options) *Env {
 		}
 		e.closers = append(e.closers, func() { lock.Close() })
 	}
-	srv := &store.Server{DataDir: dir, InProcess: !opt.Listen}
+	srv := &store.Server{DataDir: dir, InProcess: !opt.Listen, Keyring: opt.Keyring}
 	if err := srv.Open(ctx); err != nil {
 		fail(err)
 	}

@@ -1,0 +1,29 @@
+package main
+
+import (
+	"flag"
+	"os"
+
+	"github.com/indexer/indexer/cmd/internal/app"
+	"github.com/indexer/indexer/store"
+)
+
+// machineOfCredential makes a scanner credential's machine the default
+// of --machine, and refuses another one: the server would deny every
+// event of it.
+func machineOfCredential(fs *flag.FlagSet, cfg app.Config, machine *string) error {
+	cred, err := cfg.Credential()
+	if err != nil || cred == nil || cred.Role != store.RoleScanner {
+		return err
+	}
+	given := os.Getenv("INDEXER_MACHINE") != ""
+	fs.Visit(func(f *flag.Flag) { given = given || f.Name == "machine" })
+	if !given {
+		*machine = cred.Name
+		return nil
+	}
+	if *machine != cred.Name {
+		return app.Usagef("--machine %s: the credential %s is for machine %s, and may write only its events", *machine, cfg.Creds, cred.Name)
+	}
+	return nil
+}

@@ -1,0 +1,275 @@
+package store
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nkeys"
+
+	"github.com/indexer/indexer/events"
+)
+
+// Role is what a credential may do with the log. The embedded server
+// enforces it with NATS subject permissions: a denied action fails at once
+// with ErrPermission.
+type Role string
+
+const (
+	// RoleAdmin may do everything: the owner process of the data
+	// directory (indexer-project, a standalone scan) and the commands run
+	// beside it on the same data directory.
+	RoleAdmin Role = "admin"
+	// RoleScanner may append the events of one machine (idx.<machine>.>),
+	// hold that machine's scan lease, and read back that machine's events
+	// (the scan state's catch-up, the Appender's search). It may not touch
+	// another machine's subjects or lease, nor delete, purge or edit a
+	// stream.
+	RoleScanner Role = "scanner"
+	// RoleReader may ask the query service (indexer.>, but not
+	// indexer.admin.>) and read the log; it may publish nothing that is
+	// stored.
+	RoleReader Role = "reader"
+)
+
+// User is one credential the embedded server accepts: a public nkey, its
+// role, and for a scanner the machine it writes. The server holds only
+// public keys; the seed is in the credential file of whoever uses it.
+type User struct {
+	// Name is the machine for a scanner, a chosen name for a reader,
+	// "admin" for the data directory's own.
+	Name      string    `json:"name"`
+	Role      Role      `json:"role"`
+	PublicKey string    `json:"public_key"`
+	Created   time.Time `json:"created"`
+}
+
+// InboxPrefix is the prefix of the reply subjects of u's connections: the
+// only subjects a scanner or reader may subscribe to, so one machine
+// cannot read another's replies. The admin uses nats.go's default.
+func (u User) InboxPrefix() string {
+	switch u.Role {
+	case RoleScanner:
+		return "_INBOX.scan." + u.Name
+	case RoleReader:
+		return "_INBOX.read." + u.Name
+	}
+	return nats.InboxPrefix[:len(nats.InboxPrefix)-1]
+}
+
+// String describes u for messages: "scanner of machine laptop".
+func (u User) String() string {
+	switch u.Role {
+	case RoleScanner:
+		return "scanner of machine " + u.Name
+	case RoleReader:
+		return "reader " + u.Name
+	}
+	return string(u.Role)
+}
+
+// Allowed says in a few words what u may do, for a permission error.
+func (u User) Allowed() string {
+	switch u.Role {
+	case RoleScanner:
+		return fmt.Sprintf("this credential (%s) may publish only %s and its own scan lease", u, events.MachineSubjects(u.Name))
+	case RoleReader:
+		return fmt.Sprintf("this credential (%s) may only ask queries and read the log", u)
+	}
+	return "this credential may do everything"
+}
+
+// ValidateCredentialName checks a scanner's machine or a reader's name:
+// one subject token, as a machine name (events.ValidateMachine).
+func ValidateCredentialName(name string) error {
+	if name == "admin" {
+		return fmt.Errorf("%q is the data directory's own credential", name)
+	}
+	return events.ValidateMachine(name)
+}
+
+// permissions returns the NATS permissions of u (nil: everything).
+//
+// A scanner's reads go through ordered consumers filtered on its own
+// subjects, which nats.go creates on the subject
+// $JS.API.CONSUMER.CREATE.<stream>.<name>.<filter>, so a filter is part of
+// what is allowed. Pulling, consumer info and delete are allowed on any
+// consumer of the stream: names are random, and an ordered consumer that
+// finds its consumer gone recreates it.
+func (u User) permissions() *server.Permissions {
+	js := "$JS.API."
+	lease := "$KV." + LeaseBucket + "."
+	leaseStream := "KV_" + LeaseBucket
+	readStream := []string{
+		js + "INFO",
+		js + "STREAM.INFO." + DefaultStream,
+		js + "CONSUMER.MSG.NEXT." + DefaultStream + ".*",
+		js + "CONSUMER.INFO." + DefaultStream + ".*",
+		js + "CONSUMER.DELETE." + DefaultStream + ".*",
+	}
+	switch u.Role {
+	case RoleScanner:
+		return &server.Permissions{
+			Publish: &server.SubjectPermission{Allow: append(readStream,
+				events.MachineSubjects(u.Name),
+				lease+u.Name,
+				js+"STREAM.INFO."+leaseStream,
+				js+"STREAM.MSG.GET."+leaseStream,
+				js+"DIRECT.GET."+leaseStream+"."+lease+u.Name,
+				js+"CONSUMER.CREATE."+DefaultStream+".*."+events.MachineSubjects(u.Name),
+			)},
+			Subscribe: &server.SubjectPermission{Allow: []string{u.InboxPrefix() + ".>"}},
+		}
+	case RoleReader:
+		return &server.Permissions{
+			Publish: &server.SubjectPermission{
+				Allow: append(readStream,
+					"indexer.>", "$SRV.>",
+					js+"STREAM.INFO."+leaseStream, // Log.Open looks for the lease bucket
+					js+"STREAM.MSG.GET."+DefaultStream,
+					js+"DIRECT.GET."+DefaultStream, js+"DIRECT.GET."+DefaultStream+".>",
+					js+"CONSUMER.CREATE."+DefaultStream+".>",
+				),
+				Deny: []string{"indexer.admin.>"},
+			},
+			Subscribe: &server.SubjectPermission{Allow: []string{u.InboxPrefix() + ".>"}},
+		}
+	}
+	return nil
+}
+
+// Credential is a user with its secret: the nkey seed a client signs the
+// server's challenge with. Its file form (Encode) is an nkey seed file
+// with comments, which the NATS CLI reads with --nkey.
+type Credential struct {
+	User
+	seed []byte
+}
+
+// NewCredential generates a credential of role for name.
+func NewCredential(role Role, name string) (*Credential, error) {
+	kp, err := nkeys.CreateUser()
+	if err != nil {
+		return nil, fmt.Errorf("new credential: %w", err)
+	}
+	pub, _ := kp.PublicKey()
+	seed, _ := kp.Seed()
+	return &Credential{User: User{Name: name, Role: role, PublicKey: pub, Created: time.Now().UTC().Truncate(time.Second)}, seed: seed}, nil
+}
+
+// credentialHeader starts every credential file; the lines after it that
+// start with "# role:" and "# name:" say whose it is.
+const credentialHeader = "# indexer credential: an nkey seed. Keep it secret (mode 0600)."
+
+// Encode returns c's file form.
+func (c *Credential) Encode() []byte {
+	var b bytes.Buffer
+	fmt.Fprintln(&b, credentialHeader)
+	fmt.Fprintf(&b, "# role: %s\n# name: %s\n# public key: %s\n# created: %s\n", c.Role, c.Name, c.PublicKey, c.Created.Format(time.RFC3339))
+	fmt.Fprintf(&b, "# use: indexer-scan --creds FILE, or nats --nkey FILE")
+	if c.Role != RoleAdmin {
+		fmt.Fprintf(&b, " --inbox-prefix %s", c.InboxPrefix())
+	}
+	fmt.Fprintf(&b, "\n%s\n", c.seed)
+	return b.Bytes()
+}
+
+// ReadCredential reads a credential file written by Encode.
+func ReadCredential(file string) (*Credential, error) {
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return nil, fmt.Errorf("read credential: %w", err)
+	}
+	c, err := parseCredential(b)
+	if err != nil {
+		return nil, fmt.Errorf("read credential %s: %w", file, err)
+	}
+	return c, nil
+}
+
+func parseCredential(b []byte) (*Credential, error) {
+	kp, err := nkeys.ParseDecoratedNKey(b)
+	if err != nil {
+		return nil, fmt.Errorf("no nkey seed in it: %w", err)
+	}
+	pub, err := kp.PublicKey()
+	if err != nil || !nkeys.IsValidPublicUserKey(pub) {
+		return nil, fmt.Errorf("not a user nkey seed")
+	}
+	seed, _ := kp.Seed()
+	c := &Credential{User: User{PublicKey: pub, Role: RoleAdmin, Name: "admin"}, seed: seed}
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	for sc.Scan() {
+		line := sc.Text()
+		if v, ok := strings.CutPrefix(line, "# role: "); ok {
+			c.Role = Role(strings.TrimSpace(v))
+		} else if v, ok := strings.CutPrefix(line, "# name: "); ok {
+			c.Name = strings.TrimSpace(v)
+		} else if v, ok := strings.CutPrefix(line, "# created: "); ok {
+			c.Created, _ = time.Parse(time.RFC3339, strings.TrimSpace(v))
+		}
+	}
+	switch c.Role {
+	case RoleAdmin, RoleScanner, RoleReader:
+	default:
+		return nil, fmt.Errorf("unknown role %q", c.Role)
+	}
+	if c.Role != RoleAdmin {
+		if err := ValidateCredentialName(c.Name); err != nil {
+			return nil, err
+		}
+	}
+	return c, nil
+}
+
+// options returns the nats.go options that connect as c: the nkey, signing
+// the server's challenge, and the inbox prefix its permissions allow.
+func (c *Credential) options() []nats.Option {
+	seed := c.seed
+	sign := func(nonce []byte) ([]byte, error) {
+		kp, err := nkeys.FromSeed(seed)
+		if err != nil {
+			return nil, err
+		}
+		defer kp.Wipe()
+		return kp.Sign(nonce)
+	}
+	opts := []nats.Option{nats.Nkey(c.PublicKey, sign)}
+	if c.Role != RoleAdmin {
+		opts = append(opts, nats.CustomInboxPrefix(c.InboxPrefix()))
+	}
+	return opts
+}
+
+// ErrPermission is returned when the server refused an action to the
+// connection's credential (a NATS permissions violation): appending another
+// machine's events, deleting the stream, writing another machine's lease.
+// Retrying cannot help; the error (a *PermissionError) says what the
+// credential may do. Use one with the right role (indexer-project
+// credentials add).
+var ErrPermission = errors.New("permission denied")
+
+// PermissionError is a permissions violation the server reported.
+type PermissionError struct {
+	Op      string // "publish to" or "subscription to"
+	Subject string
+	// Allowed says what the credential may do ("" when unknown).
+	Allowed string
+}
+
+func (e *PermissionError) Error() string {
+	msg := fmt.Sprintf("permission denied: %s %q", e.Op, e.Subject)
+	if e.Allowed != "" {
+		msg += ": " + e.Allowed
+	}
+	return msg
+}
+
+// Is makes errors.Is(err, ErrPermission) true.
+func (e *PermissionError) Is(target error) bool { return target == ErrPermission }
