@@ -40,11 +40,19 @@
 // with an error wrapping events.ErrNewerSchema, after committing everything
 // before it.
 //
-// Before following, Run compares the checkpoint with the stream. A stream
-// created at another time (deleted and recreated), a stream whose last
-// sequence is below the checkpoint (a tail lost with the server's unsynced
-// writes), or an index of another ModelVersion is rebuilt, with a warning
-// saying why.
+// Run compares the checkpoint with the stream before following, after
+// every error of the log, every second while following, and before every
+// commit (an ordered consumer follows a deleted and recreated stream
+// without a word). An index of another ModelVersion, or one whose stream
+// (the same incarnation: the same creation time) lost a tail stored within
+// TailLossWindow of the checkpoint (JetStream's unsynced writes at a power
+// loss), is rebuilt with a warning saying why. Any other difference (a
+// stream deleted and created again, or created anew because jetstream/ was
+// lost; an empty stream; one missing events the index has not applied; an
+// older copy of the store) stops Run and CatchUp with ErrLogReplaced: the
+// index is kept as it is, View refuses to read it, Status says why, and
+// Rebuild refuses too. AcceptNewLog keeps the file as
+// index.db.orphaned-TIME and builds a new index from the log.
 //
 // # Rebuild and time travel
 //

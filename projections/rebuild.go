@@ -217,8 +217,21 @@ func RebuildPath(path string) string { return path + ".rebuild" }
 // (RebuildPath(Path)), catches it up, then swaps it in with a rename. Readers
 // keep using the old file until the swap, which holds them only for the last
 // few events; Run, if running, carries on with the new file. An interrupted
-// rebuild resumes where it stopped.
+// rebuild resumes where it stopped. It refuses (ErrLogReplaced) to replace
+// an index whose log was replaced: AcceptNewLog does that, keeping the old
+// file.
 func (p *Projector) Rebuild(ctx context.Context) error {
+	_, reason, auto, err := p.logVerdict(ctx)
+	switch {
+	case err != nil:
+		return fmt.Errorf("rebuild: %w", err)
+	case reason != "" && !auto:
+		return fmt.Errorf("rebuild: %w", replaced(reason))
+	}
+	return p.rebuild(ctx)
+}
+
+func (p *Projector) rebuild(ctx context.Context) error {
 	tmp := RebuildPath(p.Path)
 	opt := BuildOptions{BatchSize: p.rebuildSize(), Decoders: p.decoders(), Logger: p.logger()}
 	opt.afterCommit = func(seq uint64) {
@@ -310,7 +323,7 @@ func (p *Projector) Status(ctx context.Context) (Status, error) {
 		s.Error = p.fatal.Error()
 	}
 	p.nmu.Unlock()
-	err := p.View(func(tx *store.Tx) error {
+	err := p.view(func(tx *store.Tx) error {
 		s.DeadLetters = tx.Count(bucketDead)
 		return nil
 	})
@@ -322,11 +335,20 @@ func (p *Projector) Status(ctx context.Context) (Status, error) {
 		s.IndexBytes = p.db.Size()
 	}
 	p.mu.RUnlock()
-	info, err := p.Log.Info(ctx)
+	info, reason, auto, err := p.logVerdict(ctx)
 	if err != nil {
 		return s, err
 	}
 	s.StreamLastSeq, s.Lag = info.LastSeq, info.Lag(s.Checkpoint)
-	s.CaughtUp = s.Lag == 0
+	// An index ahead of its log, or of another log, is not caught up
+	// whatever the numbers say.
+	s.CaughtUp = s.Lag == 0 && reason == ""
+	switch {
+	case reason == "" || s.Error != "":
+	case auto:
+		s.Error = "the index is rebuilt when the projector runs: " + reason
+	default:
+		s.Error = replaced(reason).Error()
+	}
 	return s, nil
 }

@@ -65,7 +65,13 @@ indexer-scan runs.
 	if running {
 		if info, err := env.Log.Info(ctx); err == nil {
 			st.StreamLastSeq, st.Lag = info.LastSeq, info.Lag(st.Checkpoint)
-			st.CaughtUp = st.Lag == 0
+			st.CaughtUp = st.Lag == 0 && st.Error == ""
+			if info.LastSeq < st.Checkpoint {
+				st.CaughtUp = false
+				if st.Error == "" {
+					st.Error = fmt.Sprintf("the index is at seq %d, past the log's last seq %d: the log lost events the index holds", st.Checkpoint, info.LastSeq)
+				}
+			}
 		}
 	} else if !exists(dir.IndexPath()) {
 		// No index yet (a first standalone scan has not finished): the
@@ -101,6 +107,8 @@ indexer-scan runs.
 	}
 	state := "caught up"
 	switch {
+	case st.Error != "":
+		state = "stopped: see error"
 	case st.Lag == 0 && st.CaughtUp:
 	case running:
 		state = "catching up"
