@@ -38,7 +38,10 @@
 // 16 KiB) is recorded in the dead bucket with its sequence, subject and
 // reason, and the projection goes on. An event of a newer schema stops Run
 // with an error wrapping events.ErrNewerSchema, after committing everything
-// before it.
+// before it, its sequence in Status.StoppedAt: skipping it would lose what
+// it says. Skip records the operator's decision to skip it anyway (kept
+// across rebuilds of the same stream); it then becomes a dead letter saying
+// so. See skip.go for the rule per case.
 //
 // Run compares the checkpoint with the stream before following, after
 // every error of the log, every second while following, and before every

@@ -9,7 +9,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/indexer/indexer/events"
 	"github.com/indexer/indexer/store"
 )
 
@@ -74,6 +73,7 @@ type Projector struct {
 	applied   uint64        // the checkpoint: every event up to it is in the index
 	changed   chan struct{} // closed and replaced when applied moves
 	fatal     error         // why Run stopped for good
+	stoppedAt uint64        // the event of a newer schema Run stopped before
 	rate      rateMeter
 	commits   uint64 // transactions that advanced the checkpoint while following
 	rebuilds  int
@@ -228,6 +228,9 @@ func (p *Projector) setFatal(err error) {
 	p.nmu.Lock()
 	defer p.nmu.Unlock()
 	p.fatal = err
+	if err == nil {
+		p.stoppedAt = 0
+	}
 	close(p.changed)
 	p.changed = make(chan struct{})
 }
@@ -259,6 +262,12 @@ func (p *Projector) CatchUp(ctx context.Context) error {
 		p.setFatal(err)
 	}
 	return err
+}
+
+func (p *Projector) setStopped(seq uint64) {
+	p.nmu.Lock()
+	defer p.nmu.Unlock()
+	p.stoppedAt = seq
 }
 
 // Err returns why Run or CatchUp stopped for good, or nil.
@@ -399,12 +408,16 @@ func (p *Projector) follow(ctx context.Context, info store.StreamInfo, keepGoing
 		return err
 	}
 	f.gap = p.commitGap()
+	skip, err := p.skipped(ctx)
+	if err != nil {
+		return err
+	}
 	var buf []item
 	seen := &shaIndex{} // of this file: a swap ends this call
 	for {
 		items, err := f.batch(fctx, p.batchSize(), p.batchWait(), buf)
 		buf = items
-		stop, newer := cutNewer(items)
+		stop, newer := cutNewer(items, skip)
 		if len(stop) > 0 {
 			// The records may come from a stream created anew since the
 			// last look: not one is committed until it is known they do not.
@@ -426,7 +439,11 @@ func (p *Projector) follow(ctx context.Context, info store.StreamInfo, keepGoing
 			}
 		}
 		if newer != nil {
-			return fmt.Errorf("stop at seq %d: %w", newer.rec.Seq, newer.err)
+			if now, err := p.skipped(ctx); err == nil && now[newer.rec.Seq] {
+				return errRestart // skipped since this call began
+			}
+			p.setStopped(newer.rec.Seq)
+			return stopAt(newer)
 		}
 		if err != nil {
 			return why(err)
@@ -435,17 +452,6 @@ func (p *Projector) follow(ctx context.Context, info store.StreamInfo, keepGoing
 			return nil
 		}
 	}
-}
-
-// cutNewer returns the items before the first of a newer schema, and that
-// one.
-func cutNewer(items []item) ([]item, *item) {
-	for i := range items {
-		if items[i].err != nil && errors.Is(items[i].err, events.ErrNewerSchema) {
-			return items[:i], &items[i]
-		}
-	}
-	return items, nil
 }
 
 // commit applies items in one transaction with the checkpoint, skipping

@@ -96,12 +96,18 @@ the indexer command and any machine on the NATS network.
 		return err
 	}
 	defer svc.Stop()
-	rb := &rebuilder{p: p, ctx: ctx, logger: logger, subject: "indexer.admin." + events.NewID().String() + ".rebuild", resumed: make(chan struct{}, 1)}
+	adminPrefix := "indexer.admin." + events.NewID().String() + "."
+	rb := &rebuilder{p: p, ctx: ctx, logger: logger, subject: adminPrefix + "rebuild", resumed: make(chan struct{}, 1),
+		skipSubject: adminPrefix + "skip", deadSubject: adminPrefix + "deadletters"}
 	admin, err := env.Log.StartService(store.ServiceConfig{
 		Name: "indexer-admin", Version: service.Version,
 		Description: "indexer-project's own controls; the subject is in its status file",
-		Endpoints:   []store.ServiceEndpoint{{Name: "rebuild", Subject: rb.subject, Handler: rb.handle}},
-		Logger:      logger,
+		Endpoints: []store.ServiceEndpoint{
+			{Name: "rebuild", Subject: rb.subject, Handler: rb.handle},
+			{Name: "skip", Subject: rb.skipSubject, Handler: rb.skip},
+			{Name: "deadletters", Subject: rb.deadSubject, Handler: rb.deadLetters},
+		},
+		Logger: logger,
 	})
 	if err != nil {
 		return err
@@ -213,6 +219,8 @@ type rebuilder struct {
 	ctx     context.Context
 	logger  *slog.Logger
 	subject string
+	// skipSubject and deadSubject are where skip and deadletters ask.
+	skipSubject, deadSubject string
 
 	// resumed is signalled when the operator's answer (a new log
 	// accepted, an event skipped) lets a stopped projection go on.
@@ -235,6 +243,11 @@ type rebuildState struct {
 	RebuildsAsked int    `json:"rebuilds_asked,omitempty"`
 	RebuildsDone  int    `json:"rebuilds_done,omitempty"`
 	RebuildError  string `json:"rebuild_error,omitempty"`
+	// SkipSubject is where `indexer-project skip` asks to skip an event,
+	// DeadLettersSubject where `indexer-project deadletters` asks for the
+	// dead letters.
+	SkipSubject        string `json:"skip_subject,omitempty"`
+	DeadLettersSubject string `json:"deadletters_subject,omitempty"`
 }
 
 // rebuildRequest asks a running projector for a rebuild.
@@ -256,7 +269,8 @@ type rebuildReply struct {
 func (r *rebuilder) state() rebuildState {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return rebuildState{RebuildSubject: r.subject, RebuildsAsked: r.asked, RebuildsDone: r.done, RebuildError: r.lastErr}
+	return rebuildState{RebuildSubject: r.subject, RebuildsAsked: r.asked, RebuildsDone: r.done, RebuildError: r.lastErr,
+		SkipSubject: r.skipSubject, DeadLettersSubject: r.deadSubject}
 }
 
 // handle starts a rebuild, or joins the one running.
@@ -304,6 +318,31 @@ func (r *rebuilder) handle(_ context.Context, data []byte) ([]byte, error) {
 		}
 	}()
 	return json.Marshal(rebuildReply{ID: r.asked})
+}
+
+// skip skips the event a request names and lets projection go on.
+func (r *rebuilder) skip(ctx context.Context, data []byte) ([]byte, error) {
+	var req skipRequest
+	if err := json.Unmarshal(data, &req); err != nil || req.Seq == 0 {
+		return nil, &store.ServiceError{Code: 400, Message: fmt.Sprintf("a skip request is {\"seq\": N}: %q", data)}
+	}
+	if err := r.p.Skip(ctx, req.Seq); err != nil {
+		if errors.Is(err, projections.ErrNotSkippable) {
+			return nil, &store.ServiceError{Code: 400, Message: err.Error()}
+		}
+		return nil, err
+	}
+	r.resume()
+	return json.Marshal(req)
+}
+
+// deadLetters lists the dead letters.
+func (r *rebuilder) deadLetters(context.Context, []byte) ([]byte, error) {
+	dl, err := r.p.Index().DeadLetters(0)
+	if err != nil {
+		return nil, err
+	}
+	return json.Marshal(dl)
 }
 
 // resume lets a projection stopped for the operator go on.

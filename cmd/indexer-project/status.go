@@ -7,6 +7,8 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/indexer/indexer/cmd/internal/app"
@@ -131,6 +133,12 @@ indexer-scan runs.
 	}
 	fmt.Fprintf(c.Stdout, "index            %s (%s)\n", app.Bytes(st.IndexBytes), c.cfg.Dir().IndexPath())
 	fmt.Fprintf(c.Stdout, "dead letters     %d\n", st.DeadLetters)
+	if len(st.Skipped) > 0 {
+		fmt.Fprintf(c.Stdout, "skipped          %s (by the operator; see indexer-project deadletters)\n", seqList(st.Skipped))
+	}
+	if st.StoppedAt > 0 {
+		fmt.Fprintf(c.Stdout, "stopped at       seq %d: this binary cannot apply it (see error)\n", st.StoppedAt)
+	}
 	if st.Rebuilding {
 		fmt.Fprintf(c.Stdout, "rebuilding       yes, at seq %d\n", st.RebuildSeq)
 	}
@@ -144,4 +152,16 @@ indexer-scan runs.
 func scanning(dir store.Dir) bool {
 	o, err := app.DirOwner(dir, "indexer-project status")
 	return err == nil && o.Owner == app.Scanner
+}
+
+// seqList writes sequences as "3, 7, 9".
+func seqList(seqs []uint64) string {
+	var b strings.Builder
+	for i, s := range seqs {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(strconv.FormatUint(s, 10))
+	}
+	return b.String()
 }
