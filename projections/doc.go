@@ -32,11 +32,14 @@
 // skipped: replaying the log twice changes nothing, and live projection and
 // Build give the same Dump whatever the batch sizes.
 //
-// An event that does not decode or breaks an invariant (a path with a NUL
-// byte, a digest that is not hex of the right length, a negative size, a
-// subject that does not match the event's machine and type, a path over
-// 16 KiB) is recorded in the dead bucket with its sequence, subject and
-// reason, and the projection goes on. An event of a newer schema stops Run
+// An event that does not decode or breaks an invariant (see validate.go: a
+// path not absolute and clean, with a NUL byte, over 16 KiB, 1,024 levels
+// or 1 MiB of directory keys; a digest that is not hex of the right
+// length; a negative size or count; a time outside 1678-2262; a subject
+// that does not match the event's machine and type; a ScanCompleted of a
+// scan that never started) is recorded in the dead bucket with its
+// sequence, subject and reason, and the projection goes on. Sums of sizes
+// saturate at 2^64-1 rather than wrap. An event of a newer schema stops Run
 // with an error wrapping events.ErrNewerSchema, after committing everything
 // before it, its sequence in Status.StoppedAt: skipping it would lose what
 // it says. Skip records the operator's decision to skip it anyway (kept
