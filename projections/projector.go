@@ -393,8 +393,14 @@ func (p *Projector) follow(ctx context.Context, info store.StreamInfo, keepGoing
 		return nil
 	}
 	fctx, cancel := context.WithCancelCause(ctx)
+	var watcher sync.WaitGroup
+	watcher.Add(1)
+	go func() {
+		defer watcher.Done()
+		p.watchLog(fctx, cancel, info.Created)
+	}()
+	defer watcher.Wait()
 	defer cancel(nil)
-	go p.watchLog(fctx, cancel, info.Created)
 	f, err := startFeed(fctx, p.Log, from+1, p.decoders())
 	if err != nil {
 		return err
