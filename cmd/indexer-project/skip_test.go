@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -13,32 +12,8 @@ import (
 	"github.com/indexer/indexer/events"
 	"github.com/indexer/indexer/projections"
 	"github.com/indexer/indexer/store"
+	"github.com/indexer/indexer/store/storetest"
 )
-
-// seedRaw publishes data as is on subject into dir's log, as a stranger or
-// a newer scanner would, and returns its sequence.
-func seedRaw(t *testing.T, dir, subject, data string) uint64 {
-	t.Helper()
-	srv := &store.Server{DataDir: dir, InProcess: true}
-	if err := srv.Open(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
-	nc, err := srv.Connect("test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	l := &store.Log{Conn: nc}
-	if err := l.Open(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	seq, err := l.AppendRaw(context.Background(), subject, []byte(data))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return seq
-}
 
 // TestNewerEventStopsUntilSkipped: an event of a newer schema stops a
 // running indexer-project, which stays up saying where and why (status,
@@ -52,7 +27,7 @@ func TestNewerEventStopsUntilSkipped(t *testing.T) {
 		events.New("m", scan, time.Now(), &events.ScanStarted{Root: "/"}),
 		events.New("m", scan, time.Now(), &events.FileScanned{File: events.File{Path: "/a", Size: 3, Hashes: events.Hashes{SHA256: strings.Repeat("a", 64)}}}),
 	})
-	newer := seedRaw(t, dir, "idx.m.file.scanned", `{"v":2,"type":"FileScanned","id":"01KE1FHYPGAAAAAAAAAAAAAAAA","machine":"m","time":"2026-01-01T00:00:00Z","data":{"path":"/b"}}`)
+	newer := storetest.SeedRaw(t, dir, "idx.m.file.scanned", []byte(`{"v":2,"type":"FileScanned","id":"01KE1FHYPGAAAAAAAAAAAAAAAA","machine":"m","time":"2026-01-01T00:00:00Z","data":{"path":"/b"}}`))
 	last := seedDataDir(t, dir, []events.Event{
 		events.New("m", scan, time.Now(), &events.FileScanned{File: events.File{Path: "/c", Size: 3, Hashes: events.Hashes{SHA256: strings.Repeat("c", 64)}}}),
 	})
