@@ -2,9 +2,12 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -83,5 +86,29 @@ func TestNewerEventStopsUntilSkipped(t *testing.T) {
 	}
 	if out, err := runMain(t, "status", "--data", dir); err != nil || !strings.Contains(out, "skipped          3") {
 		t.Fatalf("status: %s %v", out, err)
+	}
+}
+
+// TestSkipWithoutAProjector: with no indexer-project running, a rebuild
+// stops at an event of a newer schema, skip records the skip in index.db,
+// and the next rebuild goes past it; deadletters reads index.db.
+func TestSkipWithoutAProjector(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	seedSteps(t, dir, 31, 20)
+	newer := storetest.SeedRaw(t, dir, "idx.m.file.scanned", []byte(`{"v":2,"type":"FileScanned","id":"01KE1FHYPGAAAAAAAAAAAAAAAA","machine":"m","time":"2026-01-01T00:00:00Z","data":{"path":"/b"}}`))
+	last := seedSteps(t, dir, 32, 5)
+	if _, err := runMain(t, "rebuild", "--data", dir); !errors.Is(err, events.ErrNewerSchema) {
+		t.Fatalf("rebuild = %v, want a stop at the newer event", err)
+	}
+	if out, err := runMain(t, "skip", "--data", dir, strconv.FormatUint(newer, 10)); err != nil || !strings.Contains(out, "skipped seq") {
+		t.Fatalf("skip: %q %v", out, err)
+	}
+	if out, err := runMain(t, "rebuild", "--data", dir); err != nil || !strings.Contains(out, fmt.Sprintf("at seq %d", last)) {
+		t.Fatalf("rebuild after the skip: %q %v", out, err)
+	}
+	out, err := runMain(t, "deadletters", "--data", dir)
+	if err != nil || !strings.Contains(out, strconv.FormatUint(newer, 10)) || !strings.Contains(out, "skipped by the operator") {
+		t.Fatalf("deadletters: %q %v", out, err)
 	}
 }
