@@ -4,7 +4,6 @@ import (
 	"encoding/binary"
 	"fmt"
 	"slices"
-	"strings"
 
 	"github.com/oklog/ulid/v2"
 
@@ -178,6 +177,9 @@ func (u *unit) apply(it *item) error {
 	}
 	u.cur = it // for postings; the next apply replaces it
 	e := &it.ev
+	if reason := u.unknownScan(e); reason != "" {
+		return u.deadLetter(it.rec, reason)
+	}
 	m := u.machine(e.Machine)
 	seq := it.rec.Seq
 	if seq <= m.rec.lastSeq {
@@ -246,59 +248,6 @@ func (u *unit) apply(it *item) error {
 	}
 	u.applied++
 	return nil
-}
-
-// validate checks what the read models rely on beyond what Decode checks,
-// and returns the file record of an event that carries a file.
-func validate(e *events.Event) (fileRec, error) {
-	checkPath := func(what string, p events.Path) error {
-		switch {
-		case p == "":
-			return fmt.Errorf("%s: empty path", what)
-		case len(p) > maxPathLen:
-			return fmt.Errorf("%s: path of %d bytes", what, len(p))
-		case strings.IndexByte(string(p), 0) >= 0:
-			return fmt.Errorf("%s: path %q holds a NUL byte, which no file system allows", what, clip(p.String()))
-		}
-		if _, name := splitPath(string(p)); len(name) > maxNameLen {
-			return fmt.Errorf("%s: name of %d bytes", what, len(name))
-		}
-		return nil
-	}
-	var none fileRec
-	switch d := e.Data.(type) {
-	case *events.FileScanned:
-		if err := checkPath("path", d.Path); err != nil {
-			return none, err
-		}
-		return fileRecOf(&d.File)
-	case *events.FileChanged:
-		if err := checkPath("path", d.Path); err != nil {
-			return none, err
-		}
-		return fileRecOf(&d.File)
-	case *events.FileMoved:
-		if err := checkPath("from", d.From); err != nil {
-			return none, err
-		}
-		if err := checkPath("path", d.Path); err != nil {
-			return none, err
-		}
-		return fileRecOf(&d.File)
-	case *events.FileDeleted:
-		return none, checkPath("path", d.Path)
-	case *events.FileUnreadable:
-		return none, checkPath("path", d.Path)
-	case *events.ScanStarted:
-		if len(d.Root) > maxPathLen {
-			return none, fmt.Errorf("root of %d bytes", len(d.Root))
-		}
-	case *events.ScanCompleted:
-		if len(d.Root) > maxPathLen {
-			return none, fmt.Errorf("root of %d bytes", len(d.Root))
-		}
-	}
-	return none, nil
 }
 
 func (u *unit) deadLetter(r store.Record, reason string) error {
@@ -411,7 +360,7 @@ func (u *unit) addFile(f *fileEnt, rec fileRec) error {
 	}
 	f.rec, f.exists, f.dirty = rec, true, true
 	if !rec.isDir() {
-		u.bump(f.dir, 1, int64(rec.size))
+		u.bump(f.dir, true, rec.size)
 	}
 	v := binary.AppendUvarint(nil, f.dir.rec.id)
 	u.pendFID.put(be64(rec.fid), append(v, f.name...))
@@ -427,7 +376,7 @@ func (u *unit) addFile(f *fileEnt, rec fileRec) error {
 func (u *unit) removeFile(f *fileEnt, keepID bool) error {
 	rec := &f.rec
 	if !rec.isDir() {
-		u.bump(f.dir, -1, -int64(rec.size))
+		u.bump(f.dir, false, rec.size)
 	}
 	if !keepID {
 		u.pendFID.del(be64(rec.fid))

@@ -32,19 +32,33 @@
 // skipped: replaying the log twice changes nothing, and live projection and
 // Build give the same Dump whatever the batch sizes.
 //
-// An event that does not decode or breaks an invariant (a path with a NUL
-// byte, a digest that is not hex of the right length, a negative size, a
-// subject that does not match the event's machine and type, a path over
-// 16 KiB) is recorded in the dead bucket with its sequence, subject and
-// reason, and the projection goes on. An event of a newer schema stops Run
+// An event that does not decode or breaks an invariant (see validate.go: a
+// path not absolute and clean, with a NUL byte, over 16 KiB, 1,024 levels
+// or 1 MiB of directory keys; a digest that is not hex of the right
+// length; a negative size or count; a time outside 1678-2262; a subject
+// that does not match the event's machine and type; a ScanCompleted of a
+// scan that never started) is recorded in the dead bucket with its
+// sequence, subject and reason, and the projection goes on. Sums of sizes
+// saturate at 2^64-1 rather than wrap. An event of a newer schema stops Run
 // with an error wrapping events.ErrNewerSchema, after committing everything
-// before it.
+// before it, its sequence in Status.StoppedAt: skipping it would lose what
+// it says. Skip records the operator's decision to skip it anyway (kept
+// across rebuilds of the same stream); it then becomes a dead letter saying
+// so. See skip.go for the rule per case.
 //
-// Before following, Run compares the checkpoint with the stream. A stream
-// created at another time (deleted and recreated), a stream whose last
-// sequence is below the checkpoint (a tail lost with the server's unsynced
-// writes), or an index of another ModelVersion is rebuilt, with a warning
-// saying why.
+// Run compares the checkpoint with the stream before following, after
+// every error of the log, every second while following, and before every
+// commit (an ordered consumer follows a deleted and recreated stream
+// without a word). An index of another ModelVersion, or one whose stream
+// (the same incarnation: the same creation time) lost a tail stored within
+// TailLossWindow of the checkpoint (JetStream's unsynced writes at a power
+// loss), is rebuilt with a warning saying why. Any other difference (a
+// stream deleted and created again, or created anew because jetstream/ was
+// lost; an empty stream; one missing events the index has not applied; an
+// older copy of the store) stops Run and CatchUp with ErrLogReplaced: the
+// index is kept as it is, View refuses to read it, Status says why, and
+// Rebuild refuses too. AcceptNewLog keeps the file as
+// index.db.orphaned-TIME and builds a new index from the log.
 //
 // # Rebuild and time travel
 //

@@ -34,7 +34,7 @@ func wastedBytes(size, inodes uint64) uint64 {
 	if inodes < 2 {
 		return 0
 	}
-	return size * (inodes - 1)
+	return satMul(size, inodes-1)
 }
 
 // GroupOf returns the group that files, all of one content of size bytes,

@@ -244,14 +244,14 @@ func (u *unit) flushGroups() error {
 		var old, cur [3][]byte
 		if was {
 			u.tot.groups--
-			u.tot.wasted -= g.orig.wasted()
-			u.tot.redundant -= g.orig.redundant()
+			u.tot.wasted = satSub(u.tot.wasted, g.orig.wasted())
+			u.tot.redundant = satSub(u.tot.redundant, g.orig.redundant())
 			old = groupKeys(sha, g.orig)
 		}
 		if is {
 			u.tot.groups++
-			u.tot.wasted += g.cur.wasted()
-			u.tot.redundant += g.cur.redundant()
+			u.tot.wasted = satAdd(u.tot.wasted, g.cur.wasted())
+			u.tot.redundant = satAdd(u.tot.redundant, g.cur.redundant())
 			cur = groupKeys(sha, g.cur)
 		}
 		for i := range old {

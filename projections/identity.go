@@ -101,11 +101,16 @@ func (u *unit) dir(machine, path string) *dirEnt {
 	return d
 }
 
-// bump adds files and bytes to d and every directory above it.
-func (u *unit) bump(d *dirEnt, files, bytes int64) {
+// bump adds a file of size bytes to d and every directory above it, or
+// takes one away. The sums saturate (see satAdd): a hostile size cannot
+// wrap them.
+func (u *unit) bump(d *dirEnt, add bool, size uint64) {
 	for d != nil {
-		d.rec.files = uint64(int64(d.rec.files) + files)
-		d.rec.bytes = uint64(int64(d.rec.bytes) + bytes)
+		if add {
+			d.rec.files, d.rec.bytes = satAdd(d.rec.files, 1), satAdd(d.rec.bytes, size)
+		} else {
+			d.rec.files, d.rec.bytes = satSub(d.rec.files, 1), satSub(d.rec.bytes, size)
+		}
 		if d.parent == nil {
 			parent, _, ok := parentDir(d.path)
 			if !ok {

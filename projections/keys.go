@@ -42,13 +42,6 @@ var (
 	keyBuildLimit    = []byte("build_limit")
 )
 
-// Limits on what an event may carry. bbolt refuses keys over 32 KiB; a path
-// longer than any file system allows is a broken or hostile event.
-const (
-	maxPathLen = 16 << 10
-	maxNameLen = 4 << 10
-)
-
 // splitPath returns the directory of p including its trailing slash ("" when
 // p has no slash) and the base name. dir+name == p for every byte string, so
 // the split is reversible whatever the path holds.

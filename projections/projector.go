@@ -9,7 +9,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/indexer/indexer/events"
 	"github.com/indexer/indexer/store"
 )
 
@@ -74,6 +73,7 @@ type Projector struct {
 	applied   uint64        // the checkpoint: every event up to it is in the index
 	changed   chan struct{} // closed and replaced when applied moves
 	fatal     error         // why Run stopped for good
+	stoppedAt uint64        // the event of a newer schema Run stopped before
 	rate      rateMeter
 	commits   uint64 // transactions that advanced the checkpoint while following
 	rebuilds  int
@@ -155,8 +155,22 @@ func (p *Projector) Close() error {
 }
 
 // View runs fn in a read-only transaction on the current index file. A
-// rebuild's swap waits for running Views and briefly holds new ones.
+// rebuild's swap waits for running Views and briefly holds new ones. Once
+// Run or CatchUp found the log replaced under the index, View returns that
+// error (errors.Is ErrLogReplaced) until AcceptNewLog: the index no longer
+// says what the log holds.
 func (p *Projector) View(fn func(*store.Tx) error) error {
+	p.nmu.Lock()
+	fatal := p.fatal
+	p.nmu.Unlock()
+	if errors.Is(fatal, ErrLogReplaced) {
+		return fatal
+	}
+	return p.view(fn)
+}
+
+// view is View whatever the log's state.
+func (p *Projector) view(fn func(*store.Tx) error) error {
 	p.mu.RLock()
 	defer p.mu.RUnlock()
 	if p.db == nil {
@@ -214,17 +228,24 @@ func (p *Projector) setFatal(err error) {
 	p.nmu.Lock()
 	defer p.nmu.Unlock()
 	p.fatal = err
+	if err == nil {
+		p.stoppedAt = 0
+	}
 	close(p.changed)
 	p.changed = make(chan struct{})
 }
 
 // Run follows the log into the index until ctx ends (returning ctx.Err())
-// or a fatal error: an event of a newer schema (errors.Is
-// events.ErrNewerSchema; upgrade the binary) or a failing write. It first
-// checks the index against the stream and rebuilds it when the stream was
-// recreated, lost its tail, or the read models' version changed. Passing
-// outages of the log are waited out.
+// or an error that needs the operator: an event of a newer schema not
+// skipped (errors.Is events.ErrNewerSchema; see Skip), a log replaced under
+// the index (ErrLogReplaced; see AcceptNewLog) or a failing write. It
+// checks the index against the stream first, after every error of the log
+// and before every commit: it rebuilds by itself only an index of another
+// read model version or one whose log lost an unsynced tail (see
+// TailLossWindow). Passing outages of the log are waited out. Run may be
+// called again after it returned.
 func (p *Projector) Run(ctx context.Context) error {
+	p.setFatal(nil)
 	err := p.run(ctx, true)
 	if err != nil && ctx.Err() == nil {
 		p.setFatal(err)
@@ -236,7 +257,24 @@ func (p *Projector) Run(ctx context.Context) error {
 // scanner that ran alone calls it (or the CatchUp function) to bring the
 // data directory's index up to date.
 func (p *Projector) CatchUp(ctx context.Context) error {
-	return p.run(ctx, false)
+	err := p.run(ctx, false)
+	if errors.Is(err, ErrLogReplaced) {
+		p.setFatal(err)
+	}
+	return err
+}
+
+func (p *Projector) setStopped(seq uint64) {
+	p.nmu.Lock()
+	defer p.nmu.Unlock()
+	p.stoppedAt = seq
+}
+
+// Err returns why Run or CatchUp stopped for good, or nil.
+func (p *Projector) Err() error {
+	p.nmu.Lock()
+	defer p.nmu.Unlock()
+	return p.fatal
 }
 
 // CatchUp opens the index file at path, brings it up to date with log and
@@ -265,7 +303,7 @@ func (p *Projector) run(ctx context.Context, follow bool) error {
 			return nil
 		case ctx.Err() != nil:
 			return ctx.Err()
-		case errors.Is(err, errRestart):
+		case errors.Is(err, errRestart), errors.Is(err, errLogChanged):
 			continue
 		case errors.Is(err, store.ErrUnavailable), errors.Is(err, store.ErrNotFound):
 			p.logger().Warn("log unavailable, retrying", "err", err, "in", wait)
@@ -283,24 +321,65 @@ func (p *Projector) run(ctx context.Context, follow bool) error {
 	}
 }
 
-// check compares the checkpoint with the stream and rebuilds the index
-// when they disagree.
+// check compares the index with the stream: it rebuilds an index the
+// verdict allows to rebuild by itself and refuses one whose log was
+// replaced (ErrLogReplaced).
 func (p *Projector) check(ctx context.Context) (store.StreamInfo, error) {
-	info, err := p.Log.Info(ctx)
-	if err != nil {
+	info, reason, auto, err := p.logVerdict(ctx)
+	switch {
+	case err != nil:
 		return info, err
+	case reason == "":
+		return info, nil
+	case !auto:
+		p.logger().Error("the log was replaced under the index; projection stops", "reason", reason, "index", p.Path)
+		return info, replaced(reason)
 	}
-	var cp store.Checkpoint
-	if err := p.View(func(tx *store.Tx) error { cp = tx.Checkpoint(); return nil }); err != nil {
-		return info, err
-	}
-	if reason := cp.Stale(info, ModelVersion); reason != "" {
-		p.logger().Warn("rebuilding the index from the log", "reason", reason, "index", p.Path)
-		if err := p.Rebuild(ctx); err != nil {
-			return info, fmt.Errorf("rebuild (%s): %w", reason, err)
-		}
+	p.logger().Warn("rebuilding the index from the log", "reason", reason, "index", p.Path)
+	if err := p.rebuild(ctx); err != nil {
+		return info, fmt.Errorf("rebuild (%s): %w", reason, err)
 	}
 	return info, nil
+}
+
+// errLogChanged ends follow when the stream is no longer the one it
+// started on: run checks it again.
+var errLogChanged = errors.New("the log changed")
+
+// sameLog reports nil when the stream is still the incarnation created at
+// created and holds every event up to the checkpoint, errLogChanged when
+// not, or the error of asking.
+func (p *Projector) sameLog(ctx context.Context, created time.Time) error {
+	cp := p.Checkpoint() // before Info: a whole stream ends at or past it
+	info, err := p.Log.Info(ctx)
+	switch {
+	case err != nil:
+		return err
+	case !info.Created.Equal(created) || info.LastSeq < cp || info.FirstSeq > cp+1 && info.Msgs > 0:
+		p.logger().Warn("the log changed under the projector", "created", info.Created, "last_seq", info.LastSeq, "checkpoint", cp)
+		return errLogChanged
+	}
+	return nil
+}
+
+// watchLog checks the stream every identityEvery until ctx ends, and ends
+// ctx with the cause when it changed or cannot be asked: an ordered
+// consumer follows a deleted and recreated stream without a word, from
+// the sequence it had reached.
+func (p *Projector) watchLog(ctx context.Context, cancel context.CancelCauseFunc, created time.Time) {
+	t := time.NewTicker(identityEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if err := p.sameLog(ctx, created); err != nil && ctx.Err() == nil {
+			cancel(err)
+			return
+		}
+	}
 }
 
 // follow applies batches from the checkpoint on; without keepGoing it stops
@@ -313,19 +392,44 @@ func (p *Projector) follow(ctx context.Context, info store.StreamInfo, keepGoing
 	if !keepGoing && from >= info.LastSeq {
 		return nil
 	}
-	f, err := startFeed(ctx, p.Log, from+1, p.decoders())
+	fctx, cancel := context.WithCancelCause(ctx)
+	var watcher sync.WaitGroup
+	watcher.Add(1)
+	go func() {
+		defer watcher.Done()
+		p.watchLog(fctx, cancel, info.Created)
+	}()
+	defer watcher.Wait()
+	defer cancel(nil)
+	f, err := startFeed(fctx, p.Log, from+1, p.decoders())
 	if err != nil {
 		return err
 	}
 	defer f.stop()
+	// The watcher's verdict, once it gave one, is follow's error.
+	why := func(err error) error {
+		if cause := context.Cause(fctx); ctx.Err() == nil && cause != nil && !errors.Is(cause, context.Canceled) {
+			return cause
+		}
+		return err
+	}
 	f.gap = p.commitGap()
+	skip, err := p.skipped(ctx)
+	if err != nil {
+		return err
+	}
 	var buf []item
 	seen := &shaIndex{} // of this file: a swap ends this call
 	for {
-		items, err := f.batch(ctx, p.batchSize(), p.batchWait(), buf)
+		items, err := f.batch(fctx, p.batchSize(), p.batchWait(), buf)
 		buf = items
-		stop, newer := cutNewer(items)
+		stop, newer := cutNewer(items, skip)
 		if len(stop) > 0 {
+			// The records may come from a stream created anew since the
+			// last look: not one is committed until it is known they do not.
+			if err := p.sameLog(ctx, info.Created); err != nil {
+				return err
+			}
 			p.mu.RLock()
 			if p.gen != gen {
 				p.mu.RUnlock()
@@ -341,26 +445,19 @@ func (p *Projector) follow(ctx context.Context, info store.StreamInfo, keepGoing
 			}
 		}
 		if newer != nil {
-			return fmt.Errorf("stop at seq %d: %w", newer.rec.Seq, newer.err)
+			if now, err := p.skipped(ctx); err == nil && now[newer.rec.Seq] {
+				return errRestart // skipped since this call began
+			}
+			p.setStopped(newer.rec.Seq)
+			return stopAt(newer)
 		}
 		if err != nil {
-			return err
+			return why(err)
 		}
 		if !keepGoing && p.Checkpoint() >= info.LastSeq {
 			return nil
 		}
 	}
-}
-
-// cutNewer returns the items before the first of a newer schema, and that
-// one.
-func cutNewer(items []item) ([]item, *item) {
-	for i := range items {
-		if items[i].err != nil && errors.Is(items[i].err, events.ErrNewerSchema) {
-			return items[:i], &items[i]
-		}
-	}
-	return items, nil
 }
 
 // commit applies items in one transaction with the checkpoint, skipping
@@ -369,6 +466,7 @@ func cutNewer(items []item) ([]item, *item) {
 // on first use.
 func commit(db *store.DB, items []item, created time.Time, seen *shaIndex) (uint64, int, error) {
 	var last uint64
+	var at time.Time
 	n := 0
 	err := db.Update(func(tx *store.Tx) error {
 		cp := tx.Checkpoint()
@@ -384,7 +482,7 @@ func commit(db *store.DB, items []item, created time.Time, seen *shaIndex) (uint
 			if err := u.apply(it); err != nil {
 				return err
 			}
-			cp.Seq = it.rec.Seq
+			cp.Seq, at = it.rec.Seq, it.rec.Time
 			n++
 		}
 		if n == 0 {
@@ -395,6 +493,9 @@ func commit(db *store.DB, items []item, created time.Time, seen *shaIndex) (uint
 		}
 		cp.StreamCreated, cp.ModelVersion = created.UTC(), ModelVersion
 		last = cp.Seq
+		if err := tx.Bucket(bucketMeta).Put(keyCheckpointTime, be64(uint64(at.UnixNano()))); err != nil {
+			return err
+		}
 		return tx.SetCheckpoint(cp)
 	})
 	if err != nil {

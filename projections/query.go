@@ -278,8 +278,7 @@ func (ix *Index) Stats() (Stats, error) {
 		}
 		s.Machines = ms
 		for _, m := range ms {
-			s.Files += m.Files
-			s.Bytes += m.Bytes
+			s.Files, s.Bytes = satAdd(s.Files, m.Files), satAdd(s.Bytes, m.Bytes)
 		}
 		t := decodeTotals(tx.Bucket(bucketMeta).Get(keyTotals))
 		s.Groups, s.Wasted = t.groups, t.wasted

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"time"
 
@@ -28,6 +29,10 @@ type BuildOptions struct {
 	Decoders int
 	// Logger receives progress; nil discards it.
 	Logger *slog.Logger
+	// Skip holds sequences of events of a newer schema to skip (see
+	// Projector.Skip), besides those the file records; the file records
+	// them too.
+	Skip map[uint64]bool
 
 	afterCommit func(seq uint64) // for tests: called after each batch
 }
@@ -155,6 +160,20 @@ func buildInto(ctx context.Context, db *store.DB, log *store.Log, info store.Str
 	if err != nil {
 		return cp, err
 	}
+	var skip map[uint64]bool
+	err = db.Update(func(tx *store.Tx) error {
+		skip = readSkips(tx, info.Created)
+		if len(opt.Skip) == 0 {
+			return nil
+		}
+		for s := range opt.Skip {
+			skip[s] = true
+		}
+		return writeSkips(tx, info.Created, skip)
+	})
+	if err != nil {
+		return cp, err
+	}
 	target := info.LastSeq
 	if opt.UntilSeq > 0 && opt.UntilSeq < target {
 		target = opt.UntilSeq
@@ -184,7 +203,7 @@ func buildInto(ctx context.Context, db *store.DB, log *store.Log, info store.Str
 				break
 			}
 		}
-		stop, newer := cutNewer(items)
+		stop, newer := cutNewer(items, skip)
 		if len(stop) > 0 {
 			last, _, cerr := commit(db, stop, info.Created, seen)
 			if cerr != nil {
@@ -198,7 +217,7 @@ func buildInto(ctx context.Context, db *store.DB, log *store.Log, info store.Str
 			}
 		}
 		if newer != nil {
-			return cp, fmt.Errorf("stop at seq %d: %w", newer.rec.Seq, newer.err)
+			return cp, stopAt(newer)
 		}
 		if err != nil {
 			return cp, err
@@ -217,10 +236,27 @@ func RebuildPath(path string) string { return path + ".rebuild" }
 // (RebuildPath(Path)), catches it up, then swaps it in with a rename. Readers
 // keep using the old file until the swap, which holds them only for the last
 // few events; Run, if running, carries on with the new file. An interrupted
-// rebuild resumes where it stopped.
+// rebuild resumes where it stopped. It refuses (ErrLogReplaced) to replace
+// an index whose log was replaced: AcceptNewLog does that, keeping the old
+// file.
 func (p *Projector) Rebuild(ctx context.Context) error {
+	_, reason, auto, err := p.logVerdict(ctx)
+	switch {
+	case err != nil:
+		return fmt.Errorf("rebuild: %w", err)
+	case reason != "" && !auto:
+		return fmt.Errorf("rebuild: %w", replaced(reason))
+	}
+	return p.rebuild(ctx)
+}
+
+func (p *Projector) rebuild(ctx context.Context) error {
 	tmp := RebuildPath(p.Path)
-	opt := BuildOptions{BatchSize: p.rebuildSize(), Decoders: p.decoders(), Logger: p.logger()}
+	skip, err := p.skipped(ctx)
+	if err != nil {
+		return fmt.Errorf("rebuild: %w", err)
+	}
+	opt := BuildOptions{BatchSize: p.rebuildSize(), Decoders: p.decoders(), Logger: p.logger(), Skip: skip}
 	opt.afterCommit = func(seq uint64) {
 		p.nmu.Lock()
 		p.rebuildAt = seq
@@ -292,10 +328,15 @@ type Status struct {
 	DeadLetters int    `json:"dead_letters"`
 	Rebuilding  bool   `json:"rebuilding"`
 	// RebuildSeq is how far a rebuild in progress has read the log.
-	RebuildSeq uint64    `json:"rebuild_seq,omitempty"`
-	Rebuilds   int       `json:"rebuilds"`
-	Error      string    `json:"error,omitempty"`
-	Time       time.Time `json:"time"`
+	RebuildSeq uint64 `json:"rebuild_seq,omitempty"`
+	Rebuilds   int    `json:"rebuilds"`
+	// StoppedAt is the sequence of the event of a newer schema projection
+	// stopped before (see Error and Projector.Skip), 0 if none.
+	StoppedAt uint64 `json:"stopped_at,omitempty"`
+	// Skipped lists the sequences the operator skipped in this stream.
+	Skipped []uint64  `json:"skipped,omitempty"`
+	Error   string    `json:"error,omitempty"`
+	Time    time.Time `json:"time"`
 }
 
 // Status reports the projector's progress against the log.
@@ -305,12 +346,13 @@ func (p *Projector) Status(ctx context.Context) (Status, error) {
 	s := Status{
 		Checkpoint: p.applied, EventsPerSec: p.rate.perSecond(now), Commits: p.commits,
 		Rebuilding: p.rebuildOn, RebuildSeq: p.rebuildAt, Rebuilds: p.rebuilds, Time: now.UTC(),
+		StoppedAt: p.stoppedAt,
 	}
 	if p.fatal != nil {
 		s.Error = p.fatal.Error()
 	}
 	p.nmu.Unlock()
-	err := p.View(func(tx *store.Tx) error {
+	err := p.view(func(tx *store.Tx) error {
 		s.DeadLetters = tx.Count(bucketDead)
 		return nil
 	})
@@ -322,11 +364,27 @@ func (p *Projector) Status(ctx context.Context) (Status, error) {
 		s.IndexBytes = p.db.Size()
 	}
 	p.mu.RUnlock()
-	info, err := p.Log.Info(ctx)
+	info, reason, auto, err := p.logVerdict(ctx)
 	if err != nil {
 		return s, err
 	}
+	p.view(func(tx *store.Tx) error {
+		for seq := range readSkips(tx, info.Created) {
+			s.Skipped = append(s.Skipped, seq)
+		}
+		slices.Sort(s.Skipped)
+		return nil
+	})
 	s.StreamLastSeq, s.Lag = info.LastSeq, info.Lag(s.Checkpoint)
-	s.CaughtUp = s.Lag == 0
+	// An index ahead of its log, or of another log, is not caught up
+	// whatever the numbers say.
+	s.CaughtUp = s.Lag == 0 && reason == ""
+	switch {
+	case reason == "" || s.Error != "":
+	case auto:
+		s.Error = "the index is rebuilt when the projector runs: " + reason
+	default:
+		s.Error = replaced(reason).Error()
+	}
 	return s, nil
 }

@@ -312,7 +312,7 @@ func (g groupRec) redundant() uint64 {
 	if g.count < 2 {
 		return 0
 	}
-	return g.size * (g.count - 1)
+	return satMul(g.size, g.count-1)
 }
 
 func (g groupRec) encode() []byte {

@@ -21,7 +21,7 @@ func NewMain() *Main { return &Main{Stdout: os.Stdout, Stderr: os.Stderr} }
 // flag or are empty.
 func (m *Main) Run(ctx context.Context, args []string) error {
 	args = app.CommandFirst(args, func(s string) bool {
-		return s == "run" || s == "rebuild" || s == "status" || s == "credentials" || s == "help"
+		return s == "run" || s == "rebuild" || s == "status" || s == "credentials" || s == "skip" || s == "deadletters" || s == "help"
 	})
 	name := "run"
 	if len(args) > 0 && len(args[0]) > 0 && args[0][0] != '-' {
@@ -36,11 +36,15 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 		return (&StatusCommand{Main: m}).Run(ctx, args)
 	case "credentials":
 		return (&CredentialsCommand{Main: m}).Run(ctx, args)
+	case "skip":
+		return (&SkipCommand{Main: m}).Run(ctx, args)
+	case "deadletters":
+		return (&DeadLettersCommand{Main: m}).Run(ctx, args)
 	case "help":
 		fmt.Fprint(m.Stdout, usage)
 		return nil
 	}
-	return usagef("unknown command %q; the commands are run, rebuild, status and credentials", name)
+	return usagef("unknown command %q; the commands are run, rebuild, status, skip, deadletters and credentials", name)
 }
 
 const usage = `indexer-project folds the indexer's event log into the read models of
@@ -50,6 +54,8 @@ Usage:
   indexer-project [run] [flags]     follow the log until stopped (SIGTERM, Ctrl-C)
   indexer-project rebuild [flags]   rebuild index.db from the log, or build a past index into a file
   indexer-project status [flags]    checkpoint, lag, events/s, index size, dead letters
+  indexer-project skip SEQ          skip an event of a newer schema that stopped projection
+  indexer-project deadletters       list the events not applied, with the reasons
   indexer-project credentials add|list|revoke
                                     credentials for scanners on other machines, and readers
 

@@ -2,8 +2,10 @@
 // of DATA/index.db and keeps them current.
 //
 //	indexer-project [run] [--data DIR] [--listen HOST:PORT] [--server URL]
-//	indexer-project rebuild [--until-seq N | --until-time T] [--into FILE]
+//	indexer-project rebuild [--until-seq N | --until-time T] [--into FILE] [--accept-new-log]
 //	indexer-project status [--json]
+//	indexer-project skip SEQ
+//	indexer-project deadletters [--json]
 //
 // run owns the data directory: it runs the embedded NATS server, serving it
 // on --listen, by default 127.0.0.1:4244 (DefaultListen; NATS's own port is
@@ -13,8 +15,12 @@
 //
 // While it runs, index.db is held by it; its status is kept in
 // DATA/projector.json for `indexer-project status`, with the subject on
-// which `indexer-project rebuild` asks it to rebuild its index (the NATS
-// service indexer-admin). main.go gives the process one Go P more than the
+// which `indexer-project rebuild` asks it to rebuild its index, and those on
+// which skip and deadletters ask (the NATS service indexer-admin). When
+// projection stops for the operator (the log replaced under the index, an
+// event of a newer schema) the process stays up: status and /health say
+// why, and rebuild --accept-new-log or skip lets it go on (guard.go keeps
+// queries off an index whose log was replaced). main.go gives the process one Go P more than the
 // CPUs, so queries are not left waiting while projection keeps the others
 // busy. Exit codes are those of every indexer command (see --help).
 package main

@@ -23,6 +23,7 @@ type RebuildCommand struct {
 	untilSeq  uint64
 	untilTime string
 	into      string
+	acceptNew bool
 }
 
 // Run parses args and rebuilds.
@@ -32,6 +33,7 @@ func (c *RebuildCommand) Run(ctx context.Context, args []string) error {
 	fs.Uint64Var(&c.untilSeq, "until-seq", 0, "build the index as of this log `sequence` (needs --into)")
 	fs.StringVar(&c.untilTime, "until-time", "", "build the index as of this `time`, RFC 3339, by the log's time of storing (needs --into)")
 	fs.StringVar(&c.into, "into", "", "build into this `file` and leave index.db alone")
+	fs.BoolVar(&c.acceptNew, "accept-new-log", false, "rebuild even though the log was replaced under the index (deleted and created again, emptied, or older than the index), keeping the old index as index.db.orphaned-TIME")
 	if err := parse(fs, c.Stderr, args, `Usage: indexer-project rebuild [flags]
 
 Without flags, rebuilds DATA/index.db from the log: it builds a new file
@@ -40,6 +42,12 @@ readers always have an index. An interrupted rebuild resumes. When an
 indexer-project is running on the data directory, it asks that process to
 rebuild (queries keep being answered meanwhile) and waits for it, printing
 progress; Ctrl-C stops the waiting, not the rebuild.
+
+It refuses to replace an index whose log was replaced (the stream deleted
+and created again, DATA/jetstream lost, or an older copy of it restored):
+the index may be the only copy of what it knew. With --accept-new-log it
+keeps that index as index.db.orphaned-TIME and builds a new one from the
+log as it is now.
 
 With --into FILE it builds a separate index, as of --until-seq or
 --until-time if given (time travel), and works beside a running projector.
@@ -59,6 +67,9 @@ it would replace the live index.
 	}
 	if c.untilSeq > 0 && !until.IsZero() {
 		return usagef("give --until-seq or --until-time, not both")
+	}
+	if c.acceptNew && c.into != "" {
+		return usagef("--accept-new-log rebuilds the live index; --into FILE builds another and needs no acceptance")
 	}
 	if (c.untilSeq > 0 || !until.IsZero()) && c.into == "" {
 		return usagef("--until-seq and --until-time need --into FILE: the live index always follows the whole log")
@@ -99,7 +110,13 @@ it would replace the live index.
 		return err
 	}
 	defer p.Close()
-	if err := p.Rebuild(ctx); err != nil {
+	if c.acceptNew {
+		orphan, err := p.AcceptNewLog(ctx)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(c.Stderr, "the old index is kept as %s\n", orphan)
+	} else if err := p.Rebuild(ctx); err != nil {
 		return err
 	}
 	fmt.Fprintf(c.Stdout, "rebuilt %s at seq %d in %s\n", p.Path, p.Checkpoint(), time.Since(start).Round(time.Millisecond))
@@ -119,7 +136,8 @@ func (c *RebuildCommand) viaOwner(ctx context.Context, locked error, start time.
 		return err
 	}
 	defer env.Close()
-	out, err := env.Log.Request(ctx, st.RebuildSubject, nil)
+	req, _ := json.Marshal(rebuildRequest{AcceptNewLog: c.acceptNew})
+	out, err := env.Log.Request(ctx, st.RebuildSubject, req)
 	if err != nil {
 		return fmt.Errorf("ask indexer-project PID %d to rebuild: %w", st.PID, err)
 	}

@@ -89,18 +89,25 @@ the indexer command and any machine on the NATS network.
 
 	// Queries: one cache in front of the index, invalidated by the
 	// checkpoint, shared by the NATS service and the HTTP server.
-	queries := &service.Cache{Queries: &service.Local{Index: p.Index(), Log: env.Log, Checkpoint: p.Checkpoint}, Checkpoint: p.Checkpoint}
+	// The guard answers nothing from an index whose log was replaced.
+	var queries service.Queries = guarded{Queries: &service.Cache{Queries: &service.Local{Index: p.Index(), Log: env.Log, Checkpoint: p.Checkpoint}, Checkpoint: p.Checkpoint}, p: p}
 	svc, err := service.Serve(env.Log, queries, nil, logger)
 	if err != nil {
 		return err
 	}
 	defer svc.Stop()
-	rb := &rebuilder{p: p, ctx: ctx, logger: logger, subject: "indexer.admin." + events.NewID().String() + ".rebuild"}
+	adminPrefix := "indexer.admin." + events.NewID().String() + "."
+	rb := &rebuilder{p: p, ctx: ctx, logger: logger, subject: adminPrefix + "rebuild", resumed: make(chan struct{}, 1),
+		skipSubject: adminPrefix + "skip", deadSubject: adminPrefix + "deadletters"}
 	admin, err := env.Log.StartService(store.ServiceConfig{
 		Name: "indexer-admin", Version: service.Version,
 		Description: "indexer-project's own controls; the subject is in its status file",
-		Endpoints:   []store.ServiceEndpoint{{Name: "rebuild", Subject: rb.subject, Handler: rb.handle}},
-		Logger:      logger,
+		Endpoints: []store.ServiceEndpoint{
+			{Name: "rebuild", Subject: rb.subject, Handler: rb.handle},
+			{Name: "skip", Subject: rb.skipSubject, Handler: rb.skip},
+			{Name: "deadletters", Subject: rb.deadSubject, Handler: rb.deadLetters},
+		},
+		Logger: logger,
 	})
 	if err != nil {
 		return err
@@ -142,7 +149,7 @@ the indexer command and any machine on the NATS network.
 			}
 		}
 	}()
-	err = p.Run(ctx)
+	err = runUntilStopped(ctx, p, rb.resumed, logger)
 	close(stopStatus)
 	<-statusDone
 	rb.wait()
@@ -156,6 +163,33 @@ the indexer command and any machine on the NATS network.
 		return nil // stopped by a signal: a clean stop
 	}
 	return err
+}
+
+// runUntilStopped runs p until ctx ends or it fails. When it stops for
+// the operator (a log replaced under the index, an event this binary
+// cannot apply) the process stays up: status and /health say why, queries
+// of an index still right are answered, and the operator's answer
+// (rebuild --accept-new-log, skip) resumes it.
+func runUntilStopped(ctx context.Context, p *projections.Projector, resumed <-chan struct{}, logger *slog.Logger) error {
+	for {
+		err := p.Run(ctx)
+		if ctx.Err() != nil || !needsOperator(err) {
+			return err
+		}
+		logger.Error("projection stopped; waiting for the operator (see indexer-project status)", "err", err)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-resumed:
+			logger.Info("projection resumes")
+		}
+	}
+}
+
+// needsOperator reports whether err stops projection until the operator
+// answers, rather than ends the process.
+func needsOperator(err error) bool {
+	return errors.Is(err, projections.ErrLogReplaced) || errors.Is(err, events.ErrNewerSchema)
 }
 
 // ownerStatus is what the status file holds.
@@ -185,6 +219,12 @@ type rebuilder struct {
 	ctx     context.Context
 	logger  *slog.Logger
 	subject string
+	// skipSubject and deadSubject are where skip and deadletters ask.
+	skipSubject, deadSubject string
+
+	// resumed is signalled when the operator's answer (a new log
+	// accepted, an event skipped) lets a stopped projection go on.
+	resumed chan struct{}
 
 	mu      sync.Mutex
 	running bool
@@ -203,6 +243,18 @@ type rebuildState struct {
 	RebuildsAsked int    `json:"rebuilds_asked,omitempty"`
 	RebuildsDone  int    `json:"rebuilds_done,omitempty"`
 	RebuildError  string `json:"rebuild_error,omitempty"`
+	// SkipSubject is where `indexer-project skip` asks to skip an event,
+	// DeadLettersSubject where `indexer-project deadletters` asks for the
+	// dead letters.
+	SkipSubject        string `json:"skip_subject,omitempty"`
+	DeadLettersSubject string `json:"deadletters_subject,omitempty"`
+}
+
+// rebuildRequest asks a running projector for a rebuild.
+type rebuildRequest struct {
+	// AcceptNewLog rebuilds an index whose log was replaced, keeping the
+	// old one aside (projections.Projector.AcceptNewLog).
+	AcceptNewLog bool `json:"accept_new_log,omitempty"`
 }
 
 // rebuildReply answers a rebuild request.
@@ -217,11 +269,18 @@ type rebuildReply struct {
 func (r *rebuilder) state() rebuildState {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return rebuildState{RebuildSubject: r.subject, RebuildsAsked: r.asked, RebuildsDone: r.done, RebuildError: r.lastErr}
+	return rebuildState{RebuildSubject: r.subject, RebuildsAsked: r.asked, RebuildsDone: r.done, RebuildError: r.lastErr,
+		SkipSubject: r.skipSubject, DeadLettersSubject: r.deadSubject}
 }
 
 // handle starts a rebuild, or joins the one running.
-func (r *rebuilder) handle(context.Context, []byte) ([]byte, error) {
+func (r *rebuilder) handle(_ context.Context, data []byte) ([]byte, error) {
+	var req rebuildRequest
+	if len(data) > 0 {
+		if err := json.Unmarshal(data, &req); err != nil {
+			return nil, &store.ServiceError{Code: 400, Message: "a rebuild request is {\"accept_new_log\": bool}: " + err.Error()}
+		}
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.running {
@@ -235,8 +294,17 @@ func (r *rebuilder) handle(context.Context, []byte) ([]byte, error) {
 	r.wg.Add(1)
 	go func() {
 		defer r.wg.Done()
-		r.logger.Info("rebuild asked for", "subject", r.subject)
-		err := r.p.Rebuild(r.ctx)
+		r.logger.Info("rebuild asked for", "subject", r.subject, "accept_new_log", req.AcceptNewLog)
+		var err error
+		if req.AcceptNewLog {
+			var orphan string
+			if orphan, err = r.p.AcceptNewLog(r.ctx); err == nil {
+				r.logger.Warn("new log accepted; the old index is kept", "old", orphan)
+				r.resume()
+			}
+		} else {
+			err = r.p.Rebuild(r.ctx)
+		}
 		if err != nil {
 			r.logger.Error("rebuild failed", "err", err)
 		}
@@ -250,6 +318,39 @@ func (r *rebuilder) handle(context.Context, []byte) ([]byte, error) {
 		}
 	}()
 	return json.Marshal(rebuildReply{ID: r.asked})
+}
+
+// skip skips the event a request names and lets projection go on.
+func (r *rebuilder) skip(ctx context.Context, data []byte) ([]byte, error) {
+	var req skipRequest
+	if err := json.Unmarshal(data, &req); err != nil || req.Seq == 0 {
+		return nil, &store.ServiceError{Code: 400, Message: fmt.Sprintf("a skip request is {\"seq\": N}: %q", data)}
+	}
+	if err := r.p.Skip(ctx, req.Seq); err != nil {
+		if errors.Is(err, projections.ErrNotSkippable) {
+			return nil, &store.ServiceError{Code: 400, Message: err.Error()}
+		}
+		return nil, err
+	}
+	r.resume()
+	return json.Marshal(req)
+}
+
+// deadLetters lists the dead letters.
+func (r *rebuilder) deadLetters(context.Context, []byte) ([]byte, error) {
+	dl, err := r.p.Index().DeadLetters(0)
+	if err != nil {
+		return nil, err
+	}
+	return json.Marshal(dl)
+}
+
+// resume lets a projection stopped for the operator go on.
+func (r *rebuilder) resume() {
+	select {
+	case r.resumed <- struct{}{}:
+	default:
+	}
 }
 
 // wait waits for a rebuild in progress to end (its context is the run's).

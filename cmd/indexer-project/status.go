@@ -7,6 +7,8 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/indexer/indexer/cmd/internal/app"
@@ -65,7 +67,13 @@ indexer-scan runs.
 	if running {
 		if info, err := env.Log.Info(ctx); err == nil {
 			st.StreamLastSeq, st.Lag = info.LastSeq, info.Lag(st.Checkpoint)
-			st.CaughtUp = st.Lag == 0
+			st.CaughtUp = st.Lag == 0 && st.Error == ""
+			if info.LastSeq < st.Checkpoint {
+				st.CaughtUp = false
+				if st.Error == "" {
+					st.Error = fmt.Sprintf("the index is at seq %d, past the log's last seq %d: the log lost events the index holds", st.Checkpoint, info.LastSeq)
+				}
+			}
 		}
 	} else if !exists(dir.IndexPath()) {
 		// No index yet (a first standalone scan has not finished): the
@@ -101,6 +109,8 @@ indexer-scan runs.
 	}
 	state := "caught up"
 	switch {
+	case st.Error != "":
+		state = "stopped: see error"
 	case st.Lag == 0 && st.CaughtUp:
 	case running:
 		state = "catching up"
@@ -123,6 +133,12 @@ indexer-scan runs.
 	}
 	fmt.Fprintf(c.Stdout, "index            %s (%s)\n", app.Bytes(st.IndexBytes), c.cfg.Dir().IndexPath())
 	fmt.Fprintf(c.Stdout, "dead letters     %d\n", st.DeadLetters)
+	if len(st.Skipped) > 0 {
+		fmt.Fprintf(c.Stdout, "skipped          %s (by the operator; see indexer-project deadletters)\n", seqList(st.Skipped))
+	}
+	if st.StoppedAt > 0 {
+		fmt.Fprintf(c.Stdout, "stopped at       seq %d: this binary cannot apply it (see error)\n", st.StoppedAt)
+	}
 	if st.Rebuilding {
 		fmt.Fprintf(c.Stdout, "rebuilding       yes, at seq %d\n", st.RebuildSeq)
 	}
@@ -136,4 +152,16 @@ indexer-scan runs.
 func scanning(dir store.Dir) bool {
 	o, err := app.DirOwner(dir, "indexer-project status")
 	return err == nil && o.Owner == app.Scanner
+}
+
+// seqList writes sequences as "3, 7, 9".
+func seqList(seqs []uint64) string {
+	var b strings.Builder
+	for i, s := range seqs {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(strconv.FormatUint(s, 10))
+	}
+	return b.String()
 }

@@ -28,6 +28,21 @@ func Seed(tb testing.TB, dir string, evs ...events.Event) uint64 {
 	return last
 }
 
+// SeedRaw publishes data as is on subject (store.Log.AppendRaw) into the
+// log of data directory dir, as a stranger or a newer scanner would, the
+// way Seed does; it returns the sequence it was stored at.
+func SeedRaw(tb testing.TB, dir, subject string, data []byte) uint64 {
+	tb.Helper()
+	var seq uint64
+	withLog(tb, dir, func(l *store.Log) {
+		var err error
+		if seq, err = l.AppendRaw(context.Background(), subject, data); err != nil {
+			tb.Fatal(err)
+		}
+	})
+	return seq
+}
+
 // ReadAll returns every event in the log of data directory dir, which no
 // process may own. A record that does not decode fails the test.
 func ReadAll(tb testing.TB, dir string) []events.Event {

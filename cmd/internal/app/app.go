@@ -110,7 +110,7 @@ func Hint(err error) string {
 	case errors.Is(err, store.ErrPermission):
 		return "the credential may not do this: see 'indexer-project credentials list' on the log's owner, and --creds"
 	case errors.Is(err, events.ErrNewerSchema):
-		return "the log holds events written by a newer indexer: upgrade this binary"
+		return "the log holds an event of a newer schema than this binary knows: run a newer indexer if there is one; otherwise 'indexer-project skip SEQ' skips it (its sequence is in the error and in indexer-project status)"
 	}
 	return ""
 }
