@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
+	"os"
 	"strings"
 	"time"
 
@@ -33,6 +35,9 @@ func (m *Main) runEvents(ctx context.Context, args []string) error {
 	}
 	filter, err := eventFilter(*machine, *typ)
 	if err != nil {
+		return err
+	}
+	if err := needLog(cfg); err != nil {
 		return err
 	}
 	env, err := app.Open(ctx, cfg, app.OpenOptions{Owner: "indexer events", AllowClient: true}, cfg.Logger(m.Stderr))
@@ -106,4 +111,25 @@ func eventFilter(machine, typ string) (string, error) {
 		}
 	}
 	return "", app.Usagef("--type %q: want one of %s", typ, typeList())
+}
+
+// needLog refuses, with a usage error, a data directory that holds no log
+// and is served by no process: a command that only reads must not make one
+// (opening the log there would create the directory and an empty log, which
+// later commands take for a scan that stopped before it indexed).
+func needLog(cfg app.Config) error {
+	if cfg.Server != "" {
+		return nil
+	}
+	if err := cfg.Check(); err != nil {
+		return err
+	}
+	dir := cfg.Dir()
+	if _, err := os.Stat(cfg.DataDir); errors.Is(err, os.ErrNotExist) {
+		return app.Usagef("no data directory at %s: point --data (or INDEXER_DATA) at one, or scan something first (indexer-scan PATH)", cfg.DataDir)
+	}
+	if _, err := os.Stat(dir.ServerURLPath()); dir.HasLog() || err == nil {
+		return nil
+	}
+	return app.Usagef("no log in %s (not a data directory, or nothing scanned into it yet): point --data (or INDEXER_DATA) at one, or scan something first (indexer-scan PATH)", cfg.DataDir)
 }

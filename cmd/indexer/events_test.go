@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -96,5 +98,38 @@ func TestEventsPrintsTheLog(t *testing.T) {
 	err := (&Main{Stdout: &bytes.Buffer{}, Stderr: &errb}).Run(context.Background(), []string{"events", "--data", data, "--type", "FileEaten"})
 	if app.ExitCode(err) != app.ExitUsage {
 		t.Fatalf("--type FileEaten: %v", err)
+	}
+}
+
+// A mistyped --data is not made a data directory by a command that only
+// reads: it says there is none, as a usage error, and creates nothing (an
+// empty log made there was later taken for a scan that stopped before it
+// indexed).
+func TestReadingCommandsCreateNoDataDirectory(t *testing.T) {
+	t.Parallel()
+	data, _ := seedLog(t)
+	typo := data + "-typo"
+	for _, args := range [][]string{{"events"}, {"rot"}, {"find", "x"}, {"stats"}, {"events"}} {
+		var errb bytes.Buffer
+		m := &Main{Stdout: &bytes.Buffer{}, Stderr: &errb}
+		err := m.Run(context.Background(), append(args, "--data", typo))
+		if got, want := app.ExitCode(err), app.ExitUsage; got != want {
+			t.Fatalf("%v --data %s: exit %d (%v), want %d", args, typo, got, err, want)
+		}
+		if !strings.Contains(err.Error(), "no data directory at "+typo) {
+			t.Fatalf("%v: %v, want it to say there is no data directory", args, err)
+		}
+		if _, err := os.Stat(typo); !errors.Is(err, os.ErrNotExist) {
+			t.Fatalf("%v created %s: %v", args, typo, err)
+		}
+	}
+	// A directory that exists but holds no log gets no log either.
+	empty := t.TempDir()
+	err := (&Main{Stdout: &bytes.Buffer{}, Stderr: &bytes.Buffer{}}).Run(context.Background(), []string{"events", "--data", empty})
+	if app.ExitCode(err) != app.ExitUsage {
+		t.Fatalf("events on an empty directory: %v", err)
+	}
+	if ents, _ := os.ReadDir(empty); len(ents) != 0 {
+		t.Fatalf("events wrote %d entries into an empty directory", len(ents))
 	}
 }

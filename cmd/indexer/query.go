@@ -122,6 +122,9 @@ func (m *Main) openSession(ctx context.Context, qf *queryFlags, owner string, wi
 		return remote()
 	}
 	dir := cfg.Dir()
+	if _, err := os.Stat(cfg.DataDir); errors.Is(err, os.ErrNotExist) {
+		return nil, app.Usagef("no data directory at %s: point --data (or INDEXER_DATA) at one, or scan something first (indexer-scan PATH)", cfg.DataDir)
+	}
 	path := dir.IndexPath()
 	_, err := os.Stat(path)
 	noIndex := errors.Is(err, os.ErrNotExist)

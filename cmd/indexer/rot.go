@@ -45,6 +45,9 @@ func (m *Main) runRot(ctx context.Context, args []string) error {
 			return app.Usagef("--machine: %v", err)
 		}
 	}
+	if err := needLog(cfg); err != nil {
+		return err
+	}
 	env, err := app.Open(ctx, cfg, app.OpenOptions{Owner: "indexer rot", AllowClient: true}, cfg.Logger(m.Stderr))
 	if err != nil {
 		return err
