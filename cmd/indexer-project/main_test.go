@@ -9,12 +9,14 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"syscall"
@@ -654,5 +656,53 @@ func TestStatusOnlyReads(t *testing.T) {
 	}
 	if _, err := os.Stat(store.Dir(dir).IndexPath()); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("status created the index: %v", err)
+	}
+}
+
+// The status file never says "rebuilding" for a rebuild it counts as done:
+// `status` printed "rebuilding" after `rebuild` had reported the end.
+func TestStatusNotRebuildingAfterTheRebuild(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	seedSteps(t, dir, 7, 200)
+	ctx := context.Background()
+	var cfg app.Config
+	cfg.DataDir = dir
+	env, err := app.Open(ctx, cfg, app.OpenOptions{Owner: "test"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer env.Close()
+	p := &projections.Projector{Log: env.Log, Path: store.Dir(dir).IndexPath()}
+	if err := p.Open(); err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	rb := &rebuilder{p: p, ctx: ctx, logger: slog.New(slog.DiscardHandler), subject: "x"}
+	const rebuilds = 10
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := 1; i <= rebuilds; i++ {
+			if _, err := rb.handle(ctx, nil); err != nil {
+				t.Error(err)
+				return
+			}
+			for rb.state().RebuildsDone < i {
+				runtime.Gosched()
+			}
+		}
+	}()
+	for n := 0; ; n++ {
+		select {
+		case <-done:
+			t.Logf("%d status snapshots over %d rebuilds", n, rebuilds)
+			return
+		default:
+		}
+		st := statusOf(ctx, p, rb)
+		if st.Rebuilding && st.RebuildsDone == st.RebuildsAsked {
+			t.Fatalf("the status says rebuilding while every rebuild asked for is done: %+v", st)
+		}
 	}
 }

@@ -202,12 +202,22 @@ type ownerStatus struct {
 func writeStatus(ctx context.Context, p *projections.Projector, rb *rebuilder, path string) {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
+	b, _ := json.Marshal(statusOf(ctx, p, rb))
+	store.WriteFileAtomic(path, b) // a missed write is made good a second later
+}
+
+// statusOf is what the status file says. The rebuilder's state is read
+// before the projector's: a rebuild that ends between the two reads then
+// shows as neither done nor running, and is done in the next write. Read
+// the other way round, the file said "rebuilding" with the rebuild counted
+// done, and `status` printed "rebuilding" after `rebuild` said it ended.
+func statusOf(ctx context.Context, p *projections.Projector, rb *rebuilder) ownerStatus {
+	rs := rb.state()
 	s, err := p.Status(ctx)
 	if err != nil && s.Error == "" {
 		s.Error = err.Error()
 	}
-	b, _ := json.Marshal(ownerStatus{Status: s, PID: os.Getpid(), rebuildState: rb.state()})
-	store.WriteFileAtomic(path, b) // a missed write is made good a second later
+	return ownerStatus{Status: s, PID: os.Getpid(), rebuildState: rs}
 }
 
 // rebuilder runs the rebuilds that `indexer-project rebuild` asks a running
