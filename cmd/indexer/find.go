@@ -3,7 +3,10 @@ package main
 import (
 	"context"
 	"fmt"
+	"regexp"
 	"strconv"
+	"strings"
+	"unicode/utf8"
 
 	"github.com/indexer/indexer/cmd/internal/app"
 	"github.com/indexer/indexer/projections/service"
@@ -15,8 +18,17 @@ IMG_????.jpg); with --regex a regular expression (RE2) found in the name.
 --path matches PATTERN against the whole path instead. Without PATTERN,
 the filters alone select.
 
+Without --glob, --regex or --path, PATTERN says what it is: one with * ? or
+[ is a glob (as with --glob), and one with / is part of a path (as with
+--path): 'indexer find "*.gz"', 'indexer find doc/bash/README'. A glob with /
+matches the last components of the path ('doc/*/README'), or the whole path
+when it begins with /; its * and ? do not match /. --glob, --regex or --path
+turn this reading off.
+
 Examples:
   indexer find report --ext pdf --min-size 1M
+  indexer find '*.gz' --under /usr/share
+  indexer find share/doc/bash
   indexer find --glob 'IMG_*.jpg' --machine laptop --under /home/ana/photos
   indexer find --hash 845e9183...        (md5, sha1 or sha256, or a prefix of 8+ digits)
 
@@ -66,6 +78,8 @@ func (m *Main) runFind(ctx context.Context, args []string) error {
 		q.Mode = "glob"
 	case *regex:
 		q.Mode = "regex"
+	default:
+		plainPattern(&q)
 	}
 	if *limit < 0 || *page < 1 {
 		return app.Usagef("--limit must be at least 0 and --page at least 1")
@@ -118,4 +132,85 @@ func (m *Main) runFind(ctx context.Context, args []string) error {
 		fmt.Fprintln(m.Stderr, app.Count(res.Total, "file", "files"))
 	}
 	return nil
+}
+
+// plainPattern reads a PATTERN given without --glob, --regex or --path as
+// plocate and fd users write it: one with glob characters is a glob, one
+// with a slash is part of a path. A substring of a path is looked up as the
+// part after its last slash in the names (which the name index serves),
+// and then in the path.
+func plainPattern(q *service.FindRequest) {
+	p := q.Pattern
+	if strings.ContainsAny(p, "*?[") {
+		q.Mode = "glob"
+		if q.Path || !strings.Contains(p, "/") {
+			return
+		}
+		// A glob of a path's last components, or of a whole path when it
+		// begins with /: as a regular expression, since path.Match
+		// anchors at the path's start.
+		if re, ok := globRegexp(p); ok {
+			q.Mode, q.Pattern, q.Path = "regex", re, true
+		} else {
+			q.Path = true
+		}
+		return
+	}
+	if q.Path || !strings.Contains(p, "/") {
+		return
+	}
+	if q.CaseSensitive { // PathContains ignores case
+		q.Path = true
+		return
+	}
+	q.Pattern, q.PathContains = p[strings.LastIndex(p, "/")+1:], p
+}
+
+// globRegexp translates a path.Match pattern into a regular expression
+// that matches the pattern against a path's last components, or against
+// the whole path when the pattern begins with /. ok is false for a pattern
+// that is not valid UTF-8 or has an unclosed [.
+func globRegexp(g string) (re string, ok bool) {
+	if !utf8.ValidString(g) {
+		return "", false
+	}
+	var b strings.Builder
+	if strings.HasPrefix(g, "/") {
+		b.WriteString("^")
+	} else {
+		b.WriteString("(?:^|/)")
+	}
+	for i := 0; i < len(g); i++ {
+		switch c := g[i]; c {
+		case '*':
+			b.WriteString("[^/]*")
+		case '?':
+			b.WriteString("[^/]")
+		case '\\':
+			if i+1 < len(g) {
+				_, n := utf8.DecodeRuneInString(g[i+1:])
+				b.WriteString(regexp.QuoteMeta(g[i+1 : i+1+n]))
+				i += n
+			}
+		case '[':
+			end := strings.IndexByte(g[i+1:], ']')
+			if end == 0 && len(g) > i+2 { // []...]: the ] is a member
+				end = 1 + strings.IndexByte(g[i+2:], ']')
+			}
+			if end <= 0 {
+				return "", false
+			}
+			class := g[i+1 : i+1+end]
+			b.WriteString("[")
+			b.WriteString(strings.ReplaceAll(class, "[", `\[`))
+			b.WriteString("]")
+			i += end + 1
+		default:
+			_, n := utf8.DecodeRuneInString(g[i:])
+			b.WriteString(regexp.QuoteMeta(g[i : i+n]))
+			i += n - 1
+		}
+	}
+	b.WriteString("$")
+	return b.String(), true
 }

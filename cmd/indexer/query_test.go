@@ -69,6 +69,15 @@ var queryCases = []queryCase{
 	{[]string{"find", "--ext", "txt", "--under", "/home/ana/weird", "--json"}, 3, []string{`"b64"`}},
 	{[]string{"find", "--min-size", "50M", "--json"}, 2, []string{"movie"}},
 	{[]string{"find", "img", "--limit", "5", "--page", "7", "--json"}, 3, nil}, // 33: 32 photos and <img ...>.html
+	// A plain PATTERN with glob characters is a glob; with a slash, part
+	// of a path (a glob with a slash: of the path's last components).
+	{[]string{"find", "*.mkv", "--json"}, 2, []string{"movie.mkv", "movie-copy.mkv"}},
+	{[]string{"find", "MOVIE-*", "--json"}, 1, []string{"movie-copy.mkv"}},
+	{[]string{"find", "share/video/movie", "--json"}, 2, []string{"movie.mkv", "movie-copy.mkv"}},
+	{[]string{"find", "ana/docs/", "--json"}, 3, []string{"final.md", "report-2025 (copy).pdf"}},
+	{[]string{"find", "video/*", "--json"}, 2, []string{"movie.mkv"}},
+	{[]string{"find", "share/*/movie?mkv", "--json"}, 1, []string{"movie.mkv"}},
+	{[]string{"find", "/srv/*/*/movie.mkv", "--json"}, 1, []string{"movie.mkv"}},
 	{[]string{"find", "report", "--ext", "pdf"}, 0, []string{"SIZE", "3.00 MiB", "report-2025 (copy).pdf"}},
 	{[]string{"dupes", "--json"}, 5, []string{`"wasted":104857600`}},
 	{[]string{"dupes"}, 0, []string{"100 MiB wasted", "nothing wasted", "hard link of #1", "1 hard link"}},
