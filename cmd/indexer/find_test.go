@@ -2,7 +2,11 @@ package main
 
 import (
 	"regexp"
+	"strings"
 	"testing"
+
+	"github.com/indexer/indexer/cmd/internal/app"
+	"github.com/indexer/indexer/projections/service/servicetest"
 )
 
 func TestGlobRegexp(t *testing.T) {
@@ -40,5 +44,54 @@ func TestGlobRegexp(t *testing.T) {
 		if re, ok := globRegexp(g); ok {
 			t.Errorf("globRegexp(%q) = %q, want it refused", g, re)
 		}
+	}
+}
+
+// show on a directory and tree on a file say which command fits; paths as
+// find prints them (spaces, escaped control characters and bytes that are
+// not UTF-8) are found again by show.
+func TestPathsPasteBack(t *testing.T) {
+	t.Parallel()
+	env := servicetest.MustOpen(t, servicetest.Options{})
+	env.Publish(t, servicetest.Fixture()...)
+	env.Close()
+	data := env.Dir
+
+	for _, c := range []struct {
+		args []string
+		msg  string
+	}{
+		{[]string{"show", "/home/ana/docs"}, "is a directory: try: indexer tree /home/ana/docs"},
+		{[]string{"show", "/home/ana/docs", "--machine", "laptop"}, "is a directory"},
+		{[]string{"tree", servicetest.NotesPath}, "is a file: try: indexer show " + servicetest.NotesPath},
+		{[]string{"tree", servicetest.ReportCopy, "--machine", "laptop"}, "is a file: try: indexer show '" + servicetest.ReportCopy + "'"},
+	} {
+		_, errOut, code := runMain(t, append(c.args, "--data", data)...)
+		if code != app.ExitUsage || !strings.Contains(errOut, c.msg) {
+			t.Errorf("indexer %s: exit %d, stderr %q; want %d and %q", strings.Join(c.args, " "), code, errOut, app.ExitUsage, c.msg)
+		}
+	}
+
+	out := mustRun(t, "find", "--under", "/home/ana", "--limit", "0", "--data", data)
+	var pasted int
+	for _, l := range strings.Split(strings.TrimSpace(out), "\n")[1:] {
+		i := strings.Index(l, "/home/ana/")
+		if i < 0 {
+			t.Fatalf("no path in %q", l)
+		}
+		p := l[i:]
+		if !strings.ContainsAny(p, ` \`) {
+			continue
+		}
+		pasted++
+		for _, machine := range [][]string{nil, {"--machine", "laptop"}} {
+			args := append([]string{"show", p, "--data", data}, machine...)
+			if _, errOut, code := runMain(t, args...); code != 0 {
+				t.Errorf("indexer show %q %v: exit %d: %s", p, machine, code, errOut)
+			}
+		}
+	}
+	if pasted < 3 { // the copy with spaces, the Latin-1 name, the newline
+		t.Fatalf("only %d paths with spaces or escapes in:\n%s", pasted, out)
 	}
 }

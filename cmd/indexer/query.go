@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -172,14 +173,85 @@ func localMachine() string {
 // --machine when given, else this host's machine, else the one machine
 // where probe finds it. For this host's machine arg is taken as a path here
 // (see localPath).
+//
+// A PATH pasted from a table (find, tree, dupes) shows a name's invalid
+// UTF-8 bytes and control characters as escapes (events.Path.String): when
+// arg as typed is not found, its unescaped form is tried.
 func resolve(ctx context.Context, q service.Queries, machine, arg string, dir bool, probe probe) (string, events.Path, error) {
-	local := localMachine()
-	pathFor := func(m string) events.Path {
-		if m == local {
-			return localPath(arg, dir)
-		}
-		return events.Path(arg)
+	raw, escaped := unescapePath(arg)
+	if !escaped {
+		return resolveArg(ctx, q, machine, arg, dir, probe)
 	}
+	if machine != "" {
+		// resolveArg does not probe a given machine: probe both forms.
+		if err := events.ValidateMachine(machine); err != nil {
+			return "", "", app.Usagef("--machine: %v", err)
+		}
+		p := pathOn(machine, arg, dir)
+		if ok, err := probe(machine, p); err != nil || ok {
+			return machine, p, err
+		}
+		if rp := pathOn(machine, raw, dir); rp != p {
+			if ok, err := probe(machine, rp); err != nil || ok {
+				return machine, rp, err
+			}
+		}
+		return machine, p, nil
+	}
+	m, p, err := resolveArg(ctx, q, machine, arg, dir, probe)
+	if errors.Is(err, projections.ErrNotFound) {
+		if m2, p2, err2 := resolveArg(ctx, q, machine, raw, dir, probe); err2 == nil || !errors.Is(err2, projections.ErrNotFound) {
+			return m2, p2, err2
+		}
+	}
+	return m, p, err
+}
+
+// pathOn is arg as a path on machine: for this host's machine a path here
+// (see localPath), else as given.
+func pathOn(machine, arg string, dir bool) events.Path {
+	if machine == localMachine() {
+		return localPath(arg, dir)
+	}
+	return events.Path(arg)
+}
+
+// unescapePath undoes events.Path.String: \xNN is the byte NN, \n, \t and
+// the other Go escapes of control characters the character. Any other
+// backslash is kept, as String writes a name's backslashes as they are.
+// escaped reports whether s held an escape.
+func unescapePath(s string) (raw string, escaped bool) {
+	if !strings.Contains(s, `\`) {
+		return s, false
+	}
+	ctl := map[byte]byte{'a': '\a', 'b': '\b', 'f': '\f', 'n': '\n', 'r': '\r', 't': '\t', 'v': '\v'}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\\' && i+1 < len(s) {
+			if c, ok := ctl[s[i+1]]; ok {
+				b.WriteByte(c)
+				i++
+				escaped = true
+				continue
+			}
+			if s[i+1] == 'x' && i+3 < len(s) {
+				if n, err := strconv.ParseUint(s[i+2:i+4], 16, 8); err == nil {
+					b.WriteByte(byte(n))
+					i += 3
+					escaped = true
+					continue
+				}
+			}
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String(), escaped
+}
+
+// resolveArg is resolve for arg as typed.
+func resolveArg(ctx context.Context, q service.Queries, machine, arg string, dir bool, probe probe) (string, events.Path, error) {
+	local := localMachine()
+	pathFor := func(m string) events.Path { return pathOn(m, arg, dir) }
 	if machine != "" {
 		if err := events.ValidateMachine(machine); err != nil {
 			return "", "", app.Usagef("--machine: %v", err)
@@ -262,11 +334,41 @@ func (m *Main) openPathCmd(ctx context.Context, args []string, name, what, about
 		return nil, err
 	}
 	mach, p, err := resolve(ctx, s.q, *machine, arg, false, newProbe(ctx, s.q))
+	if err == nil && name == "show" && *machine != "" {
+		// A given machine is not probed: probe it here, for the hint.
+		if ok, perr := newProbe(ctx, s.q)(mach, p); perr == nil && !ok {
+			err = fmt.Errorf("%s on %s: %w", p, mach, projections.ErrNotFound)
+		}
+	}
+	if errors.Is(err, projections.ErrNotFound) && name == "show" {
+		if _, _, derr := resolve(ctx, s.q, *machine, arg, true, probeTree(ctx, s.q)); derr == nil {
+			err = app.Usagef("%s is a directory: try: indexer tree %s", arg, shellQuote(arg))
+		}
+	}
 	if err != nil {
 		s.Close()
 		return nil, err
 	}
 	return &pathCmd{session: s, qf: qf, machine: mach, path: p}, nil
+}
+
+// probeTree reports whether a directory is at p on machine.
+func probeTree(ctx context.Context, q service.Queries) probe {
+	return func(machine string, p events.Path) (bool, error) {
+		_, err := q.Tree(ctx, service.TreeRequest{Machine: machine, Dir: p, Limit: 1})
+		if errors.Is(err, projections.ErrNotFound) {
+			return false, nil
+		}
+		return err == nil, err
+	}
+}
+
+// shellQuote quotes s for a command line to paste, when it needs it.
+func shellQuote(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/._-+,:@%=") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 // printer writes a command's output: JSON, or aligned columns.

@@ -7,7 +7,6 @@ import (
 	"sort"
 
 	"github.com/indexer/indexer/cmd/internal/app"
-	"github.com/indexer/indexer/events"
 	"github.com/indexer/indexer/projections"
 	"github.com/indexer/indexer/projections/service"
 )
@@ -47,13 +46,18 @@ func (m *Main) runTree(ctx context.Context, args []string) error {
 	if arg == "" {
 		arg = "/"
 	}
-	mach, dir, err := resolve(ctx, s.q, *machine, arg, true, func(mc string, p events.Path) (bool, error) {
-		_, err := s.q.Tree(ctx, service.TreeRequest{Machine: mc, Dir: p, Limit: 1})
-		if errors.Is(err, projections.ErrNotFound) {
-			return false, nil
+	mach, dir, err := resolve(ctx, s.q, *machine, arg, true, probeTree(ctx, s.q))
+	if err == nil && *machine != "" && dir != "/" {
+		// A given machine is not probed: probe it here, for the hint.
+		if ok, perr := probeTree(ctx, s.q)(mach, dir); perr == nil && !ok {
+			err = fmt.Errorf("%s on %s: %w", dir, mach, projections.ErrNotFound)
 		}
-		return err == nil, err
-	})
+	}
+	if errors.Is(err, projections.ErrNotFound) {
+		if _, _, ferr := resolve(ctx, s.q, *machine, arg, false, probeLookup(ctx, s.q)); ferr == nil {
+			err = app.Usagef("%s is a file: try: indexer show %s", arg, shellQuote(arg))
+		}
+	}
 	if err != nil {
 		return err
 	}
