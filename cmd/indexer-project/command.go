@@ -20,6 +20,14 @@ func NewMain() *Main { return &Main{Stdout: os.Stdout, Stderr: os.Stderr} }
 // Run runs the subcommand named by args[0], or run when args start with a
 // flag or are empty.
 func (m *Main) Run(ctx context.Context, args []string) error {
+	if app.IsVersionFlag(args) {
+		fmt.Fprintln(m.Stdout, app.Version("indexer-project"))
+		return nil
+	}
+	if len(args) > 0 && (args[0] == "-h" || args[0] == "-help" || args[0] == "--help") {
+		// No command named: the commands first, then run's flags.
+		fmt.Fprint(m.Stderr, usage, "\n")
+	}
 	args = app.CommandFirst(args, func(s string) bool {
 		return s == "run" || s == "rebuild" || s == "status" || s == "credentials" || s == "skip" || s == "deadletters" || s == "help"
 	})
@@ -59,5 +67,6 @@ Usage:
   indexer-project credentials add|list|revoke
                                     credentials for scanners on other machines, and readers
 
-Run 'indexer-project COMMAND --help' for a command's flags.
+Run 'indexer-project COMMAND --help' for a command's flags, 'indexer-project
+--version' for the version.
 `

@@ -245,6 +245,18 @@ func TestUsageAndHelp(t *testing.T) {
 			t.Errorf("%v: help lacks flags or exit codes:\n%s", c.args, errb.String())
 		}
 	}
+	// --help without a command lists the commands too.
+	var out, errb bytes.Buffer
+	(&Main{Stdout: &out, Stderr: &errb}).Run(context.Background(), []string{"--help"})
+	for _, want := range []string{"indexer-project rebuild", "indexer-project status", "-listen"} {
+		if !strings.Contains(errb.String(), want) {
+			t.Errorf("--help lacks %q:\n%s", want, errb.String())
+		}
+	}
+	out.Reset()
+	if err := (&Main{Stdout: &out, Stderr: &errb}).Run(context.Background(), []string{"--version"}); err != nil || !strings.HasPrefix(out.String(), "indexer-project ") || !strings.Contains(out.String(), runtime.Version()) {
+		t.Errorf("--version: %v %q", err, out.String())
+	}
 }
 
 func freePort(t *testing.T) string {

@@ -134,6 +134,9 @@ func TestExitCodesAndMessages(t *testing.T) {
 	if code, _, errs := run(t, context.Background(), "--help"); code != 0 || !strings.Contains(errs, "Exit codes:") {
 		t.Errorf("--help: exit %d\n%s", code, errs)
 	}
+	if code, out, errs := run(t, context.Background(), "--version"); code != 0 || !strings.HasPrefix(out, "indexer-scan ") || !strings.Contains(out, runtime.Version()) {
+		t.Errorf("--version: exit %d, %q %q", code, out, errs)
+	}
 }
 
 // binary builds indexer-scan once (without -race: the subprocess tests

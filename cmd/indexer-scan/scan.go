@@ -113,6 +113,10 @@ type summary struct {
 // client) with the machine's scan lease and scan state, scan each root, and
 // finish (standalone, index what was stored; print the summary).
 func (m *Main) Run(ctx context.Context, args []string) error {
+	if app.IsVersionFlag(args) {
+		fmt.Fprintln(m.Stdout, app.Version("indexer-scan"))
+		return nil
+	}
 	r := &scanRun{Main: m, start: time.Now()}
 	if err := r.parseFlags(args); err != nil {
 		return err

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -40,5 +41,13 @@ func TestSingularCounts(t *testing.T) {
 	_, errOut, _ := runMain(t, "show", "/nowhere", "--data", dir)
 	if !strings.Contains(errOut, "(1 machine in the index)") {
 		t.Errorf("show /nowhere: %s", errOut)
+	}
+}
+
+func TestVersion(t *testing.T) {
+	t.Parallel()
+	out, errOut, code := runMain(t, "--version")
+	if code != 0 || !strings.HasPrefix(out, "indexer ") || !strings.Contains(out, runtime.Version()) {
+		t.Fatalf("--version: exit %d, %q %q", code, out, errOut)
 	}
 }

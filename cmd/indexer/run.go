@@ -42,6 +42,10 @@ var commands = map[string]command{
 
 // Run runs the subcommand named by args[0].
 func (m *Main) Run(ctx context.Context, args []string) error {
+	if app.IsVersionFlag(args) {
+		fmt.Fprintln(m.Stdout, app.Version("indexer"))
+		return nil
+	}
 	args = app.CommandFirst(args, func(s string) bool { _, ok := commands[s]; return ok })
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
 		m.usage()
@@ -67,7 +71,7 @@ func (m *Main) usage() {
 	for _, n := range names {
 		fmt.Fprintf(m.Stderr, "  %-10s %s\n", n, commands[n].summary)
 	}
-	fmt.Fprint(m.Stderr, "\nRun 'indexer COMMAND --help' for a command's flags.\n\n"+app.ExitCodes)
+	fmt.Fprint(m.Stderr, "\nRun 'indexer COMMAND --help' for a command's flags, 'indexer --version' for the version.\n\n"+app.ExitCodes)
 }
 
 // flags returns a FlagSet for a subcommand with the common flags and a
