@@ -718,3 +718,46 @@ func TestStatusNotRebuildingAfterTheRebuild(t *testing.T) {
 		}
 	}
 }
+
+// --until-time takes dates and "N UNIT ago"; a time before the log's first
+// event is refused, not built into an empty index.
+func TestUntilTime(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 3, 15, 12, 0, 0, 0, time.Local)
+	for _, c := range []struct {
+		in   string
+		want time.Time
+	}{
+		{"2026-01-02T15:04:05Z", time.Date(2026, 1, 2, 15, 4, 5, 0, time.UTC)},
+		{"2026-01-02", time.Date(2026, 1, 2, 0, 0, 0, 0, time.Local)},
+		{"2026-01-02 15:04", time.Date(2026, 1, 2, 15, 4, 0, 0, time.Local)},
+		{"2 weeks ago", now.Add(-14 * 24 * time.Hour)},
+		{"1 day ago", now.Add(-24 * time.Hour)},
+		{"90 Minutes ago", now.Add(-90 * time.Minute)},
+	} {
+		got, err := parseUntil(c.in, now)
+		if err != nil || !got.Equal(c.want) {
+			t.Errorf("parseUntil(%q) = %v, %v; want %v", c.in, got, err, c.want)
+		}
+	}
+	for _, in := range []string{"yesterday", "2 fortnights ago", "weeks ago", "2026-13-01"} {
+		if _, err := parseUntil(in, now); app.ExitCode(err) != app.ExitUsage {
+			t.Errorf("parseUntil(%q): %v, want a usage error", in, err)
+		}
+	}
+
+	dir := t.TempDir()
+	last := seedSteps(t, dir, 2, 50)
+	past := filepath.Join(t.TempDir(), "past.db")
+	_, err := runMain(t, "rebuild", "--data", dir, "--until-time", "2 years ago", "--into", past)
+	if app.ExitCode(err) != app.ExitUsage || !strings.Contains(fmt.Sprint(err), "before the log's first event") {
+		t.Fatalf("--until-time before the first event: %v", err)
+	}
+	if _, err := os.Stat(past); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("an index was built: %v", err)
+	}
+	out, err := runMain(t, "rebuild", "--data", dir, "--until-time", "0 seconds ago", "--into", past)
+	if err != nil || !strings.Contains(out, fmt.Sprintf("at seq %d", last)) {
+		t.Fatalf("--until-time '0 seconds ago': %q %v", out, err)
+	}
+}

@@ -31,7 +31,7 @@ func (c *RebuildCommand) Run(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("indexer-project rebuild", flag.ContinueOnError)
 	c.cfg.RegisterFlags(fs)
 	fs.Uint64Var(&c.untilSeq, "until-seq", 0, "build the index as of this log `sequence` (needs --into)")
-	fs.StringVar(&c.untilTime, "until-time", "", "build the index as of this `time`, RFC 3339, by the log's time of storing (needs --into)")
+	fs.StringVar(&c.untilTime, "until-time", "", "build the index as of this `time`, by the log's time of storing (needs --into): RFC 3339, a local date or time (2026-01-02, '2026-01-02 15:04'), or 'N UNIT ago' ('2 weeks ago')")
 	fs.StringVar(&c.into, "into", "", "build into this `file` and leave index.db alone")
 	fs.BoolVar(&c.acceptNew, "accept-new-log", false, "rebuild even though the log was replaced under the index (deleted and created again, emptied, or older than the index), keeping the old index as index.db.orphaned-TIME")
 	if err := parse(fs, c.Stderr, args, `Usage: indexer-project rebuild [flags]
@@ -59,9 +59,9 @@ it would replace the live index.
 	}
 	var until time.Time
 	if c.untilTime != "" {
-		t, err := time.Parse(time.RFC3339Nano, c.untilTime)
+		t, err := parseUntil(c.untilTime, time.Now())
 		if err != nil {
-			return usagef("--until-time %q: want RFC 3339, like 2026-01-02T15:04:05Z", c.untilTime)
+			return err
 		}
 		until = t
 	}
@@ -87,6 +87,11 @@ it would replace the live index.
 			return err
 		}
 		defer env.Close()
+		if !until.IsZero() {
+			if err := checkUntil(ctx, env.Log, until); err != nil {
+				return err
+			}
+		}
 		cp, err := projections.Build(ctx, env.Log, c.into, projections.BuildOptions{UntilSeq: c.untilSeq, UntilTime: until, Logger: logger})
 		if err != nil {
 			return err
