@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"encoding/csv"
 	"fmt"
+	"strconv"
 
 	"github.com/indexer/indexer/cmd/internal/app"
 	"github.com/indexer/indexer/projections/service"
@@ -11,7 +13,13 @@ import (
 const dupesAbout = `Lists groups of files with the same content (sha256), the biggest waste
 first. Hard links (paths sharing one inode) are shown as such and are not
 counted as waste: a group's wasted bytes are its size times its copies on
-disk beyond the first.`
+disk beyond the first.
+
+Empty files all have the same content: their group is left out unless
+--empty.
+
+--format csv prints one row per listed file: group, sha256, size, machine,
+path, device, inode (--files 0 lists every file of a group).`
 
 func (m *Main) runDupes(ctx context.Context, args []string) error {
 	fs, qf := m.queryFlags("dupes", "", dupesAbout)
@@ -24,11 +32,17 @@ func (m *Main) runDupes(ctx context.Context, args []string) error {
 	limit := fs.Int("limit", 20, "groups per page; 0 prints every group")
 	page := fs.Int("page", 1, "page `number` to print")
 	files := fs.Int("files", 10, "paths listed per group; 0 lists all")
+	empty := fs.Bool("empty", false, "list the group of empty files too")
+	format := fs.String("format", "table", "output `format`: table, json (as --json) or csv")
 	pos, err := parseArgs(fs, args)
 	if err != nil {
 		return err
 	}
 	if err := noArgs(pos, "dupes"); err != nil {
+		return err
+	}
+	out, err := outputFormat(*format, qf.json)
+	if err != nil {
 		return err
 	}
 	switch *sort {
@@ -43,6 +57,9 @@ func (m *Main) runDupes(ctx context.Context, args []string) error {
 		return app.Usagef("--min-count must be at least 2")
 	}
 	q := service.DupesRequest{Sort: *sort, Asc: *asc, MinSize: uint64(minSize.N), MinCount: *minCount, Machine: *machine, Files: *files, Limit: *limit}
+	if !*empty && q.MinSize == 0 {
+		q.MinSize = 1 // the empty file's group is noise unless asked for
+	}
 	if *files == 0 {
 		q.Files = -1
 	}
@@ -60,8 +77,20 @@ func (m *Main) runDupes(ctx context.Context, args []string) error {
 	if err != nil {
 		return queryError(err)
 	}
-	p := newPrinter(m.Stdout, qf.json)
-	if qf.json {
+	if out == "csv" {
+		cw := csv.NewWriter(m.Stdout)
+		cw.Write([]string{"group", "sha256", "size", "machine", "path", "device", "inode"})
+		for i, g := range res.Groups {
+			for _, f := range g.Files {
+				cw.Write([]string{strconv.Itoa(q.Offset + i + 1), g.SHA256, strconv.FormatUint(g.Size, 10), f.Machine, string(f.Path),
+					strconv.FormatUint(f.Device, 10), strconv.FormatUint(f.Inode, 10)})
+			}
+		}
+		cw.Flush()
+		return cw.Error()
+	}
+	p := newPrinter(m.Stdout, out == "json")
+	if out == "json" {
 		for _, g := range res.Groups {
 			if err := p.obj(g); err != nil {
 				return err

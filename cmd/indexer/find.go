@@ -1,14 +1,23 @@
 package main
 
 import (
+	"cmp"
 	"context"
+	"crypto/sha256"
+	"encoding/csv"
+	"encoding/hex"
 	"fmt"
+	"io"
+	"os"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/indexer/indexer/cmd/internal/app"
+	"github.com/indexer/indexer/projections"
 	"github.com/indexer/indexer/projections/service"
 )
 
@@ -50,6 +59,9 @@ func (m *Main) runFind(ctx context.Context, args []string) error {
 	under := fs.String("under", "", "only files below this `dir`ectory")
 	hash := fs.String("hash", "", "only files with this content `digest` (hex md5, sha1 or sha256, or the first 8 or more digits of one, as history prints them)")
 	archived := fs.Bool("archived", false, "only files inside archives: refused for now, archive members are not indexed yet")
+	sameAs := fs.String("same-as", "", "only files with the content of this local `file`, which is hashed here (sha256)")
+	sortBy := fs.String("sort", "", "order by `key`: name (the path), size (largest first) or mtime (newest first); reads every match (default: index order)")
+	format := fs.String("format", "table", "output `format`: table, json (as --json) or csv")
 	limit := fs.Int("limit", 50, "files per page; 0 prints every match")
 	page := fs.Int("page", 1, "page `number` to print")
 	pos, err := parseArgs(fs, args)
@@ -59,6 +71,23 @@ func (m *Main) runFind(ctx context.Context, args []string) error {
 	pattern, err := onlyArg(pos, "PATTERN", true)
 	if err != nil {
 		return err
+	}
+	out, err := outputFormat(*format, qf.json)
+	if err != nil {
+		return err
+	}
+	switch *sortBy {
+	case "", "name", "size", "mtime":
+	default:
+		return app.Usagef("--sort %q: want name, size or mtime", *sortBy)
+	}
+	if *sameAs != "" {
+		if *hash != "" {
+			return app.Usagef("--same-as and --hash exclude each other")
+		}
+		if *hash, err = fileSHA256(*sameAs); err != nil {
+			return err
+		}
 	}
 	if *archived {
 		return app.Usagef("--archived: archive members are not indexed yet (indexer-scan does not open archives), so no file is inside one; a path that holds \"::\" is an ordinary file: 'indexer find --path ::' lists those")
@@ -89,6 +118,10 @@ func (m *Main) runFind(ctx context.Context, args []string) error {
 	} else {
 		q.Offset = (*page - 1) * *limit
 	}
+	offset := q.Offset
+	if *sortBy != "" { // sorted here: every match, then the page
+		q.Limit, q.Offset = -1, 0
+	}
 	if maxSize.N > 0 && minSize.N > maxSize.N {
 		return app.Usagef("--min-size %d is above --max-size %d", minSize.N, maxSize.N)
 	}
@@ -101,8 +134,19 @@ func (m *Main) runFind(ctx context.Context, args []string) error {
 	if err != nil {
 		return queryError(err)
 	}
-	p := newPrinter(m.Stdout, qf.json)
-	if qf.json {
+	if *sortBy != "" {
+		sortFiles(res.Files, *sortBy)
+		res.Files = res.Files[min(offset, len(res.Files)):]
+		if *limit > 0 && len(res.Files) > *limit {
+			res.Files = res.Files[:*limit]
+		}
+		q.Limit, q.Offset = *limit, offset
+	}
+	if out == "csv" {
+		return writeFilesCSV(m.Stdout, res.Files)
+	}
+	p := newPrinter(m.Stdout, out == "json")
+	if out == "json" {
 		for _, f := range res.Files {
 			if err := p.obj(f); err != nil {
 				return err
@@ -213,4 +257,73 @@ func globRegexp(g string) (re string, ok bool) {
 	}
 	b.WriteString("$")
 	return b.String(), true
+}
+
+// outputFormat checks --format; --json is the same as --format json.
+func outputFormat(format string, asJSON bool) (string, error) {
+	switch {
+	case asJSON && format != "table" && format != "json":
+		return "", app.Usagef("--json and --format %s exclude each other", format)
+	case asJSON:
+		return "json", nil
+	}
+	switch format {
+	case "table", "json", "csv":
+		return format, nil
+	}
+	return "", app.Usagef("--format %q: want table, json or csv", format)
+}
+
+// sortFiles orders files by key: "name" by machine and path, "size"
+// largest first, "mtime" newest first; ties by machine and path.
+func sortFiles(files []projections.File, key string) {
+	byPath := func(a, b projections.File) int {
+		return cmp.Or(cmp.Compare(a.Machine, b.Machine), cmp.Compare(a.Path, b.Path))
+	}
+	slices.SortStableFunc(files, func(a, b projections.File) int {
+		switch key {
+		case "size":
+			return cmp.Or(cmp.Compare(b.Size, a.Size), byPath(a, b))
+		case "mtime":
+			return cmp.Or(cmp.Compare(b.MTime, a.MTime), byPath(a, b))
+		}
+		return byPath(a, b)
+	})
+}
+
+// fileSHA256 hashes a local file for --same-as.
+func fileSHA256(name string) (string, error) {
+	f, err := os.Open(name)
+	if err != nil {
+		return "", app.Usagef("--same-as: %v", err)
+	}
+	defer f.Close()
+	if fi, err := f.Stat(); err == nil && !fi.Mode().IsRegular() {
+		return "", app.Usagef("--same-as %s: not a regular file", name)
+	}
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", fmt.Errorf("--same-as: read %s: %w", name, err)
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// csvTime formats Unix nanoseconds for CSV: RFC 3339 in UTC, or empty.
+func csvTime(ns int64) string {
+	if ns == 0 {
+		return ""
+	}
+	return time.Unix(0, ns).UTC().Format(time.RFC3339Nano)
+}
+
+// writeFilesCSV writes files as CSV with a header. Paths are their exact
+// bytes (CSV quotes a name with a comma, quote or newline).
+func writeFilesCSV(w io.Writer, files []projections.File) error {
+	cw := csv.NewWriter(w)
+	cw.Write([]string{"machine", "path", "size", "mtime", "sha256"})
+	for _, f := range files {
+		cw.Write([]string{f.Machine, string(f.Path), strconv.FormatInt(f.Size, 10), csvTime(f.MTime), f.Hashes.SHA256})
+	}
+	cw.Flush()
+	return cw.Error()
 }

@@ -1,7 +1,13 @@
 package main
 
 import (
+	"cmp"
+	"encoding/csv"
+	"os"
+	"path/filepath"
 	"regexp"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -93,5 +99,76 @@ func TestPathsPasteBack(t *testing.T) {
 	}
 	if pasted < 3 { // the copy with spaces, the Latin-1 name, the newline
 		t.Fatalf("only %d paths with spaces or escapes in:\n%s", pasted, out)
+	}
+}
+
+// find --sort, --same-as and --format csv; dupes --format csv and the
+// empty files' group.
+func TestFindSortSameAsCSV(t *testing.T) {
+	t.Parallel()
+	env := servicetest.MustOpen(t, servicetest.Options{})
+	env.Publish(t, servicetest.Fixture()...)
+	env.Close()
+	data := env.Dir
+
+	// Sorted by size, largest first, over every match and then paged.
+	var sizes []float64
+	for page := 1; page <= 3; page++ {
+		for _, l := range lines(t, mustRun(t, "find", "--under", "/home/ana", "--sort", "size", "--limit", "4", "--page", strconv.Itoa(page), "--json", "--data", data)) {
+			sizes = append(sizes, l["size"].(float64))
+		}
+	}
+	if len(sizes) != 12 || !slices.IsSortedFunc(sizes, func(a, b float64) int { return cmp.Compare(b, a) }) {
+		t.Fatalf("--sort size over 3 pages: %v", sizes)
+	}
+	if sizes[0] < 3*servicetest.MiB {
+		t.Fatalf("--sort size: the first page does not start with the largest file: %v", sizes)
+	}
+
+	// CSV, sorted by name: a header, then machine, path, size, mtime, sha256.
+	out := mustRun(t, "find", "--under", "/home/ana/weird", "--sort", "name", "--format", "csv", "--data", data)
+	rows, err := csv.NewReader(strings.NewReader(out)).ReadAll()
+	if err != nil {
+		t.Fatalf("find --format csv: %v\n%s", err, out)
+	}
+	if len(rows) != 5 || strings.Join(rows[0], ",") != "machine,path,size,mtime,sha256" {
+		t.Fatalf("find --format csv: %q", rows)
+	}
+	var paths []string
+	for _, r := range rows[1:] {
+		paths = append(paths, r[1])
+	}
+	if !slices.IsSorted(paths) || !slices.Contains(paths, servicetest.NewlinePath) || !slices.Contains(paths, servicetest.Latin1Path) {
+		t.Fatalf("find --format csv paths: %q (want the exact bytes, sorted)", paths)
+	}
+
+	// --same-as hashes a local file and lists its copies.
+	local := filepath.Join(t.TempDir(), "mine.pdf")
+	if err := os.WriteFile(local, []byte("report"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if got := lines(t, mustRun(t, "find", "--same-as", local, "--json", "--data", data)); len(got) != 4 {
+		t.Fatalf("--same-as: %d files, want the 4 copies of the report", len(got))
+	}
+	if _, errOut, code := runMain(t, "find", "--same-as", filepath.Dir(local), "--data", data); code != app.ExitUsage {
+		t.Fatalf("--same-as a directory: exit %d %s", code, errOut)
+	}
+	for _, args := range [][]string{{"find", "--format", "xml"}, {"find", "--sort", "color"}, {"dupes", "--format", "csv", "--json"}} {
+		if _, errOut, code := runMain(t, append(args, "--data", data)...); code != app.ExitUsage {
+			t.Errorf("%v: exit %d %s, want a usage error", args, code, errOut)
+		}
+	}
+
+	// dupes: the empty files' group only with --empty; CSV rows per file.
+	out = mustRun(t, "dupes", "--format", "csv", "--files", "0", "--data", data)
+	rows, err = csv.NewReader(strings.NewReader(out)).ReadAll()
+	if err != nil || strings.Join(rows[0], ",") != "group,sha256,size,machine,path,device,inode" {
+		t.Fatalf("dupes --format csv: %v %q", err, rows)
+	}
+	if strings.Contains(out, "/home/ana/empty-1") {
+		t.Fatalf("dupes lists the empty files without --empty:\n%s", out)
+	}
+	if out := mustRun(t, "dupes", "--format", "csv", "--empty", "--data", data); !strings.Contains(out, "/home/ana/empty-1") {
+		t.Fatalf("dupes --empty lacks the empty files:\n%s", out)
 	}
 }

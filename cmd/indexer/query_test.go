@@ -79,7 +79,8 @@ var queryCases = []queryCase{
 	{[]string{"find", "share/*/movie?mkv", "--json"}, 1, []string{"movie.mkv"}},
 	{[]string{"find", "/srv/*/*/movie.mkv", "--json"}, 1, []string{"movie.mkv"}},
 	{[]string{"find", "report", "--ext", "pdf"}, 0, []string{"SIZE", "3.00 MiB", "report-2025 (copy).pdf"}},
-	{[]string{"dupes", "--json"}, 5, []string{`"wasted":104857600`}},
+	{[]string{"dupes", "--json", "--empty"}, 5, []string{`"wasted":104857600`, `"size":0`}},
+	{[]string{"dupes", "--json"}, 4, []string{`"wasted":104857600`}}, // the empty files' group only with --empty
 	{[]string{"dupes"}, 0, []string{"100 MiB wasted", "nothing wasted", "hard link of #1", "1 hard link"}},
 	{[]string{"dupes", "--machine", "nas1", "--json"}, 1, []string{"movie-copy.mkv"}},
 	{[]string{"dupes", "--sort", "count", "--min-count", "3", "--json"}, 1, []string{`"count":4`}},
