@@ -17,6 +17,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/indexer/indexer/cmd/internal/app"
+	"github.com/indexer/indexer/events"
 	"github.com/indexer/indexer/projections"
 	"github.com/indexer/indexer/projections/service"
 )
@@ -158,7 +159,7 @@ func (m *Main) runFind(ctx context.Context, args []string) error {
 		p.row("SIZE", "MODIFIED", "MACHINE", "PATH")
 	}
 	for _, f := range res.Files {
-		p.row(app.Bytes(f.Size), fileTime(f.MTime), f.Machine, cell(string(f.Path)))
+		p.row(sizeCell(f.File), fileTime(f.MTime), f.Machine, pathCell(f.File, string(f.Path)))
 	}
 	if err := p.flush(); err != nil {
 		return err
@@ -326,4 +327,21 @@ func writeFilesCSV(w io.Writer, files []projections.File) error {
 	}
 	cw.Flush()
 	return cw.Error()
+}
+
+// sizeCell is a file's size for a table; a symbolic link's recorded size
+// is its target's length, not content: it shows as "link".
+func sizeCell(f events.File) string {
+	if isLink(f.Mode) {
+		return "link"
+	}
+	return app.Bytes(f.Size)
+}
+
+// pathCell is name for a table, with " -> target" for a symbolic link.
+func pathCell(f events.File, name string) string {
+	if isLink(f.Mode) {
+		return cell(name) + " -> " + cell(string(f.Target))
+	}
+	return cell(name)
 }

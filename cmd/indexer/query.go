@@ -389,6 +389,9 @@ func newPrinter(w io.Writer, asJSON bool) *printer {
 // obj prints one JSON object on its own line.
 func (p *printer) obj(v any) error {
 	b, err := json.Marshal(v)
+	if err == nil {
+		b, err = posixJSON(b)
+	}
 	if err != nil {
 		return fmt.Errorf("encode output: %w", err)
 	}

@@ -35,7 +35,7 @@ func (m *Main) runShow(ctx context.Context, args []string) error {
 	pr.row("path", cell(string(f.Path)))
 	pr.row("machine", f.Machine)
 	pr.row("size", fmt.Sprintf("%s (%s)", app.Bytes(f.Size), app.Count(f.Size, "byte", "bytes")))
-	pr.row("mode", fs0(f.Mode))
+	pr.row("mode", fmt.Sprintf("%s (%o)", modeText(fs.FileMode(f.Mode)), posixMode(fs.FileMode(f.Mode))))
 	pr.row("modified", fileTime(f.MTime))
 	pr.row("changed", fileTime(f.CTime))
 	if f.BTime != 0 {
@@ -103,9 +103,6 @@ func rotGood(hs []service.HistoryEvent) string {
 	}
 	return good
 }
-
-// fs0 formats mode bits like ls -l.
-func fs0(mode uint32) string { return fs.FileMode(mode).String() }
 
 // printHistory prints a timeline, one event a line.
 func printHistory(w io.Writer, hs []service.HistoryEvent, indent string) error {

@@ -84,7 +84,7 @@ func (m *Main) runTree(ctx context.Context, args []string) error {
 	}
 	for _, f := range t.Entries {
 		name := string(f.Path)[len(t.Path):]
-		p.row(app.Bytes(f.Size), fileTime(f.MTime), cell(name))
+		p.row(sizeCell(f.File), fileTime(f.MTime), pathCell(f.File, name))
 	}
 	if err := p.flush(); err != nil {
 		return err
