@@ -15,6 +15,16 @@ import (
 	"github.com/indexer/indexer/projections/service/servicetest"
 )
 
+// fixtureData returns a data directory holding servicetest's fixture,
+// owned by no process.
+func fixtureData(t *testing.T) string {
+	t.Helper()
+	env := servicetest.MustOpen(t, servicetest.Options{})
+	env.Publish(t, servicetest.Fixture()...)
+	env.Close()
+	return env.Dir
+}
+
 func TestGlobRegexp(t *testing.T) {
 	t.Parallel()
 	for _, c := range []struct {
@@ -58,10 +68,7 @@ func TestGlobRegexp(t *testing.T) {
 // not UTF-8) are found again by show.
 func TestPathsPasteBack(t *testing.T) {
 	t.Parallel()
-	env := servicetest.MustOpen(t, servicetest.Options{})
-	env.Publish(t, servicetest.Fixture()...)
-	env.Close()
-	data := env.Dir
+	data := fixtureData(t)
 
 	for _, c := range []struct {
 		args []string
@@ -106,10 +113,7 @@ func TestPathsPasteBack(t *testing.T) {
 // empty files' group.
 func TestFindSortSameAsCSV(t *testing.T) {
 	t.Parallel()
-	env := servicetest.MustOpen(t, servicetest.Options{})
-	env.Publish(t, servicetest.Fixture()...)
-	env.Close()
-	data := env.Dir
+	data := fixtureData(t)
 
 	// Sorted by size, largest first, over every match and then paged.
 	var sizes []float64

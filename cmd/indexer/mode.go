@@ -11,33 +11,48 @@ import (
 // format). What the CLI prints is what ls and stat(2) users know: the POSIX
 // st_mode number and ls's text.
 
+// fileTypes are the file types of fs.FileMode in the order to test them
+// (a character device also has ModeDevice), with st_mode's type bits and
+// ls's letter. A mode with none of them is a regular file.
+var fileTypes = []struct {
+	bit    fs.FileMode
+	posix  uint32
+	letter byte
+}{
+	{fs.ModeDir, 0o040000, 'd'},
+	{fs.ModeSymlink, 0o120000, 'l'},
+	{fs.ModeNamedPipe, 0o010000, 'p'},
+	{fs.ModeSocket, 0o140000, 's'},
+	{fs.ModeCharDevice, 0o020000, 'c'},
+	{fs.ModeDevice, 0o060000, 'b'},
+}
+
+// specialBits are setuid, setgid and sticky: st_mode's bits, and where ls
+// shows them (over the x of owner, group, others).
+var specialBits = []struct {
+	bit          fs.FileMode
+	posix        uint32
+	at           int
+	lower, upper byte
+}{
+	{fs.ModeSetuid, 0o4000, 3, 's', 'S'},
+	{fs.ModeSetgid, 0o2000, 6, 's', 'S'},
+	{fs.ModeSticky, 0o1000, 9, 't', 'T'},
+}
+
 // posixMode converts fs.FileMode bits to a POSIX st_mode.
 func posixMode(m fs.FileMode) uint32 {
-	mode := uint32(m.Perm())
-	switch {
-	case m&fs.ModeDir != 0:
-		mode |= 0o040000
-	case m&fs.ModeSymlink != 0:
-		mode |= 0o120000
-	case m&fs.ModeNamedPipe != 0:
-		mode |= 0o010000
-	case m&fs.ModeSocket != 0:
-		mode |= 0o140000
-	case m&fs.ModeCharDevice != 0:
-		mode |= 0o020000
-	case m&fs.ModeDevice != 0:
-		mode |= 0o060000
-	default:
-		mode |= 0o100000
+	mode := uint32(m.Perm()) | 0o100000
+	for _, t := range fileTypes {
+		if m&t.bit != 0 {
+			mode = uint32(m.Perm()) | t.posix
+			break
+		}
 	}
-	if m&fs.ModeSetuid != 0 {
-		mode |= 0o4000
-	}
-	if m&fs.ModeSetgid != 0 {
-		mode |= 0o2000
-	}
-	if m&fs.ModeSticky != 0 {
-		mode |= 0o1000
+	for _, s := range specialBits {
+		if m&s.bit != 0 {
+			mode |= s.posix
+		}
 	}
 	return mode
 }
@@ -45,38 +60,26 @@ func posixMode(m fs.FileMode) uint32 {
 // modeText is ls -l's text of a mode: -rw-r--r--, lrwxrwxrwx, drwxr-sr-t.
 func modeText(m fs.FileMode) string {
 	b := []byte("-rwxrwxrwx")
-	switch {
-	case m&fs.ModeDir != 0:
-		b[0] = 'd'
-	case m&fs.ModeSymlink != 0:
-		b[0] = 'l'
-	case m&fs.ModeNamedPipe != 0:
-		b[0] = 'p'
-	case m&fs.ModeSocket != 0:
-		b[0] = 's'
-	case m&fs.ModeCharDevice != 0:
-		b[0] = 'c'
-	case m&fs.ModeDevice != 0:
-		b[0] = 'b'
+	for _, t := range fileTypes {
+		if m&t.bit != 0 {
+			b[0] = t.letter
+			break
+		}
 	}
 	for i := 0; i < 9; i++ {
 		if m&(1<<uint(8-i)) == 0 {
 			b[i+1] = '-'
 		}
 	}
-	special := func(set bool, at int, lower, upper byte) {
-		if !set {
-			return
-		}
-		if b[at] == '-' {
-			b[at] = upper
-		} else {
-			b[at] = lower
+	for _, s := range specialBits {
+		switch {
+		case m&s.bit == 0:
+		case b[s.at] == '-':
+			b[s.at] = s.upper
+		default:
+			b[s.at] = s.lower
 		}
 	}
-	special(m&fs.ModeSetuid != 0, 3, 's', 'S')
-	special(m&fs.ModeSetgid != 0, 6, 's', 'S')
-	special(m&fs.ModeSticky != 0, 9, 't', 'T')
 	return string(b)
 }
 

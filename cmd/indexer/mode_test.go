@@ -39,18 +39,16 @@ func TestPosixModes(t *testing.T) {
 		t.Fatalf("the issue's number: %d", got)
 	}
 
-	env := servicetest.MustOpen(t, servicetest.Options{})
-	env.Publish(t, servicetest.Fixture()...)
-	env.Close()
-	out := mustRun(t, "find", "notes.txt", "--json", "--data", env.Dir)
+	data := fixtureData(t)
+	out := mustRun(t, "find", "notes.txt", "--json", "--data", data)
 	if !strings.Contains(out, `"mode":33188,"mode_text":"-rw-r--r--"`) || !strings.HasPrefix(out, `{"machine":"laptop","path":`) {
 		t.Fatalf("find --json: %s", out)
 	}
-	out = mustRun(t, "show", servicetest.NotesPath, "--json", "--data", env.Dir)
+	out = mustRun(t, "show", servicetest.NotesPath, "--json", "--data", data)
 	if strings.Contains(out, `"mode":420`) || !strings.Contains(out, `"mode_text":"-rw-r--r--"`) {
 		t.Fatalf("show --json: %s", out)
 	}
-	if out := mustRun(t, "show", servicetest.NotesPath, "--data", env.Dir); !strings.Contains(out, "-rw-r--r-- (100644)") {
+	if out := mustRun(t, "show", servicetest.NotesPath, "--data", data); !strings.Contains(out, "-rw-r--r-- (100644)") {
 		t.Fatalf("show: %s", out)
 	}
 }
