@@ -86,7 +86,7 @@ var queryCases = []queryCase{
 	{[]string{"dupes", "--sort", "count", "--min-count", "3", "--json"}, 1, []string{`"count":4`}},
 	{[]string{"dupes", "--sort", "size", "--asc", "--min-size", "1M", "--limit", "1", "--json"}, 1, []string{`"size":2097152`}},
 	{[]string{"stats", "--json"}, -1, []string{`"files":51`, `"duplicate_groups":5`, `"last_scans"`}},
-	{[]string{"stats"}, 0, []string{"114 MiB wasted", "laptop", "nas1", "STARTED"}},
+	{[]string{"stats"}, 0, []string{"114 MiB wasted", "laptop", "nas1", "STARTED", "5 groups (one of them the empty files, which dupes lists with --empty)"}},
 	{[]string{"show", servicetest.NotesPath}, 0, []string{"sha256", "content: 1.46 KiB", "FileChanged", "no other file"}},
 	{[]string{"show", servicetest.PhotoLink, "--json"}, -1, []string{servicetest.PhotoPath, `"inodes":1`}},
 	{[]string{"show", servicetest.PhotoLink}, 0, []string{"hard link: the same inode"}},

@@ -56,7 +56,13 @@ func (m *Main) runStats(ctx context.Context, args []string) error {
 	p.row("files", fmt.Sprint(st.Files))
 	p.row("size", app.Bytes(st.Bytes))
 	p.row("unique size", app.Bytes(st.UniqueBytes))
-	p.row("duplicates", fmt.Sprintf("%s, %s wasted", app.Count(st.Groups, "group", "groups"), app.Bytes(st.Wasted)))
+	groups := app.Count(st.Groups, "group", "groups")
+	// dupes leaves the empty files' group out unless --empty: say which
+	// count is that one, so the two commands agree.
+	if empty, err := s.q.Find(ctx, service.FindRequest{Hash: emptySHA256, Limit: 1}); err == nil && empty.Total >= 2 && st.Groups > 0 {
+		groups += " (one of them the empty files, which dupes lists with --empty)"
+	}
+	p.row("duplicates", fmt.Sprintf("%s, %s wasted", groups, app.Bytes(st.Wasted)))
 	p.row("index", indexState(status, s.logRead))
 	if st.DeadLetters > 0 {
 		p.row("rejected events", fmt.Sprintf("%d (see indexer-project status)", st.DeadLetters))
@@ -106,3 +112,6 @@ func indexState(s service.Status, logRead bool) string {
 	}
 	return out
 }
+
+// emptySHA256 is the sha256 of no bytes: the content of every empty file.
+const emptySHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
