@@ -29,6 +29,10 @@ var ErrNotFound = errors.New("not found")
 // limits. The log never discards old events to make room; raise the limit.
 var ErrLogFull = errors.New("log is full")
 
+// ErrAddrInUse is returned by Server.Open when another process listens on
+// the server's host and port. Stop that process or choose another port.
+var ErrAddrInUse = errors.New("address already in use")
+
 // ErrClosed is returned by operations on a closed Log, Server or DB.
 var ErrClosed = errors.New("closed")
 

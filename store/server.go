@@ -7,7 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
+	"strconv"
+	"syscall"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -80,6 +83,11 @@ func (s *Server) Open(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if !s.InProcess && port != server.RANDOM_PORT {
+		if err := probeListen(host, port); err != nil {
+			return err
+		}
+	}
 	ns, err := server.NewServer(opts)
 	if err != nil {
 		return fmt.Errorf("embedded server: %w", err)
@@ -92,10 +100,10 @@ func (s *Server) Open(ctx context.Context) error {
 	if d, ok := ctx.Deadline(); ok {
 		deadline = time.Until(d)
 	}
-	if !ns.ReadyForConnections(deadline) {
+	if err := waitReady(ctx, ns, deadline); err != nil {
 		ns.Shutdown()
 		ns.WaitForShutdown()
-		return fmt.Errorf("embedded server on %s: not ready after %s (is the port in use? see the log)", Dir(s.DataDir).JetStreamPath(), deadline)
+		return fmt.Errorf("embedded server on %s: %w", Dir(s.DataDir).JetStreamPath(), err)
 	}
 	s.ns = ns
 	if s.Keyring != nil {
@@ -143,6 +151,36 @@ func (s *Server) options(host string, port int, sync time.Duration, always bool)
 		return nil, err
 	}
 	return opts, nil
+}
+
+// probeListen binds host:port and lets it go, so a taken port is an error
+// at once (ErrAddrInUse) rather than a server that never gets ready:
+// nats-server only logs its failure to listen.
+func probeListen(host string, port int) error {
+	addr := net.JoinHostPort(host, strconv.Itoa(port))
+	ln, err := net.Listen("tcp", addr)
+	if errors.Is(err, syscall.EADDRINUSE) {
+		return fmt.Errorf("embedded server: listen %s: %w (port %d)", addr, ErrAddrInUse, port)
+	}
+	if err != nil {
+		return fmt.Errorf("embedded server: %w", err)
+	}
+	return ln.Close()
+}
+
+// waitReady waits until ns accepts connections, for at most d or until ctx
+// ends, whichever is first.
+func waitReady(ctx context.Context, ns *server.Server, d time.Duration) error {
+	end := time.Now().Add(d)
+	for !ns.ReadyForConnections(50 * time.Millisecond) {
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("not ready: %w", err)
+		}
+		if time.Now().After(end) {
+			return fmt.Errorf("not ready after %s (see the log)", d)
+		}
+	}
+	return nil
 }
 
 // ClientURL returns the URL clients connect to ("" when InProcess).

@@ -105,6 +105,8 @@ func Hint(err error) string {
 		return "another scan of this machine is running; wait for it to finish (the lease of a scan that died on this host is taken over at once; on another host it expires 30s after it died)"
 	case errors.Is(err, store.ErrUnavailable) && strings.Contains(err.Error(), "certificate"):
 		return "trust the server's certificate authority with --tls-ca FILE (env INDEXER_TLS_CA)"
+	case errors.Is(err, store.ErrAddrInUse):
+		return "another process listens on that port: stop it, or choose another with --listen"
 	case errors.Is(err, store.ErrUnavailable):
 		return "is the NATS server running and the --server URL right?"
 	case errors.Is(err, store.ErrPermission):
@@ -362,6 +364,9 @@ func Open(ctx context.Context, cfg Config, opts OpenOptions, logger *slog.Logger
 			srv.Host, srv.Port = host, port
 		}
 		if err := srv.Open(ctx); err != nil {
+			if errors.Is(err, store.ErrAddrInUse) {
+				return nil, fmt.Errorf("--listen %s: %w", opts.Listen, err)
+			}
 			return nil, err
 		}
 		e.Server = srv
