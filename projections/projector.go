@@ -79,6 +79,9 @@ type Projector struct {
 	rebuilds  int
 	rebuildOn bool
 	rebuildAt uint64 // the rebuild's checkpoint while rebuildOn
+	// stopFollow ends the follow in progress when a read finds the file
+	// damaged (see damage.go).
+	stopFollow context.CancelCauseFunc
 }
 
 func (p *Projector) logger() *slog.Logger {
@@ -127,7 +130,7 @@ func (p *Projector) Open() error {
 		return fmt.Errorf("open projector: Log and Path must be set")
 	}
 	db := &store.DB{Path: p.Path, SyncFreelist: true} // opened at every standalone scan: no whole-file read at open
-	if err := db.Open(); err != nil {
+	if err := openOrMoveAside(db, p.logger()); err != nil {
 		return fmt.Errorf("open projector: %w", err)
 	}
 	cp, err := db.Checkpoint()
@@ -176,7 +179,9 @@ func (p *Projector) view(fn func(*store.Tx) error) error {
 	if p.db == nil {
 		return store.ErrClosed
 	}
-	return p.db.View(fn)
+	err := p.db.View(fn)
+	p.noteCorrupt(err)
+	return err
 }
 
 // Index returns the query interface over the projector's file, safe
@@ -296,13 +301,23 @@ func (p *Projector) run(ctx context.Context, follow bool) error {
 	for {
 		info, err := p.check(ctx)
 		if err == nil {
-			err = p.follow(ctx, info, follow)
+			fctx, done := p.watch(ctx)
+			err = p.follow(fctx, info, follow)
+			if d := damage(fctx, err); d != nil {
+				err = d
+			}
+			done()
 		}
 		switch {
 		case err == nil:
 			return nil
 		case ctx.Err() != nil:
 			return ctx.Err()
+		case errors.Is(err, store.ErrCorrupt):
+			if err := p.replaceCorrupt(ctx, err); err != nil {
+				return err
+			}
+			continue
 		case errors.Is(err, errRestart), errors.Is(err, errLogChanged):
 			continue
 		case errors.Is(err, store.ErrUnavailable), errors.Is(err, store.ErrNotFound):

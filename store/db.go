@@ -40,23 +40,37 @@ func (d *DB) Open() error {
 	if timeout == 0 {
 		timeout = time.Second
 	}
-	db, err := bolt.Open(d.Path, 0o600, &bolt.Options{
-		Timeout:         timeout,
-		ReadOnly:        d.ReadOnly,
-		NoSync:          d.NoSync,
-		NoFreelistSync:  !d.SyncFreelist,
-		FreelistType:    bolt.FreelistMapType,
-		InitialMmapSize: 256 << 20,
+	if err := checkFile(d.Path); err != nil {
+		return fmt.Errorf("open: %w", err)
+	}
+	var db *bolt.DB
+	err := guard(d.Path, func() error {
+		var err error
+		db, err = bolt.Open(d.Path, 0o600, &bolt.Options{
+			Timeout:         timeout,
+			ReadOnly:        d.ReadOnly,
+			NoSync:          d.NoSync,
+			NoFreelistSync:  !d.SyncFreelist,
+			FreelistType:    bolt.FreelistMapType,
+			InitialMmapSize: 256 << 20,
+		})
+		return err
 	})
-	if err != nil {
-		if errors.Is(err, bolterrors.ErrTimeout) {
-			return fmt.Errorf("open %s: %w (another process has it open)", d.Path, ErrLocked)
-		}
-		var pe *os.PathError
-		if errors.As(err, &pe) && pe.Path == d.Path {
-			err = pe.Err // bbolt's error already names the path: say it once
-		}
+	var pe *os.PathError
+	if errors.As(err, &pe) && pe.Path == d.Path {
+		err = pe.Err // bbolt's error already names the path: say it once
+	}
+	switch {
+	case errors.Is(err, bolterrors.ErrTimeout):
+		return fmt.Errorf("open %s: %w (another process has it open)", d.Path, ErrLocked)
+	case errors.Is(err, bolterrors.ErrInvalid), errors.Is(err, bolterrors.ErrChecksum):
+		return fmt.Errorf("open %s: %w: %v", d.Path, ErrCorrupt, err)
+	case err != nil:
 		return fmt.Errorf("open %s: %w", d.Path, err)
+	}
+	if err := guard(d.Path, func() error { return checkBuckets(db, d.Path) }); err != nil {
+		db.Close()
+		return fmt.Errorf("open: %w", err)
 	}
 	d.db = db
 	return nil
@@ -84,13 +98,28 @@ func (d *DB) Size() int64 {
 	return fi.Size()
 }
 
+// Used returns the bytes of the file in use: up to bbolt's high water
+// mark. The file is larger by the room bbolt keeps to grow into (up to 16
+// MiB).
+func (d *DB) Used() int64 {
+	var n int64
+	if d.db != nil {
+		guard(d.Path, func() error {
+			return d.db.View(func(tx *bolt.Tx) error { n = tx.Size(); return nil })
+		})
+	}
+	return n
+}
+
 // Update runs fn in a read-write transaction, committed when fn returns nil
 // and rolled back otherwise. Only one Update runs at a time.
 func (d *DB) Update(fn func(*Tx) error) error {
 	if d.db == nil {
 		return ErrClosed
 	}
-	return d.db.Update(func(tx *bolt.Tx) error { return fn(&Tx{tx: tx}) })
+	return guard(d.Path, func() error {
+		return d.db.Update(func(tx *bolt.Tx) error { return fn(&Tx{tx: tx}) })
+	})
 }
 
 // View runs fn in a read-only transaction.
@@ -98,21 +127,40 @@ func (d *DB) View(fn func(*Tx) error) error {
 	if d.db == nil {
 		return ErrClosed
 	}
-	return d.db.View(func(tx *bolt.Tx) error { return fn(&Tx{tx: tx}) })
+	return guard(d.Path, func() error {
+		return d.db.View(func(tx *bolt.Tx) error { return fn(&Tx{tx: tx}) })
+	})
 }
 
-// Check verifies the file's consistency (bbolt's page checks), returning the
-// first problem found. Tests call it at teardown.
+// Check verifies the file's consistency (bbolt's page checks: every page
+// reachable once, keys in order, nothing past the end), returning the first
+// problem found, as ErrCorrupt. It reads the whole file. Tests call it at
+// teardown; `indexer-project check` on demand.
 func (d *DB) Check() error {
-	return d.db.View(func(tx *bolt.Tx) error {
-		var first error
-		for err := range tx.Check() { // drain: Check's goroutine sends them all
-			if first == nil {
-				first = err
+	if d.db == nil {
+		return ErrClosed
+	}
+	var first error
+	err := guard(d.Path, func() error {
+		return d.db.View(func(tx *bolt.Tx) error {
+			// Check reads the pages in a goroutine of its own, which
+			// guard does not cover; the quick check at Open has seen
+			// the file's size and bucket roots.
+			for err := range tx.Check() { // drain: Check's goroutine sends them all
+				if first == nil {
+					first = err
+				}
 			}
-		}
-		return first
+			return nil
+		})
 	})
+	if err != nil {
+		return err
+	}
+	if first != nil {
+		return fmt.Errorf("check %s: %w: %v", d.Path, ErrCorrupt, first)
+	}
+	return nil
 }
 
 // Tx is a transaction. Buckets are created on first use in a read-write

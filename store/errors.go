@@ -33,6 +33,15 @@ var ErrLogFull = errors.New("log is full")
 // the server's host and port. Stop that process or choose another port.
 var ErrAddrInUse = errors.New("address already in use")
 
+// ErrCorrupt is returned when a bbolt file is damaged: shorter than its
+// meta pages say (truncated), a page that is not what its parent says
+// (overwritten), or a fault reading it through the memory map. DB.Open
+// finds the first two in its quick check; a read or write that meets
+// damage later returns it instead of killing the process; DB.Check looks
+// at every page. Nothing in such a file can be trusted: move it aside and
+// build it again from the log (indexer-project does so for index.db).
+var ErrCorrupt = errors.New("file is corrupt")
+
 // ErrClosed is returned by operations on a closed Log, Server or DB.
 var ErrClosed = errors.New("closed")
 

@@ -99,7 +99,10 @@ func (l *Log) StartService(cfg ServiceConfig) (*Service, error) {
 	for _, ep := range cfg.Endpoints {
 		h, name := ep.Handler, ep.Name
 		handler := micro.HandlerFunc(func(req micro.Request) {
-			out, err := h(ctx, req.Data())
+			out, err := recovered(func() ([]byte, error) { return h(ctx, req.Data()) })
+			if err != nil && errors.Is(err, errPanic) {
+				logger.Error("panic serving request", "service", cfg.Name, "endpoint", name, "subject", req.Subject(), "err", err)
+			}
 			if err == nil {
 				err = respond(l.Conn, req, out)
 				if err != nil {
@@ -128,6 +131,20 @@ func (l *Log) StartService(cfg ServiceConfig) (*Service, error) {
 		return nil, fmt.Errorf("start service %s: %w", cfg.Name, translate(err))
 	}
 	return s, nil
+}
+
+// errPanic marks the error of a handler that panicked: the request gets a
+// 500 and the process, with the NATS server it may host, lives on.
+var errPanic = errors.New("internal error")
+
+// recovered runs fn, turning a panic into an error wrapping errPanic.
+func recovered(fn func() ([]byte, error)) (out []byte, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			out, err = nil, fmt.Errorf("%w: panic: %v", errPanic, p)
+		}
+	}()
+	return fn()
 }
 
 // respond sends out as the reply to req: one message when it fits in the

@@ -29,7 +29,7 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 		fmt.Fprint(m.Stderr, usage, "\n")
 	}
 	args = app.CommandFirst(args, func(s string) bool {
-		return s == "run" || s == "rebuild" || s == "status" || s == "credentials" || s == "skip" || s == "deadletters" || s == "help"
+		return s == "run" || s == "rebuild" || s == "status" || s == "credentials" || s == "skip" || s == "deadletters" || s == "check" || s == "help"
 	})
 	name := "run"
 	if len(args) > 0 && len(args[0]) > 0 && args[0][0] != '-' {
@@ -48,11 +48,13 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 		return (&SkipCommand{Main: m}).Run(ctx, args)
 	case "deadletters":
 		return (&DeadLettersCommand{Main: m}).Run(ctx, args)
+	case "check":
+		return (&CheckCommand{Main: m}).Run(ctx, args)
 	case "help":
 		fmt.Fprint(m.Stdout, usage)
 		return nil
 	}
-	return usagef("unknown command %q; the commands are run, rebuild, status, skip, deadletters and credentials", name)
+	return usagef("unknown command %q; the commands are run, rebuild, status, skip, deadletters, credentials and check", name)
 }
 
 const usage = `indexer-project folds the indexer's event log into the read models of
@@ -66,6 +68,7 @@ Usage:
   indexer-project deadletters       list the events not applied, with the reasons
   indexer-project credentials add|list|revoke
                                     credentials for scanners on other machines, and readers
+  indexer-project check [flags]     read every page of index.db and check it
 
 Run 'indexer-project COMMAND --help' for a command's flags, 'indexer-project
 --version' for the version.

@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"net"
+	"os"
 	"strings"
 	"testing"
 
@@ -26,5 +27,34 @@ func TestListenPortTaken(t *testing.T) {
 	}
 	if app.Hint(err) == "" {
 		t.Errorf("no hint for %v", err)
+	}
+}
+
+// TestCheckCommand: check passes a good index and reports a truncated one
+// as corrupt, with a hint.
+func TestCheckCommand(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	seedSteps(t, dir, 3, 2000)
+	if _, err := runMain(t, "rebuild", "--data", dir); err != nil {
+		t.Fatal(err)
+	}
+	out, err := runMain(t, "check", "--data", dir)
+	if err != nil || !strings.Contains(out, ": ok") {
+		t.Fatalf("check of a good index = %q, %v", out, err)
+	}
+	path := store.Dir(dir).IndexPath()
+	db := &store.DB{Path: path, ReadOnly: true}
+	if err := db.Open(); err != nil {
+		t.Fatal(err)
+	}
+	used := db.Used()
+	db.Close()
+	if err := os.Truncate(path, used/2); err != nil {
+		t.Fatal(err)
+	}
+	_, err = runMain(t, "check", "--data", dir)
+	if !errors.Is(err, store.ErrCorrupt) || app.Hint(err) == "" {
+		t.Fatalf("check of a truncated index = %v, want ErrCorrupt with a hint", err)
 	}
 }

@@ -105,6 +105,8 @@ func Hint(err error) string {
 		return "another scan of this machine is running; wait for it to finish (the lease of a scan that died on this host is taken over at once; on another host it expires 30s after it died)"
 	case errors.Is(err, store.ErrUnavailable) && strings.Contains(err.Error(), "certificate"):
 		return "trust the server's certificate authority with --tls-ca FILE (env INDEXER_TLS_CA)"
+	case errors.Is(err, store.ErrCorrupt):
+		return "the index file is damaged: indexer-project moves it aside and rebuilds it from the log when it starts (or run indexer-project rebuild)"
 	case errors.Is(err, store.ErrAddrInUse):
 		return "another process listens on that port: stop it, or choose another with --listen"
 	case errors.Is(err, store.ErrUnavailable):

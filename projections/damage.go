@@ -1,0 +1,115 @@
+package projections
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/indexer/indexer/store"
+)
+
+// A damaged index (store.ErrCorrupt: truncated, pages overwritten, a fault
+// reading it) is never repaired in place: everything in it comes from the
+// log, so it is moved aside, kept for whoever wants to look at it, and
+// built again.
+//
+//   - Open finds a file that fails store.DB's quick check, moves it aside
+//     and starts an empty one, which Run or CatchUp then fills from the
+//     log.
+//   - A read (any query, through View) or a commit that meets damage while
+//     Run follows the log ends the follow; Run moves the file aside and
+//     rebuilds (Rebuild), then carries on. Queries in the meantime get an
+//     error (store.ErrClosed), never an answer from the damaged file.
+
+// CorruptPath returns the name a damaged index at path is moved to:
+// path.corrupt-<UTC time>.
+func CorruptPath(path string, now time.Time) string {
+	return path + ".corrupt-" + now.UTC().Format("20060102T150405.000Z")
+}
+
+// moveAside renames the damaged file at path out of the way and logs it.
+func moveAside(path string, cause error, logger *slog.Logger) error {
+	dst := CorruptPath(path, time.Now())
+	if err := os.Rename(path, dst); err != nil {
+		return fmt.Errorf("move the corrupt index aside: %w (it was: %v)", err, cause)
+	}
+	syncDir(filepath.Dir(path))
+	logger.Error("index is corrupt: moved aside, rebuilding it from the log", "index", path, "moved_to", dst, "err", cause)
+	return nil
+}
+
+// openOrMoveAside opens db; a file that is corrupt is moved aside and a
+// new one opened in its place.
+func openOrMoveAside(db *store.DB, logger *slog.Logger) error {
+	err := db.Open()
+	if errors.Is(err, store.ErrCorrupt) {
+		if err = moveAside(db.Path, err, logger); err == nil {
+			err = db.Open()
+		}
+	}
+	return err
+}
+
+// noteCorrupt is called with the error of every read of the live file: a
+// damaged file ends the follow in progress (see watch), so Run rebuilds.
+func (p *Projector) noteCorrupt(err error) {
+	if err == nil || !errors.Is(err, store.ErrCorrupt) {
+		return
+	}
+	p.nmu.Lock()
+	stop := p.stopFollow
+	p.nmu.Unlock()
+	if stop != nil {
+		stop(err)
+	}
+}
+
+// watch returns a context for one follow that a read meeting damage
+// cancels with the damage as its cause, and a function that ends it.
+func (p *Projector) watch(ctx context.Context) (context.Context, func()) {
+	fctx, cancel := context.WithCancelCause(ctx)
+	p.nmu.Lock()
+	p.stopFollow = cancel
+	p.nmu.Unlock()
+	return fctx, func() {
+		p.nmu.Lock()
+		p.stopFollow = nil
+		p.nmu.Unlock()
+		cancel(nil)
+	}
+}
+
+// damage returns the ErrCorrupt that ended a follow: its own, or the one a
+// reader found (the cause of fctx).
+func damage(fctx context.Context, err error) error {
+	if errors.Is(err, store.ErrCorrupt) {
+		return err
+	}
+	if cause := context.Cause(fctx); errors.Is(cause, store.ErrCorrupt) {
+		return cause
+	}
+	return nil
+}
+
+// replaceCorrupt closes the damaged live file, moves it aside and rebuilds
+// the index from the log.
+func (p *Projector) replaceCorrupt(ctx context.Context, cause error) error {
+	p.mu.Lock()
+	if p.db != nil {
+		p.db.Close()
+		p.db = nil
+	}
+	err := moveAside(p.Path, cause, p.logger())
+	p.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	if err := p.Rebuild(ctx); err != nil {
+		return fmt.Errorf("rebuild the corrupt index: %w", err)
+	}
+	return nil
+}
