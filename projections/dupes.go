@@ -97,6 +97,7 @@ func (ix *Index) TopDuplicateGroups(q DupesQuery) (DupesResult, error) {
 		limit = 100
 	}
 	var res DupesResult
+	bud := ix.budget()
 	err := ix.view(func(tx *store.Tx) error {
 		dupes := tx.Bucket(bucketDupes)
 		groups := tx.Bucket(bucketGroups)
@@ -106,9 +107,9 @@ func (ix *Index) TopDuplicateGroups(q DupesQuery) (DupesResult, error) {
 		total := -1
 		switch {
 		case q.MinSize > 0 && q.MinCount <= 2:
-			total = countGroupKeys(groups.Cursor(), 's', q.MinSize)
+			total = countGroupKeys(groups.Cursor(), 's', q.MinSize, bud)
 		case q.MinSize == 0 && q.MinCount > 2:
-			total = countGroupKeys(groups.Cursor(), 'c', q.MinCount)
+			total = countGroupKeys(groups.Cursor(), 'c', q.MinCount, bud)
 		}
 		c := groups.Cursor()
 		prefix := []byte{tag}
@@ -126,7 +127,7 @@ func (ix *Index) TopDuplicateGroups(q DupesQuery) (DupesResult, error) {
 				k, _ = c.Prev()
 			}
 		}
-		for ; len(k) == 41 && k[0] == tag; k = stepCursor(c, q.Asc) {
+		for ; len(k) == 41 && k[0] == tag && bud.step(); k = stepCursor(c, q.Asc) {
 			if total >= 0 && limit >= 0 && len(res.Groups) >= limit {
 				break
 			}
@@ -159,14 +160,17 @@ func (ix *Index) TopDuplicateGroups(q DupesQuery) (DupesResult, error) {
 		}
 		return nil
 	})
+	if err == nil {
+		err = bud.end("duplicates")
+	}
 	return res, err
 }
 
 // countGroupKeys counts the groups keys of tag ('s' or 'c') whose size or
 // count is least or more.
-func countGroupKeys(c *store.Cursor, tag byte, least uint64) int {
+func countGroupKeys(c *store.Cursor, tag byte, least uint64, bud *budget) int {
 	n := 0
-	for k, _ := c.Seek(append([]byte{tag}, be64(least)...)); len(k) == 41 && k[0] == tag; k, _ = c.Next() {
+	for k, _ := c.Seek(append([]byte{tag}, be64(least)...)); len(k) == 41 && k[0] == tag && bud.step(); k, _ = c.Next() {
 		n++
 	}
 	return n
@@ -191,9 +195,14 @@ func (ix *Index) Group(sha256 string) (Group, []File, error) {
 	}
 	var g Group
 	var files []File
+	bud := ix.budget()
 	err = ix.view(func(tx *store.Tx) error {
 		r := newReader(tx)
+		r.bud = bud
 		files = r.byHash([32]byte(raw))
+		if bud.err != nil {
+			return nil
+		}
 		if len(files) == 0 {
 			return fmt.Errorf("content %s: %w", sha256, ErrNotFound)
 		}
@@ -206,5 +215,8 @@ func (ix *Index) Group(sha256 string) (Group, []File, error) {
 		g = groupOf(raw, rec)
 		return nil
 	})
+	if err == nil {
+		err = bud.end("group " + sha256)
+	}
 	return g, files, err
 }

@@ -84,11 +84,16 @@ func (ix *Index) Find(q FindQuery) (FindResult, error) {
 		stopAt = max(stopAt, q.Offset+limit)
 	}
 	var res FindResult
+	bud := ix.budget()
+	bud.costly = q.Regexp != nil || q.Path
 	err = ix.view(func(tx *store.Tx) error {
 		r := newReader(tx)
 		// consider checks one file and returns false once Find has
-		// counted all it will.
+		// counted all it will, or its context ended.
 		consider := func(dirID uint64, name string) bool {
+			if !bud.step() {
+				return false
+			}
 			if !sel.name(name) {
 				return true
 			}
@@ -136,6 +141,9 @@ func (ix *Index) Find(q FindQuery) (FindResult, error) {
 		}
 		return nil
 	})
+	if err == nil {
+		err = bud.end("find")
+	}
 	return res, err
 }
 

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/indexer/indexer/store"
@@ -82,6 +83,7 @@ type Projector struct {
 	// stopFollow ends the follow in progress when a read finds the file
 	// damaged (see damage.go).
 	stopFollow context.CancelCauseFunc
+	examined   atomic.Uint64 // rows read by queries (Index.Examined)
 }
 
 func (p *Projector) logger() *slog.Logger {
@@ -186,7 +188,7 @@ func (p *Projector) view(fn func(*store.Tx) error) error {
 
 // Index returns the query interface over the projector's file, safe
 // across rebuilds.
-func (p *Projector) Index() *Index { return &Index{view: p.View} }
+func (p *Projector) Index() *Index { return &Index{view: p.View, examined: &p.examined} }
 
 // Checkpoint returns the sequence up to which every event is applied.
 func (p *Projector) Checkpoint() uint64 {

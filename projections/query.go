@@ -2,11 +2,13 @@ package projections
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/indexer/indexer/events"
@@ -24,12 +26,14 @@ var ErrBadQuery = errors.New("bad query")
 // Index answers queries over the read models. Each call reads one
 // consistent snapshot (one read transaction). It is safe for concurrent use.
 type Index struct {
-	view func(func(*store.Tx) error) error
+	view     func(func(*store.Tx) error) error
+	ctx      context.Context // nil: never stopped (see WithContext)
+	examined *atomic.Uint64
 }
 
 // NewIndex returns the queries over db, for example an index.db opened
 // read-only while no projector runs.
-func NewIndex(db *store.DB) *Index { return &Index{view: db.View} }
+func NewIndex(db *store.DB) *Index { return &Index{view: db.View, examined: new(atomic.Uint64)} }
 
 // File is one file as the index knows it.
 type File struct {
@@ -46,6 +50,7 @@ type reader struct {
 	tx                        *store.Tx
 	files, fids, dirs, dirids *store.Bucket
 	dirCache                  map[uint64][2]string
+	bud                       *budget // nil: not counted
 	lastDir                   struct {
 		id           uint64
 		machine, dir string
@@ -226,6 +231,9 @@ func (r *reader) byHash(sha [32]byte) []File {
 	var out []File
 	c := r.tx.Bucket(bucketByHash).Cursor()
 	for k, _ := c.Seek(sha[:]); k != nil && bytes.HasPrefix(k, sha[:]); k, _ = c.Next() {
+		if r.bud != nil && !r.bud.step() {
+			return out
+		}
 		d := dec{b: k[32:]}
 		d.uv()
 		d.uv()
@@ -375,9 +383,10 @@ type ScanSeen struct {
 // limit <= 0 returns all.
 func (ix *Index) Scans(machine string, limit int) ([]Scan, error) {
 	var out []Scan
+	bud := ix.budget()
 	err := ix.view(func(tx *store.Tx) error {
 		c := tx.Bucket(bucketScans).Cursor()
-		for k, v := c.Last(); k != nil && (limit <= 0 || len(out) < limit); k, v = c.Prev() {
+		for k, v := c.Last(); k != nil && (limit <= 0 || len(out) < limit) && bud.step(); k, v = c.Prev() {
 			rec, err := decodeScanRec(v)
 			if err != nil || len(k) != 16 {
 				return fmt.Errorf("scan %x: %w", k, errCorrupt)
@@ -389,6 +398,9 @@ func (ix *Index) Scans(machine string, limit int) ([]Scan, error) {
 		}
 		return nil
 	})
+	if err == nil {
+		err = bud.end("scans")
+	}
 	return out, err
 }
 
@@ -485,6 +497,7 @@ func (ix *Index) Tree(machine, dir string, limit, offset int) (Tree, error) {
 		limit = 1000
 	}
 	t := Tree{Machine: machine, Path: events.Path(dir), Dirs: []TreeEntry{}, Entries: []File{}}
+	bud := ix.budget()
 	err := ix.view(func(tx *store.Tx) error {
 		r := newReader(tx)
 		d, ok := r.dirID(machine, dir)
@@ -500,6 +513,9 @@ func (ix *Index) Tree(machine, dir string, limit, offset int) (Tree, error) {
 		prefix := dirKey(machine, dir)
 		c := r.dirs.Cursor()
 		for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); {
+			if !bud.step() {
+				return nil
+			}
 			rest := k[len(prefix):]
 			i := bytes.IndexByte(rest, '/')
 			if i < 0 { // not a directory key below dir
@@ -524,6 +540,9 @@ func (ix *Index) Tree(machine, dir string, limit, offset int) (Tree, error) {
 		fp := be64(d.id)
 		n := 0
 		for k, v := fc.Seek(fp); k != nil && bytes.HasPrefix(k, fp); k, v = fc.Next() {
+			if !bud.step() {
+				return nil
+			}
 			if n < offset {
 				n++
 				continue
@@ -541,6 +560,9 @@ func (ix *Index) Tree(machine, dir string, limit, offset int) (Tree, error) {
 		}
 		return nil
 	})
+	if err == nil {
+		err = bud.end("tree " + dir)
+	}
 	return t, err
 }
 

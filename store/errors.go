@@ -29,6 +29,11 @@ var ErrNotFound = errors.New("not found")
 // limits. The log never discards old events to make room; raise the limit.
 var ErrLogFull = errors.New("log is full")
 
+// ErrBusy is returned when a service has no room for a heavy question
+// now (a NATS service error 429, an HTTP 503 with Retry-After): nothing
+// went wrong; ask again in a moment.
+var ErrBusy = errors.New("busy, retry")
+
 // ErrAddrInUse is returned by Server.Open when another process listens on
 // the server's host and port. Stop that process or choose another port.
 var ErrAddrInUse = errors.New("address already in use")

@@ -44,6 +44,9 @@ type Log struct {
 	// searches the log before a later resend, so the window bounds memory,
 	// not how long an append is retried.
 	Duplicates time.Duration
+	// RequestTimeout is how long Request waits for each message of a
+	// reply when its context has no deadline: 10 seconds when 0.
+	RequestTimeout time.Duration
 
 	js jetstream.JetStream
 	// perm holds the permission violations of Conn (nil for a connection

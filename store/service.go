@@ -50,7 +50,7 @@ type ServiceEndpoint struct {
 }
 
 // ServiceError is an error a service replies with: a code (HTTP-like: 400
-// bad request, 404 not found, 500 internal) and a message. Request returns
+// bad request, 404 not found, 429 busy, 500 internal) and a message. Request returns
 // one when the service answered with an error.
 type ServiceError struct {
 	Code    int
@@ -60,10 +60,10 @@ type ServiceError struct {
 // Error returns the service's message.
 func (e *ServiceError) Error() string { return e.Message }
 
-// Is makes errors.Is(err, ErrNotFound) true for a 404 and errors.Is(err,
-// ErrUnavailable) for a 503.
+// Is makes errors.Is(err, ErrNotFound) true for a 404, errors.Is(err,
+// ErrBusy) for a 429 and errors.Is(err, ErrUnavailable) for a 503.
 func (e *ServiceError) Is(target error) bool {
-	return e.Code == 404 && target == ErrNotFound || e.Code == 503 && target == ErrUnavailable
+	return e.Code == 404 && target == ErrNotFound || e.Code == 429 && target == ErrBusy || e.Code == 503 && target == ErrUnavailable
 }
 
 // Service is a running request/reply service. Stop it when done.
@@ -99,7 +99,9 @@ func (l *Log) StartService(cfg ServiceConfig) (*Service, error) {
 	for _, ep := range cfg.Endpoints {
 		h, name := ep.Handler, ep.Name
 		handler := micro.HandlerFunc(func(req micro.Request) {
-			out, err := recovered(func() ([]byte, error) { return h(ctx, req.Data()) })
+			hctx, cancel := requestContext(ctx, req.Headers())
+			out, err := recovered(func() ([]byte, error) { return h(hctx, req.Data()) })
+			cancel()
 			if err != nil && errors.Is(err, errPanic) {
 				logger.Error("panic serving request", "service", cfg.Name, "endpoint", name, "subject", req.Subject(), "err", err)
 			}
@@ -131,6 +133,21 @@ func (l *Log) StartService(cfg ServiceConfig) (*Service, error) {
 		return nil, fmt.Errorf("start service %s: %w", cfg.Name, translate(err))
 	}
 	return s, nil
+}
+
+// TimeoutHeader carries, in milliseconds, how long the asker waits for the
+// reply's first message (Request sets it): the handler's context ends
+// then, so work nobody waits for stops.
+const TimeoutHeader = "Indexer-Timeout"
+
+// requestContext returns the handler's context of a request: ctx (which
+// Stop cancels), ended at the asker's timeout when it sent one.
+func requestContext(ctx context.Context, h micro.Headers) (context.Context, context.CancelFunc) {
+	ms, err := strconv.ParseInt(h.Get(TimeoutHeader), 10, 64)
+	if err != nil || ms <= 0 {
+		return context.WithCancel(ctx)
+	}
+	return context.WithTimeout(ctx, time.Duration(ms)*time.Millisecond)
 }
 
 // errPanic marks the error of a handler that panicked: the request gets a
@@ -187,32 +204,42 @@ func (s *Service) Stop() error {
 }
 
 // Request sends body to subject on the log's connection and waits for the
-// reply until ctx ends (or 10 seconds without a deadline); a reply in parts
-// (see StartService) is returned whole. A service that answered with an
-// error returns a *ServiceError; nobody listening on the subject, or a reply
-// that did not arrive in time, returns ErrUnavailable.
+// reply until ctx ends; a reply in parts (see StartService) is returned
+// whole. Without a deadline in ctx it waits up to RequestTimeout (10
+// seconds) for each
+// message of the reply, counted from the request or the last part
+// received: a large reply that keeps coming is not cut off (a find of
+// 300,000 files, 126 parts, failed at 10 s in total). The service is told
+// how long the asker waits for the first message (TimeoutHeader), and
+// stops its work then. A service that answered with an error returns a
+// *ServiceError; nobody listening on the subject, or a reply that did not
+// arrive in time, returns ErrUnavailable.
 func (l *Log) Request(ctx context.Context, subject string, body []byte) ([]byte, error) {
 	if l.Conn == nil {
 		return nil, fmt.Errorf("request %s: %w", subject, ErrClosed)
 	}
-	if _, ok := ctx.Deadline(); !ok {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, defaultRequestTimeout)
-		defer cancel()
+	idle := l.RequestTimeout
+	if idle <= 0 {
+		idle = defaultRequestTimeout
+	}
+	wait := idle
+	if d, ok := ctx.Deadline(); ok {
+		idle, wait = 0, time.Until(d)
 	}
 	gctx, cancel := watchOf(l.Conn).guard(ctx)
 	defer cancel()
 	ctx = gctx
-	out, err := l.request(ctx, subject, body)
+	out, err := l.request(ctx, subject, body, idle, wait)
 	err = denied(ctx, err)
-	for errors.Is(err, nats.ErrReconnectBufExceeded) && ctx.Err() == nil {
+	giveUp := time.Now().Add(wait)
+	for errors.Is(err, nats.ErrReconnectBufExceeded) && ctx.Err() == nil && time.Now().Before(giveUp) {
 		// The connection is reconnecting and sent nothing (see Dial): ask
 		// again once it is back, within ctx.
 		select {
 		case <-ctx.Done():
 		case <-time.After(50 * time.Millisecond):
 		}
-		out, err = l.request(ctx, subject, body)
+		out, err = l.request(ctx, subject, body, idle, wait)
 	}
 	if err != nil {
 		var se *ServiceError
@@ -225,7 +252,7 @@ func (l *Log) Request(ctx context.Context, subject string, body []byte) ([]byte,
 			return nil, fmt.Errorf("request %s: %w: no service answers on the subject", subject, ErrUnavailable)
 		case errors.Is(err, ErrUnavailable):
 			return nil, fmt.Errorf("request %s: %w", subject, err)
-		case ctx.Err() != nil && !errors.Is(err, context.Canceled):
+		case errors.Is(err, context.DeadlineExceeded):
 			return nil, fmt.Errorf("request %s: %w: %v", subject, ErrUnavailable, err)
 		}
 		return nil, fmt.Errorf("request %s: %w", subject, translate(err))
@@ -239,7 +266,9 @@ const maxReplyParts = 1024
 
 // request asks once. It reads the reply from an inbox of its own rather
 // than through nats.go's Request, which keeps only a reply's first message.
-func (l *Log) request(ctx context.Context, subject string, body []byte) ([]byte, error) {
+// Each message of the reply may take up to idle (0: no bound but ctx); the
+// service is told the asker waits wait for the first.
+func (l *Log) request(ctx context.Context, subject string, body []byte, idle, wait time.Duration) ([]byte, error) {
 	inbox := l.Conn.NewInbox()
 	// A channel of its own: a sync subscription's is nats.go's default of
 	// 65,536 messages, half a megabyte to allocate per request.
@@ -249,8 +278,17 @@ func (l *Log) request(ctx context.Context, subject string, body []byte) ([]byte,
 		return nil, err
 	}
 	defer sub.Unsubscribe()
-	if err := l.Conn.PublishRequest(subject, inbox, body); err != nil {
+	req := &nats.Msg{Subject: subject, Reply: inbox, Data: body, Header: nats.Header{}}
+	req.Header.Set(TimeoutHeader, strconv.FormatInt(max(wait.Milliseconds(), 1), 10))
+	if err := l.Conn.PublishMsg(req); err != nil {
 		return nil, err
+	}
+	var timer *time.Timer
+	var expired <-chan time.Time
+	if idle > 0 {
+		timer = time.NewTimer(idle)
+		defer timer.Stop()
+		expired = timer.C
 	}
 	receive := func() (*nats.Msg, error) {
 		select {
@@ -258,7 +296,12 @@ func (l *Log) request(ctx context.Context, subject string, body []byte) ([]byte,
 			if len(msg.Data) == 0 && msg.Header.Get("Status") == "503" {
 				return nil, nats.ErrNoResponders
 			}
+			if timer != nil {
+				timer.Reset(idle)
+			}
 			return msg, nil
+		case <-expired:
+			return nil, fmt.Errorf("%w: nothing for %s", context.DeadlineExceeded, idle)
 		case <-ctx.Done():
 			return nil, ctx.Err()
 		}
@@ -330,5 +373,6 @@ func parsePart(msg *nats.Msg) (part, total int, err error) {
 	return part, total, nil
 }
 
-// defaultRequestTimeout bounds a Request whose context has no deadline.
+// defaultRequestTimeout bounds, for a Request whose context has no
+// deadline, the wait for each message of the reply.
 const defaultRequestTimeout = 10 * time.Second

@@ -90,7 +90,9 @@ the indexer command and any machine on the NATS network.
 	// Queries: one cache in front of the index, invalidated by the
 	// checkpoint, shared by the NATS service and the HTTP server.
 	// The guard answers nothing from an index whose log was replaced.
-	var queries service.Queries = guarded{Queries: &service.Cache{Queries: &service.Local{Index: p.Index(), Log: env.Log, Checkpoint: p.Checkpoint}, Checkpoint: p.Checkpoint}, p: p}
+	local := &service.Local{Index: p.Index(), Log: env.Log, Checkpoint: p.Checkpoint, Heavy: service.NewGate(0)}
+	cache := &service.Cache{Queries: local, Checkpoint: p.Checkpoint}
+	var queries service.Queries = guarded{Queries: cache, p: p}
 	svc, err := service.Serve(env.Log, queries, nil, logger)
 	if err != nil {
 		return err
@@ -118,7 +120,9 @@ the indexer command and any machine on the NATS network.
 	httpDone := make(chan error, 1)
 	httpURL := "off"
 	if c.http != "off" && c.http != "" {
-		handler, err := c.tls.protect(c.cfg.DataDir, c.http, web.New(queries, logger))
+		wh := web.New(queries, logger)
+		wh.CacheStats, wh.Work = cache.CacheStats, local.Work // behind the guard, New does not see them
+		handler, err := c.tls.protect(c.cfg.DataDir, c.http, wh)
 		if err != nil {
 			return err
 		}

@@ -32,6 +32,7 @@ type Cache struct {
 	mu      sync.Mutex
 	seq     uint64
 	entries map[string]cacheEntry
+	running map[string]*flight // misses being computed, by key
 	hits    atomic.Uint64
 	misses  atomic.Uint64
 }
@@ -39,6 +40,17 @@ type Cache struct {
 type cacheEntry struct {
 	val any
 	err error
+}
+
+// flight is a miss being computed: callers asking the same meanwhile wait
+// for it instead of computing it again. 64 browsers asking for the
+// duplicates at once after the index moved computed them 64 times over,
+// 14 s each.
+type flight struct {
+	done chan struct{}
+	seq  uint64
+	val  any
+	err  error
 }
 
 var _ Queries = (*Cache)(nil)
@@ -68,12 +80,41 @@ func cached[T any](c *Cache, key string, fn func() (T, error)) (T, error) {
 		c.entries, c.seq = map[string]cacheEntry{}, seq
 	}
 	e, ok := c.entries[key]
+	f := c.running[key]
+	if !ok && (f == nil || f.seq != seq) {
+		f = &flight{done: make(chan struct{}), seq: seq}
+		if c.running == nil {
+			c.running = map[string]*flight{}
+		}
+		c.running[key] = f
+		c.mu.Unlock()
+		v, err := compute(c, key, seq, fn)
+		f.val, f.err = v, err
+		c.mu.Lock()
+		if c.running[key] == f {
+			delete(c.running, key)
+		}
+		c.mu.Unlock()
+		close(f.done)
+		return v, err
+	}
 	c.mu.Unlock()
 	if ok {
 		c.hits.Add(1)
 		v, _ := e.val.(T)
 		return v, e.err
 	}
+	<-f.done // the same question at the same checkpoint, being answered
+	if errors.Is(f.err, context.Canceled) || errors.Is(f.err, context.DeadlineExceeded) {
+		return cached(c, key, fn) // the asker went away, not this caller: ask again
+	}
+	c.hits.Add(1)
+	v, _ := f.val.(T)
+	return v, f.err
+}
+
+// compute answers a miss and stores the answer under seq.
+func compute[T any](c *Cache, key string, seq uint64, fn func() (T, error)) (T, error) {
 	c.misses.Add(1)
 	v, err := fn()
 	if err != nil && !errors.Is(err, projections.ErrNotFound) && !errors.Is(err, projections.ErrBadQuery) {

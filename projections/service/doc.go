@@ -34,6 +34,9 @@
 //   - Cached answers are shared: callers must not modify them.
 //   - Handlers of one NATS endpoint run one at a time (micro's model), so a
 //     slow query delays the next request to the same endpoint.
+//   - Heavy queries (a regex, no limit, every duplicate, large listings)
+//     take a slot of Local.Heavy (see Gate) or answer ErrBusy; every query
+//     stops when its context ends.
 //   - `nats req` shows only the first part of a reply in parts: ask for a
 //     page (limit) to read a large answer with the NATS CLI.
 package service

@@ -26,7 +26,13 @@ type Local struct {
 	// (Projector.Checkpoint); Status is then Live. Otherwise the index
 	// file's checkpoint is read.
 	Checkpoint func() uint64
+	// Heavy, when set, bounds the heavy queries run at once (see Gate);
+	// nil runs every query at once, as a one-shot command does.
+	Heavy *Gate
 }
+
+// index returns the queries, stopped when ctx ends.
+func (l *Local) index(ctx context.Context) *projections.Index { return l.Index.WithContext(ctx) }
 
 var _ Queries = (*Local)(nil)
 
@@ -35,7 +41,7 @@ func (l *Local) Lookup(ctx context.Context, machine string, p events.Path) (proj
 	if err := checkPath(machine, p); err != nil {
 		return projections.File{}, err
 	}
-	return l.Index.Lookup(machine, p)
+	return l.index(ctx).Lookup(machine, p)
 }
 
 // Show implements Queries.
@@ -47,7 +53,7 @@ func (l *Local) Show(ctx context.Context, machine string, p events.Path) (FileDe
 	}
 	d.File, d.Copies = f, []projections.File{}
 	if f.Hashes.SHA256 != "" {
-		g, files, err := l.Index.Group(f.Hashes.SHA256)
+		g, files, err := l.index(ctx).Group(f.Hashes.SHA256)
 		if err != nil && !errors.Is(err, projections.ErrNotFound) {
 			return d, fmt.Errorf("show %s: %w", p, err)
 		}
@@ -76,8 +82,15 @@ func (l *Local) Find(ctx context.Context, q FindRequest) (projections.FindResult
 	if err != nil {
 		return projections.FindResult{}, err
 	}
+	if heavyFind(q) {
+		leave, err := l.Heavy.enter(ctx, "find")
+		if err != nil {
+			return projections.FindResult{}, err
+		}
+		defer leave()
+	}
 	if q.Hash == "" {
-		res, err := l.Index.Find(fq)
+		res, err := l.index(ctx).Find(fq)
 		if res.Files == nil {
 			res.Files = []projections.File{}
 		}
@@ -87,7 +100,7 @@ func (l *Local) Find(ctx context.Context, q FindRequest) (projections.FindResult
 	if err != nil {
 		return projections.FindResult{}, err
 	}
-	files, err := l.Index.ByHash("", q.Hash)
+	files, err := l.index(ctx).ByHash("", q.Hash)
 	if err != nil {
 		return projections.FindResult{}, err
 	}
@@ -109,9 +122,17 @@ func (l *Local) Dupes(ctx context.Context, q DupesRequest) (DupesResult, error) 
 	if q.Offset < 0 {
 		return DupesResult{}, fmt.Errorf("%w: negative offset", projections.ErrBadQuery)
 	}
+	if heavyDupes(q) {
+		leave, err := l.Heavy.enter(ctx, "duplicates")
+		if err != nil {
+			return DupesResult{}, err
+		}
+		defer leave()
+	}
+	ix := l.index(ctx)
 	dq := projections.DupesQuery{Sort: q.Sort, Asc: q.Asc, MinSize: q.MinSize, MinCount: q.MinCount, Limit: limit, Offset: q.Offset}
 	if q.Machine == "" {
-		res, err := l.Index.TopDuplicateGroups(dq)
+		res, err := ix.TopDuplicateGroups(dq)
 		if err != nil {
 			return DupesResult{}, err
 		}
@@ -119,7 +140,7 @@ func (l *Local) Dupes(ctx context.Context, q DupesRequest) (DupesResult, error) 
 		for _, g := range res.Groups {
 			grp := Group{Group: g}
 			if q.Files != 0 {
-				if grp, err = l.Group(ctx, g.SHA256, q.Files); err != nil {
+				if grp, err = l.group(ctx, g.SHA256, q.Files); err != nil {
 					return DupesResult{}, err
 				}
 			}
@@ -130,7 +151,7 @@ func (l *Local) Dupes(ctx context.Context, q DupesRequest) (DupesResult, error) 
 	// One machine's copies: recount every group on that machine, then
 	// sort. It reads every group's files.
 	dq.Limit, dq.Offset, dq.MinCount = -1, 0, 0
-	res, err := l.Index.TopDuplicateGroups(dq)
+	res, err := ix.TopDuplicateGroups(dq)
 	if err != nil {
 		return DupesResult{}, err
 	}
@@ -139,7 +160,7 @@ func (l *Local) Dupes(ctx context.Context, q DupesRequest) (DupesResult, error) 
 		if err := ctx.Err(); err != nil {
 			return DupesResult{}, err
 		}
-		_, files, err := l.Index.Group(g.SHA256)
+		_, files, err := ix.Group(g.SHA256)
 		if errors.Is(err, projections.ErrNotFound) {
 			continue
 		}
@@ -192,7 +213,20 @@ func (l *Local) Dupes(ctx context.Context, q DupesRequest) (DupesResult, error) 
 
 // Group implements Queries.
 func (l *Local) Group(ctx context.Context, sha256 string, files int) (Group, error) {
-	g, fs, err := l.Index.Group(sha256)
+	if files < 0 {
+		leave, err := l.Heavy.enter(ctx, "group")
+		if err != nil {
+			return Group{}, err
+		}
+		defer leave()
+	}
+	return l.group(ctx, sha256, files)
+}
+
+// group is Group without the gate: for Dupes, which holds a slot already
+// when it asks for every file.
+func (l *Local) group(ctx context.Context, sha256 string, files int) (Group, error) {
+	g, fs, err := l.index(ctx).Group(sha256)
 	if err != nil {
 		return Group{}, err
 	}
@@ -206,7 +240,7 @@ func (l *Local) Group(ctx context.Context, sha256 string, files int) (Group, err
 }
 
 // Stats implements Queries.
-func (l *Local) Stats(ctx context.Context) (projections.Stats, error) { return l.Index.Stats() }
+func (l *Local) Stats(ctx context.Context) (projections.Stats, error) { return l.index(ctx).Stats() }
 
 // Tree implements Queries.
 func (l *Local) Tree(ctx context.Context, q TreeRequest) (projections.Tree, error) {
@@ -216,7 +250,14 @@ func (l *Local) Tree(ctx context.Context, q TreeRequest) (projections.Tree, erro
 	if q.Offset < 0 {
 		return projections.Tree{}, fmt.Errorf("%w: negative offset", projections.ErrBadQuery)
 	}
-	return l.Index.Tree(q.Machine, string(q.Dir), q.Limit, q.Offset)
+	if heavyTree(q) {
+		leave, err := l.Heavy.enter(ctx, "tree")
+		if err != nil {
+			return projections.Tree{}, err
+		}
+		defer leave()
+	}
+	return l.index(ctx).Tree(q.Machine, string(q.Dir), q.Limit, q.Offset)
 }
 
 // History implements Queries.
@@ -224,7 +265,7 @@ func (l *Local) History(ctx context.Context, machine string, p events.Path) ([]H
 	if err := checkPath(machine, p); err != nil {
 		return nil, err
 	}
-	hs, err := l.Index.History(machine, p)
+	hs, err := l.index(ctx).History(machine, p)
 	if err != nil {
 		return nil, err
 	}
@@ -249,7 +290,7 @@ func (l *Local) History(ctx context.Context, machine string, p events.Path) ([]H
 
 // Machines implements Queries.
 func (l *Local) Machines(ctx context.Context) ([]projections.Machine, error) {
-	ms, err := l.Index.Machines()
+	ms, err := l.index(ctx).Machines()
 	if ms == nil && err == nil {
 		ms = []projections.Machine{}
 	}
@@ -258,7 +299,7 @@ func (l *Local) Machines(ctx context.Context) ([]projections.Machine, error) {
 
 // Scans implements Queries.
 func (l *Local) Scans(ctx context.Context, machine string, limit int) ([]projections.Scan, error) {
-	ss, err := l.Index.Scans(machine, limit)
+	ss, err := l.index(ctx).Scans(machine, limit)
 	if ss == nil && err == nil {
 		ss = []projections.Scan{}
 	}

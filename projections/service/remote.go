@@ -56,7 +56,8 @@ type ScansRequest struct {
 // (DupesRequest), group (GroupRequest), tree (TreeRequest), scans
 // (ScansRequest), stats, machines, status. Errors reply with the service
 // error headers: 400 for a bad request, 404 for what the index does not
-// hold, 500 otherwise. Several processes may serve at once; each request
+// hold, 429 when heavy questions fill every slot (ErrBusy: ask again), 500
+// otherwise. Several processes may serve at once; each request
 // goes to one of them. A reply larger than the server's max payload comes
 // in parts (store.PartHeader), which Client puts together; logger receives
 // the replies that could not be sent (nil discards).
@@ -110,6 +111,8 @@ func endpoint[Req, Resp any](name string, fn func(context.Context, Req) (Resp, e
 			switch {
 			case errors.Is(err, projections.ErrBadQuery):
 				return nil, &store.ServiceError{Code: 400, Message: err.Error()}
+			case errors.Is(err, ErrBusy):
+				return nil, &store.ServiceError{Code: busyCode, Message: err.Error()}
 			case errors.Is(err, projections.ErrNotFound):
 				return nil, &store.ServiceError{Code: 404, Message: err.Error()}
 			case err != nil:
@@ -119,6 +122,10 @@ func endpoint[Req, Resp any](name string, fn func(context.Context, Req) (Resp, e
 		},
 	}
 }
+
+// busyCode is the service error code of ErrBusy: HTTP's 429, too many
+// requests (503 is the service's "unavailable").
+const busyCode = 429
 
 // Client asks a process that serves the queries (Serve) over NATS. It
 // implements Queries.
@@ -146,6 +153,7 @@ func call[Resp any](ctx context.Context, c *Client, name string, req any) (Resp,
 			msg := strings.TrimPrefix(se.Message, projections.ErrBadQuery.Error()+": ")
 			return resp, fmt.Errorf("%w: %s", projections.ErrBadQuery, msg)
 		}
+
 		return resp, fmt.Errorf("ask the index's process (%s): %w", name, err)
 	}
 	if err := json.Unmarshal(out, &resp); err != nil {

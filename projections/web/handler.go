@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"embed"
 	"encoding/base64"
 	"encoding/json"
@@ -32,6 +33,9 @@ type Handler struct {
 	Logger *slog.Logger
 	// CacheStats, when set, is exported as the cache's metrics.
 	CacheStats func() service.CacheStats
+	// Work, when set, is exported as the queries' work: rows examined and
+	// heavy queries running.
+	Work func() service.Work
 
 	mux     *http.ServeMux
 	metrics *metrics
@@ -42,6 +46,10 @@ func New(q service.Queries, logger *slog.Logger) *Handler {
 	h := &Handler{Queries: q, Logger: logger}
 	if c, ok := q.(*service.Cache); ok {
 		h.CacheStats = c.CacheStats
+		q = c.Queries
+	}
+	if l, ok := q.(*service.Local); ok {
+		h.Work = l.Work
 	}
 	h.Init()
 	return h
@@ -123,6 +131,9 @@ func (h *Handler) instrument(route string, fn func(http.ResponseWriter, *http.Re
 		}()
 		if err := fn(sw, r); err != nil {
 			code := statusOf(err)
+			if code == http.StatusServiceUnavailable {
+				sw.Header().Set("Retry-After", "1")
+			}
 			if code == http.StatusInternalServerError {
 				h.Logger.Error("request failed", "route", route, "url", r.URL.String(), "err", err)
 			}
@@ -157,6 +168,9 @@ func statusOf(err error) int {
 		return http.StatusBadRequest
 	case errors.Is(err, projections.ErrNotFound):
 		return http.StatusNotFound
+	case errors.Is(err, service.ErrBusy), errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		// Busy, or stopped: the client went away, or the server stops.
+		return http.StatusServiceUnavailable
 	}
 	return http.StatusInternalServerError
 }

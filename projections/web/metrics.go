@@ -57,11 +57,13 @@ var (
 	descHits       = prometheus.NewDesc("indexer_query_cache_hits_total", "Queries answered from the cache.", nil, nil)
 	descMisses     = prometheus.NewDesc("indexer_query_cache_misses_total", "Cacheable queries that had to be computed.", nil, nil)
 	descEntries    = prometheus.NewDesc("indexer_query_cache_entries", "Answers held in the cache.", nil, nil)
+	descExamined   = prometheus.NewDesc("indexer_query_rows_examined_total", "Rows (names, files, groups) the queries read.", nil, nil)
+	descHeavy      = prometheus.NewDesc("indexer_heavy_queries_running", "Heavy queries (regex, no limit, every duplicate) running now.", nil, nil)
 )
 
 // Describe implements prometheus.Collector.
 func (c *statusCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descCheckpoint, descLastSeq, descLag, descUp, descHits, descMisses, descEntries} {
+	for _, d := range []*prometheus.Desc{descCheckpoint, descLastSeq, descLag, descUp, descHits, descMisses, descEntries, descExamined, descHeavy} {
 		ch <- d
 	}
 }
@@ -84,5 +86,10 @@ func (c *statusCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(descHits, prometheus.CounterValue, float64(s.Hits))
 		ch <- prometheus.MustNewConstMetric(descMisses, prometheus.CounterValue, float64(s.Misses))
 		ch <- prometheus.MustNewConstMetric(descEntries, prometheus.GaugeValue, float64(s.Entries))
+	}
+	if c.h.Work != nil {
+		w := c.h.Work()
+		ch <- prometheus.MustNewConstMetric(descExamined, prometheus.CounterValue, float64(w.Examined))
+		ch <- prometheus.MustNewConstMetric(descHeavy, prometheus.GaugeValue, float64(w.Heavy))
 	}
 }

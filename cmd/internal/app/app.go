@@ -29,6 +29,7 @@ const (
 	ExitHeld        = 5   // a scan found files gone, and the mass-delete guard deleted none
 	ExitRot         = 6   // a --verify scan found content changed under unchanged metadata
 	ExitLocked      = 11  // another process owns the data directory, or another scan of this machine runs
+	ExitBusy        = 75  // the index's process is busy with heavy questions: retry (EX_TEMPFAIL)
 	ExitInterrupted = 130 // stopped by a signal; what was stored is consistent
 )
 
@@ -42,6 +43,7 @@ const ExitCodes = `Exit codes:
   5    scanned, but deletions were held by the mass-delete guard (see --allow-mass-delete)
   6    --verify found bit rot (the paths are printed)
   11   data directory in use by another process, or another scan of this machine is running
+  75   busy with other heavy questions: retry
   130  interrupted
 `
 
@@ -90,6 +92,8 @@ func ExitCode(err error) int {
 		return ExitNotIndexed
 	case errors.Is(err, store.ErrLocked), errors.Is(err, store.ErrConflict):
 		return ExitLocked
+	case errors.Is(err, store.ErrBusy):
+		return ExitBusy
 	case errors.Is(err, context.Canceled):
 		return ExitInterrupted
 	}
@@ -105,6 +109,8 @@ func Hint(err error) string {
 		return "another scan of this machine is running; wait for it to finish (the lease of a scan that died on this host is taken over at once; on another host it expires 30s after it died)"
 	case errors.Is(err, store.ErrUnavailable) && strings.Contains(err.Error(), "certificate"):
 		return "trust the server's certificate authority with --tls-ca FILE (env INDEXER_TLS_CA)"
+	case errors.Is(err, store.ErrBusy):
+		return "the index's process runs as many heavy questions (regex, no --limit, every duplicate) as it allows at once: try again in a moment"
 	case errors.Is(err, store.ErrCorrupt):
 		return "the index file is damaged: indexer-project moves it aside and rebuilds it from the log when it starts (or run indexer-project rebuild)"
 	case errors.Is(err, store.ErrAddrInUse):
