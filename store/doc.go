@@ -84,8 +84,15 @@
 //   - The deduplication window (Log.Duplicates, 3 s) is shorter than an
 //     append's retries: see Appender for the search that covers the rest.
 //   - Keys and values from a Bucket are valid only inside the transaction.
+//   - A damaged bbolt file is ErrCorrupt, never a crash (see corrupt.go):
+//     Open checks the size against the meta pages and each bucket's root
+//     page; a fault or a panic of bbolt in a transaction becomes the error.
+//     Damage that reads as valid data is not found; DB.Check reads every
+//     page, and runs bbolt's check in a goroutine of bbolt's that no
+//     recover covers (Open's checks make a fault there unlikely).
 //   - A reply in parts is held whole in memory by the service and by
-//     Request, and must arrive within the request's deadline. A client that
+//     Request, and must arrive within the request's deadline, or without
+//     one with no gap longer than Log.RequestTimeout. A client that
 //     knows nothing of parts (`nats req`, nats.go's Request) gets only the
 //     first. Request buffers 1,024 parts (about 1 GiB at the default max
 //     payload); parts that arrive while the buffer is full are dropped by
