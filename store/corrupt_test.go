@@ -44,6 +44,17 @@ func buildFile(t *testing.T) (string, int) {
 	return path, os.Getpagesize()
 }
 
+// openReadOnly opens path shared, closed at the test's end.
+func openReadOnly(t *testing.T, path string) *store.DB {
+	t.Helper()
+	db := &store.DB{Path: path, ReadOnly: true}
+	if err := db.Open(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
 // readAll reads every key of every bucket.
 func readAll(db *store.DB) error {
 	return db.View(func(tx *store.Tx) error {
@@ -86,11 +97,7 @@ func TestOpenFindsTruncatedFile(t *testing.T) {
 func TestFaultWhileOpenIsAnError(t *testing.T) {
 	t.Parallel()
 	path, _ := buildFile(t)
-	db := &store.DB{Path: path, ReadOnly: true}
-	if err := db.Open(); err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := openReadOnly(t, path)
 	if err := readAll(db); err != nil {
 		t.Fatal(err)
 	}
@@ -186,11 +193,7 @@ func TestOverwrittenRootPage(t *testing.T) {
 func TestPanicOfTheCallerIsNotCorruption(t *testing.T) {
 	t.Parallel()
 	path, _ := buildFile(t)
-	db := &store.DB{Path: path, ReadOnly: true}
-	if err := db.Open(); err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := openReadOnly(t, path)
 	defer func() {
 		if p := recover(); p != "boom" {
 			t.Fatalf("recovered %v, want the caller's panic", p)
