@@ -46,11 +46,12 @@ func TestServiceHandlerPanicIsAnError(t *testing.T) {
 func TestRequestPartsNotBoundByATotal(t *testing.T) {
 	t.Parallel()
 	l := MustOpenLog(t, MustOpenServer(t, "", true))
-	l.RequestTimeout = 200 * time.Millisecond
-	const parts = 8
-	// Parts 60 ms apart: 480 ms in all, more than twice the timeout.
+	l.RequestTimeout = 2 * time.Second
+	const parts = 12
+	// Parts 250 ms apart: 3 s in all, more than the timeout; a gap of 2 s
+	// takes a very loaded machine.
 	sub, err := l.Conn.Subscribe("test.slow", func(req *nats.Msg) {
-		tick := time.NewTicker(60 * time.Millisecond)
+		tick := time.NewTicker(250 * time.Millisecond)
 		defer tick.Stop()
 		for i := 1; i <= parts; i++ {
 			<-tick.C
@@ -63,10 +64,11 @@ func TestRequestPartsNotBoundByATotal(t *testing.T) {
 	defer sub.Unsubscribe()
 	l.Conn.Flush()
 	out, err := l.Request(context.Background(), "test.slow", nil)
-	if err != nil || string(out) != "12345678" {
+	if err != nil || string(out) != "123456789101112" {
 		t.Fatalf("slow reply in parts = %q, %v; want all %d parts", out, err, parts)
 	}
 	// A gap longer than the timeout ends it.
+	l.RequestTimeout = 200 * time.Millisecond
 	gap, err := l.Conn.Subscribe("test.gap", func(req *nats.Msg) {
 		req.RespondMsg(part("1/2", "a"))
 	})
