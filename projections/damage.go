@@ -26,9 +26,12 @@ import (
 //     error (store.ErrClosed), never an answer from the damaged file.
 
 // CorruptPath returns the name a damaged index at path is moved to:
-// path.corrupt-<UTC time>.
-func CorruptPath(path string, now time.Time) string {
-	return path + ".corrupt-" + now.UTC().Format("20060102T150405.000Z")
+// path.corrupt-<UTC time>, named as OrphanPath names an index kept aside.
+func CorruptPath(path string, now time.Time) string { return asidePath(path, "corrupt", now) }
+
+// asidePath names a file kept beside the index at path: path.why-<UTC time>.
+func asidePath(path, why string, t time.Time) string {
+	return path + "." + why + "-" + t.UTC().Format("20060102T150405Z")
 }
 
 // moveAside renames the damaged file at path out of the way and logs it.

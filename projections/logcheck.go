@@ -113,9 +113,7 @@ func replaced(reason string) error {
 
 // OrphanPath returns the name the old index at path is kept under when a
 // new log is accepted at t.
-func OrphanPath(path string, t time.Time) string {
-	return path + ".orphaned-" + t.UTC().Format("20060102T150405Z")
-}
+func OrphanPath(path string, t time.Time) string { return asidePath(path, "orphaned", t) }
 
 // AcceptNewLog keeps the index aside as OrphanPath(Path, now) and rebuilds
 // it from the log as it is now, whatever the log's verdict: the operator's
