@@ -21,9 +21,11 @@ import (
 //     and starts an empty one, which Run or CatchUp then fills from the
 //     log.
 //   - A read (any query, through View) or a commit that meets damage while
-//     Run follows the log ends the follow; Run moves the file aside and
-//     rebuilds (Rebuild), then carries on. Queries in the meantime get an
-//     error (store.ErrClosed), never an answer from the damaged file.
+//     Run follows the log ends the follow; Run moves the file aside, starts
+//     an empty one and fills it from the log. Queries in the meantime answer
+//     from the new index as far as it got (status shows the lag), never
+//     from the damaged file. Skips recorded in the damaged file are lost
+//     with it.
 
 // CorruptPath returns the name a damaged index at path is moved to:
 // path.corrupt-<UTC time>, named as OrphanPath names an index kept aside.
@@ -98,21 +100,26 @@ func damage(fctx context.Context, err error) error {
 	return nil
 }
 
-// replaceCorrupt closes the damaged live file, moves it aside and rebuilds
-// the index from the log.
-func (p *Projector) replaceCorrupt(ctx context.Context, cause error) error {
+// replaceCorrupt closes the damaged live file, moves it aside and starts a
+// new one in its place, which Run then fills from the log. (Rebuild, which
+// builds beside the live file, would read its checkpoint and skips from the
+// damaged file first.)
+func (p *Projector) replaceCorrupt(cause error) error {
 	p.mu.Lock()
+	defer p.mu.Unlock()
 	if p.db != nil {
 		p.db.Close()
 		p.db = nil
 	}
-	err := moveAside(p.Path, cause, p.logger())
-	p.mu.Unlock()
-	if err != nil {
+	if err := moveAside(p.Path, cause, p.logger()); err != nil {
 		return err
 	}
-	if err := p.Rebuild(ctx); err != nil {
-		return fmt.Errorf("rebuild the corrupt index: %w", err)
+	db := &store.DB{Path: p.Path, SyncFreelist: true}
+	if err := db.Open(); err != nil {
+		return fmt.Errorf("open a new index in place of the corrupt one: %w", err)
 	}
+	p.db = db
+	p.gen++
+	p.advance(0, 0)
 	return nil
 }

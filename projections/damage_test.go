@@ -102,20 +102,25 @@ func TestDamageWhileRunningIsRebuilt(t *testing.T) {
 	if !errors.Is(err, store.ErrCorrupt) {
 		t.Fatalf("Find on a file truncated under it = %d files, %v; want ErrCorrupt", len(res.Files), err)
 	}
-	// Run moves it aside and rebuilds; wait for the rebuild's swap.
+	// Run moves it aside and builds a new one from the log.
+	p.mu.RLock()
+	gen := p.gen
+	p.mu.RUnlock()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	for {
-		s, _ := p.Status(ctx)
-		if s.Rebuilds > 0 && !s.Rebuilding {
+		p.mu.RLock()
+		swapped := p.gen != gen
+		p.mu.RUnlock()
+		if swapped && p.Checkpoint() == last {
 			break
 		}
-		if s.Error != "" {
+		if s, _ := p.Status(ctx); s.Error != "" {
 			t.Fatalf("projector stopped: %s", s.Error)
 		}
 		select {
 		case <-ctx.Done():
-			t.Fatalf("no rebuild after the damage:\n%s", logs.String())
+			t.Fatalf("no new index after the damage:\n%s", logs.String())
 		case <-changed(p):
 		}
 	}

@@ -316,7 +316,7 @@ func (p *Projector) run(ctx context.Context, follow bool) error {
 		case ctx.Err() != nil:
 			return ctx.Err()
 		case errors.Is(err, store.ErrCorrupt):
-			if err := p.replaceCorrupt(ctx, err); err != nil {
+			if err := p.replaceCorrupt(err); err != nil {
 				return err
 			}
 			continue
