@@ -24,9 +24,8 @@ func TestServiceHandlerPanicIsAnError(t *testing.T) {
 		if string(body) == "ok" {
 			return []byte("fine"), nil
 		}
-		var m map[string]int
-		m["x"] = 1 // a nil map: a runtime panic
-		return nil, nil
+		var names []string
+		return []byte(names[len(body)]), nil // out of range: a runtime panic
 	})
 	_, err := l.Request(context.Background(), "test.panic", nil)
 	var se *store.ServiceError
