@@ -1,0 +1,319 @@
+package scanner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/indexer/indexer/events"
+	"github.com/indexer/indexer/scanner/archive"
+)
+
+// archiveRead is what walking the members of an archive file found.
+type archiveRead struct {
+	format  archive.Format
+	members []memberRead // in archive order, one per display path
+	err     error        // the walk stopped early: the members given before are kept
+}
+
+// memberRead is one member: its event form, or why it could not be read.
+type memberRead struct {
+	file       events.File
+	unreadable string
+}
+
+// summary is the archive field of the archive file's own event.
+func (a *archiveRead) summary() *events.Archive {
+	s := &events.Archive{Format: string(a.format), Members: int64(len(a.members))}
+	if a.err != nil {
+		s.Error = reason(a.err)
+	}
+	return s
+}
+
+func reason(err error) string {
+	var ae *archive.Error
+	if errors.As(err, &ae) {
+		return ae.Reason()
+	}
+	return err.Error()
+}
+
+// gapMax is the widest stretch of an archive the walk skips (a zip's
+// extra fields, a 7z's padding) that teeReaderAt reads itself to keep
+// hashing the file in the same pass.
+const gapMax = 1 << 20
+
+// teeReaderAt gives an archive's bytes to the walk and hashes them as they
+// go by: the walk of a streamed format (tar, compressed tars, rar) reads
+// the file from start to end, and a zip's or 7z's members lie in order
+// after their small headers, so the file is read once for its own hash
+// and its members'. What the walk read out of order (a zip's central
+// directory, a 7z's header) or never reached is hashed by finish.
+type teeReaderAt struct {
+	ctx  context.Context
+	f    *os.File
+	h    *hasher
+	read *atomic.Int64 // the scan's progress
+	mu   sync.Mutex
+	next int64 // bytes hashed so far, from offset 0
+	disk int64 // bytes read from the file
+}
+
+func (t *teeReaderAt) ReadAt(p []byte, off int64) (int, error) {
+	if err := t.ctx.Err(); err != nil {
+		return 0, err
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if off > t.next && off-t.next <= gapMax {
+		if err := t.hashTo(off); err != nil {
+			return 0, err
+		}
+	}
+	n, err := t.f.ReadAt(p, off)
+	t.count(n)
+	if off <= t.next && off+int64(n) > t.next {
+		t.h.Write(p[t.next-off : n])
+		t.next = off + int64(n)
+	}
+	return n, err
+}
+
+func (t *teeReaderAt) count(n int) {
+	t.disk += int64(n)
+	t.read.Add(int64(n))
+}
+
+// hashTo reads and hashes the file from next up to end (or its end).
+func (t *teeReaderAt) hashTo(end int64) error {
+	bp := bufPool.Get().(*[]byte)
+	defer bufPool.Put(bp)
+	buf := *bp
+	for t.next < end {
+		if err := t.ctx.Err(); err != nil {
+			return err
+		}
+		n, err := t.f.ReadAt(buf[:min(int64(len(buf)), end-t.next)], t.next)
+		t.count(n)
+		t.h.Write(buf[:n])
+		t.next += int64(n)
+		if err == io.EOF || n == 0 {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// finish hashes what the walk did not read in order, to the file's end,
+// and returns the bytes hashed.
+func (t *teeReaderAt) finish() (int64, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	err := t.hashTo(1<<63 - 1)
+	return t.next, err
+}
+
+// isArchive reports whether the open file f is an archive the scan walks.
+func (w *walk) isArchive(f *os.File, size int64) bool {
+	if !w.Archives {
+		return false
+	}
+	_, err := archive.Detect(f, size)
+	return err == nil || !errors.Is(err, archive.ErrNotArchive)
+}
+
+// hashArchive hashes the archive file f and walks its members in the same
+// read, hashing each as it is decompressed. The outer file's read errors
+// and the context's end are its error; an archive that fails to walk is
+// not: its members up to the failure are kept with the failure in err.
+func (w *walk) hashArchive(h *hasher, f *os.File, path string, size int64) (hashed, read int64, ar *archiveRead, err error) {
+	t := &teeReaderAt{ctx: w.ctx, f: f, h: h, read: &w.prog.BytesRead}
+	ar = &archiveRead{}
+	index := map[string]int{} // display path -> members index: a name given twice keeps the last
+	mh := newHasher(w.hashes)
+	var mtime int64
+	if st, err := statAt(int(f.Fd()), ""); err == nil {
+		mtime = st.mtime
+	}
+	walkErr := archive.Walk(w.ctx, t, size, path, archive.Options{Depth: w.ArchiveDepth, TempDir: w.ArchiveTemp},
+		func(m *archive.Member, r io.Reader) error {
+			if ar.format == "" {
+				ar.format = m.Format
+			}
+			display := path + events.MemberSep + m.Display()
+			if m.Archive != "" { // walking into a nested archive failed
+				if i, ok := index[display]; ok && ar.members[i].unreadable == "" {
+					ar.members[i].file.Archive.Error = reason(m.Err)
+				}
+				return nil
+			}
+			if m.Type == archive.TypeDir || m.Type == archive.TypeOther {
+				return nil
+			}
+			mr := memberRead{file: memberFile(path, display, m, mtime)}
+			switch {
+			case m.Encrypted:
+				// listed with name and size, not hashed
+			case m.Err != nil:
+				mr.unreadable = reason(m.Err)
+			case r != nil:
+				mh.Reset()
+				n, err := hashReader(mh, r)
+				if err != nil {
+					if w.ctx.Err() != nil {
+						return w.ctx.Err()
+					}
+					mr.unreadable = reason(err)
+					break
+				}
+				mr.file.Size = n
+				mr.file.Hashes = mh.Sums()
+			}
+			if i, ok := index[display]; ok {
+				ar.members[i] = mr
+			} else {
+				index[display] = len(ar.members)
+				ar.members = append(ar.members, mr)
+			}
+			return nil
+		})
+	switch {
+	case w.ctx.Err() != nil:
+		return 0, t.disk, nil, w.ctx.Err()
+	case errors.Is(walkErr, archive.ErrNotArchive):
+		ar = nil // changed since Detect: the read that follows will tell
+	case walkErr != nil:
+		var ae *archive.Error
+		if !errors.As(walkErr, &ae) {
+			return 0, t.disk, nil, walkErr // the file's own read failed
+		}
+		ar.err = walkErr
+	}
+	if ar != nil && ar.format == "" {
+		ar.format, _ = archive.Detect(f, size)
+	}
+	hashed, err = t.finish()
+	return hashed, t.disk, ar, err
+}
+
+// memberFile is the event form of a member, hashes aside.
+func memberFile(archivePath, display string, m *archive.Member, archiveMTime int64) events.File {
+	raw := make([]events.Path, len(m.Path))
+	for i, p := range m.Path {
+		raw[i] = events.Path(p)
+	}
+	f := events.File{
+		Path: events.Path(display), Size: max(m.Size, 0), Mode: uint32(m.Mode), MTime: archiveMTime,
+		Archive: &events.Archive{Path: events.Path(archivePath), Member: raw, Format: string(m.Format),
+			Encoding: m.Encoding, Encrypted: m.Encrypted},
+	}
+	if !m.ModTime.IsZero() {
+		f.MTime = m.ModTime.UnixNano()
+	}
+	if m.Packed > 0 {
+		f.Archive.Packed = m.Packed
+	}
+	if m.HasCRC {
+		f.Archive.CRC32 = fmt.Sprintf("%08x", m.CRC32)
+	}
+	if m.Type == archive.TypeSymlink || m.Type == archive.TypeHardlink {
+		f.Target = events.Path(m.LinkTarget)
+	}
+	return f
+}
+
+// recordMembers records the members of the archive file at path as read
+// now, against those recorded under it: new ones are FileScanned, changed
+// ones FileChanged, those no longer there FileDeleted (only when the walk
+// went to the end: a walk that stopped early deletes nothing), and members
+// that could not be read FileUnreadable. ar nil (not an archive, or
+// archives not read) deletes every recorded member.
+func (w *walk) recordMembers(path string, ar *archiveRead) {
+	prev := map[string]Entry{}
+	if err := w.state.Members(path, func(p string, e *Entry) { prev[p] = *e }); err != nil {
+		w.logger.Warn("scan state", "archive", path, "err", err)
+		return
+	}
+	if ar != nil {
+		for i := range ar.members {
+			m := &ar.members[i]
+			p := string(m.file.Path)
+			old, known := prev[p]
+			delete(prev, p)
+			switch {
+			case m.unreadable != "":
+				w.prog.Unreadable.Add(1)
+				w.record(&events.FileUnreadable{Path: m.file.Path, Error: m.unreadable})
+			case !known:
+				w.record(&events.FileScanned{File: m.file})
+			default:
+				if reason, changed := memberChange(&old, &m.file); changed {
+					w.record(&events.FileChanged{File: m.file, PrevSHA256: old.Hashes.SHA256, Reason: reason})
+				}
+			}
+		}
+		if ar.err != nil {
+			return
+		}
+	}
+	for _, p := range sortedKeys(prev) {
+		w.record(&events.FileDeleted{Path: events.Path(p), SHA256: prev[p].Hashes.SHA256})
+	}
+}
+
+// memberChange compares a member just read with its recorded entry.
+func memberChange(old *Entry, f *events.File) (events.ChangeReason, bool) {
+	switch {
+	case old.Hashes != f.Hashes || old.Size != f.Size || old.Target != string(f.Target):
+		return events.ReasonContent, true
+	case old.MTime != f.MTime || old.Mode != f.Mode || old.Archive == nil ||
+		old.Archive.CRC32 != f.Archive.CRC32 || old.Archive.Encrypted != f.Archive.Encrypted ||
+		old.Archive.Format != f.Archive.Format || old.Archive.Encoding != f.Archive.Encoding:
+		return events.ReasonMetadata, true
+	}
+	return "", false
+}
+
+// carryMembers records the members recorded under the archive file at
+// from as members of the file at to, without reading it: FileMoved when
+// the archive moved, FileScanned when to is a new hard link of it.
+func (w *walk) carryMembers(from, to string, moved bool) {
+	type rec struct {
+		path string
+		e    Entry
+	}
+	var recs []rec
+	if err := w.state.Members(from, func(p string, e *Entry) { recs = append(recs, rec{p, *e}) }); err != nil {
+		w.logger.Warn("scan state", "archive", from, "err", err)
+		return
+	}
+	for _, r := range recs {
+		if !strings.HasPrefix(r.path, from+events.MemberSep) || r.e.Archive == nil {
+			continue
+		}
+		a := *r.e.Archive
+		a.Path = events.Path(to)
+		f := events.File{Path: events.Path(to + r.path[len(from):]), Size: r.e.Size, Mode: r.e.Mode,
+			MTime: r.e.MTime, Target: events.Path(r.e.Target), Hashes: r.e.Hashes, Archive: &a}
+		if moved {
+			w.record(&events.FileMoved{From: events.Path(r.path), File: f})
+		} else {
+			w.record(&events.FileScanned{File: f})
+		}
+	}
+}
+
+// deleteMembers records as deleted every member recorded under the
+// archive file at path, which is gone.
+func (w *walk) deleteMembers(path string) {
+	w.recordMembers(path, nil)
+}
