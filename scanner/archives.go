@@ -58,7 +58,7 @@ const gapMax = 1 << 20
 type teeReaderAt struct {
 	ctx  context.Context
 	f    *os.File
-	h    *hasher
+	h    *asyncHasher
 	read *atomic.Int64 // the scan's progress
 	mu   sync.Mutex
 	next int64 // bytes hashed so far, from offset 0
@@ -119,7 +119,58 @@ func (t *teeReaderAt) finish() (int64, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	err := t.hashTo(1<<63 - 1)
+	t.h.wait()
 	return t.next, err
+}
+
+// asyncHasher hashes the archive file on a goroutine of its own while the
+// walk decompresses and hashes its members: a tar's bytes are hashed twice
+// (as the file and as its members), on two cores rather than one. Writes
+// are copied into buffers of bufSize handed over a channel.
+type asyncHasher struct {
+	h    *hasher
+	cur  []byte
+	full chan []byte
+	free chan []byte
+	done chan struct{}
+}
+
+func newAsyncHasher(h *hasher) *asyncHasher {
+	a := &asyncHasher{h: h, full: make(chan []byte, 3), free: make(chan []byte, 4), done: make(chan struct{})}
+	for range 4 {
+		a.free <- make([]byte, 0, bufSize)
+	}
+	a.cur = <-a.free
+	go func() {
+		defer close(a.done)
+		for b := range a.full {
+			a.h.Write(b)
+			a.free <- b[:0]
+		}
+	}()
+	return a
+}
+
+func (a *asyncHasher) Write(p []byte) {
+	for len(p) > 0 {
+		n := copy(a.cur[len(a.cur):cap(a.cur)], p)
+		a.cur = a.cur[:len(a.cur)+n]
+		p = p[n:]
+		if len(a.cur) == cap(a.cur) {
+			a.full <- a.cur
+			a.cur = <-a.free
+		}
+	}
+}
+
+// wait hashes what is buffered and returns once every write is hashed.
+// The asyncHasher is done: wait is called once.
+func (a *asyncHasher) wait() {
+	if len(a.cur) > 0 {
+		a.full <- a.cur
+	}
+	close(a.full)
+	<-a.done
 }
 
 // isArchive reports whether the open file f is an archive the scan walks.
@@ -136,7 +187,7 @@ func (w *walk) isArchive(f *os.File, size int64) bool {
 // and the context's end are its error; an archive that fails to walk is
 // not: its members up to the failure are kept with the failure in err.
 func (w *walk) hashArchive(h *hasher, f *os.File, path string, size int64) (hashed, read int64, ar *archiveRead, err error) {
-	t := &teeReaderAt{ctx: w.ctx, f: f, h: h, read: &w.prog.BytesRead}
+	t := &teeReaderAt{ctx: w.ctx, f: f, h: newAsyncHasher(h), read: &w.prog.BytesRead}
 	ar = &archiveRead{}
 	index := map[string]int{} // display path -> members index: a name given twice keeps the last
 	mh := newHasher(w.hashes)
@@ -188,12 +239,14 @@ func (w *walk) hashArchive(h *hasher, f *os.File, path string, size int64) (hash
 		})
 	switch {
 	case w.ctx.Err() != nil:
+		t.h.wait()
 		return 0, t.disk, nil, w.ctx.Err()
 	case errors.Is(walkErr, archive.ErrNotArchive):
 		ar = nil // changed since Detect: the read that follows will tell
 	case walkErr != nil:
 		var ae *archive.Error
 		if !errors.As(walkErr, &ae) {
+			t.h.wait()
 			return 0, t.disk, nil, walkErr // the file's own read failed
 		}
 		ar.err = walkErr
