@@ -288,3 +288,38 @@ func TestInterruptInsideAHugeArchive(t *testing.T) {
 		t.Fatalf("the scan took %v to stop", d)
 	}
 }
+
+// TestNestedArchivesAnd7z: a zip inside a 7z is walked to ArchiveDepth;
+// its members are ARCHIVE::inner.zip::member, hashed like unzip gives them.
+func TestNestedArchivesAnd7z(t *testing.T) {
+	t.Parallel()
+	root := t.TempDir()
+	writeTree(t, root, map[string]string{"w/deep.txt": "deep inside", "w/top.txt": "on top"})
+	sh(t, root, `cd w && zip -q inner.zip deep.txt && rm deep.txt && 7zz a -bd -bso0 -ms=on ../n.7z inner.zip top.txt && cd .. && rm -r w`)
+	for depth, want := range map[int][]string{
+		0:  {"FileScanned n.7z", "FileScanned n.7z::inner.zip", "FileScanned n.7z::inner.zip::deep.txt", "FileScanned n.7z::top.txt"},
+		-1: {"FileScanned n.7z", "FileScanned n.7z::inner.zip", "FileScanned n.7z::top.txt"},
+	} {
+		h := newHarness(t)
+		h.opts = func(s *scanner.Scanner) { s.Archives, s.ArchiveDepth = true, depth }
+		_, evs := h.mustScan(root)
+		if got := summary(root, evs); !slices.Equal(got, want) {
+			t.Errorf("depth %d:\n%s\nwant\n%s", depth, strings.Join(got, "\n"), strings.Join(want, "\n"))
+			continue
+		}
+		if depth != 0 {
+			continue
+		}
+		got := byPath(root, evs)
+		deep := got["n.7z::inner.zip::deep.txt"].Data.(*events.FileScanned)
+		tmp := t.TempDir()
+		want := strings.Fields(sh(t, root, `7zz e -so n.7z inner.zip > `+tmp+`/i.zip && unzip -p `+tmp+`/i.zip deep.txt | sha256sum`))[0]
+		if deep.Hashes.SHA256 != want || deep.Archive.Format != "zip" || len(deep.Archive.Member) != 2 ||
+			deep.Archive.Member[0] != "inner.zip" || deep.Archive.Member[1] != "deep.txt" || string(deep.Archive.Path) != root+"/n.7z" {
+			t.Errorf("nested member: %+v %+v, want sha256 %s", deep.File, deep.Archive, want)
+		}
+		if inner := got["n.7z::inner.zip"].Data.(*events.FileScanned); inner.Archive.Format != "7z" {
+			t.Errorf("the nested archive as a member: %+v", inner.Archive)
+		}
+	}
+}
