@@ -14,24 +14,26 @@ import (
 	"github.com/indexer/indexer/scanner/archive"
 )
 
-// archiveRead is what walking the members of an archive file found.
+// archiveRead is what walking the members of an archive file found. Its
+// members are recorded as the walk gives them (one archive of 100,000
+// members is not held in memory); seen names them, for the deletions once
+// the walk is done.
 type archiveRead struct {
 	format  archive.Format
-	members []memberRead // in archive order, one per display path
-	err     error        // the walk stopped early: the members given before are kept
-}
-
-// memberRead is one member: its event form, or why it could not be read.
-type memberRead struct {
-	file       events.File
-	unreadable string
+	members int64
+	seen    map[string]struct{}
+	err     error // the walk stopped early: the members given before are kept
+	nested  error // walking into a nested archive failed
 }
 
 // summary is the archive field of the archive file's own event.
 func (a *archiveRead) summary() *events.Archive {
-	s := &events.Archive{Format: string(a.format), Members: int64(len(a.members))}
-	if a.err != nil {
+	s := &events.Archive{Format: string(a.format), Members: a.members}
+	switch {
+	case a.err != nil:
 		s.Error = reason(a.err)
+	case a.nested != nil:
+		s.Error = reason(a.nested)
 	}
 	return s
 }
@@ -183,13 +185,13 @@ func (w *walk) isArchive(f *os.File, size int64) bool {
 }
 
 // hashArchive hashes the archive file f and walks its members in the same
-// read, hashing each as it is decompressed. The outer file's read errors
-// and the context's end are its error; an archive that fails to walk is
-// not: its members up to the failure are kept with the failure in err.
+// read, hashing each as it is decompressed and recording it against the
+// scan state (recordMember). The outer file's read errors and the
+// context's end are its error; an archive that fails to walk is not: its
+// members up to the failure are kept, with the failure in ar.err.
 func (w *walk) hashArchive(h *hasher, f *os.File, path string, size int64) (hashed, read int64, ar *archiveRead, err error) {
 	t := &teeReaderAt{ctx: w.ctx, f: f, h: newAsyncHasher(h), read: &w.prog.BytesRead}
-	ar = &archiveRead{}
-	index := map[string]int{} // display path -> members index: a name given twice keeps the last
+	ar = &archiveRead{seen: map[string]struct{}{}}
 	mh := newHasher(w.hashes)
 	var mtime int64
 	if st, err := statAt(int(f.Fd()), ""); err == nil {
@@ -202,20 +204,27 @@ func (w *walk) hashArchive(h *hasher, f *os.File, path string, size int64) (hash
 			}
 			display := path + events.MemberSep + m.Display()
 			if m.Archive != "" { // walking into a nested archive failed
-				if i, ok := index[display]; ok && ar.members[i].unreadable == "" {
-					ar.members[i].file.Archive.Error = reason(m.Err)
+				w.logger.Warn("nested archive not read", "path", events.Path(display).String(), "err", m.Err)
+				if ar.nested == nil {
+					ar.nested = m.Err
 				}
 				return nil
 			}
 			if m.Type == archive.TypeDir || m.Type == archive.TypeOther {
 				return nil
 			}
-			mr := memberRead{file: memberFile(path, display, m, mtime)}
+			if _, dup := ar.seen[display]; dup {
+				return nil // a name given twice (tar appends): the first is recorded
+			}
+			ar.seen[display] = struct{}{}
+			ar.members++
+			f := memberFile(path, display, m, mtime)
+			why := ""
 			switch {
 			case m.Encrypted:
 				// listed with name and size, not hashed
 			case m.Err != nil:
-				mr.unreadable = reason(m.Err)
+				why = reason(m.Err)
 			case r != nil:
 				mh.Reset()
 				n, err := hashReader(mh, r)
@@ -223,18 +232,13 @@ func (w *walk) hashArchive(h *hasher, f *os.File, path string, size int64) (hash
 					if w.ctx.Err() != nil {
 						return w.ctx.Err()
 					}
-					mr.unreadable = reason(err)
+					why = reason(err)
 					break
 				}
-				mr.file.Size = n
-				mr.file.Hashes = mh.Sums()
+				f.Size = n
+				f.Hashes = mh.Sums()
 			}
-			if i, ok := index[display]; ok {
-				ar.members[i] = mr
-			} else {
-				index[display] = len(ar.members)
-				ar.members = append(ar.members, mr)
-			}
+			w.recordMember(path, &f, why)
 			return nil
 		})
 	switch {
@@ -242,7 +246,7 @@ func (w *walk) hashArchive(h *hasher, f *os.File, path string, size int64) (hash
 		t.h.wait()
 		return 0, t.disk, nil, w.ctx.Err()
 	case errors.Is(walkErr, archive.ErrNotArchive):
-		ar = nil // changed since Detect: the read that follows will tell
+		ar = nil // changed since Detect
 	case walkErr != nil:
 		var ae *archive.Error
 		if !errors.As(walkErr, &ae) {
@@ -284,42 +288,50 @@ func memberFile(archivePath, display string, m *archive.Member, archiveMTime int
 	return f
 }
 
-// recordMembers records the members of the archive file at path as read
-// now, against those recorded under it: new ones are FileScanned, changed
-// ones FileChanged, those no longer there FileDeleted (only when the walk
-// went to the end: a walk that stopped early deletes nothing), and members
-// that could not be read FileUnreadable. ar nil (not an archive, or
-// archives not read) deletes every recorded member.
-func (w *walk) recordMembers(path string, ar *archiveRead) {
-	prev := map[string]Entry{}
-	if err := w.state.Members(path, func(p string, e *Entry) { prev[p] = *e }); err != nil {
+// recordMember records one member of the archive file at path as just
+// read, against its entry in the scan state: FileScanned when new,
+// FileChanged when changed, nothing when as recorded; FileUnreadable, with
+// why, when it could not be read.
+func (w *walk) recordMember(path string, f *events.File, why string) {
+	if why != "" {
+		w.prog.Unreadable.Add(1)
+		w.record(&events.FileUnreadable{Path: f.Path, Error: why})
+		return
+	}
+	old, known := w.state.Member(path, string(f.Path))
+	switch {
+	case !known:
+		w.record(&events.FileScanned{File: *f})
+	default:
+		if reason, changed := memberChange(&old, f); changed {
+			w.record(&events.FileChanged{File: *f, PrevSHA256: old.Hashes.SHA256, Reason: reason})
+		}
+	}
+}
+
+// membersGone records as deleted the members recorded under the archive
+// file at path that the walk ar did not give: all of them when ar is nil
+// (no longer an archive, or archives not read), none when the walk
+// stopped early (what it did not reach is unknown, not gone).
+func (w *walk) membersGone(path string, ar *archiveRead) {
+	if ar != nil && ar.err != nil {
+		return
+	}
+	type gone struct{ path, sha string }
+	var list []gone
+	if err := w.state.Members(path, func(p string, e *Entry) {
+		if ar != nil {
+			if _, ok := ar.seen[p]; ok {
+				return
+			}
+		}
+		list = append(list, gone{p, e.Hashes.SHA256})
+	}); err != nil {
 		w.logger.Warn("scan state", "archive", path, "err", err)
 		return
 	}
-	if ar != nil {
-		for i := range ar.members {
-			m := &ar.members[i]
-			p := string(m.file.Path)
-			old, known := prev[p]
-			delete(prev, p)
-			switch {
-			case m.unreadable != "":
-				w.prog.Unreadable.Add(1)
-				w.record(&events.FileUnreadable{Path: m.file.Path, Error: m.unreadable})
-			case !known:
-				w.record(&events.FileScanned{File: m.file})
-			default:
-				if reason, changed := memberChange(&old, &m.file); changed {
-					w.record(&events.FileChanged{File: m.file, PrevSHA256: old.Hashes.SHA256, Reason: reason})
-				}
-			}
-		}
-		if ar.err != nil {
-			return
-		}
-	}
-	for _, p := range sortedKeys(prev) {
-		w.record(&events.FileDeleted{Path: events.Path(p), SHA256: prev[p].Hashes.SHA256})
+	for _, g := range list {
+		w.record(&events.FileDeleted{Path: events.Path(g.path), SHA256: g.sha})
 	}
 }
 
@@ -368,5 +380,5 @@ func (w *walk) carryMembers(from, to string, moved bool) {
 // deleteMembers records as deleted every member recorded under the
 // archive file at path, which is gone.
 func (w *walk) deleteMembers(path string) {
-	w.recordMembers(path, nil)
+	w.membersGone(path, nil)
 }

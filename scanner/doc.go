@@ -46,11 +46,12 @@
 // (see package events). The archive's own event carries its format, its
 // number of members, and the error that stopped its walk early.
 //
-// Members are recorded in the scan state apart from files (State.Members).
-// When the archive was read, the members found are diffed against those
-// recorded: FileScanned, FileChanged, FileDeleted (only when the walk went
-// to its end), and FileUnreadable for a member that failed (corrupt data,
-// a bomb). Encrypted members are FileScanned with their size and no hashes.
+// Members are recorded in the scan state apart from files (State.Members,
+// State.Member). Each member is compared with its record as the walk gives
+// it (an archive of 100,000 members is never held in memory): FileScanned,
+// FileChanged, or nothing; FileUnreadable for a member that failed
+// (corrupt data, a bomb). When the walk is done, recorded members it did
+// not give are FileDeleted, only if it went to the end. Encrypted members are FileScanned with their size and no hashes.
 // An archive whose size, mtime, ctime and inode are unchanged is not
 // opened, like any file. An archive that moves takes its members along as
 // FileMoved events built from the scan state (not read); a new hard link
@@ -104,6 +105,13 @@
 //     (streamed formats) and a CRC32 is no proof of the same content.
 //   - The hard links of an archive are each read (members are named after
 //     the link's path).
+//   - A name given twice in one archive (a tar appended to) is recorded as
+//     first given. An archive that changes while its members are read
+//     keeps the members of that read, with the archive's error saying so;
+//     it is not walked again until it changes again.
+//   - A new path that may be a move where birth times are unknown is read
+//     for its hash alone, and read again for its members if it is not a
+//     move.
 //   - File event order within a scan is not significant (see package
 //     events); ScanStarted is flushed before any file event and
 //     ScanCompleted after all of them.

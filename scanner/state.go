@@ -30,6 +30,9 @@ type State interface {
 	// Members are kept apart from files: Dir, Dirs and Inode never give
 	// them.
 	Members(archive string, fn func(path string, e *Entry)) error
+	// Member returns the entry of the member at the display path under
+	// the archive file at archive.
+	Member(archive, path string) (Entry, bool)
 }
 
 // Entry is the recorded state of one path.
@@ -118,6 +121,7 @@ func (emptyState) Dir(string, func(string, *Entry)) error     { return nil }
 func (emptyState) Dirs(string, func(string) error) error      { return nil }
 func (emptyState) Get(string) (Entry, bool)                   { return Entry{}, false }
 func (emptyState) Members(string, func(string, *Entry)) error { return nil }
+func (emptyState) Member(string, string) (Entry, bool)        { return Entry{}, false }
 func (emptyState) Inode(uint64, uint64) (string, Entry, bool) {
 	return "", Entry{}, false
 }

@@ -228,6 +228,21 @@ func decodeMember(v []byte) (scanner.Entry, error) {
 	return e, err
 }
 
+// Member implements scanner.State.
+func (s *State) Member(archive, path string) (scanner.Entry, bool) {
+	var e scanner.Entry
+	ok := false
+	s.db.View(func(tx *store.Tx) error {
+		if v := tx.Bucket(bucketMember).Get(memberKey(archive, path)); v != nil {
+			var err error
+			e, err = decodeMember(v)
+			ok = err == nil
+		}
+		return nil
+	})
+	return e, ok
+}
+
 // Members implements scanner.State.
 func (s *State) Members(archive string, fn func(path string, e *scanner.Entry)) error {
 	prefix := append([]byte(archive), 0)
