@@ -335,15 +335,21 @@ func (w *walk) membersGone(path string, ar *archiveRead) {
 	}
 }
 
-// memberChange compares a member just read with its recorded entry.
+// memberChange compares a member just read with its recorded entry, as
+// changeReason does a file: the digests the scan did not compute this time
+// are kept from the record (into f.Hashes).
 func memberChange(old *Entry, f *events.File) (events.ChangeReason, bool) {
-	switch {
-	case old.Hashes != f.Hashes || old.Size != f.Size || old.Target != string(f.Target):
+	if old.Hashes.SHA256 != f.Hashes.SHA256 || old.Size != f.Size || old.Target != string(f.Target) {
 		return events.ReasonContent, true
+	}
+	f.Hashes = merge(f.Hashes, old.Hashes)
+	switch {
 	case old.MTime != f.MTime || old.Mode != f.Mode || old.Archive == nil ||
 		old.Archive.CRC32 != f.Archive.CRC32 || old.Archive.Encrypted != f.Archive.Encrypted ||
 		old.Archive.Format != f.Archive.Format || old.Archive.Encoding != f.Archive.Encoding:
 		return events.ReasonMetadata, true
+	case f.Hashes != old.Hashes:
+		return events.ReasonHashes, true
 	}
 	return "", false
 }
