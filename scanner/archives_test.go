@@ -323,3 +323,26 @@ func TestNestedArchivesAnd7z(t *testing.T) {
 		}
 	}
 }
+
+// TestMemberDigestsFilledIn: a rescan that asks for a digest the first
+// scan did not compute fills it in for the archive's members too
+// (ReasonHashes), keeping the others.
+func TestMemberDigestsFilledIn(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	h.opts = func(s *scanner.Scanner) { s.Archives, s.Hashes = true, []string{"sha256"} }
+	root := t.TempDir()
+	writeTree(t, root, map[string]string{"w/a.txt": "member a"})
+	sh(t, root, `cd w && zip -q ../a.zip a.txt && cd .. && rm -r w`)
+	h.mustScan(root)
+	h.opts = func(s *scanner.Scanner) { s.Archives, s.Hashes = true, []string{"md5", "sha256"} }
+	_, evs := h.mustScan(root)
+	want := []string{"FileChanged a.zip hashes", "FileChanged a.zip::a.txt hashes"}
+	if got := summary(root, evs); !slices.Equal(got, want) {
+		t.Fatalf("rescan with md5:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	m := byPath(root, evs)["a.zip::a.txt"].Data.(*events.FileChanged)
+	if m.Hashes.MD5 == "" || m.Hashes.SHA256 == "" {
+		t.Fatalf("member digests: %+v", m.Hashes)
+	}
+}
