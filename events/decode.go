@@ -553,53 +553,46 @@ func (r *reader) hex4() rune {
 }
 
 func (r *reader) strs() []string {
-	if r.err != nil || r.null() || !r.expect('[') {
+	out := []string{}
+	if !r.array(func() { out = append(out, r.str()) }) {
 		return nil
 	}
-	out := []string{}
-	if r.peek() == ']' {
-		r.i++
-		return out
-	}
-	for r.err == nil {
-		out = append(out, r.str())
-		switch r.peek() {
-		case ',':
-			r.i++
-		case ']':
-			r.i++
-			return out
-		default:
-			r.fail("want ',' or ']'")
-		}
-	}
-	return nil
+	return out
 }
 
 // paths reads an array of Paths; null and [] read as nil, as
 // encoding/json leaves an omitted slice.
 func (r *reader) paths() []Path {
-	if r.err != nil || r.null() || !r.expect('[') {
+	var out []Path
+	if !r.array(func() { out = append(out, r.path()) }) {
 		return nil
 	}
-	var out []Path
+	return out
+}
+
+// array reads an array, calling elem to read each element; false for null
+// or an error.
+func (r *reader) array(elem func()) bool {
+	if r.err != nil || r.null() || !r.expect('[') {
+		return false
+	}
 	if r.peek() == ']' {
 		r.i++
-		return out
+		return true
 	}
 	for r.err == nil {
-		out = append(out, r.path())
+		elem()
 		switch r.peek() {
 		case ',':
 			r.i++
 		case ']':
 			r.i++
-			return out
+			return true
 		default:
 			r.fail("want ',' or ']'")
 		}
 	}
-	return nil
+	return false
 }
 
 // number returns the bytes of a JSON number.

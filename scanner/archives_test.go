@@ -133,7 +133,7 @@ func TestArchiveMembersAreFiles(t *testing.T) {
 }
 
 // opens counts the files the kernel saw opened or read under root while
-// fn ran.
+// fn ran (inotify).
 func opens(t *testing.T, root string, fn func()) int {
 	t.Helper()
 	fd, err := unix.InotifyInit1(unix.IN_NONBLOCK | unix.IN_CLOEXEC)

@@ -245,13 +245,19 @@ func (s *State) Member(archive, path string) (scanner.Entry, bool) {
 
 // Members implements scanner.State.
 func (s *State) Members(archive string, fn func(path string, e *scanner.Entry)) error {
-	prefix := append([]byte(archive), 0)
+	return s.scan(bucketMember, archive, decodeMember, fn)
+}
+
+// scan calls fn for each entry of bucket under the key prefix p 0x00, with
+// the rest of its key, decoded by decode.
+func (s *State) scan(bucket []byte, p string, decode func([]byte) (scanner.Entry, error), fn func(string, *scanner.Entry)) error {
+	prefix := append([]byte(p), 0)
 	return s.db.View(func(tx *store.Tx) error {
-		c := tx.Bucket(bucketMember).Cursor()
+		c := tx.Bucket(bucket).Cursor()
 		for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
-			e, err := decodeMember(v)
+			e, err := decode(v)
 			if err != nil {
-				return fmt.Errorf("scan state member %q: %w", k, err)
+				return fmt.Errorf("scan state %s %q: %w", bucket, k, err)
 			}
 			fn(string(k[len(prefix):]), &e)
 		}
@@ -347,18 +353,7 @@ func addDirCount(tx *store.Tx, dir []byte, delta int64) error {
 
 // Dir implements scanner.State. Entries come without hashes.
 func (s *State) Dir(dir string, fn func(name string, e *scanner.Entry)) error {
-	prefix := append([]byte(dir), 0)
-	return s.db.View(func(tx *store.Tx) error {
-		c := tx.Bucket(bucketFiles).Cursor()
-		for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
-			e, err := decodeMeta(v)
-			if err != nil {
-				return fmt.Errorf("scan state entry %q: %w", k, err)
-			}
-			fn(string(k[len(prefix):]), &e)
-		}
-		return nil
-	})
+	return s.scan(bucketFiles, dir, decodeMeta, fn)
 }
 
 // Get implements scanner.State.
