@@ -59,7 +59,79 @@ func sampleEvents() []events.Event {
 			out = append(out, events.New("nas-1_x", scan, now, d))
 		}
 	}
+	// Archive members: a nested member with a name that is not UTF-8, an
+	// encrypted one, and an archive file's own outcome.
+	member := file("/d/a.zip::inner.tar::caf\xe9.txt")
+	member.Inode, member.Device, member.Nlink, member.UID, member.GID, member.CTime, member.BTime = 0, 0, 0, 0, 0, 0, 0
+	member.Archive = &events.Archive{Path: "/d/a.zip", Member: []events.Path{"inner.tar", "caf\xe9.txt"},
+		Format: "tar", Encoding: "bytes", CRC32: "1a2b3c4d", Packed: 77}
+	locked := member
+	locked.Path = "/d/a.zip::secret.txt"
+	locked.Hashes = events.Hashes{}
+	locked.Archive = &events.Archive{Path: "/d/a.zip", Member: []events.Path{"secret.txt"}, Format: "zip",
+		Encoding: "utf-8", Encrypted: true}
+	outer := file("/d/a.zip")
+	outer.Archive = &events.Archive{Format: "zip", Members: 3, Error: "truncated: unexpected EOF"}
+	for _, d := range []events.Payload{
+		&events.FileScanned{File: member},
+		&events.FileScanned{File: locked},
+		&events.FileScanned{File: outer},
+		&events.FileChanged{File: member, PrevSHA256: strings.Repeat("d", 64), Reason: events.ReasonContent},
+		&events.FileMoved{From: "/old/a.zip::inner.tar::caf\xe9.txt", File: member},
+	} {
+		out = append(out, events.New("nas-1_x", scan, now, d))
+	}
 	return out
+}
+
+// TestArchiveField: a member's archive field is readable JSON, and an
+// event without it (every event written before archives were read) is a
+// plain file.
+func TestArchiveField(t *testing.T) {
+	t.Parallel()
+	var member events.Event
+	for _, e := range sampleEvents() {
+		if f, ok := e.Data.(*events.FileScanned); ok && f.IsMember() {
+			member = e
+			break
+		}
+	}
+	b, err := events.Encode(member)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `"archive":{"path":"/d/a.zip","member":["inner.tar",{"b64":"Y2Fm6S50eHQ=","text":"caf` + "\uFFFD" + `.txt"}],` +
+		`"format":"tar","encoding":"bytes","crc32":"1a2b3c4d","packed":77}`
+	if !strings.Contains(string(b), want) {
+		t.Fatalf("member event\n%s\ndoes not hold\n%s", b, want)
+	}
+	plain, err := events.Encode(sampleEvents()[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(plain, []byte(`"archive"`)) {
+		t.Fatalf("a plain file has an archive field: %s", plain)
+	}
+	e, err := events.Decode(plain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f := e.Data.(*events.FileScanned); f.Archive != nil || f.IsMember() {
+		t.Fatalf("a plain file decodes as a member: %+v", f.Archive)
+	}
+	for in, isMember := range map[string]bool{
+		`"archive":null`:                            false,
+		`"archive":{"format":"zip","members":2}`:    false,
+		`"archive":{"member":["x"],"format":"zip"}`: true,
+	} {
+		e, err := events.Decode(bytes.Replace(plain, []byte(`"hashes":`), []byte(in+`,"hashes":`), 1))
+		if err != nil {
+			t.Fatalf("%s: %v", in, err)
+		}
+		if got := e.Data.(*events.FileScanned).IsMember(); got != isMember {
+			t.Errorf("%s: IsMember = %v, want %v", in, got, isMember)
+		}
+	}
 }
 
 func TestRoundTrip(t *testing.T) {
@@ -191,7 +263,8 @@ func TestSubjects(t *testing.T) {
 }
 
 func FuzzDecode(f *testing.F) {
-	for _, e := range sampleEvents()[:16] {
+	samples := sampleEvents()
+	for _, e := range append(samples[:16:16], samples[len(samples)-5:]...) {
 		b, err := events.Encode(e)
 		if err != nil {
 			f.Fatal(err)

@@ -266,6 +266,14 @@ func fileField(r *reader, f *File, k string) {
 		f.GID = uint32(r.uintN(32))
 	case "target":
 		f.Target = r.path()
+	case "archive":
+		if r.null() {
+			f.Archive = nil
+			return
+		}
+		a := &Archive{}
+		r.object(func(k string) { archiveField(r, a, k) })
+		f.Archive = a
 	case "hashes":
 		r.object(func(k string) {
 			switch k {
@@ -281,6 +289,31 @@ func fileField(r *reader, f *File, k string) {
 				r.skip(0)
 			}
 		})
+	default:
+		r.skip(0)
+	}
+}
+
+func archiveField(r *reader, a *Archive, k string) {
+	switch k {
+	case "path":
+		a.Path = r.path()
+	case "member":
+		a.Member = r.paths()
+	case "format":
+		a.Format = r.str()
+	case "encoding":
+		a.Encoding = r.str()
+	case "crc32":
+		a.CRC32 = r.str()
+	case "packed":
+		a.Packed = r.int()
+	case "encrypted":
+		a.Encrypted = r.bool()
+	case "members":
+		a.Members = r.int()
+	case "error":
+		a.Error = r.str()
 	default:
 		r.skip(0)
 	}
@@ -520,27 +553,46 @@ func (r *reader) hex4() rune {
 }
 
 func (r *reader) strs() []string {
-	if r.err != nil || r.null() || !r.expect('[') {
+	out := []string{}
+	if !r.array(func() { out = append(out, r.str()) }) {
 		return nil
 	}
-	out := []string{}
+	return out
+}
+
+// paths reads an array of Paths; null and [] read as nil, as
+// encoding/json leaves an omitted slice.
+func (r *reader) paths() []Path {
+	var out []Path
+	if !r.array(func() { out = append(out, r.path()) }) {
+		return nil
+	}
+	return out
+}
+
+// array reads an array, calling elem to read each element; false for null
+// or an error.
+func (r *reader) array(elem func()) bool {
+	if r.err != nil || r.null() || !r.expect('[') {
+		return false
+	}
 	if r.peek() == ']' {
 		r.i++
-		return out
+		return true
 	}
 	for r.err == nil {
-		out = append(out, r.str())
+		elem()
 		switch r.peek() {
 		case ',':
 			r.i++
 		case ']':
 			r.i++
-			return out
+			return true
 		default:
 			r.fail("want ',' or ']'")
 		}
 	}
-	return nil
+	return false
 }
 
 // number returns the bytes of a JSON number.

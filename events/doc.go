@@ -32,6 +32,23 @@
 // projector stops rather than guessing. Older versions pass through upcast,
 // which rewrites their payload to the current shape before decoding.
 //
+// # Archive members
+//
+// A file inside an archive is a file: the same FileScanned, FileChanged,
+// FileMoved, FileDeleted and FileUnreadable on the same subjects, with the
+// path ARCHIVE::inner (ARCHIVE::inner.zip::photo.jpg when nested) and a
+// File.Archive field that says what that string means (the archive's path
+// and the raw member name per level), since "::" can occur in real names:
+//
+//	"path":"/srv/a.zip::2019/cat.jpg", ..., "hashes":{...},
+//	"archive":{"path":"/srv/a.zip","member":["2019/cat.jpg"],"format":"zip",
+//	           "encoding":"utf-8","crc32":"1a2b3c4d","packed":12345}
+//
+// A member's inode, device, ctime and owner are zero. The archive file
+// itself keeps its own event, with "archive":{"format":"zip","members":N}
+// and an "error" when the walk stopped early. An event without the field
+// is a plain file, as every event written before archives were read.
+//
 // # Subjects
 //
 // An event of machine m is published on idx.<m>.<kind>, for example

@@ -195,6 +195,36 @@ func (w *jsonWriter) file(f *File) {
 	w.strOmit("sha256", f.Hashes.SHA256)
 	w.strOmit("blake3", f.Hashes.BLAKE3)
 	w.close()
+	if a := f.Archive; a != nil {
+		w.key("archive")
+		w.open()
+		if a.Path != "" {
+			w.path("path", a.Path)
+		}
+		if len(a.Member) > 0 {
+			w.key("member")
+			w.b = append(w.b, '[')
+			for i, m := range a.Member {
+				if i > 0 {
+					w.b = append(w.b, ',')
+				}
+				w.b = appendPath(w.b, m)
+			}
+			w.b = append(w.b, ']')
+		}
+		w.str("format", a.Format)
+		w.strOmit("encoding", a.Encoding)
+		w.strOmit("crc32", a.CRC32)
+		if a.Packed != 0 {
+			w.int("packed", a.Packed)
+		}
+		w.boolOmit("encrypted", a.Encrypted)
+		if a.Members != 0 {
+			w.int("members", a.Members)
+		}
+		w.strOmit("error", a.Error)
+		w.close()
+	}
 }
 
 const hexDigits = "0123456789abcdef"

@@ -104,7 +104,45 @@ type File struct {
 	GID    uint32 `json:"gid"`
 	Target Path   `json:"target,omitempty"`
 	Hashes Hashes `json:"hashes"`
+	// Archive is set on a member of an archive (Path is then the display
+	// form ARCHIVE::inner) and, with only Format, Members and Error, on an
+	// archive file itself. Nil for every other file: an event without it is
+	// a plain file, as every event before archives were read is.
+	Archive *Archive `json:"archive,omitempty"`
 }
+
+// Archive says what a File's path means when it is inside an archive, or
+// how reading an archive file went.
+//
+// On a member: Path is the archive file on disk, Member the raw name of
+// the member at each nesting level (["inner.zip", "photo.jpg"] for
+// ARCHIVE::inner.zip::photo.jpg), the identity the display path only
+// shows, since "::" can occur in real names. Format is the format of the
+// archive holding the member; Encoding how its name was decoded; CRC32
+// (hex) and Packed what the archive records, where it does. An Encrypted
+// member has its size and no hashes.
+//
+// On the archive file itself (Member empty): Format, the number of
+// Members given, and Error when the walk stopped early (corrupt,
+// truncated, a limit), with the members read before it kept.
+type Archive struct {
+	Path      Path   `json:"path,omitempty"`
+	Member    []Path `json:"member,omitempty"`
+	Format    string `json:"format"`
+	Encoding  string `json:"encoding,omitempty"`
+	CRC32     string `json:"crc32,omitempty"`
+	Packed    int64  `json:"packed,omitempty"`
+	Encrypted bool   `json:"encrypted,omitempty"`
+	Members   int64  `json:"members,omitempty"`
+	Error     string `json:"error,omitempty"`
+}
+
+// IsMember reports whether f is a file inside an archive.
+func (f *File) IsMember() bool { return f.Archive != nil && len(f.Archive.Member) > 0 }
+
+// MemberSep separates an archive's path from a member's, and the levels of
+// nested archives, in a member's display path (pyFileIndexer's form).
+const MemberSep = "::"
 
 // ScanOptions are the options a scan ran with, recorded so a reader of the
 // log knows what its absence of events means.

@@ -94,6 +94,7 @@ func (w *walk) emitDeletions() *MassDelete {
 	for _, p := range paths {
 		e, _ := w.state.Get(p)
 		w.record(&events.FileDeleted{Path: events.Path(p), SHA256: e.Hashes.SHA256})
+		w.deleteMembers(p) // an archive takes its members with it
 	}
 	return held
 }
@@ -179,4 +180,13 @@ func (w *walk) countRecorded(devs []devCount) {
 		w.recorded += d.n
 		w.recDev[d.dev] += d.n
 	}
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
 }

@@ -34,6 +34,32 @@
 //   - With Verify every file is read; different content under unchanged
 //     metadata is a FileChanged with ReasonBitRot.
 //
+// # Archives
+//
+// With Archives set, a regular file that is read (new or changed) and that
+// archive.Detect recognizes is walked (package archive) in the same read
+// that hashes it: the walk's reads of the file are teed into the file's
+// hasher, and what the walk skipped or read out of order (a zip's central
+// directory) is read to finish the hash. Each member is hashed as it is
+// decompressed, with the same algorithms, and is a file of the index: the
+// ordinary file events with the path ARCHIVE::inner and File.Archive set
+// (see package events). The archive's own event carries its format, its
+// number of members, and the error that stopped its walk early.
+//
+// Members are recorded in the scan state apart from files (State.Members,
+// State.Member). Each member is compared with its record as the walk gives
+// it (an archive of 100,000 members is never held in memory): FileScanned,
+// FileChanged, or nothing; FileUnreadable for a member that failed
+// (corrupt data, a bomb). When the walk is done, recorded members it did
+// not give are FileDeleted, only if it went to the end. Encrypted members are FileScanned with their size and no hashes.
+// An archive whose size, mtime, ctime and inode are unchanged is not
+// opened, like any file. An archive that moves takes its members along as
+// FileMoved events built from the scan state (not read); a new hard link
+// of one gets them as FileScanned; a deleted archive a FileDeleted each.
+// One event per member, not one for the whole archive that projections
+// would expand: every read model then treats members as files with no
+// second code path, and a member's history is its own.
+//
 // # Real disks
 //
 // Everything is statx'ed without following links; symbolic links are
@@ -61,6 +87,8 @@
 //   - moves.go: a new path that is a recorded file moved, or a hard link.
 //   - read.go: reading and hashing (hash.go), once per inode, again when
 //     the file changed while read.
+//   - archives.go: an archive hashed and walked in one read, and its
+//     members' events.
 //   - deletions.go: what a complete scan records as gone.
 //   - stat.go: statx and the unchanged rule; state.go: State and Entry.
 //
@@ -72,6 +100,18 @@
 //
 // # Caveats
 //
+//   - A member is hashed again whenever its archive changed, even when its
+//     size, mtime and CRC32 are as recorded: the walk decompresses it anyway
+//     (streamed formats) and a CRC32 is no proof of the same content.
+//   - The hard links of an archive are each read (members are named after
+//     the link's path).
+//   - A name given twice in one archive (a tar appended to) is recorded as
+//     first given. An archive that changes while its members are read
+//     keeps the members of that read, with the archive's error saying so;
+//     it is not walked again until it changes again.
+//   - A new path that may be a move where birth times are unknown is read
+//     for its hash alone, and read again for its members if it is not a
+//     move.
 //   - File event order within a scan is not significant (see package
 //     events); ScanStarted is flushed before any file event and
 //     ScanCompleted after all of them.

@@ -29,6 +29,7 @@ func (w *walk) newPath(path string, st stat) {
 			f := st.file(path)
 			f.Hashes = e.Hashes
 			w.record(&events.FileMoved{From: events.Path(from), File: f})
+			w.carryMembers(from, path, true)
 			return
 		}
 	}
@@ -36,6 +37,7 @@ func (w *walk) newPath(path string, st stat) {
 	f := st.file(path)
 	f.Hashes = e.Hashes
 	w.record(&events.FileScanned{File: f})
+	w.carryMembers(from, path, false)
 }
 
 // readMove reports whether the file j, just read as f (st), is the move

@@ -31,6 +31,7 @@ type linkRead struct {
 	done   chan struct{}
 	st     stat
 	hashes events.Hashes
+	ar     *archiveRead
 	err    error
 }
 
@@ -55,7 +56,7 @@ func (w *walk) read(j fileJob) {
 	if w.ctx.Err() != nil {
 		return
 	}
-	st, hashes, err := w.readShared(j)
+	st, hashes, ar, err := w.readShared(j)
 	if err != nil {
 		if w.ctx.Err() != nil {
 			return
@@ -68,11 +69,32 @@ func (w *walk) read(j fileJob) {
 	}
 	f := st.file(j.path)
 	f.Hashes = hashes
+	if ar != nil {
+		f.Archive = ar.summary()
+	}
 	if w.readMove(j, st, f) {
+		w.carryMembers(j.movedFrom, j.path, true)
 		return
+	}
+	if j.movedFrom != "" && w.Archives {
+		// Read without its members in case it was a move; it is not.
+		if st, hashes, ar, err = w.readFile(j.path, true); err != nil {
+			if w.ctx.Err() == nil && !errors.Is(err, unix.ENOENT) {
+				w.unreadable(j.path, err, false)
+			}
+			return
+		}
+		f = st.file(j.path)
+		f.Hashes = hashes
+		if ar != nil {
+			f.Archive = ar.summary()
+		}
 	}
 	if j.prev == nil {
 		w.record(&events.FileScanned{File: f})
+		if ar != nil {
+			w.membersGone(j.path, ar)
+		}
 		return
 	}
 	p := j.prev
@@ -83,12 +105,16 @@ func (w *walk) read(j fileJob) {
 		f.Hashes = hashes
 		w.record(&events.FileChanged{File: f, PrevSHA256: p.Hashes.SHA256, Reason: reason})
 	}
+	w.membersGone(j.path, ar)
 }
 
-// readShared reads j, once per inode when the file has hard links.
-func (w *walk) readShared(j fileJob) (stat, events.Hashes, error) {
+// readShared reads j, once per inode when the file has hard links (an
+// archive's members are named after its path: each link of an archive is
+// read).
+func (w *walk) readShared(j fileJob) (stat, events.Hashes, *archiveRead, error) {
+	members := j.movedFrom == "" // a possible move is read for its hash alone (see read)
 	if j.st.nlink <= 1 {
-		return w.readFile(j.path)
+		return w.readFile(j.path, members)
 	}
 	key := [2]uint64{j.st.dev, j.st.ino}
 	w.mu.Lock()
@@ -99,23 +125,23 @@ func (w *walk) readShared(j fileJob) (stat, events.Hashes, error) {
 	}
 	w.mu.Unlock()
 	if !ok {
-		l.st, l.hashes, l.err = w.readFile(j.path)
+		l.st, l.hashes, l.ar, l.err = w.readFile(j.path, members)
 		close(l.done)
-		return l.st, l.hashes, l.err
+		return l.st, l.hashes, l.ar, l.err
 	}
 	select {
 	case <-l.done:
 	case <-w.ctx.Done():
-		return stat{}, events.Hashes{}, w.ctx.Err()
+		return stat{}, events.Hashes{}, nil, w.ctx.Err()
 	}
-	if l.err != nil || l.st.size != j.st.size || l.st.mtime != j.st.mtime {
-		return w.readFile(j.path) // the other link failed or the inode changed since
+	if l.err != nil || l.ar != nil || l.st.size != j.st.size || l.st.mtime != j.st.mtime {
+		return w.readFile(j.path, members) // the other link failed, the inode changed since, or it is an archive
 	}
 	st, err := statPath(j.path)
 	if err != nil {
-		return stat{}, events.Hashes{}, err
+		return stat{}, events.Hashes{}, nil, err
 	}
-	return st, l.hashes, nil
+	return st, l.hashes, nil, nil
 }
 
 // ErrChangedWhileReading is recorded (as a FileUnreadable) for a file whose
@@ -123,38 +149,54 @@ func (w *walk) readShared(j fileJob) (stat, events.Hashes, error) {
 // mixed content, so none is recorded.
 var ErrChangedWhileReading = errors.New("file changed while being read")
 
+// errArchiveChanged is the archive error of an archive that changed while
+// its members were read: they are recorded as read, and none is deleted.
+var errArchiveChanged = errors.New("the archive changed while its members were read")
+
 // readFile hashes the file at path. It checks the file's size and times
 // before and after reading and tries again, up to three times in all, when
 // they differ, so no hash of mixed content is ever returned.
-func (w *walk) readFile(path string) (stat, events.Hashes, error) {
+//
+// With members, an archive (with Archives set) is hashed and walked in the
+// same read, and its members recorded as they are read (recordMember); the
+// returned archiveRead says what the walk saw. Only the first attempt
+// walks: an archive that changed while it was read keeps the members of
+// that read, and says so (errArchiveChanged).
+func (w *walk) readFile(path string, members bool) (stat, events.Hashes, *archiveRead, error) {
 	h := newHasher(w.hashes)
+	var ar *archiveRead
 	for attempt := 0; attempt < 3; attempt++ {
 		// O_NONBLOCK: if a FIFO took the file's place since the walk, open
 		// does not wait for a writer.
 		fd, err := openPath(path, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC)
 		if err != nil {
-			return stat{}, events.Hashes{}, &os.PathError{Op: "open", Path: path, Err: err}
+			return stat{}, events.Hashes{}, nil, &os.PathError{Op: "open", Path: path, Err: err}
 		}
 		f := os.NewFile(uintptr(fd), path)
 		before, err := statAt(fd, "")
 		if err != nil {
 			f.Close()
-			return stat{}, events.Hashes{}, &os.PathError{Op: "stat", Path: path, Err: err}
+			return stat{}, events.Hashes{}, nil, &os.PathError{Op: "stat", Path: path, Err: err}
 		}
 		if !before.isRegular() {
 			f.Close()
-			return stat{}, events.Hashes{}, fmt.Errorf("%s is no longer a regular file", path)
+			return stat{}, events.Hashes{}, nil, fmt.Errorf("%s is no longer a regular file", path)
 		}
 		h.Reset()
-		n, read, err := hashFile(h, f, before.size, progressReader{w.ctx, f, &w.prog.BytesRead})
+		var n, read int64
+		if attempt == 0 && members && w.isArchive(f, before.size) {
+			n, read, ar, err = w.hashArchive(h, f, path, before.size)
+		} else {
+			n, read, err = hashFile(h, f, before.size, progressReader{w.ctx, f, &w.prog.BytesRead})
+		}
 		if err != nil {
 			f.Close()
-			return stat{}, events.Hashes{}, err
+			return stat{}, events.Hashes{}, nil, err
 		}
 		after, err := statAt(fd, "")
 		f.Close()
 		if err != nil {
-			return stat{}, events.Hashes{}, &os.PathError{Op: "stat", Path: path, Err: err}
+			return stat{}, events.Hashes{}, nil, &os.PathError{Op: "stat", Path: path, Err: err}
 		}
 		if sameContentStat(before, after) && n == after.size {
 			w.prog.Read.Add(1)
@@ -162,10 +204,13 @@ func (w *walk) readFile(path string) (stat, events.Hashes, error) {
 			w.counts.Read++
 			w.counts.BytesRead += read
 			w.mu.Unlock()
-			return after, h.Sums(), nil
+			if attempt > 0 && ar != nil && ar.err == nil {
+				ar.err = errArchiveChanged
+			}
+			return after, h.Sums(), ar, nil
 		}
 	}
-	return stat{}, events.Hashes{}, ErrChangedWhileReading
+	return stat{}, events.Hashes{}, nil, ErrChangedWhileReading
 }
 
 // progressReader counts bytes as they are read, so progress moves within a

@@ -13,7 +13,6 @@ import (
 	"syscall"
 	"testing"
 	"time"
-	"unsafe"
 
 	"golang.org/x/sys/unix"
 
@@ -327,37 +326,11 @@ func TestRescanOpensNothing(t *testing.T) {
 	writeTree(t, root, files)
 	h.mustScan(root)
 
-	fd, err := unix.InotifyInit1(unix.IN_NONBLOCK | unix.IN_CLOEXEC)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer unix.Close(fd)
-	filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
-		if err == nil && d.IsDir() {
-			if _, err := unix.InotifyAddWatch(fd, p, unix.IN_OPEN|unix.IN_ACCESS); err != nil {
-				t.Fatal(err)
-			}
-		}
-		return nil
-	})
-	res, evs := h.mustScan(root)
+	var res scanner.Result
+	var evs []events.Event
+	opened := opens(t, root, func() { res, evs = h.mustScan(root) })
 	if len(evs) != 0 || res.Counts.Read != 0 {
 		t.Fatalf("rescan: %q, read %d", summary(root, evs), res.Counts.Read)
-	}
-	buf := make([]byte, 64<<10)
-	opened := 0
-	for {
-		n, err := unix.Read(fd, buf)
-		if n <= 0 || err != nil {
-			break
-		}
-		for off := 0; off+unix.SizeofInotifyEvent <= n; {
-			ev := (*unix.InotifyEvent)(unsafe.Pointer(&buf[off]))
-			if ev.Mask&unix.IN_ISDIR == 0 && ev.Mask&(unix.IN_OPEN|unix.IN_ACCESS) != 0 {
-				opened++
-			}
-			off += unix.SizeofInotifyEvent + int(ev.Len)
-		}
 	}
 	if opened != 0 {
 		t.Fatalf("the kernel saw %d file opens or reads during an unchanged rescan", opened)

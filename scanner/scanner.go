@@ -41,9 +41,15 @@ type Scanner struct {
 	// at hashing speed (about 400 MB/s): a file of 8 EiB would hold a scan
 	// for centuries.
 	MaxFileSize int64
-	State       State // the machine's scan state; nil means never scanned
-	Sink        Sink
-	Logger      *slog.Logger
+	// Archives makes the members of archive files (zip, tar and
+	// compressed tars, 7z, rar, single-file gz/bz2/xz/zst) files of the
+	// index, ARCHIVE::inner (see archives.go and package archive).
+	Archives     bool
+	ArchiveDepth int    // archives inside archives walked: 0 means archive.DefaultDepth (1), negative none
+	ArchiveTemp  string // where nested archives are spooled; empty is os.TempDir
+	State        State  // the machine's scan state; nil means never scanned
+	Sink         Sink
+	Logger       *slog.Logger
 	// Progress, when set, is updated while the scan runs.
 	Progress *Progress
 }

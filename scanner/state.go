@@ -24,6 +24,15 @@ type State interface {
 	Dirs(root string, fn func(dir string) error) error
 	// Inode returns a path last recorded with this device and inode.
 	Inode(dev, ino uint64) (path string, e Entry, ok bool)
+	// Members calls fn for each member recorded under the archive file at
+	// path (members of nested archives included), with its display path
+	// (path::inner) and full entry, Archive and Hashes set, in path order.
+	// Members are kept apart from files: Dir, Dirs and Inode never give
+	// them.
+	Members(archive string, fn func(path string, e *Entry)) error
+	// Member returns the entry of the member at the display path under
+	// the archive file at archive.
+	Member(archive, path string) (Entry, bool)
 }
 
 // Entry is the recorded state of one path.
@@ -40,6 +49,9 @@ type Entry struct {
 	// Digests says which digests the record has; State.Dir sets it even
 	// where it leaves Hashes out.
 	Digests Digests
+	// Archive is set for an archive member (see events.Archive); the
+	// archive file's own entry has none.
+	Archive *events.Archive
 }
 
 // Digests is a set of hash algorithms, one bit each in the order of
@@ -90,15 +102,26 @@ func merge(h, old events.Hashes) events.Hashes {
 // EntryOf returns the entry an event's File records.
 func EntryOf(f *events.File) Entry {
 	return Entry{Size: f.Size, Mode: f.Mode, MTime: f.MTime, CTime: f.CTime, BTime: f.BTime,
-		Inode: f.Inode, Device: f.Device, Target: string(f.Target), Hashes: f.Hashes, Digests: DigestsOf(f.Hashes)}
+		Inode: f.Inode, Device: f.Device, Target: string(f.Target), Hashes: f.Hashes, Digests: DigestsOf(f.Hashes),
+		Archive: member(f)}
+}
+
+// member returns f's Archive when f is an archive member, else nil.
+func member(f *events.File) *events.Archive {
+	if f.IsMember() {
+		return f.Archive
+	}
+	return nil
 }
 
 // emptyState is the State of a machine never scanned.
 type emptyState struct{}
 
-func (emptyState) Dir(string, func(string, *Entry)) error { return nil }
-func (emptyState) Dirs(string, func(string) error) error  { return nil }
-func (emptyState) Get(string) (Entry, bool)               { return Entry{}, false }
+func (emptyState) Dir(string, func(string, *Entry)) error     { return nil }
+func (emptyState) Dirs(string, func(string) error) error      { return nil }
+func (emptyState) Get(string) (Entry, bool)                   { return Entry{}, false }
+func (emptyState) Members(string, func(string, *Entry)) error { return nil }
+func (emptyState) Member(string, string) (Entry, bool)        { return Entry{}, false }
 func (emptyState) Inode(uint64, uint64) (string, Entry, bool) {
 	return "", Entry{}, false
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/indexer/indexer/events"
 	"github.com/indexer/indexer/projections/scanstate"
 	"github.com/indexer/indexer/scanner"
+	"github.com/indexer/indexer/scanner/archive"
 	"github.com/indexer/indexer/store"
 )
 
@@ -67,6 +68,12 @@ link is followed and scanned at its real path. FIFOs, sockets and devices are ne
 opened and not indexed. A .indexerignore file (gitignore syntax) in a
 scanned root, or in any directory below it for the paths under that
 directory, excludes paths, as does --exclude.
+
+The members of archives are files of the index too, named ARCHIVE::inner
+(zip, tar, tar.gz/.bz2/.xz/.zst, 7z, rar; a single .gz, .bz2, .xz or .zst
+file holds one member), hashed as they are decompressed, nothing extracted
+to disk; an archive unchanged since the last scan is not opened again.
+--archives=false turns this off.
 
 A scan is background work: by default it runs at idle CPU priority
 (SCHED_IDLE), so queries, the projector and everything else on the machine
@@ -170,6 +177,8 @@ type options struct {
 	priority string
 	maxSize  app.SizeFlag
 	roots    []string
+	archives bool
+	depth    int
 }
 
 // parseFlags reads args into r.options and checks every value, so a usage
@@ -189,6 +198,8 @@ func (r *scanRun) parseFlags(args []string) error {
 	fs.BoolVar(&r.quiet, "quiet", false, "print nothing but errors and the summary")
 	r.maxSize = app.SizeFlag{N: defaultMaxFileSize}
 	fs.Var(&r.maxSize, "max-file-size", "files larger than this `size` are recorded without hashes and reported (0: no limit)")
+	fs.BoolVar(&r.archives, "archives", true, "index the members of zip, tar (also .gz, .bz2, .xz, .zst), 7z and rar archives, and of single .gz, .bz2, .xz and .zst files, as files ARCHIVE::inner")
+	fs.IntVar(&r.depth, "archive-depth", archive.DefaultDepth, "levels of archives inside archives whose members are indexed too (0: only the members of archives on disk)")
 	fs.IntVar(&r.workers, "workers", 0, "files read at once, at least 1 (default: four per core)")
 	fs.StringVar(&r.priority, "priority", app.Getenv("PRIORITY", "idle"), "CPU `priority`: idle (only time nothing else wants), low (nice 19) or normal (env INDEXER_PRIORITY)")
 	fs.Usage = func() {
@@ -217,6 +228,9 @@ func (r *scanRun) parseFlags(args []string) error {
 	}
 	if err := machineOfCredential(fs, r.cfg, &r.machine); err != nil {
 		return err
+	}
+	if r.depth < 0 {
+		return app.Usagef("--archive-depth %d: give 0 or more", r.depth)
 	}
 	if err := events.ValidateMachine(r.machine); err != nil {
 		return app.Usagef("%v", err)
@@ -411,10 +425,20 @@ func (r *scanRun) scan(ctx context.Context, root string, appender *store.Appende
 	sc := &scanner.Scanner{
 		Machine: r.machine, Hashes: r.hashes, Exclude: r.excludes, OneFileSystem: r.oneFS, Verify: r.verify,
 		AllowMassDelete: r.massDel, Workers: r.workers, MaxFileSize: r.maxSize.N, State: r.state, Sink: &notify{Appender: appender, hook: r.OnScanStart}, Logger: r.logger, Progress: prog,
+		Archives: r.archives, ArchiveDepth: archiveDepth(r.depth),
 	}
 	stopProgress := startProgress(r.Stderr, root, prog, r.quiet || r.asJSON)
 	defer stopProgress()
 	return sc.Scan(ctx, root)
+}
+
+// archiveDepth is the scanner's ArchiveDepth for --archive-depth n: 0
+// there means none (negative), not the default.
+func archiveDepth(n int) int {
+	if n == 0 {
+		return -1
+	}
+	return n
 }
 
 // scanFailed ends a run whose scan of res.Root failed or was interrupted:

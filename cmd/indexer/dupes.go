@@ -117,7 +117,9 @@ func (m *Main) runDupes(ctx context.Context, args []string) error {
 		for j, f := range g.Files {
 			key := [3]any{f.Machine, f.Device, f.Inode}
 			note := ""
-			if first, ok := seen[key]; ok {
+			// Inode 0 is none (an archive member, a file system without
+			// inode numbers): never a hard link, as the groups count it.
+			if first, ok := seen[key]; ok && f.Inode != 0 {
 				note = fmt.Sprintf("  (hard link of #%d)", first+1)
 			} else {
 				seen[key] = j

@@ -42,9 +42,11 @@ Examples:
   indexer find --glob 'IMG_*.jpg' --machine laptop --under /home/ana/photos
   indexer find --hash 845e9183...        (md5, sha1 or sha256, or a prefix of 8+ digits)
 
---archived (files inside archives) is refused for now: indexer-scan does
-not open archives, so no archive member is in the index, and a path that
-holds "::" is an ordinary file (find --path :: lists those).`
+--archived keeps only the files inside archives, whose paths are
+ARCHIVE::inner/path (indexer-scan indexes the members of zip, tar, 7z and
+rar archives unless told --archives=false):
+  indexer find --archived --ext jpg
+  indexer find --archived --path /home/ana/backup.zip::   (the members of one archive)`
 
 func (m *Main) runFind(ctx context.Context, args []string) error {
 	fs, qf := m.queryFlags("find", "[PATTERN]", findAbout)
@@ -59,7 +61,7 @@ func (m *Main) runFind(ctx context.Context, args []string) error {
 	machine := fs.String("machine", "", "only files of this machine `name`")
 	under := fs.String("under", "", "only files below this `dir`ectory")
 	hash := fs.String("hash", "", "only files with this content `digest` (hex md5, sha1 or sha256, or the first 8 or more digits of one, as history prints them)")
-	archived := fs.Bool("archived", false, "only files inside archives: refused for now, archive members are not indexed yet")
+	archived := fs.Bool("archived", false, "only files inside archives (paths ARCHIVE::inner)")
 	sameAs := fs.String("same-as", "", "only files with the content of this local `file`, which is hashed here (sha256)")
 	sortBy := fs.String("sort", "", "order by `key`: name (the path), size (largest first) or mtime (newest first); reads every match (default: index order)")
 	format := fs.String("format", "table", "output `format`: table, json (as --json) or csv")
@@ -90,13 +92,10 @@ func (m *Main) runFind(ctx context.Context, args []string) error {
 			return err
 		}
 	}
-	if *archived {
-		return app.Usagef("--archived: archive members are not indexed yet (indexer-scan does not open archives), so no file is inside one; a path that holds \"::\" is an ordinary file: 'indexer find --path ::' lists those")
-	}
 	q := service.FindRequest{
 		Pattern: pattern, Path: *wholePath, CaseSensitive: *caseSens,
 		Machine: *machine, Ext: *ext, MinSize: minSize.N, MaxSize: maxSize.N,
-		Hash: *hash, Limit: *limit,
+		Hash: *hash, Archived: *archived, Limit: *limit,
 	}
 	if *under != "" {
 		q.Under = absPath(*under, *machine)

@@ -352,12 +352,14 @@ func (m *Main) openPathCmd(ctx context.Context, args []string, name, what, about
 	return &pathCmd{session: s, qf: qf, machine: mach, path: p}, nil
 }
 
-// probeTree reports whether a directory is at p on machine.
+// probeTree reports whether a directory, or an archive with members, is at
+// p on machine.
 func probeTree(ctx context.Context, q service.Queries) probe {
 	return func(machine string, p events.Path) (bool, error) {
 		_, err := q.Tree(ctx, service.TreeRequest{Machine: machine, Dir: p, Limit: 1})
 		if errors.Is(err, projections.ErrNotFound) {
-			return false, nil
+			_, ok, err := archiveTree(ctx, q, machine, p, 1) // an archive lists as a directory
+			return ok, err
 		}
 		return err == nil, err
 	}

@@ -66,6 +66,7 @@ var queryCases = []queryCase{
 	{[]string{"find", "--regex", `^report.*\.pdf$`, "--machine", "nas1", "--json"}, 1, []string{servicetest.NASReport}},
 	{[]string{"find", "--hash", servicetest.Hashes("report").MD5, "--json"}, 4, nil},
 	{[]string{"find", "--path", "::", "--json"}, 1, []string{"backup.zip::docs"}},
+	{[]string{"find", "--archived", "--json"}, 1, []string{servicetest.ArchiveInner}},
 	{[]string{"find", "--ext", "txt", "--under", "/home/ana/weird", "--json"}, 3, []string{`"b64"`}},
 	{[]string{"find", "--min-size", "50M", "--json"}, 2, []string{"movie"}},
 	{[]string{"find", "img", "--limit", "5", "--page", "7", "--json"}, 3, nil}, // 33: 32 photos and <img ...>.html
@@ -154,7 +155,6 @@ func TestQueryStandalone(t *testing.T) {
 		{[]string{"find", "--regex", "("}, app.ExitUsage, "regex"},
 		{[]string{"find", "--hash", "xyz"}, app.ExitUsage, "digest"},
 		{[]string{"find", "--min-size", "lots"}, app.ExitUsage, "size"},
-		{[]string{"find", "--archived"}, app.ExitUsage, "archive members are not indexed yet"},
 		{[]string{"dupes", "--sort", "name"}, app.ExitUsage, "--sort"},
 		{[]string{"show"}, app.ExitUsage, "missing PATH"},
 		{[]string{"show", "/no/such/file"}, app.ExitError, "not found"},

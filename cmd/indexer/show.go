@@ -41,8 +41,13 @@ func (m *Main) runShow(ctx context.Context, args []string) error {
 	if f.BTime != 0 {
 		pr.row("born", fileTime(f.BTime))
 	}
-	pr.row("owner", fmt.Sprintf("uid %d, gid %d", f.UID, f.GID))
-	pr.row("inode", fmt.Sprintf("%d on device %d, %s", f.Inode, f.Device, app.Count(f.Nlink, "link", "links")))
+	if i := strings.Index(string(f.Path), events.MemberSep); i >= 0 && f.Inode == 0 && f.Device == 0 {
+		// An archive member: it has no owner or inode of its own.
+		pr.row("archive", cell(string(f.Path[:i])))
+	} else {
+		pr.row("owner", fmt.Sprintf("uid %d, gid %d", f.UID, f.GID))
+		pr.row("inode", fmt.Sprintf("%d on device %d, %s", f.Inode, f.Device, app.Count(f.Nlink, "link", "links")))
+	}
 	if f.Target != "" {
 		pr.row("link to", cell(string(f.Target)))
 	}
@@ -65,7 +70,7 @@ func (m *Main) runShow(ctx context.Context, args []string) error {
 			fmt.Fprintf(m.Stdout, "same content: %s, %s on disk, %s wasted\n", app.Count(g.Count, "path", "paths"), app.Count(g.Inodes, "copy", "copies"), app.Bytes(g.Wasted))
 			for _, c := range d.Copies {
 				note := ""
-				if c.Machine == f.Machine && c.Device == f.Device && c.Inode == f.Inode {
+				if c.Machine == f.Machine && c.Device == f.Device && c.Inode == f.Inode && f.Inode != 0 {
 					note = "  (hard link: the same inode)"
 				}
 				fmt.Fprintf(m.Stdout, "  %s  %s%s\n", c.Machine, cell(string(c.Path)), note)

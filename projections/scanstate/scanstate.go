@@ -5,11 +5,13 @@ import (
 	"context"
 	"encoding/binary"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/indexer/indexer/events"
@@ -25,7 +27,10 @@ import (
 // wrong answer, since CatchUp checks it against the log.
 //
 // Buckets: files (dir 0x00 name -> entry), inodes (device, inode -> path),
-// dirs (dir -> number of files recorded directly in it).
+// dirs (dir -> number of files recorded directly in it), members (archive
+// path 0x00 member display path -> archive field as JSON, entry): archive
+// members are kept apart, so that a directory's listing, the directories
+// that hold files and the inodes are those of the disk alone.
 type State struct {
 	Machine string
 	db      *store.DB
@@ -36,11 +41,12 @@ var (
 	bucketFiles  = []byte("files")
 	bucketInodes = []byte("inodes")
 	bucketDirs   = []byte("dirs")
+	bucketMember = []byte("members")
 )
 
 // scanStateVersion changes when the file's layout does; an older file is
 // rebuilt.
-const scanStateVersion = 2
+const scanStateVersion = 3
 
 // Open opens (or creates) the scan state file at path. A file that
 // cannot be opened is damaged: it is removed and started anew.
@@ -88,7 +94,7 @@ func (s *State) CatchUp(ctx context.Context, log *store.Log, logger *slog.Logger
 			logger.Info("rebuilding scan state", "machine", s.Machine, "checkpoint", cp.Seq, "stream_last", info.LastSeq, "reason", reason)
 		}
 		if err := s.db.Update(func(tx *store.Tx) error {
-			for _, b := range [][]byte{bucketFiles, bucketInodes, bucketDirs} {
+			for _, b := range [][]byte{bucketFiles, bucketInodes, bucketDirs, bucketMember} {
 				if err := tx.DeleteBucket(b); err != nil {
 					return err
 				}
@@ -149,7 +155,7 @@ func (s *State) CatchUp(ctx context.Context, log *store.Log, logger *slog.Logger
 // arrive almost in key order (a depth-first walk in name order), so half
 // full pages would double the file for nothing.
 func denser(tx *store.Tx) {
-	for _, b := range [][]byte{bucketFiles, bucketInodes, bucketDirs} {
+	for _, b := range [][]byte{bucketFiles, bucketInodes, bucketDirs, bucketMember} {
 		tx.Bucket(b).SetFillPercent(0.9)
 	}
 }
@@ -171,6 +177,94 @@ func (s *State) apply(tx *store.Tx, e events.Event) error {
 	return nil
 }
 
+// memberKey is the members key of the member at display path under the
+// archive file at archive.
+func memberKey(archive, path string) []byte {
+	k := make([]byte, 0, len(archive)+1+len(path))
+	k = append(k, archive...)
+	k = append(k, 0)
+	return append(k, path...)
+}
+
+func (s *State) putMember(tx *store.Tx, f *events.File) error {
+	aj, err := json.Marshal(f.Archive)
+	if err != nil {
+		return err
+	}
+	v := binary.AppendUvarint(nil, uint64(len(aj)))
+	v = append(v, aj...)
+	v = append(v, encodeEntry(scanner.EntryOf(f))...)
+	return tx.Bucket(bucketMember).Put(memberKey(string(f.Archive.Path), string(f.Path)), v)
+}
+
+// removeMember deletes the member at the display path p, whose archive is
+// the part before one of its "::" (a FileDeleted names only the path).
+func (s *State) removeMember(tx *store.Tx, p string) error {
+	b := tx.Bucket(bucketMember)
+	for i := 0; ; {
+		j := strings.Index(p[i:], events.MemberSep)
+		if j < 0 {
+			return nil
+		}
+		i += j
+		if k := memberKey(p[:i], p); b.Get(k) != nil {
+			return b.Delete(k)
+		}
+		i += len(events.MemberSep)
+	}
+}
+
+func decodeMember(v []byte) (scanner.Entry, error) {
+	n, k := binary.Uvarint(v)
+	if k <= 0 || uint64(len(v)-k) < n {
+		return scanner.Entry{}, errBadEntry
+	}
+	a := &events.Archive{}
+	if err := json.Unmarshal(v[k:k+int(n)], a); err != nil {
+		return scanner.Entry{}, fmt.Errorf("%w: %v", errBadEntry, err)
+	}
+	e, err := decodeEntry(v[k+int(n):])
+	e.Archive = a
+	return e, err
+}
+
+// Member implements scanner.State.
+func (s *State) Member(archive, path string) (scanner.Entry, bool) {
+	var e scanner.Entry
+	ok := false
+	s.db.View(func(tx *store.Tx) error {
+		if v := tx.Bucket(bucketMember).Get(memberKey(archive, path)); v != nil {
+			var err error
+			e, err = decodeMember(v)
+			ok = err == nil
+		}
+		return nil
+	})
+	return e, ok
+}
+
+// Members implements scanner.State.
+func (s *State) Members(archive string, fn func(path string, e *scanner.Entry)) error {
+	return s.scan(bucketMember, archive, decodeMember, fn)
+}
+
+// scan calls fn for each entry of bucket under the key prefix p 0x00, with
+// the rest of its key, decoded by decode.
+func (s *State) scan(bucket []byte, p string, decode func([]byte) (scanner.Entry, error), fn func(string, *scanner.Entry)) error {
+	prefix := append([]byte(p), 0)
+	return s.db.View(func(tx *store.Tx) error {
+		c := tx.Bucket(bucket).Cursor()
+		for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+			e, err := decode(v)
+			if err != nil {
+				return fmt.Errorf("scan state %s %q: %w", bucket, k, err)
+			}
+			fn(string(k[len(prefix):]), &e)
+		}
+		return nil
+	})
+}
+
 func fileKey(path string) []byte {
 	dir, name := filepath.Split(path)
 	if len(dir) > 1 {
@@ -187,6 +281,9 @@ func inodeKey(dev, ino uint64) []byte {
 }
 
 func (s *State) put(tx *store.Tx, f *events.File) error {
+	if f.IsMember() {
+		return s.putMember(tx, f)
+	}
 	path := string(f.Path)
 	k := fileKey(path)
 	files := tx.Bucket(bucketFiles)
@@ -214,6 +311,9 @@ func (s *State) remove(tx *store.Tx, path string) error {
 	files := tx.Bucket(bucketFiles)
 	old := files.Get(k)
 	if old == nil {
+		if strings.Contains(path, events.MemberSep) {
+			return s.removeMember(tx, path)
+		}
 		return nil
 	}
 	if oe, err := decodeEntry(old); err == nil {
@@ -253,18 +353,7 @@ func addDirCount(tx *store.Tx, dir []byte, delta int64) error {
 
 // Dir implements scanner.State. Entries come without hashes.
 func (s *State) Dir(dir string, fn func(name string, e *scanner.Entry)) error {
-	prefix := append([]byte(dir), 0)
-	return s.db.View(func(tx *store.Tx) error {
-		c := tx.Bucket(bucketFiles).Cursor()
-		for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
-			e, err := decodeMeta(v)
-			if err != nil {
-				return fmt.Errorf("scan state entry %q: %w", k, err)
-			}
-			fn(string(k[len(prefix):]), &e)
-		}
-		return nil
-	})
+	return s.scan(bucketFiles, dir, decodeMeta, fn)
 }
 
 // Get implements scanner.State.

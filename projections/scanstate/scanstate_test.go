@@ -228,3 +228,68 @@ func TestUnknownInodeNamesNoFile(t *testing.T) {
 		t.Fatalf("inode 0 names %s", p)
 	}
 }
+
+// TestArchiveMembers: members are kept apart from files (no directory,
+// no inode), listed per archive, moved and deleted by their display path.
+func TestArchiveMembers(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	dir := t.TempDir()
+	scan, now := events.NewID(), time.Now()
+	member := func(archive, inner string, sha string) events.File {
+		return events.File{Path: events.Path(archive + "::" + inner), Size: 3, MTime: 9,
+			Hashes: events.Hashes{SHA256: sha},
+			Archive: &events.Archive{Path: events.Path(archive), Member: []events.Path{events.Path(inner)},
+				Format: "zip", CRC32: "0000abcd"}}
+	}
+	sha := func(i int) string { return fmt.Sprintf("%064x", i) }
+	var evs []events.Event
+	for _, d := range []events.Payload{
+		&events.FileScanned{File: events.File{Path: "/r/a.zip", Size: 100, Inode: 5, Device: 7,
+			Archive: &events.Archive{Format: "zip", Members: 3}}},
+		&events.FileScanned{File: member("/r/a.zip", "d/x", sha(1))},
+		&events.FileScanned{File: member("/r/a.zip", "y\xe9", sha(2))},
+		&events.FileScanned{File: member("/r/a.zip", "z", sha(3))},
+		// a real file whose name holds "::", and the members of an archive
+		// named like that
+		&events.FileScanned{File: events.File{Path: "/r/a.zip::odd", Inode: 6, Device: 7}},
+		&events.FileScanned{File: member("/r/a.zip::odd", "w", sha(4))},
+		&events.FileChanged{File: member("/r/a.zip", "z", sha(5)), Reason: events.ReasonContent},
+		&events.FileDeleted{Path: "/r/a.zip::d/x"},
+		&events.FileMoved{From: "/r/a.zip::y\xe9", File: member("/r/b.zip", "y\xe9", sha(2))},
+	} {
+		evs = append(evs, events.New("m", scan, now, d))
+	}
+	st, err := scanstate.Open(filepath.Join(dir, "s.db"), "m")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if _, err := st.CatchUp(ctx, logOf(t, dir, evs...), nil); err != nil {
+		t.Fatal(err)
+	}
+	list := func(archive string) map[string]string {
+		out := map[string]string{}
+		st.Members(archive, func(p string, e *scanner.Entry) {
+			out[p] = e.Hashes.SHA256[60:] + " " + e.Archive.CRC32 + " " + string(e.Archive.Member[0])
+		})
+		return out
+	}
+	if got, want := list("/r/a.zip"), map[string]string{"/r/a.zip::z": "0005 0000abcd z"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("members of a.zip = %v, want %v", got, want)
+	}
+	if got, want := list("/r/b.zip"), map[string]string{"/r/b.zip::y\xe9": "0002 0000abcd y\xe9"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("members of b.zip = %v, want %v", got, want)
+	}
+	if got := list("/r/a.zip::odd"); len(got) != 1 {
+		t.Errorf("members of a.zip::odd = %v", got)
+	}
+	var names []string
+	st.Dir("/r", func(name string, _ *scanner.Entry) { names = append(names, name) })
+	if want := []string{"a.zip", "a.zip::odd"}; !reflect.DeepEqual(names, want) {
+		t.Errorf("files of /r = %q, want %q (members are not files of a directory)", names, want)
+	}
+	if n := st.Len(); n != 2 {
+		t.Errorf("Len = %d, want the 2 files", n)
+	}
+}

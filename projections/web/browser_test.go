@@ -2,6 +2,7 @@ package web_test
 
 import (
 	"context"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,6 +15,8 @@ import (
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
+
+	"github.com/indexer/indexer/projections/service/servicetest"
 )
 
 // chromium returns the browser to drive: $CHROMIUM, or Debian's
@@ -270,5 +273,35 @@ func TestBrowser(t *testing.T) {
 		chromedp.WaitVisible("main .error", chromedp.ByQuery))
 	if s := text("main .error"); !strings.Contains(s, "regex") {
 		t.Fatalf("bad regex message %q", s)
+	}
+}
+
+// TestBrowserArchiveMember: a zip member that is a duplicate of plain
+// files, on its file page (the archive named, the copies listed, no "hard
+// link" for a member's inode 0) and in a search with "in archives".
+func TestBrowserArchiveMember(t *testing.T) {
+	t.Parallel()
+	_, srv := newServer(t)
+	ctx := newBrowser(t)
+	var page, results string
+	if err := chromedp.Run(ctx,
+		chromedp.Navigate(srv.URL+"/#/file?m=laptop&p="+url.QueryEscape(servicetest.ArchiveInner)),
+		chromedp.WaitVisible("dl.kv", chromedp.ByQuery),
+		screenshot(t, "archive-member"),
+		chromedp.Text("main", &page, chromedp.ByQuery),
+		chromedp.Navigate(srv.URL+"/#/search?archived=1"),
+		chromedp.WaitVisible("main tbody tr", chromedp.ByQuery),
+		screenshot(t, "search-in-archives"),
+		chromedp.Text("main tbody", &results, chromedp.ByQuery),
+	); err != nil {
+		t.Fatal(err)
+	}
+	mustContain(t, "member page", page, "report-2025.pdf", "Archive", servicetest.ArchivePath, servicetest.ReportPath, servicetest.NASReport)
+	if strings.Contains(strings.ToLower(page), "hard link") || strings.Contains(page, "Inode") {
+		t.Errorf("member page shows an inode or a hard link:\n%s", page)
+	}
+	mustContain(t, "in archives", results, "report-2025.pdf")
+	if strings.Contains(results, "IMG_") {
+		t.Errorf("in archives lists plain files:\n%s", results)
 	}
 }

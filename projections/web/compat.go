@@ -39,6 +39,11 @@ type compatMeta struct {
 	PathB64 string `json:"path_b64,omitempty"`
 	Size    int64  `json:"size"`
 	Seq     uint64 `json:"seq"`
+	// IsArchived and ArchivePath are pyFileIndexer's: a member of an
+	// archive (path ARCHIVE::inner) and the archive file on disk that holds
+	// it (null for other files).
+	IsArchived  bool    `json:"is_archived"`
+	ArchivePath *string `json:"archive_path"`
 }
 
 type compatHash struct {
@@ -104,6 +109,11 @@ func toCompat(f projections.File, scanned map[string]time.Time) compatFile {
 		Created: isoTime(nsTime(created)), Modified: isoTime(nsTime(f.MTime)), Scanned: isoTime(scanned[f.Machine]),
 		Operation: "ADD", Size: f.Size, Seq: f.Seq,
 	}}
+	if i := strings.Index(path, events.MemberSep); i >= 0 {
+		// The same rule as find's archived filter: a path holding "::".
+		archive := path[:i]
+		c.Meta.IsArchived, c.Meta.ArchivePath = true, &archive
+	}
 	if !f.Hashes.IsZero() {
 		c.Hash = &compatHash{Size: f.Size, MD5: f.Hashes.MD5, SHA1: f.Hashes.SHA1, SHA256: f.Hashes.SHA256}
 	}

@@ -61,6 +61,10 @@ type compatFile struct {
 		Created  string `json:"created"`
 		Modified string `json:"modified"`
 		Scanned  string `json:"scanned"`
+		// IsArchived and ArchivePath are required: pyFileIndexer always
+		// sends them.
+		IsArchived  *bool           `json:"is_archived"`
+		ArchivePath json.RawMessage `json:"archive_path"`
 	} `json:"meta"`
 	Hash *struct {
 		Size   int64  `json:"size"`
@@ -124,6 +128,48 @@ func TestCompatFiles(t *testing.T) {
 	if len(page.Files) != 1 || page.Files[0].Meta.Path != events.Path(servicetest.Latin1Path).String() ||
 		page.Files[0].Meta.PathB64 != base64.StdEncoding.EncodeToString([]byte(servicetest.Latin1Path)) {
 		t.Fatalf("latin1 file = %+v", page.Files)
+	}
+}
+
+// TestCompatArchiveFields: a member of an archive says so, with the
+// archive file that holds it, as pyFileIndexer does; other files have
+// is_archived false and archive_path null. The "in archives" filter of the
+// UI (archived=1) answers the members.
+func TestCompatArchiveFields(t *testing.T) {
+	t.Parallel()
+	_, srv := newServer(t)
+	var page struct {
+		Files []compatFile `json:"files"`
+	}
+	get(t, srv, "/api/files?name=report&per_page=100", 200, &page)
+	seen := 0
+	for _, f := range page.Files {
+		m := f.Meta
+		if m.IsArchived == nil || len(m.ArchivePath) == 0 {
+			t.Fatalf("%s: is_archived or archive_path missing", m.Path)
+		}
+		if m.Path != servicetest.ArchiveInner {
+			if *m.IsArchived || string(m.ArchivePath) != "null" {
+				t.Errorf("%s: is_archived %v, archive_path %s", m.Path, *m.IsArchived, m.ArchivePath)
+			}
+			continue
+		}
+		seen++
+		if want := `"` + servicetest.ArchivePath + `"`; !*m.IsArchived || string(m.ArchivePath) != want {
+			t.Errorf("%s: is_archived %v, archive_path %s, want true, %s", m.Path, *m.IsArchived, m.ArchivePath, want)
+		}
+	}
+	if seen != 1 {
+		t.Fatalf("the archive member is not among %d files", len(page.Files))
+	}
+	var found struct {
+		Files []struct {
+			Path string `json:"path"`
+		} `json:"files"`
+	}
+	get(t, srv, "/api/find?archived=1", 200, &found)
+	if len(found.Files) != 1 || found.Files[0].Path != servicetest.ArchiveInner {
+		t.Fatalf("find archived = %+v", found)
 	}
 }
 

@@ -297,8 +297,15 @@ func Fixture() []events.Event {
 	l.Scanned(l.File(ScriptPath, 512, "script"))
 	l.Scanned(l.File("/home/ana/weird/spaces  and ünïcödé 日本語.txt", 777, "unicode"))
 	l.Scanned(l.File(LongPath, 4096, "long"))
-	l.Scanned(l.File(ArchivePath, 4*MiB, "zip"))
-	l.Scanned(l.File(ArchiveInner, 3*MiB, "report"))
+	zip := l.File(ArchivePath, 4*MiB, "zip")
+	zip.Archive = &events.Archive{Format: "zip", Members: 1}
+	l.Scanned(zip)
+	// A member as the scanner records it: no inode, device or owner.
+	inner := l.File(ArchiveInner, 3*MiB, "report")
+	inner.Inode, inner.Device, inner.Nlink, inner.UID, inner.GID, inner.CTime = 0, 0, 0, 0, 0, 0
+	inner.Archive = &events.Archive{Path: ArchivePath, Member: []events.Path{"docs/report-2025.pdf"}, Format: "zip",
+		Encoding: "utf-8", CRC32: "0badf00d", Packed: 3*MiB - 1000}
+	l.Scanned(inner)
 	l.Scanned(l.File("/home/ana/empty-1", 0, ""))
 	l.Scanned(l.File("/home/ana/empty-2", 0, ""))
 	for i := 0; i < 30; i++ {

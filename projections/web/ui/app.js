@@ -533,7 +533,10 @@ async function file(params) {
   const hashRows = [["MD5", hashes.md5], ["SHA-1", hashes.sha1], ["SHA-256", hashes.sha256], ["BLAKE3", hashes.blake3]]
     .filter(([, v]) => v).flatMap(([k, v]) => [h("dt", {}, k), h("dd", { class: "mono" }, v, copyButton(v))]);
   const g = d.group;
-  const links = d.copies.filter((c) => c.machine === f.machine && c.dev === f.dev && c.inode === f.inode);
+  // Inode 0 is none (an archive member): never a hard link.
+  const links = d.copies.filter((c) => f.inode !== 0 && c.machine === f.machine && c.dev === f.dev && c.inode === f.inode);
+  const sep = pathText(f.path).indexOf("::");
+  const member = sep >= 0 && f.inode === 0 && f.dev === 0;
   const details = panel("Details", h("div", { class: "body" }, h("dl", { class: "kv" },
     h("dt", {}, "Machine"), h("dd", {}, f.machine),
     h("dt", {}, "Size"), h("dd", {}, bytes(f.size), h("span", { class: "dim" }, ` (${num(f.size)} bytes)`)),
@@ -541,8 +544,9 @@ async function file(params) {
     h("dt", {}, "Changed"), h("dd", {}, nsDate(f.ctime)),
     f.btime ? [h("dt", {}, "Born"), h("dd", {}, nsDate(f.btime))] : null,
     h("dt", {}, "Mode"), h("dd", { class: "mono" }, modeString(f.mode)),
-    h("dt", {}, "Owner"), h("dd", {}, `uid ${f.uid}, gid ${f.gid}`),
-    h("dt", {}, "Inode"), h("dd", {}, `${f.inode} on device ${f.dev}, ${f.nlink} link${f.nlink === 1 ? "" : "s"}`),
+    member ? [h("dt", {}, "Archive"), h("dd", {}, pathText(f.path).slice(0, sep))] : [
+      h("dt", {}, "Owner"), h("dd", {}, `uid ${f.uid}, gid ${f.gid}`),
+      h("dt", {}, "Inode"), h("dd", {}, `${f.inode} on device ${f.dev}, ${f.nlink} link${f.nlink === 1 ? "" : "s"}`)],
     f.target ? [h("dt", {}, "Link to"), h("dd", {}, pathNode(f.target))] : null,
     h("dt", {}, "Last event"), h("dd", {}, `seq ${num(f.seq)}`))));
   const hashPanel = panel("Hashes", h("div", { class: "body" }, hashRows.length ? h("dl", { class: "kv" }, hashRows) : h("span", { class: "dim" }, "No hashes recorded.")));
