@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -160,7 +161,20 @@ func (m *Main) openSession(ctx context.Context, qf *queryFlags, owner string, wi
 	local := &service.Local{Index: projections.NewIndex(db)}
 	s.q = local
 	withLogOf(local)
+	shortLived()
 	return s, nil
+}
+
+// shortLived tunes the collector for a command that reads index.db itself
+// and exits: the heap such a query builds is garbage at exit, so collecting
+// it on the way only costs time (three collections for the duplicates of
+// 20,000 files, with their worker threads woken). A collection starts only
+// once the heap is 9x what was live at the last one, from 32 MB, or at
+// GOGC when the environment sets it.
+func shortLived() {
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(800)
+	}
 }
 
 // localMachine is this host's machine name, as indexer-scan names it.
