@@ -35,6 +35,11 @@ type Main struct {
 	// SetPriority, when set, applies --priority to the process (nil in
 	// tests that drive Main in their own process).
 	SetPriority func(string) error
+	// OnWatching, when set, is called once --watch watches every directory.
+	OnWatching func()
+	// OnRescan, when set, is called after each rescan of --watch, with the
+	// directories it rescanned (the index is up to date with it then).
+	OnRescan func(dirs []string)
 }
 
 // NewMain returns a Main writing to the process's stdout and stderr.
@@ -79,6 +84,13 @@ A scan is background work: by default it runs at idle CPU priority
 (SCHED_IDLE), so queries, the projector and everything else on the machine
 go first, and it runs at full speed when the CPU is otherwise free. Use
 --priority normal for a scan that should compete.
+
+With --watch it does not exit after the scan: it watches the PATHs
+(inotify) and rescans the directories where something changed once
+nothing has changed for --watch-delay, so the index stays current (the
+same events as a scan; standalone, the index is updated after each
+rescan and queries read it in between). When the kernel's event queue
+overflows, and every --rescan-every, it rescans every PATH.
 
 Flags:
 `
@@ -140,10 +152,14 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 	if err := r.open(ctx); err != nil {
 		return err
 	}
-	if err := r.scanRoots(ctx); err != nil {
+	if err := r.scanRoots(ctx, r.roots); err != nil {
 		return err
 	}
-	return r.finish(ctx)
+	err := r.finish(ctx)
+	if !r.watch || (err != nil && !errors.Is(err, app.ErrPartial)) {
+		return err
+	}
+	return r.watchRoots(ctx)
 }
 
 // scanRun is one Run's state.
@@ -179,6 +195,7 @@ type options struct {
 	roots    []string
 	archives bool
 	depth    int
+	watchOptions
 }
 
 // parseFlags reads args into r.options and checks every value, so a usage
@@ -202,6 +219,9 @@ func (r *scanRun) parseFlags(args []string) error {
 	fs.IntVar(&r.depth, "archive-depth", archive.DefaultDepth, "levels of archives inside archives whose members are indexed too (0: only the members of archives on disk)")
 	fs.IntVar(&r.workers, "workers", 0, "files read at once, at least 1 (default: four per core)")
 	fs.StringVar(&r.priority, "priority", app.Getenv("PRIORITY", "idle"), "CPU `priority`: idle (only time nothing else wants), low (nice 19) or normal (env INDEXER_PRIORITY)")
+	fs.BoolVar(&r.watch, "watch", false, "after the scan, keep watching the PATHs (inotify) and rescan what changes, until interrupted")
+	fs.DurationVar(&r.rescanEvery, "rescan-every", time.Hour, "with --watch, rescan every PATH this often as well (0: never)")
+	fs.DurationVar(&r.delay, "watch-delay", 200*time.Millisecond, "with --watch, rescan once nothing changed for this long")
 	fs.Usage = func() {
 		fmt.Fprint(r.Stderr, usage)
 		fs.PrintDefaults()
@@ -325,9 +345,9 @@ func (r *scanRun) close(ctx context.Context) {
 // as the log acknowledges them, and is committed after each root, so a
 // later root (which may overlap an earlier one) and the next scan start
 // from it. A scan that fails ends the run (scanFailed).
-func (r *scanRun) scanRoots(ctx context.Context) error {
+func (r *scanRun) scanRoots(ctx context.Context, roots []string) error {
 	appender := r.env.Log.NewAppender()
-	for _, root := range r.roots {
+	for _, root := range roots {
 		stateWriter := r.state.NewWriter()
 		var stored storedCounts
 		appender.OnStored = func(seq uint64, e events.Event) {

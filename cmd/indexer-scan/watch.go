@@ -1,0 +1,275 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/fsnotify/fsnotify"
+
+	"github.com/indexer/indexer/cmd/internal/app"
+)
+
+// Watching (--watch): after the first scan, indexer-scan keeps the index
+// current as files change, so "which files are duplicates now?" is a query.
+//
+// It uses inotify through fsnotify. fsnotify is not recursive, so every
+// directory under the roots is added when the watch starts and each new
+// one as it appears (its Create event); fanotify would watch a whole file
+// system without that, but needs CAP_SYS_ADMIN, and golang.org/x/sys/unix's
+// bare inotify would mean writing fsnotify's event reading again.
+//
+// A change does not become an event here: it marks its directory dirty, and
+// once nothing has changed for --watch-delay (at most 5x that during a
+// steady stream of changes) the scanner rescans the lowest directory that
+// holds every dirty one, as a root of its own. The scanner diffs against
+// the scan state and deletes only under the root it scans, so a rescan of a
+// subtree publishes the same events as a full scan would for it, moves
+// within it included, and nothing for the rest. Standalone, the index is
+// brought up to date after each rescan; as a client, the owner's projector
+// does that.
+//
+// When the kernel's queue overflows (fs.inotify.max_queued_events), events
+// were lost: every root is rescanned. Every --rescan-every, too, as a
+// safety net for what inotify does not see (changes through another mount
+// namespace, network file systems, a watch limit reached).
+
+// watchOptions are the flags of --watch.
+type watchOptions struct {
+	watch       bool // named so in the flags; the method is watchRoots
+	rescanEvery time.Duration
+	delay       time.Duration
+}
+
+// watcher is the state of one watch.
+type watcher struct {
+	r     *scanRun
+	fsw   *fsnotify.Watcher
+	roots []string // real paths of the roots
+	skip  string   // the data directory: never watched (its writes would wake the watch)
+	dirty map[string]bool
+	// full is set when events may have been lost: every root is rescanned.
+	full bool
+}
+
+// watch runs until ctx ends, rescanning what changes (see above).
+func (r *scanRun) watchRoots(ctx context.Context) error {
+	fsw, err := fsnotify.NewBufferedWatcher(4096)
+	if err != nil {
+		return fmt.Errorf("watch: %w", err)
+	}
+	defer fsw.Close()
+	w := &watcher{r: r, fsw: fsw, dirty: map[string]bool{}}
+	if data, err := filepath.Abs(r.cfg.DataDir); err == nil {
+		if real, err := filepath.EvalSymlinks(data); err == nil {
+			data = real
+		}
+		w.skip = data
+	}
+	for _, root := range r.roots {
+		real, err := realDir(root)
+		if err != nil {
+			return fmt.Errorf("watch %s: %w", root, err)
+		}
+		w.roots = append(w.roots, real)
+		w.addTree(real)
+	}
+	r.quiet = true // the progress line is for the first scan
+	r.logger.Info("watching", "roots", w.roots, "directories", len(fsw.WatchList()), "rescan_every", r.rescanEvery)
+	if r.OnWatching != nil {
+		r.OnWatching()
+	}
+
+	settle := time.NewTimer(time.Hour)
+	settle.Stop()
+	var since time.Time // the first change not yet rescanned
+	changed := func() {
+		now := time.Now()
+		if since.IsZero() {
+			since = now
+		}
+		// Wait for a quiet moment, but not forever during a steady stream.
+		wait := min(r.delay, max(0, 5*r.delay-now.Sub(since)))
+		settle.Reset(wait)
+	}
+	var safety <-chan time.Time
+	if r.rescanEvery > 0 {
+		t := time.NewTicker(r.rescanEvery)
+		defer t.Stop()
+		safety = t.C
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case ev, ok := <-fsw.Events:
+			if !ok {
+				return errors.New("watch: the watcher stopped")
+			}
+			w.note(ev)
+			changed()
+		case err, ok := <-fsw.Errors:
+			if !ok {
+				return errors.New("watch: the watcher stopped")
+			}
+			if errors.Is(err, fsnotify.ErrEventOverflow) {
+				r.logger.Warn("watch: the kernel's event queue overflowed: rescanning every root", "err", err)
+				w.full = true
+			} else {
+				r.logger.Warn("watch", "err", err)
+			}
+			changed()
+		case <-settle.C:
+			since = time.Time{}
+			w.rescan(ctx)
+		case <-safety:
+			r.logger.Info("watch: periodic full rescan")
+			w.full = true
+			w.rescan(ctx)
+		}
+	}
+}
+
+// realDir is a root's absolute real path, as the scanner records it.
+func realDir(p string) (string, error) {
+	abs, err := filepath.Abs(p)
+	if err != nil {
+		return "", err
+	}
+	return filepath.EvalSymlinks(abs)
+}
+
+// skipped reports whether p is the data directory or under it.
+func (w *watcher) skipped(p string) bool {
+	return w.skip != "" && (p == w.skip || strings.HasPrefix(p, w.skip+"/"))
+}
+
+// addTree watches dir and every directory under it. A directory that
+// cannot be watched (gone, unreadable, the watch limit) is logged; the
+// periodic rescan still covers it.
+func (w *watcher) addTree(dir string) {
+	filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return nil
+		}
+		if !d.IsDir() {
+			return nil
+		}
+		if w.skipped(p) {
+			return filepath.SkipDir
+		}
+		if err := w.fsw.Add(p); err != nil {
+			w.r.logger.Warn("watch: cannot watch a directory; the periodic rescan covers it", "dir", p, "err", err)
+			if errors.Is(err, fsnotify.ErrEventOverflow) || strings.Contains(err.Error(), "no space left") {
+				return filepath.SkipAll // the watch limit: more adds fail too
+			}
+		}
+		return nil
+	})
+}
+
+// note marks what ev changed.
+func (w *watcher) note(ev fsnotify.Event) {
+	if w.skipped(ev.Name) {
+		return
+	}
+	if ev.Has(fsnotify.Create) {
+		if fi, err := os.Lstat(ev.Name); err == nil && fi.IsDir() {
+			// Files may already be in it before its watch is added: the
+			// rescan of its parent, which walks it, finds them.
+			w.addTree(ev.Name)
+		}
+	}
+	if ev.Has(fsnotify.Rename) || ev.Has(fsnotify.Remove) {
+		// A watched directory moved away or deleted: its new place, if
+		// under a root, arrives as a Create.
+		w.fsw.Remove(ev.Name)
+	}
+	w.dirty[filepath.Dir(ev.Name)] = true
+}
+
+// rescan scans what is dirty and, standalone, updates the index.
+func (w *watcher) rescan(ctx context.Context) {
+	dirs := w.targets()
+	w.dirty, w.full = map[string]bool{}, false
+	if len(dirs) == 0 {
+		return
+	}
+	r := w.r
+	start := time.Now()
+	r.sum = summary{Machine: r.machine, Mode: r.env.Mode.String(), Complete: true}
+	if err := r.scanRoots(ctx, dirs); err != nil {
+		if ctx.Err() == nil {
+			r.logger.Warn("watch: rescan failed; the next change or the periodic rescan retries", "dirs", dirs, "err", err)
+			w.full = true
+		}
+		return
+	}
+	if r.env.Mode == app.Standalone {
+		if err := r.indexStored(ctx, r.cfg, r.env.Log, r.logger, "interrupted: finishing the index"); err != nil && ctx.Err() == nil {
+			r.logger.Warn("watch: updating the index", "err", err)
+		}
+	}
+	r.logger.Info("watch: rescanned", "dirs", dirs, "took", time.Since(start), "added", r.sum.Added, "changed", r.sum.Changed,
+		"moved", r.sum.Moved, "deleted", r.sum.Deleted)
+	if r.OnRescan != nil {
+		r.OnRescan(dirs)
+	}
+}
+
+// targets are the directories to rescan: for each root with something
+// dirty, the lowest existing directory that holds every dirty one (one scan,
+// so a move between two of them is seen as a move); every root after an
+// overflow.
+func (w *watcher) targets() []string {
+	var out []string
+	for _, root := range w.roots {
+		if w.full {
+			out = append(out, root)
+			continue
+		}
+		common := ""
+		for d := range w.dirty {
+			if d != root && !strings.HasPrefix(d, root+"/") {
+				continue
+			}
+			if common == "" {
+				common = d
+			} else {
+				common = commonDir(common, d)
+			}
+		}
+		if common == "" {
+			continue
+		}
+		// A dirty directory may be gone since: its parent holds the change.
+		for common != root {
+			if fi, err := os.Stat(common); err == nil && fi.IsDir() {
+				break
+			}
+			common = filepath.Dir(common)
+		}
+		out = append(out, common)
+	}
+	return out
+}
+
+// commonDir is the lowest directory holding both a and b (clean absolute
+// paths).
+func commonDir(a, b string) string {
+	for a != b {
+		if len(a) > len(b) {
+			a = filepath.Dir(a)
+		} else if len(b) > len(a) {
+			b = filepath.Dir(b)
+		} else {
+			a, b = filepath.Dir(a), filepath.Dir(b)
+		}
+	}
+	return a
+}
