@@ -35,6 +35,11 @@
 #      with --limit 0, which prints every match as plocate does)
 #   d) keep the name index current: updatedb -o DB -U TREE against a rescan
 #      with nothing changed
+#   e) indexer-scan --watch TREE (WATCH=0 leaves it out): the time from a
+#      file written to it listed by indexer find (p50, p99 of 20 per round,
+#      polling indexer find), duplicates asked while the watch keeps the
+#      index current, and the CPU the watch uses over IDLE seconds (default
+#      30) with nothing changing
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -44,6 +49,8 @@ FILES_S=${FILES_S:-100000}
 FILES_T=${FILES_T:-300000}
 ROUNDS=${ROUNDS:-5}
 PRIORITY=${PRIORITY:-normal}
+WATCH=${WATCH:-1}
+IDLE=${IDLE:-30}
 
 say() { printf '%s\n' "$*" >&2; }
 die() { say "compare.sh: $*"; exit 1; }
@@ -215,6 +222,64 @@ run_tree() {
 		id+=("$(ms "$bin/indexer-scan" --data "$data" --priority "$PRIORITY" "$tree")")
 	done
 	row "keep the name index current (nothing changed)" "updatedb -U" "rescan" "${td[*]}" "${id[*]}"
+
+	((WATCH)) && watch_tree "$name" "$tree" "$data" "${tb[*]}"
+	return 0
+}
+
+# now_ms prints the time in milliseconds.
+now_ms() { awk -v t="$(date +%s%N)" 'BEGIN { printf "%.3f\n", t / 1e6 }'; }
+
+# cpu_ticks prints a process's user and system CPU time in clock ticks.
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+
+watch_tree() {
+	local name=$1 tree=$2 data=$3 jd=$4 probe=$2/watch-probe
+	rm -rf "$probe"
+	mkdir -p "$probe"
+	"$bin/indexer-scan" --data "$data" --priority "$PRIORITY" --watch --quiet --log-level info "$tree" >/dev/null 2>"$WORK/watch.err" &
+	local wpid=$! n=$((ROUNDS * 20)) i s e lat=() f
+	until grep -q 'msg=watching' "$WORK/watch.err"; do
+		kill -0 "$wpid" 2>/dev/null || { cat "$WORK/watch.err" >&2; die "indexer-scan --watch stopped"; }
+		sleep 0.1
+	done
+	for ((i = 0; i < n; i++)); do
+		f=p$RANDOM$RANDOM-$i.probe
+		s=$(now_ms)
+		echo "$i" >"$probe/$f"
+		until "$bin/indexer" find --data "$data" --limit 1 "$f" 2>/dev/null | grep -q "$f"; do :; done
+		e=$(now_ms)
+		lat+=("$(awk -v a="$s" -v b="$e" 'BEGIN { printf "%.3f", b - a }')")
+	done
+	local p50 p99
+	read -r p50 p99 <<<"$(printf '%s\n' "${lat[@]}" | sort -g | awk '{ v[NR] = $1 } END {
+		printf "%s %s\n", v[int((NR + 1) * 0.5)], v[int(NR * 0.99 + 0.5)] }')"
+	report+=("| a file written, listed by indexer find ($n files, --watch running) | | p50 $(fmt_ms "$p50"), p99 $(fmt_ms "$p99") | goal p99 < 1 s |")
+	say "${report[-1]}"
+
+	local dw=()
+	for ((i = 0; i < ROUNDS; i++)); do
+		change10 "$tree" "$((i + 100))"
+		# The watch has rescanned once the 10 changes are in: wait for it.
+		local before after
+		before=$(grep -c 'watch: rescanned' "$WORK/watch.err" || true)
+		until after=$(grep -c 'watch: rescanned' "$WORK/watch.err" || true); ((after > before)); do sleep 0.05; done
+		sleep 1 # a second rescan of the same burst, if the delay split it
+		dw+=("$(ms "$bin/indexer" dupes --data "$data" --limit 0 --json)")
+	done
+	row "duplicates now, --watch running" "jdupes -r" "dupes --limit 0 --json" "$jd" "${dw[*]}"
+
+	sleep 2
+	local c0 c1 hz
+	hz=$(getconf CLK_TCK)
+	c0=$(cpu_ticks "$wpid")
+	sleep "$IDLE"
+	c1=$(cpu_ticks "$wpid")
+	report+=("| CPU of indexer-scan --watch over ${IDLE} s with nothing changing | | $(awk -v t=$((c1 - c0)) -v hz="$hz" 'BEGIN { printf "%.2f s", t / hz }') | none measurable |")
+	say "${report[-1]}"
+	kill "$wpid"
+	wait "$wpid" 2>/dev/null || true
+	rm -rf "$probe"
 }
 
 for t in $TREES; do
