@@ -87,7 +87,7 @@ make_tree() {
 	dir=$WORK/trees/$name
 	# The flags it was made with are kept beside it: other flags, a new tree.
 	if [[ -f $dir.flags && $(cat "$dir.flags") == "$flags" ]]; then
-		echo "$dir"
+		(cd "$dir" && pwd -P) # find(1) and the index see its real path
 		return
 	fi
 	rm -rf "$dir" "$dir.flags"
