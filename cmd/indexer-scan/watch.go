@@ -132,6 +132,10 @@ func (r *scanRun) watchRoots(ctx context.Context) error {
 			w.full = true
 			w.rescan(ctx)
 		}
+		if err := r.lease.Err(); err != nil {
+			// Another scan of this machine took over: it owns the scan state now.
+			return fmt.Errorf("watch: %w", err)
+		}
 	}
 }
 
