@@ -8,6 +8,7 @@ import (
 	"os/signal"
 	"sync"
 	"syscall"
+	"time"
 
 	"github.com/indexer/indexer/cmd/internal/app"
 	"github.com/indexer/indexer/projections"
@@ -21,7 +22,9 @@ import (
 // made the scan slower (S: 1.5-1.6x the floor instead of 1.2-1.3x), because
 // the index's page writes and fsyncs compete with the scan for the disk.
 func updateIndex(ctx context.Context, cfg app.Config, log *store.Log, logger *slog.Logger) error {
-	_, err := projections.CatchUp(ctx, log, cfg.Dir().IndexPath(), logger)
+	start := time.Now()
+	seq, err := projections.CatchUp(ctx, log, cfg.Dir().IndexPath(), logger)
+	logger.Info("index updated", "to_seq", seq, "took", time.Since(start))
 	return err
 }
 
