@@ -221,7 +221,7 @@ func (r *scanRun) parseFlags(args []string) error {
 	fs.StringVar(&r.priority, "priority", app.Getenv("PRIORITY", "idle"), "CPU `priority`: idle (only time nothing else wants), low (nice 19) or normal (env INDEXER_PRIORITY)")
 	fs.BoolVar(&r.watch, "watch", false, "after the scan, keep watching the PATHs (inotify) and rescan what changes, until interrupted")
 	fs.DurationVar(&r.rescanEvery, "rescan-every", time.Hour, "with --watch, rescan every PATH this often as well (0: never)")
-	fs.DurationVar(&r.delay, "watch-delay", 200*time.Millisecond, "with --watch, rescan once nothing changed for this long")
+	fs.DurationVar(&r.delay, "watch-delay", 100*time.Millisecond, "with --watch, rescan once nothing changed for this long")
 	fs.Usage = func() {
 		fmt.Fprint(r.Stderr, usage)
 		fs.PrintDefaults()
@@ -257,6 +257,9 @@ func (r *scanRun) parseFlags(args []string) error {
 	}
 	if err := parsePriority(r.priority); err != nil {
 		return app.Usagef("%v", err)
+	}
+	if r.delay <= 0 || r.rescanEvery < 0 {
+		return app.Usagef("--watch-delay must be above 0 and --rescan-every at least 0")
 	}
 	for _, p := range r.excludes {
 		if err := scanner.CheckExclude(p); err != nil {
