@@ -228,7 +228,8 @@ func (w *watcher) rescan(ctx context.Context) {
 
 // targets are the directories to rescan: for each root with something
 // dirty, the lowest existing directory that holds every dirty one (one scan,
-// so a move between two of them is seen as a move); every root after an
+// so a move between two of them is seen as a move), or the root when
+// exclusions above that directory apply (subtreeAlone); every root after an
 // overflow.
 func (w *watcher) targets() []string {
 	var out []string
@@ -258,9 +259,31 @@ func (w *watcher) targets() []string {
 			}
 			common = filepath.Dir(common)
 		}
+		if common != root && !w.subtreeAlone(root, common) {
+			common = root
+		}
 		out = append(out, common)
 	}
 	return out
+}
+
+// subtreeAlone reports whether dir, under root, can be scanned as a root of
+// its own and exclude what a scan of root excludes: not when --exclude
+// patterns were given (a pattern with a slash is anchored at the scanned
+// root), nor when root or a directory between it and dir holds an
+// .indexerignore (a scan of dir would not read it).
+func (w *watcher) subtreeAlone(root, dir string) bool {
+	if len(w.r.excludes) > 0 {
+		return false
+	}
+	for d := filepath.Dir(dir); ; d = filepath.Dir(d) {
+		if _, err := os.Lstat(filepath.Join(d, ".indexerignore")); err == nil {
+			return false
+		}
+		if d == root || d == filepath.Dir(d) {
+			return true
+		}
+	}
 }
 
 // commonDir is the lowest directory holding both a and b (clean absolute

@@ -29,6 +29,9 @@ type watchRun struct {
 	done     chan error
 	stderrMu sync.Mutex
 	stderr   bytes.Buffer
+	// excluded, when set, says which of the tree's files the index must
+	// not hold.
+	excluded func(path string) bool
 }
 
 // lockedWriter lets the test read stderr while the watch writes it.
@@ -153,6 +156,11 @@ func diff(want, got map[string]string) string {
 func (w *watchRun) waitMatches(step string) {
 	w.t.Helper()
 	want := truth(w.t, w.root)
+	for p := range want {
+		if w.excluded != nil && w.excluded(p) {
+			delete(want, p)
+		}
+	}
 	for {
 		got, err := w.indexed()
 		if err != nil {
@@ -218,6 +226,22 @@ func TestWatchKeepsIndexCurrent(t *testing.T) {
 		t.Fatal(err)
 	}
 	w.waitMatches("delete")
+}
+
+// TestWatchKeepsExclusions: a change deep under a root whose .indexerignore
+// excludes files rescans with that file's rules, so an excluded file never
+// reaches the index.
+func TestWatchKeepsExclusions(t *testing.T) {
+	t.Parallel()
+	root := t.TempDir()
+	write(t, filepath.Join(root, ".indexerignore"), "*.tmp\n")
+	write(t, filepath.Join(root, "a", "b", "keep.txt"), "keep")
+	w := startWatch(t, root)
+	w.excluded = func(p string) bool { return strings.HasSuffix(p, ".tmp") }
+	w.waitMatches("first scan")
+	write(t, filepath.Join(root, "a", "b", "scratch.tmp"), "excluded")
+	write(t, filepath.Join(root, "a", "b", "more.txt"), "more")
+	w.waitMatches("create beside an excluded file")
 }
 
 // burstFiles is how many files TestWatchBurst creates at once: 10,000, or
