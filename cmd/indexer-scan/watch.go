@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/fsnotify/fsnotify"
@@ -270,11 +271,15 @@ func (w *watcher) targets() []string {
 // subtreeAlone reports whether dir, under root, can be scanned as a root of
 // its own and exclude what a scan of root excludes: not when --exclude
 // patterns were given (a pattern with a slash is anchored at the scanned
-// root), nor when root or a directory between it and dir holds an
+// root), nor with --one-file-system when dir is on another file system,
+// nor when root or a directory between it and dir holds an
 // .indexerignore (a scan of dir would not read it).
 func (w *watcher) subtreeAlone(root, dir string) bool {
 	if len(w.r.excludes) > 0 {
 		return false
+	}
+	if w.r.oneFS && !sameDevice(root, dir) {
+		return false // a scan of root does not enter dir's file system
 	}
 	for d := filepath.Dir(dir); ; d = filepath.Dir(d) {
 		if _, err := os.Lstat(filepath.Join(d, ".indexerignore")); err == nil {
@@ -284,6 +289,15 @@ func (w *watcher) subtreeAlone(root, dir string) bool {
 			return true
 		}
 	}
+}
+
+// sameDevice reports whether a and b are on the same file system.
+func sameDevice(a, b string) bool {
+	var sa, sb syscall.Stat_t
+	if syscall.Stat(a, &sa) != nil || syscall.Stat(b, &sb) != nil {
+		return false
+	}
+	return sa.Dev == sb.Dev
 }
 
 // commonDir is the lowest directory holding both a and b (clean absolute
