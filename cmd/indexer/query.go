@@ -149,7 +149,14 @@ func (m *Main) openSession(ctx context.Context, qf *queryFlags, owner string, wi
 		case o.Owner == app.Scanner && noIndex:
 			return nil, fmt.Errorf("no index yet at %s: %w, which indexes what it stores when it finishes: ask again then", path, o.Lock)
 		case o.Owner == app.Scanner:
-			return nil, fmt.Errorf("%w, updating the index: ask again in a moment", o.Lock)
+			// A scan updates index.db when it finishes, and a watching
+			// scan (--watch) after each rescan, for a moment: wait for it.
+			db = &store.DB{Path: path, ReadOnly: true, LockTimeout: scannerIndexWait}
+			if err := db.Open(); err != nil {
+				return nil, fmt.Errorf("%w, updating the index: ask again in a moment", o.Lock)
+			}
+			withLogOf(s.local(db))
+			return s, nil
 		case noIndex && dir.HasLog():
 			return nil, fmt.Errorf("%w at %s, but %s holds a log (a standalone scan stopped before it indexed?): build the index with 'indexer-project rebuild --data %s', or run indexer-scan again", errNoIndex, path, cfg.DataDir, cfg.DataDir)
 		case noIndex:
@@ -157,12 +164,22 @@ func (m *Main) openSession(ctx context.Context, qf *queryFlags, owner string, wi
 		}
 		return nil, fmt.Errorf("%w: %s is held by another process that serves no NATS URL in %s (an indexer-project on --server?): pass the same --server", err, path, cfg.DataDir)
 	}
+	local := s.local(db)
+	withLogOf(local)
+	return s, nil
+}
+
+// scannerIndexWait is how long a query waits for a standalone indexer-scan
+// to finish updating index.db.
+const scannerIndexWait = 2 * time.Second
+
+// local makes s ask db, index.db opened read-only, here.
+func (s *session) local(db *store.DB) *service.Local {
 	s.closers = append(s.closers, db.Close)
 	local := &service.Local{Index: projections.NewIndex(db)}
 	s.q = local
-	withLogOf(local)
 	shortLived()
-	return s, nil
+	return local
 }
 
 // shortLived tunes the collector for a command that reads index.db itself
