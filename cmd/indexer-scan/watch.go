@@ -56,6 +56,9 @@ type watcher struct {
 	dirty map[string]bool
 	// full is set when events may have been lost: every root is rescanned.
 	full bool
+	// indexBehind is set when the index could not be updated after a
+	// rescan (standalone): the update is retried.
+	indexBehind bool
 }
 
 // watch runs until ctx ends, rescanning what changes (see above).
@@ -128,15 +131,25 @@ func (r *scanRun) watchRoots(ctx context.Context) error {
 		case <-settle.C:
 			since = time.Time{}
 			w.rescan(ctx)
+			w.retryLater(settle)
 		case <-safety:
 			r.logger.Info("watch: periodic full rescan")
 			w.full = true
 			w.rescan(ctx)
+			w.retryLater(settle)
 		}
 		if err := r.lease.Err(); err != nil {
 			// Another scan of this machine took over: it owns the scan state now.
 			return fmt.Errorf("watch: %w", err)
 		}
+	}
+}
+
+// retryLater sets settle to try again what the last rescan could not do
+// (the rescan, or the index update after it).
+func (w *watcher) retryLater(settle *time.Timer) {
+	if w.indexBehind || w.full {
+		settle.Reset(5 * w.r.delay)
 	}
 }
 
@@ -202,22 +215,30 @@ func (w *watcher) note(ev fsnotify.Event) {
 func (w *watcher) rescan(ctx context.Context) {
 	dirs := w.targets()
 	w.dirty, w.full = map[string]bool{}, false
-	if len(dirs) == 0 {
+	if len(dirs) == 0 && !w.indexBehind {
 		return
 	}
 	r := w.r
 	start := time.Now()
 	r.sum = summary{Machine: r.machine, Mode: r.env.Mode.String(), Complete: true}
-	if err := r.scanRoots(ctx, dirs); err != nil {
-		if ctx.Err() == nil {
-			r.logger.Warn("watch: rescan failed; the next change or the periodic rescan retries", "dirs", dirs, "err", err)
-			w.full = true
+	if len(dirs) > 0 {
+		if err := r.scanRoots(ctx, dirs); err != nil {
+			if ctx.Err() == nil {
+				r.logger.Warn("watch: rescan failed; the next change or the periodic rescan retries", "dirs", dirs, "err", err)
+				w.full = true
+			}
+			return
 		}
-		return
 	}
 	if r.env.Mode == app.Standalone {
-		if err := r.indexStored(ctx, r.cfg, r.env.Log, r.logger, "interrupted: finishing the index"); err != nil && ctx.Err() == nil {
-			r.logger.Warn("watch: updating the index", "err", err)
+		// A query holding index.db (read-only, shared) when the update
+		// starts makes it fail: the update is retried after the delay
+		// until it goes through, so no rescan is left out of the index.
+		err := r.indexStored(ctx, r.cfg, r.env.Log, r.logger, "interrupted: finishing the index")
+		w.indexBehind = err != nil && ctx.Err() == nil
+		if w.indexBehind {
+			r.logger.Warn("watch: updating the index failed; retrying", "err", err, "in", 5*r.delay)
+			return
 		}
 	}
 	r.logger.Info("watch: rescanned", "dirs", dirs, "took", time.Since(start), "added", r.sum.Added, "changed", r.sum.Changed,

@@ -244,6 +244,41 @@ func TestWatchKeepsExclusions(t *testing.T) {
 	w.waitMatches("create beside an excluded file")
 }
 
+// TestWatchRetriesTheIndexUpdate: a query holding index.db when the watch
+// updates the index after a rescan makes the update fail; the watch retries
+// it, so the change reaches the index once the query is done.
+func TestWatchRetriesTheIndexUpdate(t *testing.T) {
+	t.Parallel()
+	root := t.TempDir()
+	write(t, filepath.Join(root, "one.txt"), "one")
+	w := startWatch(t, root)
+	w.waitMatches("first scan")
+
+	query := &store.DB{Path: store.Dir(w.data).IndexPath(), ReadOnly: true}
+	if err := query.Open(); err != nil {
+		t.Fatal(err)
+	}
+	write(t, filepath.Join(root, "two.txt"), "two")
+	w.waitStderr("updating the index")
+	query.Close()
+	w.waitMatches("after the query")
+}
+
+// waitStderr waits until the watch has logged s.
+func (w *watchRun) waitStderr(s string) {
+	w.t.Helper()
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	deadline := time.After(time.Minute)
+	for !strings.Contains(w.stderrText(), s) {
+		select {
+		case <-tick.C:
+		case <-deadline:
+			w.t.Fatalf("the watch did not log %q in a minute:\n%s", s, w.stderrText())
+		}
+	}
+}
+
 // burstFiles is how many files TestWatchBurst creates at once: 10,000, or
 // INDEXER_WATCH_BURST (docs/performance.md ran it with 100,000).
 func burstFiles() int {
