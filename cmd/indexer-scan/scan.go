@@ -152,14 +152,22 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 	if err := r.open(ctx); err != nil {
 		return err
 	}
+	var w *watcher
+	if r.watch {
+		var err error
+		if w, err = r.newWatcher(); err != nil {
+			return err
+		}
+		defer w.Close()
+	}
 	if err := r.scanRoots(ctx, r.roots); err != nil {
 		return err
 	}
 	err := r.finish(ctx)
-	if !r.watch || (err != nil && !errors.Is(err, app.ErrPartial)) {
+	if w == nil || (err != nil && !errors.Is(err, app.ErrPartial)) {
 		return err
 	}
-	return r.watchRoots(ctx)
+	return w.run(ctx)
 }
 
 // scanRun is one Run's state.

@@ -18,6 +18,8 @@ import (
 
 // Watching (--watch): after the first scan, indexer-scan keeps the index
 // current as files change, so "which files are duplicates now?" is a query.
+// The directories are watched before the first scan starts, so what changes
+// while it runs is rescanned after it.
 //
 // It uses inotify through fsnotify. fsnotify is not recursive, so every
 // directory under the roots is added when the watch starts and each new
@@ -42,7 +44,7 @@ import (
 
 // watchOptions are the flags of --watch.
 type watchOptions struct {
-	watch       bool // named so in the flags; the method is watchRoots
+	watch       bool
 	rescanEvery time.Duration
 	delay       time.Duration
 }
@@ -61,13 +63,13 @@ type watcher struct {
 	indexBehind bool
 }
 
-// watch runs until ctx ends, rescanning what changes (see above).
-func (r *scanRun) watchRoots(ctx context.Context) error {
+// newWatcher watches every directory under the roots. Run calls it before
+// the first scan, so a change made while that scan runs is seen.
+func (r *scanRun) newWatcher() (*watcher, error) {
 	fsw, err := fsnotify.NewBufferedWatcher(4096)
 	if err != nil {
-		return fmt.Errorf("watch: %w", err)
+		return nil, fmt.Errorf("watch: %w", err)
 	}
-	defer fsw.Close()
 	w := &watcher{r: r, fsw: fsw, dirty: map[string]bool{}}
 	if data, err := filepath.Abs(r.cfg.DataDir); err == nil {
 		if real, err := filepath.EvalSymlinks(data); err == nil {
@@ -78,11 +80,21 @@ func (r *scanRun) watchRoots(ctx context.Context) error {
 	for _, root := range r.roots {
 		real, err := realDir(root)
 		if err != nil {
-			return fmt.Errorf("watch %s: %w", root, err)
+			fsw.Close()
+			return nil, fmt.Errorf("watch %s: %w", root, err)
 		}
 		w.roots = append(w.roots, real)
 		w.addTree(real)
 	}
+	return w, nil
+}
+
+// Close stops watching.
+func (w *watcher) Close() error { return w.fsw.Close() }
+
+// run rescans what changes (see above) until ctx ends.
+func (w *watcher) run(ctx context.Context) error {
+	r, fsw := w.r, w.fsw
 	r.quiet = true // the progress line is for the first scan
 	r.logger.Info("watching", "roots", w.roots, "directories", len(fsw.WatchList()), "rescan_every", r.rescanEvery)
 	if r.OnWatching != nil {
