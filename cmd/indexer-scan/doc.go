@@ -4,7 +4,8 @@
 //	indexer-scan [--data DIR] [--server URL] [--machine NAME] [--hashes LIST]
 //	             [--exclude PATTERN]... [--one-file-system] [--verify]
 //	             [--allow-mass-delete] [--max-file-size SIZE]
-//	             [--json] [--quiet] [--priority idle|low|normal] PATH...
+//	             [--json] [--quiet] [--priority idle|low|normal]
+//	             [--watch [--watch-delay D] [--rescan-every D]] PATH...
 //
 // Standalone (no --server and no indexer-project on the data directory) it
 // runs the embedded NATS server and updates index.db before it exits; as a
@@ -17,6 +18,7 @@
 // The pieces: scan.go (Main.Run's steps: flags, opening the data
 // directory with the machine's lease and scan state, each root's scan, the
 // summary), progress.go (the terminal line), index.go (the standalone index
-// update), priority.go (the CPU priority of every thread). The work itself
-// is package scanner's.
+// update), priority.go (the CPU priority of every thread), watch.go (--watch:
+// inotify, and rescans of what changed). The work itself is package
+// scanner's.
 package main
