@@ -205,7 +205,7 @@ func buildInto(ctx context.Context, db *store.DB, log *store.Log, info store.Str
 		}
 		stop, newer := cutNewer(items, skip)
 		if len(stop) > 0 {
-			last, _, cerr := commit(db, stop, info.Created, seen)
+			last, _, cerr := commit(db, stop, info.Created, seen, nil)
 			if cerr != nil {
 				return cp, cerr
 			}
@@ -334,9 +334,11 @@ type Status struct {
 	// stopped before (see Error and Projector.Skip), 0 if none.
 	StoppedAt uint64 `json:"stopped_at,omitempty"`
 	// Skipped lists the sequences the operator skipped in this stream.
-	Skipped []uint64  `json:"skipped,omitempty"`
-	Error   string    `json:"error,omitempty"`
-	Time    time.Time `json:"time"`
+	Skipped []uint64 `json:"skipped,omitempty"`
+	// State is one of the State* constants: what the projector is doing.
+	State string    `json:"state"`
+	Error string    `json:"error,omitempty"`
+	Time  time.Time `json:"time"`
 }
 
 // Status reports the projector's progress against the log.
@@ -351,7 +353,9 @@ func (p *Projector) Status(ctx context.Context) (Status, error) {
 	if p.fatal != nil {
 		s.Error = p.fatal.Error()
 	}
+	following := p.following
 	p.nmu.Unlock()
+	s.State = state(following, s) // the lag is known once the log answers
 	err := p.view(func(tx *store.Tx) error {
 		s.DeadLetters = tx.Count(bucketDead)
 		return nil
@@ -386,5 +390,19 @@ func (p *Projector) Status(ctx context.Context) (Status, error) {
 	default:
 		s.Error = replaced(reason).Error()
 	}
+	s.State = state(following, s)
 	return s, nil
+}
+
+// state says what a projector is doing: following is whether Run runs.
+func state(following bool, s Status) string {
+	switch {
+	case s.Rebuilding:
+		return StateRebuilding
+	case !following || s.Error != "":
+		return StateStopped
+	case s.Lag > 0:
+		return StateCatchingUp
+	}
+	return StateRunning
 }
