@@ -274,36 +274,45 @@ func (p *Projector) rebuild(ctx context.Context) error {
 	if _, err := Build(ctx, p.Log, tmp, opt); err != nil {
 		return err
 	}
-	// Swap: hold off the live projector and new readers, catch up the last
-	// events, rename over the live file.
+	cp, err := p.swapIn(ctx, tmp, opt)
+	if err != nil {
+		return fmt.Errorf("rebuild: %w", err)
+	}
+	p.nmu.Lock()
+	p.rebuilds++
+	p.nmu.Unlock()
+	p.logger().Info("rebuilt index swapped in", "path", p.Path, "seq", cp.Seq, "took", time.Since(start).Round(time.Millisecond))
+	return nil
+}
+
+// swapIn swaps the index built at tmp in for the live one: it holds off
+// the live projector and new readers, catches tmp up with the last events,
+// and renames it over the live file.
+func (p *Projector) swapIn(ctx context.Context, tmp string, opt BuildOptions) (store.Checkpoint, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	cp, err := Build(ctx, p.Log, tmp, opt)
 	if err != nil {
-		return err
+		return cp, err
 	}
 	if p.db != nil {
 		if err := p.db.Close(); err != nil {
-			return fmt.Errorf("rebuild: close %s: %w", p.Path, err)
+			return cp, fmt.Errorf("close %s: %w", p.Path, err)
 		}
 		p.db = nil
 	}
 	if err := os.Rename(tmp, p.Path); err != nil {
-		return fmt.Errorf("rebuild: %w", err)
+		return cp, err
 	}
 	syncDir(filepath.Dir(p.Path))
 	db := &store.DB{Path: p.Path, SyncFreelist: true}
 	if err := db.Open(); err != nil {
-		return fmt.Errorf("rebuild: reopen: %w", err)
+		return cp, fmt.Errorf("reopen: %w", err)
 	}
 	p.db = db
 	p.gen++
-	p.nmu.Lock()
-	p.rebuilds++
-	p.nmu.Unlock()
 	p.advance(cp.Seq, 0)
-	p.logger().Info("rebuilt index swapped in", "path", p.Path, "seq", cp.Seq, "took", time.Since(start).Round(time.Millisecond))
-	return nil
+	return cp, nil
 }
 
 // syncDir makes a rename in dir durable.

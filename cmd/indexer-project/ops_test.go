@@ -12,6 +12,7 @@ import (
 
 	"github.com/indexer/indexer/cmd/internal/promtest"
 	"github.com/indexer/indexer/events"
+	"github.com/indexer/indexer/store"
 )
 
 // syncBuffer is a bytes.Buffer safe for a running Main and the test.
@@ -196,4 +197,41 @@ func TestMetricsAfterKnownEvents(t *testing.T) {
 	if err != nil || !strings.Contains(out, "health           healthy (state running") {
 		t.Fatalf("status: %v\n%s", err, out)
 	}
+}
+
+// TestCompactCommand: compact alone on a data directory, then beside a
+// running indexer-project, which does it while answering queries; the
+// answers are the same (dump before and after).
+func TestCompactCommand(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	seedSteps(t, dir, 5, 2000)
+	if _, err := runMain(t, "rebuild", "--data", dir); err != nil {
+		t.Fatal(err)
+	}
+	before := dumpFile(t, store.Dir(dir).IndexPath())
+	out, err := runMain(t, "compact", "--data", dir)
+	if err != nil || !strings.Contains(out, "compacted ") {
+		t.Fatalf("compact: %v %s", err, out)
+	}
+	if got := dumpFile(t, store.Dir(dir).IndexPath()); got != before {
+		t.Fatal("compact changed the answers")
+	}
+	url := startInProcess(t, dir)
+	var ok map[string]any
+	getJSON(t, url+"/ready", 200, &ok)
+	// compact asks over the subject in the status file: wait for it.
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if st, err := readOwnerStatus(store.Dir(dir).StatusPath()); err == nil && st.RebuildSubject != "" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no status file")
+		}
+	}
+	out, err = runMain(t, "compact", "--data", dir)
+	if err != nil || !strings.Contains(out, "(by indexer-project PID ") {
+		t.Fatalf("compact beside a running projector: %v %s", err, out)
+	}
+	getJSON(t, url+"/api/stats", 200, &ok)
 }

@@ -110,6 +110,7 @@ the indexer command and any machine on the NATS network.
 			{Name: "rebuild", Subject: rb.subject, Handler: rb.handle},
 			{Name: "skip", Subject: rb.skipSubject, Handler: rb.skip},
 			{Name: "deadletters", Subject: rb.deadSubject, Handler: rb.deadLetters},
+			{Name: "compact", Subject: compactSubject(rb.subject), Handler: compactHandler(p)},
 		},
 		Logger: logger,
 	})
