@@ -448,6 +448,8 @@ func (p *Projector) follow(ctx context.Context, info store.StreamInfo, keepGoing
 	}
 	var buf []item
 	seen := &shaIndex{} // of this file: a swap ends this call
+	var summary batchLog
+	defer func() { summary.flush(p.logger(), p.Checkpoint()) }()
 	for {
 		items, err := f.batch(fctx, p.batchSize(), p.batchWait(), buf)
 		buf = items
@@ -463,6 +465,7 @@ func (p *Projector) follow(ctx context.Context, info store.StreamInfo, keepGoing
 				p.mu.RUnlock()
 				return errRestart
 			}
+			start := time.Now()
 			last, n, cerr := commit(p.db, stop, info.Created, seen, p.Metrics)
 			p.mu.RUnlock()
 			if cerr != nil {
@@ -470,6 +473,7 @@ func (p *Projector) follow(ctx context.Context, info store.StreamInfo, keepGoing
 			}
 			if last > 0 {
 				p.advance(last, n)
+				summary.add(p.logger(), n, last, time.Since(start), len(items) < p.batchSize())
 			}
 		}
 		if newer != nil {

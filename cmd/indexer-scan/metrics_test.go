@@ -3,8 +3,10 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 
@@ -87,5 +89,38 @@ func TestErrorKind(t *testing.T) {
 		if got := errorKind(text); got != want {
 			t.Errorf("errorKind(%q) = %s, want %s", text, got, want)
 		}
+	}
+}
+
+// TestJSONLogs: with --log-format json every line of the log is a JSON
+// object, one line sums up the scan and one the projector's batches.
+func TestJSONLogs(t *testing.T) {
+	t.Parallel()
+	root, data := t.TempDir(), t.TempDir()
+	if err := os.WriteFile(filepath.Join(root, "a"), []byte("abc"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, _, stderr := run(t, context.Background(), "--data", data, "--quiet", "--log-level", "info", "--log-format", "json", root)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	seen := map[string]map[string]any{}
+	for _, line := range strings.Split(strings.TrimSpace(stderr), "\n") {
+		var rec map[string]any
+		if err := json.Unmarshal([]byte(line), &rec); err != nil {
+			t.Fatalf("not a JSON line: %q", line)
+		}
+		if msg, _ := rec["msg"].(string); msg != "" {
+			seen[msg] = rec
+		}
+	}
+	if s := seen["scan finished"]; s == nil || s["seen"] != float64(1) || s["read"] != float64(1) || s["bytes_read"] != float64(3) || s["machine"] != "testhost" {
+		t.Fatalf("scan line: %v", s)
+	}
+	if p := seen["projected"]; p == nil || p["events"] != float64(3) {
+		t.Fatalf("projector line: %v", p)
+	}
+	if code, _, stderr := run(t, context.Background(), "--data", data, "--log-format", "yaml", root); code != 2 || !strings.Contains(stderr, "--log-format") {
+		t.Fatalf("--log-format yaml: exit %d %s", code, stderr)
 	}
 }

@@ -365,7 +365,10 @@ func (r *scanRun) scanRoots(ctx context.Context) error {
 			r.scanFailed(ctx, res)
 			return r.explain(err)
 		}
-		r.logger.Info("scan finished", "root", res.Root, "took", res.Duration, "complete", res.Complete)
+		r.logger.Info("scan finished", "machine", r.machine, "root", res.Root, "scan", res.Scan.String(), "took", res.Duration, "complete", res.Complete,
+			"seen", res.Counts.Seen, "read", res.Counts.Read, "added", res.Counts.Added, "changed", res.Counts.Changed,
+			"moved", res.Counts.Moved, "deleted", res.Counts.Deleted, "unreadable", res.Counts.Unreadable,
+			"skipped", res.Skipped, "bytes_read", res.Counts.BytesRead)
 		if err := r.lease.Err(); err != nil {
 			stateWriter.Commit(false)
 			return err
