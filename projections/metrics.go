@@ -36,7 +36,7 @@ type Metrics struct {
 // NewMetrics returns the metrics of p. Scraping them asks p.Status once,
 // for the state, the dead letters and the index's size.
 func NewMetrics(p *Projector) *Metrics {
-	return &Metrics{
+	m := &Metrics{
 		applied: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "indexer_projection_events_applied_total", Help: "Events applied to the index by this process, by event type.",
 		}, []string{"type"}),
@@ -54,6 +54,10 @@ func NewMetrics(p *Projector) *Metrics {
 		}),
 		status: p.Status,
 	}
+	for _, t := range events.Types { // every series from zero, for rate()
+		m.applied.WithLabelValues(string(t))
+	}
+	return m
 }
 
 var (

@@ -170,6 +170,13 @@ func TestMetricsAfterKnownEvents(t *testing.T) {
 	if got, found := m.Value("jetstream_consumer_num_pending", "stream_name", "INDEXER"); !found || got != 0 {
 		t.Errorf("jetstream_consumer_num_pending = %v (found %v), want 0", got, found)
 	}
+	// Every metric the Grafana dashboard asks for is exposed (the
+	// scanner's by indexer-scan --metrics: its own test checks those).
+	for _, name := range promtest.DashboardMetrics(t, "../../docs/grafana/indexer.json") {
+		if !isScanMetric(name) && !m.Has(name) {
+			t.Errorf("the dashboard asks for %s, which indexer-project does not expose", name)
+		}
+	}
 	if t.Failed() {
 		t.Fatalf("metrics: %s", m.Names())
 	}
@@ -234,4 +241,9 @@ func TestCompactCommand(t *testing.T) {
 		t.Fatalf("compact beside a running projector: %v %s", err, out)
 	}
 	getJSON(t, url+"/api/stats", 200, &ok)
+}
+
+// isScanMetric reports whether name is indexer-scan's, not indexer-project's.
+func isScanMetric(name string) bool {
+	return strings.HasPrefix(name, "indexer_scan_") || strings.HasPrefix(name, "indexer_last_scan_")
 }

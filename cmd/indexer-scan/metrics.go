@@ -58,6 +58,13 @@ func newScanMetrics(machine string) *scanMetrics {
 			Name: "indexer_scan_errors_total", Help: "Paths that could not be read, by kind (pyFileIndexer's errors_total).",
 		}, []string{"kind"}),
 	}
+	// Every series from zero, so rate() and alerts see the first one.
+	for _, k := range errorKinds {
+		m.errs.WithLabelValues(k)
+	}
+	for _, t := range events.Types {
+		m.events.WithLabelValues(string(t))
+	}
 	m.reg.MustRegister(m, m.events, m.errs, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -164,6 +171,9 @@ func (c *countingSink) Append(ctx context.Context, e events.Event) error {
 	}
 	return err
 }
+
+// errorKinds are the kinds errorKind returns.
+var errorKinds = []string{"permission", "vanished", "changed_while_read", "io", "limits", "other"}
 
 // errorKind sorts a FileUnreadable's error text into a few kinds.
 func errorKind(text string) string {

@@ -71,6 +71,12 @@ func TestScanMetrics(t *testing.T) {
 			t.Errorf("%s: ScanCompleted events = %v, want 1", c.name, got)
 		}
 		if c.name == "first scan" {
+			// Every scanner metric the Grafana dashboard asks for is exposed.
+			for _, name := range promtest.DashboardMetrics(t, "../../docs/grafana/indexer.json") {
+				if (strings.HasPrefix(name, "indexer_scan_") || strings.HasPrefix(name, "indexer_last_scan_")) && !fams.Has(name) {
+					t.Errorf("the dashboard asks for %s, which indexer-scan does not expose", name)
+				}
+			}
 			if got, _ := fams.Value("indexer_scan_events_total", "type", "FileScanned"); got != 3 {
 				t.Errorf("FileScanned events = %v, want 3", got)
 			}
