@@ -119,6 +119,8 @@ func Hint(err error) string {
 		return "is the NATS server running and the --server URL right?"
 	case errors.Is(err, store.ErrPermission):
 		return "the credential may not do this: see 'indexer-project credentials list' on the log's owner, and --creds"
+	case errors.Is(err, store.ErrLogFull):
+		return "the log reached its byte limit (the stream's, or JetStream's storage limit: by default 75% of the disk's free space when the server started); nothing was lost: free disk space and restart, or raise the limit (README: Operations, Log growth)"
 	case errors.Is(err, events.ErrNewerSchema):
 		return "the log holds an event of a newer schema than this binary knows: run a newer indexer if there is one; otherwise 'indexer-project skip SEQ' skips it (its sequence is in the error and in indexer-project status)"
 	}
