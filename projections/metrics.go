@@ -105,9 +105,8 @@ func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(descRebuilds, prometheus.CounterValue, float64(s.Rebuilds))
 }
 
-// observeApplied counts the events of one batch by type and records how
-// long applying them took; commit is called only for a batch that moved the
-// checkpoint.
+// observeApplied counts the events of one batch above the checkpoint cp,
+// by type.
 func (m *Metrics) observeApplied(items []item, cp uint64) {
 	if m == nil {
 		return
