@@ -22,6 +22,7 @@ import (
 // /health, the status file and the indexer_healthy gauge.
 type healthWatch struct {
 	judge projections.Health
+	p     *projections.Projector
 	log   *store.Log
 
 	mu   sync.Mutex
@@ -42,15 +43,16 @@ func (hw *healthWatch) observe(ctx context.Context, s projections.Status, err er
 	return v
 }
 
-// verdict returns the last verdict; before the first sample, unhealthy
-// with the reason.
-func (hw *healthWatch) verdict(context.Context) projections.Verdict {
+// verdict returns the last verdict; before the first sample it takes one.
+func (hw *healthWatch) verdict(ctx context.Context) projections.Verdict {
 	hw.mu.Lock()
-	defer hw.mu.Unlock()
-	if hw.last.State == "" {
-		return projections.Verdict{Status: "unhealthy", Reasons: []string{"starting: no status taken yet"}, State: projections.StateStopped}
+	v := hw.last
+	hw.mu.Unlock()
+	if v.State != "" {
+		return v
 	}
-	return hw.last
+	s, err := hw.p.Status(ctx)
+	return hw.observe(ctx, s, err)
 }
 
 // newWebHandler is the HTTP handler of run: the queries, the projector's

@@ -94,7 +94,7 @@ the indexer command and any machine on the NATS network.
 	local := &service.Local{Index: p.Index(), Log: env.Log, Checkpoint: p.Checkpoint, Heavy: service.NewGate(0)}
 	cache := &service.Cache{Queries: local, Checkpoint: p.Checkpoint}
 	queries := service.NewTimed(guarded{Queries: cache, p: p})
-	hw := &healthWatch{log: env.Log}
+	hw := &healthWatch{p: p, log: env.Log}
 	svc, err := service.Serve(env.Log, queries, nil, logger)
 	if err != nil {
 		return err
