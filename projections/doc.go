@@ -70,6 +70,21 @@
 // for an index as of a past moment. CatchUp applies what the log holds and
 // returns: a scanner that ran alone calls it before it exits.
 //
+// Compact copies the live file, compacted (bbolt never shrinks a file),
+// beside it (index.db.compact) from one read transaction, then swaps it in
+// as Rebuild does.
+//
+// # Operations
+//
+// Metrics (NewMetrics, set as Projector.Metrics) record every batch Run
+// commits: events by type, batch size, batch and commit time; scraped, they
+// report Status's State (running, catching_up, rebuilding, stopped), dead
+// letters and the file's size. Health judges a series of Status samples the
+// way Burrow judges a Kafka consumer (no fixed lag threshold: a lag is fine
+// while it comes down) and also flags a log whose head stands still while a
+// scan holds its lease. Run logs one "projected" line per spell of batches
+// at info level.
+//
 // # Read models
 //
 // One bbolt bucket each; integers in keys are big-endian so keys sort by

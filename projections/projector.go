@@ -65,6 +65,8 @@ type Projector struct {
 	// Decoders is the number of goroutines decoding events: by default
 	// one per CPU, at most 4.
 	Decoders int
+	// Metrics, when set, records every batch Run commits (NewMetrics).
+	Metrics *Metrics
 
 	mu  sync.RWMutex // write-locked only to swap db during a rebuild
 	db  *store.DB
@@ -75,6 +77,7 @@ type Projector struct {
 	changed   chan struct{} // closed and replaced when applied moves
 	fatal     error         // why Run stopped for good
 	stoppedAt uint64        // the event of a newer schema Run stopped before
+	following bool          // Run is running
 	rate      rateMeter
 	commits   uint64 // transactions that advanced the checkpoint while following
 	rebuilds  int
@@ -231,6 +234,12 @@ func (p *Projector) advance(seq uint64, n int) {
 	p.changed = make(chan struct{})
 }
 
+func (p *Projector) setFollowing(on bool) {
+	p.nmu.Lock()
+	defer p.nmu.Unlock()
+	p.following = on
+}
+
 func (p *Projector) setFatal(err error) {
 	p.nmu.Lock()
 	defer p.nmu.Unlock()
@@ -253,6 +262,8 @@ func (p *Projector) setFatal(err error) {
 // called again after it returned.
 func (p *Projector) Run(ctx context.Context) error {
 	p.setFatal(nil)
+	p.setFollowing(true)
+	defer p.setFollowing(false)
 	err := p.run(ctx, true)
 	if err != nil && ctx.Err() == nil {
 		p.setFatal(err)
@@ -437,6 +448,8 @@ func (p *Projector) follow(ctx context.Context, info store.StreamInfo, keepGoing
 	}
 	var buf []item
 	seen := &shaIndex{} // of this file: a swap ends this call
+	var summary batchLog
+	defer func() { summary.flush(p.logger(), p.Checkpoint()) }()
 	for {
 		items, err := f.batch(fctx, p.batchSize(), p.batchWait(), buf)
 		buf = items
@@ -452,13 +465,15 @@ func (p *Projector) follow(ctx context.Context, info store.StreamInfo, keepGoing
 				p.mu.RUnlock()
 				return errRestart
 			}
-			last, n, cerr := commit(p.db, stop, info.Created, seen)
+			start := time.Now()
+			last, n, cerr := commit(p.db, stop, info.Created, seen, p.Metrics)
 			p.mu.RUnlock()
 			if cerr != nil {
 				return cerr
 			}
 			if last > 0 {
 				p.advance(last, n)
+				summary.add(p.logger(), n, last, time.Since(start), len(items) < p.batchSize())
 			}
 		}
 		if newer != nil {
@@ -481,12 +496,15 @@ func (p *Projector) follow(ctx context.Context, info store.StreamInfo, keepGoing
 // those at or below it. It returns the new checkpoint (0 if unchanged) and
 // how many events it consumed. seen is the shaIndex of db's files, loaded
 // on first use.
-func commit(db *store.DB, items []item, created time.Time, seen *shaIndex) (uint64, int, error) {
+func commit(db *store.DB, items []item, created time.Time, seen *shaIndex, m *Metrics) (uint64, int, error) {
 	var last uint64
 	var at time.Time
 	n := 0
+	start := time.Now()
+	var applied time.Time
 	err := db.Update(func(tx *store.Tx) error {
 		cp := tx.Checkpoint()
+		m.observeApplied(items, cp.Seq)
 		seen.prepare(tx)
 		u := newUnit(tx, seen)
 		// About sixteen name index changes per new file: grown once.
@@ -513,10 +531,14 @@ func commit(db *store.DB, items []item, created time.Time, seen *shaIndex) (uint
 		if err := tx.Bucket(bucketMeta).Put(keyCheckpointTime, be64(uint64(at.UnixNano()))); err != nil {
 			return err
 		}
+		applied = time.Now()
 		return tx.SetCheckpoint(cp)
 	})
 	if err != nil {
 		return 0, 0, err
+	}
+	if n > 0 {
+		m.observeBatch(n, applied.Sub(start), time.Since(start))
 	}
 	return last, n, nil
 }

@@ -205,7 +205,7 @@ func buildInto(ctx context.Context, db *store.DB, log *store.Log, info store.Str
 		}
 		stop, newer := cutNewer(items, skip)
 		if len(stop) > 0 {
-			last, _, cerr := commit(db, stop, info.Created, seen)
+			last, _, cerr := commit(db, stop, info.Created, seen, nil)
 			if cerr != nil {
 				return cp, cerr
 			}
@@ -274,36 +274,45 @@ func (p *Projector) rebuild(ctx context.Context) error {
 	if _, err := Build(ctx, p.Log, tmp, opt); err != nil {
 		return err
 	}
-	// Swap: hold off the live projector and new readers, catch up the last
-	// events, rename over the live file.
+	cp, err := p.swapIn(ctx, tmp, opt)
+	if err != nil {
+		return fmt.Errorf("rebuild: %w", err)
+	}
+	p.nmu.Lock()
+	p.rebuilds++
+	p.nmu.Unlock()
+	p.logger().Info("rebuilt index swapped in", "path", p.Path, "seq", cp.Seq, "took", time.Since(start).Round(time.Millisecond))
+	return nil
+}
+
+// swapIn swaps the index built at tmp in for the live one: it holds off
+// the live projector and new readers, catches tmp up with the last events,
+// and renames it over the live file.
+func (p *Projector) swapIn(ctx context.Context, tmp string, opt BuildOptions) (store.Checkpoint, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	cp, err := Build(ctx, p.Log, tmp, opt)
 	if err != nil {
-		return err
+		return cp, err
 	}
 	if p.db != nil {
 		if err := p.db.Close(); err != nil {
-			return fmt.Errorf("rebuild: close %s: %w", p.Path, err)
+			return cp, fmt.Errorf("close %s: %w", p.Path, err)
 		}
 		p.db = nil
 	}
 	if err := os.Rename(tmp, p.Path); err != nil {
-		return fmt.Errorf("rebuild: %w", err)
+		return cp, err
 	}
 	syncDir(filepath.Dir(p.Path))
 	db := &store.DB{Path: p.Path, SyncFreelist: true}
 	if err := db.Open(); err != nil {
-		return fmt.Errorf("rebuild: reopen: %w", err)
+		return cp, fmt.Errorf("reopen: %w", err)
 	}
 	p.db = db
 	p.gen++
-	p.nmu.Lock()
-	p.rebuilds++
-	p.nmu.Unlock()
 	p.advance(cp.Seq, 0)
-	p.logger().Info("rebuilt index swapped in", "path", p.Path, "seq", cp.Seq, "took", time.Since(start).Round(time.Millisecond))
-	return nil
+	return cp, nil
 }
 
 // syncDir makes a rename in dir durable.
@@ -334,9 +343,11 @@ type Status struct {
 	// stopped before (see Error and Projector.Skip), 0 if none.
 	StoppedAt uint64 `json:"stopped_at,omitempty"`
 	// Skipped lists the sequences the operator skipped in this stream.
-	Skipped []uint64  `json:"skipped,omitempty"`
-	Error   string    `json:"error,omitempty"`
-	Time    time.Time `json:"time"`
+	Skipped []uint64 `json:"skipped,omitempty"`
+	// State is one of the State* constants: what the projector is doing.
+	State string    `json:"state"`
+	Error string    `json:"error,omitempty"`
+	Time  time.Time `json:"time"`
 }
 
 // Status reports the projector's progress against the log.
@@ -351,7 +362,9 @@ func (p *Projector) Status(ctx context.Context) (Status, error) {
 	if p.fatal != nil {
 		s.Error = p.fatal.Error()
 	}
+	following := p.following
 	p.nmu.Unlock()
+	s.State = state(following, s) // the lag is known once the log answers
 	err := p.view(func(tx *store.Tx) error {
 		s.DeadLetters = tx.Count(bucketDead)
 		return nil
@@ -386,5 +399,19 @@ func (p *Projector) Status(ctx context.Context) (Status, error) {
 	default:
 		s.Error = replaced(reason).Error()
 	}
+	s.State = state(following, s)
 	return s, nil
+}
+
+// state says what a projector is doing: following is whether Run runs.
+func state(following bool, s Status) string {
+	switch {
+	case s.Rebuilding:
+		return StateRebuilding
+	case !following || s.Error != "":
+		return StateStopped
+	case s.Lag > 0:
+		return StateCatchingUp
+	}
+	return StateRunning
 }

@@ -60,7 +60,15 @@
 // DB wraps a bbolt file: Update and View run functions on a Tx; Tx.Bucket,
 // Bucket and Cursor are thin views of bbolt's, and Tx.Checkpoint and
 // SetCheckpoint keep the projector's position in the same transaction as the
-// models it describes.
+// models it describes. DB.CompactTo writes a compacted copy of the file.
+//
+// # Monitoring
+//
+// Server.MonitorHandler serves the embedded server's own monitoring JSON
+// (varz, jsz, healthz, ...) on any HTTP mux, and Server.Collector exports
+// its figures for Prometheus under prometheus-nats-exporter's names
+// (jetstream_stream_total_messages, ...), both read in-process: no
+// monitoring port is opened. Log.HeldLeases lists the scans running now.
 //
 // # Caveats
 //

@@ -65,6 +65,11 @@ func (l *Log) AcquireLease(ctx context.Context, name, holder string, ttl time.Du
 					rev, err = kv.Update(ctx, name, []byte(holder), e.Revision())
 					return err
 				})
+				if err != nil && !errors.Is(err, jetstream.ErrKeyExists) {
+					// Not taken by another: the log refused the write (full,
+					// unreachable). Say that, not that a scan runs.
+					return nil, fmt.Errorf("lease %s: take over from %s: %w", name, who, translate(err))
+				}
 			}
 		}
 		if rev == 0 {

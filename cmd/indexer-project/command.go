@@ -29,7 +29,7 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 		fmt.Fprint(m.Stderr, usage, "\n")
 	}
 	args = app.CommandFirst(args, func(s string) bool {
-		return s == "run" || s == "rebuild" || s == "status" || s == "credentials" || s == "skip" || s == "deadletters" || s == "check" || s == "help"
+		return s == "run" || s == "rebuild" || s == "status" || s == "compact" || s == "credentials" || s == "skip" || s == "deadletters" || s == "check" || s == "help"
 	})
 	name := "run"
 	if len(args) > 0 && len(args[0]) > 0 && args[0][0] != '-' {
@@ -42,6 +42,8 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 		return (&RebuildCommand{Main: m}).Run(ctx, args)
 	case "status":
 		return (&StatusCommand{Main: m}).Run(ctx, args)
+	case "compact":
+		return (&CompactCommand{Main: m}).Run(ctx, args)
 	case "credentials":
 		return (&CredentialsCommand{Main: m}).Run(ctx, args)
 	case "skip":
@@ -54,7 +56,7 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 		fmt.Fprint(m.Stdout, usage)
 		return nil
 	}
-	return usagef("unknown command %q; the commands are run, rebuild, status, skip, deadletters, credentials and check", name)
+	return usagef("unknown command %q; the commands are run, rebuild, status, compact, skip, deadletters, credentials and check", name)
 }
 
 const usage = `indexer-project folds the indexer's event log into the read models of
@@ -63,7 +65,8 @@ DATA/index.db, which the indexer command queries.
 Usage:
   indexer-project [run] [flags]     follow the log until stopped (SIGTERM, Ctrl-C)
   indexer-project rebuild [flags]   rebuild index.db from the log, or build a past index into a file
-  indexer-project status [flags]    checkpoint, lag, events/s, index size, dead letters
+  indexer-project status [flags]    checkpoint, lag, events/s, index size, dead letters, health
+  indexer-project compact [flags]   rewrite index.db to its live size (queries keep being answered)
   indexer-project skip SEQ          skip an event of a newer schema that stopped projection
   indexer-project deadletters       list the events not applied, with the reasons
   indexer-project credentials add|list|revoke

@@ -712,7 +712,7 @@ func TestStatusNotRebuildingAfterTheRebuild(t *testing.T) {
 			return
 		default:
 		}
-		st := statusOf(ctx, p, rb)
+		st := statusOf(ctx, p, rb, nil)
 		if st.Rebuilding && st.RebuildsDone == st.RebuildsAsked {
 			t.Fatalf("the status says rebuilding while every rebuild asked for is done: %+v", st)
 		}

@@ -75,6 +75,7 @@ the indexer command and any machine on the NATS network.
 	if c.commitGap == 0 {
 		p.CommitGap = -1 // none; the Projector's zero is its default
 	}
+	p.Metrics = projections.NewMetrics(p)
 	if err := p.Open(); err != nil {
 		return err
 	}
@@ -92,7 +93,8 @@ the indexer command and any machine on the NATS network.
 	// The guard answers nothing from an index whose log was replaced.
 	local := &service.Local{Index: p.Index(), Log: env.Log, Checkpoint: p.Checkpoint, Heavy: service.NewGate(0)}
 	cache := &service.Cache{Queries: local, Checkpoint: p.Checkpoint}
-	var queries service.Queries = guarded{Queries: cache, p: p}
+	queries := service.NewTimed(guarded{Queries: cache, p: p})
+	hw := &healthWatch{p: p, log: env.Log}
 	svc, err := service.Serve(env.Log, queries, nil, logger)
 	if err != nil {
 		return err
@@ -108,6 +110,7 @@ the indexer command and any machine on the NATS network.
 			{Name: "rebuild", Subject: rb.subject, Handler: rb.handle},
 			{Name: "skip", Subject: rb.skipSubject, Handler: rb.skip},
 			{Name: "deadletters", Subject: rb.deadSubject, Handler: rb.deadLetters},
+			{Name: "compact", Subject: compactSubject(rb.subject), Handler: compactHandler(p)},
 		},
 		Logger: logger,
 	})
@@ -120,9 +123,9 @@ the indexer command and any machine on the NATS network.
 	httpDone := make(chan error, 1)
 	httpURL := "off"
 	if c.http != "off" && c.http != "" {
-		wh := web.New(queries, logger)
-		wh.CacheStats, wh.Work = cache.CacheStats, local.Work // behind the guard, New does not see them
-		handler, err := c.tls.protect(c.cfg.DataDir, c.http, wh)
+		// Behind the guard and the timer, the handler sees neither the
+		// cache's nor the gate's figures: newWebHandler is given them.
+		handler, err := c.tls.protect(c.cfg.DataDir, c.http, newWebHandler(queries, cache, local.Work, p, env, hw, logger))
 		if err != nil {
 			return err
 		}
@@ -145,7 +148,7 @@ the indexer command and any machine on the NATS network.
 		t := time.NewTicker(time.Second)
 		defer t.Stop()
 		for {
-			writeStatus(ctx, p, rb, statusPath)
+			writeStatus(ctx, p, rb, hw, statusPath)
 			select {
 			case <-stopStatus:
 				return
@@ -201,12 +204,14 @@ type ownerStatus struct {
 	projections.Status
 	PID int `json:"pid"`
 	rebuildState
+	// Health is the projector's judged health (see /health).
+	Health *projections.Verdict `json:"health,omitempty"`
 }
 
-func writeStatus(ctx context.Context, p *projections.Projector, rb *rebuilder, path string) {
+func writeStatus(ctx context.Context, p *projections.Projector, rb *rebuilder, hw *healthWatch, path string) {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
-	b, _ := json.Marshal(statusOf(ctx, p, rb))
+	b, _ := json.Marshal(statusOf(ctx, p, rb, hw))
 	store.WriteFileAtomic(path, b) // a missed write is made good a second later
 }
 
@@ -215,13 +220,19 @@ func writeStatus(ctx context.Context, p *projections.Projector, rb *rebuilder, p
 // shows as neither done nor running, and is done in the next write. Read
 // the other way round, the file said "rebuilding" with the rebuild counted
 // done, and `status` printed "rebuilding" after `rebuild` said it ended.
-func statusOf(ctx context.Context, p *projections.Projector, rb *rebuilder) ownerStatus {
+// hw, when not nil, judges the status for the file's health.
+func statusOf(ctx context.Context, p *projections.Projector, rb *rebuilder, hw *healthWatch) ownerStatus {
 	rs := rb.state()
 	s, err := p.Status(ctx)
+	var v *projections.Verdict
+	if hw != nil {
+		j := hw.observe(ctx, s, err)
+		v = &j
+	}
 	if err != nil && s.Error == "" {
 		s.Error = err.Error()
 	}
-	return ownerStatus{Status: s, PID: os.Getpid(), rebuildState: rs}
+	return ownerStatus{Status: s, PID: os.Getpid(), rebuildState: rs, Health: v}
 }
 
 // rebuilder runs the rebuilds that `indexer-project rebuild` asks a running

@@ -99,6 +99,7 @@ indexer-scan runs.
 		}
 		st.Status = s
 	}
+	judgeOnce(&st)
 	if c.json {
 		return json.NewEncoder(c.Stdout).Encode(struct {
 			ownerStatus
@@ -145,6 +146,7 @@ indexer-scan runs.
 	if st.Error != "" {
 		fmt.Fprintf(c.Stdout, "error            %s\n", st.Error)
 	}
+	printHealth(c.Stdout, st.Health)
 	return nil
 }
 

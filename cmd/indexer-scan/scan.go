@@ -40,6 +40,11 @@ type Main struct {
 	// OnRescan, when set, is called after each rescan of --watch, with the
 	// directories it rescanned (the index is up to date with it then).
 	OnRescan func(dirs []string)
+	// OnMetrics, when set, is called with the --metrics URL once it
+	// serves, and BeforeExit once the run ended, before the metrics
+	// server stops (for tests that scrape a finished scan).
+	OnMetrics  func(url string)
+	BeforeExit func()
 }
 
 // NewMain returns a Main writing to the process's stdout and stderr.
@@ -148,6 +153,20 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 			return err
 		}
 	}
+	if r.metricsAddr != "" {
+		r.metrics = newScanMetrics(r.machine)
+		url, stop, err := serveMetrics(r.metricsAddr, r.metrics, r.cfg.Logger(r.Stderr))
+		if err != nil {
+			return err
+		}
+		defer stop()
+		if m.OnMetrics != nil {
+			m.OnMetrics(url)
+		}
+	}
+	if m.BeforeExit != nil {
+		defer m.BeforeExit()
+	}
 	defer r.close(ctx)
 	if err := r.open(ctx); err != nil {
 		return err
@@ -183,6 +202,8 @@ type scanRun struct {
 	// owner is the process that owns the data directory when the scan is
 	// its client (no --server), nil otherwise.
 	owner *store.LockedError
+	// metrics, with --metrics: nil records nothing.
+	metrics *scanMetrics
 }
 
 // options are Run's flags.
@@ -204,6 +225,8 @@ type options struct {
 	archives bool
 	depth    int
 	watchOptions
+	// metricsAddr is --metrics: "" serves none.
+	metricsAddr string
 }
 
 // parseFlags reads args into r.options and checks every value, so a usage
@@ -226,6 +249,7 @@ func (r *scanRun) parseFlags(args []string) error {
 	fs.BoolVar(&r.archives, "archives", true, "index the members of zip, tar (also .gz, .bz2, .xz, .zst), 7z and rar archives, and of single .gz, .bz2, .xz and .zst files, as files ARCHIVE::inner")
 	fs.IntVar(&r.depth, "archive-depth", archive.DefaultDepth, "levels of archives inside archives whose members are indexed too (0: only the members of archives on disk)")
 	fs.IntVar(&r.workers, "workers", 0, "files read at once, at least 1 (default: four per core)")
+	fs.StringVar(&r.metricsAddr, "metrics", app.Getenv("SCAN_METRICS", ""), "serve Prometheus metrics on `host:port` while scanning (:port is loopback; env INDEXER_SCAN_METRICS)")
 	fs.StringVar(&r.priority, "priority", app.Getenv("PRIORITY", "idle"), "CPU `priority`: idle (only time nothing else wants), low (nice 19) or normal (env INDEXER_PRIORITY)")
 	fs.BoolVar(&r.watch, "watch", false, "after the scan, keep watching the PATHs (inotify) and rescan what changes, until interrupted")
 	fs.DurationVar(&r.rescanEvery, "rescan-every", time.Hour, "with --watch, rescan every PATH this often as well (0: never)")
@@ -372,7 +396,10 @@ func (r *scanRun) scanRoots(ctx context.Context, roots []string) error {
 			r.scanFailed(ctx, res)
 			return r.explain(err)
 		}
-		r.logger.Info("scan finished", "root", res.Root, "took", res.Duration, "complete", res.Complete)
+		r.logger.Info("scan finished", "machine", r.machine, "root", res.Root, "scan", res.Scan.String(), "took", res.Duration, "complete", res.Complete,
+			"seen", res.Counts.Seen, "read", res.Counts.Read, "added", res.Counts.Added, "changed", res.Counts.Changed,
+			"moved", res.Counts.Moved, "deleted", res.Counts.Deleted, "unreadable", res.Counts.Unreadable,
+			"skipped", res.Skipped, "bytes_read", res.Counts.BytesRead)
 		if err := r.lease.Err(); err != nil {
 			stateWriter.Commit(false)
 			return err
@@ -455,12 +482,15 @@ func (r *scanRun) scan(ctx context.Context, root string, appender *store.Appende
 	prog := &scanner.Progress{}
 	sc := &scanner.Scanner{
 		Machine: r.machine, Hashes: r.hashes, Exclude: r.excludes, OneFileSystem: r.oneFS, Verify: r.verify,
-		AllowMassDelete: r.massDel, Workers: r.workers, MaxFileSize: r.maxSize.N, State: r.state, Sink: &notify{Appender: appender, hook: r.OnScanStart}, Logger: r.logger, Progress: prog,
+		AllowMassDelete: r.massDel, Workers: r.workers, MaxFileSize: r.maxSize.N, State: r.state, Sink: r.metrics.sink(&notify{Appender: appender, hook: r.OnScanStart}), Logger: r.logger, Progress: prog,
 		Archives: r.archives, ArchiveDepth: archiveDepth(r.depth),
 	}
 	stopProgress := startProgress(r.Stderr, root, prog, r.quiet || r.asJSON)
 	defer stopProgress()
-	return sc.Scan(ctx, root)
+	r.metrics.begin(prog)
+	res, err := sc.Scan(ctx, root)
+	r.metrics.end(res)
+	return res, err
 }
 
 // archiveDepth is the scanner's ArchiveDepth for --archive-depth n: 0

@@ -27,16 +27,17 @@ func LoopbackHosts(host string) []string {
 	return []string{"localhost", "127.0.0.1", "::1", strings.Trim(host, "[]")}
 }
 
-// Protect wraps h with a's checks. /health and /api/health stay open (a
-// load balancer or a monitor needs no secret); everything else, the API,
-// the UI and /metrics, needs the token when there is one.
+// Protect wraps h with a's checks. /health, /api/health, /live and /ready
+// stay open (a load balancer, an orchestrator's probes or a monitor needs
+// no secret); everything else, the API, the UI, /metrics and /nats/, needs
+// the token when there is one.
 func Protect(h http.Handler, a Access) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if len(a.Hosts) > 0 && !hostAllowed(r.Host, a.Hosts) {
 			writeError(w, http.StatusMisdirectedRequest, "unknown Host "+r.Host+": this server answers only to "+strings.Join(a.Hosts, ", "))
 			return
 		}
-		if a.Token != "" && r.URL.Path != "/health" && r.URL.Path != "/api/health" && !tokenOK(r, a.Token) {
+		if a.Token != "" && !openPaths[r.URL.Path] && !tokenOK(r, a.Token) {
 			w.Header().Set("WWW-Authenticate", `Basic realm="indexer", charset="UTF-8"`)
 			writeError(w, http.StatusUnauthorized, "this server needs its token: Authorization: Bearer TOKEN (in DATA/credentials/http.token), or it as the password")
 			return
@@ -68,3 +69,6 @@ func tokenOK(r *http.Request, token string) bool {
 	}
 	return got != "" && subtle.ConstantTimeCompare([]byte(got), []byte(token)) == 1
 }
+
+// openPaths need no token: health and probes.
+var openPaths = map[string]bool{"/health": true, "/api/health": true, "/live": true, "/ready": true}

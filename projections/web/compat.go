@@ -138,6 +138,9 @@ func pages(total int, perPage int64) int {
 
 // health: GET /health, {"status":"healthy"} plus the index's position.
 func (h *Handler) health(w http.ResponseWriter, r *http.Request) error {
+	if h.Health != nil {
+		return h.healthVerdict(w, r, h.Health)
+	}
 	st, err := h.Queries.Status(r.Context())
 	if err != nil {
 		w.Header().Set("Content-Type", "application/json")

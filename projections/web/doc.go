@@ -35,6 +35,11 @@
 //	GET /api/ls?machine&dir        a directory's subdirectories (recursive sizes) and files
 //	GET /api/stats, /api/machines, /api/scans, /api/status
 //	GET /metrics                   Prometheus
+//	GET /live, /ready              liveness and readiness, kept apart (see ops.go)
+//
+// Handler.Health judges /health when set; Handler.Collectors and
+// Handler.Mounts add metrics and handlers (indexer-project mounts the
+// embedded NATS server's monitoring under /nats/).
 //
 // Every path parameter has a _b64 twin (path_b64, dir_b64, under_b64) that
 // carries the exact bytes of a name a URL cannot hold as text. Bad

@@ -15,6 +15,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/indexer/indexer/events"
 	"github.com/indexer/indexer/projections"
 	"github.com/indexer/indexer/projections/service"
@@ -36,6 +38,14 @@ type Handler struct {
 	// Work, when set, is exported as the queries' work: rows examined and
 	// heavy queries running.
 	Work func() service.Work
+	// Health, when set, judges GET /health (see ops.go); without it
+	// /health says healthy whenever the index answers.
+	Health func(context.Context) projections.Verdict
+	// Collectors are exported on /metrics beside the handler's own.
+	Collectors []prometheus.Collector
+	// Mounts are more handlers, by ServeMux pattern ("GET /nats/"), served
+	// behind whatever wraps this Handler.
+	Mounts map[string]http.Handler
 
 	mux     *http.ServeMux
 	metrics *metrics
@@ -86,11 +96,16 @@ func (h *Handler) Init() {
 		{"GET /api/machines", h.machines},
 		{"GET /api/scans", h.scans},
 		{"GET /api/status", h.status},
+		{"GET /live", h.live},
+		{"GET /ready", h.ready},
 	}
 	for _, r := range routes {
 		h.mux.Handle(r.pattern, h.instrument(r.pattern, r.fn))
 	}
 	h.mux.Handle("GET /metrics", h.metrics.handler())
+	for pattern, handler := range h.Mounts {
+		h.mux.Handle(pattern, handler)
+	}
 	sub, _ := fs.Sub(uiFiles, "ui")
 	static := http.FileServerFS(sub)
 	h.mux.Handle("GET /", h.instrument("GET /", func(w http.ResponseWriter, r *http.Request) error {

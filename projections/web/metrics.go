@@ -33,6 +33,7 @@ func newMetrics(h *Handler) *metrics {
 	m.reg.MustRegister(m.requests, m.latency,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		&statusCollector{h: h})
+	m.reg.MustRegister(h.Collectors...)
 	return m
 }
 

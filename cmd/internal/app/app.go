@@ -119,6 +119,8 @@ func Hint(err error) string {
 		return "is the NATS server running and the --server URL right?"
 	case errors.Is(err, store.ErrPermission):
 		return "the credential may not do this: see 'indexer-project credentials list' on the log's owner, and --creds"
+	case errors.Is(err, store.ErrLogFull):
+		return "the log reached its byte limit (the stream's, or JetStream's storage limit: by default 75% of the disk's free space when the server started); nothing was lost: free disk space and restart, or raise the limit (README: Operations, Log growth)"
 	case errors.Is(err, events.ErrNewerSchema):
 		return "the log holds an event of a newer schema than this binary knows: run a newer indexer if there is one; otherwise 'indexer-project skip SEQ' skips it (its sequence is in the error and in indexer-project status)"
 	}
@@ -159,6 +161,8 @@ type Config struct {
 	Replicas int
 	// LogLevel: debug, info, warn, error (INDEXER_LOG_LEVEL).
 	LogLevel string
+	// LogFormat: text or json (INDEXER_LOG_FORMAT).
+	LogFormat string
 	AuthConfig
 
 	// envErr is the first INDEXER_* value RegisterFlags could not use, and
@@ -193,6 +197,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.DataDir, "data", Getenv("DATA", DefaultDataDir()), "data `dir`ectory (env INDEXER_DATA)")
 	fs.StringVar(&c.Server, "server", Getenv("SERVER", ""), "NATS server `url`s, comma-separated, instead of the embedded server (env INDEXER_SERVER)")
 	fs.StringVar(&c.LogLevel, "log-level", Getenv("LOG_LEVEL", "warn"), "log `level`: debug, info, warn, error (env INDEXER_LOG_LEVEL)")
+	fs.StringVar(&c.LogFormat, "log-format", Getenv("LOG_FORMAT", "text"), "log `format`: text or json, one object a line (env INDEXER_LOG_FORMAT)")
 	c.registerAuthFlags(fs)
 	c.User = Getenv("NATS_USER", "")
 	c.Password = Getenv("NATS_PASSWORD", "")
@@ -227,6 +232,12 @@ func (c *Config) Check() error {
 		}
 		return Usagef("--log-level %q: want %s", c.LogLevel, logLevels)
 	}
+	if c.LogFormat != "" && c.LogFormat != "text" && c.LogFormat != "json" {
+		if c.LogFormat == Getenv("LOG_FORMAT", "") {
+			return badEnv("LOG_FORMAT", "text or json")
+		}
+		return Usagef("--log-format %q: want text or json", c.LogFormat)
+	}
 	return nil
 }
 
@@ -243,12 +254,15 @@ func (c *Config) logLevel() (slog.Level, error) {
 	return lvl, err
 }
 
-// Logger returns the slog logger for c.LogLevel, writing text to w. A
-// level Check refuses logs warnings and errors.
+// Logger returns the slog logger for c.LogLevel, writing text (or JSON
+// lines, c.LogFormat) to w. A level Check refuses logs warnings and errors.
 func (c *Config) Logger(w io.Writer) *slog.Logger {
 	lvl, err := c.logLevel()
 	if err != nil {
 		lvl = slog.LevelWarn
+	}
+	if c.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: lvl}))
 	}
 	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: lvl}))
 }
