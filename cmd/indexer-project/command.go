@@ -3,9 +3,12 @@ package main
 import (
 	"context"
 	"fmt"
-	"github.com/indexer/indexer/cmd/internal/app"
 	"io"
+	"log/slog"
 	"os"
+
+	"github.com/indexer/indexer/cmd/internal/app"
+	"github.com/indexer/indexer/projections"
 )
 
 // Main is the indexer-project program; tests drive it with their own
@@ -76,3 +79,14 @@ Usage:
 Run 'indexer-project COMMAND --help' for a command's flags, 'indexer-project
 --version' for the version.
 `
+
+// openProjector opens the data directory's index on env's log, for the
+// commands that work on the index without following the log (compact,
+// skip, rebuild, status).
+func openProjector(env *app.Env, cfg app.Config, logger *slog.Logger) (*projections.Projector, error) {
+	p := &projections.Projector{Log: env.Log, Path: cfg.Dir().IndexPath(), Logger: logger}
+	if err := p.Open(); err != nil {
+		return nil, err
+	}
+	return p, nil
+}

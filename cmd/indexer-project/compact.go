@@ -46,8 +46,8 @@ process to do it and waits.
 		return err
 	}
 	defer env.Close()
-	p := &projections.Projector{Log: env.Log, Path: c.cfg.Dir().IndexPath(), Logger: logger}
-	if err := p.Open(); err != nil {
+	p, err := openProjector(env, c.cfg, logger)
+	if err != nil {
 		return err
 	}
 	defer p.Close()

@@ -12,7 +12,6 @@ import (
 	"strings"
 
 	"github.com/indexer/indexer/cmd/internal/app"
-	"github.com/indexer/indexer/projections"
 	"github.com/indexer/indexer/store"
 )
 
@@ -66,8 +65,8 @@ indexer-project it asks that process, which then goes on.
 		return err
 	}
 	defer env.Close()
-	p := &projections.Projector{Log: env.Log, Path: c.cfg.Dir().IndexPath(), Logger: logger}
-	if err := p.Open(); err != nil {
+	p, err := openProjector(env, c.cfg, logger)
+	if err != nil {
 		return err
 	}
 	defer p.Close()

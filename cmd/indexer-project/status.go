@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/indexer/indexer/cmd/internal/app"
-	"github.com/indexer/indexer/projections"
 	"github.com/indexer/indexer/store"
 )
 
@@ -85,8 +84,8 @@ indexer-scan runs.
 		st.Time, st.StreamLastSeq, st.Lag = time.Now().UTC(), info.LastSeq, info.Lag(0)
 		st.CaughtUp = st.Lag == 0
 	} else {
-		p := &projections.Projector{Log: env.Log, Path: c.cfg.Dir().IndexPath(), Logger: logger}
-		if err := p.Open(); err != nil {
+		p, err := openProjector(env, c.cfg, logger)
+		if err != nil {
 			if errors.Is(err, store.ErrLocked) {
 				return fmt.Errorf("%w; its owner wrote no status in %s", err, dir.StatusPath())
 			}
