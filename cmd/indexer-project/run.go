@@ -52,8 +52,10 @@ func (c *RunCommand) Run(ctx context.Context, args []string) error {
 Follows the event log into DATA/index.db until SIGTERM or Ctrl-C. It owns
 the data directory: it runs the embedded NATS server and serves it on
 --listen (default `+DefaultListen+`) so scanners can publish to it, or uses
---server. On start it checks the index against the log and rebuilds it when
-the stream was recreated or lost its tail.
+--server. It checks the index against the log at start and while it runs:
+it rebuilds the index when the log just lost an unsynced tail, and stops
+with the reason when the stream was recreated or replaced (the operator
+decides: rebuild --accept-new-log).
 
 It answers queries: the web UI and HTTP API on --http (default
 `+web.DefaultAddr+`), and the NATS service "indexer" (nats micro ls) for
