@@ -25,8 +25,9 @@ type healthWatch struct {
 	p     *projections.Projector
 	log   *store.Log
 
-	mu   sync.Mutex
-	last projections.Verdict
+	mu       sync.Mutex
+	last     projections.Verdict
+	followed bool // the projector was seen following the log once
 }
 
 // observe judges s, taken with err, asking the log whether a scan runs.
@@ -36,10 +37,18 @@ func (hw *healthWatch) observe(ctx context.Context, s projections.Status, err er
 		held, lerr := hw.log.HeldLeases(ctx)
 		scanning = lerr == nil && len(held) > 0
 	}
-	v := hw.judge.Observe(s, err, scanning)
 	hw.mu.Lock()
+	defer hw.mu.Unlock()
+	switch {
+	case s.State != projections.StateStopped:
+		hw.followed = true
+	case s.Error == "" && !hw.followed:
+		// Run has not begun yet (the HTTP server starts first): the
+		// projector is starting, not stopped.
+		s.State = projections.StateCatchingUp
+	}
+	v := hw.judge.Observe(s, err, scanning)
 	hw.last = v
-	hw.mu.Unlock()
 	return v
 }
 

@@ -12,7 +12,9 @@ import (
 
 	"github.com/indexer/indexer/cmd/internal/promtest"
 	"github.com/indexer/indexer/events"
+	"github.com/indexer/indexer/projections"
 	"github.com/indexer/indexer/store"
+	"github.com/indexer/indexer/store/storetest"
 )
 
 // syncBuffer is a bytes.Buffer safe for a running Main and the test.
@@ -246,4 +248,20 @@ func TestCompactCommand(t *testing.T) {
 // isScanMetric reports whether name is indexer-scan's, not indexer-project's.
 func isScanMetric(name string) bool {
 	return strings.HasPrefix(name, "indexer_scan_") || strings.HasPrefix(name, "indexer_last_scan_")
+}
+
+// TestHealthWhileStarting: the HTTP server answers before Run begins, and
+// a projector that has not followed the log yet is starting, not stopped
+// (/health said 503 in that moment); once it followed, a stop is a stop.
+func TestHealthWhileStarting(t *testing.T) {
+	t.Parallel()
+	hw := &healthWatch{log: storetest.MustOpenLog(t, storetest.MustOpenServer(t, t.TempDir(), true))}
+	ctx := context.Background()
+	if v := hw.observe(ctx, projections.Status{State: projections.StateStopped}, nil); !v.Healthy {
+		t.Fatalf("before Run: %+v, want healthy (starting)", v)
+	}
+	hw.observe(ctx, projections.Status{State: projections.StateRunning}, nil)
+	if v := hw.observe(ctx, projections.Status{State: projections.StateStopped}, nil); v.Healthy {
+		t.Fatalf("stopped after following: %+v, want unhealthy", v)
+	}
 }
