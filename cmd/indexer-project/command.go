@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/indexer/indexer/cmd/internal/app"
 	"github.com/indexer/indexer/projections"
+	"github.com/indexer/indexer/store"
 )
 
 // Main is the indexer-project program; tests drive it with their own
@@ -79,6 +81,26 @@ Usage:
 Run 'indexer-project COMMAND --help' for a command's flags, 'indexer-project
 --version' for the version.
 `
+
+// onIndex runs local on the data directory's index when this command can
+// own the directory, or remote, with the error of opening it, when a
+// running indexer-project owns it (compact, skip, rebuild).
+func onIndex(ctx context.Context, cfg app.Config, owner string, logger *slog.Logger, local func(*projections.Projector) error, remote func(locked error) error) error {
+	env, err := app.Open(ctx, cfg, app.OpenOptions{Owner: owner, LockWithServer: true}, logger)
+	if errors.Is(err, store.ErrLocked) {
+		return remote(err)
+	}
+	if err != nil {
+		return err
+	}
+	defer env.Close()
+	p, err := openProjector(env, cfg, logger)
+	if err != nil {
+		return err
+	}
+	defer p.Close()
+	return local(p)
+}
 
 // openProjector opens the data directory's index on env's log, for the
 // commands that work on the index without following the log (compact,

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"strings"
@@ -38,25 +37,14 @@ process to do it and waits.
 		return err
 	}
 	logger := c.cfg.Logger(c.Stderr)
-	env, err := app.Open(ctx, c.cfg, app.OpenOptions{Owner: "indexer-project compact", LockWithServer: true}, logger)
-	if errors.Is(err, store.ErrLocked) {
-		return c.viaOwner(ctx, err)
-	}
-	if err != nil {
-		return err
-	}
-	defer env.Close()
-	p, err := openProjector(env, c.cfg, logger)
-	if err != nil {
-		return err
-	}
-	defer p.Close()
-	res, err := p.Compact(ctx)
-	if err != nil {
-		return err
-	}
-	c.print(res, "")
-	return nil
+	return onIndex(ctx, c.cfg, "indexer-project compact", logger, func(p *projections.Projector) error {
+		res, err := p.Compact(ctx)
+		if err != nil {
+			return err
+		}
+		c.print(res, "")
+		return nil
+	}, func(locked error) error { return c.viaOwner(ctx, locked) })
 }
 
 func (c *CompactCommand) print(r projections.Compaction, by string) {

@@ -13,7 +13,6 @@ import (
 
 	"github.com/indexer/indexer/cmd/internal/app"
 	"github.com/indexer/indexer/projections"
-	"github.com/indexer/indexer/store"
 )
 
 // RebuildCommand rebuilds index.db, or builds a past index into a file.
@@ -102,30 +101,19 @@ it would replace the live index.
 		fmt.Fprintf(c.Stdout, "built %s at seq %d in %s\n", c.into, cp.Seq, time.Since(start).Round(time.Millisecond))
 		return nil
 	}
-	env, err := app.Open(ctx, c.cfg, app.OpenOptions{Owner: "indexer-project rebuild", LockWithServer: true}, logger)
-	if err != nil {
-		if errors.Is(err, store.ErrLocked) {
-			return c.viaOwner(ctx, err, start)
-		}
-		return err
-	}
-	defer env.Close()
-	p, err := openProjector(env, c.cfg, logger)
-	if err != nil {
-		return err
-	}
-	defer p.Close()
-	if c.acceptNew {
-		orphan, err := p.AcceptNewLog(ctx)
-		if err != nil {
+	return onIndex(ctx, c.cfg, "indexer-project rebuild", logger, func(p *projections.Projector) error {
+		if c.acceptNew {
+			orphan, err := p.AcceptNewLog(ctx)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(c.Stderr, "the old index is kept as %s\n", orphan)
+		} else if err := p.Rebuild(ctx); err != nil {
 			return err
 		}
-		fmt.Fprintf(c.Stderr, "the old index is kept as %s\n", orphan)
-	} else if err := p.Rebuild(ctx); err != nil {
-		return err
-	}
-	fmt.Fprintf(c.Stdout, "rebuilt %s at seq %d in %s\n", p.Path, p.Checkpoint(), time.Since(start).Round(time.Millisecond))
-	return nil
+		fmt.Fprintf(c.Stdout, "rebuilt %s at seq %d in %s\n", p.Path, p.Checkpoint(), time.Since(start).Round(time.Millisecond))
+		return nil
+	}, func(locked error) error { return c.viaOwner(ctx, locked, start) })
 }
 
 // viaOwner asks the indexer-project that owns the data directory to rebuild

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -12,7 +11,7 @@ import (
 	"strings"
 
 	"github.com/indexer/indexer/cmd/internal/app"
-	"github.com/indexer/indexer/store"
+	"github.com/indexer/indexer/projections"
 )
 
 // SkipCommand skips an event of a newer schema that stopped projection.
@@ -52,29 +51,20 @@ indexer-project it asks that process, which then goes on.
 		return usagef("SEQ %q: want a log sequence, a positive integer", pos[0])
 	}
 	logger := c.cfg.Logger(c.Stderr)
-	env, err := app.Open(ctx, c.cfg, app.OpenOptions{Owner: "indexer-project skip", LockWithServer: true}, logger)
-	if errors.Is(err, store.ErrLocked) {
+	return onIndex(ctx, c.cfg, "indexer-project skip", logger, func(p *projections.Projector) error {
+		if err := p.Skip(ctx, seq); err != nil {
+			return err
+		}
+		fmt.Fprintf(c.Stdout, "skipped seq %d: the next indexer-project or standalone scan goes on past it\n", seq)
+		return nil
+	}, func(locked error) error {
 		req, _ := json.Marshal(skipRequest{Seq: seq})
-		if _, err := askOwner(ctx, c.cfg, err, func(st ownerStatus) string { return st.SkipSubject }, req, logger); err != nil {
+		if _, err := askOwner(ctx, c.cfg, locked, func(st ownerStatus) string { return st.SkipSubject }, req, logger); err != nil {
 			return err
 		}
 		fmt.Fprintf(c.Stdout, "skipped seq %d (by the running indexer-project)\n", seq)
 		return nil
-	}
-	if err != nil {
-		return err
-	}
-	defer env.Close()
-	p, err := openProjector(env, c.cfg, logger)
-	if err != nil {
-		return err
-	}
-	defer p.Close()
-	if err := p.Skip(ctx, seq); err != nil {
-		return err
-	}
-	fmt.Fprintf(c.Stdout, "skipped seq %d: the next indexer-project or standalone scan goes on past it\n", seq)
-	return nil
+	})
 }
 
 // parseArgs is parse for a command that takes positional arguments, which
