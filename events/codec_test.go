@@ -53,6 +53,7 @@ func sampleEvents() []events.Event {
 			&events.FileChanged{File: f, PrevSHA256: strings.Repeat("d", 64), Reason: events.ReasonBitRot},
 			&events.FileMoved{From: p + "-old", File: f},
 			&events.FileDeleted{Path: p, SHA256: strings.Repeat("e", 64)},
+			&events.FileDeleted{Path: p, Reason: events.DeletedExcluded},
 			&events.FileUnreadable{Path: p, Error: "permission denied", Dir: true},
 			&events.ScanCompleted{Root: p, Complete: true, Counts: events.ScanCounts{Seen: 1, Read: 2, Added: 3, Changed: 4, Moved: 5, Deleted: 6, Unreadable: 7, BytesRead: 8}, DurationNS: 9},
 		} {
@@ -70,12 +71,15 @@ func sampleEvents() []events.Event {
 	locked.Hashes = events.Hashes{}
 	locked.Archive = &events.Archive{Path: "/d/a.zip", Member: []events.Path{"secret.txt"}, Format: "zip",
 		Encoding: "utf-8", Encrypted: true}
+	growing := file("/var/log/growing.log")
+	growing.Hashes, growing.Unhashed = events.Hashes{}, events.UnhashedChanging
 	outer := file("/d/a.zip")
 	outer.Archive = &events.Archive{Format: "zip", Members: 3, Error: "truncated: unexpected EOF"}
 	for _, d := range []events.Payload{
 		&events.FileScanned{File: member},
 		&events.FileScanned{File: locked},
 		&events.FileScanned{File: outer},
+		&events.FileScanned{File: growing},
 		&events.FileChanged{File: member, PrevSHA256: strings.Repeat("d", 64), Reason: events.ReasonContent},
 		&events.FileMoved{From: "/old/a.zip::inner.tar::caf\xe9.txt", File: member},
 	} {

@@ -183,6 +183,8 @@ func decodePayload(r *reader, p Payload) {
 				d.Path = r.path()
 			case "sha256":
 				d.SHA256 = r.str()
+			case "reason":
+				d.Reason = r.str()
 			default:
 				r.skip(0)
 			}
@@ -266,6 +268,8 @@ func fileField(r *reader, f *File, k string) {
 		f.GID = uint32(r.uintN(32))
 	case "target":
 		f.Target = r.path()
+	case "unhashed":
+		f.Unhashed = r.str()
 	case "archive":
 		if r.null() {
 			f.Archive = nil

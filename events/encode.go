@@ -55,6 +55,7 @@ func Encode(e Event) ([]byte, error) {
 	case *FileDeleted:
 		w.path("path", d.Path)
 		w.strOmit("sha256", d.SHA256)
+		w.strOmit("reason", d.Reason)
 	case *FileUnreadable:
 		w.path("path", d.Path)
 		w.str("error", d.Error)
@@ -195,6 +196,7 @@ func (w *jsonWriter) file(f *File) {
 	w.strOmit("sha256", f.Hashes.SHA256)
 	w.strOmit("blake3", f.Hashes.BLAKE3)
 	w.close()
+	w.strOmit("unhashed", f.Unhashed)
 	if a := f.Archive; a != nil {
 		w.key("archive")
 		w.open()

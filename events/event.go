@@ -104,12 +104,25 @@ type File struct {
 	GID    uint32 `json:"gid"`
 	Target Path   `json:"target,omitempty"`
 	Hashes Hashes `json:"hashes"`
+	// Unhashed says why a regular file has no hashes: UnhashedChanging or
+	// UnhashedTooLarge. Empty for a file with hashes, a link or a member.
+	Unhashed string `json:"unhashed,omitempty"`
 	// Archive is set on a member of an archive (Path is then the display
 	// form ARCHIVE::inner) and, with only Format, Members and Error, on an
 	// archive file itself. Nil for every other file: an event without it is
 	// a plain file, as every event before archives were read is.
 	Archive *Archive `json:"archive,omitempty"`
 }
+
+// The reasons a regular file is recorded without hashes (File.Unhashed).
+const (
+	// UnhashedChanging: the file changed on every attempt to read it (a
+	// growing log); its metadata is the last seen.
+	UnhashedChanging = "changing"
+	// UnhashedTooLarge: the file is larger than the scan's maximum file
+	// size and was not read.
+	UnhashedTooLarge = "too-large"
+)
 
 // Archive says what a File's path means when it is inside an archive, or
 // how reading an archive file went.
@@ -200,10 +213,25 @@ type FileMoved struct {
 
 // FileDeleted is a known path that is gone from a directory that was read
 // completely.
+//
+// Reason is empty for a path that is gone from the disk; DeletedExcluded
+// or DeletedPruned for one still there that the scan now leaves out: it
+// leaves the current view as a deleted file does.
 type FileDeleted struct {
 	Path   Path   `json:"path"`
 	SHA256 string `json:"sha256,omitempty"`
+	Reason string `json:"reason,omitempty"`
 }
+
+// The reasons of a FileDeleted of a path that is still on disk.
+const (
+	// DeletedExcluded: an exclude pattern or .indexerignore now matches
+	// the path.
+	DeletedExcluded = "excluded"
+	// DeletedPruned: the path lies on a pseudo file system (proc, sysfs,
+	// ...) that the scan prunes.
+	DeletedPruned = "pruned"
+)
 
 // FileUnreadable is a path that could not be read. Dir is set when it was a
 // directory, so nothing below it was seen.

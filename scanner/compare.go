@@ -54,6 +54,10 @@ func (w *walk) symlink(dirfd int, path, name string, st stat, prev *Entry) {
 // just computed and those the record had that this scan did not ask for.
 func changeReason(p *Entry, st stat, read events.Hashes) (reason events.ChangeReason, hashes events.Hashes, changed bool) {
 	switch {
+	case p.Hashes.SHA256 == "" && unchanged(p, st):
+		// Recorded without hashes (too large, or changing while read):
+		// nothing to compare, so no rot to find.
+		return events.ReasonHashes, read, true
 	case read.SHA256 != p.Hashes.SHA256 && unchanged(p, st):
 		return events.ReasonBitRot, read, true // only --verify reads an unchanged file
 	case read.SHA256 != p.Hashes.SHA256:

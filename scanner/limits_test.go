@@ -221,3 +221,23 @@ func TestUnmountedDiskDeletesNothing(t *testing.T) {
 		t.Fatalf("a deletion beside the unmounted disk: %q, guard %+v", got, res.MassDelete)
 	}
 }
+
+// A file recorded without hashes (too large then, or changing while read)
+// and read later with its metadata unchanged gets its hashes as a
+// FileChanged "hashes", not as bit rot: there was no digest to differ.
+func TestUnhashedRecordHashedLater(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	root := t.TempDir()
+	writeTree(t, root, map[string]string{"big": strings.Repeat("b", 4096)})
+	h.opts = func(s *scanner.Scanner) { s.MaxFileSize = 1024 }
+	res, evs := h.mustScan(root)
+	if f, ok := evs[0].Data.(*events.FileScanned); !ok || !f.Hashes.IsZero() || f.Unhashed != events.UnhashedTooLarge || res.TooLarge != 1 {
+		t.Fatalf("a file over the limit was recorded as %#v", evs[0].Data)
+	}
+	h.opts = func(s *scanner.Scanner) { s.MaxFileSize = 0; s.Verify = true }
+	res, evs = h.mustScan(root)
+	if got := summary(root, evs); strings.Join(got, ",") != "FileChanged big hashes" || len(res.Rot) != 0 {
+		t.Fatalf("the limit raised: %q, rot %v", got, res.Rot)
+	}
+}

@@ -57,6 +57,10 @@ func (w *walk) read(j fileJob) {
 		return
 	}
 	st, hashes, ar, err := w.readShared(j)
+	if errors.Is(err, ErrChangedWhileReading) && w.ctx.Err() == nil {
+		w.changing(j, st)
+		return
+	}
 	if err != nil {
 		if w.ctx.Err() != nil {
 			return
@@ -144,9 +148,11 @@ func (w *walk) readShared(j fileJob) (stat, events.Hashes, *archiveRead, error) 
 	return st, l.hashes, nil, nil
 }
 
-// ErrChangedWhileReading is recorded (as a FileUnreadable) for a file whose
-// size or times changed on every attempt to read it: its hash would be of
-// mixed content, so none is recorded.
+// ErrChangedWhileReading is returned by a read of a file whose size or
+// times changed on every attempt to read it (a growing log): its hash
+// would be of mixed content, so none is recorded. The file is recorded
+// with its metadata, no hashes and File.Unhashed "changing" (changing),
+// and read again by the next scan.
 var ErrChangedWhileReading = errors.New("file changed while being read")
 
 // errArchiveChanged is the archive error of an archive that changed while
@@ -165,6 +171,7 @@ var errArchiveChanged = errors.New("the archive changed while its members were r
 func (w *walk) readFile(path string, members bool) (stat, events.Hashes, *archiveRead, error) {
 	h := newHasher(w.hashes)
 	var ar *archiveRead
+	var last stat
 	for attempt := 0; attempt < 3; attempt++ {
 		// O_NONBLOCK: if a FIFO took the file's place since the walk, open
 		// does not wait for a writer.
@@ -198,6 +205,7 @@ func (w *walk) readFile(path string, members bool) (stat, events.Hashes, *archiv
 		if err != nil {
 			return stat{}, events.Hashes{}, nil, &os.PathError{Op: "stat", Path: path, Err: err}
 		}
+		last = after
 		if sameContentStat(before, after) && n == after.size {
 			w.prog.Read.Add(1)
 			w.mu.Lock()
@@ -210,7 +218,7 @@ func (w *walk) readFile(path string, members bool) (stat, events.Hashes, *archiv
 			return after, h.Sums(), ar, nil
 		}
 	}
-	return stat{}, events.Hashes{}, nil, ErrChangedWhileReading
+	return last, events.Hashes{}, nil, ErrChangedWhileReading
 }
 
 // progressReader counts bytes as they are read, so progress moves within a
@@ -231,6 +239,29 @@ func (p progressReader) Read(b []byte) (int, error) {
 	return n, err
 }
 
+// changing records a file that changed on every attempt to read it, with
+// st, its metadata after the last attempt: no hashes, File.Unhashed
+// "changing", a warning. Its record then lacks the digests a scan asks
+// for, so the next scan reads it again. It is counted apart (Changing),
+// not as unreadable: the file is there and indexed, only not hashed.
+func (w *walk) changing(j fileJob, st stat) {
+	w.mu.Lock()
+	w.changingFiles = append(w.changingFiles, j.path)
+	w.mu.Unlock()
+	w.logger.Warn("not hashed: the file changed on every attempt to read it", "path", events.Path(j.path).String(), "size", st.size)
+	f := st.file(j.path)
+	f.Unhashed = events.UnhashedChanging
+	if j.prev == nil {
+		w.record(&events.FileScanned{File: f})
+		return
+	}
+	p := *j.prev
+	if full, ok := w.state.Get(j.path); ok {
+		p = full
+	}
+	w.record(&events.FileChanged{File: f, PrevSHA256: p.Hashes.SHA256, Reason: events.ReasonContent})
+}
+
 // tooLarge records a file larger than MaxFileSize without reading it: its
 // metadata, no hashes (a new path, or one whose metadata changed; a file
 // recorded so before is left as it is), and counts and logs it as skipped,
@@ -242,6 +273,7 @@ func (w *walk) tooLarge(j fileJob) {
 	w.logger.Warn("not hashed: larger than the maximum file size", "path", events.Path(j.path).String(),
 		"size", j.st.size, "max", w.MaxFileSize)
 	f := j.st.file(j.path)
+	f.Unhashed = events.UnhashedTooLarge
 	switch {
 	case j.prev == nil:
 		w.record(&events.FileScanned{File: f})

@@ -247,6 +247,9 @@ func TestInterruptedScanDeletesNothing(t *testing.T) {
 	}
 }
 
+// A file written during every read (a growing log) is never hashed, and
+// is recorded with its metadata and marked, not as unreadable: it is
+// there, and a scan that met one is not partial.
 func TestFileChangingWhileReadIsNeverHashed(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
@@ -269,15 +272,26 @@ func TestFileChangingWhileReadIsNeverHashed(t *testing.T) {
 			}
 		}
 	}()
-	_, evs := h.mustScan(root)
+	res, evs := h.mustScan(root)
 	close(stop)
 	wg.Wait()
 	if len(evs) != 1 {
 		t.Fatalf("events %q", summary(root, evs))
 	}
-	u, ok := evs[0].Data.(*events.FileUnreadable)
-	if !ok || !strings.Contains(u.Error, scanner.ErrChangedWhileReading.Error()) {
+	f, ok := evs[0].Data.(*events.FileScanned)
+	if !ok || f.Path != events.Path(path) || !f.Hashes.IsZero() || f.Unhashed != events.UnhashedChanging || f.Size < 32<<20 {
 		t.Fatalf("a file written during every read was recorded as %#v", evs[0].Data)
+	}
+	if res.Counts.Unreadable != 0 || len(res.Changing) != 1 || res.Changing[0] != path {
+		t.Fatalf("counts %+v, changing %q", res.Counts, res.Changing)
+	}
+	// Once it holds still, the next scan hashes it.
+	_, evs = h.mustScan(root)
+	if len(evs) != 1 {
+		t.Fatalf("events %q", summary(root, evs))
+	}
+	if c, ok := evs[0].Data.(*events.FileChanged); !ok || c.Hashes.SHA256 == "" || c.Unhashed != "" {
+		t.Fatalf("the file, still now, was recorded as %#v", evs[0].Data)
 	}
 }
 

@@ -48,7 +48,10 @@ type walk struct {
 	counts   events.ScanCounts
 	skipped  int64
 	tooBig   int64 // files larger than MaxFileSize, not read
-	rot      []Rot
+	// changingFiles changed on every attempt to read them: recorded
+	// without hashes.
+	changingFiles []string
+	rot           []Rot
 
 	jobs chan fileJob
 	out  chan events.Payload
@@ -122,6 +125,8 @@ func (w *walk) run(start time.Time) (Result, error) {
 
 	res.Counts, res.Skipped, res.TooLarge = w.counts, w.skipped, w.tooBig
 	res.Rot = w.rot
+	res.Changing = w.changingFiles
+	sort.Strings(res.Changing)
 	sort.Slice(res.Rot, func(i, j int) bool { return res.Rot[i].Path < res.Rot[j].Path })
 	var flushErr error
 	res.Complete, flushErr = w.end(start, walked, sinkErr)

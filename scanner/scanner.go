@@ -80,7 +80,11 @@ type Result struct {
 	// metadata (FileChanged with ReasonBitRot), in path order. They are
 	// also counted in Counts.Changed, as ScanCompleted counts every
 	// FileChanged.
-	Rot      []Rot
+	Rot []Rot
+	// Changing lists the files that changed on every attempt to read them
+	// (a growing log), in path order: recorded with their metadata and no
+	// hashes (File.Unhashed "changing"), and read again next scan.
+	Changing []string
 	Complete bool
 	Duration time.Duration
 }

@@ -115,6 +115,11 @@ type summary struct {
 	// (bit rot); Changed does not count them. RotFiles lists them.
 	Rot      int64         `json:"rot"`
 	RotFiles []scanner.Rot `json:"rot_files,omitempty"`
+	// Changing counts the files that changed on every attempt to read
+	// them (a growing log), recorded without hashes; ChangingFiles lists
+	// them.
+	Changing      int64    `json:"changing"`
+	ChangingFiles []string `json:"changing_files,omitempty"`
 	// NotIndexed, when set, says why the index was not updated although
 	// the scan's events are stored.
 	NotIndexed string `json:"not_indexed,omitempty"`
@@ -580,6 +585,8 @@ func (s *summary) add(r scanner.Result) {
 	s.Rot += int64(len(r.Rot))
 	s.Changed -= int64(len(r.Rot))
 	s.RotFiles = append(s.RotFiles, r.Rot...)
+	s.Changing += int64(len(r.Changing))
+	s.ChangingFiles = append(s.ChangingFiles, r.Changing...)
 	if h := r.MassDelete; h != nil {
 		s.Held = append(s.Held, heldRoot{Root: r.Root, Gone: h.Gone, Recorded: h.Recorded, Reason: h.Reason})
 	}
@@ -616,6 +623,11 @@ func (m *Main) print(s summary, asJSON bool) {
 		fmt.Fprintf(m.Stdout, "  %s larger than --max-file-size %s: recorded without hashes (see the log; raise it, or 0 for no limit)\n",
 			app.Count(s.TooLarge, "file", "files"), (&app.SizeFlag{N: s.MaxFileSize}).String())
 	}
+	if s.Changing > 0 {
+		fmt.Fprintf(m.Stdout, "  %s changed on every attempt to read it (a growing log?): recorded without hashes, read again next scan:\n",
+			app.Count(s.Changing, "file", "files"))
+		printSome(m.Stdout, s.ChangingFiles)
+	}
 	if s.Rot > 0 {
 		fmt.Fprintf(m.Stdout, "  BIT ROT: %s changed while size, times and inode did not:\n", app.Count(s.Rot, "file", "files"))
 		for _, r := range s.RotFiles {
@@ -635,6 +647,19 @@ func (m *Main) print(s summary, asJSON bool) {
 	}
 	if s.Indexed {
 		fmt.Fprintln(m.Stdout, "  index updated: try 'indexer dupes' or 'indexer stats'")
+	}
+}
+
+// printSome prints the first paths of a list, one a line, and how many
+// more there are: 'indexer scans --problems' lists them all.
+func printSome(w io.Writer, paths []string) {
+	const most = 20
+	for i, p := range paths {
+		if i == most {
+			fmt.Fprintf(w, "    and %d more: 'indexer scans --problems' lists them all\n", len(paths)-most)
+			break
+		}
+		fmt.Fprintf(w, "    %s\n", events.Path(p))
 	}
 }
 
