@@ -388,3 +388,18 @@ func (w *walk) carryMembers(from, to string, moved bool) {
 func (w *walk) deleteMembers(path string) {
 	w.membersGone(path, nil)
 }
+
+// membersLeave records the members of the archive file at path as leaving
+// the view with it, for reason (events.DeletedExcluded or DeletedPruned).
+func (w *walk) membersLeave(path, reason string) {
+	var list []events.FileDeleted
+	if err := w.state.Members(path, func(p string, e *Entry) {
+		list = append(list, events.FileDeleted{Path: events.Path(p), SHA256: e.Hashes.SHA256, Reason: reason})
+	}); err != nil {
+		w.logger.Warn("scan state", "archive", path, "err", err)
+		return
+	}
+	for i := range list {
+		w.record(&list[i])
+	}
+}

@@ -99,6 +99,46 @@ func (w *walk) emitDeletions() *MassDelete {
 	return held
 }
 
+// emitLeaving records as leaving the view, in path order, what is recorded
+// under the directories the scan left out (excluded, or pruned file
+// systems) and the excluded files: a FileDeleted with the reason, and the
+// members of an archive with it. They are still on disk, so the
+// mass-delete guard, which weighs what a scan finds missing, neither holds
+// nor counts them; an interrupted scan records none.
+func (w *walk) emitLeaving() {
+	reasons := map[string]string{}
+	for p := range w.leaving {
+		reasons[p] = events.DeletedExcluded
+	}
+	for dir, reason := range w.leavingDirs {
+		var dirs []string // listed after Dirs returns: no read inside another
+		if err := w.state.Dirs(dir, func(d string) error { dirs = append(dirs, d); return nil }); err != nil {
+			w.logger.Warn("scan state", "dir", dir, "err", err)
+		}
+		for _, d := range dirs {
+			if err := w.state.Dir(d, func(name string, _ *Entry) { reasons[d+"/"+name] = reason }); err != nil {
+				w.logger.Warn("scan state", "dir", d, "err", err)
+			}
+		}
+	}
+	paths := make([]string, 0, len(reasons))
+	for p := range reasons {
+		if !w.moved[p] {
+			paths = append(paths, p)
+		}
+	}
+	sort.Strings(paths)
+	for _, p := range paths {
+		e, _ := w.state.Get(p)
+		w.record(&events.FileDeleted{Path: events.Path(p), SHA256: e.Hashes.SHA256, Reason: reasons[p]})
+		w.membersLeave(p, reasons[p])
+	}
+	w.left = int64(len(paths))
+	if len(paths) > 0 {
+		w.logger.Info("recorded paths left out now leave the view", "root", w.root, "files", len(paths))
+	}
+}
+
 // The mass-delete guard: a scan deletes nothing, unless AllowMassDelete,
 // when it would delete more than MassDeleteMin files and more than
 // MassDeleteShare of the files recorded under the root, or every file

@@ -5,9 +5,11 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"sync"
 	"syscall"
@@ -171,10 +173,79 @@ func TestExcludesAndIgnoreFile(t *testing.T) {
 	if got := summary(root, evs); strings.Join(got, ",") != strings.Join(want, ",") {
 		t.Fatalf("events %q\nwant %q", got, want)
 	}
-	// Excluding a recorded path later does not delete it.
+	// Excluding recorded paths later takes them out of the view: a
+	// FileDeleted with the reason "excluded", though they are on disk.
 	h.opts = func(s *scanner.Scanner) { s.Exclude = []string{"node_modules", "a.txt", "src"} }
+	res, evs := h.mustScan(root)
+	if got := summary(root, evs); strings.Join(got, ",") != "FileDeleted a.txt,FileDeleted src/build/keep.go" {
+		t.Fatalf("excluding recorded paths produced %q", got)
+	}
+	for _, e := range evs {
+		if d := e.Data.(*events.FileDeleted); d.Reason != events.DeletedExcluded || d.SHA256 == "" {
+			t.Fatalf("%s left with reason %q, sha256 %q", d.Path, d.Reason, d.SHA256)
+		}
+	}
+	if res.Left != 2 || res.Excluded != 5 || res.MassDelete != nil {
+		t.Fatalf("left %d, excluded %d, held %+v", res.Left, res.Excluded, res.MassDelete)
+	}
 	if _, evs := h.mustScan(root); len(evs) != 0 {
-		t.Fatalf("excluding recorded paths produced %q", summary(root, evs))
+		t.Fatalf("a rescan with the same excludes: %q", summary(root, evs))
+	}
+}
+
+// TestExcludedLeaveBesideTheGuard: a scan that newly excludes most of a
+// root's files takes them out of the view without the mass-delete guard
+// holding them (they are there; the user left them out), and the files
+// excluded neither hide nor count toward files really gone: those stay
+// held when they are too many.
+func TestExcludedLeaveBesideTheGuard(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	root := t.TempDir()
+	files := map[string]string{}
+	for i := range 150 {
+		if i < 100 {
+			files[fmt.Sprintf("keep/f%03d", i)] = fmt.Sprint("k", i)
+		}
+		files[fmt.Sprintf("gone/f%03d", i)] = fmt.Sprint("g", i)
+		files[fmt.Sprintf("cache/f%03d", i)] = fmt.Sprint("c", i)
+		files[fmt.Sprintf("keep/x%03d.tmp", i)] = fmt.Sprint("t", i)
+	}
+	writeTree(t, root, files)
+	h.mustScan(root)
+	// 300 of 550 excluded, 150 gone: the guard holds the gone (more than
+	// 100, and more than half of the 250 not excluded; counted among
+	// 400, the excluded in keep/ would let them through), and the
+	// excluded leave all the same.
+	if err := os.RemoveAll(filepath.Join(root, "gone")); err != nil {
+		t.Fatal(err)
+	}
+	h.opts = func(s *scanner.Scanner) { s.Exclude = []string{"/cache/", "*.tmp"} }
+	res, evs := h.mustScan(root)
+	reasons := map[string]int{}
+	for _, e := range evs {
+		if d, ok := e.Data.(*events.FileDeleted); ok {
+			reasons[d.Reason]++
+		} else {
+			t.Fatalf("unexpected %s", e.Type)
+		}
+	}
+	if reasons[events.DeletedExcluded] != 300 || len(reasons) != 1 || res.Left != 300 {
+		t.Fatalf("deletions by reason %v, left %d", reasons, res.Left)
+	}
+	if res.MassDelete == nil || res.MassDelete.Gone != 150 || res.MassDelete.Recorded != 250 {
+		t.Fatalf("guard %+v: want the 150 gone held, of 250 recorded and not excluded", res.MassDelete)
+	}
+	// Allowed, the gone are deleted, with no reason.
+	h.opts = func(s *scanner.Scanner) { s.Exclude = []string{"/cache/", "*.tmp"}; s.AllowMassDelete = true }
+	res, evs = h.mustScan(root)
+	for _, e := range evs {
+		if d, ok := e.Data.(*events.FileDeleted); !ok || d.Reason != "" {
+			t.Fatalf("unexpected %#v", e.Data)
+		}
+	}
+	if len(evs) != 150 || res.Left != 0 {
+		t.Fatalf("%d events, left %d", len(evs), res.Left)
 	}
 }
 
@@ -498,5 +569,56 @@ func TestPathsLongerThanPathMax(t *testing.T) {
 	// Rescanned: nothing changed, nothing read, nothing deleted.
 	if res, evs := h.mustScan(root); len(evs) != 0 || res.Counts.Read != 0 {
 		t.Fatalf("rescan: read %d, events %q", res.Counts.Read, summary(root, evs))
+	}
+}
+
+// TestPseudoFileSystemsPruned: a scan of / does not enter /proc (nor
+// sysfs, devtmpfs, ...) unless PseudoFS; the summary names what it
+// pruned. Everything else at the top is excluded, and /proc's own
+// entries, so the test walks two directories at most.
+func TestPseudoFileSystemsPruned(t *testing.T) {
+	t.Parallel()
+	var fs unix.Statfs_t
+	if err := unix.Statfs("/proc", &fs); err != nil || fs.Type != unix.PROC_SUPER_MAGIC {
+		t.Skip("no proc file system at /proc")
+	}
+	for _, pseudo := range []bool{false, true} {
+		h := newHarness(t)
+		prog := &scanner.Progress{}
+		h.opts = func(s *scanner.Scanner) {
+			s.Exclude = []string{"/*", "!/proc", "/proc/*"}
+			s.PseudoFS, s.Progress = pseudo, prog
+		}
+		res, evs := h.mustScan("/")
+		if len(evs) != 0 {
+			t.Fatalf("pseudo %v: %q", pseudo, summary("/", evs))
+		}
+		want := []scanner.Pruned{{Path: "/proc", Type: "proc"}}
+		dirs := int64(1)
+		if pseudo {
+			want, dirs = nil, 2
+		}
+		if !reflect.DeepEqual(res.Pruned, want) || prog.Dirs.Load() != dirs {
+			t.Fatalf("pseudo %v: pruned %+v, %d directories listed; want %+v, %d", pseudo, res.Pruned, prog.Dirs.Load(), want, dirs)
+		}
+	}
+	// A file recorded there by a scan with PseudoFS leaves the view once
+	// pruned. (/proc/cpuinfo says its size is 0 and reads as more: it is
+	// recorded without hashes, as changing.)
+	h := newHarness(t)
+	h.opts = func(s *scanner.Scanner) {
+		s.Exclude = []string{"/*", "!/proc", "/proc/*", "!/proc/cpuinfo"}
+		s.PseudoFS = true
+	}
+	if _, evs := h.mustScan("/"); len(evs) != 1 || evs[0].Data.(*events.FileScanned).Unhashed != events.UnhashedChanging {
+		t.Fatalf("with PseudoFS: %q", summary("/", evs))
+	}
+	h.opts = func(s *scanner.Scanner) { s.Exclude = []string{"/*", "!/proc", "/proc/*", "!/proc/cpuinfo"} }
+	res, evs := h.mustScan("/")
+	if len(evs) != 1 || res.Left != 1 {
+		t.Fatalf("pruned: %q, left %d", summary("/", evs), res.Left)
+	}
+	if d, ok := evs[0].Data.(*events.FileDeleted); !ok || d.Path != "/proc/cpuinfo" || d.Reason != events.DeletedPruned {
+		t.Fatalf("pruned: %#v", evs[0].Data)
 	}
 }

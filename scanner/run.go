@@ -51,7 +51,19 @@ type walk struct {
 	// changingFiles changed on every attempt to read them: recorded
 	// without hashes.
 	changingFiles []string
-	rot           []Rot
+	// Left out: paths an exclude pattern matched, the mount points of
+	// pruned file systems (and the types of the devices met, the mounted
+	// file systems' types), and what is recorded there that leaves the
+	// view: excluded files by path (their device), directories with the
+	// reason.
+	excluded    int64
+	pruned      []Pruned
+	fsTypes     map[uint64]string
+	mounts      map[uint64]string
+	leaving     map[string]uint64
+	leavingDirs map[string]string
+	left        int64
+	rot         []Rot
 
 	jobs chan fileJob
 	out  chan events.Payload
@@ -62,21 +74,24 @@ type walk struct {
 func (s *Scanner) newWalk(ctx context.Context, root, alias string, match *matcher) *walk {
 	w := &walk{
 		Scanner: s, ctx: ctx, root: root, alias: alias, match: match,
-		scan:    events.NewID(),
-		hashes:  s.Hashes,
-		state:   s.State,
-		prog:    s.Progress,
-		visited: map[string]bool{},
-		dirInos: map[[2]uint64]bool{},
-		partial: map[string]bool{},
-		gone:    map[string]uint64{},
-		recDev:  map[uint64]int64{},
-		seenDev: map[uint64]bool{},
-		moved:   map[string]bool{},
-		links:   map[[2]uint64]*linkRead{},
-		jobs:    make(chan fileJob, 1<<16), // the walk runs ahead: the total, and an ETA, are known early
-		out:     make(chan events.Payload, 4096),
-		logger:  s.Logger,
+		scan:        events.NewID(),
+		hashes:      s.Hashes,
+		state:       s.State,
+		prog:        s.Progress,
+		visited:     map[string]bool{},
+		dirInos:     map[[2]uint64]bool{},
+		partial:     map[string]bool{},
+		gone:        map[string]uint64{},
+		recDev:      map[uint64]int64{},
+		seenDev:     map[uint64]bool{},
+		moved:       map[string]bool{},
+		links:       map[[2]uint64]*linkRead{},
+		fsTypes:     map[uint64]string{},
+		leaving:     map[string]uint64{},
+		leavingDirs: map[string]string{},
+		jobs:        make(chan fileJob, 1<<16), // the walk runs ahead: the total, and an ETA, are known early
+		out:         make(chan events.Payload, 4096),
+		logger:      s.Logger,
 	}
 	if w.hashes == nil {
 		w.hashes = DefaultHashes
@@ -119,6 +134,7 @@ func (w *walk) run(start time.Time) (Result, error) {
 		w.findVanishedDirs()
 		w.aliasGone()
 		res.MassDelete = w.emitDeletions()
+		w.emitLeaving()
 	}
 	close(w.out)
 	sinkErr := appended()
@@ -126,6 +142,8 @@ func (w *walk) run(start time.Time) (Result, error) {
 	res.Counts, res.Skipped, res.TooLarge = w.counts, w.skipped, w.tooBig
 	res.Rot = w.rot
 	res.Changing = w.changingFiles
+	res.Excluded, res.Pruned, res.Left = w.excluded, w.pruned, w.left
+	sort.Slice(res.Pruned, func(i, j int) bool { return res.Pruned[i].Path < res.Pruned[j].Path })
 	sort.Strings(res.Changing)
 	sort.Slice(res.Rot, func(i, j int) bool { return res.Rot[i].Path < res.Rot[j].Path })
 	var flushErr error

@@ -47,9 +47,12 @@ type Scanner struct {
 	Archives     bool
 	ArchiveDepth int    // archives inside archives walked: 0 means archive.DefaultDepth (1), negative none
 	ArchiveTemp  string // where nested archives are spooled; empty is os.TempDir
-	State        State  // the machine's scan state; nil means never scanned
-	Sink         Sink
-	Logger       *slog.Logger
+	// PseudoFS makes the scan enter pseudo file systems (PrunedFS: proc,
+	// sysfs, devtmpfs, ...), which it prunes by default.
+	PseudoFS bool
+	State    State // the machine's scan state; nil means never scanned
+	Sink     Sink
+	Logger   *slog.Logger
 	// Progress, when set, is updated while the scan runs.
 	Progress *Progress
 }
@@ -85,6 +88,14 @@ type Result struct {
 	// (a growing log), in path order: recorded with their metadata and no
 	// hashes (File.Unhashed "changing"), and read again next scan.
 	Changing []string
+	// Excluded counts the paths exclude patterns left out (a directory
+	// once, not what it holds); Pruned lists the mount points of pseudo
+	// file systems not entered (PrunedFS). Left counts the recorded files
+	// under them that left the view (FileDeleted with a reason, also
+	// counted in Counts.Deleted).
+	Excluded int64
+	Pruned   []Pruned
+	Left     int64
 	Complete bool
 	Duration time.Duration
 }

@@ -186,12 +186,11 @@ func TestScanTable(t *testing.T) {
 			os.Remove(filepath.Join(root, "keep.txt"))
 			syscall.Mkfifo(filepath.Join(root, "keep.txt"), 0o644)
 		}, []string{"FileDeleted keep.txt"}, 0},
-		{"unreadable dir keeps its files", func(t *testing.T, root string) {
-			// As root the directory stays readable, so make it vanish from
-			// the walk by turning it into an excluded path instead; the
-			// real permission case runs as another user in cmd/indexer-scan.
+		{"excluded dir leaves the view", func(t *testing.T, root string) {
+			// (An unreadable directory keeps its files: that runs as
+			// another user in cmd/indexer-scan, TestUnreadableAsAnotherUser.)
 			writeTree(t, root, map[string]string{scanner.IgnoreFile: "gone/\n"})
-		}, []string{"FileScanned " + scanner.IgnoreFile}, 1},
+		}, []string{"FileDeleted gone/e.txt", "FileDeleted gone/f/g.txt", "FileScanned " + scanner.IgnoreFile}, 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

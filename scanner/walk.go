@@ -8,6 +8,8 @@ import (
 	"sync"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/indexer/indexer/events"
 )
 
 // walkTree lists directories with n goroutines, depth first, until the tree
@@ -172,8 +174,19 @@ func (w *walk) entry(dirfd int, path, name string, prev *Entry) (subdir string, 
 	rel := w.rel(path)
 	switch {
 	case st.isDir():
-		if w.match.excluded(rel, true) || w.OneFileSystem && st.dev != w.rootDev {
+		if w.match.excluded(rel, true) {
+			w.excludeDir(path, events.DeletedExcluded)
+			return "", false, false
+		}
+		if w.OneFileSystem && st.dev != w.rootDev {
 			w.markPartial(path)
+			return "", false, false
+		}
+		if t := w.prunedType(path, st.dev); t != "" {
+			w.mu.Lock()
+			w.pruned = append(w.pruned, Pruned{Path: path, Type: t})
+			w.mu.Unlock()
+			w.excludeDir(path, events.DeletedPruned)
 			return "", false, false
 		}
 		key := [2]uint64{st.dev, st.ino}
@@ -189,6 +202,7 @@ func (w *walk) entry(dirfd int, path, name string, prev *Entry) (subdir string, 
 		return path, false, false
 	case st.isRegular(), st.isSymlink():
 		if w.match.excluded(rel, false) {
+			w.excludeFile(path, prev)
 			return "", true, false
 		}
 		if st.isRegular() {
@@ -204,6 +218,35 @@ func (w *walk) entry(dirfd int, path, name string, prev *Entry) (subdir string, 
 	w.skipped++
 	w.mu.Unlock()
 	return "", false, false
+}
+
+// excludeDir leaves out the directory path (excluded, or a pruned file
+// system): it is not entered, nothing under it is found gone, and what is
+// recorded under it leaves the view at the end of a complete scan
+// (emitLeaving), with reason.
+func (w *walk) excludeDir(path, reason string) {
+	w.mu.Lock()
+	w.partial[path] = true
+	if reason == events.DeletedExcluded {
+		w.excluded++
+	}
+	w.leavingDirs[path] = reason
+	w.mu.Unlock()
+}
+
+// excludeFile leaves out a file an exclude pattern matches; its record,
+// prev, if any, leaves the view at the end of a complete scan. It is
+// neither gone nor counted as recorded by the mass-delete guard: the
+// guard weighs what a scan finds missing, and this file is there.
+func (w *walk) excludeFile(path string, prev *Entry) {
+	w.mu.Lock()
+	w.excluded++
+	if prev != nil {
+		w.leaving[path] = prev.Device
+		w.recorded--
+		w.recDev[prev.Device]--
+	}
+	w.mu.Unlock()
 }
 
 func (w *walk) markPartial(dir string) {
