@@ -774,3 +774,28 @@ func TestScanBesideAnOwnerThatDoesNotIndex(t *testing.T) {
 		}
 	}
 }
+
+// TestExcludedLeaveTheIndex: files indexed before that a scan now
+// excludes leave the index, counted apart from deletions, exit 0.
+func TestExcludedLeaveTheIndex(t *testing.T) {
+	t.Parallel()
+	root, data := t.TempDir(), t.TempDir()
+	os.MkdirAll(filepath.Join(root, "node_modules"), 0o755)
+	os.WriteFile(filepath.Join(root, "a.txt"), []byte("a"), 0o644)
+	os.WriteFile(filepath.Join(root, "node_modules", "m.js"), []byte("m"), 0o644)
+	if code, out, errs := run(t, context.Background(), "--data", data, root); code != 0 {
+		t.Fatalf("first scan: exit %d\n%s%s", code, out, errs)
+	}
+	code, out, errs := run(t, context.Background(), "--data", data, "--exclude", "node_modules", root)
+	if code != 0 || !strings.Contains(out, "left out: 1 path excluded; 1 file recorded before left the view") {
+		t.Fatalf("exit %d\n%s%s", code, out, errs)
+	}
+	if st := indexStats(t, data); st.Files != 1 {
+		t.Fatalf("index holds %d files after the exclusion, want 1", st.Files)
+	}
+	code, out, errs = run(t, context.Background(), "--data", data, "--json", "--exclude", "node_modules", root)
+	var sum summary
+	if err := json.Unmarshal([]byte(out), &sum); code != 0 || err != nil || sum.Excluded != 1 || sum.Left != 0 || sum.Deleted != 0 {
+		t.Fatalf("rescan: exit %d %+v\n%s%s", code, sum, out, errs)
+	}
+}

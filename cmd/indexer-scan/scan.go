@@ -120,6 +120,12 @@ type summary struct {
 	// them.
 	Changing      int64    `json:"changing"`
 	ChangingFiles []string `json:"changing_files,omitempty"`
+	// Excluded counts the paths exclude patterns left out, Pruned the
+	// pseudo file systems not entered, and Left the recorded files under
+	// them that left the view (not counted in Deleted).
+	Excluded int64            `json:"excluded"`
+	Pruned   []scanner.Pruned `json:"pruned,omitempty"`
+	Left     int64            `json:"left_view"`
 	// NotIndexed, when set, says why the index was not updated although
 	// the scan's events are stored.
 	NotIndexed string `json:"not_indexed,omitempty"`
@@ -219,6 +225,7 @@ type options struct {
 	hashes   []string
 	excludes multiFlag
 	oneFS    bool
+	pseudoFS bool
 	verify   bool
 	massDel  bool
 	asJSON   bool
@@ -245,6 +252,7 @@ func (r *scanRun) parseFlags(args []string) error {
 	hashes := fs.String("hashes", strings.Join(scanner.DefaultHashes, ","), "hash `algorithms`, comma-separated: md5, sha1, sha256, blake3 (sha256 is always computed)")
 	fs.Var(&r.excludes, "exclude", "leave out paths matching this gitignore-style `pattern` (repeatable)")
 	fs.BoolVar(&r.oneFS, "one-file-system", false, "do not enter directories on other file systems")
+	fs.BoolVar(&r.pseudoFS, "pseudo-fs", false, "also enter pseudo file systems (proc, sysfs, devtmpfs, cgroup, ...), which are pruned by default")
 	fs.BoolVar(&r.verify, "verify", false, "re-read every file, and report content that changed while size and mtime did not (bit rot)")
 	fs.BoolVar(&r.massDel, "allow-mass-delete", false, fmt.Sprintf("delete what the scan finds gone even when it is more than %d files and more than %.0f%% of a root's, or all the files of a file system it no longer finds (an unmounted disk reads as an empty directory)", scanner.MassDeleteMin, 100*scanner.MassDeleteShare))
 	fs.BoolVar(&r.asJSON, "json", false, "print the summary as one JSON object")
@@ -442,6 +450,7 @@ func (r *scanRun) explain(err error) error {
 // storedCounts counts a scan's file events as the log acknowledges them.
 type storedCounts struct {
 	counts events.ScanCounts
+	left   int64 // FileDeleted with a reason: left the view
 	rot    map[string]bool
 }
 
@@ -460,7 +469,11 @@ func (s *storedCounts) add(e events.Event) {
 	case *events.FileMoved:
 		s.counts.Moved++
 	case *events.FileDeleted:
-		s.counts.Deleted++
+		if d.Reason != "" {
+			s.left++ // still on disk: excluded or pruned now
+		} else {
+			s.counts.Deleted++
+		}
 	case *events.FileUnreadable:
 		s.counts.Unreadable++
 	}
@@ -472,6 +485,7 @@ func (s *storedCounts) add(e events.Event) {
 func (s *storedCounts) of(res scanner.Result) scanner.Result {
 	c := &res.Counts
 	c.Added, c.Changed, c.Moved, c.Deleted, c.Unreadable = s.counts.Added, s.counts.Changed, s.counts.Moved, s.counts.Deleted, s.counts.Unreadable
+	res.Left = s.left
 	rot := res.Rot[:0:0]
 	for _, f := range res.Rot {
 		if s.rot[f.Path] {
@@ -488,7 +502,7 @@ func (r *scanRun) scan(ctx context.Context, root string, appender *store.Appende
 	sc := &scanner.Scanner{
 		Machine: r.machine, Hashes: r.hashes, Exclude: r.excludes, OneFileSystem: r.oneFS, Verify: r.verify,
 		AllowMassDelete: r.massDel, Workers: r.workers, MaxFileSize: r.maxSize.N, State: r.state, Sink: r.metrics.sink(&notify{Appender: appender, hook: r.OnScanStart}), Logger: r.logger, Progress: prog,
-		Archives: r.archives, ArchiveDepth: archiveDepth(r.depth),
+		Archives: r.archives, ArchiveDepth: archiveDepth(r.depth), PseudoFS: r.pseudoFS,
 	}
 	stopProgress := startProgress(r.Stderr, root, prog, r.quiet || r.asJSON)
 	defer stopProgress()
@@ -586,6 +600,9 @@ func (s *summary) add(r scanner.Result) {
 	s.Changed -= int64(len(r.Rot))
 	s.RotFiles = append(s.RotFiles, r.Rot...)
 	s.Changing += int64(len(r.Changing))
+	s.Excluded += r.Excluded
+	s.Pruned = append(s.Pruned, r.Pruned...)
+	s.Left += r.Left
 	s.ChangingFiles = append(s.ChangingFiles, r.Changing...)
 	if h := r.MassDelete; h != nil {
 		s.Held = append(s.Held, heldRoot{Root: r.Root, Gone: h.Gone, Recorded: h.Recorded, Reason: h.Reason})
@@ -622,6 +639,20 @@ func (m *Main) print(s summary, asJSON bool) {
 	if s.TooLarge > 0 {
 		fmt.Fprintf(m.Stdout, "  %s larger than --max-file-size %s: recorded without hashes (see the log; raise it, or 0 for no limit)\n",
 			app.Count(s.TooLarge, "file", "files"), (&app.SizeFlag{N: s.MaxFileSize}).String())
+	}
+	if s.Excluded > 0 || len(s.Pruned) > 0 || s.Left > 0 {
+		fmt.Fprintf(m.Stdout, "  left out: %s excluded", app.Count(s.Excluded, "path", "paths"))
+		if len(s.Pruned) > 0 {
+			var ps []string
+			for _, p := range s.Pruned {
+				ps = append(ps, fmt.Sprintf("%s (%s)", events.Path(p.Path), p.Type))
+			}
+			fmt.Fprintf(m.Stdout, ", pseudo file systems pruned: %s (--pseudo-fs enters them)", strings.Join(ps, ", "))
+		}
+		if s.Left > 0 {
+			fmt.Fprintf(m.Stdout, "; %s recorded before left the view", app.Count(s.Left, "file", "files"))
+		}
+		fmt.Fprintln(m.Stdout)
 	}
 	if s.Changing > 0 {
 		fmt.Fprintf(m.Stdout, "  %s changed on every attempt to read it (a growing log?): recorded without hashes, read again next scan:\n",
