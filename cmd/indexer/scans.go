@@ -12,12 +12,19 @@ import (
 )
 
 const scansAbout = `Lists scans, newest first: machine, root, state, when, how long, and what
-they found.`
+they found.
+
+--problems lists instead what the last scan of each root (of each machine,
+or of --machine) could not do, path by path, from the log: unreadable
+paths with the error, files recorded without hashes because they changed
+on every read (a growing log) or are larger than --max-file-size, and
+archives whose walk stopped early, with the reason.`
 
 func (m *Main) runScans(ctx context.Context, args []string) error {
 	fs, qf := m.queryFlags("scans", "", scansAbout)
 	machine := fs.String("machine", "", "only scans of this machine `name`")
 	limit := fs.Int("limit", 20, "scans to print; 0 prints all")
+	problems := fs.Bool("problems", false, "list the paths the last scan of each root could not read or hash, with the reason (read from the log)")
 	pos, err := parseArgs(fs, args)
 	if err != nil {
 		return err
@@ -27,6 +34,9 @@ func (m *Main) runScans(ctx context.Context, args []string) error {
 	}
 	if *limit < 0 {
 		return app.Usagef("--limit must be at least 0")
+	}
+	if *problems {
+		return m.scanProblems(ctx, qf, *machine)
 	}
 	s, err := m.openSession(ctx, qf, "indexer scans", false)
 	if err != nil {
