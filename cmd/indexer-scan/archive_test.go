@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"os"
 	"os/exec"
@@ -8,6 +9,11 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/klauspost/compress/zip"
+	"golang.org/x/text/encoding"
+	"golang.org/x/text/encoding/charmap"
+	"golang.org/x/text/encoding/simplifiedchinese"
 
 	"github.com/indexer/indexer/events"
 	"github.com/indexer/indexer/projections"
@@ -100,5 +106,88 @@ func TestArchivesFlag(t *testing.T) {
 	}
 	if code, _, errs := run(t, context.Background(), "--data", data, "--archive-depth", "-1", root); code != 2 || !strings.Contains(errs, "--archive-depth") {
 		t.Fatalf("--archive-depth -1: exit %d, %s", code, errs)
+	}
+}
+
+// TestArchiveNamesEndToEnd: members named in GBK and CP437 in zips
+// without the UTF-8 flag, and in a RAR 5 and a RAR 4 archive
+// (scanner/archive/testdata, built by TestWriteRarFixtures), are scanned,
+// indexed and found by their decoded names, with the hashes sha256sum
+// gives for the same bytes.
+func TestArchiveNamesEndToEnd(t *testing.T) {
+	t.Parallel()
+	root, data, plain := t.TempDir(), t.TempDir(), t.TempDir()
+	legacy := func(name string, enc encoding.Encoding, members map[string]string) {
+		var b bytes.Buffer
+		w := zip.NewWriter(&b)
+		for n, c := range members {
+			raw, err := enc.NewEncoder().String(n)
+			if err != nil {
+				t.Fatal(err)
+			}
+			f, err := w.CreateHeader(&zip.FileHeader{Name: raw, Method: zip.Deflate, NonUTF8: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			f.Write([]byte(c))
+		}
+		w.Close()
+		os.WriteFile(filepath.Join(root, name), b.Bytes(), 0o644)
+	}
+	legacy("gbk.zip", simplifiedchinese.GBK, map[string]string{"中文文件名.txt": "chinese name\n", "目录/报告 2024.doc": "report\n"})
+	legacy("cp437.zip", charmap.CodePage437, map[string]string{"Café Menü Über.doc": "menu\n"})
+	for _, r := range []string{"names5.rar", "names4.rar"} {
+		b, err := os.ReadFile(filepath.Join("..", "..", "scanner", "archive", "testdata", r))
+		if err != nil {
+			t.Fatal(err)
+		}
+		os.WriteFile(filepath.Join(root, r), b, 0o644)
+	}
+	// The truth for the hashes: sha256sum of the same bytes as files.
+	for n, c := range map[string]string{"chinese": "chinese name\n", "menu": "menu\n", "report": "a report, stored in a rar\n"} {
+		os.WriteFile(filepath.Join(plain, n), []byte(c), 0o644)
+	}
+	out, err := exec.Command("sh", "-c", "cd "+plain+" && sha256sum chinese menu report").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sums := map[string]string{}
+	for _, l := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		f := strings.Fields(l)
+		sums[f[1]] = f[0]
+	}
+
+	if code, out, errs := run(t, context.Background(), "--data", data, "--quiet", root); code != 0 {
+		t.Fatalf("exit %d\n%s%s", code, out, errs)
+	}
+	db := &store.DB{Path: store.Dir(data).IndexPath(), ReadOnly: true}
+	if err := db.Open(); err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	ix := projections.NewIndex(db)
+	for pattern, want := range map[string]struct{ path, sha string }{
+		"中文文件名":          {root + "/gbk.zip::中文文件名.txt", sums["chinese"]},
+		"报告":             {root + "/gbk.zip::目录/报告 2024.doc", ""},
+		"Café Menü Über": {root + "/cp437.zip::Café Menü Über.doc", sums["menu"]},
+		// RAR 4 without the unicode flag keeps the bytes: UTF-8 here
+		"名前":         {root + "/names4.rar::名前.txt," + root + "/names5.rar::名前.txt", ""},
+		"report.txt": {root + "/names4.rar::docs/report.txt," + root + "/names5.rar::docs/report.txt", sums["report"]},
+	} {
+		res, err := ix.Find(projections.FindQuery{Pattern: pattern, Archived: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var paths []string
+		for _, f := range res.Files {
+			paths = append(paths, string(f.Path))
+			if want.sha != "" && f.Hashes.SHA256 != want.sha {
+				t.Errorf("%s: sha256 %s, sha256sum says %s", f.Path, f.Hashes.SHA256, want.sha)
+			}
+		}
+		slices.Sort(paths)
+		if strings.Join(paths, ",") != want.path {
+			t.Errorf("find %q: %q, want %q", pattern, paths, want.path)
+		}
 	}
 }

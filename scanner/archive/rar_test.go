@@ -235,3 +235,35 @@ func TestRarCorruptAndEncrypted(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestWriteRarFixtures writes the rar archives that tests of other
+// packages scan end to end (cmd/indexer-scan), from rarFixture, when
+// INDEXER_WRITE_FIXTURES is set; otherwise it checks the stored ones are
+// still what it would write:
+//
+//	INDEXER_WRITE_FIXTURES=1 go test ./scanner/archive -run TestWriteRarFixtures
+func TestWriteRarFixtures(t *testing.T) {
+	for name, data := range map[string][]byte{
+		"names5.rar": buildRar5(rarFixture()),
+		"names4.rar": buildRar4(rarFixture(), false),
+	} {
+		path := filepath.Join("testdata", name)
+		if os.Getenv("INDEXER_WRITE_FIXTURES") != "" {
+			writeFile(t, path, data)
+			continue
+		}
+		if got, err := os.ReadFile(path); err != nil || !bytes.Equal(got, data) {
+			t.Errorf("%s is not what rarFixture builds (%v): write it again", path, err)
+		}
+	}
+}
+
+// rarFixture is the content of testdata/names5.rar and names4.rar.
+func rarFixture() []rarFile {
+	mt := time.Date(2024, 5, 6, 7, 8, 10, 0, time.UTC)
+	return []rarFile{
+		{name: "docs", dir: true, mtime: mt},
+		{name: "docs/report.txt", data: []byte("a report, stored in a rar\n"), mtime: mt},
+		{name: "名前.txt", data: []byte("unicode name\n"), mtime: mt},
+	}
+}
