@@ -33,7 +33,7 @@ func (a *archiveRead) summary() *events.Archive {
 	case a.err != nil:
 		s.Error = reason(a.err)
 	case a.nested != nil:
-		s.Error = reason(a.nested)
+		s.Error = a.nested.Error()
 	}
 	return s
 }
@@ -206,7 +206,9 @@ func (w *walk) hashArchive(h *hasher, f *os.File, path string, size int64) (hash
 			if m.Archive != "" { // walking into a nested archive failed
 				w.logger.Warn("nested archive not read", "path", events.Path(display).String(), "err", m.Err)
 				if ar.nested == nil {
-					ar.nested = m.Err
+					// named by its full path: the outer archive's error
+					// is where it is seen (scans --problems)
+					ar.nested = fmt.Errorf("%s: %s", events.Path(display), reason(m.Err))
 				}
 				return nil
 			}

@@ -346,3 +346,29 @@ func TestMemberDigestsFilledIn(t *testing.T) {
 		t.Fatalf("member digests: %+v", m.Hashes)
 	}
 }
+
+// TestNestedFailuresNameTheFullPath: a corrupt member of a nested archive
+// is unreadable at outer::inner::member, and a nested archive that cannot
+// be walked is named by its full path, with the reason, in the outer
+// archive's error.
+func TestNestedFailuresNameTheFullPath(t *testing.T) {
+	t.Parallel()
+	h := archiveHarness(t)
+	root := t.TempDir()
+	writeTree(t, root, map[string]string{
+		"w/a.txt": strings.Repeat("compressible member a\n", 2000),
+		"w/b.txt": strings.Repeat("compressible member b\n", 2000),
+	})
+	sh(t, root, `cd w && zip -q bad.zip a.txt b.txt && head -c 300 bad.zip > cut.zip
+		printf 'XXXXXXXX' | dd of=bad.zip bs=1 seek=80 conv=notrunc status=none
+		zip -q -0 ../o1.zip bad.zip && zip -q -0 ../o2.zip cut.zip && cd .. && rm -r w`)
+	_, evs := h.mustScan(root)
+	got := byPath(root, evs)
+	if u, ok := got["o1.zip::bad.zip::a.txt"].Data.(*events.FileUnreadable); !ok || u.Error == "" {
+		t.Errorf("corrupt nested member: %q", summary(root, evs))
+	}
+	o2 := got["o2.zip"].Data.(*events.FileScanned)
+	if o2.Archive == nil || !strings.HasPrefix(o2.Archive.Error, root+"/o2.zip::cut.zip: ") || len(o2.Archive.Error) <= len(root+"/o2.zip::cut.zip: ") {
+		t.Errorf("a nested archive that cannot be walked: %+v", o2.Archive)
+	}
+}
