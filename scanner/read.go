@@ -45,7 +45,7 @@ func (w *walk) queue(j fileJob) {
 	w.prog.ToRead.Add(1)
 	w.prog.BytesToRd.Add(j.st.size)
 	select {
-	case w.jobs <- j:
+	case w.jobs <- &j:
 	case <-w.ctx.Done():
 	}
 }

@@ -65,7 +65,7 @@ type walk struct {
 	left        int64
 	rot         []Rot
 
-	jobs chan fileJob
+	jobs chan *fileJob
 	out  chan events.Payload
 }
 
@@ -89,9 +89,11 @@ func (s *Scanner) newWalk(ctx context.Context, root, alias string, match *matche
 		fsTypes:     map[uint64]string{},
 		leaving:     map[string]uint64{},
 		leavingDirs: map[string]string{},
-		jobs:        make(chan fileJob, 1<<16), // the walk runs ahead: the total, and an ETA, are known early
-		out:         make(chan events.Payload, 4096),
-		logger:      s.Logger,
+		// The walk runs ahead, so the total, and an ETA, are known early;
+		// pointers, so the buffer is 512 KiB, not 7.5 MiB, until it fills.
+		jobs:   make(chan *fileJob, 1<<16),
+		out:    make(chan events.Payload, 4096),
+		logger: s.Logger,
 	}
 	if w.hashes == nil {
 		w.hashes = DefaultHashes
@@ -206,7 +208,7 @@ func (w *walk) walkAndRead() {
 		go func() {
 			defer readers.Done()
 			for j := range w.jobs {
-				w.read(j)
+				w.read(*j)
 			}
 		}()
 	}

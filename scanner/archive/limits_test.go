@@ -298,3 +298,46 @@ func TestCancel(t *testing.T) {
 		_ = given
 	}
 }
+
+// TestZipEntriesLetGo: a zip's central directory entries are let go as
+// their members are given, so a zip of 100,000 members does not hold its
+// whole directory (some 30 MiB) to the end beside what the members' events
+// take. Not parallel: it measures the heap.
+func TestZipEntriesLetGo(t *testing.T) {
+	const n = DefaultMembers
+	var b bytes.Buffer
+	w := zip.NewWriter(&b)
+	for i := range n {
+		if _, err := w.CreateHeader(&zip.FileHeader{Name: "some/deeper/directory/member-" + itoa(i) + ".txt", Method: zip.Store}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w.Close()
+	path := filepath.Join(t.TempDir(), "many.zip")
+	writeFile(t, path, b.Bytes())
+	b = bytes.Buffer{}
+	inUse := func() uint64 {
+		runtime.GC()
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		return ms.HeapInuse
+	}
+	var first, last uint64
+	given := 0
+	err := WalkFile(context.Background(), path, Options{}, func(*Member, io.Reader) error {
+		switch given++; given {
+		case 1:
+			first = inUse()
+		case n:
+			last = inUse()
+		}
+		return nil
+	})
+	if err != nil || given != n {
+		t.Fatalf("%v, %d given", err, given)
+	}
+	t.Logf("heap in use: %d MiB at the first member, %d MiB at the last", first>>20, last>>20)
+	if last+10<<20 > first {
+		t.Fatalf("heap in use: %d MiB at the first member, %d MiB at the last: the directory is held", first>>20, last>>20)
+	}
+}

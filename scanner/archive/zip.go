@@ -66,6 +66,9 @@ func (l *level) walkZip(r io.ReaderAt, size int64) error {
 		return err
 	}
 	names, encs := zipNames(zr.File, w.opt.ZipEncoding)
+	for _, f := range zr.File {
+		f.Extra = nil // read (names, zip64 sizes, times); it holds the name's buffer
+	}
 	for i, f := range zr.File {
 		m := &Member{
 			Size: int64(f.UncompressedSize64), Packed: int64(f.CompressedSize64),
@@ -87,6 +90,10 @@ func (l *level) walkZip(r io.ReaderAt, size int64) error {
 		if err := l.give(m, []byte(raw), display, f.Open); err != nil {
 			return err
 		}
+		// Each entry is let go once given: the central directory of
+		// 100,000 members took 35 MiB, which would otherwise stay to the
+		// end beside what the members' events take.
+		zr.File[i], names[i] = nil, ""
 	}
 	return nil
 }
