@@ -24,8 +24,16 @@
 //     its real path.
 //   - A recorded path is deleted only when its directory was listed
 //     completely in this scan (or, for a directory that vanished, its
-//     nearest listed ancestor was). Unreadable, excluded and other-device
+//     nearest listed ancestor was). Unreadable and other-device
 //     directories delete nothing, and an interrupted scan deletes nothing.
+//   - Directories below the root on a pseudo file system (PrunedFS: proc,
+//     sysfs, devtmpfs, ...) are not entered unless PseudoFS
+//     (Result.Pruned).
+//   - What is recorded under a path an exclude pattern now matches, or
+//     under a pruned file system, leaves the view when the scan is
+//     complete: FileDeleted with the reason events.DeletedExcluded or
+//     DeletedPruned (Result.Left). The mass-delete guard neither holds nor
+//     counts these: the files are on disk.
 //   - The mass-delete guard (MassDeleteMin): a scan that would delete more
 //     than 100 files and more than half of a root's, or every file
 //     recorded on a device on which it found no directory (an unmounted
@@ -66,7 +74,8 @@
 // recorded with their target. FIFOs, sockets and devices are never opened.
 // Files are opened O_NOFOLLOW|O_NONBLOCK and fstat'ed before and after
 // reading: a file that changed meanwhile is read again, up to three times,
-// then recorded as unreadable (ErrChangedWhileReading). Holes of sparse
+// then recorded with its metadata and no hashes, File.Unhashed "changing"
+// (ErrChangedWhileReading, Result.Changing), and read again next scan. Holes of sparse
 // files are hashed as zeros without being read, at hashing speed: no digest
 // of N zero bytes can be had without hashing them (Merkle-Damgard), so the
 // hole loop checks the context and counts progress like a read. Names are bytes: nothing
@@ -102,7 +111,9 @@
 //
 //   - A member is hashed again whenever its archive changed, even when its
 //     size, mtime and CRC32 are as recorded: the walk decompresses it anyway
-//     (streamed formats) and a CRC32 is no proof of the same content.
+//     (streamed formats), the archive is read whole for its own hash, and
+//     a CRC32 (32 bits, easily matched) and a member's mtime (what the
+//     archive says) are no proof of the same content.
 //   - The hard links of an archive are each read (members are named after
 //     the link's path).
 //   - A name given twice in one archive (a tar appended to) is recorded as

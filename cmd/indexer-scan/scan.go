@@ -77,7 +77,12 @@ link is recorded with its target. A PATH that is, or lies under, a symbolic
 link is followed and scanned at its real path. FIFOs, sockets and devices are never
 opened and not indexed. A .indexerignore file (gitignore syntax) in a
 scanned root, or in any directory below it for the paths under that
-directory, excludes paths, as does --exclude.
+directory, excludes paths, as does --exclude; files indexed before under
+a path now excluded leave the index. Pseudo file systems (proc, sysfs,
+devtmpfs, cgroup, ...) below a PATH are not entered (--pseudo-fs enters
+them). A file that changes on every read (a growing log) is recorded
+without hashes, with a warning; 'indexer scans --problems' lists the last
+scan's unreadable and unhashed paths.
 
 The members of archives are files of the index too, named ARCHIVE::inner
 (zip, tar, tar.gz/.bz2/.xz/.zst, 7z, rar; a single .gz, .bz2, .xz or .zst
