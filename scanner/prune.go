@@ -4,8 +4,10 @@ import (
 	"bufio"
 	"bytes"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"golang.org/x/sys/unix"
 )
@@ -54,18 +56,32 @@ type Pruned struct {
 }
 
 // prunedType returns the type of the file system of the directory path on
-// device dev when the scan prunes it, or "". One lookup per device, cached.
+// device dev when the scan prunes it, or "".
 func (w *walk) prunedType(path string, dev uint64) string {
 	if w.PseudoFS || dev == w.rootDev {
 		return ""
 	}
-	w.mu.Lock()
-	t, ok := w.fsTypes[dev]
-	if !ok && w.mounts == nil {
-		w.mounts = mountTypes()
+	return w.pruner.Type(path, dev)
+}
+
+// Pruner tells which file systems are pruned (PrunedFS), one lookup per
+// device. The zero value is ready; it is safe for concurrent use.
+type Pruner struct {
+	mu     sync.Mutex
+	types  map[uint64]string // by device: the pruned type, or ""
+	mounts map[uint64]string // every mounted file system's type, read once
+}
+
+// Type returns the type of the file system on device dev, which holds
+// path, when it is one of PrunedFS, or "".
+func (p *Pruner) Type(path string, dev uint64) string {
+	p.mu.Lock()
+	t, ok := p.types[dev]
+	if !ok && p.mounts == nil {
+		p.mounts = mountTypes()
 	}
-	mt, inMounts := w.mounts[dev]
-	w.mu.Unlock()
+	mt, inMounts := p.mounts[dev]
+	p.mu.Unlock()
 	if ok {
 		return t
 	}
@@ -77,17 +93,26 @@ func (w *walk) prunedType(path string, dev uint64) string {
 			t = fsMagic[int64(fs.Type)]
 		}
 	}
-	pruned := false
-	for _, p := range PrunedFS {
-		pruned = pruned || p == t
-	}
-	if !pruned {
+	if !slices.Contains(PrunedFS, t) {
 		t = ""
 	}
-	w.mu.Lock()
-	w.fsTypes[dev] = t
-	w.mu.Unlock()
+	p.mu.Lock()
+	if p.types == nil {
+		p.types = map[uint64]string{}
+	}
+	p.types[dev] = t
+	p.mu.Unlock()
 	return t
+}
+
+// TypeOf is Type for the directory path, and its device; "" when path
+// cannot be stat'ed.
+func (p *Pruner) TypeOf(path string) (string, uint64) {
+	st, err := statAt(unix.AT_FDCWD, path)
+	if err != nil {
+		return "", 0
+	}
+	return p.Type(path, st.dev), st.dev
 }
 
 // mountTypes reads the type of each mounted file system by device from

@@ -52,14 +52,13 @@ type walk struct {
 	// without hashes.
 	changingFiles []string
 	// Left out: paths an exclude pattern matched, the mount points of
-	// pruned file systems (and the types of the devices met, the mounted
-	// file systems' types), and what is recorded there that leaves the
+	// pruned file systems (and the types of the devices met), and what is
+	// recorded there that leaves the
 	// view: excluded files by path (their device), directories with the
 	// reason.
 	excluded    int64
 	pruned      []Pruned
-	fsTypes     map[uint64]string
-	mounts      map[uint64]string
+	pruner      Pruner
 	leaving     map[string]uint64
 	leavingDirs map[string]string
 	left        int64
@@ -86,7 +85,6 @@ func (s *Scanner) newWalk(ctx context.Context, root, alias string, match *matche
 		seenDev:     map[uint64]bool{},
 		moved:       map[string]bool{},
 		links:       map[[2]uint64]*linkRead{},
-		fsTypes:     map[uint64]string{},
 		leaving:     map[string]uint64{},
 		leavingDirs: map[string]string{},
 		// The walk runs ahead, so the total, and an ETA, are known early;

@@ -13,6 +13,8 @@ import (
 
 	"github.com/fsnotify/fsnotify"
 
+	"github.com/indexer/indexer/scanner"
+
 	"github.com/indexer/indexer/cmd/internal/app"
 )
 
@@ -61,6 +63,30 @@ type watcher struct {
 	// indexBehind is set when the index could not be updated after a
 	// rescan (standalone): the update is retried.
 	indexBehind bool
+	// pruner tells the pseudo file systems a scan does not enter: they
+	// are not watched, and a directory on one is never rescanned alone.
+	pruner scanner.Pruner
+}
+
+// pruned reports whether the scan of its root does not enter the
+// directory p: p is on a pseudo file system (scanner.PrunedFS) other than
+// its root's, and --pseudo-fs was not given.
+func (w *watcher) pruned(p string) bool {
+	if w.r.pseudoFS {
+		return false
+	}
+	t, dev := w.pruner.TypeOf(p)
+	if t == "" {
+		return false
+	}
+	for _, root := range w.roots {
+		if p == root || strings.HasPrefix(p, root+"/") || root == "/" {
+			if _, rootDev := w.pruner.TypeOf(root); rootDev == dev {
+				return false // the root's own file system: scanned
+			}
+		}
+	}
+	return true
 }
 
 // newWatcher watches every directory under the roots. Run calls it before
@@ -190,7 +216,7 @@ func (w *watcher) addTree(dir string) {
 		if !d.IsDir() {
 			return nil
 		}
-		if w.skipped(p) {
+		if w.skipped(p) || w.pruned(p) {
 			return filepath.SkipDir
 		}
 		if err := w.fsw.Add(p); err != nil {
@@ -305,7 +331,8 @@ func (w *watcher) targets() []string {
 // its own and exclude what a scan of root excludes: not when --exclude
 // patterns were given (a pattern with a slash is anchored at the scanned
 // root), nor with --one-file-system when dir is on another file system,
-// nor when root or a directory between it and dir holds an
+// nor when dir or a directory between it and root is on a pruned pseudo
+// file system, nor when root or a directory between it and dir holds an
 // .indexerignore (a scan of dir would not read it).
 func (w *watcher) subtreeAlone(root, dir string) bool {
 	if len(w.r.excludes) > 0 {
@@ -313,6 +340,11 @@ func (w *watcher) subtreeAlone(root, dir string) bool {
 	}
 	if w.r.oneFS && !sameDevice(root, dir) {
 		return false // a scan of root does not enter dir's file system
+	}
+	for d := dir; d != root && d != filepath.Dir(d); d = filepath.Dir(d) {
+		if w.pruned(d) {
+			return false // a scan of root prunes it
+		}
 	}
 	for d := filepath.Dir(dir); ; d = filepath.Dir(d) {
 		if _, err := os.Lstat(filepath.Join(d, ".indexerignore")); err == nil {
