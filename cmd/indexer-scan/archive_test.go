@@ -37,15 +37,7 @@ func TestArchiveMemberIsADuplicate(t *testing.T) {
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("zip: %v\n%s", err, out)
 	}
-	if code, out, errs := run(t, context.Background(), "--data", data, "--quiet", root); code != 0 {
-		t.Fatalf("exit %d\n%s%s", code, out, errs)
-	}
-	db := &store.DB{Path: store.Dir(data).IndexPath(), ReadOnly: true}
-	if err := db.Open(); err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	ix := projections.NewIndex(db)
+	ix := scanIndex(t, data, root)
 	member := root + "/backup.zip::2019/cat.jpg"
 
 	res, err := ix.TopDuplicateGroups(projections.DupesQuery{})
@@ -157,15 +149,7 @@ func TestArchiveNamesEndToEnd(t *testing.T) {
 		sums[f[1]] = f[0]
 	}
 
-	if code, out, errs := run(t, context.Background(), "--data", data, "--quiet", root); code != 0 {
-		t.Fatalf("exit %d\n%s%s", code, out, errs)
-	}
-	db := &store.DB{Path: store.Dir(data).IndexPath(), ReadOnly: true}
-	if err := db.Open(); err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	ix := projections.NewIndex(db)
+	ix := scanIndex(t, data, root)
 	for pattern, want := range map[string]struct{ path, sha string }{
 		"中文文件名":          {root + "/gbk.zip::中文文件名.txt", sums["chinese"]},
 		"报告":             {root + "/gbk.zip::目录/报告 2024.doc", ""},
@@ -190,4 +174,19 @@ func TestArchiveNamesEndToEnd(t *testing.T) {
 			t.Errorf("find %q: %q, want %q", pattern, paths, want.path)
 		}
 	}
+}
+
+// scanIndex scans root standalone into data, which must succeed, and
+// opens the index it updated, closed when the test ends.
+func scanIndex(t *testing.T, data, root string) *projections.Index {
+	t.Helper()
+	if code, out, errs := run(t, context.Background(), "--data", data, "--quiet", root); code != 0 {
+		t.Fatalf("exit %d\n%s%s", code, out, errs)
+	}
+	db := &store.DB{Path: store.Dir(data).IndexPath(), ReadOnly: true}
+	if err := db.Open(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return projections.NewIndex(db)
 }
