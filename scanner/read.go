@@ -172,6 +172,7 @@ func (w *walk) readFile(path string, members bool) (stat, events.Hashes, *archiv
 	h := newHasher(w.hashes)
 	var ar *archiveRead
 	var last stat
+	var spent int64 // bytes read from disk by every attempt
 	for attempt := 0; attempt < 3; attempt++ {
 		// O_NONBLOCK: if a FIFO took the file's place since the walk, open
 		// does not wait for a writer.
@@ -206,11 +207,12 @@ func (w *walk) readFile(path string, members bool) (stat, events.Hashes, *archiv
 			return stat{}, events.Hashes{}, nil, &os.PathError{Op: "stat", Path: path, Err: err}
 		}
 		last = after
+		spent += read
 		if sameContentStat(before, after) && n == after.size {
 			w.prog.Read.Add(1)
 			w.mu.Lock()
 			w.counts.Read++
-			w.counts.BytesRead += read
+			w.counts.BytesRead += spent
 			w.mu.Unlock()
 			if attempt > 0 && ar != nil && ar.err == nil {
 				ar.err = errArchiveChanged
@@ -218,6 +220,9 @@ func (w *walk) readFile(path string, members bool) (stat, events.Hashes, *archiv
 			return after, h.Sums(), ar, nil
 		}
 	}
+	w.mu.Lock()
+	w.counts.BytesRead += spent // read, if not hashed: the summary's rate counts them
+	w.mu.Unlock()
 	return last, events.Hashes{}, nil, ErrChangedWhileReading
 }
 
