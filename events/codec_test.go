@@ -56,6 +56,8 @@ func sampleEvents() []events.Event {
 			&events.FileDeleted{Path: p, Reason: events.DeletedExcluded},
 			&events.FileUnreadable{Path: p, Error: "permission denied", Dir: true},
 			&events.ScanCompleted{Root: p, Complete: true, Counts: events.ScanCounts{Seen: 1, Read: 2, Added: 3, Changed: 4, Moved: 5, Deleted: 6, Unreadable: 7, BytesRead: 8}, DurationNS: 9},
+			&events.FilesForgotten{Root: p, Reason: "sold the disk"},
+			&events.FilesForgotten{},
 		} {
 			out = append(out, events.New("nas-1_x", scan, now, d))
 		}

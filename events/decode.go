@@ -127,7 +127,7 @@ func eventType(s string) Type {
 }
 
 var knownTypes = [...]Type{TypeFileScanned, TypeFileChanged, TypeFileMoved, TypeFileDeleted,
-	TypeFileUnreadable, TypeScanStarted, TypeScanCompleted}
+	TypeFileUnreadable, TypeScanStarted, TypeScanCompleted, TypeFilesForgotten}
 
 func decodePayload(r *reader, p Payload) {
 	switch d := p.(type) {
@@ -198,6 +198,17 @@ func decodePayload(r *reader, p Payload) {
 				d.Error = r.str()
 			case "dir":
 				d.Dir = r.bool()
+			default:
+				r.skip(0)
+			}
+		})
+	case *FilesForgotten:
+		r.object(func(k string) {
+			switch k {
+			case "root":
+				d.Root = r.path()
+			case "reason":
+				d.Reason = r.str()
 			default:
 				r.skip(0)
 			}

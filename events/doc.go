@@ -9,9 +9,11 @@
 //
 // Every event is an Event: a Header (schema version, ULID id, type, machine,
 // scan id, time) and one payload, a pointer to one of ScanStarted,
-// FileScanned, FileChanged, FileMoved, FileDeleted, FileUnreadable or
-// ScanCompleted. Events are past-tense facts; nothing ever changes one after it
-// is appended. Unchanged files produce no event at all.
+// FileScanned, FileChanged, FileMoved, FileDeleted, FileUnreadable,
+// ScanCompleted or FilesForgotten (the operator's, not a scan's: a machine's
+// files, or those under a root, leave the current view). Events are
+// past-tense facts; nothing ever changes one after it is appended. Unchanged
+// files produce no event at all.
 //
 // # The codec
 //

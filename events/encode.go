@@ -76,6 +76,11 @@ func Encode(e Event) ([]byte, error) {
 		w.int("bytes_read", c.BytesRead)
 		w.close()
 		w.int("duration_ns", d.DurationNS)
+	case *FilesForgotten:
+		if d.Root != "" {
+			w.path("root", d.Root)
+		}
+		w.strOmit("reason", d.Reason)
 	default:
 		return nil, fmt.Errorf("encode: unknown payload %T", e.Data)
 	}

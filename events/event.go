@@ -22,12 +22,13 @@ const (
 	TypeFileDeleted    Type = "FileDeleted"
 	TypeFileUnreadable Type = "FileUnreadable"
 	TypeScanCompleted  Type = "ScanCompleted"
+	TypeFilesForgotten Type = "FilesForgotten"
 )
 
 // Types lists every known type in a stable order.
 var Types = []Type{
 	TypeScanStarted, TypeFileScanned, TypeFileChanged, TypeFileMoved,
-	TypeFileDeleted, TypeFileUnreadable, TypeScanCompleted,
+	TypeFileDeleted, TypeFileUnreadable, TypeScanCompleted, TypeFilesForgotten,
 }
 
 // Header is what every event carries besides its payload.
@@ -44,7 +45,8 @@ type Header struct {
 type Event struct {
 	Header
 	// Data is one of *ScanStarted, *FileScanned, *FileChanged, *FileMoved,
-	// *FileDeleted, *FileUnreadable, *ScanCompleted, matching Header.Type.
+	// *FileDeleted, *FileUnreadable, *ScanCompleted, *FilesForgotten,
+	// matching Header.Type.
 	Data Payload
 }
 
@@ -274,6 +276,17 @@ type ScanCompleted struct {
 	DurationNS int64      `json:"duration_ns"`
 }
 
+// FilesForgotten takes the files of the event's machine (Header.Machine)
+// out of the current view: all of them, or those under Root. The log keeps
+// every earlier event, so history and an index rebuilt as of a moment before
+// it still show them; a later scan of the machine records what it finds
+// there again as new. Only the log's owner (indexer-project forget) may
+// publish it: a scanner's credential is denied its subject. Scan is zero.
+type FilesForgotten struct {
+	Root   Path   `json:"root,omitempty"`
+	Reason string `json:"reason,omitempty"`
+}
+
 func (*ScanStarted) EventType() Type    { return TypeScanStarted }
 func (*FileScanned) EventType() Type    { return TypeFileScanned }
 func (*FileChanged) EventType() Type    { return TypeFileChanged }
@@ -281,6 +294,7 @@ func (*FileMoved) EventType() Type      { return TypeFileMoved }
 func (*FileDeleted) EventType() Type    { return TypeFileDeleted }
 func (*FileUnreadable) EventType() Type { return TypeFileUnreadable }
 func (*ScanCompleted) EventType() Type  { return TypeScanCompleted }
+func (*FilesForgotten) EventType() Type { return TypeFilesForgotten }
 
 // newPayload returns a zero payload for t, or nil for an unknown type.
 func newPayload(t Type) Payload {
@@ -299,6 +313,8 @@ func newPayload(t Type) Payload {
 		return new(FileUnreadable)
 	case TypeScanCompleted:
 		return new(ScanCompleted)
+	case TypeFilesForgotten:
+		return new(FilesForgotten)
 	}
 	return nil
 }

@@ -19,6 +19,7 @@ var kinds = map[Type]string{
 	TypeFileDeleted:    "file.deleted",
 	TypeFileUnreadable: "file.unreadable",
 	TypeScanCompleted:  "scan.completed",
+	TypeFilesForgotten: "files.forgotten",
 }
 
 // Kind returns the subject suffix of t, for example "file.changed".
