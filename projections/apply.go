@@ -1,9 +1,12 @@
 package projections
 
 import (
+	"bytes"
 	"encoding/binary"
+	"encoding/hex"
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/oklog/ulid/v2"
 
@@ -213,7 +216,11 @@ func (u *unit) apply(it *item) error {
 			s.rec.scanned++
 		}
 	case *events.FileChanged:
-		err = u.fileSeen(m, &d.File, it.file, seq, typeCodes[e.Type])
+		rec := it.file
+		if d.Reason == events.ReasonBitRot {
+			setRot(&rec, d.PrevSHA256)
+		}
+		err = u.fileSeen(m, &d.File, rec, seq, typeCodes[e.Type])
 		if s != nil {
 			s.rec.changed++
 		}
@@ -239,6 +246,8 @@ func (u *unit) apply(it *item) error {
 			s.rec.unreadable++
 		}
 		err = u.addHistory(u.file(m, string(d.Path)), seq, typeCodes[e.Type])
+	case *events.FilesForgotten:
+		err = u.forget(m, string(d.Root), seq)
 	}
 	if err == nil {
 		err = u.corrupt
@@ -312,6 +321,7 @@ func (u *unit) fileSeen(m *machEnt, ef *events.File, rec fileRec, seq uint64, co
 	f := u.file(m, string(ef.Path))
 	if f.exists {
 		rec.fid = f.rec.fid
+		keepRot(&rec, &f.rec)
 		if err := u.removeFile(f, true); err != nil {
 			return err
 		}
@@ -338,6 +348,7 @@ func (u *unit) fileMoved(m *machEnt, d *events.FileMoved, rec fileRec, seq uint6
 	}
 	if from.exists {
 		rec.fid = from.rec.fid
+		keepRot(&rec, &from.rec)
 		if err := u.removeFile(from, true); err != nil {
 			return err
 		}
@@ -345,7 +356,96 @@ func (u *unit) fileMoved(m *machEnt, d *events.FileMoved, rec fileRec, seq uint6
 	if err := u.addFile(to, rec); err != nil {
 		return err
 	}
-	return u.addHistory(to, seq, code)
+	if from == to {
+		return u.addHistory(to, seq, code)
+	}
+	// Where the file came from, so its history can be followed back.
+	v := binary.AppendUvarint([]byte{code}, from.dir.rec.id)
+	u.pendHist.put(historyKey(to.dir.rec.id, to.name, seq), append(v, from.name...))
+	return nil
+}
+
+// setRot marks rec, the state a --verify read, as bit rot of the content
+// whose sha256 was recorded before (prev, in hex). A digest that does not
+// decode marks nothing.
+func setRot(rec *fileRec, prev string) {
+	if len(prev) != 64 {
+		return
+	}
+	if _, err := hex.Decode(rec.rot[:], []byte(prev)); err != nil {
+		rec.rot = [32]byte{}
+		return
+	}
+	rec.has |= hasRot
+}
+
+// keepRot carries the bit rot mark of old, the path's previous state, to
+// rec while rec still holds the content the verify read: a change of
+// metadata, a digest added or a move keep it; new content (a restore, a
+// rewrite) ends it.
+func keepRot(rec, old *fileRec) {
+	if rec.has&hasRot != 0 || old.has&hasRot == 0 {
+		return
+	}
+	if rec.has&hasSHA256 != 0 && old.has&hasSHA256 != 0 && rec.sha256 == old.sha256 {
+		rec.rot, rec.has = old.rot, rec.has|hasRot
+	}
+}
+
+// forget takes every file of m under root ("": all of them) out of the
+// current view, each with a FilesForgotten in its history, in key order.
+// The directories stay (with nothing counted below them), as after
+// deletions; a later scan adds what it finds again.
+func (u *unit) forget(m *machEnt, root string, seq uint64) error {
+	root = normDir(root)
+	if root == "/" {
+		root = "" // "/" and "" both mean every file of the machine
+	}
+	// The files of the model, then those the batch has added or loaded:
+	// u.file returns the one identity-mapped entity of each path.
+	prefix := dirKey(m.name, root)
+	var dirs []string
+	c := u.dirs.Cursor()
+	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+		_, d := splitDirKey(k)
+		dirs = append(dirs, d)
+	}
+	var fs []*fileEnt
+	for _, dpath := range dirs {
+		d := u.dir(m.name, dpath)
+		if d.isNew {
+			continue
+		}
+		fp := be64(d.rec.id)
+		fc := u.files.Cursor()
+		var names []string
+		for k, _ := fc.Seek(fp); k != nil && bytes.HasPrefix(k, fp); k, _ = fc.Next() {
+			names = append(names, string(k[8:]))
+		}
+		for _, name := range names {
+			fs = append(fs, u.file(m, dpath+name))
+		}
+	}
+	for _, f := range u.fileList {
+		if f.mach == m && strings.HasPrefix(f.dir.path, root) {
+			fs = append(fs, f)
+		}
+	}
+	slices.SortFunc(fs, func(a, b *fileEnt) int { return strings.Compare(a.key, b.key) })
+	fs = slices.Compact(fs)
+	code := typeCodes[events.TypeFilesForgotten]
+	for _, f := range fs {
+		if !f.exists {
+			continue
+		}
+		if err := u.removeFile(f, false); err != nil {
+			return err
+		}
+		if err := u.addHistory(f, seq, code); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // addFile makes f exist with rec, giving it a new file id unless rec has one
@@ -359,9 +459,7 @@ func (u *unit) addFile(f *fileEnt, rec fileRec) error {
 		u.nextFID++
 	}
 	f.rec, f.exists, f.dirty = rec, true, true
-	if !rec.isDir() {
-		u.bump(f.dir, true, rec.size)
-	}
+	u.bump(f.dir, true, &rec)
 	v := binary.AppendUvarint(nil, f.dir.rec.id)
 	u.pendFID.put(be64(rec.fid), append(v, f.name...))
 	u.postings(f.name, rec.fid, 1)
@@ -375,9 +473,7 @@ func (u *unit) addFile(f *fileEnt, rec fileRec) error {
 // for the addFile that follows (a change or a move).
 func (u *unit) removeFile(f *fileEnt, keepID bool) error {
 	rec := &f.rec
-	if !rec.isDir() {
-		u.bump(f.dir, false, rec.size)
-	}
+	u.bump(f.dir, false, rec)
 	if !keepID {
 		u.pendFID.del(be64(rec.fid))
 	}

@@ -109,7 +109,11 @@ func dumpLine(r *reader, bucket, k, v []byte) (string, error) {
 	case string(bucketDirs):
 		m, d := splitDirKey(k)
 		rec, err := decodeDirRec(v)
-		return fmt.Sprintf("%s %s id=%d files=%d bytes=%d", m, q(d), rec.id, rec.files, rec.bytes), err
+		line := fmt.Sprintf("%s %s id=%d files=%d bytes=%d", m, q(d), rec.id, rec.files, rec.bytes)
+		if rec.links != 0 || rec.members != 0 || rec.memberBytes != 0 {
+			line += fmt.Sprintf(" links=%d members=%d member_bytes=%d", rec.links, rec.members, rec.memberBytes)
+		}
+		return line, err
 	case string(bucketDirIDs):
 		m, d := splitDirKey(v)
 		return fmt.Sprintf("%d %s %s", binary.BigEndian.Uint64(k), m, q(d)), nil
@@ -120,7 +124,7 @@ func dumpLine(r *reader, bucket, k, v []byte) (string, error) {
 		f := rec.file("")
 		return fmt.Sprintf("%s %s dir=%d fid=%d seq=%d size=%d mode=%o mtime=%d ctime=%d btime=%d ino=%d dev=%d nlink=%d uid=%d gid=%d target=%s md5=%s sha1=%s sha256=%s blake3=%s",
 			m, q(d+string(k[8:])), id, rec.fid, rec.seq, f.Size, f.Mode, f.MTime, f.CTime, f.BTime, f.Inode, f.Device, f.Nlink, f.UID, f.GID,
-			q(string(f.Target)), f.Hashes.MD5, f.Hashes.SHA1, f.Hashes.SHA256, f.Hashes.BLAKE3), err
+			q(string(f.Target)), f.Hashes.MD5, f.Hashes.SHA1, f.Hashes.SHA256, f.Hashes.BLAKE3) + dumpExtra(&rec), err
 	case string(bucketFIDs):
 		d := dec{b: v}
 		dirID := d.uv()
@@ -136,20 +140,39 @@ func dumpLine(r *reader, bucket, k, v []byte) (string, error) {
 		return fmt.Sprintf("%c %d %x", k[0], binary.BigEndian.Uint64(k[1:9]), k[9:]), nil
 	case string(bucketHistory):
 		n := len(k)
-		code := byte(0)
-		if len(v) == 1 {
-			code = v[0]
-		}
+		h, ok := decodeHistory(v)
 		away := ""
-		if code&movedAway != 0 {
+		if h.code&movedAway != 0 {
 			away = " moved-away"
 		}
-		return fmt.Sprintf("dir=%d %s seq=%d %s%s", binary.BigEndian.Uint64(k[:8]), q(string(k[8:n-9])), binary.BigEndian.Uint64(k[n-8:]), typeOfCode(code), away), nil
+		if h.from {
+			away = fmt.Sprintf(" from=dir=%d %s", h.fromDir, q(h.fromName))
+		}
+		if !ok {
+			away += " (undecodable)"
+		}
+		return fmt.Sprintf("dir=%d %s seq=%d %s%s", binary.BigEndian.Uint64(k[:8]), q(string(k[8:n-9])), binary.BigEndian.Uint64(k[n-8:]), typeOfCode(h.code), away), nil
 	case string(bucketDead):
 		d := decodeDeadRec(v)
 		return fmt.Sprintf("%d %s %s", binary.BigEndian.Uint64(k), d.subject, q(d.reason)), nil
 	}
 	return hex.EncodeToString(k) + " " + hex.EncodeToString(v), nil
+}
+
+// dumpExtra is what a file record holds beyond every file's fields: an
+// archive member's archive, the sha256 recorded before bit rot.
+func dumpExtra(r *fileRec) string {
+	s := ""
+	if r.has&hasMember != 0 {
+		s += fmt.Sprintf(" archive=%d/%s/%q", r.archLen, r.format, r.member)
+		if r.encrypted {
+			s += "/encrypted"
+		}
+	}
+	if r.has&hasRot != 0 {
+		s += fmt.Sprintf(" rot=%x", r.rot)
+	}
+	return s
 }
 
 func ulidString(k []byte) string {

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/indexer/indexer/events"
 	"github.com/indexer/indexer/store"
 )
 
@@ -32,7 +33,8 @@ type FindQuery struct {
 	Under            string // a directory: only files below it
 	Ext              string // extension without the dot, any case
 	MinSize, MaxSize int64  // MaxSize 0: no maximum
-	// Archived keeps only files inside an archive: a path holding "::".
+	// Archived keeps only files inside an archive: those whose event said
+	// so (its archive field), not any path that holds "::".
 	Archived bool
 	// PathContains keeps only files whose path holds it, ignoring case.
 	PathContains string
@@ -102,9 +104,9 @@ func (ix *Index) Find(q FindQuery) (FindResult, error) {
 				return true
 			}
 			inPage := res.Total >= q.Offset && (limit < 0 || len(res.Files) < limit)
-			if sel.sized() || inPage {
+			if sel.sized() || q.Archived || inPage {
 				f, ok := r.fileAt(machine, dirID, dir, name)
-				if !ok || !sel.size(f.Size) {
+				if !ok || !sel.size(f.Size) || !sel.member(f) {
 					return true
 				}
 				if inPage { // then res.Total < stopAt
@@ -180,7 +182,7 @@ func (s *selector) place(machine, dir, name string) bool {
 	case q.Machine != "" && machine != q.Machine,
 		s.under != "" && !strings.HasPrefix(dir, s.under),
 		q.Path && !s.match(dir+name),
-		q.Archived && !strings.Contains(dir+name, "::"),
+		q.Archived && !strings.Contains(dir+name, events.MemberSep), // a member's path holds it
 		s.contains != "" && !strings.Contains(fold(dir+name), s.contains):
 		return false
 	}
@@ -194,9 +196,12 @@ func (s *selector) size(n int64) bool {
 	return n >= s.q.MinSize && (s.q.MaxSize == 0 || n <= s.q.MaxSize)
 }
 
+// member applies the archived filter, which needs the record.
+func (s *selector) member(f File) bool { return !s.q.Archived || f.IsMember() }
+
 func (s *selector) file(f File) bool {
 	dir, name := splitPath(string(f.Path))
-	return s.name(name) && s.place(f.Machine, dir, name) && s.size(f.Size)
+	return s.name(name) && s.place(f.Machine, dir, name) && s.size(f.Size) && s.member(f)
 }
 
 // decodeFID decodes a fids value; ok is false for nil.

@@ -98,6 +98,56 @@ var scenarios = map[string]func(tb testing.TB) []step{
 		)
 		return append(steps, secondScan(newGen("nas1", 2))...)
 	},
+	// The operator forgets a root of nas1, then all of laptop; nas1
+	// scans again and finds a file there anew.
+	"forget": func(tb testing.TB) []step {
+		steps := firstScan(newGen("nas1", 1))
+		g := newGen("laptop", 1)
+		steps = append(steps,
+			evStep(g.ev(&events.ScanStarted{Root: "/home"})),
+			evStep(g.ev(&events.FileScanned{File: file("/home/a-copy.txt", 10, 1, 11)})),
+			evStep(g.ev(&events.ScanCompleted{Root: "/home", Complete: true})),
+		)
+		op, op2 := newGen("nas1", 3), newGen("laptop", 3)
+		op.scan, op2.scan = [16]byte{}, [16]byte{}
+		steps = append(steps,
+			evStep(op.ev(&events.FilesForgotten{Root: "/data/sub", Reason: "sold the disk"})),
+			evStep(op2.ev(&events.FilesForgotten{})),
+		)
+		g = newGen("nas1", 2)
+		return append(steps,
+			evStep(g.ev(&events.ScanStarted{Root: "/data"})),
+			evStep(g.ev(&events.FileScanned{File: file("/data/sub/c.bin", 0, 2, 13)})),
+			evStep(g.ev(&events.ScanCompleted{Root: "/data", Complete: true})),
+		)
+	},
+	// Archive members beside a real name holding "::", and bit rot found,
+	// moved and kept.
+	"archives": func(tb testing.TB) []step {
+		g := newGen("nas1", 1)
+		zip := file("/data/a.zip", 100, 9, 11)
+		zip.Archive = &events.Archive{Format: "zip", Members: 2}
+		m1 := file("/data/a.zip::photo.jpg", 70, 1, 0)
+		m1.Archive = &events.Archive{Path: "/data/a.zip", Member: []events.Path{"photo.jpg"}, Format: "zip"}
+		m2 := file("/data/a.zip::in.tar::caf\xe9", 5, 2, 0)
+		m2.Hashes = events.Hashes{}
+		m2.Archive = &events.Archive{Path: "/data/a.zip", Member: []events.Path{"in.tar", "caf\xe9"}, Format: "tar", Encrypted: true}
+		bad := file("/data/b.zip::x", 5, 2, 0)
+		bad.Archive = &events.Archive{Path: "/data/other.zip", Member: []events.Path{"x"}, Format: "zip"}
+		good, rotten := file("/data/photo.jpg", 70, 1, 12), file("/data/photo.jpg", 70, 3, 12)
+		return []step{
+			evStep(g.ev(&events.ScanStarted{Root: "/data"})),
+			evStep(g.ev(&events.FileScanned{File: zip})),
+			evStep(g.ev(&events.FileScanned{File: m1})),
+			evStep(g.ev(&events.FileScanned{File: m2})),
+			evStep(g.ev(&events.FileScanned{File: bad})),
+			evStep(g.ev(&events.FileScanned{File: file("/data/odd::name", 5, 4, 13)})),
+			evStep(g.ev(&events.FileScanned{File: good})),
+			evStep(g.ev(&events.FileChanged{File: rotten, PrevSHA256: good.Hashes.SHA256, Reason: events.ReasonBitRot})),
+			evStep(g.ev(&events.FileMoved{From: "/data/photo.jpg", File: file("/data/photo-rotten.jpg", 70, 3, 12)})),
+			evStep(g.ev(&events.ScanCompleted{Root: "/data", Complete: true})),
+		}
+	},
 	"garbage": func(tb testing.TB) []step {
 		g := newGen("nas1", 1)
 		nul := file("/data/nul\x00byte", 1, 1, 1)

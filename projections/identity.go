@@ -101,15 +101,34 @@ func (u *unit) dir(machine, path string) *dirEnt {
 	return d
 }
 
-// bump adds a file of size bytes to d and every directory above it, or
-// takes one away. The sums saturate (see satAdd): a hostile size cannot
-// wrap them.
-func (u *unit) bump(d *dirEnt, add bool, size uint64) {
+// bump adds the file of rec to d and every directory above it, or takes
+// it away, in the counts of its kind: a file on disk, a link or an
+// archive member (a directory counts nowhere). The sums saturate (see
+// satAdd): a hostile size cannot wrap them.
+func (u *unit) bump(d *dirEnt, add bool, rec *fileRec) {
+	var n, b *uint64
+	size := rec.size
 	for d != nil {
+		switch rec.kind() {
+		case kindFile:
+			n, b = &d.rec.files, &d.rec.bytes
+		case kindLink:
+			n, b, size = &d.rec.links, nil, 0
+		case kindMember:
+			n, b = &d.rec.members, &d.rec.memberBytes
+		default:
+			return
+		}
 		if add {
-			d.rec.files, d.rec.bytes = satAdd(d.rec.files, 1), satAdd(d.rec.bytes, size)
+			*n = satAdd(*n, 1)
+			if b != nil {
+				*b = satAdd(*b, size)
+			}
 		} else {
-			d.rec.files, d.rec.bytes = satSub(d.rec.files, 1), satSub(d.rec.bytes, size)
+			*n = satSub(*n, 1)
+			if b != nil {
+				*b = satSub(*b, size)
+			}
 		}
 		if d.parent == nil {
 			parent, _, ok := parentDir(d.path)

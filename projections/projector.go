@@ -15,7 +15,7 @@ import (
 
 // ModelVersion is the version of the read models' layout. An index built
 // by another version is rebuilt from the log on start.
-const ModelVersion = 3
+const ModelVersion = 4
 
 // Defaults for the batching of a Projector, chosen by measurement (see the
 // benchmarks in bench_test.go and doc.go). Against 16,384 events per

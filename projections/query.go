@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -43,6 +44,19 @@ type File struct {
 	Seq uint64 `json:"seq"`
 	// ID is the index's id of the file; it is kept across moves.
 	ID uint64 `json:"id"`
+	// BitRot is set when the file's last --verify found bit rot and it
+	// holds what that verify read still: the sha256 recorded before, the
+	// good content's (find the good copies by it).
+	BitRot string `json:"bit_rot_recorded_sha256,omitempty"`
+}
+
+// fileOf is the File of a stored record at path.
+func fileOf(machine string, path events.Path, rec *fileRec) File {
+	f := File{Machine: machine, File: rec.file(path), Seq: rec.seq, ID: rec.fid}
+	if rec.has&hasRot != 0 {
+		f.BitRot = hex.EncodeToString(rec.rot[:])
+	}
+	return f
 }
 
 // reader reads one transaction with small caches.
@@ -108,7 +122,7 @@ func (r *reader) fileAt(machine string, dirID uint64, dir, name string) (File, b
 	if err != nil {
 		return File{}, false
 	}
-	return File{Machine: machine, File: rec.file(events.Path(dir + name)), Seq: rec.seq, ID: rec.fid}, true
+	return fileOf(machine, events.Path(dir+name), &rec), true
 }
 
 func (r *reader) fileByID(id uint64) (File, bool) {
@@ -262,12 +276,34 @@ func (r *reader) byHash(sha [32]byte) []File {
 	return out
 }
 
+// Counts are the recursive counts of a directory, a machine or the index:
+// files on disk and their bytes; symbolic links, which are neither files
+// nor bytes (a link's size is its target's length); and the members of
+// archives with their uncompressed bytes, apart from files, since the
+// archive file itself is counted in Files and Bytes.
+type Counts struct {
+	Files       uint64 `json:"files"`
+	Bytes       uint64 `json:"bytes"`
+	Links       uint64 `json:"links"`
+	Members     uint64 `json:"archive_members"`
+	MemberBytes uint64 `json:"archive_member_bytes"`
+}
+
+func countsOf(d dirRec) Counts {
+	return Counts{Files: d.files, Bytes: d.bytes, Links: d.links, Members: d.members, MemberBytes: d.memberBytes}
+}
+
+func (c *Counts) add(o Counts) {
+	c.Files, c.Bytes, c.Links = satAdd(c.Files, o.Files), satAdd(c.Bytes, o.Bytes), satAdd(c.Links, o.Links)
+	c.Members, c.MemberBytes = satAdd(c.Members, o.Members), satAdd(c.MemberBytes, o.MemberBytes)
+}
+
 // Stats are index-wide totals.
 type Stats struct {
-	Files uint64 `json:"files"`
-	Bytes uint64 `json:"bytes"`
-	// UniqueBytes is Bytes less every copy beyond the first of each
-	// content (hard links included).
+	Counts
+	// UniqueBytes is the bytes of files and archive members less every
+	// copy beyond the first of each content (hard links included): the
+	// duplicate groups hold both.
 	UniqueBytes uint64    `json:"unique_bytes"`
 	Groups      uint64    `json:"duplicate_groups"`
 	Wasted      uint64    `json:"wasted_bytes"`
@@ -286,11 +322,12 @@ func (ix *Index) Stats() (Stats, error) {
 		}
 		s.Machines = ms
 		for _, m := range ms {
-			s.Files, s.Bytes = satAdd(s.Files, m.Files), satAdd(s.Bytes, m.Bytes)
+			s.Counts.add(m.Counts)
 		}
 		t := decodeTotals(tx.Bucket(bucketMeta).Get(keyTotals))
 		s.Groups, s.Wasted = t.groups, t.wasted
-		s.UniqueBytes = s.Bytes - min(t.redundant, s.Bytes)
+		all := satAdd(s.Bytes, s.MemberBytes)
+		s.UniqueBytes = all - min(t.redundant, all)
 		s.Checkpoint = tx.Checkpoint().Seq
 		s.DeadLetters = tx.Count(bucketDead)
 		return nil
@@ -300,9 +337,8 @@ func (ix *Index) Stats() (Stats, error) {
 
 // Machine summarizes one machine's files and scans.
 type Machine struct {
-	Name          string    `json:"name"`
-	Files         uint64    `json:"files"`
-	Bytes         uint64    `json:"bytes"`
+	Name string `json:"name"`
+	Counts
 	Events        uint64    `json:"events"`
 	Scans         uint64    `json:"scans"`
 	Unreadable    uint64    `json:"unreadable"`
@@ -347,7 +383,7 @@ func machines(tx *store.Tx) ([]Machine, error) {
 			m.LastScan = rec.lastScan.String()
 		}
 		if root, ok := r.dirID(m.Name, ""); ok {
-			m.Files, m.Bytes = root.files, root.bytes
+			m.Counts = countsOf(root)
 		}
 		out = append(out, m)
 	}
@@ -425,10 +461,20 @@ type HistoryEntry struct {
 	Type events.Type `json:"type"`
 	// MovedAway is set on the FileMoved that took the file from this path.
 	MovedAway bool `json:"moved_away,omitempty"`
+	// Path is set on an event of another path: one the file was at before
+	// a move brought it to the path asked about.
+	Path events.Path `json:"path,omitempty"`
 }
+
+// maxHistoryMoves bounds how many moves History follows back.
+const maxHistoryMoves = 1000
 
 // History returns the events of a path in log order, including those from
 // before it was deleted or moved away; empty when the path never appeared.
+// It follows the file back across its moves: where a FileMoved brought a
+// file to the path, the events of the path it came from, before that move
+// and back to where the file was first seen there (or, further back, moved
+// in from yet another path), are in the timeline too, with their Path set.
 func (ix *Index) History(machine string, p events.Path) ([]HistoryEntry, error) {
 	var out []HistoryEntry
 	err := ix.view(func(tx *store.Tx) error {
@@ -438,27 +484,111 @@ func (ix *Index) History(machine string, p events.Path) ([]HistoryEntry, error) 
 		if !ok {
 			return nil
 		}
-		prefix := historyPrefix(d.id, name)
-		c := tx.Bucket(bucketHistory).Cursor()
-		for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
-			if len(k) != len(prefix)+8 || len(v) != 1 {
+		hb := tx.Bucket(bucketHistory)
+		// read returns the path's entries in log order, with their values.
+		read := func(dirID uint64, name string) ([]HistoryEntry, []histVal) {
+			var es []HistoryEntry
+			var hs []histVal
+			prefix := historyPrefix(dirID, name)
+			c := hb.Cursor()
+			for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+				h, ok := decodeHistory(v)
+				if len(k) != len(prefix)+8 || !ok {
+					continue
+				}
+				es = append(es, HistoryEntry{
+					Seq: binary.BigEndian.Uint64(k[len(prefix):]), Type: typeOfCode(h.code), MovedAway: h.code&movedAway != 0,
+				})
+				hs = append(hs, h)
+			}
+			return es, hs
+		}
+		es, hs := read(d.id, name)
+		out = append(out, es...)
+		// Follow the latest arrival back: the file's life at the path it
+		// came from, from the move back to its start there.
+		type key struct {
+			seq   uint64
+			path  string
+			code  events.Type
+			moved bool
+		}
+		have := map[key]bool{}
+		for _, e := range out {
+			have[key{e.Seq, "", e.Type, e.MovedAway}] = true
+		}
+		type todo struct {
+			before, dirID uint64
+			name          string
+		}
+		var queue []todo
+		for i := len(hs) - 1; i >= 0; i-- {
+			if hs[i].from {
+				queue = append(queue, todo{es[i].Seq, hs[i].fromDir, hs[i].fromName})
+				break
+			}
+			if es[i].Type == events.TypeFileDeleted || es[i].MovedAway || es[i].Type == events.TypeFilesForgotten {
+				break // an earlier life of the path: not this file's
+			}
+		}
+		for moves := 0; len(queue) > 0 && moves < maxHistoryMoves; moves++ {
+			t := queue[0]
+			queue = queue[1:]
+			mach, dpath, ok := r.dirByID(t.dirID)
+			if !ok || mach != machine {
 				continue
 			}
-			out = append(out, HistoryEntry{
-				Seq: binary.BigEndian.Uint64(k[len(prefix):]), Type: typeOfCode(v[0]), MovedAway: v[0]&movedAway != 0,
-			})
+			from := events.Path(dpath + t.name)
+			fes, fhs := read(t.dirID, t.name)
+			for i := len(fes) - 1; i >= 0; i-- {
+				e := fes[i]
+				if e.Seq >= t.before {
+					continue
+				}
+				if e.Type == events.TypeFileDeleted || e.MovedAway || e.Type == events.TypeFilesForgotten {
+					break // the end of an earlier file's life there
+				}
+				if from == p {
+					e.Path = ""
+				} else {
+					e.Path = from
+				}
+				if k := (key{e.Seq, string(e.Path), e.Type, e.MovedAway}); !have[k] {
+					have[k] = true
+					out = append(out, e)
+				}
+				if fhs[i].from {
+					queue = append(queue, todo{e.Seq, fhs[i].fromDir, fhs[i].fromName})
+					break
+				}
+			}
 		}
+		slices.SortStableFunc(out, func(a, b HistoryEntry) int {
+			if a.Seq != b.Seq {
+				if a.Seq < b.Seq {
+					return -1
+				}
+				return 1
+			}
+			// A move: the file leaves one path, then arrives at the other.
+			if a.MovedAway != b.MovedAway {
+				if a.MovedAway {
+					return -1
+				}
+				return 1
+			}
+			return 0
+		})
 		return nil
 	})
 	return out, err
 }
 
-// TreeEntry is a subdirectory in a Tree.
+// TreeEntry is a subdirectory in a Tree, with its recursive counts.
 type TreeEntry struct {
-	Name  events.Path `json:"name"` // exact bytes, as Path is
-	Path  events.Path `json:"path"`
-	Files uint64      `json:"files"`
-	Bytes uint64      `json:"bytes"`
+	Name events.Path `json:"name"` // exact bytes, as Path is
+	Path events.Path `json:"path"`
+	Counts
 }
 
 // Tree is one directory: its totals, its subdirectories and a page of its
@@ -466,9 +596,8 @@ type TreeEntry struct {
 type Tree struct {
 	Machine string      `json:"machine"`
 	Path    events.Path `json:"path"`
-	// Files and Bytes count everything below, recursively.
-	Files   uint64      `json:"files"`
-	Bytes   uint64      `json:"bytes"`
+	// Counts are of everything below, recursively.
+	Counts
 	Dirs    []TreeEntry `json:"dirs"`
 	Entries []File      `json:"entries"`
 	// More is set when files beyond the page exist.
@@ -507,7 +636,7 @@ func (ix *Index) Tree(machine, dir string, limit, offset int) (Tree, error) {
 			}
 			return fmt.Errorf("%s:%s: %w", machine, dir, ErrNotFound)
 		}
-		t.Files, t.Bytes = d.files, d.bytes
+		t.Counts = countsOf(d)
 		// Subdirectories: keys machine 0x00 dir X '/', skipping each one's
 		// own subtree with a seek past it.
 		prefix := dirKey(machine, dir)
@@ -527,8 +656,8 @@ func (ix *Index) Tree(machine, dir string, limit, offset int) (Tree, error) {
 				if err != nil {
 					return err
 				}
-				if sub.files > 0 {
-					t.Dirs = append(t.Dirs, TreeEntry{Name: events.Path(rest[:i]), Path: events.Path(dir + string(rest)), Files: sub.files, Bytes: sub.bytes})
+				if !sub.empty() {
+					t.Dirs = append(t.Dirs, TreeEntry{Name: events.Path(rest[:i]), Path: events.Path(dir + string(rest)), Counts: countsOf(sub)})
 				}
 			}
 			// Past every key that starts with prefix+rest[:i]+"/": '0' is
@@ -555,7 +684,7 @@ func (ix *Index) Tree(machine, dir string, limit, offset int) (Tree, error) {
 			if err != nil {
 				return err
 			}
-			t.Entries = append(t.Entries, File{Machine: machine, File: rec.file(events.Path(dir + string(k[8:]))), Seq: rec.seq, ID: rec.fid})
+			t.Entries = append(t.Entries, fileOf(machine, events.Path(dir+string(k[8:])), &rec))
 			n++
 		}
 		return nil

@@ -28,6 +28,15 @@ type fileRec struct {
 	md5               [16]byte
 	sha1              [20]byte
 	sha256, blake3    [32]byte
+	// With hasMember: the file is a member of an archive (its event's
+	// archive field names one), whatever its path holds. archLen is the
+	// length of the archive file's path, which the member's path begins
+	// with (then "::"); member the raw member names, one per level.
+	archLen   uint64
+	format    string
+	member    []string
+	encrypted bool
+	rot       [32]byte // with hasRot: the sha256 recorded before bit rot
 }
 
 const (
@@ -36,6 +45,8 @@ const (
 	hasSHA256
 	hasBLAKE3
 	hasTarget
+	hasMember
+	hasRot
 )
 
 func (r *fileRec) encode() []byte {
@@ -68,6 +79,22 @@ func (r *fileRec) encode() []byte {
 	if r.has&hasTarget != 0 {
 		b = appendStr(b, r.target)
 	}
+	if r.has&hasMember != 0 {
+		b = binary.AppendUvarint(b, r.archLen)
+		b = appendStr(b, r.format)
+		enc := byte(0)
+		if r.encrypted {
+			enc = 1
+		}
+		b = append(b, enc)
+		b = binary.AppendUvarint(b, uint64(len(r.member)))
+		for _, m := range r.member {
+			b = appendStr(b, m)
+		}
+	}
+	if r.has&hasRot != 0 {
+		b = append(b, r.rot[:]...)
+	}
 	return b
 }
 
@@ -94,6 +121,22 @@ func decodeFileRec(v []byte) (fileRec, error) {
 	}
 	if r.has&hasTarget != 0 {
 		r.target = d.str()
+	}
+	if r.has&hasMember != 0 {
+		r.archLen = d.uv()
+		r.format = d.str()
+		r.encrypted = d.byte1() != 0
+		n := d.uv()
+		if n > maxDepth || n > uint64(len(d.b)) {
+			return fileRec{}, errCorrupt
+		}
+		r.member = make([]string, n)
+		for i := range r.member {
+			r.member[i] = d.str()
+		}
+	}
+	if r.has&hasRot != 0 {
+		copy(r.rot[:], d.bytes(32))
 	}
 	if d.err != nil {
 		return fileRec{}, d.err
@@ -139,6 +182,25 @@ func fileRecOf(f *events.File) (fileRec, error) {
 		}
 		r.has |= h.bit
 	}
+	if r.isLink() {
+		// A link has no content of its own: it is in no duplicate group.
+		r.has &^= hasMD5 | hasSHA1 | hasSHA256 | hasBLAKE3
+	}
+	if f.IsMember() {
+		a := f.Archive
+		if a.Path == "" || !strings.HasPrefix(string(f.Path), string(a.Path)+events.MemberSep) {
+			return r, fmt.Errorf("archive member %q: its path does not begin with its archive's path %q and %q", clip(f.Path.String()), clip(a.Path.String()), events.MemberSep)
+		}
+		if len(a.Member) > maxDepth {
+			return r, fmt.Errorf("archive member nested %d levels deep, over the limit of %d", len(a.Member), maxDepth)
+		}
+		r.has |= hasMember
+		r.archLen, r.format, r.encrypted = uint64(len(a.Path)), a.Format, a.Encrypted
+		r.member = make([]string, len(a.Member))
+		for i, m := range a.Member {
+			r.member[i] = string(m)
+		}
+	}
 	return r, nil
 }
 
@@ -160,6 +222,14 @@ func (r *fileRec) file(path events.Path) events.File {
 	if r.has&hasBLAKE3 != 0 {
 		f.Hashes.BLAKE3 = hex.EncodeToString(r.blake3[:])
 	}
+	if r.has&hasMember != 0 && r.archLen <= uint64(len(path)) {
+		a := &events.Archive{Path: path[:r.archLen], Format: r.format, Encrypted: r.encrypted}
+		a.Member = make([]events.Path, len(r.member))
+		for i, m := range r.member {
+			a.Member[i] = events.Path(m)
+		}
+		f.Archive = a
+	}
 	return f
 }
 
@@ -167,8 +237,39 @@ func (r *fileRec) file(path events.Path) events.File {
 // aggregate.
 func (r *fileRec) isDir() bool { return r.mode&dirModeBit != 0 }
 
-// dirModeBit is io/fs.ModeDir.
-const dirModeBit = 1 << 31
+// isLink reports whether the record is of a symbolic link: counted apart
+// from files, with no size in any sum.
+func (r *fileRec) isLink() bool { return r.mode&linkModeBit != 0 || r.has&hasTarget != 0 }
+
+// isMember reports whether the record is of a file inside an archive, as
+// its event's archive field said: counted apart from files on disk.
+func (r *fileRec) isMember() bool { return r.has&hasMember != 0 }
+
+// dirModeBit is io/fs.ModeDir, linkModeBit io/fs.ModeSymlink.
+const (
+	dirModeBit  = 1 << 31
+	linkModeBit = 1 << 27
+)
+
+// What a record counts as in the directory aggregates.
+const (
+	kindNone   = iota // a directory: counted nowhere
+	kindFile          // a file on disk
+	kindLink          // a symbolic link: counted, no bytes
+	kindMember        // a file inside an archive
+)
+
+func (r *fileRec) kind() int {
+	switch {
+	case r.isDir():
+		return kindNone
+	case r.isLink():
+		return kindLink
+	case r.isMember():
+		return kindMember
+	}
+	return kindFile
+}
 
 func clip(s string) string {
 	if len(s) > 80 {
@@ -178,21 +279,39 @@ func clip(s string) string {
 }
 
 // dirRec is the dirs model's value: the directory's id and its recursive
-// file count and bytes.
+// counts: files on disk and their bytes, symbolic links (no bytes: a link's
+// size is its target's length), and members of archives with their
+// (uncompressed) bytes, which are apart from files so that an archive and
+// what it holds are not counted twice. The last three are left out of the
+// value while all are zero (most directories).
 type dirRec struct {
-	id           uint64
-	files, bytes uint64
+	id                   uint64
+	files, bytes         uint64
+	links                uint64
+	members, memberBytes uint64
 }
+
+// empty reports whether nothing is counted below the directory.
+func (r dirRec) empty() bool { return r.files == 0 && r.links == 0 && r.members == 0 }
 
 func (r dirRec) encode() []byte {
 	b := binary.AppendUvarint(nil, r.id)
 	b = binary.AppendUvarint(b, r.files)
-	return binary.AppendUvarint(b, r.bytes)
+	b = binary.AppendUvarint(b, r.bytes)
+	if r.links == 0 && r.members == 0 && r.memberBytes == 0 {
+		return b
+	}
+	b = binary.AppendUvarint(b, r.links)
+	b = binary.AppendUvarint(b, r.members)
+	return binary.AppendUvarint(b, r.memberBytes)
 }
 
 func decodeDirRec(v []byte) (dirRec, error) {
 	d := dec{b: v}
 	r := dirRec{id: d.uv(), files: d.uv(), bytes: d.uv()}
+	if d.err == nil && len(d.b) > 0 {
+		r.links, r.members, r.memberBytes = d.uv(), d.uv(), d.uv()
+	}
 	return r, d.err
 }
 
@@ -359,10 +478,13 @@ func decodeDeadRec(v []byte) deadRec {
 }
 
 // History values: the event type's code, with movedAway set on the From side
-// of a FileMoved. The codes are on disk, in every index's history: a code
-// never changes meaning, and a new event type takes the next unused one.
-// (They were once each type's position in events.Types, plus one; the
-// values are those, so indexes built then read the same.)
+// of a FileMoved; on the To side (the path the file arrived at) the code is
+// followed by where it came from: uvarint(the From path's directory id) and
+// its name, so a path's history can follow its file back across moves. The
+// codes are on disk, in every index's history: a code never changes
+// meaning, and a new event type takes the next unused one. (They were once
+// each type's position in events.Types, plus one; the values are those, so
+// indexes built then read the same.)
 const (
 	codeScanStarted    byte = 1
 	codeFileScanned    byte = 2
@@ -371,9 +493,37 @@ const (
 	codeFileDeleted    byte = 5
 	codeFileUnreadable byte = 6
 	codeScanCompleted  byte = 7
+	codeFilesForgotten byte = 8
 
 	movedAway = 0x80
 )
+
+// histVal is a decoded history value.
+type histVal struct {
+	code     byte
+	from     bool // the To side of a move, with where it came from
+	fromDir  uint64
+	fromName string
+}
+
+// decodeHistory decodes a history value; ok is false for one it cannot
+// read (then code is 0, an unknown type).
+func decodeHistory(v []byte) (histVal, bool) {
+	if len(v) == 0 {
+		return histVal{}, false
+	}
+	h := histVal{code: v[0]}
+	if len(v) == 1 {
+		return h, true
+	}
+	d := dec{b: v[1:]}
+	h.fromDir = d.uv()
+	if d.err != nil {
+		return histVal{code: h.code}, false
+	}
+	h.from, h.fromName = true, string(d.b)
+	return h, true
+}
 
 var typeCodes = map[events.Type]byte{
 	events.TypeScanStarted:    codeScanStarted,
@@ -383,6 +533,7 @@ var typeCodes = map[events.Type]byte{
 	events.TypeFileDeleted:    codeFileDeleted,
 	events.TypeFileUnreadable: codeFileUnreadable,
 	events.TypeScanCompleted:  codeScanCompleted,
+	events.TypeFilesForgotten: codeFilesForgotten,
 }
 
 var codeTypes = func() map[byte]events.Type {

@@ -18,6 +18,7 @@ func TestHistoryCodes(t *testing.T) {
 		events.TypeFileDeleted:    5,
 		events.TypeFileUnreadable: 6,
 		events.TypeScanCompleted:  7,
+		events.TypeFilesForgotten: 8,
 	}
 	for _, typ := range events.Types {
 		code, ok := typeCodes[typ]

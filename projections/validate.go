@@ -76,6 +76,8 @@ func validate(e *events.Event) (fileRec, error) {
 		return none, checkPath("path", d.Path)
 	case *events.ScanStarted:
 		return none, checkRoot(d.Root)
+	case *events.FilesForgotten:
+		return none, checkRoot(d.Root)
 	case *events.ScanCompleted:
 		if err := checkRoot(d.Root); err != nil {
 			return none, err

@@ -173,6 +173,58 @@ func (s *State) apply(tx *store.Tx, e events.Event) error {
 		return s.put(tx, &d.File)
 	case *events.FileDeleted:
 		return s.remove(tx, string(d.Path))
+	case *events.FilesForgotten:
+		return s.forget(tx, string(d.Root))
+	}
+	return nil
+}
+
+// forget drops every path under root ("" or "/": all of them), archive
+// members too, as the index does on a FilesForgotten: the next scan finds
+// them again as new files (FileScanned), and deletes nothing the index no
+// longer shows.
+func (s *State) forget(tx *store.Tx, root string) error {
+	root = strings.TrimSuffix(root, "/")
+	all := root == ""
+	under := func(dir string) bool { return all || dir == root || strings.HasPrefix(dir, root+"/") }
+	var dirs []string
+	c := tx.Bucket(bucketDirs).Cursor()
+	seek := []byte(root)
+	for k, _ := c.Seek(seek); k != nil && bytes.HasPrefix(k, seek); k, _ = c.Next() {
+		if under(string(k)) {
+			dirs = append(dirs, string(k))
+		}
+	}
+	for _, dir := range dirs {
+		var paths []string
+		prefix := append([]byte(dir), 0)
+		fc := tx.Bucket(bucketFiles).Cursor()
+		for k, _ := fc.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = fc.Next() {
+			name := string(k[len(prefix):])
+			if dir == "/" {
+				paths = append(paths, "/"+name)
+			} else {
+				paths = append(paths, dir+"/"+name)
+			}
+		}
+		for _, p := range paths {
+			if err := s.remove(tx, p); err != nil {
+				return err
+			}
+		}
+	}
+	// Members, keyed by their archive's path.
+	var members [][]byte
+	mc := tx.Bucket(bucketMember).Cursor()
+	for k, _ := mc.Seek(seek); k != nil && bytes.HasPrefix(k, seek); k, _ = mc.Next() {
+		if i := bytes.IndexByte(k, 0); i >= 0 && (all || strings.HasPrefix(string(k[:i]), root+"/")) {
+			members = append(members, bytes.Clone(k))
+		}
+	}
+	for _, k := range members {
+		if err := tx.Bucket(bucketMember).Delete(k); err != nil {
+			return err
+		}
 	}
 	return nil
 }

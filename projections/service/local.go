@@ -271,7 +271,7 @@ func (l *Local) History(ctx context.Context, machine string, p events.Path) ([]H
 	}
 	out := make([]HistoryEvent, 0, len(hs))
 	for _, h := range hs {
-		e := HistoryEvent{Seq: h.Seq, Type: h.Type, MovedAway: h.MovedAway}
+		e := HistoryEvent{Seq: h.Seq, Type: h.Type, MovedAway: h.MovedAway, Path: h.Path}
 		switch {
 		case l.Log == nil:
 			e.Error = "the log was not opened"

@@ -144,6 +144,9 @@ type HistoryEvent struct {
 	Type events.Type `json:"type"`
 	// MovedAway is set on the FileMoved that took the file from the path.
 	MovedAway bool `json:"moved_away,omitempty"`
+	// Path is set on an event of another path, one the file was at before
+	// a move brought it to the path asked about (projections.History).
+	Path events.Path `json:"path,omitempty"`
 	// Stored is when the log stored the event.
 	Stored time.Time `json:"stored,omitzero"`
 	// Event is the event's JSON (see package events).

@@ -276,8 +276,9 @@ func TestNATSCLI(t *testing.T) {
 		}
 		return v
 	}
-	if v := body(run("req", "--raw", "indexer.stats", "")); v["files"] != float64(51) {
-		t.Fatalf("indexer.stats files = %v", v["files"])
+	// 50 files on disk and one archive member, counted apart.
+	if v := body(run("req", "--raw", "indexer.stats", "")); v["files"] != float64(50) || v["archive_members"] != float64(1) {
+		t.Fatalf("indexer.stats files = %v, archive members = %v", v["files"], v["archive_members"])
 	}
 	if v := body(run("req", "--raw", "indexer.find", `{"pattern":"report","machine":"nas1"}`)); v["total"] != float64(1) {
 		t.Fatalf("indexer.find total = %v", v["total"])
