@@ -48,13 +48,13 @@ func (m *Main) runMachines(ctx context.Context, args []string) error {
 
 func printMachines(w io.Writer, ms []projections.Machine) error {
 	p := newPrinter(w, false)
-	p.row("MACHINE", "FILES", "SIZE", "EVENTS", "LAST SCAN", "STATE")
+	p.row("MACHINE", "FILES", "SIZE", "LINKS", "IN ARCHIVES", "EVENTS", "LAST SCAN", "STATE")
 	for _, mc := range ms {
 		last := mc.LastScanEnd
 		if last.IsZero() {
 			last = mc.LastScanStart
 		}
-		p.row(mc.Name, fmt.Sprint(mc.Files), app.Bytes(mc.Bytes), fmt.Sprint(mc.Events), stamp(last), mc.LastScanState)
+		p.row(mc.Name, fmt.Sprint(mc.Files), app.Bytes(mc.Bytes), fmt.Sprint(mc.Links), fmt.Sprint(mc.Members), fmt.Sprint(mc.Events), stamp(last), mc.LastScanState)
 	}
 	return p.flush()
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/indexer/indexer/events"
+	"github.com/indexer/indexer/projections/service/servicetest"
 	"github.com/indexer/indexer/store/storetest"
 )
 
@@ -62,5 +63,38 @@ func TestRotListsFilesWhoseLastVerifyFoundRot(t *testing.T) {
 	// History says what it was, with the digest to look for.
 	if d := describe(ev(rot("/srv/kept")), false); !strings.Contains(d, "BIT ROT") || !strings.Contains(d, "good sha256 "+sha("a")) {
 		t.Fatalf("history of rot: %q", d)
+	}
+}
+
+// TestRotSurvivesAMove: after a verify found bit rot and the file moved,
+// show at the new path still says BIT ROT with the good digest, and
+// history there shows the rot found at the old path.
+func TestRotSurvivesAMove(t *testing.T) {
+	t.Parallel()
+	env := servicetest.MustOpen(t, servicetest.Options{})
+	s := servicetest.NewScan("m1", "/srv", time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC))
+	good := s.File("/srv/a.jpg", 100, "photo")
+	s.Scanned(good)
+	s.Scanned(s.File("/srv/copy.jpg", 100, "photo"))
+	rotten := s.File("/srv/a.jpg", 100, "rotten")
+	rotten.Inode, rotten.MTime = good.Inode, good.MTime
+	s.Changed(rotten, good.Hashes.SHA256, events.ReasonBitRot)
+	moved := rotten
+	moved.Path = "/srv/sub/b.jpg"
+	s.Moved("/srv/a.jpg", moved)
+	env.Publish(t, s.Complete(events.ScanCounts{Added: 2, Changed: 1, Moved: 1})...)
+	env.Close()
+	out := mustRun(t, "show", "/srv/sub/b.jpg", "--data", env.Dir)
+	if !strings.Contains(out, "BIT ROT") || !strings.Contains(out, "good sha256 "+good.Hashes.SHA256) {
+		t.Errorf("show of a rotten file that moved:\n%s", out)
+	}
+	out = mustRun(t, "history", "/srv/sub/b.jpg", "--data", env.Dir)
+	if !strings.Contains(out, "FileScanned at /srv/a.jpg") || !strings.Contains(out, "FileChanged at /srv/a.jpg") ||
+		!strings.Contains(out, "BIT ROT") || !strings.Contains(out, "from /srv/a.jpg") {
+		t.Errorf("history of a rotten file that moved:\n%s", out)
+	}
+	js := mustRun(t, "show", "/srv/sub/b.jpg", "--json", "--data", env.Dir)
+	if !strings.Contains(js, `"bit_rot_recorded_sha256":"`+good.Hashes.SHA256+`"`) {
+		t.Errorf("show --json of a rotten file lacks the recorded sha256:\n%s", js)
 	}
 }

@@ -41,9 +41,9 @@ func (m *Main) runShow(ctx context.Context, args []string) error {
 	if f.BTime != 0 {
 		pr.row("born", fileTime(f.BTime))
 	}
-	if i := strings.Index(string(f.Path), events.MemberSep); i >= 0 && f.Inode == 0 && f.Device == 0 {
+	if f.IsMember() {
 		// An archive member: it has no owner or inode of its own.
-		pr.row("archive", cell(string(f.Path[:i])))
+		pr.row("archive", cell(string(f.Archive.Path)))
 	} else {
 		pr.row("owner", fmt.Sprintf("uid %d, gid %d", f.UID, f.GID))
 		pr.row("inode", fmt.Sprintf("%d on device %d, %s", f.Inode, f.Device, app.Count(f.Nlink, "link", "links")))
@@ -56,7 +56,10 @@ func (m *Main) runShow(ctx context.Context, args []string) error {
 			pr.row(h.name, h.v)
 		}
 	}
-	if good := rotGood(d.History); good != "" {
+	if good := f.BitRot; good != "" || rotGood(d.History) != "" {
+		if good == "" {
+			good = rotGood(d.History) // an index of an older projector
+		}
 		pr.row("BIT ROT", "the last --verify read other content; good sha256 "+good+" (indexer rot)")
 	}
 	if err := pr.flush(); err != nil {
@@ -117,6 +120,10 @@ func printHistory(w io.Writer, hs []service.HistoryEvent, indent string) error {
 		if h.MovedAway {
 			what = "FileMoved (away)"
 		}
+		if h.Path != "" {
+			// The file's life at a path it was moved from.
+			what += " at " + cell(string(h.Path))
+		}
 		detail := h.Error
 		if len(h.Event) > 0 {
 			if ev, err := events.Decode(h.Event); err == nil {
@@ -172,6 +179,16 @@ func describe(ev events.Event, movedAway bool) string {
 		return "gone"
 	case *events.FileUnreadable:
 		return strings.TrimSpace(d.Error)
+	case *events.FilesForgotten:
+		s := "forgotten: left the index (indexer-project forget"
+		if d.Root != "" {
+			s += " --root " + cell(string(d.Root))
+		}
+		s += ")"
+		if d.Reason != "" {
+			s += ": " + d.Reason
+		}
+		return s
 	}
 	return ""
 }

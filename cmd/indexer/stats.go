@@ -10,7 +10,9 @@ import (
 )
 
 const statsAbout = `Prints the index's totals: files, bytes, unique bytes, duplicate groups and
-wasted bytes, per machine, the last scans and how far the index is behind
+wasted bytes, per machine; symbolic links and the members of archives
+are counted apart (a link is no file and its size no bytes; an archive
+file is a file, what it holds is "in archives"), the last scans and how far the index is behind
 the log. Without a running indexer-project it reads index.db alone and does
 not know the log's end ("no projector running"; --json leaves status.last_seq
 and status.lag out): indexer-project status compares the two.`
@@ -55,6 +57,12 @@ func (m *Main) runStats(ctx context.Context, args []string) error {
 	p := newPrinter(m.Stdout, false)
 	p.row("files", fmt.Sprint(st.Files))
 	p.row("size", app.Bytes(st.Bytes))
+	if st.Links > 0 {
+		p.row("links", fmt.Sprintf("%d (symbolic: not files, no size)", st.Links))
+	}
+	if st.Members > 0 {
+		p.row("in archives", fmt.Sprintf("%s, %s uncompressed", app.Count(st.Members, "file", "files"), app.Bytes(st.MemberBytes)))
+	}
 	p.row("unique size", app.Bytes(st.UniqueBytes))
 	groups := app.Count(st.Groups, "group", "groups")
 	// dupes leaves the empty files' group out unless --empty: say which

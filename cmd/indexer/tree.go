@@ -14,7 +14,8 @@ import (
 )
 
 const treeAbout = `Lists a directory: its subdirectories with their recursive file counts and
-sizes, largest first, then its files. Without DIR it lists the machines, or
+sizes, largest first, then its files. Symbolic links and the members of
+archives are counted apart from files ("2 links", "5 in archives, 3 MiB"). Without DIR it lists the machines, or
 with --machine that machine's root. DIR is looked up on --machine, else on
 this host's machine, else on the one machine that has it. An archive file
 as DIR lists its members (ARCHIVE::inner) as a directory.`
@@ -83,12 +84,22 @@ func (m *Main) runTree(ctx context.Context, args []string) error {
 	if qf.json {
 		return newPrinter(m.Stdout, true).obj(t)
 	}
-	fmt.Fprintf(m.Stdout, "%s:%s  %s, %s\n", t.Machine, cell(string(t.Path)), app.Count(t.Files, "file", "files"), app.Bytes(t.Bytes))
+	if t.Files == 0 && t.Links == 0 && t.Members > 0 {
+		// Inside an archive (or a directory of archives' members).
+		fmt.Fprintf(m.Stdout, "%s:%s  %s, %s, all in archives\n", t.Machine, cell(string(t.Path)), app.Count(t.Members, "file", "files"), app.Bytes(t.MemberBytes))
+	} else {
+		fmt.Fprintf(m.Stdout, "%s:%s  %s, %s%s\n", t.Machine, cell(string(t.Path)), app.Count(t.Files, "file", "files"), app.Bytes(t.Bytes), apart(t.Counts, true))
+	}
 	dirs := append([]projections.TreeEntry(nil), t.Dirs...)
-	sort.SliceStable(dirs, func(i, j int) bool { return dirs[i].Bytes > dirs[j].Bytes })
+	sort.SliceStable(dirs, func(i, j int) bool { return dirs[i].Bytes+dirs[i].MemberBytes > dirs[j].Bytes+dirs[j].MemberBytes })
 	p := newPrinter(m.Stdout, false)
 	for _, d := range dirs {
-		p.row(app.Bytes(d.Bytes), app.Count(d.Files, "file", "files"), cell(string(d.Name))+"/")
+		if d.Files == 0 && d.Links == 0 && d.Members > 0 {
+			// Only members: the directory of an archive.
+			p.row(app.Bytes(d.MemberBytes), fmt.Sprintf("%d in archives", d.Members), cell(string(d.Name))+"/")
+			continue
+		}
+		p.row(app.Bytes(d.Bytes), app.Count(d.Files, "file", "files")+apart(d.Counts, false), cell(string(d.Name))+"/")
 	}
 	for _, f := range t.Entries {
 		name := string(f.Path)[len(t.Path):]
@@ -101,6 +112,22 @@ func (m *Main) runTree(ctx context.Context, args []string) error {
 		fmt.Fprintf(m.Stderr, "more files than --limit %d\n", *limit)
 	}
 	return nil
+}
+
+// apart says what counts holds beside files: ", 2 links, 5 in archives
+// (3.00 MiB)"; with sizes false, without the members' size.
+func apart(c projections.Counts, sizes bool) string {
+	s := ""
+	if c.Links > 0 {
+		s += ", " + app.Count(c.Links, "link", "links")
+	}
+	if c.Members > 0 {
+		s += fmt.Sprintf(", %d in archives", c.Members)
+		if sizes {
+			s += " (" + app.Bytes(c.MemberBytes) + ")"
+		}
+	}
+	return s
 }
 
 // archiveTree lists the archive file at p as a directory: the members at
@@ -125,13 +152,16 @@ func archiveTree(ctx context.Context, q service.Queries, machine string, p event
 		if strings.HasPrefix(string(d.Name), prefix) {
 			d.Name = d.Name[len(prefix):]
 			t.Dirs = append(t.Dirs, d)
-			t.Files, t.Bytes = t.Files+d.Files, t.Bytes+d.Bytes
+			t.Files, t.Bytes, t.Links = t.Files+d.Files, t.Bytes+d.Bytes, t.Links+d.Links
+			t.Members, t.MemberBytes = t.Members+d.Members, t.MemberBytes+d.MemberBytes
 		}
 	}
 	for _, f := range all.Entries {
-		if strings.HasPrefix(string(f.Path[len(parent):]), prefix) {
+		// The members of this archive: their archive field says so,
+		// whatever other names hold "::".
+		if f.IsMember() && f.Archive.Path == p {
 			t.Entries = append(t.Entries, f)
-			t.Files, t.Bytes = t.Files+1, t.Bytes+uint64(max(f.Size, 0))
+			t.Members, t.MemberBytes = t.Members+1, t.MemberBytes+uint64(max(f.Size, 0))
 		}
 	}
 	if limit > 0 && len(t.Entries) > limit {

@@ -1,0 +1,51 @@
+package main
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/indexer/indexer/events"
+	"github.com/indexer/indexer/projections/service/servicetest"
+)
+
+// TestLinksAndMembersAreNotFiles: stats, tree and machines count a
+// symbolic link as a link and an archive's members apart from files, and
+// find --archived lists members by their archive field, not a real file
+// whose name holds "::".
+func TestLinksAndMembersAreNotFiles(t *testing.T) {
+	t.Parallel()
+	env := servicetest.MustOpen(t, servicetest.Options{})
+	s := servicetest.NewScan("m1", "/d", time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC))
+	s.Scanned(s.File("/d/a.txt", 1000, "a"))
+	link := s.File("/d/l", 5, "")
+	link.Mode, link.Target, link.Hashes = 0o777|1<<27, "a.txt", events.Hashes{}
+	s.Scanned(link)
+	s.Scanned(s.File("/d/odd::name", 10, "odd"))
+	s.Scanned(s.File("/d/z.zip", 300, "zip"))
+	m := s.File("/d/z.zip::in.txt", 700, "in")
+	m.Inode, m.Device, m.Nlink, m.UID, m.GID = 0, 0, 0, 0, 0
+	m.Archive = &events.Archive{Path: "/d/z.zip", Member: []events.Path{"in.txt"}, Format: "zip"}
+	s.Scanned(m)
+	env.Publish(t, s.Complete(events.ScanCounts{Added: 5})...)
+	env.Close()
+
+	out := mustRun(t, "stats", "--json", "--data", env.Dir)
+	for _, want := range []string{`"files":3,"bytes":1310,"links":1,"archive_members":1,"archive_member_bytes":700`} {
+		if !strings.Contains(out, want) {
+			t.Errorf("stats --json lacks %s:\n%s", want, out)
+		}
+	}
+	out = mustRun(t, "tree", "/d", "--data", env.Dir)
+	if !strings.Contains(out, "m1:/d/  3 files, 1.28 KiB, 1 link, 1 in archives (700 B)") {
+		t.Errorf("tree /d:\n%s", out)
+	}
+	out = mustRun(t, "find", "--archived", "--data", env.Dir)
+	if !strings.Contains(out, "/d/z.zip::in.txt") || strings.Contains(out, "odd::name") {
+		t.Errorf("find --archived:\n%s", out)
+	}
+	out = mustRun(t, "tree", "--data", env.Dir)
+	if !strings.Contains(out, "LINKS") || !strings.Contains(out, "IN ARCHIVES") {
+		t.Errorf("tree (machines):\n%s", out)
+	}
+}
