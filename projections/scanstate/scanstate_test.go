@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/oklog/ulid/v2"
+
 	"github.com/indexer/indexer/events"
 	"github.com/indexer/indexer/projections/scanstate"
 	"github.com/indexer/indexer/scanner"
@@ -293,3 +295,68 @@ func TestArchiveMembers(t *testing.T) {
 		t.Errorf("Len = %d, want the 2 files", n)
 	}
 }
+
+// TestForgetDropsPaths: a FilesForgotten of the machine drops the paths
+// under its root (and no others: /r/dx is not under /r/d), archive members
+// and inodes too, so the next scan records them as new rather than
+// unchanged, and deletes none of them; one without a root drops all.
+func TestForgetDropsPaths(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	scan, now := events.NewID(), time.Now()
+	f := func(p string, ino uint64) events.File {
+		return events.File{Path: events.Path(p), Size: 1, MTime: 1, CTime: 2, Inode: ino, Device: 7,
+			Hashes: events.Hashes{SHA256: fmt.Sprintf("%064x", ino)}}
+	}
+	m := f("/r/d/z.zip::m", 0)
+	m.Archive = &events.Archive{Path: "/r/d/z.zip", Member: []events.Path{"m"}, Format: "zip"}
+	ev := func(machine string, d events.Payload) events.Event { return events.New(machine, scan, now, d) }
+	dir := t.TempDir()
+	l := logOf(t, dir,
+		ev("m", &events.FileScanned{File: f("/r/a", 1)}),
+		ev("m", &events.FileScanned{File: f("/r/d/b", 2)}),
+		ev("m", &events.FileScanned{File: f("/r/d/e/c", 3)}),
+		ev("m", &events.FileScanned{File: f("/r/d/z.zip", 4)}),
+		ev("m", &events.FileScanned{File: m}),
+		ev("m", &events.FileScanned{File: f("/r/dx/c", 5)}),
+		ev("other", &events.FilesForgotten{}),
+		events.New("m", ulid0, now, &events.FilesForgotten{Root: "/r/d"}),
+	)
+	st, err := scanstate.Open(filepath.Join(dir, "st.db"), "m")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if _, err := st.CatchUp(ctx, l, nil); err != nil {
+		t.Fatal(err)
+	}
+	for p, want := range map[string]bool{"/r/a": true, "/r/d/b": false, "/r/d/e/c": false, "/r/d/z.zip": false, "/r/dx/c": true} {
+		if _, ok := st.Get(p); ok != want {
+			t.Errorf("after forgetting /r/d: Get(%s) = %v, want %v", p, ok, want)
+		}
+	}
+	if _, ok := st.Member("/r/d/z.zip", "/r/d/z.zip::m"); ok {
+		t.Error("the member of /r/d/z.zip is still remembered")
+	}
+	if p, _, ok := st.Inode(7, 2); ok {
+		t.Errorf("inode 2 still names %s", p)
+	}
+	var dirs []string
+	st.Dirs("/r", func(d string) error { dirs = append(dirs, d); return nil })
+	if fmt.Sprint(dirs) != "[/r /r/dx]" {
+		t.Errorf("dirs after forgetting /r/d: %v, want /r and /r/dx", dirs)
+	}
+	if err := l.Append(ctx, events.New("m", ulid0, now, &events.FilesForgotten{})); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.CatchUp(ctx, l, nil); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{"/r/a", "/r/dx/c"} {
+		if _, ok := st.Get(p); ok {
+			t.Errorf("after forgetting everything: %s is still remembered", p)
+		}
+	}
+}
+
+var ulid0 = ulid.ULID{} // the operator's events belong to no scan
