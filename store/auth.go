@@ -26,8 +26,9 @@ const (
 	// directory (indexer-project, a standalone scan) and the commands run
 	// beside it on the same data directory.
 	RoleAdmin Role = "admin"
-	// RoleScanner may append the events of one machine (idx.<machine>.>),
-	// hold that machine's scan lease, and read back that machine's events
+	// RoleScanner may append the events of one machine (idx.<machine>.>)
+	// but its FilesForgotten, which only the log's owner publishes, hold
+	// that machine's scan lease, and read back that machine's events
 	// (the scan state's catch-up, the Appender's search). It may not touch
 	// another machine's subjects or lease, nor delete, purge or edit a
 	// stream.
@@ -78,7 +79,7 @@ func (u User) String() string {
 func (u User) Allowed() string {
 	switch u.Role {
 	case RoleScanner:
-		return fmt.Sprintf("this credential (%s) may publish only %s and its own scan lease", u, events.MachineSubjects(u.Name))
+		return fmt.Sprintf("this credential (%s) may publish only %s (but %s, which is the owner's) and its own scan lease", u, events.MachineSubjects(u.Name), events.Subject(u.Name, events.TypeFilesForgotten))
 	case RoleReader:
 		return fmt.Sprintf("this credential (%s) may only ask queries and read the log", u)
 	}
@@ -123,7 +124,11 @@ func (u User) permissions() *server.Permissions {
 				js+"STREAM.MSG.GET."+leaseStream,
 				js+"DIRECT.GET."+leaseStream+"."+lease+u.Name,
 				js+"CONSUMER.CREATE."+DefaultStream+".*."+events.MachineSubjects(u.Name),
-			)},
+			),
+				// Forgetting files is the owner's (indexer-project forget):
+				// a machine cannot hide its own files from the index.
+				Deny: []string{events.Subject(u.Name, events.TypeFilesForgotten)},
+			},
 			Subscribe: &server.SubjectPermission{Allow: []string{u.InboxPrefix() + ".>"}},
 		}
 	case RoleReader:

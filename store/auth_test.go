@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/oklog/ulid/v2"
 
 	"github.com/indexer/indexer/events"
 	"github.com/indexer/indexer/store"
@@ -144,6 +145,10 @@ func TestScannerWritesOnlyItsMachine(t *testing.T) {
 	}
 	if d := time.Since(start); d > 5*time.Second {
 		t.Fatalf("the denial took %s: it waited for acknowledgements", d)
+	}
+	// Not even A's own files may A forget: that is the owner's.
+	if err := l.Append(ctx, events.New("A", ulid.ULID{}, time.Now(), &events.FilesForgotten{})); !errors.Is(err, store.ErrPermission) {
+		t.Fatalf("forgetting A's files as A: %v, want ErrPermission", err)
 	}
 	if _, err := l.AcquireLease(ctx, "B", "forged", 30*time.Second, nil); !errors.Is(err, store.ErrPermission) {
 		t.Fatalf("taking B's lease as A: %v, want ErrPermission", err)
