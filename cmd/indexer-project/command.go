@@ -17,10 +17,13 @@ import (
 // writers and arguments.
 type Main struct {
 	Stdout, Stderr io.Writer
+	// Stdin is where forget reads its confirmation, when it is a
+	// terminal; nil: no terminal.
+	Stdin io.Reader
 }
 
-// NewMain returns a Main writing to the process's stdout and stderr.
-func NewMain() *Main { return &Main{Stdout: os.Stdout, Stderr: os.Stderr} }
+// NewMain returns a Main on the process's stdin, stdout and stderr.
+func NewMain() *Main { return &Main{Stdout: os.Stdout, Stderr: os.Stderr, Stdin: os.Stdin} }
 
 // Run runs the subcommand named by args[0], or run when args start with a
 // flag or are empty.
@@ -34,7 +37,7 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 		fmt.Fprint(m.Stderr, usage, "\n")
 	}
 	args = app.CommandFirst(args, func(s string) bool {
-		return s == "run" || s == "rebuild" || s == "status" || s == "compact" || s == "credentials" || s == "skip" || s == "deadletters" || s == "check" || s == "help"
+		return s == "run" || s == "rebuild" || s == "status" || s == "compact" || s == "credentials" || s == "skip" || s == "deadletters" || s == "check" || s == "forget" || s == "help"
 	})
 	name := "run"
 	if len(args) > 0 && len(args[0]) > 0 && args[0][0] != '-' {
@@ -57,11 +60,13 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 		return (&DeadLettersCommand{Main: m}).Run(ctx, args)
 	case "check":
 		return (&CheckCommand{Main: m}).Run(ctx, args)
+	case "forget":
+		return (&ForgetCommand{Main: m}).Run(ctx, args)
 	case "help":
 		fmt.Fprint(m.Stdout, usage)
 		return nil
 	}
-	return usagef("unknown command %q; the commands are run, rebuild, status, compact, skip, deadletters, credentials and check", name)
+	return usagef("unknown command %q; the commands are run, rebuild, status, compact, skip, deadletters, credentials, check and forget", name)
 }
 
 const usage = `indexer-project folds the indexer's event log into the read models of
@@ -77,6 +82,8 @@ Usage:
   indexer-project credentials add|list|revoke
                                     credentials for scanners on other machines, and readers
   indexer-project check [flags]     read every page of index.db and check it
+  indexer-project forget --machine M [--root DIR]
+                                    take a machine's files (under DIR) out of the current view
 
 Run 'indexer-project COMMAND --help' for a command's flags, 'indexer-project
 --version' for the version.
