@@ -27,6 +27,11 @@ func simulate(tb testing.TB, log *store.Log, seed uint64, steps int) ([]*simtree
 			for range steps / 3 / (1 + round%2) {
 				evs = append(evs, tr.Step())
 			}
+			if round == 1 {
+				// The operator forgets a directory; later steps add files
+				// to it again.
+				evs = append(evs, tr.Forget())
+			}
 			evs = append(evs, tr.EndScan())
 		}
 	}

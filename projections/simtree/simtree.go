@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/oklog/ulid/v2"
@@ -182,6 +183,34 @@ func (t *Tree) Step() events.Event {
 	default:
 		return t.event(&events.FileUnreadable{Path: f.Path, Error: "permission denied"})
 	}
+}
+
+// Forget returns the operator's FilesForgotten of a random directory
+// just below /data/ (of /data itself while there is none) and drops the
+// files under it from the truth. It belongs to no scan.
+func (t *Tree) Forget() events.Event {
+	root := t.dirs[0]
+	var top []string
+	for _, d := range t.dirs[1:] {
+		if strings.Count(d, "/") == 3 {
+			top = append(top, d)
+		}
+	}
+	if len(top) > 0 {
+		root = top[t.rng.IntN(len(top))]
+	}
+	var gone []events.Path
+	for _, p := range t.paths {
+		if strings.HasPrefix(string(p), root) {
+			gone = append(gone, p)
+		}
+	}
+	for _, p := range gone {
+		t.drop(p)
+	}
+	e := t.event(&events.FilesForgotten{Root: events.Path(strings.TrimSuffix(root, "/")), Reason: "simulated"})
+	e.Scan = ulid.ULID{}
+	return e
 }
 
 // Walk returns n FileScanned events of new files in walk order: directories
