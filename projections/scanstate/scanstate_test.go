@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"testing"
 	"time"
 
@@ -360,3 +361,75 @@ func TestForgetDropsPaths(t *testing.T) {
 }
 
 var ulid0 = ulid.ULID{} // the operator's events belong to no scan
+
+// TestScanAfterForget: after the operator forgets a directory, the next
+// scan of the machine records the files still there as new and deletes
+// nothing, also where a file went away meanwhile; the index then holds
+// what the disk does.
+func TestScanAfterForget(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	dir, root := t.TempDir(), t.TempDir()
+	for _, p := range []string{"a", "sub/b", "sub/c", "subx/d"} {
+		full := filepath.Join(root, p)
+		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(full, []byte(p), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	l := storetest.MustOpenLog(t, storetest.MustOpenServer(t, dir, true))
+	st, err := scanstate.Open(filepath.Join(dir, "st.db"), "m")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	scan := func() []string {
+		t.Helper()
+		if _, err := st.CatchUp(ctx, l, nil); err != nil {
+			t.Fatal(err)
+		}
+		info, err := l.Info(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := &scanner.Scanner{Machine: "m", State: st, Sink: l.NewAppender()}
+		if _, err := s.Scan(ctx, root); err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		if _, err := l.Replay(ctx, info.LastSeq+1, "", func(r store.Record) error {
+			e, err := events.Decode(r.Data)
+			if err != nil {
+				return err
+			}
+			switch d := e.Data.(type) {
+			case *events.FileScanned:
+				out = append(out, "scanned "+string(d.Path)[len(root):])
+			case *events.FileDeleted:
+				out = append(out, "deleted "+string(d.Path)[len(root):])
+			case *events.FileChanged, *events.FileMoved:
+				out = append(out, string(e.Type))
+			}
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		slices.Sort(out)
+		return out
+	}
+	scan()
+	if err := l.Append(ctx, events.New("m", ulid0, time.Now(), &events.FilesForgotten{Root: events.Path(root + "/sub")})); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(filepath.Join(root, "sub/c")); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := fmt.Sprint(scan()), "[scanned /sub/b]"; got != want {
+		t.Fatalf("the scan after forgetting %s/sub stored %s, want %s: the files there anew, nothing deleted", root, got, want)
+	}
+	if got := scan(); len(got) != 0 {
+		t.Fatalf("a rescan stored %v, want nothing", got)
+	}
+}
