@@ -92,9 +92,13 @@
 //
 //	files     dirID(8) name -> meta: size, mode, times, inode, device, links,
 //	          owner, link target, md5/sha1/sha256/blake3 in binary, file id,
-//	          the seq that last set it (about 100 bytes)
+//	          the seq that last set it (about 100 bytes); for an archive
+//	          member its archive (the length of the archive's path, format,
+//	          raw member names); the sha256 recorded before bit rot while
+//	          the file holds what the verify read
 //	fids      fileID(8) -> dirID, name; a file keeps its id when it moves
-//	dirs      machine 0x00 dir/ -> dirID, recursive files and bytes
+//	dirs      machine 0x00 dir/ -> dirID, recursive files and bytes on disk,
+//	          then (when any is not 0) links, archive members and their bytes
 //	dirids    dirID(8) -> machine 0x00 dir/
 //	by-hash   sha256 uv(machineID) uv(device) uv(inode) uv(fileID) -> nothing;
 //	          only for content that two or more files hold
@@ -105,7 +109,8 @@
 //	names-new the same for ids at or above it: the lists' tails, which every
 //	          batch touches, kept together; appended to names every 65,536
 //	          file ids
-//	history   dirID(8) name 0x00 seq(8) -> event type (0x80: moved away)
+//	history   dirID(8) name 0x00 seq(8) -> event type (0x80: moved away);
+//	          a move's arrival adds where from: uv(dirID), name
 //	machines  machine -> ids, counts, first and last event, last scan
 //	scans     scan ULID -> machine, root, state, counts, sequences
 //	dead      seq(8) -> subject, reason
@@ -152,7 +157,19 @@
 //   - Directories are never removed from dirs and dirids (history keys refer
 //     to their ids); Tree hides those holding no files.
 //   - The scanner's directory entries (mode with fs.ModeDir) are kept in files
-//     and history but count in no aggregate.
+//     and history but count in no aggregate. A symbolic link counts as a
+//     link, never a file, and adds no bytes (its size is its target's
+//     length); its event's digests, if any, are dropped. An archive member
+//     (an event with File.Archive naming one, whatever its path holds)
+//     counts apart from files, so that the archive file, a file, and what
+//     it holds are not counted twice; Stats.UniqueBytes covers both, as the
+//     duplicate groups do.
+//   - FilesForgotten removes a machine's files under a root from every
+//     model at once (each with a history entry), in the batch that holds
+//     it: forgetting a million files costs a batch of a million removals.
+//   - History follows a file back across its moves through the arrival
+//     entries, up to 1,000 moves, and stops at the end of an earlier life
+//     of a path (a deletion, a move away, a forget).
 //   - Path search (FindQuery.Path), regexps and patterns shorter than three
 //     bytes read every file name: about a second per few million files.
 //   - Find counts at most DefaultTotalLimit matches unless told otherwise

@@ -18,9 +18,9 @@ var (
 	bucketDupes    = []byte("dupes")    // sha256 -> groupRec, only for count >= 2
 	bucketGroups   = []byte("groups")   // 'w'|'c'|'s' be64(wasted|count|size) sha256 -> nil
 	bucketNames    = []byte("names")    // trigram(3) be64(first fileID) -> uvarint gaps; also md5/sha1 prefixes
-	bucketDirs     = []byte("dirs")     // machine 0x00 dirpath -> dirRec
+	bucketDirs     = []byte("dirs")     // machine 0x00 dirpath -> dirRec (files, links, members apart)
 	bucketDirIDs   = []byte("dirids")   // be64(dirID) -> machine 0x00 dirpath
-	bucketHistory  = []byte("history")  // dirID(8) name 0x00 be64(seq) -> type code
+	bucketHistory  = []byte("history")  // dirID(8) name 0x00 be64(seq) -> type code [uv(from dirID) from name]
 	bucketMachines = []byte("machines") // machine -> machineRec
 	bucketScans    = []byte("scans")    // scan ULID(16) -> scanRec
 	bucketDead     = []byte("dead")     // be64(seq) -> deadRec
