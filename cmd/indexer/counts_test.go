@@ -49,3 +49,13 @@ func TestLinksAndMembersAreNotFiles(t *testing.T) {
 		t.Errorf("tree (machines):\n%s", out)
 	}
 }
+
+// TestDescribeForgotten: history says a file was forgotten, under which
+// root and why.
+func TestDescribeForgotten(t *testing.T) {
+	t.Parallel()
+	e := events.New("m1", [16]byte{}, time.Now(), &events.FilesForgotten{Root: "/srv/old", Reason: "sold the disk"})
+	if d := describe(e, false); !strings.Contains(d, "forgotten") || !strings.Contains(d, "--root /srv/old") || !strings.Contains(d, "sold the disk") {
+		t.Fatalf("describe(FilesForgotten) = %q", d)
+	}
+}
