@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/indexer/indexer/cmd/internal/app"
@@ -16,8 +17,9 @@ while size, times and inode did not (a FileChanged with reason
 content-without-metadata), and that hold that content still. Each comes
 with the sha256 recorded before, the good content's: 'indexer find --hash'
 with it finds the good copies. A file whose content changes again (a
-restore), or that is deleted, leaves the list; one that moves takes its
-rot along. It reads the log's changes, moves and deletions.`
+restore), or that is deleted or forgotten (indexer-project forget), leaves
+the list; one that moves takes its rot along. It reads the log's changes,
+moves, deletions and forgets.`
 
 // rotFile is a file whose last content event is bit rot.
 type rotFile struct {
@@ -92,7 +94,7 @@ func rotten(ctx context.Context, log *store.Log, machine string) ([]rotFile, err
 		ev  events.Event
 	}
 	var evs []rec
-	for _, t := range []events.Type{events.TypeFileChanged, events.TypeFileMoved, events.TypeFileDeleted} {
+	for _, t := range []events.Type{events.TypeFileChanged, events.TypeFileMoved, events.TypeFileDeleted, events.TypeFilesForgotten} {
 		subject := events.SubjectPrefix + "." + machine + "." + events.Kind(t)
 		if _, err := log.Replay(ctx, 1, subject, func(r store.Record) error {
 			if e, err := events.Decode(r.Data); err == nil {
@@ -125,6 +127,13 @@ func rotten(ctx context.Context, log *store.Log, machine string) ([]rotFile, err
 			}
 		case *events.FileDeleted:
 			delete(rot, key{r.ev.Machine, string(d.Path)})
+		case *events.FilesForgotten:
+			root := strings.TrimSuffix(string(d.Root), "/") + "/"
+			for k := range rot {
+				if k.machine == r.ev.Machine && strings.HasPrefix(k.path, root) {
+					delete(rot, k)
+				}
+			}
 		}
 	}
 	out := make([]rotFile, 0, len(rot))

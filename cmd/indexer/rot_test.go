@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/oklog/ulid/v2"
+
 	"github.com/indexer/indexer/events"
 	"github.com/indexer/indexer/projections/service/servicetest"
 	"github.com/indexer/indexer/store/storetest"
@@ -40,6 +42,9 @@ func TestRotListsFilesWhoseLastVerifyFoundRot(t *testing.T) {
 		ev(&events.FileChanged{File: file("/srv/restored", sha("a")), PrevSHA256: sha("b"), Reason: events.ReasonContent}),
 		ev(&events.FileDeleted{Path: "/srv/gone"}),
 		ev(&events.FileMoved{From: "/srv/moved", File: file("/srv/sub/moved", sha("b"))}),
+		ev(&events.FileScanned{File: file("/srv2/forgotten", sha("a"))}),
+		ev(rot("/srv2/forgotten")),
+		events.New("nas1", ulid.ULID{}, now, &events.FilesForgotten{Root: "/srv2"}),
 	)
 	var out, errb bytes.Buffer
 	m := &Main{Stdout: &out, Stderr: &errb}
