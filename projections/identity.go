@@ -106,18 +106,17 @@ func (u *unit) dir(machine, path string) *dirEnt {
 // archive member (a directory counts nowhere). The sums saturate (see
 // satAdd): a hostile size cannot wrap them.
 func (u *unit) bump(d *dirEnt, add bool, rec *fileRec) {
-	var n, b *uint64
-	size := rec.size
+	kind, size := rec.kind(), rec.size
+	if kind == kindNone {
+		return
+	}
 	for d != nil {
-		switch rec.kind() {
-		case kindFile:
-			n, b = &d.rec.files, &d.rec.bytes
+		n, b := &d.rec.files, &d.rec.bytes
+		switch kind {
 		case kindLink:
-			n, b, size = &d.rec.links, nil, 0
+			n, b = &d.rec.links, nil
 		case kindMember:
 			n, b = &d.rec.members, &d.rec.memberBytes
-		default:
-			return
 		}
 		if add {
 			*n = satAdd(*n, 1)
