@@ -369,13 +369,14 @@ func (u *unit) fileMoved(m *machEnt, d *events.FileMoved, rec fileRec, seq uint6
 // whose sha256 was recorded before (prev, in hex). A digest that does not
 // decode marks nothing.
 func setRot(rec *fileRec, prev string) {
+	var good [32]byte
 	if len(prev) != 64 {
 		return
 	}
-	if _, err := hex.Decode(rec.rot[:], []byte(prev)); err != nil {
-		rec.rot = [32]byte{}
+	if _, err := hex.Decode(good[:], []byte(prev)); err != nil {
 		return
 	}
+	rec.own().rot = good
 	rec.has |= hasRot
 }
 
@@ -388,7 +389,7 @@ func keepRot(rec, old *fileRec) {
 		return
 	}
 	if rec.has&hasSHA256 != 0 && old.has&hasSHA256 != 0 && rec.sha256 == old.sha256 {
-		rec.rot, rec.has = old.rot, rec.has|hasRot
+		rec.own().rot, rec.has = old.x.rot, rec.has|hasRot
 	}
 }
 

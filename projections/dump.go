@@ -164,13 +164,13 @@ func dumpLine(r *reader, bucket, k, v []byte) (string, error) {
 func dumpExtra(r *fileRec) string {
 	s := ""
 	if r.has&hasMember != 0 {
-		s += fmt.Sprintf(" archive=%d/%s/%q", r.archLen, r.format, r.member)
-		if r.encrypted {
+		s += fmt.Sprintf(" archive=%d/%s/%q", r.x.archLen, r.x.format, r.x.member)
+		if r.x.encrypted {
 			s += "/encrypted"
 		}
 	}
 	if r.has&hasRot != 0 {
-		s += fmt.Sprintf(" rot=%x", r.rot)
+		s += fmt.Sprintf(" rot=%x", r.x.rot)
 	}
 	return s
 }

@@ -54,7 +54,7 @@ type File struct {
 func fileOf(machine string, path events.Path, rec *fileRec) File {
 	f := File{Machine: machine, File: rec.file(path), Seq: rec.seq, ID: rec.fid}
 	if rec.has&hasRot != 0 {
-		f.BitRot = hex.EncodeToString(rec.rot[:])
+		f.BitRot = hex.EncodeToString(rec.x.rot[:])
 	}
 	return f
 }

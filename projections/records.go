@@ -28,6 +28,14 @@ type fileRec struct {
 	md5               [16]byte
 	sha1              [20]byte
 	sha256, blake3    [32]byte
+	// x holds what few records have (hasMember, hasRot), apart, so the
+	// records a batch holds stay small. It is shared by copies of the
+	// record: change it only through own.
+	x *fileExt
+}
+
+// fileExt is the rare part of a fileRec.
+type fileExt struct {
 	// With hasMember: the file is a member of an archive (its event's
 	// archive field names one), whatever its path holds. archLen is the
 	// length of the archive file's path, which the member's path begins
@@ -37,6 +45,17 @@ type fileRec struct {
 	member    []string
 	encrypted bool
 	rot       [32]byte // with hasRot: the sha256 recorded before bit rot
+}
+
+// own returns r's fileExt to change: a copy of the one r shares with
+// other copies of the record, or a new one.
+func (r *fileRec) own() *fileExt {
+	x := &fileExt{}
+	if r.x != nil {
+		*x = *r.x
+	}
+	r.x = x
+	return x
 }
 
 const (
@@ -80,20 +99,21 @@ func (r *fileRec) encode() []byte {
 		b = appendStr(b, r.target)
 	}
 	if r.has&hasMember != 0 {
-		b = binary.AppendUvarint(b, r.archLen)
-		b = appendStr(b, r.format)
+		x := r.x
+		b = binary.AppendUvarint(b, x.archLen)
+		b = appendStr(b, x.format)
 		enc := byte(0)
-		if r.encrypted {
+		if x.encrypted {
 			enc = 1
 		}
 		b = append(b, enc)
-		b = binary.AppendUvarint(b, uint64(len(r.member)))
-		for _, m := range r.member {
+		b = binary.AppendUvarint(b, uint64(len(x.member)))
+		for _, m := range x.member {
 			b = appendStr(b, m)
 		}
 	}
 	if r.has&hasRot != 0 {
-		b = append(b, r.rot[:]...)
+		b = append(b, r.x.rot[:]...)
 	}
 	return b
 }
@@ -123,20 +143,24 @@ func decodeFileRec(v []byte) (fileRec, error) {
 		r.target = d.str()
 	}
 	if r.has&hasMember != 0 {
-		r.archLen = d.uv()
-		r.format = d.str()
-		r.encrypted = d.byte1() != 0
+		x := r.own()
+		x.archLen = d.uv()
+		x.format = d.str()
+		x.encrypted = d.byte1() != 0
 		n := d.uv()
 		if n > maxDepth || n > uint64(len(d.b)) {
 			return fileRec{}, errCorrupt
 		}
-		r.member = make([]string, n)
-		for i := range r.member {
-			r.member[i] = d.str()
+		x.member = make([]string, n)
+		for i := range x.member {
+			x.member[i] = d.str()
 		}
 	}
 	if r.has&hasRot != 0 {
-		copy(r.rot[:], d.bytes(32))
+		if r.x == nil {
+			r.x = &fileExt{}
+		}
+		copy(r.x.rot[:], d.bytes(32))
 	}
 	if d.err != nil {
 		return fileRec{}, d.err
@@ -195,10 +219,11 @@ func fileRecOf(f *events.File) (fileRec, error) {
 			return r, fmt.Errorf("archive member nested %d levels deep, over the limit of %d", len(a.Member), maxDepth)
 		}
 		r.has |= hasMember
-		r.archLen, r.format, r.encrypted = uint64(len(a.Path)), a.Format, a.Encrypted
-		r.member = make([]string, len(a.Member))
+		x := r.own()
+		x.archLen, x.format, x.encrypted = uint64(len(a.Path)), a.Format, a.Encrypted
+		x.member = make([]string, len(a.Member))
 		for i, m := range a.Member {
-			r.member[i] = string(m)
+			x.member[i] = string(m)
 		}
 	}
 	return r, nil
@@ -222,10 +247,10 @@ func (r *fileRec) file(path events.Path) events.File {
 	if r.has&hasBLAKE3 != 0 {
 		f.Hashes.BLAKE3 = hex.EncodeToString(r.blake3[:])
 	}
-	if r.has&hasMember != 0 && r.archLen <= uint64(len(path)) {
-		a := &events.Archive{Path: path[:r.archLen], Format: r.format, Encrypted: r.encrypted}
-		a.Member = make([]events.Path, len(r.member))
-		for i, m := range r.member {
+	if x := r.x; r.has&hasMember != 0 && x.archLen <= uint64(len(path)) {
+		a := &events.Archive{Path: path[:x.archLen], Format: x.format, Encrypted: x.encrypted}
+		a.Member = make([]events.Path, len(x.member))
+		for i, m := range x.member {
 			a.Member[i] = events.Path(m)
 		}
 		f.Archive = a
