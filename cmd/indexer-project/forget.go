@@ -58,7 +58,9 @@ The scan state of M forgets them too: a later scan of M records what it
 finds there as new files, and deletes nothing.
 
 It says what it will forget and asks before it does, on a terminal;
-elsewhere it needs --yes. Only the log's owner may forget: this data
+elsewhere it needs --yes. It holds the machine's scan lease while it
+publishes: beside a running scan of M it fails (exit 11) until the scan
+ends. Only the log's owner may forget: this data
 directory's own credential, or beside a running indexer-project through
 it (a scanner's credential is refused). Without a running indexer-project
 it also brings index.db up to date.
@@ -127,6 +129,15 @@ func (c *ForgetCommand) Run(ctx context.Context, args []string) error {
 			return err
 		}
 	}
+	// The machine's scan lease keeps its scans out while the event is
+	// published: a scan's state writer takes every event of its machine
+	// up to its last one for its own, and would skip this one.
+	host, _ := os.Hostname()
+	lease, err := env.Log.AcquireLease(ctx, c.machine, fmt.Sprintf("indexer-project forget (PID %d on %s)", os.Getpid(), host), store.DefaultLeaseTTL, nil)
+	if err != nil {
+		return fmt.Errorf("forget waits for the scan of %s to end: %w", c.machine, err)
+	}
+	defer lease.Release(context.WithoutCancel(ctx))
 	var seq uint64
 	a := env.Log.NewAppender()
 	a.OnStored = func(s uint64, _ events.Event) { seq = s }

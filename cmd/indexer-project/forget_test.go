@@ -111,6 +111,23 @@ func TestForgetBesideARunningProjector(t *testing.T) {
 	url := startInProcess(t, dir)
 	var ok map[string]any
 	getJSON(t, url+"/ready", 200, &ok)
+	// A scan of m2 holds its lease: forget waits for it to end.
+	env, err := app.Open(context.Background(), app.Config{DataDir: dir}, app.OpenOptions{Owner: "test", AllowClient: true}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer env.Close()
+	lease, err := env.Log.AcquireLease(context.Background(), "m2", "the scan of m2", 30*time.Second, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = runMain(t, "forget", "--data", dir, "--machine", "m2", "--yes")
+	if app.ExitCode(err) != app.ExitLocked || !strings.Contains(err.Error(), "the scan of m2") {
+		t.Fatalf("forget during a scan of m2: %v, want exit %d naming the scan", err, app.ExitLocked)
+	}
+	if err := lease.Release(context.Background()); err != nil {
+		t.Fatal(err)
+	}
 	out, err := runMain(t, "forget", "--data", dir, "--machine", "m2", "--yes")
 	if err != nil || !strings.Contains(out, "forgot 1 file (10 B) of machine m2") || !strings.Contains(out, "the running indexer-project applies it") {
 		t.Fatalf("forget beside indexer-project: %v\n%s", err, out)
