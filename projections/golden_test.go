@@ -132,6 +132,14 @@ var scenarios = map[string]func(tb testing.TB) []step{
 		m2 := file("/data/a.zip::in.tar::caf\xe9", 5, 2, 0)
 		m2.Hashes = events.Hashes{}
 		m2.Archive = &events.Archive{Path: "/data/a.zip", Member: []events.Path{"in.tar", "caf\xe9"}, Format: "tar", Encrypted: true}
+		// A tar's hard link entry (a target, no link mode) is a member; a
+		// symbolic link in an archive is a link.
+		hard := file("/data/a.zip::in.tar::hard", 5, 5, 0)
+		hard.Target = "caf\xe9"
+		hard.Archive = &events.Archive{Path: "/data/a.zip", Member: []events.Path{"in.tar", "hard"}, Format: "tar"}
+		sym := file("/data/a.zip::sym", 3, 0, 0)
+		sym.Mode, sym.Target = 0o777|1<<27, "photo.jpg"
+		sym.Archive = &events.Archive{Path: "/data/a.zip", Member: []events.Path{"sym"}, Format: "zip"}
 		bad := file("/data/b.zip::x", 5, 2, 0)
 		bad.Archive = &events.Archive{Path: "/data/other.zip", Member: []events.Path{"x"}, Format: "zip"}
 		good, rotten := file("/data/photo.jpg", 70, 1, 12), file("/data/photo.jpg", 70, 3, 12)
@@ -140,6 +148,8 @@ var scenarios = map[string]func(tb testing.TB) []step{
 			evStep(g.ev(&events.FileScanned{File: zip})),
 			evStep(g.ev(&events.FileScanned{File: m1})),
 			evStep(g.ev(&events.FileScanned{File: m2})),
+			evStep(g.ev(&events.FileScanned{File: hard})),
+			evStep(g.ev(&events.FileScanned{File: sym})),
 			evStep(g.ev(&events.FileScanned{File: bad})),
 			evStep(g.ev(&events.FileScanned{File: file("/data/odd::name", 5, 4, 13)})),
 			evStep(g.ev(&events.FileScanned{File: good})),

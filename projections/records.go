@@ -206,10 +206,6 @@ func fileRecOf(f *events.File) (fileRec, error) {
 		}
 		r.has |= h.bit
 	}
-	if r.isLink() {
-		// A link has no content of its own: it is in no duplicate group.
-		r.has &^= hasMD5 | hasSHA1 | hasSHA256 | hasBLAKE3
-	}
 	if f.IsMember() {
 		a := f.Archive
 		if a.Path == "" || !strings.HasPrefix(string(f.Path), string(a.Path)+events.MemberSep) {
@@ -225,6 +221,10 @@ func fileRecOf(f *events.File) (fileRec, error) {
 		for i, m := range a.Member {
 			x.member[i] = string(m)
 		}
+	}
+	if r.isLink() {
+		// A link has no content of its own: it is in no duplicate group.
+		r.has &^= hasMD5 | hasSHA1 | hasSHA256 | hasBLAKE3
 	}
 	return r, nil
 }
@@ -264,7 +264,13 @@ func (r *fileRec) isDir() bool { return r.mode&dirModeBit != 0 }
 
 // isLink reports whether the record is of a symbolic link: counted apart
 // from files, with no size in any sum.
-func (r *fileRec) isLink() bool { return r.mode&linkModeBit != 0 || r.has&hasTarget != 0 }
+//
+// A target without the mode bit is a link too, outside archives; a member
+// of an archive with a target and no mode bit is a hard link entry of a
+// tar, which names another member: a member.
+func (r *fileRec) isLink() bool {
+	return r.mode&linkModeBit != 0 || r.has&hasTarget != 0 && r.has&hasMember == 0
+}
 
 // isMember reports whether the record is of a file inside an archive, as
 // its event's archive field said: counted apart from files on disk.
