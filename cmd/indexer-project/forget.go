@@ -93,6 +93,17 @@ func (c *ForgetCommand) Run(ctx context.Context, args []string) error {
 			c.root = "" // every file of the machine
 		}
 	}
+	if c.cfg.Server == "" {
+		// Nothing to forget in a directory that holds no log: do not
+		// create one (a mistyped --data).
+		if err := c.cfg.Check(); err != nil {
+			return err
+		}
+		dir := c.cfg.Dir()
+		if _, err := os.Stat(dir.ServerURLPath()); !dir.HasLog() && err != nil {
+			return usagef("no log in %s: point --data (or INDEXER_DATA) at the data directory whose index holds machine %s", c.cfg.DataDir, c.machine)
+		}
+	}
 	logger := c.cfg.Logger(c.Stderr)
 	env, err := app.Open(ctx, c.cfg, app.OpenOptions{Owner: "indexer-project forget", AllowClient: true}, logger)
 	if err != nil {

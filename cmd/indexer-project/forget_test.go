@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -58,6 +59,13 @@ func TestForget(t *testing.T) {
 	_, err := runMain(t, "forget", "--data", dir, "--machine", "m1", "--root", "/d/sub")
 	if app.ExitCode(err) != app.ExitUsage || !strings.Contains(err.Error(), "--yes") || !strings.Contains(err.Error(), "1 file (10 B), 1 link of machine m1 under /d/sub") {
 		t.Fatalf("forget without --yes: %v, want a usage error asking for --yes and saying what", err)
+	}
+	missing := filepath.Join(t.TempDir(), "typo")
+	if _, err := runMain(t, "forget", "--data", missing, "--machine", "m1", "--yes"); app.ExitCode(err) != app.ExitUsage || !strings.Contains(err.Error(), "no log in") {
+		t.Fatalf("forget in a directory without a log: %v, want a usage error", err)
+	}
+	if _, err := os.Stat(missing); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("forget created %s: %v", missing, err)
 	}
 	if _, err := runMain(t, "forget", "--data", dir, "--machine", "m3", "--yes"); !errors.Is(err, projections.ErrNotFound) {
 		t.Fatalf("forget of an unknown machine: %v, want ErrNotFound", err)
