@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/oklog/ulid/v2"
+	"golang.org/x/sys/unix"
 
 	"github.com/indexer/indexer/cmd/internal/app"
 	"github.com/indexer/indexer/events"
@@ -239,6 +240,9 @@ func (c *ForgetCommand) counts(ctx context.Context, q service.Queries) (projecti
 	if err != nil {
 		return projections.Counts{}, err
 	}
+	if t.Counts == (projections.Counts{}) {
+		return projections.Counts{}, fmt.Errorf("%s on %s: %w: no file of the machine is left under it (gone, or forgotten already)", c.root, c.machine, projections.ErrNotFound)
+	}
 	return t.Counts, nil
 }
 
@@ -271,12 +275,13 @@ func (c *ForgetCommand) confirm(what string) error {
 	return nil
 }
 
-// isTerminal reports whether r is a character device (a terminal).
+// isTerminal reports whether r is a terminal (not merely a character
+// device: /dev/null is one).
 func isTerminal(r io.Reader) bool {
 	f, ok := r.(*os.File)
 	if !ok {
 		return false
 	}
-	st, err := f.Stat()
-	return err == nil && st.Mode()&os.ModeCharDevice != 0
+	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
+	return err == nil
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -76,6 +77,17 @@ func TestForget(t *testing.T) {
 	if _, err := runMain(t, "forget", "--data", dir, "--machine", "m1", "--root", "d", "--yes"); app.ExitCode(err) != app.ExitUsage {
 		t.Fatalf("forget of a relative root: %v, want a usage error", err)
 	}
+	// Standard input that is not a terminal, even a character device, is
+	// not asked.
+	null, err := os.Open(os.DevNull)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer null.Close()
+	err = (&Main{Stdin: null, Stdout: io.Discard, Stderr: io.Discard}).Run(context.Background(), []string{"forget", "--data", dir, "--machine", "m1"})
+	if app.ExitCode(err) != app.ExitUsage || !strings.Contains(err.Error(), "--yes") {
+		t.Fatalf("forget with /dev/null as input: %v, want a usage error asking for --yes", err)
+	}
 	out, err := runMain(t, "forget", "--data", dir, "--machine", "m1", "--root", "/d/sub/", "--yes", "--json", "--reason", "sold")
 	if err != nil {
 		t.Fatal(err)
@@ -86,6 +98,9 @@ func TestForget(t *testing.T) {
 	}
 	if got.Machine != "m1" || got.Root != "/d/sub" || got.Files != 1 || got.Links != 1 || got.Seq != before+1 || !got.Indexed {
 		t.Fatalf("forget --json: %s", out)
+	}
+	if _, err := runMain(t, "forget", "--data", dir, "--machine", "m1", "--root", "/d/sub", "--yes"); !errors.Is(err, projections.ErrNotFound) {
+		t.Fatalf("forgetting /d/sub again: %v, want ErrNotFound: nothing is left there", err)
 	}
 	ix := openIndex(t, store.Dir(dir).IndexPath())
 	if _, err := ix.Lookup("m1", "/d/sub/b"); !errors.Is(err, projections.ErrNotFound) {
