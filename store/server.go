@@ -265,11 +265,25 @@ func (a *slogAdapter) Tracef(f string, v ...any)  { a.l.Debug(fmt.Sprintf(f, v..
 // nats.go's buffer: a buffered resend would reach the server only after the
 // outage, when its deduplication window may have passed (see Appender).
 //
+// The client pings its server every PingInterval and gives the server up
+// after MaxPingsOutstanding unanswered pings: a server that froze (a
+// stopped process, a machine gone without closing its sockets) is left for
+// another URL within about three intervals. nats.go's default, a ping
+// every two minutes, kept a client on a frozen cluster node for the whole
+// of a 200 s test; with 1 s pings it failed over after 4.2 s.
+//
 // A permissions violation the server reports on the connection fails the
 // append or request that caused it at once with a *PermissionError.
 func Dial(ctx context.Context, urls, name string, extra ...nats.Option) (*nats.Conn, error) {
 	return DialAs(ctx, urls, name, ClientAuth{}, extra...)
 }
+
+// PingInterval and MaxPingsOutstanding are how Dial's connections notice
+// a frozen server (see Dial).
+const (
+	PingInterval        = 2 * time.Second
+	MaxPingsOutstanding = 2
+)
 
 // DialAs is Dial with a credential and the certificate authorities to
 // trust. A server that refuses the credential is ErrPermission.
@@ -286,6 +300,8 @@ func DialAs(ctx context.Context, urls, name string, auth ClientAuth, extra ...na
 		nats.ReconnectBufSize(-1),
 		nats.RetryOnFailedConnect(false),
 		nats.Timeout(5 * time.Second),
+		nats.PingInterval(PingInterval),
+		nats.MaxPingsOutstanding(MaxPingsOutstanding),
 	}, w.options()...)
 	authOpts, err := auth.options()
 	if err != nil {
