@@ -18,7 +18,14 @@ import (
 // Every event is sent with its id as Nats-Msg-Id. A publish that is not
 // acknowledged (timeout, disconnection, server restart) is sent again with
 // the same id, so the stream's deduplication stores it once. Retries go on
-// for up to RetryFor, then Append or Flush return ErrUnavailable.
+// while the log makes progress: Append or Flush return ErrUnavailable once
+// RetryFor passed without an acknowledgement (counted from the last one
+// this Appender received, or from the event's first send when that came
+// later). A server that restarts or a cluster that elects a new leader
+// leaves thousands of events unacknowledged at once; they are sent again
+// one after the other without a pause each (the pause belongs to the
+// outage, and was taken once), and none loses its chance while the ones
+// before it are sent.
 //
 // The server remembers ids only for the stream's Duplicates window, which
 // can be shorter than RetryFor. So an event is resent blindly only within
@@ -38,8 +45,8 @@ type Appender struct {
 	// MaxInFlight bounds unacknowledged publishes; Append blocks (back
 	// pressure) while that many are pending. Default 4096.
 	MaxInFlight int
-	// RetryFor bounds how long an unacknowledged event is retried. Default
-	// 15 seconds.
+	// RetryFor bounds how long events are retried without any
+	// acknowledgement from the log. Default 15 seconds.
 	RetryFor time.Duration
 
 	// OnStored, when set, is called with each appended event and its
@@ -51,6 +58,12 @@ type Appender struct {
 	log     *Log
 	pending []*inflight // FIFO
 	head    int
+	// progress is when the log last acknowledged one of the events (or
+	// a search found one): the retry budget counts from it.
+	progress time.Time
+	// waited is when the last pause before a retry ended. A try made
+	// before it failed in an outage that pause already waited for.
+	waited time.Time
 	// Stored counts acknowledged events, Duplicates those the log already
 	// had (a retry of an event it did store).
 	Stored, Duplicates int64
@@ -61,7 +74,8 @@ type inflight struct {
 	msg   *nats.Msg
 	ack   jetstream.PubAckFuture // nil until a send went out
 	first time.Time              // first try
-	sent  time.Time              // last try
+	sent  time.Time              // last send
+	tried time.Time              // last try: a send or a search
 	tries int
 	// floor is the lowest sequence a copy of it can have: one more than
 	// the highest the log had seen stored when it was first sent (0 when
@@ -150,6 +164,7 @@ func (a *Appender) send(ctx context.Context, f *inflight, cause error) error {
 			}
 		}
 		f.tries++
+		f.tried = time.Now()
 		ack, err := a.log.js.PublishMsgAsync(f.msg)
 		if err == nil {
 			f.ack, f.sent = ack, time.Now()
@@ -166,8 +181,8 @@ func (a *Appender) send(ctx context.Context, f *inflight, cause error) error {
 // a search that took too long is followed by another, from where it ended.
 func (a *Appender) checkAbsent(ctx context.Context, f *inflight) error {
 	for f.ack != nil && f.found == 0 && time.Since(f.absent) >= a.log.Duplicates/2 {
-		if time.Since(f.first) > a.RetryFor {
-			return fmt.Errorf("append %s: searching the log before a resend took over %s: %w", f.msg.Subject, a.RetryFor, ErrUnavailable)
+		if time.Now().After(a.deadline(f)) {
+			return fmt.Errorf("append %s: no acknowledgement for %s while searching the log before a resend: %w", f.msg.Subject, a.RetryFor, ErrUnavailable)
 		}
 		if err := a.search(ctx, f); err != nil {
 			if ctx.Err() != nil {
@@ -198,10 +213,11 @@ func (a *Appender) search(ctx context.Context, f *inflight) error {
 		}
 	}
 	checked := time.Now()
+	f.tried = checked
 	// A search runs while the server may be restarting: bound it, as the
 	// append is bounded (RetryFor), so a reply lost to a restart is not
 	// waited for without end.
-	ctx, cancel := context.WithTimeout(ctx, max(apiTimeout, time.Until(f.first.Add(a.RetryFor))))
+	ctx, cancel := context.WithTimeout(ctx, max(apiTimeout, time.Until(a.deadline(f))))
 	defer cancel()
 	last, err := a.log.findIDs(ctx, from, filter, func(id string, seq uint64) {
 		if p := due[id]; p != nil && p.found == 0 {
@@ -220,17 +236,36 @@ func (a *Appender) search(ctx context.Context, f *inflight) error {
 	return nil
 }
 
-// backoff sleeps before another try of f, or returns the error that ends
-// trying.
+// deadline is when retrying f ends: RetryFor after the last
+// acknowledgement, or after f's first send when that came later. An event
+// that waited behind a backlog keeps its chance while the log answers.
+func (a *Appender) deadline(f *inflight) time.Time {
+	return later(f.first, a.progress).Add(a.RetryFor)
+}
+
+func later(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
+}
+
+// backoff pauses before another try of f, or returns the error that ends
+// trying. A try of f made before the last pause ended failed in the
+// outage that pause was for: f is tried again at once. Otherwise the
+// pause grows with f's tries, up to a second.
 func (a *Appender) backoff(ctx context.Context, f *inflight, cause error) error {
 	// While the connection is down any error is the outage's; past it, only
 	// the kinds that go away by themselves are worth another try (a search
 	// of a server that is still starting times out: ErrUnavailable).
-	if !retryable(cause) && !errors.Is(cause, ErrUnavailable) && a.log.Conn.IsConnected() {
+	if !retryLater(cause) && !errors.Is(cause, ErrUnavailable) && a.log.Conn.IsConnected() {
 		return fmt.Errorf("append %s: %w", f.msg.Subject, translate(cause))
 	}
-	if time.Since(f.first) > a.RetryFor {
+	if time.Now().After(a.deadline(f)) {
 		return fmt.Errorf("append %s: no acknowledgement for %s (%d tries): %w: %v", f.msg.Subject, a.RetryFor, f.tries, ErrUnavailable, cause)
+	}
+	if f.tried.Before(a.waited) {
+		return nil
 	}
 	d := time.Duration(f.tries) * 50 * time.Millisecond
 	if d > time.Second {
@@ -242,9 +277,24 @@ func (a *Appender) backoff(ctx context.Context, f *inflight, cause error) error 
 	case <-ctx.Done():
 		return ctx.Err()
 	case <-t.C:
+		a.waited = time.Now()
 		return nil
 	}
 }
+
+// retryLater reports whether a failed publish is worth sending again: the
+// kinds of error retryable accepts, and a clustered stream's "duplicate
+// message id is in process" (409, error code 10158): a copy is being
+// stored, and the resend learns whether it was.
+func retryLater(err error) bool {
+	var apiErr *jetstream.APIError
+	return retryable(err) || errors.As(err, &apiErr) && apiErr.ErrorCode == errCodeMsgIDInProcess
+}
+
+// errCodeMsgIDInProcess is JetStream's error code for a publish whose
+// message id another publish is storing (nats-server's
+// JSStreamDuplicateMessageConflict); nats.go has no name for it.
+const errCodeMsgIDInProcess = 10158
 
 // settleOldest waits for the oldest pending publish; a failed one is sent
 // again (same id) and requeued at the back.
@@ -307,6 +357,7 @@ func (a *Appender) stored(f *inflight, pa *jetstream.PubAck) error {
 
 // retire counts f, stored at seq, and reports it.
 func (a *Appender) retire(f *inflight, seq uint64, duplicate bool) error {
+	a.progress = time.Now()
 	a.log.saw(seq)
 	if duplicate {
 		a.Duplicates++

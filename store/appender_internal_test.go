@@ -119,3 +119,35 @@ func TestLateRetrySearchesTheLog(t *testing.T) {
 		t.Fatalf("log holds %d events, want 7 (4 before, the probe twice, the absent one)", info.Msgs)
 	}
 }
+
+// TestInProcessIsRetriedLater: a clustered stream answers a publish whose
+// id another publish is still storing with 409 / 10158 "duplicate message
+// id is in process". That is neither stored nor failed: the Appender sends
+// it again after a pause, and the resend learns which.
+func TestInProcessIsRetriedLater(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	srv := &Server{DataDir: t.TempDir(), InProcess: true}
+	if err := srv.Open(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	nc, err := srv.Connect("test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	l := &Log{Conn: nc}
+	if err := l.Open(ctx); err != nil {
+		t.Fatal(err)
+	}
+	inProcess := &jetstream.APIError{Code: 409, ErrorCode: errCodeMsgIDInProcess, Description: "duplicate message id is in process"}
+	a := l.NewAppender()
+	f := &inflight{msg: &nats.Msg{Subject: "idx.m.file.scanned"}, first: time.Now(), tried: time.Now(), tries: 1}
+	if err := a.backoff(ctx, f, inProcess); err != nil {
+		t.Fatalf("backoff after %v = %v, want another try", inProcess, err)
+	}
+	if err := a.backoff(ctx, f, &jetstream.APIError{Code: 400, ErrorCode: 10003, Description: "bad request"}); err == nil {
+		t.Fatal("backoff after a bad request = nil, want the error")
+	}
+}
