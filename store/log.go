@@ -30,7 +30,11 @@ type Log struct {
 	Conn *nats.Conn
 	// Stream defaults to DefaultStream.
 	Stream string
-	// Replicas is the stream's replica count: 1 embedded, 3 on a cluster.
+	// Replicas is the stream's replica count: 1 embedded, 3 on a
+	// cluster. Open creates the stream with it, and changes an existing
+	// stream's count to it in place (a cluster moves the data; a single
+	// server refuses more than 1). 0 keeps an existing stream's count and
+	// creates a new one with 1; after Open it is the stream's count.
 	Replicas int
 	// MaxBytes limits the stream's size; -1 (the default when 0) is no
 	// limit. The log is the source of truth: it never discards old events,
@@ -89,16 +93,14 @@ func (info StreamInfo) Lag(seq uint64) uint64 {
 }
 
 // Open provisions the stream, idempotently: the same config twice is no
-// change, and an updated config is applied in place.
+// change, and an updated config is applied in place (Replicas 0 keeps the
+// stream's replica count).
 func (l *Log) Open(ctx context.Context) error {
 	if l.Conn == nil {
 		return fmt.Errorf("open log: no connection")
 	}
 	if l.Stream == "" {
 		l.Stream = DefaultStream
-	}
-	if l.Replicas == 0 {
-		l.Replicas = 1
 	}
 	if l.MaxBytes == 0 {
 		l.MaxBytes = -1
@@ -165,11 +167,19 @@ func (l *Log) provision(ctx context.Context, cfg jetstream.StreamConfig) error {
 			return err
 		}
 		exists = true
-		if sameStream(s.CachedInfo().Config, cfg) {
+		got := s.CachedInfo().Config
+		if l.Replicas == 0 {
+			cfg.Replicas = got.Replicas
+		}
+		if sameStream(got, cfg) {
 			return nil
 		}
 		return errNeedsUpdate
 	})
+	if cfg.Replicas == 0 {
+		cfg.Replicas = 1
+	}
+	l.Replicas = cfg.Replicas
 	if err == nil {
 		return nil
 	}
@@ -185,6 +195,11 @@ func (l *Log) provision(ctx context.Context, cfg jetstream.StreamConfig) error {
 	}
 	if errors.Is(err, ErrPermission) {
 		return fmt.Errorf("the stream does not exist and %w; start indexer-project (or a scan with the data directory's own credential) first", err)
+	}
+	if err != nil && cfg.Replicas > 1 && !retryable(err) {
+		// Not wrapped: the server's "insufficient resources" here means
+		// too few nodes, not a full log.
+		return fmt.Errorf("%d replicas: %v (a single server keeps 1; a cluster, at most as many as it has nodes)", cfg.Replicas, err)
 	}
 	return err
 }

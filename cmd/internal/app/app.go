@@ -157,7 +157,9 @@ type Config struct {
 	User, Password string
 	// SyncInterval of the embedded server (INDEXER_SYNC_INTERVAL).
 	SyncInterval time.Duration
-	// Replicas of the stream when it is created (INDEXER_REPLICAS).
+	// Replicas of the log's stream on a NATS cluster (--replicas,
+	// INDEXER_REPLICAS): the count it is created with, or changed to in
+	// place. 0 keeps an existing stream's count (1 for a new one).
 	Replicas int
 	// LogLevel: debug, info, warn, error (INDEXER_LOG_LEVEL).
 	LogLevel string
@@ -195,7 +197,7 @@ func Getenv(name, def string) string {
 // defaults taken from the environment.
 func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.DataDir, "data", Getenv("DATA", DefaultDataDir()), "data `dir`ectory (env INDEXER_DATA)")
-	fs.StringVar(&c.Server, "server", Getenv("SERVER", ""), "NATS server `url`s, comma-separated, instead of the embedded server (env INDEXER_SERVER)")
+	fs.StringVar(&c.Server, "server", Getenv("SERVER", ""), "NATS server `url`s, comma-separated (every node of a cluster: a client moves to another when one stops or freezes), instead of the embedded server (env INDEXER_SERVER)")
 	fs.StringVar(&c.LogLevel, "log-level", Getenv("LOG_LEVEL", "warn"), "log `level`: debug, info, warn, error (env INDEXER_LOG_LEVEL)")
 	fs.StringVar(&c.LogFormat, "log-format", Getenv("LOG_FORMAT", "text"), "log `format`: text or json, one object a line (env INDEXER_LOG_FORMAT)")
 	c.registerAuthFlags(fs)
@@ -207,9 +209,10 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	if c.SyncInterval, err = time.ParseDuration(Getenv("SYNC_INTERVAL", "0s")); err != nil {
 		c.envErr = badEnv("SYNC_INTERVAL", "a duration such as 10s or 500ms (0: the default of 10s; negative: fsync after every write)")
 	}
-	if c.Replicas, err = strconv.Atoi(Getenv("REPLICAS", "1")); (err != nil || c.Replicas < 1 || c.Replicas > 5) && c.envErr == nil {
+	if c.Replicas, err = strconv.Atoi(Getenv("REPLICAS", "0")); (err != nil || c.Replicas < 0 || c.Replicas > 5 || c.Replicas == 0 && Getenv("REPLICAS", "") != "") && c.envErr == nil {
 		c.envErr = badEnv("REPLICAS", "a whole number from 1 to 5")
 	}
+	fs.IntVar(&c.Replicas, "replicas", c.Replicas, "`n` copies of the log on a NATS cluster (--server): creates the stream with n, or changes it to n in place; 3 on a 3-node cluster (env INDEXER_REPLICAS; default: as the stream is, 1 for a new one)")
 }
 
 // badEnv returns the usage error for the value of INDEXER_<name>; want
@@ -231,6 +234,9 @@ func (c *Config) Check() error {
 			return badEnv("LOG_LEVEL", logLevels)
 		}
 		return Usagef("--log-level %q: want %s", c.LogLevel, logLevels)
+	}
+	if c.Replicas < 0 || c.Replicas > 5 {
+		return Usagef("--replicas %d: want a whole number from 1 to 5", c.Replicas)
 	}
 	if c.LogFormat != "" && c.LogFormat != "text" && c.LogFormat != "json" {
 		if c.LogFormat == Getenv("LOG_FORMAT", "") {
@@ -351,6 +357,9 @@ func Open(ctx context.Context, cfg Config, opts OpenOptions, logger *slog.Logger
 			return nil, err
 		}
 	default:
+		if cfg.Replicas > 1 {
+			return nil, Usagef("--replicas %d: the embedded server is one node and keeps 1 copy; give a cluster's URLs with --server", cfg.Replicas)
+		}
 		lock, err := store.LockDir(cfg.DataDir, opts.Owner)
 		if le := (*store.LockedError)(nil); errors.As(err, &le) && opts.AllowClient {
 			o := owned(cfg.Dir(), le)

@@ -1,0 +1,85 @@
+package store_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/indexer/indexer/store"
+	"github.com/indexer/indexer/store/storetest"
+)
+
+// replicasOf returns the replica count of the log's stream.
+func replicasOf(t *testing.T, nc *nats.Conn) int {
+	t.Helper()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := js.Stream(context.Background(), store.DefaultStream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s.CachedInfo().Config.Replicas
+}
+
+// TestClusterReplicas: on a 3-node cluster, a Log without Replicas
+// creates the stream with 1 and then keeps whatever count it has (a
+// client scan must not scale the log down); Replicas 3 changes it in
+// place, with the events already stored; more replicas than nodes, or
+// more than 1 on a single server, is an error that says why.
+func TestClusterReplicas(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	c := storetest.Cluster(t, 3)
+	nc, err := store.Dial(ctx, c.URLs(), "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	if nc.Opts.PingInterval != store.PingInterval || nc.Opts.MaxPingsOut != store.MaxPingsOutstanding {
+		t.Errorf("Dial: ping every %s, %d outstanding; want %s, %d", nc.Opts.PingInterval, nc.Opts.MaxPingsOut, store.PingInterval, store.MaxPingsOutstanding)
+	}
+	open := func(replicas int) (*store.Log, error) {
+		l := &store.Log{Conn: nc, Replicas: replicas}
+		return l, l.Open(ctx)
+	}
+	l, err := open(0)
+	if err != nil || l.Replicas != 1 || replicasOf(t, nc) != 1 {
+		t.Fatalf("a new stream without Replicas: %v, Log.Replicas %d, stream %d; want 1", err, l.Replicas, replicasOf(t, nc))
+	}
+	if err := l.Append(ctx, testEvents(100, "m")...); err != nil {
+		t.Fatal(err)
+	}
+	if l, err = open(3); err != nil || replicasOf(t, nc) != 3 {
+		t.Fatalf("Replicas 3: %v, stream %d", err, replicasOf(t, nc))
+	}
+	if l, err = open(0); err != nil || l.Replicas != 3 || replicasOf(t, nc) != 3 {
+		t.Fatalf("a Log without Replicas on an R3 stream: %v, Log.Replicas %d, stream %d; want 3 kept", err, l.Replicas, replicasOf(t, nc))
+	}
+	if n := storetest.MustHoldEachOnce(t, l); n != 100 {
+		t.Fatalf("after the change of replicas the log holds %d events, want 100", n)
+	}
+	if _, err = open(5); err == nil || !strings.Contains(err.Error(), "5 replicas") || !strings.Contains(err.Error(), "nodes") {
+		t.Fatalf("Replicas 5 on 3 nodes: %v, want an error naming the replicas and the nodes", err)
+	}
+	t.Logf("Replicas 5 on 3 nodes: %v", err)
+	if replicasOf(t, nc) != 3 {
+		t.Fatalf("a refused change left %d replicas, want 3", replicasOf(t, nc))
+	}
+
+	srv := storetest.MustOpenServer(t, "", false)
+	single, err := store.Dial(ctx, srv.ClientURL(), "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer single.Close()
+	err = (&store.Log{Conn: single, Replicas: 3}).Open(ctx)
+	if err == nil || !strings.Contains(err.Error(), "3 replicas") || !strings.Contains(err.Error(), "single server") {
+		t.Fatalf("Replicas 3 on a single server: %v, want an error that says a single server keeps 1", err)
+	}
+	t.Logf("Replicas 3 on a single server: %v", err)
+}
