@@ -92,6 +92,19 @@ type inflight struct {
 // is sent again (with the same id, so it is stored once).
 const ackTimeout = 5 * time.Second
 
+// ackWait is how long f's last send waits for its acknowledgement: the
+// first, ackTimeout; a resend, a second more for each earlier resend, up
+// to ackTimeout. A resend to a cluster that is electing a stream leader
+// gets no answer until it has one (4-9 s after the old one froze): with
+// 5 s for every resend, one that just missed the election waited 5 s
+// more, and a frozen leader cost 11 s of the 15 s RetryFor.
+func (f *inflight) ackWait() time.Duration {
+	if f.tries <= 1 {
+		return ackTimeout
+	}
+	return min(ackTimeout, time.Duration(f.tries-1)*time.Second)
+}
+
 // NewAppender returns an Appender on l with default settings.
 func (l *Log) NewAppender() *Appender {
 	return &Appender{MaxInFlight: 4096, RetryFor: 15 * time.Second, log: l}
@@ -219,6 +232,21 @@ func (a *Appender) search(ctx context.Context, f *inflight) error {
 	// waited for without end.
 	ctx, cancel := context.WithTimeout(ctx, max(apiTimeout, time.Until(a.deadline(f))))
 	defer cancel()
+	// A search sent to a server that froze is never answered: it ends
+	// when the connection gives that server up (see Dial), and the next
+	// goes to the server it moves to. It cost the full apiTimeout, 5 s
+	// of a frozen cluster leader's 10 s.
+	moving := a.log.Conn.StatusChanged(nats.RECONNECTING, nats.DISCONNECTED, nats.CLOSED)
+	defer a.log.Conn.RemoveStatusListener(moving)
+	go func() {
+		select {
+		case _, ok := <-moving:
+			if ok {
+				cancel()
+			}
+		case <-ctx.Done():
+		}
+	}()
 	last, err := a.log.findIDs(ctx, from, filter, func(id string, seq uint64) {
 		if p := due[id]; p != nil && p.found == 0 {
 			p.found = seq
@@ -311,7 +339,7 @@ func (a *Appender) settleOldest(ctx context.Context) error {
 	case err := <-f.ack.Err():
 		return a.retry(ctx, f, err)
 	default:
-		t := time.NewTimer(time.Until(f.sent.Add(ackTimeout)))
+		t := time.NewTimer(time.Until(f.sent.Add(f.ackWait())))
 		defer t.Stop()
 		timeout = t.C
 	}

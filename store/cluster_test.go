@@ -4,10 +4,12 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/indexer/indexer/events"
 	"github.com/indexer/indexer/store"
 	"github.com/indexer/indexer/store/storetest"
 )
@@ -82,4 +84,82 @@ func TestClusterReplicas(t *testing.T) {
 		t.Fatalf("Replicas 3 on a single server: %v, want an error that says a single server keeps 1", err)
 	}
 	t.Logf("Replicas 3 on a single server: %v", err)
+}
+
+// TestAppendThroughAFrozenLeader: a client connected to the stream
+// leader, whose process then freezes (SIGSTOP: its sockets stay open,
+// nothing answers), leaves it after two unanswered pings and gets its
+// events stored by the new leader: each once, with no error. With
+// nats.go's default pings (every two minutes) the client stayed on the
+// frozen node, and the Appender gave up after RetryFor.
+func TestAppendThroughAFrozenLeader(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a frozen node costs a Raft election")
+	}
+	t.Parallel()
+	ctx := context.Background()
+	c := storetest.ProcessCluster(t, 3)
+	setup, err := store.Dial(ctx, c.URLs(), "setup")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer setup.Close()
+	if err := (&store.Log{Conn: setup, Replicas: 3}).Open(ctx); err != nil {
+		t.Fatal(err)
+	}
+	leader := c.StreamLeader(store.DefaultStream)
+	// The leader first, in that order: the client is on the node that
+	// freezes.
+	urls := c.URL(leader)
+	for i := range 3 {
+		if i != leader {
+			urls += "," + c.URL(i)
+		}
+	}
+	nc, err := store.Dial(ctx, urls, "test", nats.DontRandomize())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	if got := nc.ConnectedServerName(); got != c.Name(leader) {
+		t.Fatalf("connected to %s, want the leader %s", got, c.Name(leader))
+	}
+	l := &store.Log{Conn: nc}
+	if err := l.Open(ctx); err != nil {
+		t.Fatal(err)
+	}
+	evs := testEvents(2000, "m")
+	a := l.NewAppender()
+	var last time.Time
+	var gap time.Duration
+	a.OnStored = func(uint64, events.Event) {
+		if now := time.Now(); !last.IsZero() && now.Sub(last) > gap {
+			gap = now.Sub(last)
+		}
+		last = time.Now()
+	}
+	for i, e := range evs {
+		if i == 500 {
+			if err := a.Flush(ctx); err != nil {
+				t.Fatal(err)
+			}
+			c.Freeze(leader)
+			t.Cleanup(func() { c.Thaw(leader) })
+		}
+		if err := a.Append(ctx, e); err != nil {
+			t.Fatalf("append %d after the leader froze: %v", i, err)
+		}
+	}
+	frozen := last
+	if err := a.Flush(ctx); err != nil {
+		t.Fatalf("flush after the leader froze: %v", err)
+	}
+	t.Logf("the client moved to %s; the 1500 events after the freeze were stored %s after it; longest wait for an acknowledgement %s",
+		nc.ConnectedServerName(), last.Sub(frozen).Round(time.Millisecond), gap.Round(time.Millisecond))
+	if nc.ConnectedServerName() == c.Name(leader) {
+		t.Fatalf("the client is still on the frozen node %s", c.Name(leader))
+	}
+	if n := storetest.MustHoldEachOnce(t, l); n != len(evs) || a.Stored+a.Duplicates != int64(len(evs)) {
+		t.Fatalf("the log holds %d events, the appender counted %d stored and %d duplicates; want %d", n, a.Stored, a.Duplicates, len(evs))
+	}
 }
