@@ -114,6 +114,13 @@ func NodeOptions(name, dir string, port, clusterPort int, routes []*url.URL) *se
 		// duck mode hands its clients over at once.
 		LameDuckDuration:    5 * time.Second,
 		LameDuckGracePeriod: time.Second,
+		// Pings every 2 s, as Dial's clients: with nats-server's default
+		// (2 min), the others kept a frozen node's route, and with it the
+		// subscriptions it had before it froze, for minutes; a request
+		// to a service that had moved off it went unanswered half the
+		// time.
+		PingInterval: 2 * time.Second,
+		MaxPingsOut:  2,
 	}
 }
 
