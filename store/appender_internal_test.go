@@ -12,16 +12,12 @@ import (
 	"github.com/indexer/indexer/events"
 )
 
-// TestLateRetrySearchesTheLog covers what a lost acknowledgement leaves
-// behind once the server has forgotten the id: the event is in the log, the
-// Appender does not know it. The loss itself cannot be arranged through the
-// real server, so the test stores the first copy directly and hands the
-// Appender the in-flight entry it would hold, first sent long ago.
-func TestLateRetrySearchesTheLog(t *testing.T) {
-	t.Parallel()
-	ctx := context.Background()
+// openTestLog opens a Log with the deduplication window dup (0: the
+// default) on an in-process embedded server of its own.
+func openTestLog(t *testing.T, dup time.Duration) *Log {
+	t.Helper()
 	srv := &Server{DataDir: t.TempDir(), InProcess: true}
-	if err := srv.Open(ctx); err != nil {
+	if err := srv.Open(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { srv.Close() })
@@ -30,10 +26,22 @@ func TestLateRetrySearchesTheLog(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(nc.Close)
-	l := &Log{Conn: nc, Duplicates: 500 * time.Millisecond}
-	if err := l.Open(ctx); err != nil {
+	l := &Log{Conn: nc, Duplicates: dup}
+	if err := l.Open(context.Background()); err != nil {
 		t.Fatal(err)
 	}
+	return l
+}
+
+// TestLateRetrySearchesTheLog covers what a lost acknowledgement leaves
+// behind once the server has forgotten the id: the event is in the log, the
+// Appender does not know it. The loss itself cannot be arranged through the
+// real server, so the test stores the first copy directly and hands the
+// Appender the in-flight entry it would hold, first sent long ago.
+func TestLateRetrySearchesTheLog(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	l := openTestLog(t, 500*time.Millisecond)
 	scan := events.NewID()
 	event := func(i int) (events.Event, *nats.Msg) {
 		e := events.New("m", scan, time.Now(), &events.FileScanned{File: events.File{
@@ -94,6 +102,7 @@ func TestLateRetrySearchesTheLog(t *testing.T) {
 	} {
 		f.tries, f.sent = 1, long
 		// An ack future that fails, in place of the lost one.
+		var err error
 		if f.ack, err = l.js.PublishAsync("unanswered", nil); err != nil {
 			t.Fatal(err)
 		}
@@ -127,20 +136,7 @@ func TestLateRetrySearchesTheLog(t *testing.T) {
 func TestInProcessIsRetriedLater(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	srv := &Server{DataDir: t.TempDir(), InProcess: true}
-	if err := srv.Open(ctx); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Close() })
-	nc, err := srv.Connect("test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	l := &Log{Conn: nc}
-	if err := l.Open(ctx); err != nil {
-		t.Fatal(err)
-	}
+	l := openTestLog(t, 0)
 	inProcess := &jetstream.APIError{Code: 409, ErrorCode: errCodeMsgIDInProcess, Description: "duplicate message id is in process"}
 	a := l.NewAppender()
 	f := &inflight{msg: &nats.Msg{Subject: "idx.m.file.scanned"}, first: time.Now(), tried: time.Now(), tries: 1}

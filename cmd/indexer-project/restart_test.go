@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/indexer/indexer/events"
 	"github.com/indexer/indexer/store"
 	"github.com/indexer/indexer/store/storetest"
 )
@@ -131,19 +130,7 @@ func TestClientScanSurvivesProjectorRestart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	seen := map[string]int{}
-	if _, err := l.Replay(ctx, 1, "", func(r store.Record) error {
-		e, err := events.Decode(r.Data)
-		if err != nil {
-			return err
-		}
-		if f, ok := e.Data.(*events.FileScanned); ok {
-			seen[string(f.Path)]++
-		}
-		return nil
-	}); err != nil {
-		t.Fatal(err)
-	}
+	seen := storetest.ScannedPaths(t, l)
 	if len(seen) != files {
 		t.Fatalf("%d files stored, want %d (log at %d)", len(seen), files, info.LastSeq)
 	}

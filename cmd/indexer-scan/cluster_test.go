@@ -86,19 +86,7 @@ func scanThroughLeaderLoss(t *testing.T, c *storetest.NATSCluster, n int, lose f
 	}
 
 	storetest.MustHoldEachOnce(t, l)
-	scanned := map[string]int{}
-	if _, err := l.Replay(ctx, 1, "", func(r store.Record) error {
-		e, err := events.Decode(r.Data)
-		if err != nil {
-			return err
-		}
-		if f, ok := e.Data.(*events.FileScanned); ok {
-			scanned[string(f.Path)]++
-		}
-		return nil
-	}); err != nil {
-		t.Fatal(err)
-	}
+	scanned := storetest.ScannedPaths(t, l)
 	if len(scanned) != n {
 		t.Fatalf("%d files in the log, want %d", len(scanned), n)
 	}

@@ -113,3 +113,23 @@ func MustHoldEachOnce(tb testing.TB, l *store.Log) int {
 	}
 	return len(seen)
 }
+
+// ScannedPaths replays l from the start and returns how many FileScanned
+// events each path has: a scan stored exactly once has 1 for each file.
+func ScannedPaths(tb testing.TB, l *store.Log) map[string]int {
+	tb.Helper()
+	scanned := map[string]int{}
+	if _, err := l.Replay(context.Background(), 1, "", func(r store.Record) error {
+		e, err := events.Decode(r.Data)
+		if err != nil {
+			return err
+		}
+		if f, ok := e.Data.(*events.FileScanned); ok {
+			scanned[string(f.Path)]++
+		}
+		return nil
+	}); err != nil {
+		tb.Fatal(err)
+	}
+	return scanned
+}
