@@ -268,9 +268,11 @@ func (a *slogAdapter) Tracef(f string, v ...any)  { a.l.Debug(fmt.Sprintf(f, v..
 // The client pings its server every PingInterval and gives the server up
 // after MaxPingsOutstanding unanswered pings: a server that froze (a
 // stopped process, a machine gone without closing its sockets) is left for
-// another URL within about three intervals. nats.go's default, a ping
-// every two minutes, kept a client on a frozen cluster node for the whole
-// of a 200 s test; with 1 s pings it failed over after 4.2 s.
+// another URL within about three intervals (6 s in
+// TestAppendThroughAFrozenLeader). nats.go's default, a ping every two
+// minutes, kept a client on a frozen cluster node for the whole of a 200 s
+// test. The server side's pings are the server's: see the README, Many
+// machines.
 //
 // A permissions violation the server reports on the connection fails the
 // append or request that caused it at once with a *PermissionError.
