@@ -163,3 +163,58 @@ func TestAppendThroughAFrozenLeader(t *testing.T) {
 		t.Fatalf("the log holds %d events, the appender counted %d stored and %d duplicates; want %d", n, a.Stored, a.Duplicates, len(evs))
 	}
 }
+
+// TestOpenAndLeaseWhileAnElectionRuns: a scan that starts while the
+// cluster elects a new leader for the lease bucket (its leader froze a
+// moment ago) opens the log and takes its lease once the election is
+// over, instead of failing with "provision lease bucket: log
+// unavailable"; the lease is its own, released, and taken again.
+func TestOpenAndLeaseWhileAnElectionRuns(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a frozen node costs a Raft election")
+	}
+	t.Parallel()
+	ctx := context.Background()
+	c := storetest.ProcessCluster(t, 3)
+	setup, err := store.Dial(ctx, c.URLs(), "setup")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer setup.Close()
+	if err := (&store.Log{Conn: setup, Replicas: 3}).Open(ctx); err != nil {
+		t.Fatal(err)
+	}
+	leader := c.StreamLeader("KV_" + store.LeaseBucket)
+	c.Freeze(leader)
+	t.Cleanup(func() { c.Thaw(leader) })
+	start := time.Now()
+	// Not on the frozen node: this is the election, not the failover.
+	var urls []string
+	for i := range 3 {
+		if i != leader {
+			urls = append(urls, c.URL(i))
+		}
+	}
+	nc, err := store.Dial(ctx, strings.Join(urls, ","), "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	l := &store.Log{Conn: nc}
+	if err := l.Open(ctx); err != nil {
+		t.Fatalf("open %s after the lease bucket's leader froze: %v", time.Since(start).Round(time.Millisecond), err)
+	}
+	le, err := l.AcquireLease(ctx, "m", "the test", time.Minute, nil)
+	if err != nil {
+		t.Fatalf("lease %s after the lease bucket's leader froze: %v", time.Since(start).Round(time.Millisecond), err)
+	}
+	t.Logf("opened and leased %s after the freeze", time.Since(start).Round(time.Millisecond))
+	if err := le.Release(ctx); err != nil {
+		t.Fatal(err)
+	}
+	le, err = l.AcquireLease(ctx, "m", "the test again", time.Minute, nil)
+	if err != nil {
+		t.Fatalf("the lease after its release: %v", err)
+	}
+	le.Release(ctx)
+}

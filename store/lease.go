@@ -40,14 +40,19 @@ type Lease struct {
 // of this host): then the lease is taken over from it at once, rather than
 // after it expires.
 func (l *Log) AcquireLease(ctx context.Context, name, holder string, ttl time.Duration, stale func(holder string) bool) (*Lease, error) {
-	kv, err := l.leaseBucket(ctx, ttl)
+	var kv jetstream.KeyValue
+	err := whileStarting(ctx, func() (err error) { kv, err = l.leaseBucket(ctx, ttl); return err })
 	if err != nil {
 		return nil, fmt.Errorf("lease bucket: %w", translate(err))
 	}
 	var rev uint64
-	err = l.call(ctx, func(ctx context.Context) (err error) {
-		rev, err = kv.Create(ctx, name, []byte(holder))
-		return err
+	// Tried again while a cluster elects the bucket's leader; a try whose
+	// reply was lost may have taken it: then it holds holder.
+	err = whileStarting(ctx, func() error {
+		return l.call(ctx, func(ctx context.Context) (err error) {
+			rev, err = kv.Create(ctx, name, []byte(holder))
+			return err
+		})
 	})
 	if errors.Is(err, jetstream.ErrKeyExists) {
 		who := "another scan"
@@ -58,7 +63,9 @@ func (l *Log) AcquireLease(ctx context.Context, name, holder string, ttl time.Du
 		})
 		if gerr == nil {
 			who = string(e.Value())
-			if stale != nil && stale(who) {
+			if who == holder {
+				rev, err = e.Revision(), nil // ours: an earlier try's
+			} else if stale != nil && stale(who) {
 				// Only if it is still that holder's: two taking it over
 				// at once cannot both succeed.
 				err = l.call(ctx, func(ctx context.Context) (err error) {

@@ -136,22 +136,30 @@ func (l *Log) Open(ctx context.Context) error {
 		DenyPurge:   true,
 		AllowDirect: true,
 	}
-	for attempt := 0; ; attempt++ {
-		err = l.provision(ctx, cfg)
-		if err == nil || attempt == 20 || ctx.Err() != nil || !retryable(err) {
-			break
-		}
-		time.Sleep(250 * time.Millisecond) // JetStream may still be starting
-	}
-	if err != nil {
+	if err := whileStarting(ctx, func() error { return l.provision(ctx, cfg) }); err != nil {
 		return fmt.Errorf("provision stream %s: %w", l.Stream, translate(err))
 	}
 	// The lease bucket too, so a scanner whose credential may not create
-	// it finds it.
-	if _, err := l.leaseBucket(ctx, DefaultLeaseTTL); err != nil && !errors.Is(err, ErrPermission) {
+	// it finds it. Retried as the stream is: a cluster whose bucket lost
+	// its leader answers again once it elected another.
+	err = whileStarting(ctx, func() error { _, err := l.leaseBucket(ctx, DefaultLeaseTTL); return err })
+	if err != nil && !errors.Is(err, ErrPermission) {
 		return fmt.Errorf("provision lease bucket: %w", translate(err))
 	}
 	return nil
+}
+
+// whileStarting runs fn until it succeeds or fails for good, at most 21
+// times, 250 ms apart: JetStream may still be starting, or a cluster
+// electing a leader.
+func whileStarting(ctx context.Context, fn func() error) error {
+	for attempt := 0; ; attempt++ {
+		err := fn()
+		if err == nil || attempt == 20 || ctx.Err() != nil || !retryable(err) {
+			return err
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
 }
 
 // provision creates the stream or brings its configuration to cfg. A
