@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -217,4 +218,39 @@ func TestOpenAndLeaseWhileAnElectionRuns(t *testing.T) {
 		t.Fatalf("the lease after its release: %v", err)
 	}
 	le.Release(ctx)
+}
+
+// TestLeaseWhoseAckWasLost: a lease created by a try whose reply was lost
+// (a cluster electing the bucket's leader) holds the holder's own name;
+// the next try takes it as its own instead of reporting that another scan
+// holds it until it expires. The lost reply is arranged by creating the
+// key directly.
+func TestLeaseWhoseAckWasLost(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	l := storetest.MustOpenLog(t, storetest.MustOpenServer(t, "", true))
+	js, err := jetstream.New(l.Conn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kv, err := js.KeyValue(ctx, store.LeaseBucket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := kv.Create(ctx, "m", []byte("scan 1")); err != nil {
+		t.Fatal(err)
+	}
+	le, err := l.AcquireLease(ctx, "m", "scan 1", time.Minute, nil)
+	if err != nil {
+		t.Fatalf("the lease its own lost try created: %v", err)
+	}
+	if err := le.Release(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := kv.Create(ctx, "m", []byte("scan 2")); err != nil {
+		t.Fatalf("after the release: %v", err)
+	}
+	if _, err := l.AcquireLease(ctx, "m", "scan 1", time.Minute, nil); !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("a lease another holds: %v, want ErrConflict", err)
+	}
 }
