@@ -100,24 +100,11 @@ func TestAppendThroughAFrozenLeader(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	c := storetest.ProcessCluster(t, 3)
-	setup, err := store.Dial(ctx, c.URLs(), "setup")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer setup.Close()
-	if err := (&store.Log{Conn: setup, Replicas: 3}).Open(ctx); err != nil {
-		t.Fatal(err)
-	}
+	c.OpenLog(3)
 	leader := c.StreamLeader(store.DefaultStream)
 	// The leader first, in that order: the client is on the node that
 	// freezes.
-	urls := c.URL(leader)
-	for i := range 3 {
-		if i != leader {
-			urls += "," + c.URL(i)
-		}
-	}
-	nc, err := store.Dial(ctx, urls, "test", nats.DontRandomize())
+	nc, err := store.Dial(ctx, c.URL(leader)+","+c.Others(leader), "test", nats.DontRandomize())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -177,26 +164,13 @@ func TestOpenAndLeaseWhileAnElectionRuns(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	c := storetest.ProcessCluster(t, 3)
-	setup, err := store.Dial(ctx, c.URLs(), "setup")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer setup.Close()
-	if err := (&store.Log{Conn: setup, Replicas: 3}).Open(ctx); err != nil {
-		t.Fatal(err)
-	}
+	c.OpenLog(3)
 	leader := c.StreamLeader("KV_" + store.LeaseBucket)
 	c.Freeze(leader)
 	t.Cleanup(func() { c.Thaw(leader) })
 	start := time.Now()
 	// Not on the frozen node: this is the election, not the failover.
-	var urls []string
-	for i := range 3 {
-		if i != leader {
-			urls = append(urls, c.URL(i))
-		}
-	}
-	nc, err := store.Dial(ctx, strings.Join(urls, ","), "test")
+	nc, err := store.Dial(ctx, c.Others(leader), "test")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -49,15 +49,7 @@ func scanThroughLeaderLoss(t *testing.T, c *storetest.NATSCluster, n int, lose f
 	root, sums := clusterTree(t, n)
 	// The stream exists, with 3 replicas, before the scan: its leader is
 	// known when the scan begins.
-	nc, err := store.Dial(ctx, c.URLs(), "test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	l := &store.Log{Conn: nc, Replicas: 3}
-	if err := l.Open(ctx); err != nil {
-		t.Fatal(err)
-	}
+	l := c.OpenLog(3)
 	leader := c.StreamLeader(store.DefaultStream)
 
 	var out, errb bytes.Buffer
@@ -71,7 +63,7 @@ func scanThroughLeaderLoss(t *testing.T, c *storetest.NATSCluster, n int, lose f
 		})
 	}
 	start := time.Now()
-	err = m.Run(ctx, []string{"--data", t.TempDir(), "--server", c.URLs(), "--replicas", "3", "--machine", "c1", "--json", root})
+	err := m.Run(ctx, []string{"--data", t.TempDir(), "--server", c.URLs(), "--replicas", "3", "--machine", "c1", "--json", root})
 	if err != nil {
 		t.Fatalf("scan while node %s, the stream leader, was lost: %v\n%s", c.Name(leader), err, errb.String())
 	}

@@ -20,6 +20,8 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/indexer/indexer/store"
 )
 
 // NATSCluster is a JetStream cluster of nodes on loopback, in this process
@@ -159,6 +161,33 @@ func (c *NATSCluster) URLs() string { return strings.Join(c.urls, ",") }
 
 // URL returns node i's client URL.
 func (c *NATSCluster) URL(i int) string { return c.urls[i] }
+
+// Others returns the client URLs of every node but i, comma-separated.
+func (c *NATSCluster) Others(i int) string {
+	var urls []string
+	for j, u := range c.urls {
+		if j != i {
+			urls = append(urls, u)
+		}
+	}
+	return strings.Join(urls, ",")
+}
+
+// OpenLog opens the log on the cluster with replicas, through a
+// connection to every node (store.Dial) closed at cleanup.
+func (c *NATSCluster) OpenLog(replicas int) *store.Log {
+	c.tb.Helper()
+	nc, err := store.Dial(context.Background(), c.URLs(), "test")
+	if err != nil {
+		c.tb.Fatal(err)
+	}
+	c.tb.Cleanup(nc.Close)
+	l := &store.Log{Conn: nc, Replicas: replicas}
+	if err := l.Open(context.Background()); err != nil {
+		c.tb.Fatal(err)
+	}
+	return l
+}
 
 // Name returns node i's server name.
 func (c *NATSCluster) Name(i int) string { return c.names[i] }
