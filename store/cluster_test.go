@@ -57,7 +57,7 @@ func TestClusterReplicas(t *testing.T) {
 	if err := l.Append(ctx, testEvents(100, "m")...); err != nil {
 		t.Fatal(err)
 	}
-	if l, err = open(3); err != nil || replicasOf(t, nc) != 3 {
+	if _, err = open(3); err != nil || replicasOf(t, nc) != 3 {
 		t.Fatalf("Replicas 3: %v, stream %d", err, replicasOf(t, nc))
 	}
 	if l, err = open(0); err != nil || l.Replicas != 3 || replicasOf(t, nc) != 3 {

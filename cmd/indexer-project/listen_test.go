@@ -116,8 +116,10 @@ func TestSIGTERMDuringAHeavyRegex(t *testing.T) {
 	if err != nil {
 		t.Fatalf("indexer-project after SIGTERM: %v\n%s", err, c.logText())
 	}
-	if took > 2*time.Second {
-		t.Fatalf("indexer-project took %s to stop during a regex, want under 2 s\n%s", took, c.logText())
+	// The regex alone runs 6 s on a quiet machine and longer on a busy one:
+	// stopping within 4 s shows the signal cancelled it.
+	if took > 4*time.Second {
+		t.Fatalf("indexer-project took %s to stop during a regex, want under 4 s\n%s", took, c.logText())
 	}
 	t.Logf("stopped in %s; the regex was answered %s after the signal", took.Round(time.Millisecond), (<-answered).Sub(start).Round(time.Millisecond))
 }

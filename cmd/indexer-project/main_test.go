@@ -384,7 +384,7 @@ func TestRebuildAsksTheRunningProjector(t *testing.T) {
 	defer func() { c.cmd.Process.Signal(os.Interrupt); c.cmd.Wait() }()
 	url := childURL(t, c)
 	statusPath := store.Dir(dir).StatusPath()
-	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+	for deadline := time.Now().Add(2 * time.Minute); ; time.Sleep(50 * time.Millisecond) {
 		if st, err := readOwnerStatus(statusPath); err == nil && st.Checkpoint == last {
 			break
 		}
