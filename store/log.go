@@ -51,6 +51,12 @@ type Log struct {
 	// RequestTimeout is how long Request waits for each message of a
 	// reply when its context has no deadline: 10 seconds when 0.
 	RequestTimeout time.Duration
+	// ReadOnly makes Open only find the stream: it never creates it,
+	// changes its configuration or creates the lease bucket, and returns
+	// ErrNotFound when the stream does not exist. For a read replica:
+	// another process owns the stream's configuration. Such a Log is
+	// for reading; nothing stops an Appender made from it.
+	ReadOnly bool
 
 	js jetstream.JetStream
 	// perm holds the permission violations of Conn (nil for a connection
@@ -94,7 +100,7 @@ func (info StreamInfo) Lag(seq uint64) uint64 {
 
 // Open provisions the stream, idempotently: the same config twice is no
 // change, and an updated config is applied in place (Replicas 0 keeps the
-// stream's replica count).
+// stream's replica count). A ReadOnly Log only finds it.
 func (l *Log) Open(ctx context.Context) error {
 	if l.Conn == nil {
 		return fmt.Errorf("open log: no connection")
@@ -118,6 +124,9 @@ func (l *Log) Open(ctx context.Context) error {
 	}
 	l.js = js
 	l.perm = watchOf(l.Conn)
+	if l.ReadOnly {
+		return l.find(ctx)
+	}
 	cfg := jetstream.StreamConfig{
 		Name:        l.Stream,
 		Description: "indexer event log: immutable file facts, JSON, see events package",
@@ -159,6 +168,22 @@ func whileStarting(ctx context.Context, fn func() error) error {
 			return err
 		}
 		time.Sleep(250 * time.Millisecond)
+	}
+}
+
+// find waits while JetStream starts, then returns nil when the stream
+// exists, ErrNotFound when it does not. (Info's errors are translated, so
+// it waits on ErrUnavailable rather than through whileStarting.)
+func (l *Log) find(ctx context.Context) error {
+	for attempt := 0; ; attempt++ {
+		_, err := l.Info(ctx)
+		if err == nil || attempt == 20 || ctx.Err() != nil || !errors.Is(err, ErrUnavailable) {
+			if err != nil {
+				return fmt.Errorf("find stream %s: %w", l.Stream, err)
+			}
+			return nil
+		}
+		time.Sleep(250 * time.Millisecond) // JetStream may still be starting
 	}
 }
 
