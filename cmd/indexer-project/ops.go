@@ -24,6 +24,10 @@ type healthWatch struct {
 	judge projections.Health
 	p     *projections.Projector
 	log   *store.Log
+	// noLeases: the log's scan leases are not asked (a read replica's
+	// reader credential may not read them), so a scan that holds its
+	// lease while nothing reaches the log is not noticed here.
+	noLeases bool
 
 	mu       sync.Mutex
 	last     projections.Verdict
@@ -33,7 +37,7 @@ type healthWatch struct {
 // observe judges s, taken with err, asking the log whether a scan runs.
 func (hw *healthWatch) observe(ctx context.Context, s projections.Status, err error) projections.Verdict {
 	scanning := false
-	if err == nil {
+	if err == nil && !hw.noLeases {
 		held, lerr := hw.log.HeldLeases(ctx)
 		scanning = lerr == nil && len(held) > 0
 	}

@@ -35,6 +35,7 @@ type RunCommand struct {
 	batchWait time.Duration
 	commitGap time.Duration
 	tls       serveTLS
+	replica   replicaMode
 }
 
 // Run parses args and runs the projector until ctx ends.
@@ -47,6 +48,7 @@ func (c *RunCommand) Run(ctx context.Context, args []string) error {
 	fs.DurationVar(&c.batchWait, "batch-wait", projections.DefaultBatchWait, "longest a batch gathers events before it commits")
 	fs.DurationVar(&c.commitGap, "commit-gap", projections.DefaultCommitGap, "least time between commits while events trickle in (0: none)")
 	c.tls.register(fs)
+	c.replica.register(fs)
 	if err := parse(fs, c.Stderr, args, `Usage: indexer-project [run] [flags]
 
 Follows the event log into DATA/index.db until SIGTERM or Ctrl-C. It owns
@@ -60,6 +62,11 @@ decides: rebuild --accept-new-log).
 It answers queries: the web UI and HTTP API on --http (default
 `+web.DefaultAddr+`), and the NATS service "indexer" (nats micro ls) for
 the indexer command and any machine on the NATS network.
+
+With --replica it is a read replica of the log another indexer-project
+owns on --server: it keeps its own index in --data, never creates the
+stream or changes its configuration, never writes to the log, and waits
+for a stream that is not there yet.
 `); err != nil {
 		return err
 	}
@@ -67,8 +74,13 @@ the indexer command and any machine on the NATS network.
 	if err := c.tls.check(c.http); err != nil {
 		return err
 	}
-	env, err := app.Open(ctx, c.cfg, app.OpenOptions{Owner: "indexer-project", Listen: c.listen, LockWithServer: true,
-		TLSCert: c.tls.cert, TLSKey: c.tls.key}, logger)
+	if err := c.replica.check(c.cfg); err != nil {
+		return err
+	}
+	opts := app.OpenOptions{Owner: "indexer-project", Listen: c.listen, LockWithServer: true,
+		TLSCert: c.tls.cert, TLSKey: c.tls.key}
+	c.replica.openOptions(&opts, c.cfg.Server, logger)
+	env, err := app.Open(ctx, c.cfg, opts, logger)
 	if err != nil {
 		return err
 	}
@@ -96,30 +108,32 @@ the indexer command and any machine on the NATS network.
 	local := &service.Local{Index: p.Index(), Log: env.Log, Checkpoint: p.Checkpoint, Heavy: service.NewGate(0)}
 	cache := &service.Cache{Queries: local, Checkpoint: p.Checkpoint}
 	queries := service.NewTimed(guarded{Queries: cache, p: p})
-	hw := &healthWatch{p: p, log: env.Log}
-	svc, err := service.Serve(env.Log, queries, nil, logger)
+	hw := &healthWatch{p: p, log: env.Log, noLeases: c.replica.reader}
+	stopQueries, err := c.replica.serveQueries(ctx, env.Log, p, queries, logger)
 	if err != nil {
 		return err
 	}
-	defer svc.Stop()
-	adminPrefix := "indexer.admin." + events.NewID().String() + "."
-	rb := &rebuilder{p: p, ctx: ctx, logger: logger, subject: adminPrefix + "rebuild", resumed: make(chan struct{}, 1),
-		skipSubject: adminPrefix + "skip", deadSubject: adminPrefix + "deadletters"}
-	admin, err := env.Log.StartService(store.ServiceConfig{
-		Name: "indexer-admin", Version: service.Version,
-		Description: "indexer-project's own controls; the subject is in its status file",
-		Endpoints: []store.ServiceEndpoint{
-			{Name: "rebuild", Subject: rb.subject, Handler: rb.handle},
-			{Name: "skip", Subject: rb.skipSubject, Handler: rb.skip},
-			{Name: "deadletters", Subject: rb.deadSubject, Handler: rb.deadLetters},
-			{Name: "compact", Subject: compactSubject(rb.subject), Handler: compactHandler(p)},
-		},
-		Logger: logger,
-	})
-	if err != nil {
-		return err
+	defer stopQueries()
+	rb := &rebuilder{p: p, ctx: ctx, logger: logger, resumed: make(chan struct{}, 1)}
+	if !c.replica.reader { // a reader's credential may not serve subjects
+		adminPrefix := "indexer.admin." + events.NewID().String() + "."
+		rb.subject, rb.skipSubject, rb.deadSubject = adminPrefix+"rebuild", adminPrefix+"skip", adminPrefix+"deadletters"
+		admin, err := env.Log.StartService(store.ServiceConfig{
+			Name: "indexer-admin", Version: service.Version,
+			Description: "indexer-project's own controls; the subject is in its status file",
+			Endpoints: []store.ServiceEndpoint{
+				{Name: "rebuild", Subject: rb.subject, Handler: rb.handle},
+				{Name: "skip", Subject: rb.skipSubject, Handler: rb.skip},
+				{Name: "deadletters", Subject: rb.deadSubject, Handler: rb.deadLetters},
+				{Name: "compact", Subject: compactSubject(rb.subject), Handler: compactHandler(p)},
+			},
+			Logger: logger,
+		})
+		if err != nil {
+			return err
+		}
+		defer admin.Stop()
 	}
-	defer admin.Stop()
 	runCtx, stopHTTP := context.WithCancel(ctx)
 	defer stopHTTP()
 	httpDone := make(chan error, 1)
@@ -143,6 +157,10 @@ the indexer command and any machine on the NATS network.
 	fmt.Fprintf(c.Stderr, "indexer-project: log %s, web UI and API %s, index %s\n", url, httpURL, p.Path)
 
 	statusPath := c.cfg.Dir().StatusPath()
+	replicaOf := ""
+	if c.replica.on {
+		replicaOf = c.cfg.Server
+	}
 	stopStatus := make(chan struct{})
 	statusDone := make(chan struct{})
 	go func() {
@@ -150,7 +168,7 @@ the indexer command and any machine on the NATS network.
 		t := time.NewTicker(time.Second)
 		defer t.Stop()
 		for {
-			writeStatus(ctx, p, rb, hw, statusPath)
+			writeStatus(ctx, p, rb, hw, statusPath, replicaOf)
 			select {
 			case <-stopStatus:
 				return
@@ -208,12 +226,17 @@ type ownerStatus struct {
 	rebuildState
 	// Health is the projector's judged health (see /health).
 	Health *projections.Verdict `json:"health,omitempty"`
+	// ReplicaOf is the log's server when the projector is a read replica
+	// (run --replica).
+	ReplicaOf string `json:"replica_of,omitempty"`
 }
 
-func writeStatus(ctx context.Context, p *projections.Projector, rb *rebuilder, hw *healthWatch, path string) {
+func writeStatus(ctx context.Context, p *projections.Projector, rb *rebuilder, hw *healthWatch, path, replicaOf string) {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
-	b, _ := json.Marshal(statusOf(ctx, p, rb, hw))
+	st := statusOf(ctx, p, rb, hw)
+	st.ReplicaOf = replicaOf
+	b, _ := json.Marshal(st)
 	store.WriteFileAtomic(path, b) // a missed write is made good a second later
 }
 

@@ -50,13 +50,25 @@ indexer-scan runs.
 	if c.cfg.Server == "" && !exists(dir.IndexPath()) && !dir.HasLog() && !exists(dir.ServerURLPath()) {
 		return fmt.Errorf("nothing at %s yet (no log, no index): scan something first (indexer-scan PATH), or point --data at a data directory", c.cfg.DataDir)
 	}
-	env, err := app.Open(ctx, c.cfg, app.OpenOptions{Owner: "indexer-project status", AllowClient: true}, logger)
+	// status only reads: the stream of a --server is another's, never
+	// created or configured from here.
+	env, err := app.Open(ctx, c.cfg, app.OpenOptions{Owner: "indexer-project status", AllowClient: true, ReadOnlyLog: c.cfg.Server != ""}, logger)
+	var st ownerStatus
+	running := false
+	if errors.Is(err, store.ErrLocked) {
+		// The owner serves no log here (a read replica, or any
+		// indexer-project on --server): its status file, written every
+		// second, is the answer.
+		s, serr := readOwnerStatus(dir.StatusPath())
+		if serr != nil {
+			return err
+		}
+		return c.print(s, true)
+	}
 	if err != nil {
 		return err
 	}
 	defer env.Close()
-	var st ownerStatus
-	running := false
 	if env.Mode == app.Client {
 		// Another process may own index.db: ask its status file.
 		if s, err := readOwnerStatus(dir.StatusPath()); err == nil {
@@ -98,6 +110,12 @@ indexer-scan runs.
 		}
 		st.Status = s
 	}
+	return c.print(st, running)
+}
+
+// print prints st; running says whether an indexer-project wrote it.
+func (c *StatusCommand) print(st ownerStatus, running bool) error {
+	dir := c.cfg.Dir()
 	judgeOnce(&st)
 	if c.json {
 		return json.NewEncoder(c.Stdout).Encode(struct {
@@ -122,6 +140,9 @@ indexer-scan runs.
 	who := "no projector running"
 	if running {
 		who = fmt.Sprintf("indexer-project PID %d", st.PID)
+		if st.ReplicaOf != "" {
+			who += ", a read replica of " + st.ReplicaOf
+		}
 	}
 	fmt.Fprintf(c.Stdout, "projector        %s\n", who)
 	fmt.Fprintf(c.Stdout, "checkpoint       %d\n", st.Checkpoint)

@@ -304,6 +304,12 @@ type OpenOptions struct {
 	LockWithServer bool
 	// TLSCert and TLSKey make the embedded server's listener require TLS.
 	TLSCert, TLSKey string
+	// ReadOnlyLog opens the log without creating the stream or changing
+	// its configuration (store.Log.ReadOnly), for a read replica of a log
+	// another process owns. WaitForLog, when set, is called each time the
+	// stream is not there yet; Open tries again when it returns nil.
+	ReadOnlyLog bool
+	WaitForLog  func(ctx context.Context, err error) error
 }
 
 // Env is an opened data directory and log. Close releases everything in
@@ -409,8 +415,18 @@ func Open(ctx context.Context, cfg Config, opts OpenOptions, logger *slog.Logger
 		e.closers = append(e.closers, func() error { nc.Close(); return nil })
 		e.Log = &store.Log{Conn: nc, Replicas: 1}
 	}
-	if err := e.Log.Open(ctx); err != nil {
-		return nil, err
+	e.Log.ReadOnly = opts.ReadOnlyLog
+	for {
+		err := e.Log.Open(ctx)
+		if err == nil {
+			break
+		}
+		if opts.WaitForLog == nil || !errors.Is(err, store.ErrNotFound) {
+			return nil, err
+		}
+		if err := opts.WaitForLog(ctx, err); err != nil {
+			return nil, err
+		}
 	}
 	ok = true
 	return e, nil
