@@ -59,7 +59,7 @@ func (c *CompactCommand) viaOwner(ctx context.Context, locked error) error {
 	if err != nil || st.RebuildSubject == "" {
 		return fmt.Errorf("%w, and it takes no requests (no status file with its admin subject): stop it and run compact again", locked)
 	}
-	env, err := app.Open(ctx, c.cfg, app.OpenOptions{Owner: "indexer-project compact", AllowClient: true}, c.cfg.Logger(c.Stderr))
+	env, err := app.Open(ctx, c.cfg, app.OpenOptions{Owner: "indexer-project compact", AllowClient: true, ReadOnlyLog: true}, c.cfg.Logger(c.Stderr))
 	if err != nil {
 		return err
 	}

@@ -124,7 +124,7 @@ func (c *RebuildCommand) viaOwner(ctx context.Context, locked error, start time.
 	if err != nil || st.RebuildSubject == "" {
 		return fmt.Errorf("%w, and it takes no rebuild requests (no %s with a rebuild subject; an older or stopping indexer-project?): stop it and run rebuild again", locked, statusPath)
 	}
-	env, err := app.Open(ctx, c.cfg, app.OpenOptions{Owner: "indexer-project rebuild", AllowClient: true}, c.cfg.Logger(c.Stderr))
+	env, err := app.Open(ctx, c.cfg, app.OpenOptions{Owner: "indexer-project rebuild", AllowClient: true, ReadOnlyLog: true}, c.cfg.Logger(c.Stderr))
 	if err != nil {
 		return err
 	}

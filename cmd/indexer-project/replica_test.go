@@ -158,6 +158,93 @@ func TestReplicaWaitsForTheStreamAndLeavesItAlone(t *testing.T) {
 	}
 }
 
+// TestReplicaStopsWhenItsLogIsReplaced: the log's checks hold for a
+// replica as for the owner. A stream deleted and created again under a
+// replica stops its projection, /health says why, and the operator's
+// rebuild --accept-new-log, asked of the running replica, resumes it on the
+// new log; asking it leaves the owner's stream configuration as it is.
+func TestReplicaStopsWhenItsLogIsReplaced(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	srv := storetest.MustOpenServer(t, "", false)
+	nc, err := srv.Connect("owner")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	owner := &store.Log{Conn: nc, MaxBytes: 1 << 30}
+	if err := owner.Open(ctx); err != nil {
+		t.Fatal(err)
+	}
+	scanned := func(n int) []events.Event {
+		scan := events.NewID()
+		var evs []events.Event
+		for i := range n {
+			evs = append(evs, events.New("m", scan, time.Now(), &events.FileScanned{File: events.File{
+				Path: events.Path(fmt.Sprintf("/d/f%d", i)), Size: 1, Hashes: events.Hashes{SHA256: strings.Repeat("cd", 32)}}}))
+		}
+		return evs
+	}
+	if err := owner.Append(ctx, scanned(30)...); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	r := startReplica(t, dir, "--server", srv.ClientURL())
+	defer r.stop()
+	waitCheckpoint(t, dir, 30)
+
+	if m, err := nc.Request("$JS.API.STREAM.DELETE."+store.DefaultStream, nil, 5*time.Second); err != nil || !strings.Contains(string(m.Data), `"success":true`) {
+		t.Fatalf("delete the stream: %v %s", err, m.Data)
+	}
+	owner = &store.Log{Conn: nc, MaxBytes: 1 << 30}
+	if err := owner.Open(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := owner.Append(ctx, scanned(5)...); err != nil {
+		t.Fatal(err)
+	}
+	r.waitLog(t, "the log was replaced under the index")
+	var health struct {
+		Status  string   `json:"status"`
+		Reasons []string `json:"reasons"`
+	}
+	for deadline := time.Now().Add(30 * time.Second); health.Status != "unhealthy" && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		resp, err := http.Get(r.url + "/health")
+		if err != nil {
+			t.Fatal(err)
+		}
+		json.NewDecoder(resp.Body).Decode(&health)
+		resp.Body.Close()
+	}
+	if health.Status != "unhealthy" || !strings.Contains(strings.Join(health.Reasons, " "), "accept-new-log") {
+		t.Fatalf("/health of the replica whose log was replaced: %+v", health)
+	}
+	if out, err := runMain(t, "rebuild", "--accept-new-log", "--data", dir, "--server", srv.ClientURL()); err != nil {
+		t.Fatalf("rebuild --accept-new-log: %v %s", err, out)
+	}
+	var st ownerStatus
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if st, err = readOwnerStatus(store.Dir(dir).StatusPath()); err == nil && st.Checkpoint == 5 && st.Error == "" {
+			break
+		}
+	}
+	if st.Checkpoint != 5 || st.Error != "" {
+		t.Fatalf("status after the new log was accepted: %+v %v", st, err)
+	}
+	m, err := nc.Request("$JS.API.STREAM.INFO."+store.DefaultStream, nil, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var info struct {
+		Config struct {
+			MaxBytes int64 `json:"max_bytes"`
+		} `json:"config"`
+	}
+	if err := json.Unmarshal(m.Data, &info); err != nil || info.Config.MaxBytes != 1<<30 {
+		t.Fatalf("the stream's byte limit after rebuild asked the replica: %d %v, want the owner's %d", info.Config.MaxBytes, err, 1<<30)
+	}
+}
+
 // TestReplicaNeedsServer: --replica alone, or with a scanner's credential,
 // is a usage error.
 func TestReplicaNeedsServer(t *testing.T) {

@@ -111,7 +111,7 @@ func askOwner(ctx context.Context, cfg app.Config, locked error, subject func(ow
 	if err != nil || subject(st) == "" {
 		return nil, fmt.Errorf("%w, and it takes no such request (no %s with its subject; an older or stopping indexer-project?): stop it and run this again", locked, cfg.Dir().StatusPath())
 	}
-	env, err := app.Open(ctx, cfg, app.OpenOptions{Owner: "indexer-project", AllowClient: true}, logger)
+	env, err := app.Open(ctx, cfg, app.OpenOptions{Owner: "indexer-project", AllowClient: true, ReadOnlyLog: true}, logger)
 	if err != nil {
 		return nil, err
 	}
