@@ -93,7 +93,7 @@ Run 'indexer-project COMMAND --help' for a command's flags, 'indexer-project
 // own the directory, or remote, with the error of opening it, when a
 // running indexer-project owns it (compact, skip, rebuild).
 func onIndex(ctx context.Context, cfg app.Config, owner string, logger *slog.Logger, local func(*projections.Projector) error, remote func(locked error) error) error {
-	env, err := app.Open(ctx, cfg, app.OpenOptions{Owner: owner, LockWithServer: true}, logger)
+	env, err := app.Open(ctx, cfg, app.OpenOptions{Owner: owner, LockWithServer: true, ReadOnlyLog: cfg.Server != ""}, logger)
 	if errors.Is(err, store.ErrLocked) {
 		return remote(err)
 	}

@@ -38,7 +38,7 @@ process.
 	}
 	logger := c.cfg.Logger(c.Stderr)
 	var dl []projections.DeadLetter
-	env, err := app.Open(ctx, c.cfg, app.OpenOptions{Owner: "indexer-project deadletters", LockWithServer: true}, logger)
+	env, err := app.Open(ctx, c.cfg, app.OpenOptions{Owner: "indexer-project deadletters", LockWithServer: true, ReadOnlyLog: c.cfg.Server != ""}, logger)
 	switch {
 	case errors.Is(err, store.ErrLocked):
 		out, err := askOwner(ctx, c.cfg, err, func(st ownerStatus) string { return st.DeadLettersSubject }, nil, logger)

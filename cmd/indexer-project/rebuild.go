@@ -81,7 +81,7 @@ it would replace the live index.
 	logger := c.cfg.Logger(c.Stderr)
 	start := time.Now()
 	if c.into != "" {
-		env, err := app.Open(ctx, c.cfg, app.OpenOptions{Owner: "indexer-project rebuild", AllowClient: true}, logger)
+		env, err := app.Open(ctx, c.cfg, app.OpenOptions{Owner: "indexer-project rebuild", AllowClient: true, ReadOnlyLog: c.cfg.Server != ""}, logger)
 		if err != nil {
 			return err
 		}

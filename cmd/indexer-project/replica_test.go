@@ -231,18 +231,29 @@ func TestReplicaStopsWhenItsLogIsReplaced(t *testing.T) {
 	if st.Checkpoint != 5 || st.Error != "" {
 		t.Fatalf("status after the new log was accepted: %+v %v", st, err)
 	}
-	m, err := nc.Request("$JS.API.STREAM.INFO."+store.DefaultStream, nil, 5*time.Second)
-	if err != nil {
-		t.Fatal(err)
+	checkMaxBytes := func(after string) {
+		t.Helper()
+		m, err := nc.Request("$JS.API.STREAM.INFO."+store.DefaultStream, nil, 5*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var info struct {
+			Config struct {
+				MaxBytes int64 `json:"max_bytes"`
+			} `json:"config"`
+		}
+		if err := json.Unmarshal(m.Data, &info); err != nil || info.Config.MaxBytes != 1<<30 {
+			t.Fatalf("the stream's byte limit after %s: %d %v, want the owner's %d", after, info.Config.MaxBytes, err, 1<<30)
+		}
 	}
-	var info struct {
-		Config struct {
-			MaxBytes int64 `json:"max_bytes"`
-		} `json:"config"`
+	checkMaxBytes("rebuild asked the replica")
+	// With the replica stopped, the commands work on its index themselves,
+	// and leave the owner's stream alone too.
+	r.stop()
+	if out, err := runMain(t, "rebuild", "--data", dir, "--server", srv.ClientURL()); err != nil || !strings.Contains(out, "at seq 5") {
+		t.Fatalf("rebuild of the stopped replica's index: %v %s", err, out)
 	}
-	if err := json.Unmarshal(m.Data, &info); err != nil || info.Config.MaxBytes != 1<<30 {
-		t.Fatalf("the stream's byte limit after rebuild asked the replica: %d %v, want the owner's %d", info.Config.MaxBytes, err, 1<<30)
-	}
+	checkMaxBytes("a rebuild of the replica's index")
 }
 
 // TestReplicaNeedsServer: --replica alone, or with a scanner's credential,
