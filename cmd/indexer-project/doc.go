@@ -1,7 +1,7 @@
 // Command indexer-project folds the indexer's event log into the read models
 // of DATA/index.db and keeps them current.
 //
-//	indexer-project [run] [--data DIR] [--listen HOST:PORT] [--server URL]
+//	indexer-project [run] [--data DIR] [--listen HOST:PORT] [--server URL [--replica]]
 //	indexer-project rebuild [--until-seq N | --until-time T] [--into FILE] [--accept-new-log]
 //	indexer-project status [--json]
 //	indexer-project skip SEQ
@@ -12,6 +12,12 @@
 // 4222), so scanners on this machine, or on others when it listens on a
 // public address, publish to it. With --server it follows an existing NATS
 // server or cluster instead. It stops cleanly on SIGTERM or Ctrl-C.
+//
+// With --replica (replica.go) run is a read replica of a log another
+// indexer-project owns on --server: its own index in its own data
+// directory, the log opened read-only (never created or configured, never
+// written), a stream not there yet waited for. On a --server every other
+// subcommand opens the log read-only too: only run provisions the stream.
 //
 // While it runs, index.db is held by it; its status is kept in
 // DATA/projector.json for `indexer-project status`, with the subject on

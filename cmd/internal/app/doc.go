@@ -15,6 +15,10 @@
 //     the command may be a client: connect to the owner.
 //   - Otherwise: ErrLocked, exit code 11.
 //
+// OpenOptions.ReadOnlyLog opens the log without provisioning the stream
+// (store.Log.ReadOnly), for a command that must not change another
+// process's stream; WaitForLog waits for a stream not there yet.
+//
 // Who owns a data directory (nobody, an indexer-project, a standalone
 // indexer-scan, or a process that serves no URL in it) is decided in one
 // place, DirOwner, which Open and the query commands share. A server.url
