@@ -106,6 +106,15 @@ func (ix *Index) TopDuplicateGroups(q DupesQuery) (DupesResult, error) {
 		// when full. Every group has a count of two or more.
 		total := -1
 		switch {
+		case q.MinSize <= 1 && q.MinCount <= 2:
+			// Every group, or every one but the empty files': the
+			// totals count the groups, and the few of size 0 are
+			// counted apart. Walking every group's key instead took
+			// 18 ms for the 500,000 groups of ten million files.
+			total = int(decodeTotals(tx.Bucket(bucketMeta).Get(keyTotals)).groups)
+			if q.MinSize == 1 {
+				total -= countGroupKeysBelow(groups.Cursor(), 's', 1, bud)
+			}
 		case q.MinSize > 0 && q.MinCount <= 2:
 			total = countGroupKeys(groups.Cursor(), 's', q.MinSize, bud)
 		case q.MinSize == 0 && q.MinCount > 2:
@@ -171,6 +180,16 @@ func (ix *Index) TopDuplicateGroups(q DupesQuery) (DupesResult, error) {
 func countGroupKeys(c *store.Cursor, tag byte, least uint64, bud *budget) int {
 	n := 0
 	for k, _ := c.Seek(append([]byte{tag}, be64(least)...)); len(k) == 41 && k[0] == tag && bud.step(); k, _ = c.Next() {
+		n++
+	}
+	return n
+}
+
+// countGroupKeysBelow counts the groups keys of tag ('s' or 'c') whose
+// size or count is below most.
+func countGroupKeysBelow(c *store.Cursor, tag byte, most uint64, bud *budget) int {
+	n := 0
+	for k, _ := c.Seek([]byte{tag}); len(k) == 41 && k[0] == tag && binary.BigEndian.Uint64(k[1:9]) < most && bud.step(); k, _ = c.Next() {
 		n++
 	}
 	return n
