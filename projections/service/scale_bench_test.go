@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -69,24 +70,31 @@ func scaleFiles() int {
 //   - publish: how fast the scan's events were appended;
 //   - live projection (Projector.CatchUp, fsync on every commit) of the
 //     whole log: its rate over the first tenth of the events (the first
-//     million) and over the last tenth, and their ratio (goal >= 0.7);
+//     million) and over the last tenth, and their ratio (goal >= 0.7),
+//     with the CPU time per event of each (projector and server), which a
+//     busy machine disturbs less than the rate;
 //   - the server's resident memory, peak, while the events were appended,
 //     and while the projector read them (goal < 500 MB);
-//   - the projector's resident memory and Go heap, peak (goal < 1 GB);
+//   - the projector's resident memory, peak, all of it and the anonymous
+//     part (without index.db's pages mapped by bbolt, which are page
+//     cache), and its Go heap (goal < 1 GB);
 //   - index.db's bytes per file (goal < 500);
 //   - the query goals on the live index: a name search for a word in ~8%
 //     of the names (p50 < 20 ms), the top 100 duplicate groups (< 20 ms),
 //     a lookup by path (< 1 ms);
-//   - a rebuild of the whole log into a new file (goal < 4 min).
+//   - a rebuild of the whole log into a new file (goal < 4 min), beside a
+//     bare read of the log just before it (the machine's speed then).
 //
 // It takes about 25 minutes at ten million files on a 2-core machine and
 // needs about 12 GB in the temp dir (INDEXER_BENCH_SCALE_DIR keeps the
-// log between runs there instead: a log already holding the scan is not
-// published again):
+// log and the live index between runs there instead: a log already
+// holding the scan is not published again):
 //
 //	go test ./projections/service -run '^$' -bench '^BenchmarkScale$' -benchtime 1x -timeout 2h
 //
-// INDEXER_BENCH_SCALE_FILES=1000000 makes a quicker run. CI never runs it.
+// INDEXER_BENCH_SCALE_FILES=1000000 makes a quicker run;
+// INDEXER_BENCH_SCALE_HEAPPROFILE=FILE writes the projector's heap profile
+// once it has projected the log. CI never runs it.
 func BenchmarkScale(b *testing.B) {
 	n := scaleFiles()
 	for b.Loop() {
@@ -95,30 +103,39 @@ func BenchmarkScale(b *testing.B) {
 		b.ReportMetric(r.firstRate, "live-first-tenth-events/s")
 		b.ReportMetric(r.lastRate, "live-last-tenth-events/s")
 		b.ReportMetric(r.lastRate/r.firstRate, "live-last/first")
+		b.ReportMetric(float64(r.firstCPU.Nanoseconds())/1000, "live-first-tenth-cpu-us/event")
+		b.ReportMetric(float64(r.lastCPU.Nanoseconds())/1000, "live-last-tenth-cpu-us/event")
 		b.ReportMetric(r.liveRate, "live-events/s")
 		b.ReportMetric(r.serverPublishMB, "server-rss-publish-MB")
 		b.ReportMetric(r.serverReadMB, "server-rss-project-MB")
 		b.ReportMetric(r.projectorMB, "projector-rss-MB")
+		b.ReportMetric(r.projectorAnonMB, "projector-anon-MB")
 		b.ReportMetric(r.projectorHeapMB, "projector-heap-MB")
 		b.ReportMetric(r.bytesPerFile, "index-bytes/file")
 		b.ReportMetric(r.findP50, "find-p50-ms")
 		b.ReportMetric(r.dupesP50, "dupes-p50-ms")
 		b.ReportMetric(r.lookupP50, "lookup-p50-ms")
 		b.ReportMetric(r.rebuild.Seconds(), "rebuild-s")
+		b.ReportMetric(r.bareRead.Seconds(), "bare-read-s")
+		b.ReportMetric(r.rebuild.Seconds()/r.bareRead.Seconds(), "rebuild/bare")
 		b.ReportMetric(r.rebuildMB, "rebuild-rss-MB")
+		b.ReportMetric(r.rebuildAnonMB, "rebuild-anon-MB")
 	}
 }
 
 // scaleResult is what runScale measured.
 type scaleResult struct {
-	publish                       float64 // events/s
-	firstRate, lastRate, liveRate float64 // events/s
+	publish                       float64       // events/s
+	firstRate, lastRate, liveRate float64       // events/s
+	firstCPU, lastCPU             time.Duration // per event, both processes
 	serverPublishMB, serverReadMB float64
-	projectorMB, projectorHeapMB  float64
+	projectorMB, projectorAnonMB  float64
+	projectorHeapMB               float64
 	bytesPerFile                  float64
 	findP50, dupesP50, lookupP50  float64 // ms
 	rebuild                       time.Duration
-	rebuildMB                     float64
+	bareRead                      time.Duration
+	rebuildMB, rebuildAnonMB      float64
 }
 
 func runScale(b *testing.B, n int) scaleResult {
@@ -170,7 +187,7 @@ func runScale(b *testing.B, n int) scaleResult {
 			b.Fatal(err)
 		}
 		r.publish = float64(last) / time.Since(start).Seconds()
-		r.serverPublishMB = server.peakMB()
+		r.serverPublishMB, _ = server.peakMB()
 		say("published %d events in %s (%.0f/s), server peak RSS %.0f MB", last, time.Since(start).Round(time.Second), r.publish, r.serverPublishMB)
 	}
 
@@ -186,25 +203,29 @@ func runScale(b *testing.B, n int) scaleResult {
 	if err := p.Open(); err != nil {
 		b.Fatal(err)
 	}
-	marks := watchTenths(p, last)
-	start := time.Now()
+	begin := markNow(server.cmd.Process.Pid)
+	marks := watchTenths(p, last, server.cmd.Process.Pid)
+	start := begin.t
 	if err := p.CatchUp(ctx); err != nil {
 		b.Fatal(err)
 	}
 	took := time.Since(start)
-	times := marks()
+	tenths := marks()
+	if f := os.Getenv("INDEXER_BENCH_SCALE_HEAPPROFILE"); f != "" {
+		writeHeapProfile(b, f) // what the projector holds at ten million files
+	}
 	r.liveRate = float64(last) / took.Seconds()
 	r.projectorHeapMB = heap()
-	r.projectorMB = self.peakMB()
-	r.serverReadMB = server.peakMB()
-	r.firstRate, r.lastRate = tenthRates(times, start, last)
+	r.projectorMB, r.projectorAnonMB = self.peakMB()
+	r.serverReadMB, _ = server.peakMB()
+	r.firstRate, r.lastRate, r.firstCPU, r.lastCPU = tenthRates(tenths, begin, last)
 	fi, err := os.Stat(path)
 	if err != nil {
 		b.Fatal(err)
 	}
 	r.bytesPerFile = float64(fi.Size()) / float64(n)
-	say("projected %d events in %s (%.0f/s; first tenth %.0f/s, last tenth %.0f/s), projector peak RSS %.0f MB, heap %.0f MB, server %.0f MB, index.db %.0f bytes/file",
-		last, took.Round(time.Second), r.liveRate, r.firstRate, r.lastRate, r.projectorMB, r.projectorHeapMB, r.serverReadMB, r.bytesPerFile)
+	say("projected %d events in %s (%.0f/s; first tenth %.0f/s, %.1f us CPU an event; last tenth %.0f/s, %.1f us), projector peak RSS %.0f MB (anonymous %.0f MB, heap %.0f MB), server %.0f MB, index.db %.0f bytes/file",
+		last, took.Round(time.Second), r.liveRate, r.firstRate, float64(r.firstCPU.Nanoseconds())/1000, r.lastRate, float64(r.lastCPU.Nanoseconds())/1000, r.projectorMB, r.projectorAnonMB, r.projectorHeapMB, r.serverReadMB, r.bytesPerFile)
 	if err := p.Close(); err != nil {
 		b.Fatal(err)
 	}
@@ -214,7 +235,14 @@ func runScale(b *testing.B, n int) scaleResult {
 	r.findP50, r.dupesP50, r.lookupP50 = scaleQueries(b, path, n)
 	say("queries: name search p50 %.2f ms, top 100 groups p50 %.2f ms, lookup p50 %.3f ms", r.findP50, r.dupesP50, r.lookupP50)
 
-	// A rebuild of the whole log into a new file.
+	// A bare read of the log, for the machine's speed at the moment, then
+	// a rebuild of the whole log into a new file.
+	start = time.Now()
+	if _, err := log.Replay(ctx, 1, "", func(store.Record) error { return nil }); err != nil {
+		b.Fatal(err)
+	}
+	r.bareRead = time.Since(start)
+	say("bare read of the log in %s (%.0f events/s)", r.bareRead.Round(time.Second), float64(last)/r.bareRead.Seconds())
 	runtime.GC()
 	debug.FreeOSMemory()
 	self = watchRSS(os.Getpid())
@@ -226,14 +254,16 @@ func runScale(b *testing.B, n int) scaleResult {
 		b.Fatal(err)
 	}
 	r.rebuild = time.Since(start)
-	r.rebuildMB = self.peakMB()
+	r.rebuildMB, r.rebuildAnonMB = self.peakMB()
 	self.stop()
 	if cp.Seq != last {
 		b.Fatalf("rebuilt to %d, want %d", cp.Seq, last)
 	}
-	say("rebuilt in %s, peak RSS %.0f MB", r.rebuild.Round(time.Second), r.rebuildMB)
+	say("rebuilt in %s, peak RSS %.0f MB (anonymous %.0f MB)", r.rebuild.Round(time.Second), r.rebuildMB, r.rebuildAnonMB)
 	os.Remove(into)
-	os.Remove(path)
+	if os.Getenv("INDEXER_BENCH_SCALE_DIR") == "" {
+		os.Remove(path)
+	} // else kept beside the log, for a look at its queries
 	return r
 }
 
@@ -277,6 +307,20 @@ func scaleQueries(b *testing.B, path string, n int) (find, dupes, lookup float64
 		return err
 	})
 	return find, dupes, lookup
+}
+
+// writeHeapProfile writes this process's heap profile (after a
+// collection: what is live) to file.
+func writeHeapProfile(b *testing.B, file string) {
+	f, err := os.Create(file)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	runtime.GC()
+	if err := pprof.Lookup("heap").WriteTo(f, 0); err != nil {
+		b.Fatal(err)
+	}
 }
 
 // scaleServer is the embedded server's process.
@@ -324,17 +368,20 @@ func startScaleServer(b *testing.B, dir string) *scaleServer {
 	return s
 }
 
-func (s *scaleServer) resetPeak()      { s.rss.reset() }
-func (s *scaleServer) peakMB() float64 { return s.rss.peakMB() }
+func (s *scaleServer) resetPeak()                  { s.rss.reset() }
+func (s *scaleServer) peakMB() (rss, anon float64) { return s.rss.peakMB() }
 
 // rssWatch samples a process's resident memory every 50 ms and keeps the
-// peak since the last reset.
+// peaks since the last reset: of its anonymous memory (heap, stacks: what
+// the process itself holds) and of all of it (VmRSS, which also counts
+// the pages of mapped files it touched: index.db, read through bbolt's
+// memory map, is page cache the kernel can drop).
 type rssWatch struct {
-	pid  int
-	mu   sync.Mutex
-	peak uint64 // kB
-	done chan struct{}
-	once sync.Once
+	pid        int
+	mu         sync.Mutex
+	anon, peak uint64 // kB
+	done       chan struct{}
+	once       sync.Once
 }
 
 func watchRSS(pid int) *rssWatch {
@@ -343,9 +390,9 @@ func watchRSS(pid int) *rssWatch {
 		t := time.NewTicker(50 * time.Millisecond)
 		defer t.Stop()
 		for {
-			if kb := rssKB(pid); kb > 0 {
+			if rss, anon := rssKB(pid); rss > 0 {
 				w.mu.Lock()
-				w.peak = max(w.peak, kb)
+				w.peak, w.anon = max(w.peak, rss), max(w.anon, anon)
 				w.mu.Unlock()
 			}
 			select {
@@ -360,33 +407,45 @@ func watchRSS(pid int) *rssWatch {
 
 func (w *rssWatch) reset() {
 	w.mu.Lock()
-	w.peak = rssKB(w.pid)
+	w.peak, w.anon = rssKB(w.pid)
 	w.mu.Unlock()
 }
 
-func (w *rssWatch) peakMB() float64 {
+// peakMB returns the peaks of all resident memory and of the anonymous
+// part, in MB.
+func (w *rssWatch) peakMB() (rss, anon float64) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	return float64(w.peak) / 1024
+	return float64(w.peak) / 1024, float64(w.anon) / 1024
 }
 
 func (w *rssWatch) stop() { w.once.Do(func() { close(w.done) }) }
 
-// rssKB is the VmRSS of pid in kB, 0 when it cannot be read.
-func rssKB(pid int) uint64 {
+// rssKB returns the VmRSS and RssAnon of pid in kB, 0 when they cannot
+// be read.
+func rssKB(pid int) (rss, anon uint64) {
 	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
-		return 0
+		return 0, 0
 	}
 	defer f.Close()
+	field := func(line, name string) (uint64, bool) {
+		v, ok := strings.CutPrefix(line, name)
+		if !ok {
+			return 0, false
+		}
+		kb, _ := strconv.ParseUint(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+		return kb, true
+	}
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), "VmRSS:"); ok {
-			kb, _ := strconv.ParseUint(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
-			return kb
+		if kb, ok := field(sc.Text(), "VmRSS:"); ok {
+			rss = kb
+		} else if kb, ok := field(sc.Text(), "RssAnon:"); ok {
+			anon = kb
 		}
 	}
-	return 0
+	return rss, anon
 }
 
 // sampleHeap samples this process's Go heap in use until the returned
@@ -412,12 +471,43 @@ func sampleHeap() func() float64 {
 	return func() float64 { close(done); return float64(<-res) / (1 << 20) }
 }
 
-// watchTenths records when p's checkpoint passes each tenth of last,
-// until the returned function is called, which returns those times.
-func watchTenths(p *projections.Projector, last uint64) func() []time.Time {
-	done, res := make(chan struct{}), make(chan []time.Time)
+// mark is a moment of the live projection: the time, and the CPU time
+// both processes (projector and server) had used by then.
+type mark struct {
+	t   time.Time
+	cpu time.Duration
+}
+
+// markNow returns the mark of now; server is the server's process id.
+func markNow(server int) mark {
+	return mark{time.Now(), cpuOf(os.Getpid()) + cpuOf(server)}
+}
+
+// cpuOf returns the user and system CPU time pid has used, from
+// /proc/PID/stat (in clock ticks of 10 ms).
+func cpuOf(pid int) time.Duration {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// The fields after the command's name in parentheses: utime and
+	// stime are the 12th and 13th.
+	_, rest, _ := strings.Cut(string(b), ") ")
+	f := strings.Fields(rest)
+	if len(f) < 13 {
+		return 0
+	}
+	u, _ := strconv.ParseUint(f[11], 10, 64)
+	st, _ := strconv.ParseUint(f[12], 10, 64)
+	return time.Duration(u+st) * 10 * time.Millisecond
+}
+
+// watchTenths records the mark at which p's checkpoint passes each tenth
+// of last, until the returned function is called, which returns them.
+func watchTenths(p *projections.Projector, last uint64, server int) func() []mark {
+	done, res := make(chan struct{}), make(chan []mark)
 	go func() {
-		var times []time.Time
+		var marks []mark
 		t := time.NewTicker(10 * time.Millisecond)
 		defer t.Stop()
 		for {
@@ -428,24 +518,28 @@ func watchTenths(p *projections.Projector, last uint64) func() []time.Time {
 			case <-t.C:
 			}
 			cp := p.Checkpoint()
-			for len(times) < 10 && uint64(len(times)+1)*last/10 <= cp {
-				times = append(times, time.Now())
+			for len(marks) < 10 && uint64(len(marks)+1)*last/10 <= cp {
+				marks = append(marks, markNow(server))
 			}
 			if stop {
-				res <- times
+				res <- marks
 				return
 			}
 		}
 	}()
-	return func() []time.Time { close(done); return <-res }
+	return func() []mark { close(done); return <-res }
 }
 
 // tenthRates returns the rate of the first tenth of last events and of
-// the last tenth, from the times the checkpoint passed each tenth.
-func tenthRates(times []time.Time, start time.Time, last uint64) (first, final float64) {
-	if len(times) < 10 {
-		return 0, 0
+// the last tenth, and the CPU time per event of each (both processes),
+// from the marks at each tenth and the one at the start.
+func tenthRates(marks []mark, start mark, last uint64) (first, final float64, firstCPU, finalCPU time.Duration) {
+	if len(marks) < 10 {
+		return 0, 0, 0, 0
 	}
 	tenth := float64(last) / 10
-	return tenth / times[0].Sub(start).Seconds(), tenth / times[9].Sub(times[8]).Seconds()
+	first, final = tenth/marks[0].t.Sub(start.t).Seconds(), tenth/marks[9].t.Sub(marks[8].t).Seconds()
+	firstCPU = time.Duration(float64(marks[0].cpu-start.cpu) / tenth)
+	finalCPU = time.Duration(float64(marks[9].cpu-marks[8].cpu) / tenth)
+	return first, final, firstCPU, finalCPU
 }
