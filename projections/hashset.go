@@ -109,19 +109,23 @@ func (x *shaIndex) merge() {
 		}
 	}
 	slices.SortFunc(run, cmpEntry)
-	out := make([]shaEntry, 0, len(x.sorted)+len(run))
-	i, j := 0, 0
-	for i < len(x.sorted) && j < len(run) {
-		if cmpEntry(x.sorted[i], run[j]) <= 0 {
-			out = append(out, x.sorted[i])
-			i++
+	// In place, from the back, into room grown at the end: a merge into
+	// a new slice allocated the whole table each time (160 MB at ten
+	// million files, every 65,536 files: 11.5 GB over a projection of
+	// ten million, and two tables at once at the peak).
+	n := len(x.sorted)
+	x.sorted = slices.Grow(x.sorted, len(run))[:n+len(run)]
+	i, j := n-1, len(run)-1
+	for k := len(x.sorted) - 1; j >= 0; k-- {
+		if i >= 0 && cmpEntry(x.sorted[i], run[j]) > 0 {
+			x.sorted[k] = x.sorted[i]
+			i--
 		} else {
-			out = append(out, run[j])
-			j++
+			x.sorted[k] = run[j]
+			j--
 		}
 	}
-	out = append(append(out, x.sorted[i:]...), run[j:]...)
-	x.sorted, x.recent, x.more, x.nRecent = out, map[uint64]uint64{}, map[uint64][]uint64{}, 0
+	x.recent, x.more, x.nRecent = map[uint64]uint64{}, map[uint64][]uint64{}, 0
 	x.index()
 }
 
