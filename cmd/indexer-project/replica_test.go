@@ -144,6 +144,19 @@ func TestReplicaWaitsForTheStreamAndLeavesItAlone(t *testing.T) {
 	}
 	waitCheckpoint(t, r.dir, 20)
 	r.waitLog(t, "serving the NATS query service")
+	if got := streamMaxBytes(t, srv); got != 1<<30 {
+		t.Fatalf("the stream's byte limit after the replica followed it: %d, want the owner's %d", got, 1<<30)
+	}
+}
+
+// streamMaxBytes asks srv for the log stream's byte limit.
+func streamMaxBytes(t *testing.T, srv *store.Server) int64 {
+	t.Helper()
+	nc, err := srv.Connect("test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
 	m, err := nc.Request("$JS.API.STREAM.INFO."+store.DefaultStream, nil, 5*time.Second)
 	if err != nil {
 		t.Fatal(err)
@@ -153,9 +166,10 @@ func TestReplicaWaitsForTheStreamAndLeavesItAlone(t *testing.T) {
 			MaxBytes int64 `json:"max_bytes"`
 		} `json:"config"`
 	}
-	if err := json.Unmarshal(m.Data, &info); err != nil || info.Config.MaxBytes != 1<<30 {
-		t.Fatalf("the stream's byte limit after the replica followed it: %d %v, want the owner's %d", info.Config.MaxBytes, err, 1<<30)
+	if err := json.Unmarshal(m.Data, &info); err != nil {
+		t.Fatalf("stream info: %v: %s", err, m.Data)
 	}
+	return info.Config.MaxBytes
 }
 
 // TestReplicaStopsWhenItsLogIsReplaced: the log's checks hold for a
@@ -233,17 +247,8 @@ func TestReplicaStopsWhenItsLogIsReplaced(t *testing.T) {
 	}
 	checkMaxBytes := func(after string) {
 		t.Helper()
-		m, err := nc.Request("$JS.API.STREAM.INFO."+store.DefaultStream, nil, 5*time.Second)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var info struct {
-			Config struct {
-				MaxBytes int64 `json:"max_bytes"`
-			} `json:"config"`
-		}
-		if err := json.Unmarshal(m.Data, &info); err != nil || info.Config.MaxBytes != 1<<30 {
-			t.Fatalf("the stream's byte limit after %s: %d %v, want the owner's %d", after, info.Config.MaxBytes, err, 1<<30)
+		if got := streamMaxBytes(t, srv); got != 1<<30 {
+			t.Fatalf("the stream's byte limit after %s: %d, want the owner's %d", after, got, 1<<30)
 		}
 	}
 	checkMaxBytes("rebuild asked the replica")
