@@ -106,7 +106,7 @@ func (c *ForgetCommand) Run(ctx context.Context, args []string) error {
 		}
 	}
 	logger := c.cfg.Logger(c.Stderr)
-	env, err := app.Open(ctx, c.cfg, app.OpenOptions{Owner: "indexer-project forget", AllowClient: true}, logger)
+	env, err := app.Open(ctx, c.cfg, app.OpenOptions{Owner: "indexer-project forget", AllowClient: true, ReadOnlyLog: c.cfg.Server != ""}, logger)
 	if err != nil {
 		return err
 	}
