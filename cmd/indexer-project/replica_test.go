@@ -124,22 +124,8 @@ func TestReplicaWaitsForTheStreamAndLeavesItAlone(t *testing.T) {
 	defer r.stop()
 	r.waitLog(t, "waiting for the log: the stream does not exist yet")
 
-	nc, err := srv.Connect("owner")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	owner := &store.Log{Conn: nc, MaxBytes: 1 << 30}
-	if err := owner.Open(ctx); err != nil {
-		t.Fatal(err)
-	}
-	scan := events.NewID()
-	var evs []events.Event
-	for i := range 20 {
-		evs = append(evs, events.New("m", scan, time.Now(), &events.FileScanned{File: events.File{
-			Path: events.Path(fmt.Sprintf("/d/f%d", i)), Size: 1, Hashes: events.Hashes{SHA256: strings.Repeat("ab", 32)}}}))
-	}
-	if err := owner.Append(ctx, evs...); err != nil {
+	owner := limitedOwnerLog(t, srv)
+	if err := owner.Append(ctx, scanned(20)...); err != nil {
 		t.Fatal(err)
 	}
 	waitCheckpoint(t, r.dir, 20)
@@ -181,24 +167,7 @@ func TestReplicaStopsWhenItsLogIsReplaced(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	srv := storetest.MustOpenServer(t, "", false)
-	nc, err := srv.Connect("owner")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	owner := &store.Log{Conn: nc, MaxBytes: 1 << 30}
-	if err := owner.Open(ctx); err != nil {
-		t.Fatal(err)
-	}
-	scanned := func(n int) []events.Event {
-		scan := events.NewID()
-		var evs []events.Event
-		for i := range n {
-			evs = append(evs, events.New("m", scan, time.Now(), &events.FileScanned{File: events.File{
-				Path: events.Path(fmt.Sprintf("/d/f%d", i)), Size: 1, Hashes: events.Hashes{SHA256: strings.Repeat("cd", 32)}}}))
-		}
-		return evs
-	}
+	owner := limitedOwnerLog(t, srv)
 	if err := owner.Append(ctx, scanned(30)...); err != nil {
 		t.Fatal(err)
 	}
@@ -207,13 +176,15 @@ func TestReplicaStopsWhenItsLogIsReplaced(t *testing.T) {
 	defer r.stop()
 	waitCheckpoint(t, dir, 30)
 
+	nc, err := srv.Connect("test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
 	if m, err := nc.Request("$JS.API.STREAM.DELETE."+store.DefaultStream, nil, 5*time.Second); err != nil || !strings.Contains(string(m.Data), `"success":true`) {
 		t.Fatalf("delete the stream: %v %s", err, m.Data)
 	}
-	owner = &store.Log{Conn: nc, MaxBytes: 1 << 30}
-	if err := owner.Open(ctx); err != nil {
-		t.Fatal(err)
-	}
+	owner = limitedOwnerLog(t, srv)
 	if err := owner.Append(ctx, scanned(5)...); err != nil {
 		t.Fatal(err)
 	}
@@ -259,6 +230,33 @@ func TestReplicaStopsWhenItsLogIsReplaced(t *testing.T) {
 		t.Fatalf("rebuild of the stopped replica's index: %v %s", err, out)
 	}
 	checkMaxBytes("a rebuild of the replica's index")
+}
+
+// limitedOwnerLog opens the log on srv as its owner would, with a byte limit of
+// 1 GiB (not a replica's default), creating the stream.
+func limitedOwnerLog(t *testing.T, srv *store.Server) *store.Log {
+	t.Helper()
+	nc, err := srv.Connect("owner")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	l := &store.Log{Conn: nc, MaxBytes: 1 << 30}
+	if err := l.Open(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
+// scanned returns a scan of n files /d/f0... of one content, as machine m.
+func scanned(n int) []events.Event {
+	scan := events.NewID()
+	var evs []events.Event
+	for i := range n {
+		evs = append(evs, events.New("m", scan, time.Now(), &events.FileScanned{File: events.File{
+			Path: events.Path(fmt.Sprintf("/d/f%d", i)), Size: 1, Hashes: events.Hashes{SHA256: strings.Repeat("cd", 32)}}}))
+	}
+	return evs
 }
 
 // TestReplicaNeedsServer: --replica alone, or with a scanner's credential,
