@@ -4,9 +4,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -264,4 +269,121 @@ func TestHealthWhileStarting(t *testing.T) {
 	if v := hw.observe(ctx, projections.Status{State: projections.StateStopped}, nil); v.Healthy {
 		t.Fatalf("stopped after following: %+v, want unhealthy", v)
 	}
+}
+
+// TestHealthHeadStaleWhileScanFrozen: a real indexer-scan process holds its
+// lease while it publishes; frozen with SIGSTOP, its lease lives on (30 s)
+// but nothing reaches the log, and /health turns unhealthy with that
+// reason once the head has stood still for --head-stale; after SIGCONT the
+// scan goes on and ends, and /health is healthy again.
+func TestHealthHeadStaleWhileScanFrozen(t *testing.T) {
+	t.Parallel()
+	bin := filepath.Join(t.TempDir(), "indexer-scan")
+	if out, err := exec.Command("go", "build", "-o", bin, "github.com/indexer/indexer/cmd/indexer-scan").CombinedOutput(); err != nil {
+		t.Fatalf("build indexer-scan: %v\n%s", err, out)
+	}
+	// Enough files that the scan is still publishing when it is frozen
+	// (it is frozen as soon as its first events are in the log).
+	tree := t.TempDir()
+	for d := 0; d < 100; d++ {
+		sub := filepath.Join(tree, fmt.Sprintf("d%03d", d))
+		if err := os.Mkdir(sub, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		for f := 0; f < 200; f++ {
+			if err := os.WriteFile(filepath.Join(sub, fmt.Sprintf("f%03d", f)), []byte(fmt.Sprintf("file %d %d\n", d, f)), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	dir := t.TempDir()
+	url := startInProcess(t, dir, "--head-stale", "2s")
+	health := func() (int, map[string]any) {
+		t.Helper()
+		resp, err := http.Get(url + "/health")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		v := map[string]any{}
+		json.NewDecoder(resp.Body).Decode(&v)
+		return resp.StatusCode, v
+	}
+	waitHealth := func(what string, ok func(int, map[string]any) bool) map[string]any {
+		t.Helper()
+		for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+			code, v := health()
+			if ok(code, v) {
+				return v
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("/health not %s: %d %v", what, code, v)
+			}
+		}
+	}
+	waitHealth("healthy before the scan", func(code int, _ map[string]any) bool { return code == 200 })
+
+	scan := exec.Command(bin, "--data", dir, "--quiet", "--priority", "normal", tree)
+	var scanErr bytes.Buffer
+	scan.Stderr = &scanErr
+	if err := scan.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- scan.Wait() }()
+	defer func() {
+		scan.Process.Signal(syscall.SIGCONT)
+		scan.Process.Kill()
+		<-exited
+	}()
+	// Its first files are in the log: it holds its lease and publishes.
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		m := promtest.Scrape(t, url+"/metrics")
+		if n, _ := m.Value("jetstream_stream_last_seq", "stream_name", "INDEXER"); n >= 10 {
+			break
+		}
+		select {
+		case err := <-exited:
+			t.Fatalf("the scan ended before it published: %v\n%s", err, &scanErr)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the scan published nothing")
+		}
+	}
+	if err := scan.Process.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	// The signal is delivered asynchronously: wait for the stopped state.
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		st, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", scan.Process.Pid))
+		if err == nil && strings.Contains(string(st), ") T ") {
+			break
+		}
+		if err != nil || strings.Contains(string(st), ") Z ") || time.Now().After(deadline) {
+			t.Fatalf("the scan is not stopped (did it end first? make the tree larger): %v %s", err, st)
+		}
+	}
+	frozen := time.Now()
+	v := waitHealth("unhealthy with the frozen scan", func(code int, v map[string]any) bool {
+		return code == 503 && strings.Contains(fmt.Sprint(v["reasons"]), "a scan holds its lease, but the log's last sequence has stayed at")
+	})
+	t.Logf("unhealthy %s after SIGSTOP: %v", time.Since(frozen).Round(time.Millisecond), v["reasons"])
+	if since := time.Since(frozen); since >= store.DefaultLeaseTTL*2/3 {
+		t.Fatalf("unhealthy only after %s: the lease may have lapsed", since)
+	}
+
+	if err := scan.Process.Signal(syscall.SIGCONT); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-exited:
+		exited <- err // for the deferred clean-up
+		if err != nil {
+			t.Fatalf("the scan after SIGCONT: %v\n%s", err, &scanErr)
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatalf("the scan did not end after SIGCONT\n%s", &scanErr)
+	}
+	waitHealth("healthy after the scan", func(code int, v map[string]any) bool { return code == 200 && v["status"] == "healthy" })
 }
