@@ -191,7 +191,7 @@ func (ix *Index) ByHash(alg, digest string) ([]File, error) {
 	err = ix.view(func(tx *store.Tx) error {
 		r := newReader(tx)
 		if alg == "sha256" {
-			out = r.byHash([32]byte(raw))
+			out = r.byHashMax([32]byte(raw), -1)
 			return nil
 		}
 		ids, err := postingList(namesOf(tx), altTrigram(raw))
@@ -238,14 +238,15 @@ func (ix *Index) byHashPrefix(prefix string) ([]File, error) {
 	return out, err
 }
 
-// byHash returns the files with content sha: those of its by-hash keys, in
-// key order, when two or more files hold it; otherwise the one file found
-// through the name index's list for altTrigram(sha), if any.
-func (r *reader) byHash(sha [32]byte) []File {
+// byHashMax returns the files with content sha, at most most of them
+// (negative: all): those of its by-hash keys, in key order, when two or
+// more files hold it; otherwise the one file found through the name
+// index's list for altTrigram(sha), if any.
+func (r *reader) byHashMax(sha [32]byte, most int) []File {
 	var out []File
 	c := r.tx.Bucket(bucketByHash).Cursor()
 	for k, _ := c.Seek(sha[:]); k != nil && bytes.HasPrefix(k, sha[:]); k, _ = c.Next() {
-		if r.bud != nil && !r.bud.step() {
+		if r.bud != nil && !r.bud.step() || most >= 0 && len(out) >= most {
 			return out
 		}
 		d := dec{b: k[32:]}
