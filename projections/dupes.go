@@ -170,18 +170,37 @@ func (ix *Index) TopDuplicateGroups(q DupesQuery) (DupesResult, error) {
 		// One reader for every group: the directories its cache holds
 		// serve the groups that follow (a group per transaction read
 		// each group's directories again).
+		// Their files are read together, in key order (filesByIDs).
 		r := newReader(tx)
 		r.bud = bud
-		res.Files = make([][]File, len(res.Groups))
+		shas := make([][32]byte, len(res.Groups))
+		ends := make([]int, len(res.Groups))
+		var ids []uint64
 		for i, g := range res.Groups {
 			raw, err := hex.DecodeString(g.SHA256)
 			if err != nil || len(raw) != 32 {
 				return fmt.Errorf("group %s: not a sha256", g.SHA256)
 			}
-			res.Files[i] = r.byHashMax([32]byte(raw), q.Files)
-			if bud.err != nil {
-				break
+			shas[i] = [32]byte(raw)
+			ids = append(ids, r.hashIDs(shas[i], q.Files)...)
+			ends[i] = len(ids)
+		}
+		files, found := r.filesByIDs(ids)
+		res.Files = make([][]File, len(res.Groups))
+		start := 0
+		for i := range res.Groups {
+			w := start // the group's files found, moved down in place
+			for j := start; j < ends[i]; j++ {
+				if found[j] {
+					files[w] = files[j]
+					w++
+				}
 			}
+			res.Files[i] = files[start:w:w]
+			if w == start && bud.err == nil {
+				res.Files[i] = r.byHashMax(shas[i], q.Files)
+			}
+			start = ends[i]
 		}
 		return nil
 	})
