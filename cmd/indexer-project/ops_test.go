@@ -386,4 +386,39 @@ func TestHealthHeadStaleWhileScanFrozen(t *testing.T) {
 		t.Fatalf("the scan did not end after SIGCONT\n%s", &scanErr)
 	}
 	waitHealth("healthy after the scan", func(code int, v map[string]any) bool { return code == 200 && v["status"] == "healthy" })
+
+	// A scrape once the projector has applied the scan: 20,000 files, one
+	// ScanStarted and one ScanCompleted.
+	const files = 100 * 200
+	var m promtest.Families
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		m = promtest.Scrape(t, url+"/metrics")
+		if n, _ := m.Value("indexer_index_checkpoint"); n == files+2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the projector did not apply the scan: %s", m.Names())
+		}
+	}
+	for _, c := range []struct {
+		name   string
+		labels []string
+		want   float64
+	}{
+		{"indexer_projection_events_applied_total", []string{"type", "FileScanned"}, files},
+		{"indexer_projection_events_applied_total", []string{"type", "ScanStarted"}, 1},
+		{"indexer_projection_events_applied_total", []string{"type", "ScanCompleted"}, 1},
+		{"indexer_projection_events_applied_total", []string{"type", "FileDeleted"}, 0},
+		{"indexer_projection_lag", nil, 0},
+		{"indexer_log_last_seq", nil, files + 2},
+		{"jetstream_stream_last_seq", []string{"stream_name", "INDEXER"}, files + 2},
+		{"jetstream_consumer_num_pending", []string{"stream_name", "INDEXER"}, 0},
+		{"indexer_projection_state", []string{"state", "running"}, 1},
+		{"indexer_projection_dead_letters", nil, 0},
+		{"indexer_healthy", nil, 1},
+	} {
+		if got, found := m.Value(c.name, c.labels...); !found || got != c.want {
+			t.Errorf("after the scan: %s%v = %v (found %v), want %v", c.name, c.labels, got, found, c.want)
+		}
+	}
 }
