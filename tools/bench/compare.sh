@@ -236,7 +236,7 @@ cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 # cpu_ns prints the time a process's threads have spent on a CPU, in
 # nanoseconds (schedstat: finer than the ticks' 10 ms; threads that ended
 # are not counted, so measure a process at rest).
-cpu_ns() { cat /proc/"$1"/task/*/schedstat | awk '{ s += $1 } END { printf "%d\n", s }'; }
+cpu_ns() { cat /proc/"$1"/task/*/schedstat | awk '{ s += $1 } END { printf "%.0f\n", s }'; }
 
 watch_tree() {
 	local name=$1 tree=$2 data=$3 jd=$4 probe=$2/watch-probe
