@@ -148,7 +148,7 @@ func (r *reader) filesByIDs(ids []uint64) (files []File, found []bool) {
 		name  string
 	}
 	locs := make([]loc, 0, len(ids))
-	fc := fidCursor{c: r.fids.Cursor()}
+	fc := fidCursor{keyCursor: keyCursor{c: r.fids.Cursor()}}
 	for _, i := range order {
 		if r.bud != nil && !r.bud.step() {
 			break
@@ -180,8 +180,8 @@ func (r *reader) filesByIDs(ids []uint64) (files []File, found []bool) {
 	return files, found
 }
 
-// keyCursor reads a bucket's values for ascending keys, as fidCursor does
-// for file ids.
+// keyCursor reads a bucket's values for ascending keys, stepping to a key
+// a few keys ahead (fidSteps) rather than seeking it.
 type keyCursor struct {
 	c       *store.Cursor
 	k, v    []byte
@@ -192,7 +192,7 @@ type keyCursor struct {
 // last.
 func (kc *keyCursor) get(key []byte) []byte {
 	if kc.started {
-		k, v := kc.k, kc.v
+		k, v := kc.k, kc.v // in locals: kc is on the heap, and each store to it costs a write barrier
 		for i := 0; i < fidSteps && k != nil; i++ {
 			switch c := bytes.Compare(k, key); {
 			case c == 0:
