@@ -76,12 +76,18 @@ type DupesQuery struct {
 	MinCount uint64
 	// Limit (0: 100; negative: all) and Offset page the groups.
 	Limit, Offset int
+	// Files is how many of each listed group's files to read as well (0:
+	// none; negative: all), in the same read transaction.
+	Files int
 }
 
 // DupesResult is one page of duplicate groups.
 type DupesResult struct {
 	Groups []Group `json:"groups"`
 	Total  int     `json:"total"`
+	// Files holds each group's files (as DupesQuery.Files asks), beside
+	// Groups; nil when none were asked for.
+	Files [][]File `json:"-"`
 }
 
 // TopDuplicateGroups returns duplicate groups in the order q asks for. The
@@ -167,6 +173,44 @@ func (ix *Index) TopDuplicateGroups(q DupesQuery) (DupesResult, error) {
 		if total >= 0 {
 			res.Total = total
 		}
+		if q.Files == 0 || len(res.Groups) == 0 {
+			return nil
+		}
+		// One reader for every group: the directories its cache holds
+		// serve the groups that follow (a group per transaction read
+		// each group's directories again).
+		// Their files are read together, in key order (filesByIDs).
+		r := newReader(tx)
+		r.bud = bud
+		shas := make([][32]byte, len(res.Groups))
+		ends := make([]int, len(res.Groups))
+		var ids []uint64
+		for i, g := range res.Groups {
+			raw, err := hex.DecodeString(g.SHA256)
+			if err != nil || len(raw) != 32 {
+				return fmt.Errorf("group %s: not a sha256", g.SHA256)
+			}
+			shas[i] = [32]byte(raw)
+			ids = append(ids, r.hashIDs(shas[i], q.Files)...)
+			ends[i] = len(ids)
+		}
+		files, found := r.filesByIDs(ids)
+		res.Files = make([][]File, len(res.Groups))
+		start := 0
+		for i := range res.Groups {
+			w := start // the group's files found, moved down in place
+			for j := start; j < ends[i]; j++ {
+				if found[j] {
+					files[w] = files[j]
+					w++
+				}
+			}
+			res.Files[i] = files[start:w:w]
+			if w == start && bud.err == nil {
+				res.Files[i] = r.byHashMax(shas[i], q.Files)
+			}
+			start = ends[i]
+		}
 		return nil
 	})
 	if err == nil {
@@ -218,7 +262,7 @@ func (ix *Index) Group(sha256 string) (Group, []File, error) {
 	err = ix.view(func(tx *store.Tx) error {
 		r := newReader(tx)
 		r.bud = bud
-		files = r.byHash([32]byte(raw))
+		files = r.byHashMax([32]byte(raw), -1)
 		if bud.err != nil {
 			return nil
 		}

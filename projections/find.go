@@ -1,7 +1,6 @@
 package projections
 
 import (
-	"bytes"
 	"encoding/binary"
 	"fmt"
 	"path"
@@ -125,7 +124,7 @@ func (ix *Index) Find(q FindQuery) (FindResult, error) {
 			// The ids come sorted, and so are the fids keys: one cursor
 			// walks them, stepping instead of searching the B-tree anew
 			// when the next id is near.
-			fc := fidCursor{c: r.fids.Cursor()}
+			fc := fidCursor{keyCursor: keyCursor{c: r.fids.Cursor()}}
 			return eachCandidate(namesOf(tx), tris, func(id uint64) bool {
 				dirID, name, ok := decodeFID(fc.get(id))
 				return !ok || consider(dirID, name)
@@ -219,48 +218,19 @@ func decodeFID(v []byte) (dirID uint64, name string, ok bool) {
 
 // fidCursor reads fids values for ascending file ids.
 type fidCursor struct {
-	c       *store.Cursor
-	k, v    []byte
-	started bool
-	key     [8]byte
+	keyCursor
+	key [8]byte
 }
 
 // fidSteps is how many keys get steps over before it seeks instead: a step
 // within a leaf costs a few ns, a seek a descent from the root.
 const fidSteps = 32
 
-// get returns the value of id, or nil. Each id must be above the last.
+// get returns the value of id, or nil. Each id must be at or above the
+// last.
 func (fc *fidCursor) get(id uint64) []byte {
-	if fc.started {
-		k, v := fc.k, fc.v // in locals: fc is on the heap, and each store to it costs a write barrier
-		for i := 0; i < fidSteps; i++ {
-			if k == nil || len(k) != 8 {
-				break
-			}
-			switch cur := binary.BigEndian.Uint64(k); {
-			case cur == id:
-				fc.k, fc.v = k, v
-				return v
-			case cur > id:
-				// The cursor stands on the first key at or above an
-				// earlier id, so nothing lies between.
-				fc.k, fc.v = k, v
-				return nil
-			}
-			k, v = fc.c.Next()
-		}
-		if k == nil {
-			fc.k, fc.v = nil, nil
-			return nil // past the last key
-		}
-	}
-	fc.started = true
 	binary.BigEndian.PutUint64(fc.key[:], id)
-	fc.k, fc.v = fc.c.Seek(fc.key[:])
-	if bytes.Equal(fc.k, fc.key[:]) {
-		return fc.v
-	}
-	return nil
+	return fc.keyCursor.get(fc.key[:])
 }
 
 // compile returns q's selector and the trigrams every match must hold.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"path"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -181,6 +182,29 @@ func checkTruth(t *testing.T, ix *Index, trees []*simtree.Tree) {
 		}
 		if i > 0 && g.Wasted > res.Groups[i-1].Wasted {
 			t.Fatalf("groups not by wasted bytes: %d after %d", g.Wasted, res.Groups[i-1].Wasted)
+		}
+	}
+	// Their files, read with the groups in one pass, are each group's
+	// files as Group reads them (a lookup per file), in the same order.
+	for _, most := range []int{-1, 2} {
+		withFiles, err := ix.TopDuplicateGroups(DupesQuery{Limit: -1, Files: most})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(withFiles.Groups, res.Groups) || len(withFiles.Files) != len(res.Groups) {
+			t.Fatalf("files %d: the groups differ, or %d lists of files for %d groups", most, len(withFiles.Files), len(res.Groups))
+		}
+		for i, g := range withFiles.Groups {
+			_, fs, err := ix.Group(g.SHA256)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if most >= 0 && len(fs) > most {
+				fs = fs[:most]
+			}
+			if !reflect.DeepEqual(withFiles.Files[i], fs) {
+				t.Fatalf("files %d of group %s:\n%+v\nwant %+v", most, g.SHA256, withFiles.Files[i], fs)
+			}
 		}
 	}
 	for _, sort := range []string{"size", "count"} {

@@ -74,7 +74,7 @@ func TestCandidatesAgainstSets(t *testing.T) {
 			var got []uint64
 			var fidsGot, fidsWant int
 			err := db.View(func(tx *store.Tx) error {
-				fc := fidCursor{c: tx.Bucket(bucketFIDs).Cursor()}
+				fc := fidCursor{keyCursor: keyCursor{c: tx.Bucket(bucketFIDs).Cursor()}}
 				return eachCandidate(namesOf(tx), qt, func(id uint64) bool {
 					got = append(got, id)
 					if fc.get(id) != nil {

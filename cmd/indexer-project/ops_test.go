@@ -4,9 +4,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -263,5 +268,200 @@ func TestHealthWhileStarting(t *testing.T) {
 	hw.observe(ctx, projections.Status{State: projections.StateRunning}, nil)
 	if v := hw.observe(ctx, projections.Status{State: projections.StateStopped}, nil); v.Healthy {
 		t.Fatalf("stopped after following: %+v, want unhealthy", v)
+	}
+}
+
+// TestHealthHeadStaleWhileScanFrozen: a real indexer-scan process holds its
+// lease while it publishes; frozen with SIGSTOP, its lease lives on (30 s)
+// but nothing reaches the log, and /health turns unhealthy with that
+// reason once the head has stood still for --head-stale; after SIGCONT the
+// scan goes on and ends, and /health is healthy again.
+//
+// On a loaded machine the verdict may take long enough that the scan's
+// own wait for the log's acknowledgements (15 s) runs out while it is
+// frozen: it then ends with that error, which is the scan's rule, not the
+// health check's, and /health must still be healthy after it.
+func TestHealthHeadStaleWhileScanFrozen(t *testing.T) {
+	t.Parallel()
+	bin, err := scanBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Enough files that the scan is still publishing when it is frozen
+	// (it is frozen as soon as its first events are in the log).
+	tree := t.TempDir()
+	for d := 0; d < 100; d++ {
+		sub := filepath.Join(tree, fmt.Sprintf("d%03d", d))
+		if err := os.Mkdir(sub, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		for f := 0; f < 200; f++ {
+			if err := os.WriteFile(filepath.Join(sub, fmt.Sprintf("f%03d", f)), []byte(fmt.Sprintf("file %d %d\n", d, f)), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	dir := t.TempDir()
+	url := startInProcess(t, dir, "--head-stale", "2s")
+	health := func() (int, map[string]any) {
+		t.Helper()
+		resp, err := http.Get(url + "/health")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		v := map[string]any{}
+		json.NewDecoder(resp.Body).Decode(&v)
+		return resp.StatusCode, v
+	}
+	waitHealth := func(what string, ok func(int, map[string]any) bool) map[string]any {
+		t.Helper()
+		for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+			code, v := health()
+			if ok(code, v) {
+				return v
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("/health not %s: %d %v", what, code, v)
+			}
+		}
+	}
+	waitHealth("healthy before the scan", func(code int, _ map[string]any) bool { return code == 200 })
+
+	scan := exec.Command(bin, "--data", dir, "--quiet", "--priority", "normal", tree)
+	var scanErr bytes.Buffer
+	scan.Stderr = &scanErr
+	if err := scan.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- scan.Wait() }()
+	defer func() {
+		scan.Process.Signal(syscall.SIGCONT)
+		scan.Process.Kill()
+		<-exited
+	}()
+	// Its first files are in the log: it holds its lease and publishes.
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		m := promtest.Scrape(t, url+"/metrics")
+		if n, _ := m.Value("jetstream_stream_last_seq", "stream_name", "INDEXER"); n >= 10 {
+			break
+		}
+		select {
+		case err := <-exited:
+			t.Fatalf("the scan ended before it published: %v\n%s", err, &scanErr)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the scan published nothing")
+		}
+	}
+	if err := scan.Process.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	// The signal is delivered asynchronously: wait for the stopped state.
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		st, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", scan.Process.Pid))
+		if err == nil && strings.Contains(string(st), ") T ") {
+			break
+		}
+		if err != nil || strings.Contains(string(st), ") Z ") || time.Now().After(deadline) {
+			t.Fatalf("the scan is not stopped (did it end first? make the tree larger): %v %s", err, st)
+		}
+	}
+	frozen := time.Now()
+	v := waitHealth("unhealthy with the frozen scan", func(code int, v map[string]any) bool {
+		return code == 503 && strings.Contains(fmt.Sprint(v["reasons"]), "a scan holds its lease, but the log's last sequence has stayed at")
+	})
+	t.Logf("unhealthy %s after SIGSTOP: %v", time.Since(frozen).Round(time.Millisecond), v["reasons"])
+	if since := time.Since(frozen); since >= store.DefaultLeaseTTL*2/3 {
+		t.Fatalf("unhealthy only after %s: the lease may have lapsed", since)
+	}
+
+	frozenFor := time.Since(frozen)
+	if err := scan.Process.Signal(syscall.SIGCONT); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-exited:
+		exited <- err // for the deferred clean-up
+		ackTimeout := frozenFor >= 14*time.Second && strings.Contains(scanErr.String(), "no acknowledgement for")
+		if err != nil && !ackTimeout {
+			t.Fatalf("the scan after SIGCONT (frozen %s): %v\n%s", frozenFor, err, &scanErr)
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatalf("the scan did not end after SIGCONT\n%s", &scanErr)
+	}
+	waitHealth("healthy after the scan", func(code int, v map[string]any) bool { return code == 200 && v["status"] == "healthy" })
+
+}
+
+// TestMetricsAfterRealScan scrapes a running indexer-project after a real
+// indexer-scan process scanned a known tree into it: the events applied
+// by type, the lag, the log's and the projector consumer's figures, parsed
+// with the client's own text parser.
+func TestMetricsAfterRealScan(t *testing.T) {
+	t.Parallel()
+	bin, err := scanBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tree := t.TempDir()
+	const files = 3 * 10
+	for d := 0; d < 3; d++ {
+		for f := 0; f < 10; f++ {
+			p := filepath.Join(tree, fmt.Sprintf("d%d", d), fmt.Sprintf("f%d", f))
+			os.MkdirAll(filepath.Dir(p), 0o755)
+			if err := os.WriteFile(p, []byte(fmt.Sprintf("file %d", f)), 0o644); err != nil { // each content three times
+				t.Fatal(err)
+			}
+		}
+	}
+	dir := t.TempDir()
+	url := startInProcess(t, dir)
+	if out, err := exec.Command(bin, "--data", dir, "--quiet", "--priority", "normal", tree).CombinedOutput(); err != nil {
+		t.Fatalf("scan: %v\n%s", err, out)
+	}
+	var m promtest.Families
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		m = promtest.Scrape(t, url+"/metrics")
+		cp, _ := m.Value("indexer_index_checkpoint")
+		healthy, _ := m.Value("indexer_healthy")
+		if cp == files+2 && healthy == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the projector did not apply the scan, or is not healthy: %s", m.Names())
+		}
+	}
+	for _, c := range []struct {
+		name   string
+		labels []string
+		want   float64
+	}{
+		{"indexer_projection_events_applied_total", []string{"type", "FileScanned"}, files},
+		{"indexer_projection_events_applied_total", []string{"type", "ScanStarted"}, 1},
+		{"indexer_projection_events_applied_total", []string{"type", "ScanCompleted"}, 1},
+		{"indexer_projection_events_applied_total", []string{"type", "FileDeleted"}, 0},
+		{"indexer_projection_lag", nil, 0},
+		{"indexer_log_last_seq", nil, files + 2},
+		{"jetstream_stream_last_seq", []string{"stream_name", "INDEXER"}, files + 2},
+		{"jetstream_stream_total_messages", []string{"stream_name", "INDEXER"}, files + 2},
+		{"jetstream_consumer_num_pending", []string{"stream_name", "INDEXER"}, 0},
+		{"indexer_projection_state", []string{"state", "running"}, 1},
+		{"indexer_projection_dead_letters", nil, 0},
+	} {
+		if got, found := m.Value(c.name, c.labels...); !found || got != c.want {
+			t.Errorf("after the scan: %s%v = %v (found %v), want %v", c.name, c.labels, got, found, c.want)
+		}
+	}
+	if got, _ := m.Value("indexer_index_size_bytes"); got <= 0 {
+		t.Errorf("indexer_index_size_bytes = %v", got)
+	}
+	// The duplicates the scan made are answered: ten contents, three copies each.
+	var stats map[string]any
+	getJSON(t, url+"/api/stats", 200, &stats)
+	if stats["duplicate_groups"] != float64(10) {
+		t.Errorf("/api/stats: %v", stats)
 	}
 }

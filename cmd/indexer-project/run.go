@@ -34,6 +34,7 @@ type RunCommand struct {
 	batch     int
 	batchWait time.Duration
 	commitGap time.Duration
+	headStale time.Duration
 	tls       serveTLS
 	replica   replicaMode
 }
@@ -47,6 +48,7 @@ func (c *RunCommand) Run(ctx context.Context, args []string) error {
 	fs.IntVar(&c.batch, "batch", projections.DefaultBatchSize, "most events per transaction")
 	fs.DurationVar(&c.batchWait, "batch-wait", projections.DefaultBatchWait, "longest a batch gathers events before it commits")
 	fs.DurationVar(&c.commitGap, "commit-gap", projections.DefaultCommitGap, "least time between commits while events trickle in (0: none)")
+	fs.DurationVar(&c.headStale, "head-stale", projections.DefaultHeadStaleAfter, "health: unhealthy when a scan holds its lease and the log's last sequence has not moved for this long (longer than a rescan of your largest unchanged tree takes)")
 	c.tls.register(fs)
 	c.replica.register(fs)
 	if err := parse(fs, c.Stderr, args, `Usage: indexer-project [run] [flags]
@@ -108,7 +110,7 @@ for a stream that is not there yet.
 	local := &service.Local{Index: p.Index(), Log: env.Log, Checkpoint: p.Checkpoint, Heavy: service.NewGate(0)}
 	cache := &service.Cache{Queries: local, Checkpoint: p.Checkpoint}
 	queries := service.NewTimed(guarded{Queries: cache, p: p})
-	hw := &healthWatch{p: p, log: env.Log, noLeases: c.replica.reader}
+	hw := &healthWatch{p: p, log: env.Log, noLeases: c.replica.reader, judge: projections.Health{HeadStaleAfter: c.headStale}}
 	stopQueries, err := c.replica.serveQueries(ctx, env.Log, p, queries, logger)
 	if err != nil {
 		return err

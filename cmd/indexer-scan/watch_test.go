@@ -341,3 +341,35 @@ func TestWatchOverflow(t *testing.T) {
 		t.Errorf("no overflow reported:\n%s", w.stderrText())
 	}
 }
+
+// TestWatchIdleHoldsNothing: between rescans a standalone watch holds
+// neither its data directory nor the embedded server (whose timers cost CPU
+// while nothing changes). A change opens them again; while another process
+// holds the directory, the rescan waits for it and then goes through.
+func TestWatchIdleHoldsNothing(t *testing.T) {
+	t.Parallel()
+	root := t.TempDir()
+	write(t, filepath.Join(root, "one.txt"), "one")
+	w := startWatch(t, root)
+	w.waitMatches("first scan")
+	lockFree := func(step string) *store.DirLock {
+		t.Helper()
+		deadline := time.Now().Add(time.Minute)
+		for {
+			lock, err := store.LockDir(w.data, "test")
+			if err == nil {
+				return lock
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: the idle watch holds its data directory: %v\n%s", step, err, w.stderrText())
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	lock := lockFree("after the first scan")
+	write(t, filepath.Join(root, "two.txt"), "two")
+	w.waitStderr("watch: cannot open the log to rescan")
+	lock.Close()
+	w.waitMatches("once the directory is free again")
+	lockFree("after a rescan").Close()
+}

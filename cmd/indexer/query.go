@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -409,6 +410,10 @@ type printer struct {
 	w    io.Writer
 	json bool
 	tw   *tabwriter.Writer
+	// buf and enc are reused by obj: one buffer grown once, not one
+	// allocated and grown per object.
+	buf bytes.Buffer
+	enc *json.Encoder
 }
 
 func newPrinter(w io.Writer, asJSON bool) *printer {
@@ -421,14 +426,19 @@ func newPrinter(w io.Writer, asJSON bool) *printer {
 
 // obj prints one JSON object on its own line.
 func (p *printer) obj(v any) error {
-	b, err := json.Marshal(v)
+	if p.enc == nil {
+		p.enc = json.NewEncoder(&p.buf) // as json.Marshal: HTML escaped, compact
+	}
+	p.buf.Reset()
+	err := p.enc.Encode(v) // ends with a newline
+	var b []byte
 	if err == nil {
-		b, err = posixJSON(b)
+		b, err = posixJSON(p.buf.Bytes())
 	}
 	if err != nil {
 		return fmt.Errorf("encode output: %w", err)
 	}
-	_, err = p.w.Write(append(b, '\n'))
+	_, err = p.w.Write(b)
 	return err
 }
 

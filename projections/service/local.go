@@ -130,19 +130,18 @@ func (l *Local) Dupes(ctx context.Context, q DupesRequest) (DupesResult, error) 
 		defer leave()
 	}
 	ix := l.index(ctx)
-	dq := projections.DupesQuery{Sort: q.Sort, Asc: q.Asc, MinSize: q.MinSize, MinCount: q.MinCount, Limit: limit, Offset: q.Offset}
+	// The groups and their files come from one read transaction.
+	dq := projections.DupesQuery{Sort: q.Sort, Asc: q.Asc, MinSize: q.MinSize, MinCount: q.MinCount, Limit: limit, Offset: q.Offset, Files: q.Files}
 	if q.Machine == "" {
 		res, err := ix.TopDuplicateGroups(dq)
 		if err != nil {
 			return DupesResult{}, err
 		}
 		out := DupesResult{Total: res.Total, Groups: make([]Group, 0, len(res.Groups))}
-		for _, g := range res.Groups {
+		for i, g := range res.Groups {
 			grp := Group{Group: g}
-			if q.Files != 0 {
-				if grp, err = l.group(ctx, g.SHA256, q.Files); err != nil {
-					return DupesResult{}, err
-				}
+			if q.Files != 0 && len(res.Files[i]) > 0 {
+				grp.Files = res.Files[i]
 			}
 			out.Groups = append(out.Groups, grp)
 		}
@@ -150,23 +149,17 @@ func (l *Local) Dupes(ctx context.Context, q DupesRequest) (DupesResult, error) 
 	}
 	// One machine's copies: recount every group on that machine, then
 	// sort. It reads every group's files.
-	dq.Limit, dq.Offset, dq.MinCount = -1, 0, 0
+	dq.Limit, dq.Offset, dq.MinCount, dq.Files = -1, 0, 0, -1
 	res, err := ix.TopDuplicateGroups(dq)
 	if err != nil {
 		return DupesResult{}, err
 	}
 	var keep []Group
-	for _, g := range res.Groups {
+	for i, g := range res.Groups {
 		if err := ctx.Err(); err != nil {
 			return DupesResult{}, err
 		}
-		_, files, err := ix.Group(g.SHA256)
-		if errors.Is(err, projections.ErrNotFound) {
-			continue
-		}
-		if err != nil {
-			return DupesResult{}, err
-		}
+		files := res.Files[i]
 		var onMachine []projections.File
 		for _, f := range files {
 			if f.Machine == q.Machine {
