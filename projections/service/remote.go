@@ -54,7 +54,9 @@ type ScansRequest struct {
 //
 // Endpoints: lookup, show, history (PathRequest), find (FindRequest), dupes
 // (DupesRequest), group (GroupRequest), tree (TreeRequest), scans
-// (ScansRequest), stats, machines, status. Errors reply with the service
+// (ScansRequest), stats, machines, status. A file's "mode" in a reply is
+// its POSIX st_mode, with "mode_text" as ls shows it (see PosixJSON); Client
+// gives Queries' values back. Errors reply with the service
 // error headers: 400 for a bad request, 404 for what the index does not
 // hold, 429 when heavy questions fill every slot (ErrBusy: ask again), 500
 // otherwise. Several processes may serve at once; each request
@@ -118,7 +120,11 @@ func endpoint[Req, Resp any](name string, fn func(context.Context, Req) (Resp, e
 			case err != nil:
 				return nil, &store.ServiceError{Code: 500, Message: err.Error()}
 			}
-			return json.Marshal(resp)
+			b, err := json.Marshal(resp)
+			if err == nil {
+				b, err = PosixJSON(b) // modes as stat(2) gives them
+			}
+			return b, err
 		},
 	}
 }
@@ -156,7 +162,10 @@ func call[Resp any](ctx context.Context, c *Client, name string, req any) (Resp,
 
 		return resp, fmt.Errorf("ask the index's process (%s): %w", name, err)
 	}
-	if err := json.Unmarshal(out, &resp); err != nil {
+	if out, err = fileModeJSON(out); err == nil {
+		err = json.Unmarshal(out, &resp)
+	}
+	if err != nil {
 		return resp, fmt.Errorf("%s: reply: %w", name, err)
 	}
 	return resp, nil

@@ -37,6 +37,11 @@
 //	GET /metrics                   Prometheus
 //	GET /live, /ready              liveness and readiness, kept apart (see ops.go)
 //
+// A file's "mode" in these replies is its POSIX st_mode (33188 for
+// -rw-r--r--) with "mode_text" as ls shows it, as the CLI's JSON and the
+// NATS service give it (service.PosixJSON); the index itself records Go's
+// fs.FileMode bits.
+//
 // Handler.Health judges /health when set; Handler.Collectors and
 // Handler.Mounts add metrics and handlers (indexer-project mounts the
 // embedded NATS server's monitoring under /nats/).

@@ -470,3 +470,37 @@ func TestServer(t *testing.T) {
 		t.Fatal("listen on a bad address succeeded")
 	}
 }
+
+// TestModesArePOSIX: the API gives a file's mode as stat(2) and the CLI's
+// JSON do, the st_mode number with ls's text, not Go's FileMode bits (a
+// symbolic link was 134218239).
+func TestModesArePOSIX(t *testing.T) {
+	t.Parallel()
+	_, srv := newServer(t)
+	type file struct {
+		Mode     uint32 `json:"mode"`
+		ModeText string `json:"mode_text"`
+	}
+	var f file
+	get(t, srv, "/api/lookup?machine=laptop&path="+url.QueryEscape(servicetest.NotesPath), 200, &f)
+	if f.Mode != 0o100644 || f.ModeText != "-rw-r--r--" {
+		t.Errorf("/api/lookup: mode %o %q, want 100644 -rw-r--r--", f.Mode, f.ModeText)
+	}
+	var d struct {
+		File    file `json:"file"`
+		History []struct {
+			Event struct {
+				Data file `json:"data"`
+			} `json:"event"`
+		} `json:"history"`
+	}
+	get(t, srv, "/api/file?machine=laptop&path="+url.QueryEscape(servicetest.NotesPath), 200, &d)
+	if d.File.Mode != 0o100644 || len(d.History) == 0 || d.History[0].Event.Data.ModeText != "-rw-r--r--" {
+		t.Errorf("/api/file: %+v", d)
+	}
+	var res struct{ Files []file }
+	get(t, srv, "/api/find?q=notes", 200, &res)
+	if len(res.Files) == 0 || res.Files[0].Mode != 0o100644 {
+		t.Errorf("/api/find: %+v", res)
+	}
+}

@@ -74,13 +74,6 @@ function duration(ns) {
   if (s < 120) return s.toFixed(1) + " s";
   return Math.round(s / 60) + " min";
 }
-function modeString(m) {
-  m = Number(m || 0);
-  const type = m & 0x80000000 ? "d" : m & 0x8000000 ? "l" : "-";
-  let s = type;
-  for (let i = 8; i >= 0; i--) s += m & (1 << i) ? "rwx"[(8 - i) % 3] : "-";
-  return s;
-}
 const short = (sha) => (sha ? sha.slice(0, 12) + "…" : "");
 
 // ---------- paths ----------
@@ -543,7 +536,7 @@ async function file(params) {
     h("dt", {}, "Modified"), h("dd", {}, nsDate(f.mtime)),
     h("dt", {}, "Changed"), h("dd", {}, nsDate(f.ctime)),
     f.btime ? [h("dt", {}, "Born"), h("dd", {}, nsDate(f.btime))] : null,
-    h("dt", {}, "Mode"), h("dd", { class: "mono" }, modeString(f.mode)),
+    h("dt", {}, "Mode"), h("dd", { class: "mono", title: "st_mode " + Number(f.mode || 0).toString(8) }, f.mode_text),
     member ? [h("dt", {}, "Archive"), h("dd", {}, pathText(f.path).slice(0, sep))] : [
       h("dt", {}, "Owner"), h("dd", {}, `uid ${f.uid}, gid ${f.gid}`),
       h("dt", {}, "Inode"), h("dd", {}, `${f.inode} on device ${f.dev}, ${f.nlink} link${f.nlink === 1 ? "" : "s"}`)],
