@@ -10,7 +10,8 @@
 //	GET /api/statistics
 //	GET /api/duplicates  page, per_page, min_size (default 1 MiB), min_count (>= 2),
 //	                     sort_by=count_desc|count_asc|size_desc|size_asc (and wasted_*)
-//	GET /api/tree        path=/machine/dir/...: from the directory index, with sizes
+//	GET /api/tree        path=/machine/dir/... (or path=/dir/... and machine, which
+//	                     one machine in the index needs not): the directory index, with sizes
 //	GET /health
 //
 // Their shapes are pyFileIndexer's (FileWithHash: {meta, hash}); fields

@@ -504,3 +504,45 @@ func TestModesArePOSIX(t *testing.T) {
 		t.Errorf("/api/find: %+v", res)
 	}
 }
+
+// TestCompatTreeOneMachine: with one machine in the index /api/tree takes
+// the path as it is on disk (/usr/share), as a user who scanned one
+// machine types it; with several, the error names them; machine=M says
+// which one.
+func TestCompatTreeOneMachine(t *testing.T) {
+	t.Parallel()
+	env := servicetest.MustOpen(t, servicetest.Options{})
+	s := servicetest.NewScan("pc", "/usr/share", time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC))
+	s.Scanned(s.File("/usr/share/doc/bash/README", 10, "bash"))
+	env.Publish(t, s.Complete(events.ScanCounts{Seen: 1, Added: 1})...)
+	one := httptest.NewServer(web.New(env.Local, nil))
+	t.Cleanup(one.Close)
+	type tree struct {
+		CurrentPath string   `json:"current_path"`
+		Directories []string `json:"directories"`
+		Machine     string   `json:"machine"`
+		TotalFiles  uint64   `json:"total_files"`
+	}
+	for _, path := range []string{"/usr/share", "/usr/share/", "usr/share", "/pc/usr/share"} {
+		var tr tree
+		get(t, one, "/api/tree?path="+url.QueryEscape(path), 200, &tr)
+		if tr.Machine != "pc" || tr.CurrentPath != "/pc/usr/share" || !slices.Equal(tr.Directories, []string{"doc"}) || tr.TotalFiles != 1 {
+			t.Errorf("one machine, path %q: %+v", path, tr)
+		}
+	}
+	get(t, one, "/api/tree?path=/usr/nope", 404, nil)
+
+	_, srv := newServer(t)
+	var e struct{ Detail string }
+	get(t, srv, "/api/tree?path=/home/ana", 400, &e)
+	for _, want := range []string{`"home" is not a machine`, "laptop, nas1", "machine="} {
+		if !strings.Contains(e.Detail, want) {
+			t.Errorf("several machines: %q lacks %q", e.Detail, want)
+		}
+	}
+	var tr tree
+	get(t, srv, "/api/tree?machine=laptop&path=/home/ana/docs", 200, &tr)
+	if tr.CurrentPath != "/laptop/home/ana/docs" || tr.TotalFiles == 0 {
+		t.Errorf("machine=laptop: %+v", tr)
+	}
+}
