@@ -33,7 +33,8 @@
 //	GET /api/dupes                 sort=wasted|size|count, order, min_size, min_count, machine,
 //	                               files, limit, offset
 //	GET /api/group?sha256          a content and its files
-//	GET /api/ls?machine&dir        a directory's subdirectories (recursive sizes) and files
+//	GET /api/ls?machine&dir        a directory's subdirectories (recursive sizes) and files;
+//	                               an archive file lists its members as a directory
 //	GET /api/stats, /api/machines, /api/scans, /api/status
 //	GET /metrics                   Prometheus
 //	GET /live, /ready              liveness and readiness, kept apart (see ops.go)
