@@ -269,8 +269,12 @@ function fileLink(f, name) {
 }
 // SEP joins an archive and the path of a member in it: ARCHIVE::inner/path.
 const SEP = "::";
-// isMember tells an archive's member: "::" in its path and no inode.
-const isMember = (f) => f.inode === 0 && f.dev === 0 && pathText(f.path).includes(SEP);
+// isMember tells an archive's member: by its archive field, or (where the
+// index does not give it) "::" in its path and no inode.
+const isMember = (f) => !!f.archive || (f.inode === 0 && f.dev === 0 && pathText(f.path).includes(SEP));
+// inArchive gives the counts of what is inside archives: files and bytes,
+// with the members an index counts apart from files (archive_members).
+const inArchive = (c) => ({ ...c, files: Number(c.files || 0) + Number(c.archive_members || 0), bytes: Number(c.bytes || 0) + Number(c.archive_member_bytes || 0) });
 function memberBadge(f) {
   return isMember(f) ? h("span", { class: "badge plain", title: "a member of the archive " + pathText(f.path).slice(0, pathText(f.path).lastIndexOf(SEP)) }, "in archive") : null;
 }
@@ -482,6 +486,10 @@ async function tree(params) {
   const go = (off) => { params.set("offset", off); location.hash = "#/tree?" + params; };
   t.dirs = t.dirs || [];
   t.entries = t.entries || [];
+  if (pathText(t.path).includes(SEP)) { // inside an archive: its members
+    Object.assign(t, inArchive(t));
+    t.dirs = t.dirs.map(inArchive);
+  }
   const { dirs, entries } = foldArchives(t);
   dirs.sort((a, b) => b.bytes - a.bytes);
   const max = Math.max(1, ...dirs.map((d) => d.bytes));
@@ -507,9 +515,9 @@ async function tree(params) {
       t.more || offset ? pager(offset, limit, t.more ? offset + limit + 1 : offset + t.entries.length, go) : null,
     ]),
   ];
-  const inArchive = pathText(t.path).endsWith(SEP);
-  return [h("h1", { class: "oneline" }, pathNode(inArchive ? pathText(t.path).slice(0, -SEP.length) : t.path, "")), crumbs(machine, t.path),
-    h("p", { class: "sub" }, inArchive ? `An archive: ${num(t.files)} member${t.files === 1 ? "" : "s"}, ${bytes(t.bytes)} uncompressed.` : `${num(t.files)} files, ${bytes(t.bytes)} in this folder and below.`), ...parts];
+  const isArchive = pathText(t.path).endsWith(SEP);
+  return [h("h1", { class: "oneline" }, pathNode(isArchive ? pathText(t.path).slice(0, -SEP.length) : t.path, "")), crumbs(machine, t.path),
+    h("p", { class: "sub" }, isArchive ? `An archive: ${num(t.files)} member${t.files === 1 ? "" : "s"}, ${bytes(t.bytes)} uncompressed.` : `${num(t.files)} files, ${bytes(t.bytes)} in this folder and below.`), ...parts];
 }
 
 // foldArchives turns a listing's archive members (NAME::inner, beside the
@@ -529,13 +537,13 @@ function foldArchives(t) {
     const name = typeof d.name === "string" ? d.name : null;
     const i = name === null || here === null ? -1 : name.indexOf(SEP);
     if (i < 0) { dirs.push(d); continue; }
-    const a = archive(name.slice(0, i));
-    a.files += d.files; a.bytes += d.bytes;
+    const a = archive(name.slice(0, i)), c = inArchive(d);
+    a.files += c.files; a.bytes += c.bytes;
   }
   const entries = [];
   for (const f of t.entries) {
     const name = rel(f.path);
-    const i = name === null ? -1 : name.indexOf(SEP);
+    const i = name === null || !isMember(f) ? -1 : name.indexOf(SEP);
     if (i < 0) { entries.push({ f, name: name ?? undefined }); continue; }
     const a = archive(name.slice(0, i));
     a.files += 1; a.bytes += Number(f.size || 0);
