@@ -36,6 +36,11 @@ type GroupRequest struct {
 	Files  int    `json:"files,omitempty"`
 }
 
+// RotRequest is the body of rot.
+type RotRequest struct {
+	Machine string `json:"machine,omitempty"`
+}
+
 // ScansRequest is the body of scans.
 type ScansRequest struct {
 	Machine string `json:"machine,omitempty"`
@@ -54,7 +59,7 @@ type ScansRequest struct {
 //
 // Endpoints: lookup, show, history (PathRequest), find (FindRequest), dupes
 // (DupesRequest), group (GroupRequest), tree (TreeRequest), scans
-// (ScansRequest), stats, machines, status. A file's "mode" in a reply is
+// (ScansRequest), rot (RotRequest), stats, machines, status. A file's "mode" in a reply is
 // its POSIX st_mode, with "mode_text" as ls shows it (see PosixJSON); Client
 // gives Queries' values back. Errors reply with the service
 // error headers: 400 for a bad request, 404 for what the index does not
@@ -82,6 +87,9 @@ func Serve(log *store.Log, q Queries, metadata map[string]string, logger *slog.L
 		endpoint("tree", q.Tree),
 		endpoint("scans", func(ctx context.Context, r ScansRequest) ([]projections.Scan, error) {
 			return q.Scans(ctx, r.Machine, r.Limit)
+		}),
+		endpoint("rot", func(ctx context.Context, r RotRequest) ([]RotFile, error) {
+			return q.Rot(ctx, r.Machine)
 		}),
 		endpoint("stats", func(ctx context.Context, _ struct{}) (projections.Stats, error) { return q.Stats(ctx) }),
 		endpoint("machines", func(ctx context.Context, _ struct{}) ([]projections.Machine, error) { return q.Machines(ctx) }),
@@ -219,6 +227,11 @@ func (c *Client) Machines(ctx context.Context) ([]projections.Machine, error) {
 // Scans implements Queries.
 func (c *Client) Scans(ctx context.Context, machine string, limit int) ([]projections.Scan, error) {
 	return call[[]projections.Scan](ctx, c, "scans", ScansRequest{machine, limit})
+}
+
+// Rot implements Queries.
+func (c *Client) Rot(ctx context.Context, machine string) ([]RotFile, error) {
+	return call[[]RotFile](ctx, c, "rot", RotRequest{machine})
 }
 
 // Status implements Queries.

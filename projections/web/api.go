@@ -195,6 +195,21 @@ func (h *Handler) scans(w http.ResponseWriter, r *http.Request) error {
 	return writeJSON(w, ss)
 }
 
+// rot: GET /api/rot?machine: the files whose last --verify found bit rot,
+// with the recorded (good) and the read sha256.
+func (h *Handler) rot(w http.ResponseWriter, r *http.Request) error {
+	p := &params{r: r}
+	machine := p.machine("machine", false)
+	if p.err != nil {
+		return p.err
+	}
+	rs, err := h.Queries.Rot(r.Context(), machine)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, rs)
+}
+
 // status: GET /api/status: checkpoint, the log's last sequence, lag.
 func (h *Handler) status(w http.ResponseWriter, r *http.Request) error {
 	s, err := h.Queries.Status(r.Context())

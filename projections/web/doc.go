@@ -35,6 +35,7 @@
 //	GET /api/group?sha256          a content and its files
 //	GET /api/ls?machine&dir        a directory's subdirectories (recursive sizes) and files;
 //	                               an archive file lists its members as a directory
+//	GET /api/rot?machine           files whose last --verify found bit rot
 //	GET /api/stats, /api/machines, /api/scans, /api/status
 //	GET /metrics                   Prometheus
 //	GET /live, /ready              liveness and readiness, kept apart (see ops.go)

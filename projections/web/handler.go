@@ -96,6 +96,7 @@ func (h *Handler) Init() {
 		{"GET /api/machines", h.machines},
 		{"GET /api/scans", h.scans},
 		{"GET /api/status", h.status},
+		{"GET /api/rot", h.rot},
 		{"GET /live", h.live},
 		{"GET /ready", h.ready},
 	}

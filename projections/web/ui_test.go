@@ -34,7 +34,7 @@ func rotServer(t *testing.T) *httptest.Server {
 
 // TestBrowserBitRot: a file whose last verify found bit rot says so on its
 // page, with the recorded (good) and the found sha256, and its history
-// names the event.
+// names the event; the dashboard warns and lists such files.
 func TestBrowserBitRot(t *testing.T) {
 	t.Parallel()
 	srv := rotServer(t)
@@ -51,6 +51,20 @@ func TestBrowserBitRot(t *testing.T) {
 	recorded := servicetest.Hashes("notes v2").SHA256
 	found := servicetest.Hashes("notes v2 with a flipped bit").SHA256
 	mustContain(t, "bit rot page", page, "Bit rot", "Recorded SHA-256 (good)", recorded, "Found SHA-256", found, "Bit rot found")
+
+	// The dashboard warns, and its link lists the files.
+	var list string
+	if err := chromedp.Run(ctx,
+		chromedp.Navigate(srv.URL+"/#/"),
+		chromedp.WaitVisible(`#rot-slot a[href="#/rot"]`, chromedp.ByQuery),
+		chromedp.Click(`#rot-slot a[href="#/rot"]`, chromedp.ByQuery),
+		chromedp.WaitVisible("main table a.row-link", chromedp.ByQuery),
+		screenshot(t, "bit-rot-list"),
+		chromedp.Text("main", &list, chromedp.ByQuery),
+	); err != nil {
+		t.Fatal(err)
+	}
+	mustContain(t, "bit rot list", list, "1 file", servicetest.NotesPath, recorded[:12])
 }
 
 // TestBrowserDuplicateCounts: the dashboard's count of duplicate groups is

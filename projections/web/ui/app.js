@@ -172,7 +172,7 @@ async function api(path, params) {
   return body;
 }
 
-const views = { dashboard, search, dupes, tree, file };
+const views = { dashboard, search, dupes, tree, file, rot };
 let seq = 0; // the render generation: a slow answer for an old route is dropped
 
 async function route() {
@@ -326,8 +326,18 @@ async function dashboard() {
         h("td", { class: "pathcol" }, f ? h("a", { href, class: "row-link" }, pathNode(f.path)) : short(g.sha256)),
       ], href);
     }), "No duplicates."), h("a", { class: "more", href: "#/dupes" }, "All duplicates →"));
+  // Bit rot is read from the log's changes, which can take a while: the
+  // dashboard shows without it and the warning follows when there is one.
+  const rotSlot = h("div", { id: "rot-slot" });
+  api("/api/rot").then((list) => {
+    if (list.length && rotSlot.isConnected) {
+      rotSlot.replaceChildren(h("div", { class: "error", role: "alert" }, h("strong", {}, "Bit rot: "),
+        h("a", { href: "#/rot" }, `${num(list.length)} file${list.length === 1 ? "" : "s"} with bit rot`),
+        ": a --verify read other content than was recorded, while size and times stayed."));
+    }
+  }).catch(() => { /* no log here, or busy: the page works without it */ });
   return [h("h1", {}, "Dashboard"), h("p", { class: "sub" }, "Everything the index knows, across machines."),
-    cards, machines, h("div", { class: "grid2" }, recent, dupes)];
+    rotSlot, cards, machines, h("div", { class: "grid2" }, recent, dupes)];
 }
 function card(label, value, note, cls, note2) {
   return h("div", { class: "card " + (cls || "") }, h("div", { class: "label" }, label), h("div", { class: "value" }, value),
@@ -462,6 +472,24 @@ async function dupes(params) {
     res.total > limit ? pager(offset, limit, res.total, go) : null,
   ];
   return [...head, panel(`${num(res.total)} group${res.total === 1 ? "" : "s"}`, body)];
+}
+
+// ---------- bit rot ----------
+
+async function rot(params) {
+  const machine = params.get("machine") || "";
+  const list = await api("/api/rot", { machine });
+  return [h("h1", {}, "Bit rot"),
+    h("p", { class: "sub" }, "Files whose last --verify read other content than was recorded while size and times stayed the same: the disk changed them. Restore each from a good copy; the recorded SHA-256 finds them."),
+    panel(`${num(list.length)} file${list.length === 1 ? "" : "s"}`, table(
+      ["File", { text: "Machine", cls: "wide" }, { text: "Found", cls: "wide" }, "Recorded SHA-256 (good)", { text: "Found SHA-256", cls: "wide" }],
+      list.map((r) => row([
+        h("td", { class: "pathcol" }, h("a", { href: fileHash(r.machine, r.path), class: "row-link" }, pathNode(r.path))),
+        h("td", { class: "nowrap wide" }, r.machine),
+        h("td", { class: "nowrap dim wide", title: "seq " + r.seq }, when(r.detected)),
+        h("td", { class: "mono" }, h("a", { href: hashFor("search", { q: r.recorded_sha256, mode: "hash" }), title: "find good copies: " + r.recorded_sha256 }, short(r.recorded_sha256))),
+        h("td", { class: "mono dim wide", title: r.read_sha256 }, short(r.read_sha256)),
+      ], fileHash(r.machine, r.path))), "No file's last verify found bit rot."))];
 }
 
 // ---------- tree ----------
@@ -670,7 +698,8 @@ function rotPanel(rot) {
       h("dl", { class: "kv" },
         h("dt", {}, "Recorded SHA-256 (good)"), h("dd", { class: "mono" }, rot.recorded || "—", rot.recorded ? copyButton(rot.recorded) : null, " ",
           rot.recorded ? h("a", { href: hashFor("search", { q: rot.recorded, mode: "hash" }), class: "plain-link" }, "find good copies") : null),
-        h("dt", {}, "Found SHA-256"), h("dd", { class: "mono" }, rot.found || "—"))));
+        h("dt", {}, "Found SHA-256"), h("dd", { class: "mono" }, rot.found || "—")),
+      h("p", {}, h("a", { href: "#/rot", class: "plain-link" }, "All files with bit rot →"))));
 }
 
 function timeline(hist, path) {
