@@ -5,7 +5,6 @@ import (
 	"errors"
 	"io/fs"
 	"strconv"
-	"strings"
 )
 
 // The index records a file's mode as Go's fs.FileMode bits (the log's
@@ -191,17 +190,10 @@ func rewriteModes(b []byte, toPosix bool) ([]byte, error) {
 			out = append(out, c)
 			i++
 		case '"':
-			j := i + 1
-			for j < len(b) && b[j] != '"' {
-				if b[j] == '\\' {
-					j++
-				}
-				j++
-			}
-			if j >= len(b) {
+			j := stringEnd(b, i+1)
+			if j < 0 {
 				return nil, errBadJSON
 			}
-			j++ // past the closing quote
 			f := top()
 			switch {
 			case f != nil && f.object && f.expectKey:
@@ -219,7 +211,7 @@ func rewriteModes(b []byte, toPosix bool) ([]byte, error) {
 			i = j
 		default:
 			j := i
-			for j < len(b) && !strings.ContainsRune(",]}: \t\r\n", rune(b[j])) {
+			for j < len(b) && !endsLiteral(b[j]) {
 				j++
 			}
 			if f := top(); f != nil && f.object && j > i {
@@ -245,6 +237,35 @@ func rewriteModes(b []byte, toPosix bool) ([]byte, error) {
 	return out, nil
 }
 
+// stringEnd returns the index past the quote that closes the string whose
+// text starts at b[i], or -1.
+func stringEnd(b []byte, i int) int {
+	for {
+		k := bytes.IndexByte(b[i:], '"')
+		if k < 0 {
+			return -1
+		}
+		q := i + k
+		n := 0 // backslashes before the quote
+		for q-n-1 >= i && b[q-n-1] == '\\' {
+			n++
+		}
+		if n%2 == 0 {
+			return q + 1
+		}
+		i = q + 1
+	}
+}
+
+// endsLiteral reports whether c ends a number, true, false or null.
+func endsLiteral(c byte) bool {
+	switch c {
+	case ',', ']', '}', ':', ' ', '\t', '\r', '\n':
+		return true
+	}
+	return false
+}
+
 // fixModes rewrites the mode of the object f, whose members end out, if it
 // is a file's.
 func fixModes(out []byte, f *jsonFrame, toPosix bool) []byte {
@@ -256,7 +277,8 @@ func fixModes(out []byte, f *jsonFrame, toPosix bool) []byte {
 			return out // already POSIX
 		}
 		fm := fs.FileMode(f.mode)
-		repl := strconv.AppendUint(nil, uint64(PosixMode(fm)), 10)
+		var buf [40]byte
+		repl := strconv.AppendUint(buf[:0], uint64(PosixMode(fm)), 10)
 		repl = append(append(append(repl, `,"mode_text":"`...), ModeText(fm)...), '"')
 		return splice(out, f.modeStart, f.modeEnd, repl)
 	}
@@ -267,7 +289,8 @@ func fixModes(out []byte, f *jsonFrame, toPosix bool) []byte {
 	if f.textFirst && end < len(out) && out[end] == ',' {
 		end++ // the first member: drop the comma after it
 	}
-	repl := strconv.AppendUint(nil, uint64(FileMode(f.mode)), 10)
+	var buf [20]byte
+	repl := strconv.AppendUint(buf[:0], uint64(FileMode(f.mode)), 10)
 	if f.textStart > f.modeStart { // the later edit first, so offsets hold
 		out = splice(out, f.textStart, end, nil)
 		return splice(out, f.modeStart, f.modeEnd, repl)
@@ -276,8 +299,15 @@ func fixModes(out []byte, f *jsonFrame, toPosix bool) []byte {
 	return splice(out, f.textStart, end, nil)
 }
 
-// splice replaces out[from:to] with repl.
+// splice replaces out[from:to] with repl, moving the bytes after it (the
+// rest of one object) in place.
 func splice(out []byte, from, to int, repl []byte) []byte {
-	tail := append([]byte(nil), out[to:]...)
-	return append(append(out[:from], repl...), tail...)
+	n := len(out) + len(repl) - (to - from)
+	end := len(out)
+	if n > end {
+		out = append(out, make([]byte, n-end)...)
+	}
+	copy(out[from+len(repl):], out[to:end])
+	copy(out[from:], repl)
+	return out[:n]
 }
