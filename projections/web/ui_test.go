@@ -139,7 +139,7 @@ func TestBrowserArchives(t *testing.T) {
 
 // TestBrowserNarrowAndLongPaths: at 420 px wide no page scrolls sideways
 // and no table is cut; a long path keeps to one line, cut with an
-// ellipsis, its full text in the title.
+// ellipsis, its full text in the title; a deep folder's crumbs too.
 func TestBrowserNarrowAndLongPaths(t *testing.T) {
 	t.Parallel()
 	_, srv := newServer(t)
@@ -150,6 +150,8 @@ func TestBrowserNarrowAndLongPaths(t *testing.T) {
 		for (const t of document.querySelectorAll("main table")) {
 			if (t.scrollWidth > t.parentElement.clientWidth + 1) return "a table is " + t.scrollWidth + " px wide in " + t.parentElement.clientWidth;
 		}
+		const c = document.querySelector("nav.crumbs");
+		if (c && c.getBoundingClientRect().height > 2 * parseFloat(getComputedStyle(c).fontSize) * 1.45) return "the folder's crumbs take " + c.getBoundingClientRect().height + " px: more than one line";
 		return "";
 	})()`
 	long := url.QueryEscape(servicetest.LongPath)

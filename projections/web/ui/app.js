@@ -544,8 +544,26 @@ async function tree(params) {
     ]),
   ];
   const isArchive = pathText(t.path).endsWith(SEP);
-  return [h("h1", { class: "oneline" }, pathNode(isArchive ? pathText(t.path).slice(0, -SEP.length) : t.path, "")), crumbs(machine, t.path),
-    h("p", { class: "sub" }, isArchive ? `An archive: ${num(t.files)} member${t.files === 1 ? "" : "s"}, ${bytes(t.bytes)} uncompressed.` : `${num(t.files)} files, ${bytes(t.bytes)} in this folder and below.`), ...parts];
+  return [h("h1", { class: "oneline", title: pathText(t.path) }, pathNode(folderName(t.path), "")), crumbs(machine, t.path),
+    h("p", { class: "sub" }, isArchive ? `An archive: ${num(t.files)} member${t.files === 1 ? "" : "s"}, ${bytes(t.bytes)} uncompressed.` : `${num(t.files)} file${t.files === 1 ? "" : "s"}, ${bytes(t.bytes)} in this folder and below.`), ...parts];
+}
+
+// folderName is the name of the folder a listing's path names: its last
+// part, inside an archive the part after "::"; "/" for the root.
+function folderName(p) {
+  const raw = pathBytes(p);
+  if (raw !== null) { // not UTF-8: the last part's bytes
+    let end = raw.length;
+    while (end > 0 && raw[end - 1] === 47) end--;
+    return end === 0 ? "/" : { b64: btoa(String.fromCharCode(...raw.subarray(raw.lastIndexOf(47, end - 1) + 1, end))) };
+  }
+  let s = String(p);
+  if (s.endsWith(SEP)) s = s.slice(0, -SEP.length);
+  s = s.replace(/\/+$/, "");
+  if (s === "") return "/";
+  const name = s.slice(s.lastIndexOf("/") + 1);
+  const i = name.lastIndexOf(SEP);
+  return i < 0 ? name : name.slice(i + SEP.length);
 }
 
 // foldArchives turns a listing's archive members (NAME::inner, beside the
@@ -588,8 +606,12 @@ function crumb(machine, parent, name, dir) {
   return [...crumb(machine, parent, name.slice(0, i), false), h("span", { class: "sep" }, SEP), a];
 }
 // crumbs links each ancestor of dir on machine.
+// A deep folder keeps to one line: the folders between the first and the
+// last three fold into "…", whose title is the whole path.
 function crumbs(machine, dir) {
-  const out = [h("a", { href: "#/tree" }, "machines"), h("span", { class: "sep" }, "/"), h("a", { href: treeHash(machine, "/") }, machine)];
+  const head = [h("a", { href: "#/tree" }, "machines"), h("span", { class: "sep" }, "/"), h("a", { href: treeHash(machine, "/") }, machine)];
+  const groups = [];
+  const out = { push: (...nodes) => groups.push(nodes) };
   const raw = pathBytes(dir);
   const bytesOf = raw ?? new TextEncoder().encode(String(dir));
   let start = bytesOf[0] === 47 ? 1 : 0;
@@ -607,7 +629,8 @@ function crumbs(machine, dir) {
     const s = String(dir), parent = new TextDecoder().decode(bytesOf.subarray(0, start));
     out.push(h("span", { class: "sep" }, "/"), ...crumb(machine, parent, s.slice(parent.length, -SEP.length), false));
   }
-  return h("nav", { class: "crumbs", "aria-label": "Folder path" }, out);
+  const kept = groups.length > 4 ? [groups[0], [h("span", { class: "sep" }, "/"), h("span", { class: "fold", title: pathText(dir) }, "…")], ...groups.slice(-3)] : groups;
+  return h("nav", { class: "crumbs", "aria-label": "Folder path" }, head, kept);
 }
 
 // ---------- file ----------
