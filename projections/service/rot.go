@@ -33,10 +33,11 @@ type RotFile struct {
 // errNoLog is Rot's answer where the log cannot be read.
 var errNoLog = errors.New("the log is not open here")
 
-// Rot implements Queries: it folds the log's changes, moves and deletions
-// (the read models keep no list of rot) and keeps the files the index
-// still holds with the content the verify read. A restored or rewritten
-// file leaves the list, a moved one takes its rot along.
+// Rot implements Queries: it folds the log's changes, moves, deletions and
+// forgets (the read models keep no list of rot) and keeps the files the
+// index still holds with the content the verify read. A restored,
+// rewritten, deleted or forgotten file leaves the list, a moved one takes
+// its rot along.
 func (l *Local) Rot(ctx context.Context, machine string) ([]RotFile, error) {
 	if machine != "" {
 		if err := events.ValidateMachine(machine); err != nil {
@@ -51,7 +52,7 @@ func (l *Local) Rot(ctx context.Context, machine string) ([]RotFile, error) {
 		return nil, err
 	}
 	defer leave()
-	cand, err := rotInLog(ctx, l.Log, machine)
+	cand, err := RotInLog(ctx, l.Log, machine)
 	if err != nil {
 		return nil, fmt.Errorf("bit rot: %w", err)
 	}
@@ -70,10 +71,11 @@ func (l *Local) Rot(ctx context.Context, machine string) ([]RotFile, error) {
 	return out, nil
 }
 
-// rotInLog folds the log's FileChanged, FileMoved and FileDeleted events of
-// machine (or of all, "") into the paths whose last content event was bit
-// rot, in machine and path order.
-func rotInLog(ctx context.Context, log *store.Log, machine string) ([]RotFile, error) {
+// RotInLog folds the log's FileChanged, FileMoved, FileDeleted and
+// FilesForgotten events of machine (or of all, "") into the paths whose
+// last content event was bit rot, in machine and path order: Rot's list before it is checked against
+// the index, and `indexer rot`'s, which may run without an index.
+func RotInLog(ctx context.Context, log *store.Log, machine string) ([]RotFile, error) {
 	if machine == "" {
 		machine = "*"
 	}
@@ -82,7 +84,7 @@ func rotInLog(ctx context.Context, log *store.Log, machine string) ([]RotFile, e
 		ev  events.Event
 	}
 	var evs []rec
-	for _, t := range []events.Type{events.TypeFileChanged, events.TypeFileMoved, events.TypeFileDeleted} {
+	for _, t := range []events.Type{events.TypeFileChanged, events.TypeFileMoved, events.TypeFileDeleted, events.TypeFilesForgotten} {
 		if _, err := log.Replay(ctx, 1, events.Subject(machine, t), func(r store.Record) error {
 			if e, err := events.Decode(r.Data); err == nil { // the projector reports the others
 				evs = append(evs, rec{r.Seq, e})
@@ -117,6 +119,13 @@ func rotInLog(ctx context.Context, log *store.Log, machine string) ([]RotFile, e
 			}
 		case *events.FileDeleted:
 			delete(rot, key{r.ev.Machine, d.Path})
+		case *events.FilesForgotten:
+			root := strings.TrimSuffix(string(d.Root), "/") + "/"
+			for k := range rot {
+				if k.machine == r.ev.Machine && strings.HasPrefix(string(k.path), root) {
+					delete(rot, k)
+				}
+			}
 		}
 	}
 	out := make([]RotFile, 0, len(rot))
