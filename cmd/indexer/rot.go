@@ -3,12 +3,11 @@ package main
 import (
 	"context"
 	"fmt"
-	"sort"
-	"strings"
 	"time"
 
 	"github.com/indexer/indexer/cmd/internal/app"
 	"github.com/indexer/indexer/events"
+	"github.com/indexer/indexer/projections/service"
 	"github.com/indexer/indexer/store"
 )
 
@@ -82,69 +81,16 @@ func (m *Main) runRot(ctx context.Context, args []string) error {
 	return nil
 }
 
-// rotten folds the log's changes, moves and deletions (of machine, or of
-// all machines) into the files whose last content event is bit rot, in
-// machine and path order.
+// rotten lists the files whose last content event is bit rot, in machine
+// and path order (service.RotInLog).
 func rotten(ctx context.Context, log *store.Log, machine string) ([]rotFile, error) {
-	if machine == "" {
-		machine = "*"
+	rs, err := service.RotInLog(ctx, log, machine)
+	if err != nil {
+		return nil, fmt.Errorf("read the log: %w", err)
 	}
-	type rec struct {
-		seq uint64
-		ev  events.Event
+	out := make([]rotFile, 0, len(rs))
+	for _, r := range rs {
+		out = append(out, rotFile{Machine: r.Machine, Path: string(r.Path), Good: r.Recorded, Read: r.Read, Seq: r.Seq, Detected: r.Detected})
 	}
-	var evs []rec
-	for _, t := range []events.Type{events.TypeFileChanged, events.TypeFileMoved, events.TypeFileDeleted, events.TypeFilesForgotten} {
-		subject := events.SubjectPrefix + "." + machine + "." + events.Kind(t)
-		if _, err := log.Replay(ctx, 1, subject, func(r store.Record) error {
-			if e, err := events.Decode(r.Data); err == nil {
-				evs = append(evs, rec{r.Seq, e}) // the projector reports the others
-			}
-			return nil
-		}); err != nil {
-			return nil, fmt.Errorf("read the log: %w", err)
-		}
-	}
-	sort.Slice(evs, func(i, j int) bool { return evs[i].seq < evs[j].seq })
-	type key struct{ machine, path string }
-	rot := map[key]rotFile{}
-	for _, r := range evs {
-		switch d := r.ev.Data.(type) {
-		case *events.FileChanged:
-			k := key{r.ev.Machine, string(d.Path)}
-			switch {
-			case d.Reason == events.ReasonBitRot:
-				rot[k] = rotFile{Machine: k.machine, Path: k.path, Good: d.PrevSHA256, Read: d.Hashes.SHA256, Seq: r.seq, Detected: r.ev.Time}
-			case d.Hashes.SHA256 != rot[k].Read:
-				delete(rot, k) // new content: restored, or rewritten
-			}
-		case *events.FileMoved:
-			from := key{r.ev.Machine, string(d.From)}
-			if f, ok := rot[from]; ok {
-				delete(rot, from)
-				f.Path = string(d.Path)
-				rot[key{r.ev.Machine, f.Path}] = f
-			}
-		case *events.FileDeleted:
-			delete(rot, key{r.ev.Machine, string(d.Path)})
-		case *events.FilesForgotten:
-			root := strings.TrimSuffix(string(d.Root), "/") + "/"
-			for k := range rot {
-				if k.machine == r.ev.Machine && strings.HasPrefix(k.path, root) {
-					delete(rot, k)
-				}
-			}
-		}
-	}
-	out := make([]rotFile, 0, len(rot))
-	for _, f := range rot {
-		out = append(out, f)
-	}
-	sort.Slice(out, func(i, j int) bool {
-		if out[i].Machine != out[j].Machine {
-			return out[i].Machine < out[j].Machine
-		}
-		return out[i].Path < out[j].Path
-	})
 	return out, nil
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"sort"
-	"strings"
 
 	"github.com/indexer/indexer/cmd/internal/app"
 	"github.com/indexer/indexer/events"
@@ -130,42 +129,8 @@ func apart(c projections.Counts, sizes bool) string {
 	return s
 }
 
-// archiveTree lists the archive file at p as a directory: the members at
-// its top level and its directories, which the index holds beside the
-// archive as p::name and p::dir/ (the index splits paths at '/' only).
-// ok is false when p has no members.
-func archiveTree(ctx context.Context, q service.Queries, machine string, p events.Path, limit int) (t projections.Tree, ok bool, err error) {
-	i := strings.LastIndexByte(string(p), '/')
-	if i < 0 || strings.HasSuffix(string(p), "/") {
-		return t, false, nil
-	}
-	parent, prefix := p[:i+1], string(p[i+1:])+events.MemberSep
-	all, err := q.Tree(ctx, service.TreeRequest{Machine: machine, Dir: parent, Limit: -1})
-	if errors.Is(err, projections.ErrNotFound) {
-		return t, false, nil
-	}
-	if err != nil {
-		return t, false, err
-	}
-	t = projections.Tree{Machine: all.Machine, Path: p + events.MemberSep}
-	for _, d := range all.Dirs {
-		if strings.HasPrefix(string(d.Name), prefix) {
-			d.Name = d.Name[len(prefix):]
-			t.Dirs = append(t.Dirs, d)
-			t.Files, t.Bytes, t.Links = t.Files+d.Files, t.Bytes+d.Bytes, t.Links+d.Links
-			t.Members, t.MemberBytes = t.Members+d.Members, t.MemberBytes+d.MemberBytes
-		}
-	}
-	for _, f := range all.Entries {
-		// The members of this archive: their archive field says so,
-		// whatever other names hold "::".
-		if f.IsMember() && f.Archive.Path == p {
-			t.Entries = append(t.Entries, f)
-			t.Members, t.MemberBytes = t.Members+1, t.MemberBytes+uint64(max(f.Size, 0))
-		}
-	}
-	if limit > 0 && len(t.Entries) > limit {
-		t.Entries, t.More = t.Entries[:limit], true
-	}
-	return t, len(t.Dirs)+len(t.Entries) > 0, nil
+// archiveTree lists the archive file at p as a directory (see
+// service.ArchiveTree).
+func archiveTree(ctx context.Context, q service.Queries, machine string, p events.Path, limit int) (projections.Tree, bool, error) {
+	return service.ArchiveTree(ctx, q, machine, p, limit)
 }

@@ -168,6 +168,11 @@ func (c *Cache) Scans(ctx context.Context, machine string, limit int) ([]project
 	})
 }
 
+// Rot implements Queries from the cache: it reads every change in the log.
+func (c *Cache) Rot(ctx context.Context, machine string) ([]RotFile, error) {
+	return cached(c, key("rot", machine), func() ([]RotFile, error) { return c.Queries.Rot(ctx, machine) })
+}
+
 // Group implements Queries from the cache: the duplicates browser asks for
 // the same groups again and again.
 func (c *Cache) Group(ctx context.Context, sha256 string, files int) (Group, error) {

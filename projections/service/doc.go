@@ -32,6 +32,9 @@
 //   - A group's files (Group, Dupes with Files) are all read before being
 //     cut to the number asked for: the empty file can have 100,000 paths.
 //   - Cached answers are shared: callers must not modify them.
+//   - Rot reads every FileChanged, FileMoved and FileDeleted in the log
+//     (the read models keep no list of bit rot): a heavy query, cached
+//     per checkpoint by Cache.
 //   - Handlers of one NATS endpoint run one at a time (micro's model), so a
 //     slow query delays the next request to the same endpoint.
 //   - Heavy queries (a regex, no limit, every duplicate, large listings)

@@ -11,3 +11,6 @@ func HoldSlot(g *Gate) func() {
 	}
 	return leave
 }
+
+// FileModeJSON is what Client does to a reply before decoding it.
+var FileModeJSON = fileModeJSON

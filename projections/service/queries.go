@@ -46,6 +46,9 @@ type Queries interface {
 	Scans(ctx context.Context, machine string, limit int) ([]projections.Scan, error)
 	// Status says how far the index is behind the log.
 	Status(ctx context.Context) (Status, error)
+	// Rot lists the files of machine (or of all, "") whose last --verify
+	// found bit rot and that hold that content still, by machine and path.
+	Rot(ctx context.Context, machine string) ([]RotFile, error)
 }
 
 // FindRequest selects files. The zero value matches every file.

@@ -36,6 +36,11 @@ type GroupRequest struct {
 	Files  int    `json:"files,omitempty"`
 }
 
+// RotRequest is the body of rot.
+type RotRequest struct {
+	Machine string `json:"machine,omitempty"`
+}
+
 // ScansRequest is the body of scans.
 type ScansRequest struct {
 	Machine string `json:"machine,omitempty"`
@@ -54,7 +59,9 @@ type ScansRequest struct {
 //
 // Endpoints: lookup, show, history (PathRequest), find (FindRequest), dupes
 // (DupesRequest), group (GroupRequest), tree (TreeRequest), scans
-// (ScansRequest), stats, machines, status. Errors reply with the service
+// (ScansRequest), rot (RotRequest), stats, machines, status. A file's "mode" in a reply is
+// its POSIX st_mode, with "mode_text" as ls shows it (see PosixJSON); Client
+// gives Queries' values back. Errors reply with the service
 // error headers: 400 for a bad request, 404 for what the index does not
 // hold, 429 when heavy questions fill every slot (ErrBusy: ask again), 500
 // otherwise. Several processes may serve at once; each request
@@ -80,6 +87,9 @@ func Serve(log *store.Log, q Queries, metadata map[string]string, logger *slog.L
 		endpoint("tree", q.Tree),
 		endpoint("scans", func(ctx context.Context, r ScansRequest) ([]projections.Scan, error) {
 			return q.Scans(ctx, r.Machine, r.Limit)
+		}),
+		endpoint("rot", func(ctx context.Context, r RotRequest) ([]RotFile, error) {
+			return q.Rot(ctx, r.Machine)
 		}),
 		endpoint("stats", func(ctx context.Context, _ struct{}) (projections.Stats, error) { return q.Stats(ctx) }),
 		endpoint("machines", func(ctx context.Context, _ struct{}) ([]projections.Machine, error) { return q.Machines(ctx) }),
@@ -118,7 +128,11 @@ func endpoint[Req, Resp any](name string, fn func(context.Context, Req) (Resp, e
 			case err != nil:
 				return nil, &store.ServiceError{Code: 500, Message: err.Error()}
 			}
-			return json.Marshal(resp)
+			b, err := json.Marshal(resp)
+			if err == nil {
+				b, err = PosixJSON(b) // modes as stat(2) gives them
+			}
+			return b, err
 		},
 	}
 }
@@ -156,7 +170,10 @@ func call[Resp any](ctx context.Context, c *Client, name string, req any) (Resp,
 
 		return resp, fmt.Errorf("ask the index's process (%s): %w", name, err)
 	}
-	if err := json.Unmarshal(out, &resp); err != nil {
+	if out, err = fileModeJSON(out); err == nil {
+		err = json.Unmarshal(out, &resp)
+	}
+	if err != nil {
 		return resp, fmt.Errorf("%s: reply: %w", name, err)
 	}
 	return resp, nil
@@ -210,6 +227,11 @@ func (c *Client) Machines(ctx context.Context) ([]projections.Machine, error) {
 // Scans implements Queries.
 func (c *Client) Scans(ctx context.Context, machine string, limit int) ([]projections.Scan, error) {
 	return call[[]projections.Scan](ctx, c, "scans", ScansRequest{machine, limit})
+}
+
+// Rot implements Queries.
+func (c *Client) Rot(ctx context.Context, machine string) ([]RotFile, error) {
+	return call[[]RotFile](ctx, c, "rot", RotRequest{machine})
 }
 
 // Status implements Queries.

@@ -90,6 +90,11 @@ func (t *Timed) Scans(ctx context.Context, machine string, limit int) ([]project
 	return t.Queries.Scans(ctx, machine, limit)
 }
 
+func (t *Timed) Rot(ctx context.Context, machine string) ([]RotFile, error) {
+	defer t.since("rot", time.Now())
+	return t.Queries.Rot(ctx, machine)
+}
+
 func (t *Timed) Status(ctx context.Context) (Status, error) {
 	defer t.since("status", time.Now())
 	return t.Queries.Status(ctx)

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -132,7 +133,8 @@ func (h *Handler) group(w http.ResponseWriter, r *http.Request) error {
 
 // ls: GET /api/ls?machine&dir&limit&offset: a directory's subdirectories
 // with their recursive sizes and a page of its files. No dir is the
-// machine's "/".
+// machine's "/". An archive file lists as a directory: path ARCHIVE::, its
+// top-level members and its directories (see service.ArchiveTree).
 func (h *Handler) ls(w http.ResponseWriter, r *http.Request) error {
 	p := &params{r: r}
 	q := service.TreeRequest{
@@ -148,6 +150,12 @@ func (h *Handler) ls(w http.ResponseWriter, r *http.Request) error {
 		q.Dir = "/"
 	}
 	t, err := rootTree(r.Context(), h.Queries, q)
+	if errors.Is(err, projections.ErrNotFound) {
+		// An archive lists as a directory of its members.
+		if at, ok, aerr := service.ArchiveTree(r.Context(), h.Queries, q.Machine, q.Dir, q.Limit); aerr != nil || ok {
+			t, err = at, aerr
+		}
+	}
 	if err != nil {
 		return err
 	}
@@ -185,6 +193,21 @@ func (h *Handler) scans(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	return writeJSON(w, ss)
+}
+
+// rot: GET /api/rot?machine: the files whose last --verify found bit rot,
+// with the recorded (good) and the read sha256.
+func (h *Handler) rot(w http.ResponseWriter, r *http.Request) error {
+	p := &params{r: r}
+	machine := p.machine("machine", false)
+	if p.err != nil {
+		return p.err
+	}
+	rs, err := h.Queries.Rot(r.Context(), machine)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, rs)
 }
 
 // status: GET /api/status: checkpoint, the log's last sequence, lag.

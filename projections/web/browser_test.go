@@ -254,7 +254,7 @@ func TestBrowser(t *testing.T) {
 		t.Fatalf("latin1 file page title %q", s)
 	}
 
-	// A very long path wraps instead of widening the page.
+	// A very long path stays on one line instead of widening the page.
 	run("long path",
 		chromedp.Navigate(srv.URL+"/#/search?q=rather-long-name"),
 		chromedp.WaitVisible("main table a.row-link", chromedp.ByQuery),

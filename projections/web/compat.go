@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -327,11 +328,14 @@ func (h *Handler) duplicates(w http.ResponseWriter, r *http.Request) error {
 }
 
 // tree: GET /api/tree?path=/machine/dir/... (or path_b64). "" or "/" lists
-// the machines as directories. It reads the directory index: one
-// directory's own keys, never the rows below it.
+// the machines as directories. With one machine in the index the path may
+// leave it out (path=/usr/share), and machine=M says which machine the path
+// is on. It reads the directory index: one directory's own keys, never the
+// rows below it.
 func (h *Handler) tree(w http.ResponseWriter, r *http.Request) error {
 	p := &params{r: r}
 	full := string(p.path("path", false))
+	machine := p.machine("machine", false)
 	limit := p.int("per_page", 1000, 1, 100000)
 	page := p.int("page", 1, 1, maxInt)
 	if p.err != nil {
@@ -355,8 +359,7 @@ func (h *Handler) tree(w http.ResponseWriter, r *http.Request) error {
 		Path     string      `json:"path"`
 		PathB64  string      `json:"path_b64,omitempty"`
 	}
-	trimmed := strings.Trim(full, "/")
-	if trimmed == "" {
+	if strings.Trim(full, "/") == "" && machine == "" {
 		ms, err := h.Queries.Machines(ctx)
 		if err != nil {
 			return err
@@ -370,11 +373,7 @@ func (h *Handler) tree(w http.ResponseWriter, r *http.Request) error {
 		}
 		return writeJSON(w, map[string]any{"current_path": "/", "directories": names, "files": []file{}, "dirs": dirs, "total_files": files, "total_size": bytes})
 	}
-	machine, rest, _ := strings.Cut(trimmed, "/")
-	if err := events.ValidateMachine(machine); err != nil {
-		return fmt.Errorf("%w: path %q: the first part must be a machine: %v", errBadParam, full, err)
-	}
-	t, err := rootTree(ctx, h.Queries, service.TreeRequest{Machine: machine, Dir: events.Path("/" + rest), Limit: int(limit), Offset: int((page - 1) * limit)})
+	machine, t, err := h.treeOf(ctx, machine, full, int(limit), int((page-1)*limit))
 	if err != nil {
 		return err
 	}
@@ -399,6 +398,49 @@ func (h *Handler) tree(w http.ResponseWriter, r *http.Request) error {
 		"current_path": strings.TrimSuffix(cur, "/"), "directories": names, "files": files,
 		"machine": machine, "dirs": dirs, "total_files": t.Files, "total_size": t.Bytes, "more": t.More,
 	})
+}
+
+// treeOf lists the directory a /api/tree path names: on machine, when it
+// is given; else /MACHINE/dir when the path starts with a machine of the
+// index; else the whole path on the index's only machine. With several
+// machines and none named, the error lists them.
+func (h *Handler) treeOf(ctx context.Context, machine, full string, limit, offset int) (string, projections.Tree, error) {
+	ask := func(machine, dir string) (projections.Tree, error) {
+		return rootTree(ctx, h.Queries, service.TreeRequest{Machine: machine, Dir: events.Path("/" + strings.TrimLeft(dir, "/")), Limit: limit, Offset: offset})
+	}
+	if machine != "" {
+		t, err := ask(machine, full)
+		return machine, t, err
+	}
+	ms, err := h.Queries.Machines(ctx)
+	if err != nil {
+		return "", projections.Tree{}, err
+	}
+	first, rest, _ := strings.Cut(strings.Trim(full, "/"), "/")
+	var names []string
+	for _, m := range ms {
+		names = append(names, m.Name)
+	}
+	if slices.Contains(names, first) {
+		t, err := ask(first, rest)
+		if len(ms) == 1 && errors.Is(err, projections.ErrNotFound) {
+			// The machine's name is also the path's first directory:
+			// /home/ana on a machine called home.
+			if t2, err2 := ask(first, full); err2 == nil {
+				return first, t2, nil
+			}
+		}
+		return first, t, err
+	}
+	switch len(ms) {
+	case 0:
+		return "", projections.Tree{}, fmt.Errorf("%w: path %q: the index holds no machine yet", projections.ErrNotFound, full)
+	case 1:
+		t, err := ask(ms[0].Name, full)
+		return ms[0].Name, t, err
+	}
+	return "", projections.Tree{}, fmt.Errorf("%w: path %q: %q is not a machine, and the index holds %d: %s; start the path with one (/%s%s) or add machine=NAME",
+		errBadParam, full, first, len(names), strings.Join(names, ", "), names[0], "/"+strings.TrimLeft(full, "/"))
 }
 
 // rootTree runs q; a machine's root "/" that is not in the index falls back

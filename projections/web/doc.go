@@ -10,7 +10,8 @@
 //	GET /api/statistics
 //	GET /api/duplicates  page, per_page, min_size (default 1 MiB), min_count (>= 2),
 //	                     sort_by=count_desc|count_asc|size_desc|size_asc (and wasted_*)
-//	GET /api/tree        path=/machine/dir/...: from the directory index, with sizes
+//	GET /api/tree        path=/machine/dir/... (or path=/dir/... and machine, which
+//	                     one machine in the index needs not): the directory index, with sizes
 //	GET /health
 //
 // Their shapes are pyFileIndexer's (FileWithHash: {meta, hash}); fields
@@ -32,10 +33,17 @@
 //	GET /api/dupes                 sort=wasted|size|count, order, min_size, min_count, machine,
 //	                               files, limit, offset
 //	GET /api/group?sha256          a content and its files
-//	GET /api/ls?machine&dir        a directory's subdirectories (recursive sizes) and files
+//	GET /api/ls?machine&dir        a directory's subdirectories (recursive sizes) and files;
+//	                               an archive file lists its members as a directory
+//	GET /api/rot?machine           files whose last --verify found bit rot
 //	GET /api/stats, /api/machines, /api/scans, /api/status
 //	GET /metrics                   Prometheus
 //	GET /live, /ready              liveness and readiness, kept apart (see ops.go)
+//
+// A file's "mode" in these replies is its POSIX st_mode (33188 for
+// -rw-r--r--) with "mode_text" as ls shows it, as the CLI's JSON and the
+// NATS service give it (service.PosixJSON); the index itself records Go's
+// fs.FileMode bits.
 //
 // Handler.Health judges /health when set; Handler.Collectors and
 // Handler.Mounts add metrics and handlers (indexer-project mounts the

@@ -96,6 +96,7 @@ func (h *Handler) Init() {
 		{"GET /api/machines", h.machines},
 		{"GET /api/scans", h.scans},
 		{"GET /api/status", h.status},
+		{"GET /api/rot", h.rot},
 		{"GET /live", h.live},
 		{"GET /ready", h.ready},
 	}
@@ -203,6 +204,9 @@ func writeError(w http.ResponseWriter, code int, msg string) {
 // writeJSON writes v as the response.
 func writeJSON(w http.ResponseWriter, v any) error {
 	b, err := json.Marshal(v)
+	if err == nil {
+		b, err = service.PosixJSON(b) // modes as stat(2) gives them
+	}
 	if err != nil {
 		return fmt.Errorf("encode response: %w", err)
 	}

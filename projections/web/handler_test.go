@@ -470,3 +470,79 @@ func TestServer(t *testing.T) {
 		t.Fatal("listen on a bad address succeeded")
 	}
 }
+
+// TestModesArePOSIX: the API gives a file's mode as stat(2) and the CLI's
+// JSON do, the st_mode number with ls's text, not Go's FileMode bits (a
+// symbolic link was 134218239).
+func TestModesArePOSIX(t *testing.T) {
+	t.Parallel()
+	_, srv := newServer(t)
+	type file struct {
+		Mode     uint32 `json:"mode"`
+		ModeText string `json:"mode_text"`
+	}
+	var f file
+	get(t, srv, "/api/lookup?machine=laptop&path="+url.QueryEscape(servicetest.NotesPath), 200, &f)
+	if f.Mode != 0o100644 || f.ModeText != "-rw-r--r--" {
+		t.Errorf("/api/lookup: mode %o %q, want 100644 -rw-r--r--", f.Mode, f.ModeText)
+	}
+	var d struct {
+		File    file `json:"file"`
+		History []struct {
+			Event struct {
+				Data file `json:"data"`
+			} `json:"event"`
+		} `json:"history"`
+	}
+	get(t, srv, "/api/file?machine=laptop&path="+url.QueryEscape(servicetest.NotesPath), 200, &d)
+	if d.File.Mode != 0o100644 || len(d.History) == 0 || d.History[0].Event.Data.ModeText != "-rw-r--r--" {
+		t.Errorf("/api/file: %+v", d)
+	}
+	var res struct{ Files []file }
+	get(t, srv, "/api/find?q=notes", 200, &res)
+	if len(res.Files) == 0 || res.Files[0].Mode != 0o100644 {
+		t.Errorf("/api/find: %+v", res)
+	}
+}
+
+// TestCompatTreeOneMachine: with one machine in the index /api/tree takes
+// the path as it is on disk (/usr/share), as a user who scanned one
+// machine types it; with several, the error names them; machine=M says
+// which one.
+func TestCompatTreeOneMachine(t *testing.T) {
+	t.Parallel()
+	env := servicetest.MustOpen(t, servicetest.Options{})
+	s := servicetest.NewScan("pc", "/usr/share", time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC))
+	s.Scanned(s.File("/usr/share/doc/bash/README", 10, "bash"))
+	env.Publish(t, s.Complete(events.ScanCounts{Seen: 1, Added: 1})...)
+	one := httptest.NewServer(web.New(env.Local, nil))
+	t.Cleanup(one.Close)
+	type tree struct {
+		CurrentPath string   `json:"current_path"`
+		Directories []string `json:"directories"`
+		Machine     string   `json:"machine"`
+		TotalFiles  uint64   `json:"total_files"`
+	}
+	for _, path := range []string{"/usr/share", "/usr/share/", "usr/share", "/pc/usr/share"} {
+		var tr tree
+		get(t, one, "/api/tree?path="+url.QueryEscape(path), 200, &tr)
+		if tr.Machine != "pc" || tr.CurrentPath != "/pc/usr/share" || !slices.Equal(tr.Directories, []string{"doc"}) || tr.TotalFiles != 1 {
+			t.Errorf("one machine, path %q: %+v", path, tr)
+		}
+	}
+	get(t, one, "/api/tree?path=/usr/nope", 404, nil)
+
+	_, srv := newServer(t)
+	var e struct{ Detail string }
+	get(t, srv, "/api/tree?path=/home/ana", 400, &e)
+	for _, want := range []string{`"home" is not a machine`, "laptop, nas1", "machine="} {
+		if !strings.Contains(e.Detail, want) {
+			t.Errorf("several machines: %q lacks %q", e.Detail, want)
+		}
+	}
+	var tr tree
+	get(t, srv, "/api/tree?machine=laptop&path=/home/ana/docs", 200, &tr)
+	if tr.CurrentPath != "/laptop/home/ana/docs" || tr.TotalFiles == 0 {
+		t.Errorf("machine=laptop: %+v", tr)
+	}
+}

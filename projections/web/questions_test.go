@@ -83,6 +83,7 @@ func sameOverHTTP(t *testing.T, srv *httptest.Server, name, path string, want an
 	}
 	var got, exp any
 	b, _ := json.Marshal(want)
+	b, _ = service.PosixJSON(b) // modes as the API gives them
 	json.Unmarshal(b, &exp)
 	if err := json.Unmarshal(body, &got); err != nil {
 		t.Fatalf("%s: %v; body %s", name, err, body)

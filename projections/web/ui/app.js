@@ -74,13 +74,6 @@ function duration(ns) {
   if (s < 120) return s.toFixed(1) + " s";
   return Math.round(s / 60) + " min";
 }
-function modeString(m) {
-  m = Number(m || 0);
-  const type = m & 0x80000000 ? "d" : m & 0x8000000 ? "l" : "-";
-  let s = type;
-  for (let i = 8; i >= 0; i--) s += m & (1 << i) ? "rwx"[(8 - i) % 3] : "-";
-  return s;
-}
 const short = (sha) => (sha ? sha.slice(0, 12) + "…" : "");
 
 // ---------- paths ----------
@@ -179,7 +172,7 @@ async function api(path, params) {
   return body;
 }
 
-const views = { dashboard, search, dupes, tree, file };
+const views = { dashboard, search, dupes, tree, file, rot };
 let seq = 0; // the render generation: a slow answer for an old route is dropped
 
 async function route() {
@@ -271,8 +264,19 @@ async function machineOptions(selected) {
   const ms = await api("/api/machines");
   return [h("option", { value: "" }, "all machines"), ms.map((m) => h("option", { value: m.name, selected: m.name === selected }, m.name))];
 }
-function fileLink(f) {
-  return h("a", { href: fileHash(f.machine, f.path), class: "row-link" }, pathNode(baseName(f.path)));
+function fileLink(f, name) {
+  return h("a", { href: fileHash(f.machine, f.path), class: "row-link" }, memberBadge(f), pathNode(name ?? baseName(f.path)));
+}
+// SEP joins an archive and the path of a member in it: ARCHIVE::inner/path.
+const SEP = "::";
+// isMember tells an archive's member: by its archive field, or (where the
+// index does not give it) "::" in its path and no inode.
+const isMember = (f) => !!f.archive || (f.inode === 0 && f.dev === 0 && pathText(f.path).includes(SEP));
+// inArchive gives the counts of what is inside archives: files and bytes,
+// with the members an index counts apart from files (archive_members).
+const inArchive = (c) => ({ ...c, files: Number(c.files || 0) + Number(c.archive_members || 0), bytes: Number(c.bytes || 0) + Number(c.archive_member_bytes || 0) });
+function memberBadge(f) {
+  return isMember(f) ? h("span", { class: "badge plain", title: "a member of the archive " + pathText(f.path).slice(0, pathText(f.path).lastIndexOf(SEP)) }, "in archive") : null;
 }
 
 // ---------- dashboard ----------
@@ -280,34 +284,36 @@ function fileLink(f) {
 async function dashboard() {
   const [stats, scans, status, top] = await Promise.all([
     api("/api/stats"), api("/api/scans", { limit: 8 }), api("/api/status"),
-    api("/api/dupes", { sort: "wasted", limit: 6, files: 1 }),
+    // The Duplicates page's default question: its total is the card's count.
+    api("/api/dupes", { sort: "wasted", min_size: 1, limit: 6, files: 1 }),
   ]);
   const maxBytes = Math.max(1, ...stats.machines.map((m) => m.bytes));
   const cards = h("div", { class: "cards" },
     card("Files", num(stats.files), `${stats.machines.length} machine${stats.machines.length === 1 ? "" : "s"}`),
     card("Total size", bytes(stats.bytes), `${bytes(stats.unique_bytes)} unique`),
-    card("Wasted by duplicates", bytes(stats.wasted_bytes), `${num(stats.duplicate_groups)} duplicate groups`, "waste"),
+    card("Wasted by duplicates", bytes(stats.wasted_bytes),
+      h("a", { href: "#/dupes", title: "contents held by two or more files; empty files left out" }, `${num(top.total)} duplicate group${top.total === 1 ? "" : "s"}`), "waste"),
     card("Index", "seq " + num(status.checkpoint),
       status.last_seq ? (status.lag ? `${num(status.lag)} events behind the log` : "caught up with the log") : "log not reachable",
       null, stats.dead_letters ? `${num(stats.dead_letters)} rejected events` : null));
   const machines = panel("Machines", table(
-    ["Machine", { text: "Files", cls: "num" }, { text: "Size", cls: "num" }, "Last scan", { text: "Events", cls: "num" }],
+    ["Machine", { text: "Files", cls: "num wide" }, { text: "Size", cls: "num" }, "Last scan", { text: "Events", cls: "num wide" }],
     stats.machines.map((m) => row([
-      h("td", {}, h("a", { href: treeHash(m.name, "/"), class: "row-link" }, m.name)),
-      h("td", { class: "num" }, num(m.files)),
+      h("td", { class: "pathcol" }, h("a", { href: treeHash(m.name, "/"), class: "row-link" }, pathNode(m.name))),
+      h("td", { class: "num wide" }, num(m.files)),
       h("td", { class: "num" }, bytes(m.bytes), bar(m.bytes, maxBytes)),
       h("td", {}, stateBadge(m.last_scan_state), " ", h("span", { class: "dim", title: when(m.last_scan_end || m.last_scan_start) }, ago(m.last_scan_end || m.last_scan_start))),
-      h("td", { class: "num" }, num(m.events)),
+      h("td", { class: "num wide" }, num(m.events)),
     ], treeHash(m.name, "/"))), "No machines yet: run indexer-scan on one."));
   const recent = panel("Recent scans", table(
-    ["Machine", "Root", "State", "Started", { text: "Took", cls: "num" }, "Changes"],
+    ["Machine", "Root", "State", { text: "Started", cls: "wide" }, { text: "Took", cls: "num wide" }, { text: "Changes", cls: "wide" }],
     scans.map((s) => row([
       h("td", { class: "nowrap" }, s.machine),
-      h("td", { class: "pathcell" }, pathNode(s.root)),
+      h("td", { class: "pathcol" }, pathNode(s.root)),
       h("td", {}, stateBadge(s.state)),
-      h("td", { class: "nowrap dim", title: when(s.started) }, ago(s.started)),
-      h("td", { class: "num" }, s.duration_ns ? duration(s.duration_ns) : "—"),
-      h("td", { class: "dim", title: "+ added, ~ changed, → moved, − deleted" }, changes(s)),
+      h("td", { class: "nowrap dim wide", title: when(s.started) }, ago(s.started)),
+      h("td", { class: "num wide" }, s.duration_ns ? duration(s.duration_ns) : "—"),
+      h("td", { class: "dim wide", title: "+ added, ~ changed, → moved, − deleted" }, changes(s)),
     ])), "No scans yet."));
   const dupes = panel("Biggest waste", table(
     [{ text: "Wasted", cls: "num" }, "Copies", "First copy"],
@@ -317,11 +323,21 @@ async function dashboard() {
       return row([
         h("td", { class: "num" }, bytes(g.wasted)),
         h("td", { class: "nowrap" }, copies(g)),
-        h("td", {}, f ? h("a", { href, class: "row-link" }, pathNode(f.path)) : short(g.sha256)),
+        h("td", { class: "pathcol" }, f ? h("a", { href, class: "row-link" }, pathNode(f.path)) : short(g.sha256)),
       ], href);
     }), "No duplicates."), h("a", { class: "more", href: "#/dupes" }, "All duplicates →"));
+  // Bit rot is read from the log's changes, which can take a while: the
+  // dashboard shows without it and the warning follows when there is one.
+  const rotSlot = h("div", { id: "rot-slot" });
+  api("/api/rot").then((list) => {
+    if (list.length && rotSlot.isConnected) {
+      rotSlot.replaceChildren(h("div", { class: "error", role: "alert" }, h("strong", {}, "Bit rot: "),
+        h("a", { href: "#/rot" }, `${num(list.length)} file${list.length === 1 ? "" : "s"} with bit rot`),
+        ": a --verify read other content than was recorded, while size and times stayed."));
+    }
+  }).catch(() => { /* no log here, or busy: the page works without it */ });
   return [h("h1", {}, "Dashboard"), h("p", { class: "sub" }, "Everything the index knows, across machines."),
-    cards, machines, h("div", { class: "grid2" }, recent, dupes)];
+    rotSlot, cards, machines, h("div", { class: "grid2" }, recent, dupes)];
 }
 function card(label, value, note, cls, note2) {
   return h("div", { class: "card " + (cls || "") }, h("div", { class: "label" }, label), h("div", { class: "value" }, value),
@@ -386,13 +402,13 @@ async function search(params) {
   }
   const go = (off) => { params.set("offset", off); location.hash = "#/search?" + params; };
   const results = panel(`${num(res.total)}${res.total_capped ? "+" : ""} file${res.total === 1 && !res.total_capped ? "" : "s"}`, [
-    table(["Name", "Directory", "Machine", { text: "Size", cls: "num" }, "Modified"],
+    table(["Name", "Directory", { text: "Machine", cls: "wide" }, { text: "Size", cls: "num" }, { text: "Modified", cls: "wide" }],
       res.files.map((f) => row([
-        h("td", {}, fileLink(f)),
-        h("td", {}, h("a", { href: treeHash(f.machine, dirName(f.path)), tabindex: "-1" }, pathNode(dirName(f.path)))),
-        h("td", { class: "nowrap" }, f.machine),
+        h("td", { class: "pathcol" }, fileLink(f)),
+        h("td", { class: "pathcol" }, h("a", { href: treeHash(f.machine, dirName(f.path)), tabindex: "-1" }, pathNode(dirName(f.path)))),
+        h("td", { class: "nowrap wide" }, f.machine),
         h("td", { class: "num" }, bytes(f.size)),
-        h("td", { class: "nowrap dim" }, nsDate(f.mtime)),
+        h("td", { class: "nowrap dim wide" }, nsDate(f.mtime)),
       ], fileHash(f.machine, f.path))), q || req.ext || req.min_size ? "No file matches." : "Type a name to search."),
     res.total > limit || res.total_capped ? pager(offset, limit, res.total, go, res.total_capped) : null,
   ], res.indexed ? h("span", { class: "badge plain", title: "the trigram name index narrowed the search" }, "indexed") : h("span", { class: "badge plain", title: "every name was read" }, "full scan"));
@@ -404,8 +420,11 @@ async function search(params) {
 async function dupes(params) {
   const sort = params.get("sort") || "wasted";
   const order = params.get("order") || "desc";
-  const minText = params.get("min") ?? "1M";
-  const min = parseSize(minText);
+  const minText = params.get("min") || "";
+  const empty = params.get("empty") === "1";
+  // The empty file's group is left out unless asked for, as the
+  // dashboard's count and `indexer dupes` leave it out.
+  const min = Math.max(parseSize(minText), empty ? 0 : 1);
   const count = params.get("count") || "2";
   const machine = params.get("machine") || "";
   const offset = Number(params.get("offset") || 0);
@@ -413,41 +432,64 @@ async function dupes(params) {
   const form = h("form", { class: "filters", id: "dupes-form" },
     h("label", {}, "Sort by", h("select", { name: "sort" }, [["wasted", "wasted space"], ["size", "file size"], ["count", "copies"]].map(([v, t]) => h("option", { value: v, selected: v === sort }, t)))),
     h("label", {}, "Order", h("select", { name: "order" }, [["desc", "largest first"], ["asc", "smallest first"]].map(([v, t]) => h("option", { value: v, selected: v === order }, t)))),
-    h("label", { class: "num" }, "Min size", h("input", { type: "text", name: "min", value: minText, placeholder: "1M" })),
+    h("label", { class: "num" }, "Min size", h("input", { type: "text", name: "min", value: minText, placeholder: "any" })),
     h("label", { class: "num" }, "Min copies", h("input", { type: "text", name: "count", value: count })),
     h("label", {}, "Machine", h("select", { name: "machine" }, await machineOptions(machine))),
+    h("label", { class: "check" }, h("input", { type: "checkbox", name: "empty", checked: empty }), "empty files"),
     h("button", { type: "submit" }, "Apply"));
   form.addEventListener("submit", (e) => {
     e.preventDefault();
     const f = new FormData(form);
-    location.hash = hashFor("dupes", { sort: f.get("sort"), order: f.get("order"), min: f.get("min"), count: f.get("count"), machine: f.get("machine") });
+    location.hash = hashFor("dupes", { sort: f.get("sort"), order: f.get("order"), min: f.get("min"), count: f.get("count"), machine: f.get("machine"), empty: f.get("empty") ? "1" : "" });
   });
   const head = [h("h1", {}, "Duplicates"), h("p", { class: "sub" }, "Files with the same content. Hard links share one copy on disk and waste nothing."), form];
   if (isNaN(min)) return [...head, h("div", { class: "error" }, "Sizes look like 300k, 10M or 1.5G.")];
   let res;
   try {
-    res = await api("/api/dupes", { sort, order, min_size: min, min_count: count, machine, files: 1, limit, offset });
+    res = await api("/api/dupes", { sort, order, min_size: min, min_count: count, machine, files: 3, limit, offset });
   } catch (e) {
     if (e.status === 400) return [...head, h("div", { class: "error", role: "alert" }, e.message)];
     throw e;
   }
   const go = (off) => { params.set("offset", off); location.hash = "#/dupes?" + params; };
   const body = [
-    table([{ text: "Wasted", cls: "num" }, { text: "Size", cls: "num" }, "Copies", "First copy", "Content"],
+    table([{ text: "Wasted", cls: "num" }, { text: "Size", cls: "num wide" }, "Copies", "Files", { text: "Content", cls: "wide" }],
       res.groups.map((g) => {
-        const f = g.files && g.files[0];
-        const href = f ? fileHash(f.machine, f.path) : null;
+        const fs = g.files || [];
+        const href = fs.length ? fileHash(fs[0].machine, fs[0].path) : null;
         return row([
           h("td", { class: "num" }, g.wasted ? bytes(g.wasted) : h("span", { class: "dim" }, "0 B")),
-          h("td", { class: "num" }, bytes(g.size)),
+          h("td", { class: "num wide" }, bytes(g.size)),
           h("td", { class: "nowrap" }, copies(g)),
-          h("td", {}, f ? [h("a", { href, class: "row-link group-link" }, pathNode(f.path)), h("span", { class: "dim" }, " on " + f.machine)] : "—"),
-          h("td", { class: "mono dim", title: g.sha256 }, short(g.sha256)),
+          h("td", { class: "pathcol" }, fs.length ? fs.map((f, i) => h("div", { class: "oneline" },
+            h("a", { href: fileHash(f.machine, f.path), class: i === 0 ? "row-link group-link" : "", tabindex: i === 0 ? null : "-1" },
+              memberBadge(f), pathNode(f.path)),
+            h("span", { class: "dim" }, " on " + f.machine))) : "—",
+            g.count > fs.length && fs.length ? h("div", { class: "dim" }, `and ${num(g.count - fs.length)} more`) : null),
+          h("td", { class: "mono dim wide", title: g.sha256 }, short(g.sha256)),
         ], href);
       }), "No duplicate groups match."),
     res.total > limit ? pager(offset, limit, res.total, go) : null,
   ];
   return [...head, panel(`${num(res.total)} group${res.total === 1 ? "" : "s"}`, body)];
+}
+
+// ---------- bit rot ----------
+
+async function rot(params) {
+  const machine = params.get("machine") || "";
+  const list = await api("/api/rot", { machine });
+  return [h("h1", {}, "Bit rot"),
+    h("p", { class: "sub" }, "Files whose last --verify read other content than was recorded while size and times stayed the same: the disk changed them. Restore each from a good copy; the recorded SHA-256 finds them."),
+    panel(`${num(list.length)} file${list.length === 1 ? "" : "s"}`, table(
+      ["File", { text: "Machine", cls: "wide" }, { text: "Found", cls: "wide" }, "Recorded SHA-256 (good)", { text: "Found SHA-256", cls: "wide" }],
+      list.map((r) => row([
+        h("td", { class: "pathcol" }, h("a", { href: fileHash(r.machine, r.path), class: "row-link" }, pathNode(r.path))),
+        h("td", { class: "nowrap wide" }, r.machine),
+        h("td", { class: "nowrap dim wide", title: "seq " + r.seq }, when(r.detected)),
+        h("td", { class: "mono" }, h("a", { href: hashFor("search", { q: r.recorded_sha256, mode: "hash" }), title: "find good copies: " + r.recorded_sha256 }, short(r.recorded_sha256))),
+        h("td", { class: "mono dim wide", title: r.read_sha256 }, short(r.read_sha256)),
+      ], fileHash(r.machine, r.path))), "No file's last verify found bit rot."))];
 }
 
 // ---------- tree ----------
@@ -470,34 +512,106 @@ async function tree(params) {
   const limit = 200;
   const t = await api("/api/ls", { machine, ...pathQuery(dir, "dir"), limit, offset });
   const go = (off) => { params.set("offset", off); location.hash = "#/tree?" + params; };
-  const dirs = t.dirs.slice().sort((a, b) => b.bytes - a.bytes);
+  t.dirs = t.dirs || [];
+  t.entries = t.entries || [];
+  if (pathText(t.path).includes(SEP)) { // inside an archive: its members
+    Object.assign(t, inArchive(t));
+    t.dirs = t.dirs.map(inArchive);
+  }
+  const { dirs, entries } = foldArchives(t);
+  dirs.sort((a, b) => b.bytes - a.bytes);
   const max = Math.max(1, ...dirs.map((d) => d.bytes));
   const parts = [
     dirs.length === 0 ? null : panel(`${num(dirs.length)} folder${dirs.length === 1 ? "" : "s"}`, table(
-      ["Folder", { text: "Files", cls: "num" }, { text: "Size", cls: "num" }, { text: "Share", cls: "num" }],
+      ["Folder", { text: "Files", cls: "num wide" }, { text: "Size", cls: "num" }, { text: "Share", cls: "num wide" }],
       dirs.map((d) => row([
-        h("td", {}, h("a", { href: treeHash(machine, d.path), class: "row-link" }, h("span", { class: "ico-folder", "aria-hidden": "true" }), pathNode(d.name === "" ? "/" : d.name))),
-        h("td", { class: "num" }, num(d.files)),
+        h("td", { class: "pathcol" }, h("a", { href: treeHash(machine, d.path), class: "row-link" },
+          h("span", { class: d.archive ? "ico-archive" : "ico-folder", "aria-hidden": "true" }), pathNode(d.name === "" ? "/" : d.name)),
+          d.archive ? [" ", h("span", { class: "badge plain", title: "an archive: its members are files of the index" }, "archive")] : null),
+        h("td", { class: "num wide" }, num(d.files)),
         h("td", { class: "num" }, bytes(d.bytes), bar(d.bytes, max)),
-        h("td", { class: "num dim" }, t.bytes ? ((100 * d.bytes) / t.bytes).toFixed(1) + "%" : "—"),
+        h("td", { class: "num dim wide" }, t.bytes ? ((100 * d.bytes) / t.bytes).toFixed(1) + "%" : "—"),
       ], treeHash(machine, d.path))), "No folders with files.")),
-    panel(t.more || offset ? `Files here, ${num(offset + 1)}–${num(offset + t.entries.length)}` : `${num(t.entries.length)} file${t.entries.length === 1 ? "" : "s"} here`, [
-      table(["Name", { text: "Size", cls: "num" }, "Modified", "SHA-256"],
-        t.entries.map((f) => row([
-          h("td", {}, fileLink(f)),
+    panel(t.more || offset ? `Files here, ${num(offset + 1)}–${num(offset + t.entries.length)}` : `${num(entries.length)} file${entries.length === 1 ? "" : "s"} here`, [
+      table(["Name", { text: "Size", cls: "num" }, { text: "Modified", cls: "wide" }, { text: "SHA-256", cls: "wide" }],
+        entries.map(({ f, name }) => row([
+          h("td", { class: "pathcol" }, fileLink(f, name)),
           h("td", { class: "num" }, bytes(f.size)),
-          h("td", { class: "nowrap dim" }, nsDate(f.mtime)),
-          h("td", { class: "mono dim", title: f.hashes.sha256 || "" }, short(f.hashes.sha256)),
+          h("td", { class: "nowrap dim wide" }, nsDate(f.mtime)),
+          h("td", { class: "mono dim wide", title: (f.hashes && f.hashes.sha256) || "" }, short(f.hashes && f.hashes.sha256)),
         ], fileHash(f.machine, f.path))), "No files directly in this folder."),
       t.more || offset ? pager(offset, limit, t.more ? offset + limit + 1 : offset + t.entries.length, go) : null,
     ]),
   ];
-  return [h("h1", {}, pathNode(t.path, "")), crumbs(machine, t.path),
-    h("p", { class: "sub" }, `${num(t.files)} files, ${bytes(t.bytes)} in this folder and below.`), ...parts];
+  const isArchive = pathText(t.path).endsWith(SEP);
+  return [h("h1", { class: "oneline", title: pathText(t.path) }, pathNode(folderName(t.path), "")), crumbs(machine, t.path),
+    h("p", { class: "sub" }, isArchive ? `An archive: ${num(t.files)} member${t.files === 1 ? "" : "s"}, ${bytes(t.bytes)} uncompressed.` : `${num(t.files)} file${t.files === 1 ? "" : "s"}, ${bytes(t.bytes)} in this folder and below.`), ...parts];
+}
+
+// folderName is the name of the folder a listing's path names: its last
+// part, inside an archive the part after "::"; "/" for the root.
+function folderName(p) {
+  const raw = pathBytes(p);
+  if (raw !== null) { // not UTF-8: the last part's bytes
+    let end = raw.length;
+    while (end > 0 && raw[end - 1] === 47) end--;
+    return end === 0 ? "/" : { b64: btoa(String.fromCharCode(...raw.subarray(raw.lastIndexOf(47, end - 1) + 1, end))) };
+  }
+  let s = String(p);
+  if (s.endsWith(SEP)) s = s.slice(0, -SEP.length);
+  s = s.replace(/\/+$/, "");
+  if (s === "") return "/";
+  const name = s.slice(s.lastIndexOf("/") + 1);
+  const i = name.lastIndexOf(SEP);
+  return i < 0 ? name : name.slice(i + SEP.length);
+}
+
+// foldArchives turns a listing's archive members (NAME::inner, beside the
+// archive NAME) into one folder per archive that opens it, so the tree
+// enters archives as folders. Entries come with the name to show,
+// relative to the listing (inside an archive, the member's inner path).
+function foldArchives(t) {
+  const here = typeof t.path === "string" ? t.path : null;
+  const rel = (p) => (here !== null && typeof p === "string" && p.startsWith(here) ? p.slice(here.length) : null);
+  const archives = new Map();
+  const archive = (name) => {
+    if (!archives.has(name)) archives.set(name, { name, path: here + name, files: 0, bytes: 0, archive: true });
+    return archives.get(name);
+  };
+  const dirs = [];
+  for (const d of t.dirs) {
+    const name = typeof d.name === "string" ? d.name : null;
+    const i = name === null || here === null ? -1 : name.indexOf(SEP);
+    if (i < 0) { dirs.push(d); continue; }
+    const a = archive(name.slice(0, i)), c = inArchive(d);
+    a.files += c.files; a.bytes += c.bytes;
+  }
+  const entries = [];
+  for (const f of t.entries) {
+    const name = rel(f.path);
+    const i = name === null || !isMember(f) ? -1 : name.indexOf(SEP);
+    if (i < 0) { entries.push({ f, name: name ?? undefined }); continue; }
+    const a = archive(name.slice(0, i));
+    a.files += 1; a.bytes += Number(f.size || 0);
+  }
+  return { dirs: [...dirs, ...archives.values()], entries };
+}
+// crumb links the folder parent+name (a file name when not dir: an
+// archive, listed as a folder). A name ARCHIVE::inner, a folder in an
+// archive, gives the archive's crumb and then the inner folder's.
+function crumb(machine, parent, name, dir) {
+  const i = name.lastIndexOf(SEP);
+  const a = h("a", { href: treeHash(machine, parent + name + (dir ? "/" : "")), "data-crumb": "1" }, pathNode(i < 0 ? name : name.slice(i + SEP.length), ""));
+  if (i < 0) return [a];
+  return [...crumb(machine, parent, name.slice(0, i), false), h("span", { class: "sep" }, SEP), a];
 }
 // crumbs links each ancestor of dir on machine.
+// A deep folder keeps to one line: the folders between the first and the
+// last three fold into "…", whose title is the whole path.
 function crumbs(machine, dir) {
-  const out = [h("a", { href: "#/tree" }, "machines"), h("span", { class: "sep" }, "/"), h("a", { href: treeHash(machine, "/") }, machine)];
+  const head = [h("a", { href: "#/tree" }, "machines"), h("span", { class: "sep" }, "/"), h("a", { href: treeHash(machine, "/") }, machine)];
+  const groups = [];
+  const out = { push: (...nodes) => groups.push(nodes) };
   const raw = pathBytes(dir);
   const bytesOf = raw ?? new TextEncoder().encode(String(dir));
   let start = bytesOf[0] === 47 ? 1 : 0;
@@ -506,10 +620,17 @@ function crumbs(machine, dir) {
     const sub = bytesOf.subarray(0, i + 1);
     const name = bytesOf.subarray(start, i);
     const enc = (b) => { try { return new TextDecoder("utf-8", { fatal: true }).decode(b); } catch { return { b64: btoa(String.fromCharCode(...b)) }; } };
-    out.push(h("span", { class: "sep" }, "/"), h("a", { href: treeHash(machine, enc(sub)), "data-crumb": "1" }, pathNode(enc(name), "")));
+    const parent = enc(bytesOf.subarray(0, start)), nm = enc(name);
+    out.push(h("span", { class: "sep" }, "/"), ...(typeof parent === "string" && typeof nm === "string" ? crumb(machine, parent, nm, true) :
+      [h("a", { href: treeHash(machine, enc(sub)), "data-crumb": "1" }, pathNode(nm, ""))]));
     start = i + 1;
   }
-  return h("nav", { class: "crumbs", "aria-label": "Folder path" }, out);
+  if (raw === null && String(dir).endsWith(SEP)) { // an archive's listing: DIR/ARCHIVE::
+    const s = String(dir), parent = new TextDecoder().decode(bytesOf.subarray(0, start));
+    out.push(h("span", { class: "sep" }, "/"), ...crumb(machine, parent, s.slice(parent.length, -SEP.length), false));
+  }
+  const kept = groups.length > 4 ? [groups[0], [h("span", { class: "sep" }, "/"), h("span", { class: "fold", title: pathText(dir) }, "…")], ...groups.slice(-3)] : groups;
+  return h("nav", { class: "crumbs", "aria-label": "Folder path" }, head, kept);
 }
 
 // ---------- file ----------
@@ -524,7 +645,7 @@ async function file(params) {
   } catch (e) {
     if (e.status !== 404) throw e;
     const hist = await api("/api/history", { machine, ...pathQuery(p, "path") });
-    return [h("h1", {}, pathNode(baseName(p), "")), h("div", { class: "fullpath" }, pathNode(p)),
+    return [h("h1", { class: "oneline" }, pathNode(baseName(p), "")), h("div", { class: "fullpath" }, pathNode(p)),
       h("div", { class: "error" }, hist.history.length ? "This path is no longer in the index: its history follows." : "The index has no file at this path."),
       hist.history.length ? panel("History", timeline(hist.history, p)) : null];
   }
@@ -535,16 +656,16 @@ async function file(params) {
   const g = d.group;
   // Inode 0 is none (an archive member): never a hard link.
   const links = d.copies.filter((c) => f.inode !== 0 && c.machine === f.machine && c.dev === f.dev && c.inode === f.inode);
-  const sep = pathText(f.path).indexOf("::");
-  const member = sep >= 0 && f.inode === 0 && f.dev === 0;
+  const member = isMember(f);
+  const archivePath = member ? pathText(f.path).slice(0, pathText(f.path).lastIndexOf(SEP)) : null;
   const details = panel("Details", h("div", { class: "body" }, h("dl", { class: "kv" },
     h("dt", {}, "Machine"), h("dd", {}, f.machine),
     h("dt", {}, "Size"), h("dd", {}, bytes(f.size), h("span", { class: "dim" }, ` (${num(f.size)} bytes)`)),
     h("dt", {}, "Modified"), h("dd", {}, nsDate(f.mtime)),
     h("dt", {}, "Changed"), h("dd", {}, nsDate(f.ctime)),
     f.btime ? [h("dt", {}, "Born"), h("dd", {}, nsDate(f.btime))] : null,
-    h("dt", {}, "Mode"), h("dd", { class: "mono" }, modeString(f.mode)),
-    member ? [h("dt", {}, "Archive"), h("dd", {}, pathText(f.path).slice(0, sep))] : [
+    h("dt", {}, "Mode"), h("dd", { class: "mono", title: "st_mode " + Number(f.mode || 0).toString(8) }, f.mode_text),
+    member ? [h("dt", {}, "Archive"), h("dd", {}, h("a", { href: treeHash(f.machine, archivePath), class: "plain-link" }, pathNode(archivePath)))] : [
       h("dt", {}, "Owner"), h("dd", {}, `uid ${f.uid}, gid ${f.gid}`),
       h("dt", {}, "Inode"), h("dd", {}, `${f.inode} on device ${f.dev}, ${f.nlink} link${f.nlink === 1 ? "" : "s"}`)],
     f.target ? [h("dt", {}, "Link to"), h("dd", {}, pathNode(f.target))] : null,
@@ -558,29 +679,66 @@ async function file(params) {
       h("td", {}, links.includes(c) ? h("span", { class: "badge plain", title: "same inode: a hard link, not a copy" }, "hard link") : null),
     ], fileHash(c.machine, c.path))), g ? "No other file has this content." : "This file has no SHA-256, so copies cannot be told."));
   return [
-    h("h1", {}, pathNode(baseName(f.path), "")),
-    h("div", { class: "fullpath" }, pathNode(f.path), copyButton(pathText(f.path)), " ",
-      h("a", { href: treeHash(f.machine, dirName(f.path)), class: "plain-link" }, "open folder")),
+    h("h1", { class: "oneline" }, pathNode(baseName(f.path), "")),
+    h("div", { class: "fullpath" }, pathNode(f.path), h("span", { class: "actions" }, copyButton(pathText(f.path)), " ",
+      h("a", { href: treeHash(f.machine, member ? archivePath : dirName(f.path)), class: "plain-link" }, member ? "open archive" : "open folder"))),
+    rotPanel(bitRot(f, d.history)),
     h("div", { class: "grid2" }, details, hashPanel),
     copiesPanel,
     panel(`History (${d.history.length} event${d.history.length === 1 ? "" : "s"})`, timeline(d.history, f.path)),
   ];
 }
 
+// ROT is the reason of a FileChanged that a --verify scan recorded when it
+// read different content while size and modification time were the same.
+const ROT = "content-without-metadata";
+
+function eventOf(e) {
+  try { return e.event ? (typeof e.event === "string" ? JSON.parse(e.event) : e.event) : null; } catch { return null; }
+}
+
+// bitRot says whether the file's last verify found bit rot: the index's
+// own mark when it has one, else the history, whose last content event is
+// then the verify's. It returns the recorded (good) and the found sha256.
+function bitRot(f, hist) {
+  if (f.bit_rot_recorded_sha256) return { recorded: f.bit_rot_recorded_sha256, found: f.hashes && f.hashes.sha256 };
+  for (let i = hist.length - 1; i >= 0; i--) {
+    const e = hist[i], ev = eventOf(e);
+    if (!ev || !ev.data || e.moved_away) continue;
+    if (e.type === "FileChanged" && ev.data.reason === ROT) {
+      return { recorded: ev.data.prev_sha256, found: ev.data.hashes && ev.data.hashes.sha256, when: ev.time };
+    }
+    if (e.type === "FileScanned" || (e.type === "FileChanged" && ev.data.reason === "content")) return null;
+  }
+  return null;
+}
+function rotPanel(rot) {
+  if (!rot) return null;
+  return h("section", { class: "panel rot", role: "alert" },
+    h("header", {}, h("h2", {}, "Bit rot"), h("span", { class: "badge bad" }, "content changed on disk")),
+    h("div", { class: "body" },
+      h("p", {}, "A --verify scan", rot.when ? " on " + when(rot.when) : "", " read different content while the size and modification time stayed the same: the disk, not a program, changed it. Restore it from a good copy."),
+      h("dl", { class: "kv" },
+        h("dt", {}, "Recorded SHA-256 (good)"), h("dd", { class: "mono" }, rot.recorded || "—", rot.recorded ? copyButton(rot.recorded) : null, " ",
+          rot.recorded ? h("a", { href: hashFor("search", { q: rot.recorded, mode: "hash" }), class: "plain-link" }, "find good copies") : null),
+        h("dt", {}, "Found SHA-256"), h("dd", { class: "mono" }, rot.found || "—")),
+      h("p", {}, h("a", { href: "#/rot", class: "plain-link" }, "All files with bit rot →"))));
+}
+
 function timeline(hist, path) {
   if (!hist.length) return h("div", { class: "empty" }, "No events.");
   return h("div", { class: "body" }, h("ol", { class: "timeline" }, hist.map((e) => {
-    let ev = null;
-    try { ev = e.event ? (typeof e.event === "string" ? JSON.parse(e.event) : e.event) : null; } catch { ev = null; }
+    const ev = eventOf(e);
     return h("li", { class: "t-" + (e.moved_away ? "FileDeleted" : e.type) },
-      h("strong", {}, label(e)), h("span", { class: "when", title: e.stored ? "stored in the log " + when(e.stored) : "" }, `${when((ev && ev.time) || e.stored)} · seq ${num(e.seq)}`),
+      h("strong", {}, label(e, ev)), h("span", { class: "when", title: e.stored ? "stored in the log " + when(e.stored) : "" }, `${when((ev && ev.time) || e.stored)} · seq ${num(e.seq)}`),
       h("div", { class: "what" }, summary(e, ev)),
       ev ? h("details", {}, h("summary", {}, "event"), h("pre", { class: "json" }, JSON.stringify(ev, null, 2))) : null,
       e.error ? h("div", { class: "dim" }, e.error) : null);
   })));
 }
-function label(e) {
+function label(e, ev) {
   if (e.moved_away) return "Moved away";
+  if (e.type === "FileChanged" && ev && ev.data && ev.data.reason === ROT) return "Bit rot found";
   return { FileScanned: "First seen", FileChanged: "Changed", FileMoved: "Moved here", FileDeleted: "Deleted", FileUnreadable: "Unreadable" }[e.type] || e.type;
 }
 function summary(e, ev) {
@@ -588,7 +746,7 @@ function summary(e, ev) {
   const d = ev.data;
   switch (e.type) {
     case "FileScanned": return [`${bytes(d.size)}, sha256 `, h("span", { class: "mono" }, short(d.hashes && d.hashes.sha256)), ` by scan of ${ev.machine}`];
-    case "FileChanged": return [`${d.reason || "changed"}: now ${bytes(d.size)}, sha256 `, h("span", { class: "mono" }, short(d.hashes && d.hashes.sha256)),
+    case "FileChanged": return [`${d.reason === ROT ? "a verify read other content" : d.reason || "changed"}: now ${bytes(d.size)}, sha256 `, h("span", { class: "mono" }, short(d.hashes && d.hashes.sha256)),
       d.prev_sha256 ? [" (was ", h("span", { class: "mono" }, short(d.prev_sha256)), ")"] : null];
     case "FileMoved": return e.moved_away ? ["to ", h("a", { href: fileHash(ev.machine, d.path) }, pathNode(d.path))] : ["from ", pathNode(d.from)];
     case "FileDeleted": return "gone from its directory";
