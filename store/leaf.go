@@ -469,3 +469,31 @@ func (h *LeafHub) Sync(ctx context.Context) error {
 	}
 	return nil
 }
+
+// HubPending returns how many of this laptop's events the hub's source
+// consumer has yet to deliver; ok is false while the hub has no source
+// consumer here (not connected, or not set up yet). The hub's source
+// consumers are direct consumers, which the JetStream API does not list:
+// it asks the server's monitoring.
+func (s *Server) HubPending() (pending uint64, ok bool) {
+	if s.ns == nil {
+		return 0, false
+	}
+	jsz, err := s.ns.Jsz(&server.JSzOptions{Accounts: true, Streams: true, Consumer: true, DirectConsumer: true, Config: true})
+	if err != nil {
+		return 0, false
+	}
+	for _, acc := range jsz.AccountDetails {
+		for _, st := range acc.Streams {
+			if st.Name != DefaultStream {
+				continue
+			}
+			for _, ci := range st.DirectConsumer {
+				if ci.Config != nil && strings.HasPrefix(ci.Config.DeliverSubject, LeafDeliverPrefix+".") {
+					pending, ok = max(pending, ci.NumPending), true
+				}
+			}
+		}
+	}
+	return pending, ok
+}

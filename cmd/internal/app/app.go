@@ -166,6 +166,7 @@ type Config struct {
 	// LogFormat: text or json (INDEXER_LOG_FORMAT).
 	LogFormat string
 	AuthConfig
+	HubConfig
 
 	// envErr is the first INDEXER_* value RegisterFlags could not use, and
 	// envLogLevel INDEXER_LOG_LEVEL, for Check.
@@ -201,6 +202,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.LogLevel, "log-level", Getenv("LOG_LEVEL", "warn"), "log `level`: debug, info, warn, error (env INDEXER_LOG_LEVEL)")
 	fs.StringVar(&c.LogFormat, "log-format", Getenv("LOG_FORMAT", "text"), "log `format`: text or json, one object a line (env INDEXER_LOG_FORMAT)")
 	c.registerAuthFlags(fs)
+	c.registerHubFlags(fs)
 	c.User = Getenv("NATS_USER", "")
 	c.Password = Getenv("NATS_PASSWORD", "")
 	c.envLogLevel = Getenv("LOG_LEVEL", "")
@@ -310,6 +312,9 @@ type OpenOptions struct {
 	// stream is not there yet; Open tries again when it returns nil.
 	ReadOnlyLog bool
 	WaitForLog  func(ctx context.Context, err error) error
+	// LeafListen, when set, accepts laptops' servers as leaf nodes on
+	// this host:port (see store.LeafHub).
+	LeafListen string
 }
 
 // Env is an opened data directory and log. Close releases everything in
@@ -326,6 +331,10 @@ type Env struct {
 // Open opens cfg.DataDir and the log as opts ask (see the package doc).
 func Open(ctx context.Context, cfg Config, opts OpenOptions, logger *slog.Logger) (*Env, error) {
 	if err := cfg.Check(); err != nil {
+		return nil, err
+	}
+	hub, err := cfg.hub()
+	if err != nil {
 		return nil, err
 	}
 	e := &Env{Config: cfg}
@@ -389,7 +398,17 @@ func Open(ctx context.Context, cfg Config, opts OpenOptions, logger *slog.Logger
 			return nil, err
 		}
 		srv := &store.Server{DataDir: cfg.DataDir, SyncInterval: cfg.SyncInterval, Logger: logger,
-			Keyring: keyring, TLSCert: opts.TLSCert, TLSKey: opts.TLSKey}
+			Keyring: keyring, TLSCert: opts.TLSCert, TLSKey: opts.TLSKey, Hub: hub}
+		if opts.LeafListen != "" {
+			host, port, err := splitHostPort(opts.LeafListen)
+			if err != nil {
+				return nil, Usagef("--leaf-listen %q: %v", opts.LeafListen, err)
+			}
+			if err := CheckExposure("--leaf-listen", host, opts.TLSCert != ""); err != nil {
+				return nil, err
+			}
+			srv.LeafListen = net.JoinHostPort(host, strconv.Itoa(port))
+		}
 		if opts.Listen != "" {
 			host, port, err := splitHostPort(opts.Listen)
 			if err != nil {
@@ -427,6 +446,9 @@ func Open(ctx context.Context, cfg Config, opts OpenOptions, logger *slog.Logger
 		if err := opts.WaitForLog(ctx, err); err != nil {
 			return nil, err
 		}
+	}
+	if e.Server != nil && e.Server.Hub != nil {
+		e.closers = append(e.closers, func() error { waitHub(e.Server, logger); return nil })
 	}
 	ok = true
 	return e, nil
