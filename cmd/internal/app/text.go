@@ -2,8 +2,12 @@ package app
 
 import (
 	"fmt"
+	"io"
+	"os"
 	"strconv"
 	"strings"
+
+	"golang.org/x/sys/unix"
 )
 
 // integer is any integer type a count may have.
@@ -72,4 +76,15 @@ func CommandFirst(args []string, isCommand func(string) bool) []string {
 	out = append(out, args[i])
 	out = append(out, args[:i]...)
 	return append(out, args[i+1:]...)
+}
+
+// IsTerminal reports whether w is a terminal: progress lines are drawn
+// only there.
+func IsTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
+	return err == nil
 }
