@@ -139,6 +139,13 @@ func (s *Server) leafOptions(opts *server.Options) error {
 		}
 		opts.LeafNode.Remotes = []*server.RemoteLeafOpts{remote}
 		opts.LeafNode.ReconnectInterval = time.Second
+		// The hub answers the flow control of its source consumer here on
+		// the subject the consumer names: with js_ack_fc_v2 that subject
+		// holds this server's domain ($JS.FC.<domain>.<account>...), so
+		// the hub may allow each laptop only its own (leafPermissions).
+		// Without it, it names only the stream and the consumer, and the
+		// replies were denied: the source stalled after 3,529 events.
+		opts.FeatureFlags = map[string]bool{"js_ack_fc_v2": true}
 	}
 	if s.Domain != "" {
 		if err := events.ValidateMachine(s.Domain); err != nil {

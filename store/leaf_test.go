@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"net"
 	"net/url"
 	"os"
 	"strconv"
@@ -21,6 +22,18 @@ import (
 	"github.com/indexer/indexer/store/storetest"
 )
 
+// freeLeafPort returns a loopback port nothing listens on now, for a hub
+// that comes up later on a port its laptops already know.
+func freeLeafPort(tb testing.TB) int {
+	tb.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
 // hub is a hub's data directory: its keyring (with the laptops' leaf
 // credentials), and while up its server, log and LeafHub.
 type hub struct {
@@ -35,15 +48,14 @@ type hub struct {
 	done   sync.WaitGroup
 }
 
-func newHub(t *testing.T) *hub {
-	t.Helper()
-	tb := testing.TB(t)
+func newHub(tb testing.TB) *hub {
+	tb.Helper()
 	dir := tb.TempDir()
 	k, err := store.OpenKeyring(dir)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	return &hub{tb: tb, dir: dir, keyring: k, listen: "127.0.0.1:" + strconv.Itoa(freePort(t))}
+	return &hub{tb: tb, dir: dir, keyring: k, listen: "127.0.0.1:" + strconv.Itoa(freeLeafPort(tb))}
 }
 
 func (h *hub) url() string { return "nats-leaf://" + h.listen }
@@ -169,31 +181,39 @@ func TestLeafLaptopReachesHubOnce(t *testing.T) {
 	_, cred := storetest.Issue(t, h.keyring, store.RoleLeaf, "laptop")
 	_, lap := openLaptop(t, t.TempDir(), h, cred)
 
-	appendAll(t, lap, testEvents(500, "laptop")) // offline: nowhere to go
+	// Offline: nowhere to go. Enough bytes (2 MB) that the source's flow
+	// control must work: its replies stalled the source after 1.2 MB.
+	scan, now := events.NewID(), time.Now()
+	backlog := make([]events.Event, 6000)
+	for i := range backlog {
+		backlog[i] = realisticEvent(scan, now, i)
+		backlog[i].Machine = "laptop"
+	}
+	appendAll(t, lap, backlog)
 	h.up()
-	t.Logf("offline backlog of 500 on the hub %v after it came up", h.waitFor(500))
+	t.Logf("offline backlog of 6000 on the hub %v after it came up", h.waitFor(6000))
 
 	appendAll(t, lap, testEvents(300, "laptop")) // online
-	t.Logf("300 appended while connected on the hub after %v", h.waitFor(800))
+	t.Logf("300 appended while connected on the hub after %v", h.waitFor(6300))
 
 	h.down()
 	appendAll(t, lap, testEvents(200, "laptop"))
 	h.up()
-	t.Logf("200 appended while the hub was down on the hub %v after it came back", h.waitFor(1000))
+	t.Logf("200 appended while the hub was down on the hub %v after it came back", h.waitFor(6500))
 	// A source restarted without need, and a reconnect, add nothing.
 	h.down()
 	h.up()
-	h.waitFor(1000)
+	h.waitFor(6500)
 	if err := h.log.Append(context.Background(), testEvents(1, "desktop")...); err != nil {
 		t.Fatal(err)
 	}
-	if n := storetest.MustHoldEachOnce(t, h.log); n != 1001 {
-		t.Fatalf("hub holds %d events, want 1001", n)
+	if n := storetest.MustHoldEachOnce(t, h.log); n != 6501 {
+		t.Fatalf("hub holds %d events, want 6501", n)
 	}
 	mustSameOrder(t, h.log, lap, "laptop")
 	// The hub's events do not flow to the laptop.
-	if n := storetest.MustHoldEachOnce(t, lap); n != 1000 {
-		t.Fatalf("laptop holds %d events, want its own 1000", n)
+	if n := storetest.MustHoldEachOnce(t, lap); n != 6500 {
+		t.Fatalf("laptop holds %d events, want its own 6500", n)
 	}
 }
 
