@@ -145,7 +145,7 @@ func (s *Server) leafOptions(opts *server.Options) error {
 		// the hub may allow each laptop only its own (leafPermissions).
 		// Without it, it names only the stream and the consumer, and the
 		// replies were denied: the source stalled after 3,529 events.
-		opts.FeatureFlags = map[string]bool{"js_ack_fc_v2": true}
+		setFeature(opts, "js_ack_fc_v2")
 	}
 	if s.Domain != "" {
 		if err := events.ValidateMachine(s.Domain); err != nil {
@@ -163,20 +163,37 @@ func (s *Server) leafOptions(opts *server.Options) error {
 		if err != nil {
 			return fmt.Errorf("embedded server: leaf listener %q: bad port", s.LeafListen)
 		}
-		if port == 0 {
+		switch {
+		case s.ns != nil:
+			// A reload of the running server (its users changed): the
+			// listener stays where it is.
+			if v, err := s.ns.Varz(nil); err == nil {
+				port = v.LeafNode.Port
+			}
+		case port == 0:
 			port = server.RANDOM_PORT
-		} else if err := probeListen(host, port); err != nil {
-			return err
+		default:
+			if err := probeListen(host, port); err != nil {
+				return err
+			}
 		}
 		opts.LeafNode.Host, opts.LeafNode.Port = host, port
 		// Replies to the JetStream requests this server makes of a
 		// laptop name the laptop's domain, so each laptop may be allowed
 		// only its own (leafPermissions).
-		opts.FeatureFlags = map[string]bool{"js_api_reply_v2": true}
+		setFeature(opts, "js_api_reply_v2")
 		opts.LeafNode.TLSConfig = opts.TLSConfig
 		opts.LeafNode.TLSTimeout = opts.TLSTimeout
 	}
 	return nil
+}
+
+// setFeature turns nats-server's feature flag name on in opts.
+func setFeature(opts *server.Options, name string) {
+	if opts.FeatureFlags == nil {
+		opts.FeatureFlags = map[string]bool{}
+	}
+	opts.FeatureFlags[name] = true
 }
 
 // remote returns the leaf remote options for h: its credential signs the

@@ -343,3 +343,28 @@ func TestLeafCredentialLimitsRogueLaptop(t *testing.T) {
 		}
 	}
 }
+
+// A leaf credential issued while the hub runs is accepted within a second,
+// and its laptop is sourced, without a restart; one revoked loses its
+// source.
+func TestLeafCredentialAddedWhileHubRuns(t *testing.T) {
+	t.Parallel()
+	h := newHub(t)
+	h.up()
+	_, cred := storetest.Issue(t, h.keyring, store.RoleLeaf, "laptop")
+	_, lap := openLaptop(t, t.TempDir(), h, cred)
+	appendAll(t, lap, testEvents(20, "laptop"))
+	t.Logf("a laptop issued a credential while the hub ran is on the hub %v later", h.waitFor(20))
+	if _, err := h.keyring.Revoke("laptop"); err != nil {
+		t.Fatal(err)
+	}
+	for start := time.Now(); ; time.Sleep(20 * time.Millisecond) {
+		srcs, err := h.log.Sources(context.Background())
+		if err == nil && len(srcs) == 0 {
+			break
+		}
+		if time.Since(start) > 10*time.Second {
+			t.Fatalf("sources %+v (%v) 10s after the revoke, want none", srcs, err)
+		}
+	}
+}
