@@ -56,7 +56,9 @@ func (c Config) hub() (*store.Hub, error) {
 		return nil, nil
 	}
 	if c.Server != "" {
-		return nil, Usagef("--hub with --server: a laptop keeps its own log (and sends it to the hub), --server uses another's; give one of them")
+		// No embedded server runs: nothing to connect to the hub. A
+		// laptop with INDEXER_HUB set still asks another log this way.
+		return nil, nil
 	}
 	if c.Hub == "" || c.HubCreds == "" {
 		return nil, Usagef("--hub and --hub-creds go together (env INDEXER_HUB, INDEXER_HUB_CREDS)")
