@@ -35,6 +35,19 @@ type exportLine struct {
 	Raw     string          `json:"raw,omitempty"`
 }
 
+// recordLine is the line of r: its event, or when r is not a valid event
+// (anyone on the NATS network can publish on idx.>) the error and the raw
+// bytes.
+func recordLine(r store.Record) exportLine {
+	line := exportLine{Seq: r.Seq, Subject: r.Subject, Stored: r.Time}
+	if _, err := events.Decode(r.Data); err != nil {
+		line.Error, line.Raw = err.Error(), string(r.Data)
+	} else {
+		line.Event = r.Data
+	}
+	return line
+}
+
 // exportSummary is what export --json prints.
 type exportSummary struct {
 	Out        string `json:"out"`
@@ -95,12 +108,10 @@ func (m *Main) runExport(ctx context.Context, args []string) error {
 	bw := bufio.NewWriterSize(w, 256<<10)
 	p := newProgress(m.Stderr, *quiet, "exported")
 	_, err = env.Log.Replay(ctx, *from, filter, func(r store.Record) error {
-		line := exportLine{Seq: r.Seq, Subject: r.Subject, Stored: r.Time}
-		if _, err := events.Decode(r.Data); err != nil {
-			line.Error, line.Raw = err.Error(), string(r.Data)
+		line := recordLine(r)
+		if line.Event == nil {
 			sum.Invalid++
 		} else {
-			line.Event = r.Data
 			sum.Events++
 		}
 		b, err := json.Marshal(line)

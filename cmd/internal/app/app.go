@@ -400,24 +400,16 @@ func Open(ctx context.Context, cfg Config, opts OpenOptions, logger *slog.Logger
 		srv := &store.Server{DataDir: cfg.DataDir, SyncInterval: cfg.SyncInterval, Logger: logger,
 			Keyring: keyring, TLSCert: opts.TLSCert, TLSKey: opts.TLSKey, Hub: hub}
 		if opts.LeafListen != "" {
-			host, port, err := splitHostPort(opts.LeafListen)
+			host, port, err := listenAddr("--leaf-listen", opts.LeafListen, opts.TLSCert != "")
 			if err != nil {
-				return nil, Usagef("--leaf-listen %q: %v", opts.LeafListen, err)
-			}
-			if err := CheckExposure("--leaf-listen", host, opts.TLSCert != ""); err != nil {
 				return nil, err
 			}
 			srv.LeafListen = net.JoinHostPort(host, strconv.Itoa(port))
 		}
 		if opts.Listen != "" {
-			host, port, err := splitHostPort(opts.Listen)
-			if err != nil {
-				return nil, Usagef("--listen %q: %v", opts.Listen, err)
-			}
-			if err := CheckExposure("--listen", host, opts.TLSCert != ""); err != nil {
+			if srv.Host, srv.Port, err = listenAddr("--listen", opts.Listen, opts.TLSCert != ""); err != nil {
 				return nil, err
 			}
-			srv.Host, srv.Port = host, port
 		}
 		if err := srv.Open(ctx); err != nil {
 			if errors.Is(err, store.ErrAddrInUse) {
@@ -538,6 +530,16 @@ func owned(dir store.Dir, le *store.LockedError) Ownership {
 
 // Dir is the data directory, which names its files.
 func (c Config) Dir() store.Dir { return store.Dir(c.DataDir) }
+
+// listenAddr splits the address addr of the flag name, and refuses it
+// beyond loopback without tls (CheckExposure).
+func listenAddr(name, addr string, tls bool) (string, int, error) {
+	host, port, err := splitHostPort(addr)
+	if err != nil {
+		return "", 0, Usagef("%s %q: %v", name, addr, err)
+	}
+	return host, port, CheckExposure(name, host, tls)
+}
 
 // splitHostPort splits a --listen address: host:port, [v6]:port, or :port
 // for the loopback address.
