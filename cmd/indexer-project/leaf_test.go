@@ -77,6 +77,7 @@ func TestLeafListenUsage(t *testing.T) {
 		{"run", "--leaf-listen", "0.0.0.0:0", "--http", "off"},
 		{"run", "--leaf-listen", "127.0.0.1:0", "--server", "nats://127.0.0.1:1", "--http", "off"},
 		{"run", "--hub", "tls://hub:7444", "--http", "off"},
+		{"run", "--hub", "hub:7444", "--hub-creds", "laptop.creds", "--http", "off"},
 		{"credentials", "add", "--leaf", "--reader", "x"},
 	} {
 		_, err := runMain(t, append(args, "--data", t.TempDir())...)

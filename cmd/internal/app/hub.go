@@ -4,6 +4,7 @@ import (
 	"context"
 	"flag"
 	"log/slog"
+	"net/url"
 	"time"
 
 	"github.com/indexer/indexer/store"
@@ -62,6 +63,9 @@ func (c Config) hub() (*store.Hub, error) {
 	}
 	if c.Hub == "" || c.HubCreds == "" {
 		return nil, Usagef("--hub and --hub-creds go together (env INDEXER_HUB, INDEXER_HUB_CREDS)")
+	}
+	if u, err := url.Parse(c.Hub); err != nil || u.Port() == "" || (u.Scheme != "tls" && u.Scheme != "nats-leaf") {
+		return nil, Usagef("--hub %q: want tls://HOST:PORT (the hub's --leaf-listen, usually port 7444), or nats-leaf://HOST:PORT on loopback", c.Hub)
 	}
 	cred, err := c.HubCredential()
 	if err != nil {
