@@ -68,6 +68,7 @@ func leafPermissions(m string) *server.Permissions {
 		Subscribe: &server.SubjectPermission{Allow: []string{
 			api + "INFO",
 			api + "STREAM.INFO." + DefaultStream,
+			api + "CONSUMER.CREATE." + DefaultStream, // several filters: none in the subject
 			api + "CONSUMER.CREATE." + DefaultStream + ".>",
 			api + "CONSUMER.DELETE." + DefaultStream + ".>",
 			api + "CONSUMER.INFO." + DefaultStream + ".>",
@@ -77,11 +78,24 @@ func leafPermissions(m string) *server.Permissions {
 }
 
 // LeafSource is how the hub's stream sources the stream of machine m:
-// the stream DefaultStream in m's JetStream domain, m's subjects only.
+// the stream DefaultStream in m's JetStream domain, m's subjects only,
+// each kind of event but FilesForgotten. Forgetting files is the hub's
+// owner's decision (indexer-project forget): a laptop that forgets its
+// files in its own index does not take them out of the hub's. The kinds
+// are listed one by one (a source takes no "all but" filter), in
+// events.Types order, which names the source: never reorder it.
 func LeafSource(m string) jetstream.StreamSource {
+	var trs []jetstream.SubjectTransformConfig
+	for _, t := range events.Types {
+		if t == events.TypeFilesForgotten {
+			continue
+		}
+		subj := events.Subject(m, t)
+		trs = append(trs, jetstream.SubjectTransformConfig{Source: subj, Destination: subj})
+	}
 	return jetstream.StreamSource{
-		Name:          DefaultStream,
-		FilterSubject: events.MachineSubjects(m),
+		Name:              DefaultStream,
+		SubjectTransforms: trs,
 		External: &jetstream.ExternalStream{
 			APIPrefix:     "$JS." + m + ".API",
 			DeliverPrefix: LeafDeliverPrefix + "." + m,
@@ -92,11 +106,11 @@ func LeafSource(m string) jetstream.StreamSource {
 // leafMachine returns the machine a source of the hub's stream belongs to,
 // or "" for a source that is not a laptop's.
 func leafMachine(src *jetstream.StreamSource) string {
-	if src == nil || src.External == nil {
+	if src == nil || src.External == nil || src.Name != DefaultStream {
 		return ""
 	}
 	m, ok := strings.CutPrefix(src.External.DeliverPrefix, LeafDeliverPrefix+".")
-	if !ok || src.Name != DefaultStream || LeafSource(m).FilterSubject != src.FilterSubject {
+	if !ok || events.ValidateMachine(m) != nil {
 		return ""
 	}
 	return m
@@ -307,7 +321,7 @@ func (l *Log) Sources(ctx context.Context) ([]SourceState, error) {
 	}
 	var out []SourceState
 	for _, si := range info.Sources {
-		src := jetstream.StreamSource{Name: si.Name, FilterSubject: si.FilterSubject, External: si.External}
+		src := jetstream.StreamSource{Name: si.Name, External: si.External}
 		m := leafMachine(&src)
 		if m == "" {
 			continue
@@ -372,7 +386,7 @@ func (l *Log) updateSources(ctx context.Context, fn func([]*jetstream.StreamSour
 
 func sameSources(a, b []*jetstream.StreamSource) bool {
 	return slices.EqualFunc(a, b, func(x, y *jetstream.StreamSource) bool {
-		return x.Name == y.Name && x.FilterSubject == y.FilterSubject &&
+		return x.Name == y.Name && x.FilterSubject == y.FilterSubject && slices.Equal(x.SubjectTransforms, y.SubjectTransforms) &&
 			(x.External == nil) == (y.External == nil) &&
 			(x.External == nil || *x.External == *y.External)
 	})

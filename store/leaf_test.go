@@ -3,6 +3,7 @@ package store_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/url"
@@ -218,7 +219,8 @@ func TestLeafLaptopReachesHubOnce(t *testing.T) {
 }
 
 // The laptop's own server never passes another machine's subjects to the
-// hub, and the hub's stream keeps its sources when its log is opened again.
+// hub, nor its own forgetting of files (the hub's owner decides that), and
+// the hub's stream keeps its sources when its log is opened again.
 func TestLeafLaptopOtherMachineStaysLocal(t *testing.T) {
 	t.Parallel()
 	h := newHub(t)
@@ -226,6 +228,7 @@ func TestLeafLaptopOtherMachineStaysLocal(t *testing.T) {
 	h.up()
 	_, lap := openLaptop(t, t.TempDir(), h, cred)
 	appendAll(t, lap, testEvents(10, "desktop")) // stored locally, not sourced
+	appendAll(t, lap, []events.Event{events.New("laptop", events.NewID(), time.Now(), &events.FilesForgotten{Root: "/home"})})
 	appendAll(t, lap, testEvents(10, "laptop"))
 	h.waitFor(10)
 	l2 := MustOpenLog(t, h.srv)
@@ -235,6 +238,14 @@ func TestLeafLaptopOtherMachineStaysLocal(t *testing.T) {
 	}
 	if n := storetest.MustHoldEachOnce(t, h.log); n != 10 {
 		t.Fatalf("hub holds %d events, want laptop's 10", n)
+	}
+	if _, err := h.log.Replay(context.Background(), 1, "", func(r store.Record) error {
+		if r.Subject != events.Subject("laptop", events.TypeFileScanned) {
+			return fmt.Errorf("the hub holds %s from the laptop", r.Subject)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
 	}
 }
 
