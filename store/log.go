@@ -208,7 +208,7 @@ func (l *Log) provision(ctx context.Context, cfg jetstream.StreamConfig) error {
 			return nil
 		}
 		// The sources are the hub's laptops (LeafHub): kept as they are.
-		cfg.Sources = s.CachedInfo().Config.Sources
+		cfg.Sources = got.Sources
 		return errNeedsUpdate
 	})
 	if cfg.Replicas == 0 {
