@@ -2,7 +2,6 @@ package app
 
 import (
 	"fmt"
-	"io"
 	"os"
 	"strconv"
 	"strings"
@@ -78,13 +77,14 @@ func CommandFirst(args []string, isCommand func(string) bool) []string {
 	return append(out, args[i+1:]...)
 }
 
-// IsTerminal reports whether w is a terminal: progress lines are drawn
-// only there.
-func IsTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
+// IsTerminal reports whether f (a reader or writer) is a terminal, not
+// merely a character device (/dev/null is one): progress lines are drawn,
+// and questions asked, only there.
+func IsTerminal(f any) bool {
+	file, ok := f.(*os.File)
 	if !ok {
 		return false
 	}
-	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
+	_, err := unix.IoctlGetTermios(int(file.Fd()), unix.TCGETS)
 	return err == nil
 }
