@@ -60,6 +60,8 @@ func (u User) InboxPrefix() string {
 		return "_INBOX.scan." + u.Name
 	case RoleReader:
 		return "_INBOX.read." + u.Name
+	case RoleLeaf:
+		return "_INBOX.leaf." + u.Name
 	}
 	return nats.InboxPrefix[:len(nats.InboxPrefix)-1]
 }
@@ -71,6 +73,8 @@ func (u User) String() string {
 		return "scanner of machine " + u.Name
 	case RoleReader:
 		return "reader " + u.Name
+	case RoleLeaf:
+		return "leaf node of machine " + u.Name
 	}
 	return string(u.Role)
 }
@@ -82,6 +86,8 @@ func (u User) Allowed() string {
 		return fmt.Sprintf("this credential (%s) may publish only %s (but %s, which is the owner's) and its own scan lease", u, events.MachineSubjects(u.Name), events.Subject(u.Name, events.TypeFilesForgotten))
 	case RoleReader:
 		return fmt.Sprintf("this credential (%s) may only ask queries and read the log", u)
+	case RoleLeaf:
+		return fmt.Sprintf("this credential (%s) may only connect a laptop's server to the hub as a leaf node (INDEXER_HUB)", u)
 	}
 	return "this credential may do everything"
 }
@@ -145,6 +151,8 @@ func (u User) permissions() *server.Permissions {
 			},
 			Subscribe: &server.SubjectPermission{Allow: []string{u.InboxPrefix() + ".>"}},
 		}
+	case RoleLeaf:
+		return leafPermissions(u.Name)
 	}
 	return nil
 }
@@ -177,6 +185,10 @@ func (c *Credential) Encode() []byte {
 	var b bytes.Buffer
 	fmt.Fprintln(&b, credentialHeader)
 	fmt.Fprintf(&b, "# role: %s\n# name: %s\n# public key: %s\n# created: %s\n", c.Role, c.Name, c.PublicKey, c.Created.Format(time.RFC3339))
+	if c.Role == RoleLeaf {
+		fmt.Fprintf(&b, "# use: on machine %s, INDEXER_HUB=URL INDEXER_HUB_CREDS=FILE (or --hub URL --hub-creds FILE)\n%s\n", c.Name, c.seed)
+		return b.Bytes()
+	}
 	fmt.Fprintf(&b, "# use: indexer-scan --creds FILE, or nats --nkey FILE")
 	if c.Role != RoleAdmin {
 		fmt.Fprintf(&b, " --inbox-prefix %s", c.InboxPrefix())
@@ -221,7 +233,7 @@ func parseCredential(b []byte) (*Credential, error) {
 		}
 	}
 	switch c.Role {
-	case RoleAdmin, RoleScanner, RoleReader:
+	case RoleAdmin, RoleScanner, RoleReader, RoleLeaf:
 	default:
 		return nil, fmt.Errorf("unknown role %q", c.Role)
 	}

@@ -47,6 +47,19 @@
 // missing acknowledgement. With TLSCert and TLSKey the listener requires
 // TLS; Connect trusts exactly that certificate.
 //
+// # Offline machines
+//
+// A laptop keeps its own data directory, server and log; with Server.Hub
+// its server is a leaf node of the hub in a JetStream domain named after the
+// machine, denying idx.> across the link. The hub (Server.LeafListen)
+// sources each laptop's stream into its own, filtered on that machine's
+// subjects (LeafSource): JetStream remembers the last source sequence
+// stored, so each event arrives once and in the laptop's order. LeafHub
+// keeps the hub's sources matching the leaf credentials (RoleLeaf) and
+// restarts a connected laptop's silent source, rather than wait out
+// JetStream's retry back-off. Log.IDs lists the ids a log holds, for an
+// import that must store each event once (see leaf.go).
+//
 // # Requests
 //
 // StartService answers requests on the log's connection as a NATS micro
@@ -97,6 +110,13 @@
 //     acknowledgement. A frozen stream leader cost 6-9 s without
 //     acknowledgements in the tests; a cleanly stopped one, about 0.25 s.
 //     A Log with Replicas 0 keeps the stream's replica count.
+//   - Never recreate a laptop's stream (a lost DATA/jetstream): the hub's
+//     source resumes by source sequence and would skip the new stream's
+//     first events. Give the laptop a new machine name instead.
+//   - A leaf credential limits a laptop to its own source's subjects, but
+//     nats-server does not check a sourced message's subject against the
+//     source's filter: a modified laptop server could deliver other
+//     machines' subjects through its own source.
 //   - Keys and values from a Bucket are valid only inside the transaction.
 //   - A damaged bbolt file is ErrCorrupt, never a crash (see corrupt.go):
 //     Open checks the size against the meta pages and each bucket's root

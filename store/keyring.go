@@ -104,8 +104,8 @@ func (k *Keyring) Users() ([]User, error) {
 // reader's name) and returns it; its seed is in the returned Credential
 // only. A name already issued is ErrConflict: revoke it first to rotate.
 func (k *Keyring) Add(role Role, name string) (*Credential, error) {
-	if role != RoleScanner && role != RoleReader {
-		return nil, fmt.Errorf("add credential: role %q: a scanner or a reader", role)
+	if role != RoleScanner && role != RoleReader && role != RoleLeaf {
+		return nil, fmt.Errorf("add credential: role %q: a scanner, a reader or a leaf", role)
 	}
 	if err := ValidateCredentialName(name); err != nil {
 		return nil, fmt.Errorf("add credential: %w", err)

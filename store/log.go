@@ -207,6 +207,8 @@ func (l *Log) provision(ctx context.Context, cfg jetstream.StreamConfig) error {
 		if sameStream(got, cfg) {
 			return nil
 		}
+		// The sources are the hub's laptops (LeafHub): kept as they are.
+		cfg.Sources = got.Sources
 		return errNeedsUpdate
 	})
 	if cfg.Replicas == 0 {

@@ -54,6 +54,13 @@ type Server struct {
 	TLSCert, TLSKey string
 	// Logger receives the server's log; nil discards it.
 	Logger *slog.Logger
+	// Domain is the server's JetStream domain; Hub sets it to the
+	// credential's machine. LeafListen (host:port, port 0 for a free one)
+	// accepts laptops' servers as leaf nodes, with TLS when TLSCert is
+	// set. Hub connects this server to a hub as a leaf node. See leaf.go.
+	Domain     string
+	LeafListen string
+	Hub        *Hub
 
 	ns       *server.Server
 	admin    *Credential
@@ -148,6 +155,9 @@ func (s *Server) options(host string, port int, sync time.Duration, always bool)
 		return nil, err
 	}
 	if err := s.tlsOptions(opts); err != nil {
+		return nil, err
+	}
+	if err := s.leafOptions(opts); err != nil {
 		return nil, err
 	}
 	return opts, nil

@@ -39,7 +39,15 @@ func (s *Server) authOptions(opts *server.Options) error {
 		if u.Role == RoleAdmin || u.PublicKey == admin.PublicKey {
 			continue
 		}
-		opts.Nkeys = append(opts.Nkeys, &server.NkeyUser{Nkey: u.PublicKey, Permissions: u.permissions()})
+		// A leaf credential connects only as a leaf node, the others
+		// never do: a leaf connection's permissions read the other way.
+		// (the names are jwt.ConnectionType*).
+		conns := map[string]struct{}{"STANDARD": {}, "IN_PROCESS": {}}
+		if u.Role == RoleLeaf {
+			conns = map[string]struct{}{"LEAFNODE": {}}
+		}
+		opts.Nkeys = append(opts.Nkeys, &server.NkeyUser{Nkey: u.PublicKey, Permissions: u.permissions(),
+			AllowedConnectionTypes: conns})
 	}
 	return nil
 }

@@ -26,6 +26,8 @@ const credentialsUsage = `Usage:
   indexer-project credentials add MACHINE [--out FILE]   a scanner's credential for MACHINE
   indexer-project credentials add --reader NAME [--out FILE]
                                                           a read-only one (queries, reading the log)
+  indexer-project credentials add --leaf MACHINE [--out FILE]
+                                                          an offline laptop's (its server as a leaf node)
   indexer-project credentials list [--json]
   indexer-project credentials revoke NAME
 
@@ -38,6 +40,13 @@ with
 or use it with the NATS CLI: nats --nkey FILE --inbox-prefix (as the file says).
 A scanner's credential may append only MACHINE's events and hold only its
 scan lease; it cannot delete, purge or edit the log.
+
+A leaf credential (--leaf) is for a laptop that keeps its own data
+directory and log, and sends them here whenever it can reach this machine's
+--leaf-listen: on the laptop, INDEXER_HUB=tls://THIS-HOST:7444
+INDEXER_HUB_CREDS=FILE (README: Many machines). It may carry only that
+laptop's events, through the log's source for it; a machine has either a
+scanner's credential or a leaf's, so its events come one way.
 
 'revoke' removes a credential; a running indexer-project closes its
 connections within a second, without a restart. To rotate one, revoke it and
@@ -59,6 +68,7 @@ func (c *CredentialsCommand) Run(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("indexer-project credentials "+sub, flag.ContinueOnError)
 	c.cfg.RegisterFlags(fs)
 	reader := fs.String("reader", "", "issue a read-only credential named `name`")
+	leaf := fs.Bool("leaf", false, "issue an offline laptop's credential for MACHINE (its server connects to --leaf-listen)")
 	out := fs.String("out", "", "write the credential to `file` (default NAME.creds; - for stdout)")
 	asJSON := fs.Bool("json", false, "list as JSON lines")
 	fs.SetOutput(c.Stderr)
@@ -72,7 +82,7 @@ func (c *CredentialsCommand) Run(ctx context.Context, args []string) error {
 	}
 	switch sub {
 	case "add":
-		return c.add(pos, *reader, *out)
+		return c.add(pos, *reader, *out, *leaf)
 	case "list":
 		if len(pos) > 0 {
 			return usagef("credentials list: unexpected argument %q", pos[0])
@@ -113,15 +123,18 @@ func (c *CredentialsCommand) keyring() (*store.Keyring, error) {
 	return store.OpenKeyring(c.cfg.DataDir)
 }
 
-func (c *CredentialsCommand) add(pos []string, reader, out string) error {
+func (c *CredentialsCommand) add(pos []string, reader, out string, leaf bool) error {
 	role, name := store.RoleScanner, ""
 	switch {
-	case reader != "" && len(pos) == 0:
+	case reader != "" && len(pos) == 0 && !leaf:
 		role, name = store.RoleReader, reader
 	case reader == "" && len(pos) == 1:
 		name = pos[0]
+		if leaf {
+			role = store.RoleLeaf
+		}
 	default:
-		return usagef("credentials add: give one MACHINE, or --reader NAME")
+		return usagef("credentials add: give one MACHINE (with --leaf for a laptop), or --reader NAME")
 	}
 	if err := store.ValidateCredentialName(name); err != nil {
 		return usagef("credentials add: %v", err)
@@ -151,9 +164,13 @@ func (c *CredentialsCommand) add(pos []string, reader, out string) error {
 		return fmt.Errorf("credentials add: %w", err)
 	}
 	fmt.Fprintf(c.Stdout, "%s: wrote its credential to %s (mode 0600; it is the only copy of the secret)\n", cred.User, out)
-	if role == store.RoleScanner {
+	switch role {
+	case store.RoleScanner:
 		fmt.Fprintf(c.Stdout, "on %s: indexer-scan --server URL --creds %s [--tls-ca CA.pem] PATH\n", name, out)
-	} else {
+	case store.RoleLeaf:
+		fmt.Fprintf(c.Stdout, "on %s: INDEXER_HUB=tls://THIS-HOST:%s INDEXER_HUB_CREDS=%s [INDEXER_TLS_CA=CA.pem] indexer-project (or indexer-scan PATH)\n", name, DefaultLeafPort, out)
+		fmt.Fprintf(c.Stdout, "here: indexer-project run --leaf-listen 0.0.0.0:%s --tls-cert FILE --tls-key FILE sources it whenever it is connected\n", DefaultLeafPort)
+	default:
 		fmt.Fprintf(c.Stdout, "use: indexer --server URL --creds %s [--tls-ca CA.pem] stats\n", out)
 	}
 	return nil

@@ -1,7 +1,7 @@
 // Command indexer-project folds the indexer's event log into the read models
 // of DATA/index.db and keeps them current.
 //
-//	indexer-project [run] [--data DIR] [--listen HOST:PORT] [--server URL [--replica]]
+//	indexer-project [run] [--data DIR] [--listen HOST:PORT] [--server URL [--replica]] [--leaf-listen HOST:PORT]
 //	indexer-project rebuild [--until-seq N | --until-time T] [--into FILE] [--accept-new-log]
 //	indexer-project status [--json]
 //	indexer-project skip SEQ
@@ -11,7 +11,9 @@
 // on --listen, by default 127.0.0.1:4244 (DefaultListen; NATS's own port is
 // 4222), so scanners on this machine, or on others when it listens on a
 // public address, publish to it. With --server it follows an existing NATS
-// server or cluster instead. It stops cleanly on SIGTERM or Ctrl-C.
+// server or cluster instead. With --leaf-listen it is also the hub of
+// offline laptops: their servers connect as leaf nodes and its log sources
+// each one's events (leaf.go). It stops cleanly on SIGTERM or Ctrl-C.
 //
 // With --replica (replica.go) run is a read replica of a log another
 // indexer-project owns on --server: its own index in its own data

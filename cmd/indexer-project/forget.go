@@ -7,14 +7,12 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"os"
 	"path"
 	"strings"
 	"time"
 
 	"github.com/oklog/ulid/v2"
-	"golang.org/x/sys/unix"
 
 	"github.com/indexer/indexer/cmd/internal/app"
 	"github.com/indexer/indexer/events"
@@ -264,7 +262,7 @@ func (c *ForgetCommand) describe(n projections.Counts) string {
 // confirm asks on the terminal; without one it refuses.
 func (c *ForgetCommand) confirm(what string) error {
 	in := c.Stdin
-	if in == nil || !isTerminal(in) {
+	if in == nil || !app.IsTerminal(in) {
 		return usagef("this forgets %s: add --yes to do it (not asked: standard input is not a terminal)", what)
 	}
 	fmt.Fprintf(c.Stderr, "Forget %s?\nThey leave the current view; history keeps them. [y/N] ", what)
@@ -273,15 +271,4 @@ func (c *ForgetCommand) confirm(what string) error {
 		return errors.New("nothing forgotten")
 	}
 	return nil
-}
-
-// isTerminal reports whether r is a terminal (not merely a character
-// device: /dev/null is one).
-func isTerminal(r io.Reader) bool {
-	f, ok := r.(*os.File)
-	if !ok {
-		return false
-	}
-	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
-	return err == nil
 }

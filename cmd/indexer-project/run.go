@@ -37,6 +37,7 @@ type RunCommand struct {
 	headStale time.Duration
 	tls       serveTLS
 	replica   replicaMode
+	leaf      leafHub
 }
 
 // Run parses args and runs the projector until ctx ends.
@@ -51,6 +52,7 @@ func (c *RunCommand) Run(ctx context.Context, args []string) error {
 	fs.DurationVar(&c.headStale, "head-stale", projections.DefaultHeadStaleAfter, "health: unhealthy when a scan holds its lease and the log's last sequence has not moved for this long (longer than a rescan of your largest unchanged tree takes)")
 	c.tls.register(fs)
 	c.replica.register(fs)
+	c.leaf.register(fs)
 	if err := parse(fs, c.Stderr, args, `Usage: indexer-project [run] [flags]
 
 Follows the event log into DATA/index.db until SIGTERM or Ctrl-C. It owns
@@ -69,6 +71,11 @@ With --replica it is a read replica of the log another indexer-project
 owns on --server: it keeps its own index in --data, never creates the
 stream or changes its configuration, never writes to the log, and waits
 for a stream that is not there yet.
+
+With --leaf-listen it is also the hub of offline laptops: their servers
+connect as leaf nodes with a leaf credential (credentials add MACHINE
+--leaf), and the log takes each laptop's events once, in its order,
+whenever it is connected (README: Many machines).
 `); err != nil {
 		return err
 	}
@@ -79,14 +86,19 @@ for a stream that is not there yet.
 	if err := c.replica.check(c.cfg); err != nil {
 		return err
 	}
+	if err := c.leaf.check(c.cfg); err != nil {
+		return err
+	}
 	opts := app.OpenOptions{Owner: "indexer-project", Listen: c.listen, LockWithServer: true,
-		TLSCert: c.tls.cert, TLSKey: c.tls.key}
+		TLSCert: c.tls.cert, TLSKey: c.tls.key, LeafListen: c.leaf.listen}
 	c.replica.openOptions(&opts, c.cfg.Server, logger)
 	env, err := app.Open(ctx, c.cfg, opts, logger)
 	if err != nil {
 		return err
 	}
 	defer env.Close()
+	c.leaf.start(env, logger)
+	defer c.leaf.Close()
 	p := &projections.Projector{Log: env.Log, Path: c.cfg.Dir().IndexPath(), Logger: logger, BatchSize: c.batch, BatchWait: c.batchWait, CommitGap: c.commitGap}
 	if c.commitGap == 0 {
 		p.CommitGap = -1 // none; the Projector's zero is its default
@@ -157,6 +169,9 @@ for a stream that is not there yet.
 		httpDone <- nil
 	}
 	fmt.Fprintf(c.Stderr, "indexer-project: log %s, web UI and API %s, index %s\n", url, httpURL, p.Path)
+	if env.Server != nil && env.Server.LeafURL() != "" {
+		fmt.Fprintf(c.Stderr, "indexer-project: laptops connect to %s\n", env.Server.LeafURL())
+	}
 
 	statusPath := c.cfg.Dir().StatusPath()
 	replicaOf := ""

@@ -10,10 +10,16 @@ import (
 
 // machineOfCredential makes a scanner credential's machine the default
 // of --machine, and refuses another one: the server would deny every
-// event of it.
+// event of it. A laptop's leaf credential (--hub-creds) does the same:
+// the hub takes only that machine's events.
 func machineOfCredential(fs *flag.FlagSet, cfg app.Config, machine *string) error {
 	cred, err := cfg.Credential()
-	if err != nil || cred == nil || cred.Role != store.RoleScanner {
+	file := cfg.Creds
+	if err == nil && cred == nil {
+		cred, err = cfg.HubCredential()
+		file = cfg.HubCreds
+	}
+	if err != nil || cred == nil || (cred.Role != store.RoleScanner && cred.Role != store.RoleLeaf) {
 		return err
 	}
 	given := os.Getenv("INDEXER_MACHINE") != ""
@@ -23,7 +29,7 @@ func machineOfCredential(fs *flag.FlagSet, cfg app.Config, machine *string) erro
 		return nil
 	}
 	if *machine != cred.Name {
-		return app.Usagef("--machine %s: the credential %s is for machine %s, and may write only its events", *machine, cfg.Creds, cred.Name)
+		return app.Usagef("--machine %s: the credential %s is for machine %s, and may write only its events", *machine, file, cred.Name)
 	}
 	return nil
 }

@@ -7,8 +7,6 @@ import (
 	"sync"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/indexer/indexer/cmd/internal/app"
 	"github.com/indexer/indexer/scanner"
 )
@@ -18,7 +16,7 @@ import (
 // when w is not a terminal or quiet is set.
 func startProgress(w io.Writer, root string, p *scanner.Progress, quiet bool) func() {
 	f, ok := w.(*os.File)
-	if quiet || !ok || !isTerminal(f) {
+	if quiet || !ok || !app.IsTerminal(f) {
 		return func() {}
 	}
 	start := time.Now()
@@ -54,9 +52,4 @@ func startProgress(w io.Writer, root string, p *scanner.Progress, quiet bool) fu
 		}
 	}()
 	return func() { close(done); wg.Wait() }
-}
-
-func isTerminal(f *os.File) bool {
-	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
-	return err == nil
 }

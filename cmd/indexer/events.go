@@ -7,7 +7,6 @@ import (
 	"errors"
 	"os"
 	"strings"
-	"time"
 
 	"github.com/indexer/indexer/cmd/internal/app"
 	"github.com/indexer/indexer/events"
@@ -49,20 +48,7 @@ func (m *Main) runEvents(ctx context.Context, args []string) error {
 	w := bufio.NewWriterSize(m.Stdout, 64<<10)
 	defer w.Flush()
 	print := func(r store.Record) error {
-		line := struct {
-			Seq     uint64          `json:"seq"`
-			Subject string          `json:"subject"`
-			Stored  time.Time       `json:"stored"`
-			Event   json.RawMessage `json:"event,omitempty"`
-			Error   string          `json:"error,omitempty"`
-			Raw     string          `json:"raw,omitempty"`
-		}{Seq: r.Seq, Subject: r.Subject, Stored: r.Time}
-		if _, err := events.Decode(r.Data); err != nil {
-			line.Error, line.Raw = err.Error(), string(r.Data)
-		} else {
-			line.Event = r.Data
-		}
-		b, err := json.Marshal(line)
+		b, err := json.Marshal(recordLine(r))
 		if err != nil {
 			return err
 		}

@@ -28,6 +28,8 @@ type command struct {
 
 var commands = map[string]command{
 	"events":   {"print the event log as JSON lines", (*Main).runEvents},
+	"export":   {"write the log (or a machine's events) to a file, for import elsewhere", (*Main).runExport},
+	"import":   {"store an export's events in this log, each once", (*Main).runImport},
 	"find":     {"find files by name, glob, regex, size, extension or hash", (*Main).runFind},
 	"dupes":    {"list duplicate files, biggest waste first", (*Main).runDupes},
 	"stats":    {"print totals: files, bytes, duplicates, per machine", (*Main).runStats},

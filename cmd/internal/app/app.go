@@ -166,6 +166,7 @@ type Config struct {
 	// LogFormat: text or json (INDEXER_LOG_FORMAT).
 	LogFormat string
 	AuthConfig
+	HubConfig
 
 	// envErr is the first INDEXER_* value RegisterFlags could not use, and
 	// envLogLevel INDEXER_LOG_LEVEL, for Check.
@@ -201,6 +202,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.LogLevel, "log-level", Getenv("LOG_LEVEL", "warn"), "log `level`: debug, info, warn, error (env INDEXER_LOG_LEVEL)")
 	fs.StringVar(&c.LogFormat, "log-format", Getenv("LOG_FORMAT", "text"), "log `format`: text or json, one object a line (env INDEXER_LOG_FORMAT)")
 	c.registerAuthFlags(fs)
+	c.registerHubFlags(fs)
 	c.User = Getenv("NATS_USER", "")
 	c.Password = Getenv("NATS_PASSWORD", "")
 	c.envLogLevel = Getenv("LOG_LEVEL", "")
@@ -310,6 +312,9 @@ type OpenOptions struct {
 	// stream is not there yet; Open tries again when it returns nil.
 	ReadOnlyLog bool
 	WaitForLog  func(ctx context.Context, err error) error
+	// LeafListen, when set, accepts laptops' servers as leaf nodes on
+	// this host:port (see store.LeafHub).
+	LeafListen string
 }
 
 // Env is an opened data directory and log. Close releases everything in
@@ -326,6 +331,10 @@ type Env struct {
 // Open opens cfg.DataDir and the log as opts ask (see the package doc).
 func Open(ctx context.Context, cfg Config, opts OpenOptions, logger *slog.Logger) (*Env, error) {
 	if err := cfg.Check(); err != nil {
+		return nil, err
+	}
+	hub, err := cfg.hub()
+	if err != nil {
 		return nil, err
 	}
 	e := &Env{Config: cfg}
@@ -389,16 +398,18 @@ func Open(ctx context.Context, cfg Config, opts OpenOptions, logger *slog.Logger
 			return nil, err
 		}
 		srv := &store.Server{DataDir: cfg.DataDir, SyncInterval: cfg.SyncInterval, Logger: logger,
-			Keyring: keyring, TLSCert: opts.TLSCert, TLSKey: opts.TLSKey}
-		if opts.Listen != "" {
-			host, port, err := splitHostPort(opts.Listen)
+			Keyring: keyring, TLSCert: opts.TLSCert, TLSKey: opts.TLSKey, Hub: hub}
+		if opts.LeafListen != "" {
+			host, port, err := listenAddr("--leaf-listen", opts.LeafListen, opts.TLSCert != "")
 			if err != nil {
-				return nil, Usagef("--listen %q: %v", opts.Listen, err)
-			}
-			if err := CheckExposure("--listen", host, opts.TLSCert != ""); err != nil {
 				return nil, err
 			}
-			srv.Host, srv.Port = host, port
+			srv.LeafListen = net.JoinHostPort(host, strconv.Itoa(port))
+		}
+		if opts.Listen != "" {
+			if srv.Host, srv.Port, err = listenAddr("--listen", opts.Listen, opts.TLSCert != ""); err != nil {
+				return nil, err
+			}
 		}
 		if err := srv.Open(ctx); err != nil {
 			if errors.Is(err, store.ErrAddrInUse) {
@@ -427,6 +438,9 @@ func Open(ctx context.Context, cfg Config, opts OpenOptions, logger *slog.Logger
 		if err := opts.WaitForLog(ctx, err); err != nil {
 			return nil, err
 		}
+	}
+	if e.Server != nil && e.Server.Hub != nil {
+		e.closers = append(e.closers, func() error { waitHub(e.Server, logger); return nil })
 	}
 	ok = true
 	return e, nil
@@ -516,6 +530,16 @@ func owned(dir store.Dir, le *store.LockedError) Ownership {
 
 // Dir is the data directory, which names its files.
 func (c Config) Dir() store.Dir { return store.Dir(c.DataDir) }
+
+// listenAddr splits the address addr of the flag name, and refuses it
+// beyond loopback without tls (CheckExposure).
+func listenAddr(name, addr string, tls bool) (string, int, error) {
+	host, port, err := splitHostPort(addr)
+	if err != nil {
+		return "", 0, Usagef("%s %q: %v", name, addr, err)
+	}
+	return host, port, CheckExposure(name, host, tls)
+}
 
 // splitHostPort splits a --listen address: host:port, [v6]:port, or :port
 // for the loopback address.

@@ -2,8 +2,11 @@ package app
 
 import (
 	"fmt"
+	"os"
 	"strconv"
 	"strings"
+
+	"golang.org/x/sys/unix"
 )
 
 // integer is any integer type a count may have.
@@ -72,4 +75,16 @@ func CommandFirst(args []string, isCommand func(string) bool) []string {
 	out = append(out, args[i])
 	out = append(out, args[:i]...)
 	return append(out, args[i+1:]...)
+}
+
+// IsTerminal reports whether f (a reader or writer) is a terminal, not
+// merely a character device (/dev/null is one): progress lines are drawn,
+// and questions asked, only there.
+func IsTerminal(f any) bool {
+	file, ok := f.(*os.File)
+	if !ok {
+		return false
+	}
+	_, err := unix.IoctlGetTermios(int(file.Fd()), unix.TCGETS)
+	return err == nil
 }
