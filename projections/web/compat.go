@@ -110,9 +110,10 @@ func toCompat(f projections.File, scanned map[string]time.Time) compatFile {
 		Created: isoTime(nsTime(created)), Modified: isoTime(nsTime(f.MTime)), Scanned: isoTime(scanned[f.Machine]),
 		Operation: "ADD", Size: f.Size, Seq: f.Seq,
 	}}
-	if i := strings.Index(path, events.MemberSep); i >= 0 {
-		// The same rule as find's archived filter: a path holding "::".
-		archive := path[:i]
+	if f.IsMember() {
+		// The event's archive field says what the path is, as for find's
+		// archived filter: a real name may hold "::" too.
+		archive, _ := displayPath(f.Archive.Path)
 		c.Meta.IsArchived, c.Meta.ArchivePath = true, &archive
 	}
 	if !f.Hashes.IsZero() {

@@ -137,7 +137,7 @@ func TestCompatFiles(t *testing.T) {
 // UI (archived=1) answers the members.
 func TestCompatArchiveFields(t *testing.T) {
 	t.Parallel()
-	_, srv := newServer(t)
+	env, srv := newServer(t)
 	var page struct {
 		Files []compatFile `json:"files"`
 	}
@@ -161,6 +161,15 @@ func TestCompatArchiveFields(t *testing.T) {
 	}
 	if seen != 1 {
 		t.Fatalf("the archive member is not among %d files", len(page.Files))
+	}
+	// A plain file whose name holds "::" is no member: the event's archive
+	// field says what a path is, not its text.
+	pc := servicetest.NewScan("pc", "/data", time.Date(2026, 3, 20, 9, 0, 0, 0, time.UTC))
+	pc.Scanned(pc.File("/data/a::b report.txt", 10, "colons"))
+	env.Publish(t, pc.Complete(events.ScanCounts{Seen: 1, Read: 1, Added: 1})...)
+	get(t, srv, "/api/files?path=a::b&machine=pc", 200, &page)
+	if len(page.Files) != 1 || *page.Files[0].Meta.IsArchived || string(page.Files[0].Meta.ArchivePath) != "null" {
+		t.Fatalf("a::b = %+v, want is_archived false, archive_path null", page.Files)
 	}
 	var found struct {
 		Files []struct {
