@@ -8,7 +8,8 @@ import (
 )
 
 const historyAbout = `Prints a path's events from the log, oldest first: when it was first seen,
-changed, moved, deleted. A path that is gone still has its history. A file
+changed, moved, deleted (with the reason when the path is still on disk:
+excluded, pruned). A path that is gone still has its history. A file
 moved to the path brings its history along: its events at the paths it
 was at before are listed too, marked "at OLD-PATH". PATH is
 looked up on --machine, else on this host's machine, else on the one machine

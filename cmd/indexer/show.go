@@ -176,7 +176,16 @@ func describe(ev events.Event, movedAway bool) string {
 		}
 		return "from " + cell(string(d.From))
 	case *events.FileDeleted:
-		return "gone"
+		// A reason means the path is still on disk; the index left it.
+		switch d.Reason {
+		case "":
+			return "gone"
+		case events.DeletedExcluded:
+			return "excluded: still on disk, an exclude pattern or .indexerignore matches it"
+		case events.DeletedPruned:
+			return "pruned: still on disk, on a pseudo file system the scan prunes"
+		}
+		return "left the index: " + cell(d.Reason)
 	case *events.FileUnreadable:
 		return strings.TrimSpace(d.Error)
 	case *events.FilesForgotten:
