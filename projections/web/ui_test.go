@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/oklog/ulid/v2"
 
 	"github.com/indexer/indexer/events"
 	"github.com/indexer/indexer/projections/service"
@@ -215,4 +216,38 @@ func TestBrowserNarrowAndLongPaths(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestBrowserHistoryReasons: a file's history shows its events at the path
+// it was moved from with that path, a deletion of a path still on disk
+// with its reason, and a forget as "Forgotten" with its root and reason.
+func TestBrowserHistoryReasons(t *testing.T) {
+	t.Parallel()
+	env := servicetest.MustOpen(t, servicetest.Options{})
+	at := time.Date(2026, 3, 20, 8, 0, 0, 0, time.UTC)
+	s := servicetest.NewScan("laptop", "/home/ana", at)
+	s.T = s.T.Add(time.Second)
+	s.Events = append(s.Events, events.New(s.Machine, s.ID, s.T, &events.FileDeleted{Path: servicetest.NotesPath, Reason: events.DeletedExcluded}))
+	evs := append(servicetest.Fixture(), s.Complete(events.ScanCounts{Deleted: 1})...)
+	evs = append(evs, events.New("laptop", ulid.ULID{}, at.Add(time.Hour), &events.FilesForgotten{Root: "/home/ana/music", Reason: "sold the disk"}))
+	env.Publish(t, evs...)
+	srv := httptest.NewServer(web.New(&service.Cache{Queries: env.Local, Checkpoint: env.Projector.Checkpoint}, nil))
+	t.Cleanup(srv.Close)
+	ctx := newBrowser(t)
+	texts := map[string]string{servicetest.MovedTo: "", servicetest.NotesPath: "", "/home/ana/music/song.flac": ""}
+	for p := range texts {
+		var text string
+		if err := chromedp.Run(ctx,
+			chromedp.Navigate(srv.URL+"/#/file?m=laptop&p="+url.QueryEscape(p)),
+			chromedp.WaitVisible("ol.timeline", chromedp.ByQuery),
+			screenshot(t, "history-"+p[strings.LastIndexByte(p, '/')+1:]),
+			chromedp.Text("ol.timeline", &text, chromedp.ByQuery),
+		); err != nil {
+			t.Fatalf("%s: %v", p, err)
+		}
+		texts[p] = text
+	}
+	mustContain(t, "moved file's history", texts[servicetest.MovedTo], "First seen", "at "+servicetest.MovedFrom, "Moved here", "from "+servicetest.MovedFrom)
+	mustContain(t, "excluded file's history", texts[servicetest.NotesPath], "Deleted", "excluded: still on disk")
+	mustContain(t, "forgotten file's history", texts["/home/ana/music/song.flac"], "Forgotten", "--root /home/ana/music", "sold the disk")
 }

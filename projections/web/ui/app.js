@@ -731,6 +731,8 @@ function timeline(hist, path) {
     const ev = eventOf(e);
     return h("li", { class: "t-" + (e.moved_away ? "FileDeleted" : e.type) },
       h("strong", {}, label(e, ev)), h("span", { class: "when", title: e.stored ? "stored in the log " + when(e.stored) : "" }, `${when((ev && ev.time) || e.stored)} · seq ${num(e.seq)}`),
+      // An event of the file at a path it was moved from.
+      e.path ? h("div", { class: "at" }, "at ", pathNode(e.path)) : null,
       h("div", { class: "what" }, summary(e, ev)),
       ev ? h("details", {}, h("summary", {}, "event"), h("pre", { class: "json" }, JSON.stringify(ev, null, 2))) : null,
       e.error ? h("div", { class: "dim" }, e.error) : null);
@@ -739,8 +741,13 @@ function timeline(hist, path) {
 function label(e, ev) {
   if (e.moved_away) return "Moved away";
   if (e.type === "FileChanged" && ev && ev.data && ev.data.reason === ROT) return "Bit rot found";
-  return { FileScanned: "First seen", FileChanged: "Changed", FileMoved: "Moved here", FileDeleted: "Deleted", FileUnreadable: "Unreadable" }[e.type] || e.type;
+  return { FileScanned: "First seen", FileChanged: "Changed", FileMoved: "Moved here", FileDeleted: "Deleted", FileUnreadable: "Unreadable", FilesForgotten: "Forgotten" }[e.type] || e.type;
 }
+// deletedWhy: a FileDeleted's reason, when the path is still on disk.
+const deletedWhy = {
+  excluded: "excluded: still on disk, an exclude pattern or .indexerignore matches it",
+  pruned: "pruned: still on disk, on a pseudo file system the scan prunes",
+};
 function summary(e, ev) {
   if (!ev || !ev.data) return null;
   const d = ev.data;
@@ -749,7 +756,8 @@ function summary(e, ev) {
     case "FileChanged": return [`${d.reason === ROT ? "a verify read other content" : d.reason || "changed"}: now ${bytes(d.size)}, sha256 `, h("span", { class: "mono" }, short(d.hashes && d.hashes.sha256)),
       d.prev_sha256 ? [" (was ", h("span", { class: "mono" }, short(d.prev_sha256)), ")"] : null];
     case "FileMoved": return e.moved_away ? ["to ", h("a", { href: fileHash(ev.machine, d.path) }, pathNode(d.path))] : ["from ", pathNode(d.from)];
-    case "FileDeleted": return "gone from its directory";
+    case "FileDeleted": return deletedWhy[d.reason] || (d.reason ? "left the index: " + d.reason : "gone from its directory");
+    case "FilesForgotten": return ["left the index (indexer-project forget", d.root ? [" --root ", pathNode(d.root)] : null, ")", d.reason ? ": " + d.reason : ""];
     case "FileUnreadable": return d.error;
   }
   return null;
