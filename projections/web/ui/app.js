@@ -289,7 +289,9 @@ async function dashboard() {
   ]);
   const maxBytes = Math.max(1, ...stats.machines.map((m) => m.bytes));
   const cards = h("div", { class: "cards" },
-    card("Files", num(stats.files), `${stats.machines.length} machine${stats.machines.length === 1 ? "" : "s"}`),
+    card("Files", num(stats.files), [`${stats.machines.length} machine${stats.machines.length === 1 ? "" : "s"}`,
+      stats.links ? ` · ${num(stats.links)} link${stats.links === 1 ? "" : "s"}` : null,
+      stats.archive_members ? h("span", { title: "members of archives, counted apart from files" }, ` · ${num(stats.archive_members)} in archives (${bytes(stats.archive_member_bytes)})`) : null]),
     card("Total size", bytes(stats.bytes), `${bytes(stats.unique_bytes)} unique`),
     card("Wasted by duplicates", bytes(stats.wasted_bytes),
       h("a", { href: "#/dupes", title: "contents held by two or more files; empty files left out" }, `${num(top.total)} duplicate group${top.total === 1 ? "" : "s"}`), "waste"),
@@ -297,11 +299,13 @@ async function dashboard() {
       status.last_seq ? (status.lag ? `${num(status.lag)} events behind the log` : "caught up with the log") : "log not reachable",
       null, stats.dead_letters ? `${num(stats.dead_letters)} rejected events` : null));
   const machines = panel("Machines", table(
-    ["Machine", { text: "Files", cls: "num wide" }, { text: "Size", cls: "num" }, "Last scan", { text: "Events", cls: "num wide" }],
+    ["Machine", { text: "Files", cls: "num wide" }, { text: "Size", cls: "num" }, { text: "Links", cls: "num wide" }, { text: "In archives", cls: "num wide" }, "Last scan", { text: "Events", cls: "num wide" }],
     stats.machines.map((m) => row([
       h("td", { class: "pathcol" }, h("a", { href: treeHash(m.name, "/"), class: "row-link" }, pathNode(m.name))),
       h("td", { class: "num wide" }, num(m.files)),
       h("td", { class: "num" }, bytes(m.bytes), bar(m.bytes, maxBytes)),
+      h("td", { class: "num wide" }, m.links ? num(m.links) : "—"),
+      h("td", { class: "num wide", title: m.archive_members ? bytes(m.archive_member_bytes) + " uncompressed" : "" }, m.archive_members ? num(m.archive_members) : "—"),
       h("td", {}, stateBadge(m.last_scan_state), " ", h("span", { class: "dim", title: when(m.last_scan_end || m.last_scan_start) }, ago(m.last_scan_end || m.last_scan_start))),
       h("td", { class: "num wide" }, num(m.events)),
     ], treeHash(m.name, "/"))), "No machines yet: run indexer-scan on one."));
