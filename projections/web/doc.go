@@ -19,9 +19,10 @@
 // is the end of the machine's last scan: an unchanged file leaves no event,
 // so that is the last time the index knows it was there. A path that is not
 // UTF-8 is shown with \xNN escapes and its bytes are in path_b64. A member
-// of an archive (path ARCHIVE::inner) has is_archived true and archive_path
-// the archive file on disk, as pyFileIndexer sends them; other files false
-// and null.
+// of an archive (path ARCHIVE::inner, told by its event's archive field,
+// not by "::", which a real name may hold) has is_archived true and
+// archive_path the archive file on disk, as pyFileIndexer sends them;
+// other files false and null.
 //
 // # The indexer's endpoints
 //
