@@ -16,18 +16,7 @@ import (
 func TestLinksAndMembersAreNotFiles(t *testing.T) {
 	t.Parallel()
 	env := servicetest.MustOpen(t, servicetest.Options{})
-	s := servicetest.NewScan("m1", "/d", time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC))
-	s.Scanned(s.File("/d/a.txt", 1000, "a"))
-	link := s.File("/d/l", 5, "")
-	link.Mode, link.Target, link.Hashes = 0o777|1<<27, "a.txt", events.Hashes{}
-	s.Scanned(link)
-	s.Scanned(s.File("/d/odd::name", 10, "odd"))
-	s.Scanned(s.File("/d/z.zip", 300, "zip"))
-	m := s.File("/d/z.zip::in.txt", 700, "in")
-	m.Inode, m.Device, m.Nlink, m.UID, m.GID = 0, 0, 0, 0, 0
-	m.Archive = &events.Archive{Path: "/d/z.zip", Member: []events.Path{"in.txt"}, Format: "zip"}
-	s.Scanned(m)
-	env.Publish(t, s.Complete(events.ScanCounts{Added: 5})...)
+	env.Publish(t, servicetest.LinksAndMembers()...)
 	env.Close()
 
 	out := mustRun(t, "stats", "--json", "--data", env.Dir)

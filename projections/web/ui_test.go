@@ -258,17 +258,7 @@ func TestBrowserHistoryReasons(t *testing.T) {
 func TestBrowserDashboardLinksAndMembers(t *testing.T) {
 	t.Parallel()
 	env := servicetest.MustOpen(t, servicetest.Options{})
-	s := servicetest.NewScan("m1", "/d", time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC))
-	s.Scanned(s.File("/d/a.txt", 1000, "a"))
-	link := s.File("/d/l", 5, "")
-	link.Mode, link.Target, link.Hashes = 0o777|1<<27, "a.txt", events.Hashes{}
-	s.Scanned(link)
-	s.Scanned(s.File("/d/z.zip", 300, "zip"))
-	m := s.File("/d/z.zip::in.txt", 700, "in")
-	m.Inode, m.Device, m.Nlink, m.UID, m.GID = 0, 0, 0, 0, 0
-	m.Archive = &events.Archive{Path: "/d/z.zip", Member: []events.Path{"in.txt"}, Format: "zip"}
-	s.Scanned(m)
-	env.Publish(t, s.Complete(events.ScanCounts{Added: 4})...)
+	env.Publish(t, servicetest.LinksAndMembers()...)
 	srv := httptest.NewServer(web.New(&service.Cache{Queries: env.Local, Checkpoint: env.Projector.Checkpoint}, nil))
 	t.Cleanup(srv.Close)
 	ctx := newBrowser(t)
@@ -286,7 +276,7 @@ func TestBrowserDashboardLinksAndMembers(t *testing.T) {
 	}
 	mustContain(t, "cards", cards, "1 machine · 1 link · 1 in archives (700 B)")
 	mustContain(t, "machines", head, "Links", "In archives")
-	if len(row) < 5 || row[0] != "m1" || row[1] != "2" || row[3] != "1" || row[4] != "1" {
-		t.Errorf("machine row %q, want m1 with 2 files, 1 link, 1 in archives", row)
+	if len(row) < 5 || row[0] != "m1" || row[1] != "3" || row[3] != "1" || row[4] != "1" {
+		t.Errorf("machine row %q, want m1 with 3 files, 1 link, 1 in archives", row)
 	}
 }
