@@ -142,7 +142,13 @@ func (l *DirLock) Close() error {
 		return nil
 	}
 	l.f.Truncate(0)
-	err := l.f.Close() // closing the descriptor drops the flock
+	// Unlock before closing: the flock belongs to the open file, which a
+	// child process forked at this moment shares until it execs (the
+	// descriptor is close-on-exec, not close-on-fork). Closing alone would
+	// leave the directory locked for that while; tests that start children
+	// in parallel saw "in use by another process" from their own process.
+	syscall.Flock(int(l.f.Fd()), syscall.LOCK_UN)
+	err := l.f.Close()
 	l.f = nil
 	return err
 }
