@@ -142,6 +142,12 @@ func prepareItem(it *item) {
 		it.bad = fmt.Sprintf("published on %s but the event is a %s of machine %s (subject %s)", it.rec.Subject, e.Type, e.Machine, want)
 		return
 	}
+	if err := store.CheckSource(it.rec); err != nil {
+		// A laptop's source delivered another machine's event (or one
+		// it does not take): its server is not the one we know.
+		it.bad = err.Error()
+		return
+	}
 	rec, err := validate(e)
 	if err != nil {
 		it.bad = err.Error()

@@ -103,6 +103,84 @@ func LeafSource(m string) jetstream.StreamSource {
 	}
 }
 
+// SourceHeader is the header nats-server puts on every event a stream
+// stores from one of its sources, naming the source (Record.Source). It is
+// the server's word, not the laptop's: a direct publish carrying it is
+// refused, and the hub's server replaces whatever header a source
+// delivers with its own.
+const SourceHeader = "Nats-Stream-Source"
+
+// CheckSource returns why an event the hub's stream stored from a source
+// must not be applied, or nil: a laptop's source may store only its own
+// machine's events, of the kinds it takes. nats-server does not check a
+// sourced event's subject against the source's filters (the laptop's
+// server applies them, and a modified one need not), so a laptop could
+// otherwise deliver another machine's events, or its own FilesForgotten,
+// through its source. An event not stored from a source (r.Source "")
+// passes; one from a source that is not a laptop's does not.
+//
+// nats-server (stream.go, genSourceHeader, 2.10 on) writes the header as
+// "STREAM[:HASH] SEQ FILTERS DESTINATIONS SUBJECT [IDENT]": FILTERS and
+// DESTINATIONS are the source's subject transforms, joined by form feeds,
+// from the hub's own stream configuration (LeafSource: idx.M.TYPE to
+// itself, for each kind but FilesForgotten). CheckSource takes the
+// machine from FILTERS, so a source made before an event type was added
+// still checks against what it takes.
+func CheckSource(r Record) error {
+	if r.Source == "" {
+		return nil
+	}
+	m, subjects, ok := leafSourceSubjects(r.Source)
+	switch {
+	case !ok:
+		return fmt.Errorf("%w: stored from source %q, which is not a laptop's", ErrSourceSubject, clipSource(r.Source))
+	case !slices.Contains(subjects, r.Subject):
+		return fmt.Errorf("%w: %s came through laptop %s's source, which takes only that laptop's own events (%s, but FilesForgotten)",
+			ErrSourceSubject, r.Subject, m, events.MachineSubjects(m))
+	}
+	return nil
+}
+
+// ErrSourceSubject is CheckSource's error: a source of the hub's stream
+// stored an event it does not take.
+var ErrSourceSubject = errors.New("event from a source that does not take it")
+
+// leafSourceSubjects reads a laptop's source header: its machine and the
+// subjects it takes. ok is false for a header of any other source.
+func leafSourceSubjects(hdr string) (m string, subjects []string, ok bool) {
+	f := strings.Split(hdr, " ")
+	if len(f) < 5 {
+		return "", nil, false
+	}
+	if name, _, _ := strings.Cut(f[0], ":"); name != DefaultStream {
+		return "", nil, false
+	}
+	subjects = strings.Split(f[2], "\f")
+	if f[3] != f[2] { // the transforms keep each subject as it is
+		return "", nil, false
+	}
+	for _, s := range subjects {
+		rest, ok := strings.CutPrefix(s, events.SubjectPrefix+".")
+		if !ok {
+			return "", nil, false
+		}
+		sm, kind, ok := strings.Cut(rest, ".")
+		if !ok || kind == "" || strings.ContainsAny(kind, "*>") || (m != "" && sm != m) || events.ValidateMachine(sm) != nil {
+			return "", nil, false
+		}
+		m = sm
+	}
+	return m, subjects, true
+}
+
+// clipSource shortens a source header for a reason.
+func clipSource(s string) string {
+	if len(s) > 200 {
+		return s[:200] + "..."
+	}
+	return s
+}
+
 // leafMachine returns the machine a source of the hub's stream belongs to,
 // or "" for a source that is not a laptop's.
 func leafMachine(src *jetstream.StreamSource) string {

@@ -243,6 +243,9 @@ func TestLeafLaptopOtherMachineStaysLocal(t *testing.T) {
 		if r.Subject != events.Subject("laptop", events.TypeFileScanned) {
 			return fmt.Errorf("the hub holds %s from the laptop", r.Subject)
 		}
+		if err := store.CheckSource(r); r.Source == "" || err != nil {
+			return fmt.Errorf("the laptop's own event, source %q: %v", r.Source, err)
+		}
 		return nil
 	}); err != nil {
 		t.Fatal(err)
@@ -376,6 +379,36 @@ func TestLeafCredentialAddedWhileHubRuns(t *testing.T) {
 		}
 		if time.Since(start) > 10*time.Second {
 			t.Fatalf("sources %+v (%v) 10s after the revoke, want none", srcs, err)
+		}
+	}
+}
+
+// CheckSource takes an event from a laptop's source only when the source
+// takes its subject, reading the header nats-server writes
+// ("STREAM[:HASH] SEQ FILTERS DESTINATIONS SUBJECT [IDENT]").
+func TestCheckSource(t *testing.T) {
+	t.Parallel()
+	own := "idx.a.file.scanned\fidx.a.file.deleted"
+	cases := []struct {
+		subject, source string
+		ok              bool
+	}{
+		{"idx.b.file.scanned", "", true}, // appended directly
+		{"idx.a.file.scanned", "INDEXER:Xy12AbCd 7 " + own + " " + own + " idx.a.file.scanned", true},
+		{"idx.a.file.deleted", "INDEXER:Xy12AbCd 8 " + own + " " + own + " idx.a.file.deleted abc", true},
+		{"idx.b.file.scanned", "INDEXER:Xy12AbCd 9 " + own + " " + own + " idx.b.file.scanned", false},
+		{"idx.a.files.forgotten", "INDEXER:Xy12AbCd 9 " + own + " " + own + " idx.a.files.forgotten", false},
+		{"idx.a.file.scanned", "INDEXER:Xy12AbCd 1 > > idx.a.file.scanned", false},                   // not a laptop's
+		{"idx.a.file.scanned", "OTHER:Xy12AbCd 1 " + own + " " + own + " idx.a.file.scanned", false}, // another stream
+		{"idx.a.file.scanned", "INDEXER:Xy12AbCd 1 idx.a.file.scanned\fidx.b.file.scanned idx.a.file.scanned\fidx.b.file.scanned idx.a.file.scanned", false},
+		{"idx.a.file.scanned", "INDEXER:Xy12AbCd 1 idx.a.file.scanned idx.b.file.scanned idx.a.file.scanned", false}, // transformed
+		{"idx.a.file.scanned", "INDEXER:Xy12AbCd 1 idx.a.* idx.a.* idx.a.file.scanned", false},
+		{"idx.a.file.scanned", "$JS.ACK.INDEXER.c.1.2.3.4.5", false}, // a pre-2.10 header
+	}
+	for _, c := range cases {
+		err := store.CheckSource(store.Record{Subject: c.subject, Source: c.source})
+		if (err == nil) != c.ok || (err != nil && !errors.Is(err, store.ErrSourceSubject)) {
+			t.Errorf("%s from %q: %v, want ok %v", c.subject, c.source, err, c.ok)
 		}
 	}
 }

@@ -20,6 +20,10 @@ type Record struct {
 	// Pending is how many matching events followed this one in the log when
 	// it was delivered; 0 means it was the tail.
 	Pending uint64
+	// Source is the event's SourceHeader: which of the stream's sources
+	// stored it (a laptop's, see CheckSource), "" for an event appended
+	// to the stream directly.
+	Source string
 }
 
 // Reader reads the log in sequence order from a starting sequence, through
@@ -108,7 +112,7 @@ func (r *Reader) Next(ctx context.Context) (Record, error) {
 	r.last = md.Sequence.Stream
 	return Record{
 		Seq: md.Sequence.Stream, Subject: m.Subject(), Time: md.Timestamp,
-		Data: m.Data(), Pending: md.NumPending,
+		Data: m.Data(), Pending: md.NumPending, Source: m.Headers().Get(SourceHeader),
 	}, nil
 }
 
