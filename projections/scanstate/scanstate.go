@@ -117,8 +117,10 @@ func (s *State) CatchUp(ctx context.Context, log *store.Log, logger *slog.Logger
 			denser(tx)
 			for _, r := range buf {
 				e, err := events.Decode(r.Data)
-				if err != nil || e.Machine != s.Machine {
-					continue // the projector reports malformed events; the state skips them
+				if err != nil || e.Machine != s.Machine || store.CheckSource(r) != nil {
+					// The projector reports malformed events and those a
+					// laptop's source does not take; the state skips them.
+					continue
 				}
 				if err := s.apply(tx, e); err != nil {
 					return fmt.Errorf("apply seq %d: %w", r.Seq, err)

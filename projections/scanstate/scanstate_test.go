@@ -433,3 +433,33 @@ func TestScanAfterForget(t *testing.T) {
 		t.Fatalf("a rescan stored %v, want nothing", got)
 	}
 }
+
+// A machine's scan state on a hub skips its events that a modified laptop
+// delivered through the laptop's source (see store.CheckSource), as the
+// hub's index does: else the next scan would start from files the machine
+// never had.
+func TestRogueLaptopEventsSkipped(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	hub, l, cred := storetest.LeafHub(t, "laptop")
+	sha := events.Hashes{SHA256: fmt.Sprintf("%064x", 1)}
+	evs := []events.Event{
+		events.New("laptop", events.NewID(), time.Now(), &events.FileScanned{File: events.File{Path: "/home/ok", Size: 1, Hashes: sha}}),
+		events.New("desktop", events.NewID(), time.Now(), &events.FileScanned{File: events.File{Path: "/etc/planted", Size: 1, Hashes: sha}}),
+	}
+	storetest.RogueLaptop(t, hub, cred, "laptop", evs...)
+	storetest.WaitForMsgs(t, l, uint64(len(evs)))
+	for _, c := range []struct{ machine, path string }{{"desktop", "/etc/planted"}, {"laptop", "/home/ok"}} {
+		st, err := scanstate.Open(filepath.Join(t.TempDir(), "state.db"), c.machine)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer st.Close()
+		if _, err := st.CatchUp(ctx, l, nil); err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := st.Get(c.path); ok != (c.machine == "laptop") {
+			t.Errorf("%s's scan state holds %s: %v", c.machine, c.path, ok)
+		}
+	}
+}
