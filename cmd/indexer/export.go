@@ -42,6 +42,10 @@ func recordLine(r store.Record) exportLine {
 	line := exportLine{Seq: r.Seq, Subject: r.Subject, Stored: r.Time}
 	if _, err := events.Decode(r.Data); err != nil {
 		line.Error, line.Raw = err.Error(), string(r.Data)
+	} else if err := store.CheckSource(r); err != nil {
+		// A laptop's source delivered what it does not take: written as
+		// invalid, so an import does not store it as a plain event.
+		line.Error, line.Raw = err.Error(), string(r.Data)
 	} else {
 		line.Event = r.Data
 	}
