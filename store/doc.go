@@ -57,7 +57,9 @@
 // stored, so each event arrives once and in the laptop's order. LeafHub
 // keeps the hub's sources matching the leaf credentials (RoleLeaf) and
 // restarts a connected laptop's silent source, rather than wait out
-// JetStream's retry back-off. Log.IDs lists the ids a log holds, for an
+// JetStream's retry back-off. CheckSource tells, from a Record's Source
+// (the header the hub's server writes on what a source stored), whether
+// the laptop's source takes the event's subject. Log.IDs lists the ids a log holds, for an
 // import that must store each event once (see leaf.go).
 //
 // # Requests
@@ -115,8 +117,11 @@
 //     first events. Give the laptop a new machine name instead.
 //   - A leaf credential limits a laptop to its own source's subjects, but
 //     nats-server does not check a sourced message's subject against the
-//     source's filter: a modified laptop server could deliver other
-//     machines' subjects through its own source.
+//     source's filter, and no stream or transform setting refuses it: a
+//     modified laptop server can have other machines' events stored in
+//     the hub's log through its own source. Readers of a hub's log must
+//     pass each Record through CheckSource (the projector, the scan state
+//     and export do); the events stay in the log.
 //   - Keys and values from a Bucket are valid only inside the transaction.
 //   - A damaged bbolt file is ErrCorrupt, never a crash (see corrupt.go):
 //     Open checks the size against the meta pages and each bucket's root
