@@ -86,7 +86,9 @@ func RotInLog(ctx context.Context, log *store.Log, machine string) ([]RotFile, e
 	var evs []rec
 	for _, t := range []events.Type{events.TypeFileChanged, events.TypeFileMoved, events.TypeFileDeleted, events.TypeFilesForgotten} {
 		if _, err := log.Replay(ctx, 1, events.Subject(machine, t), func(r store.Record) error {
-			if e, err := events.Decode(r.Data); err == nil { // the projector reports the others
+			// The projector reports the others: undecodable, or from a
+			// laptop's source that does not take them (store.CheckSource).
+			if e, err := events.Decode(r.Data); err == nil && store.CheckSource(r) == nil {
 				evs = append(evs, rec{r.Seq, e})
 			}
 			return nil
