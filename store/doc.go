@@ -120,8 +120,8 @@
 //     source's filter, and no stream or transform setting refuses it: a
 //     modified laptop server can have other machines' events stored in
 //     the hub's log through its own source. Readers of a hub's log must
-//     pass each Record through CheckSource (the projector, the scan state
-//     and export do); the events stay in the log.
+//     pass each Record through CheckSource (the projector, the scan state,
+//     export, rot and problems do); the events stay in the log.
 //   - Keys and values from a Bucket are valid only inside the transaction.
 //   - A damaged bbolt file is ErrCorrupt, never a crash (see corrupt.go):
 //     Open checks the size against the meta pages and each bucket's root

@@ -81,7 +81,7 @@ func lastScanProblems(ctx context.Context, log *store.Log, machine string) (int,
 	lasts := map[key]last{}
 	if _, err := log.Replay(ctx, 1, events.Subject(or(machine, "*"), events.TypeScanStarted), func(r store.Record) error {
 		e, err := events.Decode(r.Data)
-		if err != nil {
+		if err != nil || store.CheckSource(r) != nil {
 			return nil // the projector reports it
 		}
 		k := key{e.Machine, string(e.Data.(*events.ScanStarted).Root)}
@@ -112,7 +112,7 @@ func lastScanProblems(ctx context.Context, log *store.Log, machine string) (int,
 			return nil
 		}
 		e, err := events.Decode(r.Data)
-		if err != nil {
+		if err != nil || store.CheckSource(r) != nil {
 			return nil
 		}
 		k, ok := byScan[e.Scan.String()]

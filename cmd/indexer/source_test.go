@@ -1,12 +1,14 @@
 package main
 
 import (
+	"context"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/indexer/indexer/events"
 	"github.com/indexer/indexer/store"
+	"github.com/indexer/indexer/store/storetest"
 )
 
 // An event a laptop's source does not take (another machine's, delivered
@@ -29,5 +31,26 @@ func TestExportMarksEventsFromTheWrongSource(t *testing.T) {
 	r.Source = ""
 	if line := recordLine(r); line.Event == nil {
 		t.Fatalf("an event appended directly exported as %+v", line)
+	}
+}
+
+// A scan's problems that a modified laptop reported for another machine
+// through its own source are not listed from a hub's log.
+func TestProblemsSkipWhatASourceDoesNotTake(t *testing.T) {
+	t.Parallel()
+	hub, log, cred := storetest.LeafHub(t, "laptop")
+	scan, now := events.NewID(), time.Now()
+	evs := []events.Event{
+		events.New("desktop", scan, now, &events.ScanStarted{Root: "/srv"}),
+		events.New("desktop", scan, now, &events.FileUnreadable{Path: "/srv/x", Error: "permission denied"}),
+	}
+	storetest.RogueLaptop(t, hub, cred, "laptop", evs...)
+	storetest.WaitForMsgs(t, log, uint64(len(evs)))
+	n, got, err := lastScanProblems(context.Background(), log, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n != 0 || len(got) != 0 {
+		t.Fatalf("%d scans with problems %+v from a laptop's source that does not take them", n, got)
 	}
 }
