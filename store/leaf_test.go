@@ -246,6 +246,9 @@ func TestLeafLaptopOtherMachineStaysLocal(t *testing.T) {
 		if err := store.CheckSource(r); r.Source == "" || err != nil {
 			return fmt.Errorf("the laptop's own event, source %q: %v", r.Source, err)
 		}
+		if g, err := h.log.Get(context.Background(), r.Seq); err != nil || g.Source != r.Source {
+			return fmt.Errorf("get %d: source %q (%v), read %q", r.Seq, g.Source, err, r.Source)
+		}
 		return nil
 	}); err != nil {
 		t.Fatal(err)
