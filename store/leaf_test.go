@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -14,9 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nkeys"
 
 	"github.com/indexer/indexer/events"
 	"github.com/indexer/indexer/store"
@@ -293,28 +290,7 @@ func TestLeafCredentialLimitsRogueLaptop(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := os.ReadFile(file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kp, err := nkeys.ParseDecoratedNKey(b)
-	if err != nil {
-		t.Fatal(err)
-	}
-	seed, _ := kp.Seed()
-	u, _ := url.Parse(h.url())
-	rogue, err := server.NewServer(&server.Options{
-		ServerName: "indexer-laptop", Host: "127.0.0.1", Port: server.RANDOM_PORT, NoSigs: true, NoLog: true,
-		LeafNode: server.LeafNodeOpts{Remotes: []*server.RemoteLeafOpts{{URLs: []*url.URL{u}, Nkey: string(seed)}}},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	go rogue.Start()
-	t.Cleanup(rogue.Shutdown)
-	if !rogue.ReadyForConnections(5 * time.Second) {
-		t.Fatal("rogue server not ready")
-	}
+	rogue := storetest.RogueLeaf(t, h.url(), file, "laptop", false)
 	for rogue.NumLeafNodes() == 0 {
 		time.Sleep(10 * time.Millisecond)
 	}

@@ -54,32 +54,7 @@ func LeafHub(tb testing.TB, machine string) (srv *store.Server, log *store.Log, 
 func RogueLaptop(tb testing.TB, hub *store.Server, credFile, machine string, evs ...events.Event) {
 	tb.Helper()
 	ctx := context.Background()
-	b, err := os.ReadFile(credFile)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	kp, err := nkeys.ParseDecoratedNKey(b)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	seed, _ := kp.Seed()
-	u, err := url.Parse(hub.LeafURL())
-	if err != nil {
-		tb.Fatal(err)
-	}
-	rogue, err := server.NewServer(&server.Options{
-		ServerName: "indexer-" + machine, Host: "127.0.0.1", Port: server.RANDOM_PORT, NoSigs: true, NoLog: true,
-		JetStream: true, JetStreamDomain: "rogue", StoreDir: tb.TempDir(),
-		LeafNode: server.LeafNodeOpts{Remotes: []*server.RemoteLeafOpts{{URLs: []*url.URL{u}, Nkey: string(seed)}}},
-	})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	go rogue.Start()
-	tb.Cleanup(rogue.Shutdown)
-	if !rogue.ReadyForConnections(5 * time.Second) {
-		tb.Fatal("rogue laptop server not ready")
-	}
+	rogue := RogueLeaf(tb, hub.LeafURL(), credFile, machine, true)
 	nc, err := nats.Connect(rogue.ClientURL())
 	if err != nil {
 		tb.Fatal(err)
@@ -143,4 +118,43 @@ func WaitForMsgs(tb testing.TB, log *store.Log, n uint64) uint64 {
 			tb.Fatalf("the log holds %+v (%v) after a minute, want %d events; sources %+v", info, err, n, srcs)
 		}
 	}
+}
+
+// RogueLeaf starts a plain nats-server on loopback, a leaf node of the hub
+// at leafURL with the leaf credential in credFile, as a modified laptop
+// server of machine would be: none of the laptop's own denials, and with
+// jetStream a JetStream of its own in the domain "rogue". It stops at
+// cleanup.
+func RogueLeaf(tb testing.TB, leafURL, credFile, machine string, jetStream bool) *server.Server {
+	tb.Helper()
+	b, err := os.ReadFile(credFile)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	kp, err := nkeys.ParseDecoratedNKey(b)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	seed, _ := kp.Seed()
+	u, err := url.Parse(leafURL)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	opts := &server.Options{
+		ServerName: "indexer-" + machine, Host: "127.0.0.1", Port: server.RANDOM_PORT, NoSigs: true, NoLog: true,
+		LeafNode: server.LeafNodeOpts{Remotes: []*server.RemoteLeafOpts{{URLs: []*url.URL{u}, Nkey: string(seed)}}},
+	}
+	if jetStream {
+		opts.JetStream, opts.JetStreamDomain, opts.StoreDir = true, "rogue", tb.TempDir()
+	}
+	rogue, err := server.NewServer(opts)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	go rogue.Start()
+	tb.Cleanup(rogue.Shutdown)
+	if !rogue.ReadyForConnections(5 * time.Second) {
+		tb.Fatal("rogue laptop server not ready")
+	}
+	return rogue
 }
