@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
@@ -26,6 +27,7 @@ type testHub struct {
 	p      *projections.Projector
 	cancel context.CancelFunc
 	done   chan struct{}
+	leaf   chan struct{} // closed when its LeafHub returned
 }
 
 func startHub(t *testing.T, dir, leafListen string) *testHub {
@@ -36,15 +38,15 @@ func startHub(t *testing.T, dir, leafListen string) *testHub {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := &testHub{env: env, cancel: cancel, done: make(chan struct{})}
+	h := &testHub{env: env, cancel: cancel, done: make(chan struct{}), leaf: make(chan struct{})}
 	h.p = &projections.Projector{Log: env.Log, Path: store.Dir(dir).IndexPath()}
 	if err := h.p.Open(); err != nil {
 		t.Fatal(err)
 	}
 	lh := &store.LeafHub{Server: env.Server, Log: env.Log, Machines: func() ([]string, error) {
 		return []string{"laptop"}, nil
-	}}
-	go lh.Run(ctx)
+	}, Logger: slog.New(slog.NewTextHandler(t.Output(), nil))}
+	go func() { defer close(h.leaf); lh.Run(ctx) }()
 	go func() { defer close(h.done); h.p.Run(ctx) }()
 	t.Cleanup(h.stop)
 	return h
@@ -56,6 +58,7 @@ func (h *testHub) stop() {
 	}
 	h.cancel()
 	<-h.done
+	<-h.leaf
 	h.p.Close()
 	h.env.Close()
 	h.env = nil
@@ -68,7 +71,9 @@ func (h *testHub) caughtUp(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := h.p.WaitFor(context.Background(), info.LastSeq); err != nil {
+	ctx, cancel := context.WithTimeout(context.Background(), hubPromise)
+	defer cancel()
+	if err := h.p.WaitFor(ctx, info.LastSeq); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -105,13 +110,23 @@ func treeFiles(t *testing.T, root string) []string {
 	return out
 }
 
-// waitHubHolds waits until the hub's log holds n events (sourcing is
-// asynchronous), then until its index applied them.
-func (h *testHub) waitHubHolds(t *testing.T, n uint64) {
+// hubPromise is how soon a laptop's events are on the hub once both
+// run: the product's promise (README, Offline laptops), so a test that
+// waits longer fails instead of hanging.
+const hubPromise = 3 * time.Minute
+
+// waitHubHolds waits until the hub's index applied n events (sourcing is
+// asynchronous), at most hubPromise. It fails with the hub's and the
+// laptop's counts and the hub's source state.
+func (h *testHub) waitHubHolds(t *testing.T, n uint64, lapDir string) {
 	t.Helper()
-	ctx := context.Background()
+	ctx, cancel := context.WithTimeout(context.Background(), hubPromise)
+	defer cancel()
 	if err := h.p.WaitFor(ctx, n); err != nil {
-		t.Fatal(err)
+		info, ierr := h.env.Log.Info(context.Background())
+		srcs, serr := h.env.Log.Sources(context.Background())
+		t.Fatalf("the hub's index did not reach %d events in %v: %v; hub log %+v (%v), laptop log %d, hub sources %+v (%v)",
+			n, hubPromise, err, info, ierr, logLen(t, lapDir), srcs, serr)
 	}
 }
 
@@ -168,7 +183,7 @@ func TestOfflineLaptop(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	hub.waitHubHolds(t, offline)
+	hub.waitHubHolds(t, offline, lapDir)
 	t.Logf("offline events on the hub %v after both came up", time.Since(t0))
 	t0 = time.Now()
 	if got, want := hub.laptopFiles(t), treeFiles(t, root); !slices.Equal(got, want) {
@@ -196,7 +211,7 @@ func TestOfflineLaptop(t *testing.T) {
 	}
 	t.Logf("connected scan %v", time.Since(t0))
 	all := logLen(t, lapDir)
-	hub.waitHubHolds(t, all)
+	hub.waitHubHolds(t, all, lapDir)
 	hub.caughtUp(t)
 	if got, want := hub.laptopFiles(t), treeFiles(t, root); !slices.Equal(got, want) {
 		t.Fatalf("after the connected scan the hub's index holds %d files of the laptop, the tree %d", len(got), len(want))
