@@ -344,6 +344,17 @@ func (s *Server) LeafURL() string {
 // Leaves returns the machines whose leaf nodes are connected to this
 // server now (from their server names; see Server.Domain).
 func (s *Server) Leaves() []string {
+	var ms []string
+	for m := range s.leafConns() {
+		ms = append(ms, m)
+	}
+	slices.Sort(ms)
+	return ms
+}
+
+// leafConns returns the connection id of each machine whose leaf node is
+// connected now: a new id is a new connection, however quickly it came.
+func (s *Server) leafConns() map[string]uint64 {
 	if s.ns == nil {
 		return nil
 	}
@@ -351,13 +362,13 @@ func (s *Server) Leaves() []string {
 	if err != nil {
 		return nil
 	}
-	var ms []string
+	conns := map[string]uint64{}
 	for _, l := range lz.Leafs {
 		if m, ok := strings.CutPrefix(l.Name, "indexer-"); ok {
-			ms = append(ms, m)
+			conns[m] = l.ID
 		}
 	}
-	return ms
+	return conns
 }
 
 // HubConnected reports whether this server's leaf connection to its Hub
@@ -532,6 +543,7 @@ type LeafHub struct {
 
 	restarted map[string]time.Time
 	since     map[string]time.Time // when each laptop connected
+	conn      map[string]uint64    // and on which connection
 }
 
 // Run keeps the sources until ctx ends. An error of one round is logged
@@ -566,7 +578,7 @@ func (h *LeafHub) Sync(ctx context.Context) error {
 		settle = 3 * time.Second
 	}
 	if h.restarted == nil {
-		h.restarted, h.since = map[string]time.Time{}, map[string]time.Time{}
+		h.restarted, h.since, h.conn = map[string]time.Time{}, map[string]time.Time{}, map[string]uint64{}
 	}
 	ms, err := h.Machines()
 	if err != nil {
@@ -575,15 +587,16 @@ func (h *LeafHub) Sync(ctx context.Context) error {
 	if err := h.Log.SetSources(ctx, ms); err != nil {
 		return err
 	}
-	connected := h.Server.Leaves()
+	connected := h.Server.leafConns()
 	for m := range h.since {
-		if !slices.Contains(connected, m) {
+		if _, ok := connected[m]; !ok {
 			delete(h.since, m)
+			delete(h.conn, m)
 		}
 	}
-	for _, m := range connected {
-		if _, ok := h.since[m]; !ok {
-			h.since[m] = time.Now()
+	for m, id := range connected {
+		if _, ok := h.since[m]; !ok || h.conn[m] != id {
+			h.since[m], h.conn[m] = time.Now(), id
 		}
 	}
 	if len(connected) == 0 {
@@ -595,8 +608,19 @@ func (h *LeafHub) Sync(ctx context.Context) error {
 	}
 	for _, st := range states {
 		since, ok := h.since[st.Machine]
-		due := ok && ((st.Active < 0 && time.Since(since) >= settle) || st.Active > stale)
-		if !due || time.Since(h.restarted[st.Machine]) < stale {
+		if !ok {
+			continue
+		}
+		up := time.Since(since)
+		// Not heard from since the laptop connected, Settle ago: its
+		// source consumer is not delivering (heartbeats come every
+		// second), so a restart meets nothing in flight. Once per
+		// connection, else a laptop back within StaleAfter would wait
+		// out JetStream's back-off (10-20 s and more).
+		unheard := up >= settle && (st.Active < 0 || st.Active > up) && h.restarted[st.Machine].Before(since)
+		// Never up, or silent for StaleAfter: at most once per StaleAfter.
+		stuck := ((st.Active < 0 && up >= settle) || st.Active > stale) && time.Since(h.restarted[st.Machine]) >= stale
+		if !unheard && !stuck {
 			continue
 		}
 		h.restarted[st.Machine] = time.Now()
