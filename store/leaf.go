@@ -517,8 +517,10 @@ func (l *Log) restartSource(ctx context.Context, m string) error {
 // that comes back is caught up 40 s to 2 min later. LeafHub looks every
 // second at which laptops are connected and how their sources fare, and
 // restarts the source of a laptop that has been connected for Settle but
-// whose source never came up since the hub started, or has been silent
-// for StaleAfter; at most once per StaleAfter each.
+// has not been heard from on this connection (once per connection, told
+// apart by the leaf connection's id, so a laptop back within seconds
+// counts), or whose source never came up since the hub started or has
+// been silent for StaleAfter (at most once per StaleAfter each).
 //
 // A restart must not meet a source that is delivering: the source's
 // consumer on the laptop keeps its name, and a consumer made again while
