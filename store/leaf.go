@@ -522,12 +522,11 @@ func (l *Log) restartSource(ctx context.Context, m string) error {
 // counts), or whose source never came up since the hub started or has
 // been silent for StaleAfter (at most once per StaleAfter each).
 //
-// A restart must not meet a source that is delivering: the source's
-// consumer on the laptop keeps its name, and a consumer made again while
-// the old one's deliveries are in flight resumes after them, so the hub
-// would skip what was lost on the way (a test on a machine at a load of
-// 25 stalled at 139 of 6,000 events when restarts came every 3 s). Hence
-// the wide margins: JetStream itself gives a silent source up after 10 s.
+// Restarts are kept rare: a test on a machine at a load of 25 stalled at
+// 139 of 6,000 events when restarts came every 3 s. The cause is not
+// settled (nats-server 2.15.2 names a recreated source consumer afresh, so
+// it should not resume after deliveries lost in flight). Hence the wide
+// margins: JetStream itself gives a silent source up after 10 s.
 type LeafHub struct {
 	Server *Server // the embedded server with the leaf listener
 	Log    *Log    // the hub's log, with a credential that may update the stream
