@@ -58,7 +58,10 @@
 // older copy of the store) stops Run and CatchUp with ErrLogReplaced: the
 // index is kept as it is, View refuses to read it, Status says why, and
 // Rebuild refuses too. AcceptNewLog keeps the file as
-// index.db.orphaned-TIME and builds a new index from the log.
+// index.db.orphaned-TIME and builds a new index from the log. On a
+// replicated stream such a verdict is asked again (staleLooks, staleWait)
+// before anything is done: a paused node answers from its stale store, as
+// the leader it still believes it is, until it hears the new one.
 //
 // # Rebuild and time travel
 //

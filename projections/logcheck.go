@@ -83,6 +83,19 @@ func checkpointTime(tx *store.Tx) time.Time {
 	return time.Unix(0, int64(binary.BigEndian.Uint64(v)))
 }
 
+// A verdict against the index on a replicated stream is asked again
+// staleLooks times, staleWait apart, and acted on only when every answer
+// gives one: a node that was paused (SIGSTOP, a suspended VM) answers, as
+// the leader it still believes it is, from its stale store until it hears
+// the new leader, and that store may end below the index's checkpoint.
+// Taken for a lost tail, it had the index rebuilt from the stale store
+// (TestStaleLeaderIsNotALostTail); taken for a replaced log, projection
+// would stop. A real loss stays one when asked again, 6 s later.
+var (
+	staleLooks = 4
+	staleWait  = 2 * time.Second
+)
+
 // logVerdict compares the index with the stream as it is now.
 func (p *Projector) logVerdict(ctx context.Context) (store.StreamInfo, string, bool, error) {
 	var cp store.Checkpoint
@@ -90,6 +103,29 @@ func (p *Projector) logVerdict(ctx context.Context) (store.StreamInfo, string, b
 	if err := p.view(func(tx *store.Tx) error { cp, cpTime = tx.Checkpoint(), checkpointTime(tx); return nil }); err != nil {
 		return store.StreamInfo{}, "", false, err
 	}
+	for look := 1; ; look++ {
+		info, reason, auto, err := p.streamVerdict(ctx, cp, cpTime)
+		if err != nil || reason == "" || info.Replicas <= 1 || look == staleLooks {
+			return info, reason, auto, err
+		}
+		// Another read model version alone is not the stream's answer.
+		current := cp
+		current.ModelVersion = ModelVersion
+		if r, _ := verdict(current, cpTime, info, time.Time{}); r == "" {
+			return info, reason, auto, nil
+		}
+		p.logger().Info("the log looks changed under the index; asking again, as a paused replica answers from its stale store until it hears the new leader", "reason", reason, "look", look, "in", staleWait)
+		select {
+		case <-ctx.Done():
+			return info, "", false, ctx.Err()
+		case <-time.After(staleWait):
+		}
+	}
+}
+
+// streamVerdict asks the stream once and gives the verdict on an index at
+// cp.
+func (p *Projector) streamVerdict(ctx context.Context, cp store.Checkpoint, cpTime time.Time) (store.StreamInfo, string, bool, error) {
 	info, err := p.Log.Info(ctx)
 	if err != nil {
 		return info, "", false, err

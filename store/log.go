@@ -87,6 +87,10 @@ type StreamInfo struct {
 	Msgs     uint64
 	Bytes    uint64
 	Subjects uint64
+	// Replicas is the stream's replica count: above 1, the answer came
+	// from the node that believes it leads, which a paused node does,
+	// from its stale store, until it hears the new leader.
+	Replicas int
 }
 
 // Lag is how many events of the stream come after seq: the events a reader
@@ -276,6 +280,7 @@ func (l *Log) Info(ctx context.Context) (StreamInfo, error) {
 		Name: info.Config.Name, Created: info.Created,
 		FirstSeq: info.State.FirstSeq, LastSeq: info.State.LastSeq,
 		Msgs: info.State.Msgs, Bytes: info.State.Bytes, Subjects: uint64(info.State.NumSubjects),
+		Replicas: info.Config.Replicas,
 	}, nil
 }
 

@@ -1,0 +1,104 @@
+package projections
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/indexer/indexer/events"
+	"github.com/indexer/indexer/store"
+	"github.com/indexer/indexer/store/storetest"
+)
+
+// TestStaleLeaderIsNotALostTail: a 3-node cluster's stream leader is
+// paused (SIGSTOP) while the log grows on the other two and the index
+// follows it there. Thawed, the node answers stream info from its stale
+// store, as the leader it still believes it is, until it hears the new
+// one. A projector that opens the index through that node at that moment
+// must neither take the short answer for a lost tail (and rebuild) nor for
+// a replaced log (and stop answering queries): it asks again, and the
+// cluster's answer holds the index's events.
+func TestStaleLeaderIsNotALostTail(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a paused node costs a Raft election")
+	}
+	t.Parallel()
+	ctx := context.Background()
+	c := storetest.ProcessCluster(t, 3)
+	all := c.OpenLog(3)
+	g := newGen("m", 1)
+	batch := func(from, n int) []events.Event {
+		var evs []events.Event
+		for i := from; i < from+n; i++ {
+			evs = append(evs, g.ev(&events.FileScanned{File: file(fmt.Sprintf("/d/f%04d", i), int64(i+1), byte(i%200+1), uint64(i+1))}))
+		}
+		return evs
+	}
+	appendAll(t, all, batch(0, 50)...)
+	leader := c.StreamLeader(store.DefaultStream)
+	c.Freeze(leader)
+	frozen := true
+	t.Cleanup(func() {
+		if frozen {
+			c.Thaw(leader)
+		}
+	})
+
+	// The log grows on the other two nodes (once they elect a leader),
+	// and the index follows it there.
+	nc, err := store.Dial(ctx, c.Others(leader), "others")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	others := &store.Log{Conn: nc}
+	if err := others.Open(ctx); err != nil {
+		t.Fatal(err)
+	}
+	last := appendAll(t, others, batch(50, 50)...)
+	path := filepath.Join(t.TempDir(), "index.db")
+	p := &Projector{Log: others, Path: path, Logger: testLogger(t)}
+	if err := p.Open(); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.CatchUp(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if cp := p.Checkpoint(); cp != last {
+		t.Fatalf("index at %d, want %d", cp, last)
+	}
+	p.Close()
+
+	// Thawed, the old leader is asked first: the projector's connection
+	// is to it alone.
+	c.Thaw(leader)
+	frozen = false
+	ns, err := store.Dial(ctx, c.URL(leader), "thawed")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(ns.Close)
+	thawed := &store.Log{Conn: ns}
+	if err := thawed.Open(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var lines logBuffer
+	q := &Projector{Log: thawed, Path: path, Logger: slog.New(slog.NewTextHandler(io.MultiWriter(&lines, &testWriter{t}), &slog.HandlerOptions{Level: slog.LevelInfo}))}
+	if err := q.Open(); err != nil {
+		t.Fatal(err)
+	}
+	defer q.Close()
+	if err := q.CatchUp(ctx); err != nil {
+		t.Fatalf("catch-up through the thawed node: %v", err)
+	}
+	if strings.Contains(lines.String(), "rebuilding the index") {
+		t.Fatalf("the index was rebuilt on the thawed node's stale answer:\n%s", lines.String())
+	}
+	if cp := q.Checkpoint(); cp < last {
+		t.Fatalf("index at %d after catch-up, want at least %d", cp, last)
+	}
+}
