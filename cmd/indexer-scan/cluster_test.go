@@ -51,7 +51,7 @@ func scanThroughLeaderLoss(t *testing.T, c *storetest.NATSCluster, n int, lose f
 	root, sums := clusterTree(t, n)
 	// The stream exists, with 3 replicas, before the scan: its leader is
 	// known when the scan begins.
-	l := c.OpenLog(3)
+	c.OpenLog(3)
 	leader := c.StreamLeader(store.DefaultStream)
 
 	var out, errb bytes.Buffer
@@ -84,7 +84,7 @@ func scanThroughLeaderLoss(t *testing.T, c *storetest.NATSCluster, n int, lose f
 		t.Fatal(err)
 	}
 	defer nc.Close()
-	l = &store.Log{Conn: nc}
+	l := &store.Log{Conn: nc}
 	if err := l.Open(ctx); err != nil {
 		t.Fatal(err)
 	}
