@@ -315,7 +315,7 @@ type OpenOptions struct {
 	ReadOnlyLog bool
 	WaitForLog  func(ctx context.Context, err error) error
 	// LeafListen, when set, accepts laptops' servers as leaf nodes on
-	// this host:port (see store.LeafHub).
+	// this host:port (see embedded.LeafHub).
 	LeafListen string
 }
 
