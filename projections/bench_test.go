@@ -16,6 +16,7 @@ import (
 	"github.com/indexer/indexer/events"
 	"github.com/indexer/indexer/projections/simtree"
 	"github.com/indexer/indexer/store"
+	"github.com/indexer/indexer/store/embedded"
 	"github.com/indexer/indexer/store/storetest"
 )
 
@@ -34,7 +35,7 @@ var benchFiles = func() int {
 var bigLog struct {
 	once sync.Once
 	dir  string
-	srv  *store.Server
+	srv  *embedded.Server
 	log  *store.Log
 	last uint64
 	err  error
@@ -52,8 +53,8 @@ func mustBigLog(b *testing.B) (*store.Log, uint64) {
 			return
 		}
 		// Listening, as in indexer-project: its connection is the loopback
-		// socket (see store.Server.Connect).
-		bigLog.srv = &store.Server{DataDir: bigLog.dir}
+		// socket (see embedded.Server.Connect).
+		bigLog.srv = &embedded.Server{DataDir: bigLog.dir}
 		if bigLog.err = bigLog.srv.Open(ctx); bigLog.err != nil {
 			return
 		}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/indexer/indexer/events"
 	"github.com/indexer/indexer/store"
+	"github.com/indexer/indexer/store/embedded"
 )
 
 // BenchmarkCompactHalfDeleted builds the index of a log where benchFiles
@@ -18,7 +19,7 @@ import (
 //	INDEXER_BENCH_FILES=1000000 go test ./projections -run '^$' -bench CompactHalfDeleted -benchtime 1x
 func BenchmarkCompactHalfDeleted(b *testing.B) {
 	ctx := context.Background()
-	srv := &store.Server{DataDir: b.TempDir()}
+	srv := &embedded.Server{DataDir: b.TempDir()}
 	if err := srv.Open(ctx); err != nil {
 		b.Fatal(err)
 	}

@@ -79,10 +79,12 @@
 //
 // # Operations
 //
-// Metrics (NewMetrics, set as Projector.Metrics) record every batch Run
-// commits: events by type, batch size, batch and commit time; scraped, they
-// report Status's State (running, catching_up, rebuilding, stopped), dead
-// letters and the file's size. Health judges a series of Status samples the
+// Projector.Observer is told of every batch Run commits (Batch: events by
+// type, batch size, batch and commit time); package projections/metrics
+// makes Prometheus metrics of them and of Status's State (running,
+// catching_up, rebuilding, stopped), dead letters and the file's size. This
+// package does not import Prometheus, so the indexer command, which reads
+// the index, does not link it. Health judges a series of Status samples the
 // way Burrow judges a Kafka consumer (no fixed lag threshold: a lag is fine
 // while it comes down) and also flags a log whose head stands still while a
 // scan holds its lease. Run logs one "projected" line per spell of batches

@@ -9,6 +9,7 @@ import (
 
 	"github.com/indexer/indexer/events"
 	"github.com/indexer/indexer/store"
+	"github.com/indexer/indexer/store/embedded"
 )
 
 // TestHealthFollowsTheProjector: a running, caught-up projector is healthy;
@@ -59,8 +60,8 @@ func TestHealthLogUnreachable(t *testing.T) {
 	}
 	port := l.Addr().(*net.TCPAddr).Port
 	l.Close()
-	open := func() *store.Server {
-		srv := &store.Server{DataDir: dir, Port: port}
+	open := func() *embedded.Server {
+		srv := &embedded.Server{DataDir: dir, Port: port}
 		if err := srv.Open(context.Background()); err != nil {
 			t.Fatal(err)
 		}

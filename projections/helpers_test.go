@@ -15,11 +15,12 @@ import (
 
 	"github.com/indexer/indexer/events"
 	"github.com/indexer/indexer/store"
+	"github.com/indexer/indexer/store/embedded"
 	"github.com/indexer/indexer/store/storetest"
 )
 
 // MustOpenServer starts an in-process embedded server in a temp dir.
-func MustOpenServer(tb testing.TB) *store.Server { return storetest.MustOpenServer(tb, "", true) }
+func MustOpenServer(tb testing.TB) *embedded.Server { return storetest.MustOpenServer(tb, "", true) }
 
 // MustOpenLog opens the log on srv through a new connection.
 var MustOpenLog = storetest.MustOpenLog

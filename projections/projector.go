@@ -65,8 +65,9 @@ type Projector struct {
 	// Decoders is the number of goroutines decoding events: by default
 	// one per CPU, at most 4.
 	Decoders int
-	// Metrics, when set, records every batch Run commits (NewMetrics).
-	Metrics *Metrics
+	// Observer, when set, is told of every batch Run commits (package
+	// projections/metrics records them for Prometheus).
+	Observer BatchObserver
 
 	mu  sync.RWMutex // write-locked only to swap db during a rebuild
 	db  *store.DB
@@ -466,7 +467,7 @@ func (p *Projector) follow(ctx context.Context, info store.StreamInfo, keepGoing
 				return errRestart
 			}
 			start := time.Now()
-			last, n, cerr := commit(p.db, stop, info.Created, seen, p.Metrics)
+			last, n, cerr := commit(p.db, stop, info.Created, seen, p.Observer)
 			p.mu.RUnlock()
 			if cerr != nil {
 				return cerr
@@ -496,15 +497,18 @@ func (p *Projector) follow(ctx context.Context, info store.StreamInfo, keepGoing
 // those at or below it. It returns the new checkpoint (0 if unchanged) and
 // how many events it consumed. seen is the shaIndex of db's files, loaded
 // on first use.
-func commit(db *store.DB, items []item, created time.Time, seen *shaIndex, m *Metrics) (uint64, int, error) {
+func commit(db *store.DB, items []item, created time.Time, seen *shaIndex, obs BatchObserver) (uint64, int, error) {
 	var last uint64
 	var at time.Time
 	n := 0
 	start := time.Now()
 	var applied time.Time
+	var b Batch
 	err := db.Update(func(tx *store.Tx) error {
 		cp := tx.Checkpoint()
-		m.observeApplied(items, cp.Seq)
+		if obs != nil {
+			countApplied(&b, items, cp.Seq)
+		}
 		seen.prepare(tx)
 		u := newUnit(tx, seen)
 		// About sixteen name index changes per new file: grown once.
@@ -537,8 +541,9 @@ func commit(db *store.DB, items []item, created time.Time, seen *shaIndex, m *Me
 	if err != nil {
 		return 0, 0, err
 	}
-	if n > 0 {
-		m.observeBatch(n, applied.Sub(start), time.Since(start))
+	if n > 0 && obs != nil {
+		b.Events, b.Apply, b.Total = n, applied.Sub(start), time.Since(start)
+		obs.ObserveBatch(b)
 	}
 	return last, n, nil
 }

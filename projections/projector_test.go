@@ -15,6 +15,7 @@ import (
 	"github.com/indexer/indexer/events"
 	"github.com/indexer/indexer/projections/simtree"
 	"github.com/indexer/indexer/store"
+	"github.com/indexer/indexer/store/embedded"
 	"github.com/indexer/indexer/store/storetest"
 )
 
@@ -68,7 +69,7 @@ func TestWaitForIsWokenByCommits(t *testing.T) {
 }
 
 // openServerAt opens an in-process server on dir and a log on it.
-func openServerAt(t *testing.T, dir string) (*store.Server, *store.Log) {
+func openServerAt(t *testing.T, dir string) (*embedded.Server, *store.Log) {
 	t.Helper()
 	srv := storetest.MustOpenServer(t, dir, true)
 	return srv, storetest.MustOpenLog(t, srv)

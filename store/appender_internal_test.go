@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -13,15 +14,22 @@ import (
 )
 
 // openTestLog opens a Log with the deduplication window dup (0: the
-// default) on an in-process embedded server of its own.
+// default) on an in-process NATS server of its own. (This package's own
+// tests cannot use package embedded, which imports it: the server is
+// started here as embedded.Server does, without credentials.)
 func openTestLog(t *testing.T, dup time.Duration) *Log {
 	t.Helper()
-	srv := &Server{DataDir: t.TempDir(), InProcess: true}
-	if err := srv.Open(context.Background()); err != nil {
+	ns, err := server.NewServer(&server.Options{ServerName: "test", DontListen: true, NoSigs: true, NoLog: true,
+		JetStream: true, StoreDir: Dir(t.TempDir()).JetStreamPath()})
+	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { srv.Close() })
-	nc, err := srv.Connect("test")
+	go ns.Start()
+	if !ns.ReadyForConnections(30 * time.Second) {
+		t.Fatal("nats-server not ready")
+	}
+	t.Cleanup(func() { ns.Shutdown(); ns.WaitForShutdown() })
+	nc, err := ConnectLocal("", "test", ClientAuth{}, nats.InProcessServer(ns))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,7 +9,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nkeys"
 
@@ -101,62 +100,6 @@ func ValidateCredentialName(name string) error {
 	return events.ValidateMachine(name)
 }
 
-// permissions returns the NATS permissions of u (nil: everything).
-//
-// A scanner's reads go through ordered consumers filtered on its own
-// subjects, which nats.go creates on the subject
-// $JS.API.CONSUMER.CREATE.<stream>.<name>.<filter>, so a filter is part of
-// what is allowed. Pulling, consumer info and delete are allowed on any
-// consumer of the stream: names are random, and an ordered consumer that
-// finds its consumer gone recreates it.
-func (u User) permissions() *server.Permissions {
-	js := "$JS.API."
-	lease := "$KV." + LeaseBucket + "."
-	leaseStream := "KV_" + LeaseBucket
-	readStream := []string{
-		js + "INFO",
-		js + "STREAM.INFO." + DefaultStream,
-		js + "CONSUMER.MSG.NEXT." + DefaultStream + ".*",
-		js + "CONSUMER.INFO." + DefaultStream + ".*",
-		js + "CONSUMER.DELETE." + DefaultStream + ".*",
-	}
-	switch u.Role {
-	case RoleScanner:
-		return &server.Permissions{
-			Publish: &server.SubjectPermission{Allow: append(readStream,
-				events.MachineSubjects(u.Name),
-				lease+u.Name,
-				js+"STREAM.INFO."+leaseStream,
-				js+"STREAM.MSG.GET."+leaseStream,
-				js+"DIRECT.GET."+leaseStream+"."+lease+u.Name,
-				js+"CONSUMER.CREATE."+DefaultStream+".*."+events.MachineSubjects(u.Name),
-			),
-				// Forgetting files is the owner's (indexer-project forget):
-				// a machine cannot hide its own files from the index.
-				Deny: []string{events.Subject(u.Name, events.TypeFilesForgotten)},
-			},
-			Subscribe: &server.SubjectPermission{Allow: []string{u.InboxPrefix() + ".>"}},
-		}
-	case RoleReader:
-		return &server.Permissions{
-			Publish: &server.SubjectPermission{
-				Allow: append(readStream,
-					"indexer.>", "$SRV.>",
-					js+"STREAM.INFO."+leaseStream, // Log.Open looks for the lease bucket
-					js+"STREAM.MSG.GET."+DefaultStream,
-					js+"DIRECT.GET."+DefaultStream, js+"DIRECT.GET."+DefaultStream+".>",
-					js+"CONSUMER.CREATE."+DefaultStream+".>",
-				),
-				Deny: []string{"indexer.admin.>"},
-			},
-			Subscribe: &server.SubjectPermission{Allow: []string{u.InboxPrefix() + ".>"}},
-		}
-	case RoleLeaf:
-		return leafPermissions(u.Name)
-	}
-	return nil
-}
-
 // Credential is a user with its secret: the nkey seed a client signs the
 // server's challenge with. Its file form (Encode) is an nkey seed file
 // with comments, which the NATS CLI reads with --nkey.
@@ -164,6 +107,10 @@ type Credential struct {
 	User
 	seed []byte
 }
+
+// Seed returns c's secret: the nkey seed that signs a server's challenge
+// (the embedded server's leaf remote signs the hub's with it).
+func (c *Credential) Seed() []byte { return c.seed }
 
 // NewCredential generates a credential of role for name.
 func NewCredential(role Role, name string) (*Credential, error) {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/indexer/indexer/events"
 	"github.com/indexer/indexer/store"
+	"github.com/indexer/indexer/store/embedded"
 	"github.com/indexer/indexer/store/storetest"
 )
 
@@ -68,7 +69,7 @@ func openAppendLog(b *testing.B, secure bool) *store.Log {
 	b.Helper()
 	ctx := context.Background()
 	dir := b.TempDir()
-	srv := &store.Server{DataDir: dir}
+	srv := &embedded.Server{DataDir: dir}
 	auth := store.ClientAuth{}
 	if secure {
 		k, err := store.OpenKeyring(dir)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/indexer/indexer/events"
 	"github.com/indexer/indexer/store"
+	"github.com/indexer/indexer/store/embedded"
 	"github.com/indexer/indexer/store/storetest"
 )
 
@@ -21,7 +22,7 @@ import (
 // credentials issued for scanners of machines A and B and a reader.
 type authWorld struct {
 	dir       string
-	srv       *store.Server
+	srv       *embedded.Server
 	admin     *store.Log
 	keyring   *store.Keyring
 	scanA     *store.Credential
@@ -41,7 +42,7 @@ func newAuthWorld(t *testing.T) *authWorld {
 	w.scanAFile, w.scanA = storetest.Issue(t, k, store.RoleScanner, "A")
 	storetest.Issue(t, k, store.RoleScanner, "B")
 	w.readFile, w.reader = storetest.Issue(t, k, store.RoleReader, "viewer")
-	w.srv = &store.Server{DataDir: w.dir, Keyring: k}
+	w.srv = &embedded.Server{DataDir: w.dir, Keyring: k}
 	if err := w.srv.Open(context.Background()); err != nil {
 		t.Fatal(err)
 	}

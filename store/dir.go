@@ -61,6 +61,9 @@ func (d Dir) path(name string) string { return filepath.Join(string(d), name) }
 type DirLock struct {
 	Dir string
 	f   *os.File
+	// inherited: the lock is a parent process's (InheritLock), which
+	// releases it.
+	inherited bool
 }
 
 // LockDir creates dir if needed and takes it for this process, or returns a
@@ -141,6 +144,11 @@ func (l *DirLock) Close() error {
 	if l == nil || l.f == nil {
 		return nil
 	}
+	if l.inherited {
+		err := l.f.Close()
+		l.f = nil
+		return err
+	}
 	l.f.Truncate(0)
 	// Unlock before closing: the flock belongs to the open file, which a
 	// child process forked at this moment shares until it execs (the
@@ -151,6 +159,38 @@ func (l *DirLock) Close() error {
 	err := l.f.Close()
 	l.f = nil
 	return err
+}
+
+// File is the open LOCK file whose flock is the lock, for a child process
+// that serves the directory for this one (InheritLock): the kernel keeps
+// the lock while either holds the file. Release it only after the child
+// exited, as Close unlocks it for both.
+func (l *DirLock) File() *os.File { return l.f }
+
+// InheritLock adopts the lock of dir that a parent process passed as f
+// (its DirLock.File): it checks that f is dir's LOCK file and that the lock
+// is held, so a process started by hand cannot serve a directory nobody
+// locked. Close closes f and leaves the lock to the parent.
+func InheritLock(dir string, f *os.File) (*DirLock, error) {
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("inherited lock: %w", err)
+	}
+	li, err := os.Stat(Dir(dir).LockPath())
+	if err != nil || !os.SameFile(fi, li) {
+		return nil, fmt.Errorf("inherited lock: descriptor %d is not %s", f.Fd(), Dir(dir).LockPath())
+	}
+	// Another open file of LOCK conflicts with the flock of f's: it must
+	// fail to lock.
+	probe, err := os.Open(Dir(dir).LockPath())
+	if err != nil {
+		return nil, fmt.Errorf("inherited lock: %w", err)
+	}
+	defer probe.Close()
+	if err := syscall.Flock(int(probe.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); !errors.Is(err, syscall.EWOULDBLOCK) {
+		return nil, fmt.Errorf("inherited lock: %s is not locked", Dir(dir).LockPath())
+	}
+	return &DirLock{Dir: dir, f: f, inherited: true}, nil
 }
 
 // ReadServerURL returns the URL an owning process wrote into dir, or "" when

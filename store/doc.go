@@ -1,6 +1,9 @@
-// Package store holds every use of nats-server, nats.go and bbolt: the
-// embedded NATS server, the event Log on JetStream, and the bbolt DB of read
-// models. Callers never import those libraries; errors are translated here
+// Package store holds every use of nats.go and bbolt, and with its
+// sub-package embedded every use of nats-server: the event Log on
+// JetStream, the bbolt DB of read models, the data directory and its
+// credentials here; the embedded NATS server in store/embedded, apart so
+// that a program that does not run it (the indexer command) does not link
+// it. Callers never import those libraries; errors are translated here
 // into the sentinel errors of errors.go, checked with errors.Is.
 //
 // # The data directory
@@ -16,7 +19,7 @@
 //
 // # The log
 //
-//	srv := &store.Server{DataDir: dir}     // or store.Dial(ctx, urls, name)
+//	srv := &embedded.Server{DataDir: dir}  // or store.Dial(ctx, urls, name)
 //	srv.Open(ctx); defer srv.Close()
 //	nc, _ := srv.Connect("indexer-scan")
 //	log := &store.Log{Conn: nc}
@@ -34,27 +37,28 @@
 //
 // # Credentials
 //
-// A Server with a Keyring accepts only the keyring's credentials: nkeys,
+// An embedded.Server with a Keyring accepts only the keyring's credentials: nkeys,
 // whose public keys are in DATA/credentials/users.json and whose seeds are
 // in the files of whoever holds them (the owner's own in admin.nk). Each has
 // a Role, enforced as NATS subject permissions: the admin may do
 // everything, a scanner of machine M may append only idx.M.> and write only
 // its own lease, a reader may ask queries and read. Keyring.Add issues one,
-// Keyring.Revoke removes one; a serving Server applies the change within a
+// Keyring.Revoke removes one; a serving embedded.Server applies the change within a
 // second (ReloadOptions) and closes a revoked key's connections. Dial and
-// Server.Connect watch the connection's permission violations, so an action
+// embedded.Server.Connect (through ConnectLocal) watch the connection's permission violations, so an action
 // the server denied fails at once with ErrPermission rather than as a
 // missing acknowledgement. With TLSCert and TLSKey the listener requires
 // TLS; Connect trusts exactly that certificate.
 //
 // # Offline machines
 //
-// A laptop keeps its own data directory, server and log; with Server.Hub
+// A laptop keeps its own data directory, server and log; with
+// embedded.Server.Hub
 // its server is a leaf node of the hub in a JetStream domain named after the
 // machine, denying idx.> across the link. The hub (Server.LeafListen)
 // sources each laptop's stream into its own, filtered on that machine's
 // subjects (LeafSource): JetStream remembers the last source sequence
-// stored, so each event arrives once and in the laptop's order. LeafHub
+// stored, so each event arrives once and in the laptop's order. embedded.LeafHub
 // keeps the hub's sources matching the leaf credentials (RoleLeaf) and
 // restarts a connected laptop's silent source, rather than wait out
 // JetStream's retry back-off. CheckSource tells, from a Record's Source
@@ -79,8 +83,8 @@
 //
 // # Monitoring
 //
-// Server.MonitorHandler serves the embedded server's own monitoring JSON
-// (varz, jsz, healthz, ...) on any HTTP mux, and Server.Collector exports
+// embedded.Server.MonitorHandler serves the embedded server's own monitoring JSON
+// (varz, jsz, healthz, ...) on any HTTP mux, and embedded.Server.Collector exports
 // its figures for Prometheus under prometheus-nats-exporter's names
 // (jetstream_stream_total_messages, ...), both read in-process: no
 // monitoring port is opened. Log.HeldLeases lists the scans running now.

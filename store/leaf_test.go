@@ -17,6 +17,7 @@ import (
 
 	"github.com/indexer/indexer/events"
 	"github.com/indexer/indexer/store"
+	"github.com/indexer/indexer/store/embedded"
 	"github.com/indexer/indexer/store/storetest"
 )
 
@@ -40,7 +41,7 @@ type hub struct {
 	listen  string
 	keyring *store.Keyring
 
-	srv    *store.Server
+	srv    *embedded.Server
 	log    *store.Log
 	cancel context.CancelFunc
 	done   sync.WaitGroup
@@ -61,14 +62,14 @@ func (h *hub) url() string { return "nats-leaf://" + h.listen }
 // up starts the hub's server, log and LeafHub.
 func (h *hub) up() {
 	h.tb.Helper()
-	h.srv = &store.Server{DataDir: h.dir, Keyring: h.keyring, LeafListen: h.listen, Logger: dbgLogger("hub")}
+	h.srv = &embedded.Server{DataDir: h.dir, Keyring: h.keyring, LeafListen: h.listen, Logger: dbgLogger("hub")}
 	if err := h.srv.Open(context.Background()); err != nil {
 		h.tb.Fatal(err)
 	}
 	h.log = MustOpenLog(h.tb, h.srv)
 	ctx, cancel := context.WithCancel(context.Background())
 	h.cancel = cancel
-	lh := &store.LeafHub{Server: h.srv, Log: h.log, Machines: h.machines}
+	lh := &embedded.LeafHub{Server: h.srv, Log: h.log, Machines: h.machines}
 	h.done.Add(1)
 	go func() { defer h.done.Done(); lh.Run(ctx) }()
 	h.tb.Cleanup(h.down)
@@ -119,13 +120,13 @@ func (h *hub) waitFor(n uint64) time.Duration {
 
 // openLaptop opens machine m's laptop data directory dir as a leaf of h,
 // with the leaf credential cred.
-func openLaptop(tb testing.TB, dir string, h *hub, cred *store.Credential) (*store.Server, *store.Log) {
+func openLaptop(tb testing.TB, dir string, h *hub, cred *store.Credential) (*embedded.Server, *store.Log) {
 	tb.Helper()
 	k, err := store.OpenKeyring(dir)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	srv := &store.Server{DataDir: dir, Keyring: k, Hub: &store.Hub{URL: h.url(), Credential: cred}, Logger: dbgLogger("laptop")}
+	srv := &embedded.Server{DataDir: dir, Keyring: k, Hub: &store.Hub{URL: h.url(), Credential: cred}, Logger: dbgLogger("laptop")}
 	if err := srv.Open(context.Background()); err != nil {
 		tb.Fatal(err)
 	}
@@ -263,7 +264,7 @@ func TestLeafCredentialRoles(t *testing.T) {
 	if !errors.Is(err, store.ErrPermission) {
 		t.Fatalf("leaf credential as a client: %v, want ErrPermission", err)
 	}
-	srv := &store.Server{DataDir: t.TempDir(), Hub: &store.Hub{URL: h.url(), Credential: scanCred}}
+	srv := &embedded.Server{DataDir: t.TempDir(), Hub: &store.Hub{URL: h.url(), Credential: scanCred}}
 	if err := srv.Open(context.Background()); !errors.Is(err, store.ErrNotLeaf) {
 		srv.Close()
 		t.Fatalf("scanner credential as a hub credential: %v, want ErrNotLeaf", err)

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/indexer/indexer/store"
+	"github.com/indexer/indexer/store/embedded"
 )
 
 // TestServerPortTaken: a port another process listens on is an error at
@@ -22,7 +23,7 @@ func TestServerPortTaken(t *testing.T) {
 	}
 	defer ln.Close()
 	port := ln.Addr().(*net.TCPAddr).Port
-	s := &store.Server{DataDir: t.TempDir(), Port: port}
+	s := &embedded.Server{DataDir: t.TempDir(), Port: port}
 	err = s.Open(context.Background())
 	if err == nil {
 		s.Close()
@@ -39,7 +40,7 @@ func TestServerOpenHonoursContext(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	s := &store.Server{DataDir: t.TempDir()}
+	s := &embedded.Server{DataDir: t.TempDir()}
 	if err := s.Open(ctx); err == nil {
 		// The server may be ready at its first look: that is fine too.
 		s.Close()

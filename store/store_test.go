@@ -15,6 +15,7 @@ import (
 
 	"github.com/indexer/indexer/events"
 	"github.com/indexer/indexer/store"
+	"github.com/indexer/indexer/store/embedded"
 	"github.com/indexer/indexer/store/storetest"
 )
 
@@ -203,7 +204,7 @@ func TestLogSurvivesServerRestart(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	dir := t.TempDir()
-	srv := &store.Server{DataDir: dir}
+	srv := &embedded.Server{DataDir: dir}
 	if err := srv.Open(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -378,7 +379,7 @@ func TestAppendGivesUpWithUnavailable(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	dir := t.TempDir()
-	srv := &store.Server{DataDir: dir}
+	srv := &embedded.Server{DataDir: dir}
 	if err := srv.Open(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -513,13 +514,13 @@ type restartable struct {
 	t    *testing.T
 	dir  string
 	port int
-	srv  *store.Server
+	srv  *embedded.Server
 }
 
 func openRestartable(t *testing.T) *restartable {
 	t.Helper()
 	r := &restartable{t: t, dir: t.TempDir(), port: freePort(t)}
-	r.srv = &store.Server{DataDir: r.dir, Port: r.port}
+	r.srv = &embedded.Server{DataDir: r.dir, Port: r.port}
 	if err := r.srv.Open(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -546,7 +547,7 @@ func (r *restartable) stopFor(outage time.Duration) <-chan error {
 	restarted := make(chan error, 1)
 	go func() {
 		time.Sleep(outage) // the outage, not a wait for a condition
-		srv := &store.Server{DataDir: r.dir, Port: r.port}
+		srv := &embedded.Server{DataDir: r.dir, Port: r.port}
 		err := srv.Open(context.Background())
 		r.t.Cleanup(func() { srv.Close() })
 		restarted <- err
@@ -556,7 +557,7 @@ func (r *restartable) stopFor(outage time.Duration) <-chan error {
 
 func freePort(t *testing.T) int {
 	t.Helper()
-	srv := &store.Server{DataDir: t.TempDir()}
+	srv := &embedded.Server{DataDir: t.TempDir()}
 	if err := srv.Open(context.Background()); err != nil {
 		t.Fatal(err)
 	}

@@ -65,6 +65,8 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 	case "help":
 		fmt.Fprint(m.Stdout, usage)
 		return nil
+	case app.SiblingCommand:
+		return m.runServeFor(ctx, args)
 	}
 	return usagef("unknown command %q; the commands are run, rebuild, status, compact, skip, deadletters, credentials, check and forget", name)
 }

@@ -15,6 +15,11 @@
 // offline laptops: their servers connect as leaf nodes and its log sources
 // each one's events (leaf.go). It stops cleanly on SIGTERM or Ctrl-C.
 //
+// serve-for (servefor.go), not in the usage, is run by the indexer command
+// (cmd/internal/app's Sibling), which does not link nats-server: it runs
+// the embedded server of a data directory that command has locked, for the
+// time of that command.
+//
 // With --replica (replica.go) run is a read replica of a log another
 // indexer-project owns on --server: its own index in its own data
 // directory, the log opened read-only (never created or configured, never

@@ -7,7 +7,9 @@ import (
 	"sync"
 
 	"github.com/indexer/indexer/cmd/internal/app"
+	"github.com/indexer/indexer/cmd/internal/inproc"
 	"github.com/indexer/indexer/store"
+	"github.com/indexer/indexer/store/embedded"
 )
 
 // DefaultLeafPort is the usual port of --leaf-listen: NATS's leaf node
@@ -16,7 +18,7 @@ const DefaultLeafPort = "7444"
 
 // leafHub is run's part for offline laptops: with --leaf-listen it accepts
 // laptops' servers as leaf nodes and keeps the log sourcing each laptop
-// that has a leaf credential (store.LeafHub).
+// that has a leaf credential (embedded.LeafHub).
 type leafHub struct {
 	listen string
 	stop   context.CancelFunc
@@ -38,11 +40,12 @@ func (h *leafHub) check(cfg app.Config) error {
 // start runs the LeafHub in the background when env's server accepts
 // leaf nodes; Close stops it.
 func (h *leafHub) start(env *app.Env, logger *slog.Logger) {
-	if env.Server == nil || env.Server.LeafURL() == "" {
+	srv := inproc.Of(env)
+	if srv == nil || srv.LeafURL() == "" {
 		return
 	}
-	keyring := env.Server.Keyring
-	lh := &store.LeafHub{Server: env.Server, Log: env.Log, Logger: logger, Machines: func() ([]string, error) {
+	keyring := srv.Keyring
+	lh := &embedded.LeafHub{Server: srv, Log: env.Log, Logger: logger, Machines: func() ([]string, error) {
 		if keyring == nil {
 			return nil, nil
 		}
@@ -59,7 +62,7 @@ func (h *leafHub) start(env *app.Env, logger *slog.Logger) {
 	h.stop = cancel
 	h.done.Add(1)
 	go func() { defer h.done.Done(); lh.Run(ctx) }()
-	logger.Info("accepting laptops", "leaf", env.Server.LeafURL())
+	logger.Info("accepting laptops", "leaf", srv.LeafURL())
 }
 
 // Close stops the LeafHub and waits for it.

@@ -8,6 +8,9 @@ import (
 	"syscall"
 
 	"github.com/indexer/indexer/cmd/internal/app"
+	// Runs the embedded NATS server in this process (app.Serve), for
+	// tests that drive Main as well.
+	_ "github.com/indexer/indexer/cmd/internal/inproc"
 )
 
 func main() {

@@ -11,7 +11,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/indexer/indexer/cmd/internal/app"
+	"github.com/indexer/indexer/cmd/internal/inproc"
 	"github.com/indexer/indexer/projections"
+	"github.com/indexer/indexer/projections/metrics"
 	"github.com/indexer/indexer/projections/service"
 	"github.com/indexer/indexer/projections/web"
 	"github.com/indexer/indexer/store"
@@ -71,7 +73,7 @@ func (hw *healthWatch) verdict(ctx context.Context) projections.Verdict {
 // newWebHandler is the HTTP handler of run: the queries, the projector's
 // and the embedded server's metrics, health, and the server's monitoring
 // endpoints under /nats/.
-func newWebHandler(queries *service.Timed, cache *service.Cache, work func() service.Work, p *projections.Projector, env *app.Env, hw *healthWatch, logger *slog.Logger) *web.Handler {
+func newWebHandler(queries *metrics.Timed, pm *metrics.Projector, cache *service.Cache, work func() service.Work, env *app.Env, hw *healthWatch, logger *slog.Logger) *web.Handler {
 	healthy := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "indexer_healthy", Help: "1 when /health says healthy (see the README's Operations section), else 0.",
 	}, func() float64 {
@@ -81,10 +83,10 @@ func newWebHandler(queries *service.Timed, cache *service.Cache, work func() ser
 		return 0
 	})
 	h := &web.Handler{Queries: queries, Logger: logger, CacheStats: cache.CacheStats, Work: work, Health: hw.verdict,
-		Collectors: []prometheus.Collector{queries, p.Metrics, healthy}}
-	if env.Server != nil {
-		h.Collectors = append(h.Collectors, env.Server.Collector())
-		h.Mounts = map[string]http.Handler{"GET /nats/": env.Server.MonitorHandler("/nats")}
+		Collectors: []prometheus.Collector{queries, pm, healthy}}
+	if srv := inproc.Of(env); srv != nil {
+		h.Collectors = append(h.Collectors, srv.Collector())
+		h.Mounts = map[string]http.Handler{"GET /nats/": srv.MonitorHandler("/nats")}
 	}
 	h.Init()
 	return h

@@ -18,6 +18,7 @@ import (
 	"github.com/indexer/indexer/projections/service"
 	"github.com/indexer/indexer/scanner"
 	"github.com/indexer/indexer/store"
+	"github.com/indexer/indexer/store/embedded"
 	"github.com/indexer/indexer/store/storetest"
 )
 
@@ -136,7 +137,7 @@ func TestReplicaWaitsForTheStreamAndLeavesItAlone(t *testing.T) {
 }
 
 // streamMaxBytes asks srv for the log stream's byte limit.
-func streamMaxBytes(t *testing.T, srv *store.Server) int64 {
+func streamMaxBytes(t *testing.T, srv *embedded.Server) int64 {
 	t.Helper()
 	nc, err := srv.Connect("test")
 	if err != nil {
@@ -234,7 +235,7 @@ func TestReplicaStopsWhenItsLogIsReplaced(t *testing.T) {
 
 // limitedOwnerLog opens the log on srv as its owner would, with a byte limit of
 // 1 GiB (not a replica's default), creating the stream.
-func limitedOwnerLog(t *testing.T, srv *store.Server) *store.Log {
+func limitedOwnerLog(t *testing.T, srv *embedded.Server) *store.Log {
 	t.Helper()
 	nc, err := srv.Connect("owner")
 	if err != nil {

@@ -13,8 +13,10 @@ import (
 	"time"
 
 	"github.com/indexer/indexer/cmd/internal/app"
+	"github.com/indexer/indexer/cmd/internal/inproc"
 	"github.com/indexer/indexer/events"
 	"github.com/indexer/indexer/projections"
+	"github.com/indexer/indexer/projections/metrics"
 	"github.com/indexer/indexer/projections/service"
 	"github.com/indexer/indexer/projections/web"
 	"github.com/indexer/indexer/store"
@@ -103,7 +105,8 @@ whenever it is connected (README: Many machines).
 	if c.commitGap == 0 {
 		p.CommitGap = -1 // none; the Projector's zero is its default
 	}
-	p.Metrics = projections.NewMetrics(p)
+	pm := metrics.NewProjector(p)
+	p.Observer = pm
 	if err := p.Open(); err != nil {
 		return err
 	}
@@ -121,7 +124,7 @@ whenever it is connected (README: Many machines).
 	// The guard answers nothing from an index whose log was replaced.
 	local := &service.Local{Index: p.Index(), Log: env.Log, Checkpoint: p.Checkpoint, Heavy: service.NewGate(0)}
 	cache := &service.Cache{Queries: local, Checkpoint: p.Checkpoint}
-	queries := service.NewTimed(guarded{Queries: cache, p: p})
+	queries := metrics.NewTimed(guarded{Queries: cache, p: p})
 	hw := &healthWatch{p: p, log: env.Log, noLeases: c.replica.reader, judge: projections.Health{HeadStaleAfter: c.headStale}}
 	stopQueries, err := c.replica.serveQueries(ctx, env.Log, p, queries, logger)
 	if err != nil {
@@ -155,7 +158,7 @@ whenever it is connected (README: Many machines).
 	if c.http != "off" && c.http != "" {
 		// Behind the guard and the timer, the handler sees neither the
 		// cache's nor the gate's figures: newWebHandler is given them.
-		handler, err := c.tls.protect(c.cfg.DataDir, c.http, newWebHandler(queries, cache, local.Work, p, env, hw, logger))
+		handler, err := c.tls.protect(c.cfg.DataDir, c.http, newWebHandler(queries, pm, cache, local.Work, env, hw, logger))
 		if err != nil {
 			return err
 		}
@@ -169,8 +172,8 @@ whenever it is connected (README: Many machines).
 		httpDone <- nil
 	}
 	fmt.Fprintf(c.Stderr, "indexer-project: log %s, web UI and API %s, index %s\n", url, httpURL, p.Path)
-	if env.Server != nil && env.Server.LeafURL() != "" {
-		fmt.Fprintf(c.Stderr, "indexer-project: laptops connect to %s\n", env.Server.LeafURL())
+	if srv := inproc.Of(env); srv != nil && srv.LeafURL() != "" {
+		fmt.Fprintf(c.Stderr, "indexer-project: laptops connect to %s\n", srv.LeafURL())
 	}
 
 	statusPath := c.cfg.Dir().StatusPath()

@@ -16,14 +16,16 @@ import (
 	"time"
 
 	"github.com/indexer/indexer/cmd/internal/app"
+	"github.com/indexer/indexer/cmd/internal/inproc"
 	"github.com/indexer/indexer/projections"
 	"github.com/indexer/indexer/store"
+	"github.com/indexer/indexer/store/embedded"
 	"github.com/indexer/indexer/store/storetest"
 )
 
 // testHub is a hub as indexer-project run --leaf-listen is one: it owns
 // its data directory, accepts laptops as leaf nodes, keeps their sources
-// (store.LeafHub) and projects its log into its index.
+// (embedded.LeafHub) and projects its log into its index.
 type testHub struct {
 	env    *app.Env
 	p      *projections.Projector
@@ -45,7 +47,7 @@ func startHub(t *testing.T, dir, leafListen string) *testHub {
 	if err := h.p.Open(); err != nil {
 		t.Fatal(err)
 	}
-	lh := &store.LeafHub{Server: env.Server, Log: env.Log, Machines: func() ([]string, error) {
+	lh := &embedded.LeafHub{Server: inproc.Of(env), Log: env.Log, Machines: func() ([]string, error) {
 		return []string{"laptop"}, nil
 	}, Logger: slog.New(slog.NewTextHandler(t.Output(), nil))}
 	go func() { defer close(h.leaf); lh.Run(ctx) }()

@@ -21,6 +21,7 @@ import (
 	"github.com/indexer/indexer/events"
 	"github.com/indexer/indexer/projections"
 	"github.com/indexer/indexer/store"
+	"github.com/indexer/indexer/store/embedded"
 	"github.com/indexer/indexer/store/storetest"
 )
 
@@ -232,21 +233,21 @@ func TestScanSurvivesServerRestart(t *testing.T) {
 		os.MkdirAll(filepath.Dir(p), 0o755)
 		os.WriteFile(p, []byte(fmt.Sprint(i)), 0o644)
 	}
-	srv := &store.Server{DataDir: srvDir}
+	srv := &embedded.Server{DataDir: srvDir}
 	if err := srv.Open(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	url := srv.ClientURL()
 	var port int
 	fmt.Sscanf(url[strings.LastIndex(url, ":")+1:], "%d", &port)
-	restarted := make(chan *store.Server, 1)
+	restarted := make(chan *embedded.Server, 1)
 	var out, errb bytes.Buffer
 	m := &Main{Stdout: &out, Stderr: &errb, Hostname: func() (string, error) { return "h", nil }}
 	restart := func() {
 		srv.Close() // the server dies with the scan under way
 		go func() {
 			time.Sleep(time.Second) // the outage
-			s2 := &store.Server{DataDir: srvDir, Port: port}
+			s2 := &embedded.Server{DataDir: srvDir, Port: port}
 			if err := s2.Open(context.Background()); err != nil {
 				t.Error(err)
 			}
@@ -373,7 +374,7 @@ func TestCtrlCStopsPromptly(t *testing.T) {
 	for i := range 4 {
 		os.WriteFile(filepath.Join(root, fmt.Sprintf("big%d", i)), big, 0o644)
 	}
-	srv := &store.Server{DataDir: srvDir}
+	srv := &embedded.Server{DataDir: srvDir}
 	if err := srv.Open(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -708,7 +709,7 @@ func TestSummaryCountsWhatWasStored(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer lock.Close()
-	srv := &store.Server{DataDir: data}
+	srv := &embedded.Server{DataDir: data}
 	if err := srv.Open(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -752,7 +753,7 @@ func TestScanBesideAnOwnerThatDoesNotIndex(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		srv := &store.Server{DataDir: data}
+		srv := &embedded.Server{DataDir: data}
 		if err := srv.Open(context.Background()); err != nil {
 			t.Fatal(err)
 		}

@@ -23,6 +23,7 @@ import (
 	"github.com/indexer/indexer/projections/service"
 	"github.com/indexer/indexer/projections/service/servicetest"
 	"github.com/indexer/indexer/store"
+	"github.com/indexer/indexer/store/embedded"
 )
 
 // scaleServerEnv, set in a child of the test binary, makes it run only the
@@ -42,7 +43,7 @@ func TestMain(m *testing.M) {
 // loopback port (its URL in dir/server.url, as indexer-project writes it),
 // until its standard input closes.
 func serveScaleLog(dir string) int {
-	srv := &store.Server{DataDir: dir}
+	srv := &embedded.Server{DataDir: dir}
 	if err := srv.Open(context.Background()); err != nil {
 		fmt.Fprintln(os.Stderr, "scale server:", err)
 		return 1

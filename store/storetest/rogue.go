@@ -16,12 +16,13 @@ import (
 
 	"github.com/indexer/indexer/events"
 	"github.com/indexer/indexer/store"
+	"github.com/indexer/indexer/store/embedded"
 )
 
 // LeafHub starts a hub: an embedded server with a leaf listener on
-// loopback, its log, and a store.LeafHub sourcing the one laptop machine,
+// loopback, its log, and a embedded.LeafHub sourcing the one laptop machine,
 // whose leaf credential file it returns. All stop at cleanup.
-func LeafHub(tb testing.TB, machine string) (srv *store.Server, log *store.Log, credFile string) {
+func LeafHub(tb testing.TB, machine string) (srv *embedded.Server, log *store.Log, credFile string) {
 	tb.Helper()
 	dir := tb.TempDir()
 	k, err := store.OpenKeyring(dir)
@@ -29,7 +30,7 @@ func LeafHub(tb testing.TB, machine string) (srv *store.Server, log *store.Log, 
 		tb.Fatal(err)
 	}
 	credFile, _ = Issue(tb, k, store.RoleLeaf, machine)
-	srv = &store.Server{DataDir: dir, Keyring: k, LeafListen: "127.0.0.1:0"}
+	srv = &embedded.Server{DataDir: dir, Keyring: k, LeafListen: "127.0.0.1:0"}
 	if err := srv.Open(context.Background()); err != nil {
 		tb.Fatal(err)
 	}
@@ -37,7 +38,7 @@ func LeafHub(tb testing.TB, machine string) (srv *store.Server, log *store.Log, 
 	log = MustOpenLog(tb, srv)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
-	lh := &store.LeafHub{Server: srv, Log: log, Settle: 200 * time.Millisecond,
+	lh := &embedded.LeafHub{Server: srv, Log: log, Settle: 200 * time.Millisecond,
 		Machines: func() ([]string, error) { return []string{machine}, nil }}
 	go func() { defer close(done); lh.Run(ctx) }()
 	tb.Cleanup(func() { cancel(); <-done })
@@ -51,7 +52,7 @@ func LeafHub(tb testing.TB, machine string) (srv *store.Server, log *store.Log, 
 // it answers the hub's requests to the laptop's domain, each subject the
 // leaf credential lets through, by passing them to that JetStream, and
 // makes the source consumer without its filters. It stops at cleanup.
-func RogueLaptop(tb testing.TB, hub *store.Server, credFile, machine string, evs ...events.Event) {
+func RogueLaptop(tb testing.TB, hub *embedded.Server, credFile, machine string, evs ...events.Event) {
 	tb.Helper()
 	ctx := context.Background()
 	rogue := RogueLeaf(tb, hub.LeafURL(), credFile, machine, true)

@@ -7,6 +7,7 @@ import (
 
 	"github.com/indexer/indexer/events"
 	"github.com/indexer/indexer/store"
+	"github.com/indexer/indexer/store/embedded"
 )
 
 // Seed appends evs to the log of data directory dir, through an in-process
@@ -66,7 +67,7 @@ func ReadAll(tb testing.TB, dir string) []events.Event {
 // withLog runs fn on the log of dir through a short-lived in-process server.
 func withLog(tb testing.TB, dir string, fn func(*store.Log)) {
 	tb.Helper()
-	srv := &store.Server{DataDir: dir, InProcess: true}
+	srv := &embedded.Server{DataDir: dir, InProcess: true}
 	if err := srv.Open(context.Background()); err != nil {
 		tb.Fatal(err)
 	}

@@ -14,16 +14,17 @@ import (
 
 	"github.com/indexer/indexer/events"
 	"github.com/indexer/indexer/store"
+	"github.com/indexer/indexer/store/embedded"
 )
 
 // MustOpenServer starts an embedded server in dir (a temp dir when empty),
 // stopped at cleanup. inProcess serves only in-process connections.
-func MustOpenServer(tb testing.TB, dir string, inProcess bool) *store.Server {
+func MustOpenServer(tb testing.TB, dir string, inProcess bool) *embedded.Server {
 	tb.Helper()
 	if dir == "" {
 		dir = tb.TempDir()
 	}
-	srv := &store.Server{DataDir: dir, InProcess: inProcess}
+	srv := &embedded.Server{DataDir: dir, InProcess: inProcess}
 	if err := srv.Open(context.Background()); err != nil {
 		tb.Fatal(err)
 	}
@@ -32,7 +33,7 @@ func MustOpenServer(tb testing.TB, dir string, inProcess bool) *store.Server {
 }
 
 // MustOpenLog opens the log on srv through a new in-process connection.
-func MustOpenLog(tb testing.TB, srv *store.Server) *store.Log {
+func MustOpenLog(tb testing.TB, srv *embedded.Server) *store.Log {
 	tb.Helper()
 	nc, err := srv.Connect("test")
 	if err != nil {

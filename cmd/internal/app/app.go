@@ -121,6 +121,8 @@ func Hint(err error) string {
 		return "the credential may not do this: see 'indexer-project credentials list' on the log's owner, and --creds"
 	case errors.Is(err, store.ErrLogFull):
 		return "the log reached its byte limit (the stream's, or JetStream's storage limit: by default 75% of the disk's free space when the server started); nothing was lost: free disk space and restart, or raise the limit (README: Operations, Log growth)"
+	case errors.Is(err, ErrNoSibling):
+		return "install indexer-project beside indexer or on PATH (go install ./cmd/... from the repository installs all three programs); or start 'indexer-project run' on the data directory, which commands then ask"
 	case errors.Is(err, events.ErrNewerSchema):
 		return "the log holds an event of a newer schema than this binary knows: run a newer indexer if there is one; otherwise 'indexer-project skip SEQ' skips it (its sequence is in the error and in indexer-project status)"
 	}
@@ -313,7 +315,7 @@ type OpenOptions struct {
 	ReadOnlyLog bool
 	WaitForLog  func(ctx context.Context, err error) error
 	// LeafListen, when set, accepts laptops' servers as leaf nodes on
-	// this host:port (see store.LeafHub).
+	// this host:port (see embedded.LeafHub).
 	LeafListen string
 }
 
@@ -323,7 +325,7 @@ type Env struct {
 	Mode    Mode
 	Config  Config
 	Lock    *store.DirLock // nil when another process owns the directory
-	Server  *store.Server  // nil unless the embedded server runs here
+	Server  Embedded       // nil unless this command runs the embedded server (Serve)
 	Log     *store.Log
 	closers []func() error
 }
@@ -333,8 +335,7 @@ func Open(ctx context.Context, cfg Config, opts OpenOptions, logger *slog.Logger
 	if err := cfg.Check(); err != nil {
 		return nil, err
 	}
-	hub, err := cfg.hub()
-	if err != nil {
+	if _, err := cfg.hub(); err != nil {
 		return nil, err
 	}
 	e := &Env{Config: cfg}
@@ -393,25 +394,8 @@ func Open(ctx context.Context, cfg Config, opts OpenOptions, logger *slog.Logger
 		e.Mode = Standalone
 		e.Lock = lock
 		e.closers = append(e.closers, lock.Close)
-		keyring, err := store.OpenKeyring(cfg.DataDir)
+		srv, err := Serve(ctx, cfg, opts, lock, logger)
 		if err != nil {
-			return nil, err
-		}
-		srv := &store.Server{DataDir: cfg.DataDir, SyncInterval: cfg.SyncInterval, Logger: logger,
-			Keyring: keyring, TLSCert: opts.TLSCert, TLSKey: opts.TLSKey, Hub: hub}
-		if opts.LeafListen != "" {
-			host, port, err := listenAddr("--leaf-listen", opts.LeafListen, opts.TLSCert != "")
-			if err != nil {
-				return nil, err
-			}
-			srv.LeafListen = net.JoinHostPort(host, strconv.Itoa(port))
-		}
-		if opts.Listen != "" {
-			if srv.Host, srv.Port, err = listenAddr("--listen", opts.Listen, opts.TLSCert != ""); err != nil {
-				return nil, err
-			}
-		}
-		if err := srv.Open(ctx); err != nil {
 			if errors.Is(err, store.ErrAddrInUse) {
 				return nil, fmt.Errorf("--listen %s: %w", opts.Listen, err)
 			}
@@ -438,9 +422,6 @@ func Open(ctx context.Context, cfg Config, opts OpenOptions, logger *slog.Logger
 		if err := opts.WaitForLog(ctx, err); err != nil {
 			return nil, err
 		}
-	}
-	if e.Server != nil && e.Server.Hub != nil {
-		e.closers = append(e.closers, func() error { waitHub(e.Server, logger); return nil })
 	}
 	ok = true
 	return e, nil

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -127,75 +126,6 @@ func TestBadEnvironmentIsUsageError(t *testing.T) {
 	c := parseConfig(t, "--log-level", "debug")
 	if err := c.Check(); err != nil || c.SyncInterval != -time.Second || c.Replicas != 3 {
 		t.Fatalf("Check() = %v with %+v", err, c)
-	}
-}
-
-func TestOpenStandaloneThenClient(t *testing.T) {
-	t.Parallel()
-	ctx := context.Background()
-	cfg := Config{DataDir: t.TempDir(), Replicas: 1}
-	owner, err := Open(ctx, cfg, OpenOptions{Owner: "owner", Listen: "127.0.0.1:0"}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer owner.Close()
-	if owner.Mode != Standalone || owner.Server == nil {
-		t.Fatalf("first open: mode %v", owner.Mode)
-	}
-	// A second command on the same directory talks to the owner...
-	client, err := Open(ctx, cfg, OpenOptions{Owner: "client", AllowClient: true}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if client.Mode != Client || client.Server != nil {
-		t.Fatalf("second open: mode %v", client.Mode)
-	}
-	client.Close()
-	// ...or, when it may not be a client, is refused.
-	if _, err := Open(ctx, cfg, OpenOptions{Owner: "other"}, nil); ExitCode(err) != ExitLocked {
-		t.Fatalf("third open: %v", err)
-	}
-}
-
-// TestServerURLStale: server.url is trusted while its owner lives (the lock
-// is held), and removed once nobody owns the directory, as after a SIGKILL.
-func TestServerURLStale(t *testing.T) {
-	t.Parallel()
-	dir := t.TempDir()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	dead := "nats://" + l.Addr().String()
-	l.Close()
-	file := store.Dir(dir).ServerURLPath()
-	if err := os.WriteFile(file, []byte(dead+"\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	// An owner holds the directory: its server may be starting; keep it.
-	lock, err := store.LockDir(dir, "owner")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := mustDirOwner(t, dir); got.URL != dead || got.Owner != Project {
-		t.Fatalf("DirOwner with a live owner = %+v, want %q", got, dead)
-	}
-	lock.Close()
-	// Nobody owns it and nothing answers: stale.
-	if got := mustDirOwner(t, dir); got.URL != "" || got.Owner != Nobody {
-		t.Fatalf("DirOwner with a stale file = %+v", got)
-	}
-	if _, err := os.Stat(file); !errors.Is(err, os.ErrNotExist) {
-		t.Fatalf("stale server.url not removed: %v", err)
-	}
-	// A live owner's server answers.
-	owner, err := Open(context.Background(), Config{DataDir: dir, Replicas: 1}, OpenOptions{Owner: "owner", Listen: "127.0.0.1:0"}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer owner.Close()
-	if got := mustDirOwner(t, dir); got.URL == "" || got.URL != owner.Server.ClientURL() {
-		t.Fatalf("DirOwner of a live owner = %+v, want %q", got, owner.Server.ClientURL())
 	}
 }
 

@@ -15,6 +15,19 @@
 //     the command may be a client: connect to the owner.
 //   - Otherwise: ErrLocked, exit code 11.
 //
+// # The embedded server
+//
+// In standalone mode Open runs the embedded server through Serve.
+// indexer-scan and indexer-project link package cmd/internal/inproc, which
+// runs it in their process. The indexer command links neither nats-server
+// nor Prometheus, so a query starts in the time of a small program; when
+// one of its commands needs the log and no process owns the directory, the
+// default Serve, Sibling, runs the server in a child indexer-project
+// (found beside indexer, then on PATH) that shares this process's lock and
+// lives as long as its standard input (sibling.go says the protocol).
+// ServerOptions is the one place that turns a Config and OpenOptions into
+// the server's options, for either.
+//
 // OpenOptions.ReadOnlyLog opens the log without provisioning the stream
 // (store.Log.ReadOnly), for a command that must not change another
 // process's stream; WaitForLog waits for a stream not there yet.

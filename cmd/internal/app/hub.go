@@ -1,9 +1,7 @@
 package app
 
 import (
-	"context"
 	"flag"
-	"log/slog"
 	"net/url"
 	"time"
 
@@ -72,30 +70,4 @@ func (c Config) hub() (*store.Hub, error) {
 		return nil, err
 	}
 	return &store.Hub{URL: c.Hub, Credential: cred, CAFile: c.TLSCA}, nil
-}
-
-// waitHub waits, at most HubWait, while the hub is connected and its
-// source has not taken every event of this laptop's log.
-func waitHub(srv *store.Server, logger *slog.Logger) {
-	ctx, cancel := context.WithTimeout(context.Background(), HubWait)
-	defer cancel()
-	said := false
-	for srv.HubConnected() {
-		pending, ok := srv.HubPending()
-		if ok && pending == 0 {
-			return
-		}
-		if !said && logger != nil {
-			logger.Info("waiting for the hub to take this machine's events", "pending", pending, "at_most", HubWait)
-			said = true
-		}
-		select {
-		case <-ctx.Done():
-			if logger != nil {
-				logger.Warn("the hub has not taken every event yet; the rest goes the next time this data directory's server runs", "pending", pending)
-			}
-			return
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/indexer/indexer/events"
 	"github.com/indexer/indexer/projections"
 	"github.com/indexer/indexer/store"
+	"github.com/indexer/indexer/store/embedded"
 )
 
 // words make the synthetic names, so substring searches have realistic
@@ -86,7 +87,7 @@ func Build(tb testing.TB, n int) string {
 	os.RemoveAll(dir)
 	ctx := context.Background()
 	start := time.Now()
-	srv := &store.Server{DataDir: dir, InProcess: true}
+	srv := &embedded.Server{DataDir: dir, InProcess: true}
 	if err := srv.Open(ctx); err != nil {
 		tb.Fatal(err)
 	}

@@ -17,13 +17,14 @@ import (
 	"github.com/indexer/indexer/projections"
 	"github.com/indexer/indexer/projections/service"
 	"github.com/indexer/indexer/store"
+	"github.com/indexer/indexer/store/embedded"
 )
 
 // Env is a data directory with an embedded server, the log and a projector
 // following it into index.db.
 type Env struct {
 	Dir       string
-	Server    *store.Server
+	Server    *embedded.Server
 	Log       *store.Log
 	Projector *projections.Projector
 	// Local answers queries from the projector's index, with the log.
@@ -80,7 +81,7 @@ func MustOpen(tb testing.TB, opt Options) *Env {
 		}
 		e.closers = append(e.closers, func() { lock.Close() })
 	}
-	srv := &store.Server{DataDir: dir, InProcess: !opt.Listen, Keyring: opt.Keyring}
+	srv := &embedded.Server{DataDir: dir, InProcess: !opt.Listen, Keyring: opt.Keyring}
 	if err := srv.Open(ctx); err != nil {
 		fail(err)
 	}

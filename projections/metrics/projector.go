@@ -1,4 +1,4 @@
-package projections
+package metrics
 
 import (
 	"context"
@@ -7,36 +7,26 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/indexer/indexer/events"
+	"github.com/indexer/indexer/projections"
 )
 
-// Projector states, as the state gauge and Status.State name them (the way
-// KurrentDB shows a projection's state).
-const (
-	StateRunning    = "running"     // following the log, caught up
-	StateCatchingUp = "catching_up" // following the log, behind it
-	StateRebuilding = "rebuilding"  // building a new index beside the live one
-	StateStopped    = "stopped"     // not following the log: Run not started, returned, or failed
-)
-
-// States lists the states in the order the metrics give them.
-var States = []string{StateRunning, StateCatchingUp, StateRebuilding, StateStopped}
-
-// Metrics are a Projector's Prometheus metrics. NewMetrics makes them; set
-// Projector.Metrics before Run and register the Metrics (a
-// prometheus.Collector) where they are scraped. A Projector without Metrics
-// records nothing.
-type Metrics struct {
+// Projector are a Projector's Prometheus metrics. NewProjector makes them;
+// set them as the Projector's Observer before Run, and register them (a
+// prometheus.Collector) where they are scraped.
+type Projector struct {
 	applied   *prometheus.CounterVec
 	batchSize prometheus.Histogram
 	batchDur  prometheus.Histogram
 	commitDur prometheus.Histogram
-	status    func(context.Context) (Status, error)
+	status    func(context.Context) (projections.Status, error)
 }
 
-// NewMetrics returns the metrics of p. Scraping them asks p.Status once,
-// for the state, the dead letters and the index's size.
-func NewMetrics(p *Projector) *Metrics {
-	m := &Metrics{
+var _ projections.BatchObserver = (*Projector)(nil)
+
+// NewProjector returns the metrics of p. Scraping them asks p.Status
+// once, for the state, the dead letters and the index's size.
+func NewProjector(p *projections.Projector) *Projector {
+	m := &Projector{
 		applied: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "indexer_projection_events_applied_total", Help: "Events applied to the index by this process, by event type.",
 		}, []string{"type"}),
@@ -60,6 +50,24 @@ func NewMetrics(p *Projector) *Metrics {
 	return m
 }
 
+// ObserveBatch records one committed batch.
+func (m *Projector) ObserveBatch(b projections.Batch) {
+	for t, n := range b.Applied {
+		if n > 0 {
+			m.applied.WithLabelValues(string(t)).Add(float64(n))
+		}
+	}
+	if b.Undecodable > 0 {
+		m.applied.WithLabelValues("undecodable").Add(float64(b.Undecodable))
+	}
+	if b.Events == 0 {
+		return
+	}
+	m.batchSize.Observe(float64(b.Events))
+	m.batchDur.Observe(b.Total.Seconds())
+	m.commitDur.Observe(max(b.Total-b.Apply, 0).Seconds())
+}
+
 var (
 	descState       = prometheus.NewDesc("indexer_projection_state", "1 for the projector's current state, 0 for the others.", []string{"state"}, nil)
 	descDead        = prometheus.NewDesc("indexer_projection_dead_letters", "Events the projector could not apply, recorded in the index's dead letters.", nil, nil)
@@ -69,7 +77,7 @@ var (
 )
 
 // Describe implements prometheus.Collector.
-func (m *Metrics) Describe(ch chan<- *prometheus.Desc) {
+func (m *Projector) Describe(ch chan<- *prometheus.Desc) {
 	m.applied.Describe(ch)
 	m.batchSize.Describe(ch)
 	m.batchDur.Describe(ch)
@@ -80,7 +88,7 @@ func (m *Metrics) Describe(ch chan<- *prometheus.Desc) {
 }
 
 // Collect implements prometheus.Collector.
-func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
+func (m *Projector) Collect(ch chan<- prometheus.Metric) {
 	m.applied.Collect(ch)
 	m.batchSize.Collect(ch)
 	m.batchDur.Collect(ch)
@@ -93,7 +101,7 @@ func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
 		up = 0
 	}
 	ch <- prometheus.MustNewConstMetric(descStatusError, prometheus.GaugeValue, up)
-	for _, st := range States {
+	for _, st := range projections.States {
 		v := 0.0
 		if st == s.State {
 			v = 1
@@ -104,51 +112,3 @@ func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(descIndexBytes, prometheus.GaugeValue, float64(s.IndexBytes))
 	ch <- prometheus.MustNewConstMetric(descRebuilds, prometheus.CounterValue, float64(s.Rebuilds))
 }
-
-// observeApplied counts the events of one batch above the checkpoint cp,
-// by type.
-func (m *Metrics) observeApplied(items []item, cp uint64) {
-	if m == nil {
-		return
-	}
-	counts := make([]int, len(events.Types))
-	other := 0
-	for i := range items {
-		if items[i].rec.Seq <= cp {
-			continue
-		}
-		if j, ok := typeIndex[items[i].ev.Type]; ok {
-			counts[j]++
-		} else {
-			other++ // a dead letter: no type
-		}
-	}
-	for j, n := range counts {
-		if n > 0 {
-			m.applied.WithLabelValues(string(events.Types[j])).Add(float64(n))
-		}
-	}
-	if other > 0 {
-		m.applied.WithLabelValues("undecodable").Add(float64(other))
-	}
-}
-
-// observeBatch records one committed batch of n events that took total,
-// of which apply was spent before the commit.
-func (m *Metrics) observeBatch(n int, apply, total time.Duration) {
-	if m == nil || n == 0 {
-		return
-	}
-	m.batchSize.Observe(float64(n))
-	m.batchDur.Observe(total.Seconds())
-	m.commitDur.Observe(max(total-apply, 0).Seconds())
-}
-
-// typeIndex maps an event type to its place in events.Types.
-var typeIndex = func() map[events.Type]int {
-	m := make(map[events.Type]int, len(events.Types))
-	for i, t := range events.Types {
-		m[t] = i
-	}
-	return m
-}()

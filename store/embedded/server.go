@@ -1,8 +1,7 @@
-package store
+package embedded
 
 import (
 	"context"
-	"crypto/tls"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -15,6 +14,8 @@ import (
 
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
+
+	"github.com/indexer/indexer/store"
 )
 
 // DefaultSyncInterval is how often the embedded server fsyncs its store.
@@ -48,7 +49,7 @@ type Server struct {
 	// file (Keyring.Add, Revoke) takes effect within a second, without a
 	// restart: the connections of a revoked credential are closed. Without
 	// a Keyring the server accepts anyone (tests).
-	Keyring *Keyring
+	Keyring *store.Keyring
 	// TLSCert and TLSKey, PEM files, make the listener require TLS. In
 	// this process, Connect trusts exactly that certificate.
 	TLSCert, TLSKey string
@@ -60,10 +61,10 @@ type Server struct {
 	// set. Hub connects this server to a hub as a leaf node. See leaf.go.
 	Domain     string
 	LeafListen string
-	Hub        *Hub
+	Hub        *store.Hub
 
 	ns       *server.Server
-	admin    *Credential
+	admin    *store.Credential
 	tlsLeaf  []byte // the DER of the served certificate, pinned by Connect
 	stopAuth chan struct{}
 	authDone chan struct{}
@@ -110,7 +111,7 @@ func (s *Server) Open(ctx context.Context) error {
 	if err := waitReady(ctx, ns, deadline); err != nil {
 		ns.Shutdown()
 		ns.WaitForShutdown()
-		return fmt.Errorf("embedded server on %s: %w", Dir(s.DataDir).JetStreamPath(), err)
+		return fmt.Errorf("embedded server on %s: %w", store.Dir(s.DataDir).JetStreamPath(), err)
 	}
 	s.ns = ns
 	if s.Keyring != nil {
@@ -119,13 +120,13 @@ func (s *Server) Open(ctx context.Context) error {
 	}
 	if !s.InProcess && s.tlsLeaf != nil {
 		cert := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: s.tlsLeaf})
-		if err := WriteFileAtomic(Dir(s.DataDir).ServerCertPath(), cert); err != nil {
+		if err := store.WriteFileAtomic(store.Dir(s.DataDir).ServerCertPath(), cert); err != nil {
 			s.Close()
 			return fmt.Errorf("write server certificate: %w", err)
 		}
 	}
 	if !s.InProcess {
-		if err := WriteFileAtomic(Dir(s.DataDir).ServerURLPath(), []byte(ns.ClientURL()+"\n")); err != nil {
+		if err := store.WriteFileAtomic(store.Dir(s.DataDir).ServerURLPath(), []byte(ns.ClientURL()+"\n")); err != nil {
 			s.Close()
 			return fmt.Errorf("write server url: %w", err)
 		}
@@ -144,7 +145,7 @@ func (s *Server) options(host string, port int, sync time.Duration, always bool)
 		NoSigs:       true,
 		NoLog:        s.Logger == nil,
 		JetStream:    true,
-		StoreDir:     Dir(s.DataDir).JetStreamPath(),
+		StoreDir:     store.Dir(s.DataDir).JetStreamPath(),
 		SyncInterval: sync,
 		SyncAlways:   always,
 		// One event is a few hundred bytes; a large max payload only
@@ -164,13 +165,13 @@ func (s *Server) options(host string, port int, sync time.Duration, always bool)
 }
 
 // probeListen binds host:port and lets it go, so a taken port is an error
-// at once (ErrAddrInUse) rather than a server that never gets ready:
+// at once (store.ErrAddrInUse) rather than a server that never gets ready:
 // nats-server only logs its failure to listen.
 func probeListen(host string, port int) error {
 	addr := net.JoinHostPort(host, strconv.Itoa(port))
 	ln, err := net.Listen("tcp", addr)
 	if errors.Is(err, syscall.EADDRINUSE) {
-		return fmt.Errorf("embedded server: listen %s: %w (port %d)", addr, ErrAddrInUse, port)
+		return fmt.Errorf("embedded server: listen %s: %w (port %d)", addr, store.ErrAddrInUse, port)
 	}
 	if err != nil {
 		return fmt.Errorf("embedded server: %w", err)
@@ -210,30 +211,14 @@ func (s *Server) ClientURL() string {
 // does not reconnect.
 func (s *Server) Connect(name string) (*nats.Conn, error) {
 	if s.ns == nil {
-		return nil, ErrClosed
+		return nil, store.ErrClosed
 	}
-	w := newPermWatch("")
-	opts := append([]nats.Option{nats.Name(name)}, w.options()...)
-	url := ""
+	auth := store.ClientAuth{Credential: s.admin, PinnedCert: s.tlsLeaf}
 	if s.InProcess {
-		opts = append(opts, nats.InProcessServer(s.ns))
-	} else {
-		// The server lives and dies with this process: no reconnecting.
-		url = s.ns.ClientURL()
-		opts = append(opts, nats.NoReconnect())
-		if s.tlsLeaf != nil {
-			opts = append(opts, nats.Secure(s.pinnedTLS()))
-		}
+		return store.ConnectLocal("", name, auth, nats.InProcessServer(s.ns))
 	}
-	if s.admin != nil {
-		opts = append(opts, s.admin.options()...)
-	}
-	nc, err := nats.Connect(url, opts...)
-	if err != nil {
-		return nil, fmt.Errorf("connect to the embedded server: %w", err)
-	}
-	watches.Store(nc, w)
-	return nc, nil
+	// The server lives and dies with this process: no reconnecting.
+	return store.ConnectLocal(s.ns.ClientURL(), name, auth, nats.NoReconnect())
 }
 
 // Close shuts the server down and waits for it, flushing its store.
@@ -242,8 +227,8 @@ func (s *Server) Close() error {
 		return nil
 	}
 	if !s.InProcess {
-		os.Remove(Dir(s.DataDir).ServerURLPath())
-		os.Remove(Dir(s.DataDir).ServerCertPath())
+		os.Remove(store.Dir(s.DataDir).ServerURLPath())
+		os.Remove(store.Dir(s.DataDir).ServerCertPath())
 	}
 	if s.stopAuth != nil {
 		close(s.stopAuth)
@@ -266,71 +251,3 @@ func (a *slogAdapter) Fatalf(f string, v ...any)  { a.l.Error(fmt.Sprintf(f, v..
 func (a *slogAdapter) Errorf(f string, v ...any)  { a.l.Error(fmt.Sprintf(f, v...)) }
 func (a *slogAdapter) Debugf(f string, v ...any)  { a.l.Debug(fmt.Sprintf(f, v...)) }
 func (a *slogAdapter) Tracef(f string, v ...any)  { a.l.Debug(fmt.Sprintf(f, v...)) }
-
-// Dial connects to an external NATS server or cluster. urls is a
-// comma-separated list. The connection reconnects forever; appends bound
-// their own waiting (Appender.RetryFor).
-//
-// While it reconnects, a publish fails at once instead of waiting in
-// nats.go's buffer: a buffered resend would reach the server only after the
-// outage, when its deduplication window may have passed (see Appender).
-//
-// The client pings its server every PingInterval and gives the server up
-// after MaxPingsOutstanding unanswered pings: a server that froze (a
-// stopped process, a machine gone without closing its sockets) is left for
-// another URL within about three intervals (6 s in
-// TestAppendThroughAFrozenLeader). nats.go's default, a ping every two
-// minutes, kept a client on a frozen cluster node for the whole of a 200 s
-// test. The server side's pings are the server's: see the README, Many
-// machines.
-//
-// A permissions violation the server reports on the connection fails the
-// append or request that caused it at once with a *PermissionError.
-func Dial(ctx context.Context, urls, name string, extra ...nats.Option) (*nats.Conn, error) {
-	return DialAs(ctx, urls, name, ClientAuth{}, extra...)
-}
-
-// PingInterval and MaxPingsOutstanding are how Dial's connections notice
-// a frozen server (see Dial).
-const (
-	PingInterval        = 2 * time.Second
-	MaxPingsOutstanding = 2
-)
-
-// DialAs is Dial with a credential and the certificate authorities to
-// trust. A server that refuses the credential is ErrPermission.
-func DialAs(ctx context.Context, urls, name string, auth ClientAuth, extra ...nats.Option) (*nats.Conn, error) {
-	allowed := ""
-	if auth.Credential != nil {
-		allowed = auth.Credential.Allowed()
-	}
-	w := newPermWatch(allowed)
-	opts := append([]nats.Option{
-		nats.Name(name),
-		nats.MaxReconnects(-1),
-		nats.ReconnectWait(250 * time.Millisecond),
-		nats.ReconnectBufSize(-1),
-		nats.RetryOnFailedConnect(false),
-		nats.Timeout(5 * time.Second),
-		nats.PingInterval(PingInterval),
-		nats.MaxPingsOutstanding(MaxPingsOutstanding),
-	}, w.options()...)
-	authOpts, err := auth.options()
-	if err != nil {
-		return nil, fmt.Errorf("connect %s: %w", urls, err)
-	}
-	opts = append(append(opts, authOpts...), extra...)
-	nc, err := nats.Connect(urls, opts...)
-	if err != nil {
-		if isAuthError(err) {
-			return nil, fmt.Errorf("connect %s: %w: %v (%s)", urls, ErrPermission, err, auth.describe())
-		}
-		var cv *tls.CertificateVerificationError
-		if errors.As(err, &cv) {
-			return nil, fmt.Errorf("connect %s: %w: %v (the server's certificate is not trusted: give its certificate authority)", urls, ErrUnavailable, err)
-		}
-		return nil, fmt.Errorf("connect %s: %w: %v", urls, ErrUnavailable, err)
-	}
-	watches.Store(nc, w)
-	return nc, nil
-}
