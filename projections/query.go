@@ -203,7 +203,7 @@ func (kc *keyCursor) seek(key []byte) []byte {
 	if kc.started {
 		k, v := kc.k, kc.v // in locals: kc is on the heap, and each store to it costs a write barrier
 		for i := 0; i < fidSteps && k != nil; i++ {
-			if bytes.Compare(k, key) >= 0 {
+			if keyAtLeast(k, key) {
 				kc.k, kc.v = k, v
 				return k
 			}
@@ -217,6 +217,19 @@ func (kc *keyCursor) seek(key []byte) []byte {
 	kc.started = true
 	kc.k, kc.v = kc.c.Seek(key)
 	return kc.k
+}
+
+// keyAtLeast reports whether k sorts at or above key. The first 8 bytes
+// are compared as one number first: they are an id in the fids and files
+// models, and bytes.Compare's call was a tenth of reading the duplicates'
+// files.
+func keyAtLeast(k, key []byte) bool {
+	if len(k) >= 8 && len(key) >= 8 {
+		if a, b := binary.BigEndian.Uint64(k), binary.BigEndian.Uint64(key); a != b {
+			return a > b
+		}
+	}
+	return bytes.Compare(k, key) >= 0
 }
 
 // next moves to the key after the current one and returns it.
