@@ -16,6 +16,10 @@ func (p Path) MarshalJSON() ([]byte, error) {
 	return appendPath(nil, p), nil
 }
 
+// AppendJSON appends what MarshalJSON returns to b: for encoders written by
+// hand that give the same bytes without an allocation per path.
+func (p Path) AppendJSON(b []byte) []byte { return appendPath(b, p) }
+
 // UnmarshalJSON reads either form written by MarshalJSON.
 func (p *Path) UnmarshalJSON(b []byte) error {
 	r := &reader{b: b}

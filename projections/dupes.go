@@ -183,15 +183,17 @@ func (ix *Index) TopDuplicateGroups(q DupesQuery) (DupesResult, error) {
 		r := newReader(tx)
 		r.bud = bud
 		shas := make([][32]byte, len(res.Groups))
-		ends := make([]int, len(res.Groups))
-		var ids []uint64
 		for i, g := range res.Groups {
 			raw, err := hex.DecodeString(g.SHA256)
 			if err != nil || len(raw) != 32 {
 				return fmt.Errorf("group %s: not a sha256", g.SHA256)
 			}
 			shas[i] = [32]byte(raw)
-			ids = append(ids, r.hashIDs(shas[i], q.Files)...)
+		}
+		ends := make([]int, len(res.Groups))
+		var ids []uint64
+		for i, gids := range r.hashIDsOf(shas, q.Files) {
+			ids = append(ids, gids...)
 			ends[i] = len(ids)
 		}
 		files, found := r.filesByIDs(ids)

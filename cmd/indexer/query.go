@@ -1,9 +1,7 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -410,10 +408,9 @@ type printer struct {
 	w    io.Writer
 	json bool
 	tw   *tabwriter.Writer
-	// buf and enc are reused by obj: one buffer grown once, not one
-	// allocated and grown per object.
-	buf bytes.Buffer
-	enc *json.Encoder
+	// buf is reused by obj: one buffer grown once, not one allocated and
+	// grown per object.
+	buf []byte
 }
 
 func newPrinter(w io.Writer, asJSON bool) *printer {
@@ -424,21 +421,15 @@ func newPrinter(w io.Writer, asJSON bool) *printer {
 	return p
 }
 
-// obj prints one JSON object on its own line.
+// obj prints one JSON object on its own line, as the HTTP API and the NATS
+// service give it (service.AppendReply: modes as stat(2) gives them).
 func (p *printer) obj(v any) error {
-	if p.enc == nil {
-		p.enc = json.NewEncoder(&p.buf) // as json.Marshal: HTML escaped, compact
-	}
-	p.buf.Reset()
-	err := p.enc.Encode(v) // ends with a newline
-	var b []byte
-	if err == nil {
-		b, err = posixJSON(p.buf.Bytes())
-	}
+	b, err := service.AppendReply(p.buf[:0], v)
 	if err != nil {
 		return fmt.Errorf("encode output: %w", err)
 	}
-	_, err = p.w.Write(b)
+	p.buf = append(b, '\n')
+	_, err = p.w.Write(p.buf)
 	return err
 }
 

@@ -24,6 +24,14 @@
 // body. Paths are events.Path, exact bytes: a name that is not UTF-8
 // travels as {"b64":"..."} (see events.Path).
 //
+// # Replies
+//
+// AppendReply writes a reply's JSON for every front end (the CLI's --json,
+// the HTTP API, the NATS service), so they give the same bytes: file modes
+// as stat(2) gives them (see PosixJSON). The duplicate groups, the largest
+// replies (8 MB for every group of 100,000 files), are written by hand in
+// the bytes json.Marshal and PosixJSON give, which tests hold them to.
+//
 // # Caveats
 //
 //   - Find with Archived or PathContains beside a name pattern, and Dupes

@@ -10,8 +10,9 @@ import (
 // The index records a file's mode as Go's fs.FileMode bits (the log's
 // format). What every reply gives, the CLI's JSON, the HTTP API and the NATS
 // service, is what ls and stat(2) users know: the POSIX st_mode number in
-// "mode" and ls's text in "mode_text". PosixJSON is the one place that
-// rewrites a reply so; Client reads such replies back into FileMode bits.
+// "mode" and ls's text in "mode_text". AppendReply is the one place that
+// writes a reply so (the duplicate groups by hand, every other value through
+// PosixJSON); Client reads such replies back into FileMode bits.
 
 // fileTypes are the file types of fs.FileMode in the order to test them
 // (a character device also has ModeDevice), with st_mode's type bits and
@@ -86,29 +87,34 @@ func FileMode(posix uint32) fs.FileMode {
 }
 
 // ModeText is ls -l's text of a mode: -rw-r--r--, lrwxrwxrwx, drwxr-sr-t.
-func ModeText(m fs.FileMode) string {
-	b := []byte("-rwxrwxrwx")
-	for _, t := range fileTypes {
-		if m&t.bit != 0 {
-			b[0] = t.letter
+func ModeText(m fs.FileMode) string { return string(appendModeText(nil, m)) }
+
+// appendModeText appends ModeText(m) without making a string of it.
+func appendModeText(b []byte, m fs.FileMode) []byte {
+	n := len(b)
+	b = append(b, "-rwxrwxrwx"...)
+	t := b[n:]
+	for _, ft := range fileTypes {
+		if m&ft.bit != 0 {
+			t[0] = ft.letter
 			break
 		}
 	}
 	for i := 0; i < 9; i++ {
 		if m&(1<<uint(8-i)) == 0 {
-			b[i+1] = '-'
+			t[i+1] = '-'
 		}
 	}
 	for _, s := range specialBits {
 		switch {
 		case m&s.bit == 0:
-		case b[s.at] == '-':
-			b[s.at] = s.upper
+		case t[s.at] == '-':
+			t[s.at] = s.upper
 		default:
-			b[s.at] = s.lower
+			t[s.at] = s.lower
 		}
 	}
-	return string(b)
+	return b
 }
 
 // PosixJSON rewrites a JSON reply for people and other programs: every file

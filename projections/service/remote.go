@@ -60,7 +60,7 @@ type ScansRequest struct {
 // Endpoints: lookup, show, history (PathRequest), find (FindRequest), dupes
 // (DupesRequest), group (GroupRequest), tree (TreeRequest), scans
 // (ScansRequest), rot (RotRequest), stats, machines, status. A file's "mode" in a reply is
-// its POSIX st_mode, with "mode_text" as ls shows it (see PosixJSON); Client
+// its POSIX st_mode, with "mode_text" as ls shows it (see AppendReply); Client
 // gives Queries' values back. Errors reply with the service
 // error headers: 400 for a bad request, 404 for what the index does not
 // hold, 429 when heavy questions fill every slot (ErrBusy: ask again), 500
@@ -128,11 +128,7 @@ func endpoint[Req, Resp any](name string, fn func(context.Context, Req) (Resp, e
 			case err != nil:
 				return nil, &store.ServiceError{Code: 500, Message: err.Error()}
 			}
-			b, err := json.Marshal(resp)
-			if err == nil {
-				b, err = PosixJSON(b) // modes as stat(2) gives them
-			}
-			return b, err
+			return AppendReply(nil, resp) // modes as stat(2) gives them
 		},
 	}
 }

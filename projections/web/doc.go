@@ -43,7 +43,7 @@
 //
 // A file's "mode" in these replies is its POSIX st_mode (33188 for
 // -rw-r--r--) with "mode_text" as ls shows it, as the CLI's JSON and the
-// NATS service give it (service.PosixJSON); the index itself records Go's
+// NATS service give it (service.AppendReply); the index itself records Go's
 // fs.FileMode bits.
 //
 // Handler.Health judges /health when set; Handler.Collectors and

@@ -203,10 +203,7 @@ func writeError(w http.ResponseWriter, code int, msg string) {
 
 // writeJSON writes v as the response.
 func writeJSON(w http.ResponseWriter, v any) error {
-	b, err := json.Marshal(v)
-	if err == nil {
-		b, err = service.PosixJSON(b) // modes as stat(2) gives them
-	}
+	b, err := service.AppendReply(nil, v) // modes as stat(2) gives them
 	if err != nil {
 		return fmt.Errorf("encode response: %w", err)
 	}

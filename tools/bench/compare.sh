@@ -16,6 +16,7 @@
 #   ROUNDS   rounds of each job (default 5); the short queries run 4x as many
 #   PRIORITY indexer-scan's --priority (default normal: the tools it is
 #            compared with run at normal priority too)
+#   HASH     HASH=0 leaves out job a): one first scan makes DATA, unmeasured
 #
 # Set-up installs rhash, jdupes and plocate with apt-get when they are
 # missing (as root, or through sudo), builds indexer, indexer-scan and
@@ -30,7 +31,9 @@
 #      index: end to end)
 #   b) duplicates now, 10 files changed: jdupes -r TREE from scratch
 #      against indexer-scan TREE then indexer dupes --limit 0 --json
-#      (process starts included)
+#      (process starts included); dupes' CPU time (user + system) is
+#      reported too, which a loaded machine disturbs far less than the wall
+#      time
 #   c) find a name: plocate -d DB f0001 against indexer find f0001 (and
 #      with --limit 0, which prints every match as plocate does)
 #   d) keep the name index current: updatedb -o DB -U TREE against a rescan
@@ -50,6 +53,7 @@ FILES_T=${FILES_T:-300000}
 ROUNDS=${ROUNDS:-5}
 PRIORITY=${PRIORITY:-normal}
 WATCH=${WATCH:-1}
+HASH=${HASH:-1}
 IDLE=${IDLE:-30}
 
 say() { printf '%s\n' "$*" >&2; }
@@ -113,6 +117,29 @@ ms() {
 	awk -v d=$((e - s)) 'BEGIN { printf "%.3f\n", d / 1e6 }'
 }
 
+# msc runs its arguments as ms does and prints "WALL CPU" in milliseconds:
+# CPU is the command's user and system time (getrusage, through bash's
+# time), which the load disturbs far less than the wall time.
+msc() {
+	local s e t TIMEFORMAT='%3U %3S'
+	s=$(date +%s%N)
+	t=$({ time "$@" >/dev/null 2>"$WORK/last.err"; } 2>&1) || {
+		cat "$WORK/last.err" >&2
+		die "failed: $*"
+	}
+	e=$(date +%s%N)
+	awk -v d=$((e - s)) -v t="$t" 'BEGIN { split(t, a, " "); printf "%.3f %.0f\n", d / 1e6, (a[1] + a[2]) * 1000 }'
+}
+
+# cpu_row LABEL "TIMES": a report line of CPU times in milliseconds.
+cpu_row() {
+	local m lo hi
+	# shellcheck disable=SC2086
+	read -r m lo hi <<<"$(stats $2)"
+	report+=("| $1 | | CPU (user + system) $(fmt_ms "$m") ($(fmt_ms "$lo")-$(fmt_ms "$hi")) | |")
+	say "${report[-1]}"
+}
+
 # stats prints "median min max" of the numbers given.
 stats() {
 	printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END {
@@ -173,7 +200,7 @@ run_tree() {
 	"$bin/indexer-scan" --help >/dev/null 2>&1 || true
 
 	local r ta=() ia=()
-	for ((r = 0; r < ROUNDS; r++)); do
+	for ((r = 0; r < ROUNDS * HASH; r++)); do
 		rm -rf "$data"
 		if ((r % 2)); then
 			ia+=("$(ms "$bin/indexer-scan" --data "$data" --priority "$PRIORITY" "$tree")")
@@ -184,9 +211,14 @@ run_tree() {
 			ia+=("$(ms "$bin/indexer-scan" --data "$data" --priority "$PRIORITY" "$tree")")
 		fi
 	done
-	row "hash every file (md5, sha1, sha256)" "rhash -r" "first indexer-scan" "${ta[*]}" "${ia[*]}"
+	if ((HASH)); then
+		row "hash every file (md5, sha1, sha256)" "rhash -r" "first indexer-scan" "${ta[*]}" "${ia[*]}"
+	else
+		rm -rf "$data"
+		"$bin/indexer-scan" --data "$data" --priority "$PRIORITY" --quiet "$tree" >/dev/null 2>&1 || die "the first scan failed"
+	fi
 
-	local tb=() ib=() ib1=() ib2=() s d
+	local tb=() ib=() ib1=() ib2=() ic2=() s d c
 	dupes() {
 		"$bin/indexer-scan" --data "$data" --priority "$PRIORITY" "$tree" >/dev/null 2>&1 &&
 			"$bin/indexer" dupes --data "$data" --limit 0 --json
@@ -195,13 +227,14 @@ run_tree() {
 		change10 "$tree" "$r"
 		tb+=("$(ms jdupes -r "$tree")")
 		s=$(ms "$bin/indexer-scan" --data "$data" --priority "$PRIORITY" "$tree")
-		d=$(ms "$bin/indexer" dupes --data "$data" --limit 0 --json)
-		ib1+=("$s") ib2+=("$d")
+		read -r d c <<<"$(msc "$bin/indexer" dupes --data "$data" --limit 0 --json)"
+		ib1+=("$s") ib2+=("$d") ic2+=("$c")
 		ib+=("$(awk -v a="$s" -v b="$d" 'BEGIN { printf "%.3f", a + b }')")
 	done
 	row "duplicates now, 10 files changed" "jdupes -r" "rescan + dupes --limit 0 --json" "${tb[*]}" "${ib[*]}"
 	row "  (its two parts)" "jdupes -r" "rescan alone" "${tb[*]}" "${ib1[*]}"
 	row "  (its two parts)" "jdupes -r" "dupes alone" "${tb[*]}" "${ib2[*]}"
+	cpu_row "  (dupes alone)" "${ic2[*]}"
 
 	updatedb -o "$db" -U "$tree" -l 0
 	local q=$((ROUNDS * 4)) tc=() ic=() ic0=()
@@ -262,7 +295,7 @@ watch_tree() {
 	report+=("| a file written, listed by indexer find ($n files, --watch running) | | p50 $(fmt_ms "$p50"), p99 $(fmt_ms "$p99") | goal p99 < 1 s |")
 	say "${report[-1]}"
 
-	local dw=()
+	local dw=() dc=() d c
 	for ((i = 0; i < ROUNDS; i++)); do
 		change10 "$tree" "$((i + 100))"
 		# The watch has rescanned once the 10 changes are in: wait for it.
@@ -270,9 +303,11 @@ watch_tree() {
 		before=$(grep -c 'watch: rescanned' "$WORK/watch.err" || true)
 		until after=$(grep -c 'watch: rescanned' "$WORK/watch.err" || true); ((after > before)); do sleep 0.05; done
 		sleep 1 # a second rescan of the same burst, if the delay split it
-		dw+=("$(ms "$bin/indexer" dupes --data "$data" --limit 0 --json)")
+		read -r d c <<<"$(msc "$bin/indexer" dupes --data "$data" --limit 0 --json)"
+		dw+=("$d") dc+=("$c")
 	done
 	row "duplicates now, --watch running" "jdupes -r" "dupes --limit 0 --json" "$jd" "${dw[*]}"
+	cpu_row "  (dupes, --watch running)" "${dc[*]}"
 
 	sleep 2
 	local c0 c1 n0 n1 hz
