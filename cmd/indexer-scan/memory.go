@@ -27,56 +27,74 @@ func memoryLimit(live uint64) int64 {
 }
 
 // memoryBudget sets the process's soft memory limit after every garbage
-// collection from the live heap it measured (memoryLimit), until stop.
+// collection from the live heap it measured (memoryLimit), from the first
+// start to the last stop (tests run several scans in one process at once;
+// the limit there before the first start is restored by the last stop).
 // It does nothing when GOMEMLIMIT is set: the user's limit stands.
-type memoryBudget struct {
-	mu      sync.Mutex
-	prev    int64
-	stopped bool
-	sample  []metrics.Sample
+var memoryBudget struct {
+	mu     sync.Mutex
+	runs   int    // started and not stopped
+	gen    uint64 // of the current chain of adjustments
+	prev   int64
+	sample []metrics.Sample
 }
 
-// startMemoryBudget starts a memoryBudget; stop it with stop.
-func startMemoryBudget() *memoryBudget {
+// budgetRun is one start of the memoryBudget; nil when GOMEMLIMIT is set.
+type budgetRun struct{ stopped bool }
+
+// startMemoryBudget starts the memoryBudget for one run; stop it with
+// stop.
+func startMemoryBudget() *budgetRun {
 	if os.Getenv("GOMEMLIMIT") != "" {
 		return nil
 	}
-	b := &memoryBudget{sample: []metrics.Sample{{Name: "/gc/heap/live:bytes"}}}
-	b.prev = debug.SetMemoryLimit(memoryLimit(0))
-	b.arm()
-	return b
+	b := &memoryBudget
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.runs++; b.runs == 1 {
+		b.sample = []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
+		b.prev = debug.SetMemoryLimit(memoryLimit(0))
+		b.gen++
+		armBudget(b.gen)
+	}
+	return &budgetRun{}
 }
 
-// arm calls adjust once the next collection found a fresh object
-// unreachable, that is after it.
-func (b *memoryBudget) arm() {
-	runtime.AddCleanup(new(gcSentinel), func(b *memoryBudget) { b.adjust() }, b)
+// armBudget calls adjustBudget once the next collection found a fresh
+// object unreachable, that is after it.
+func armBudget(gen uint64) {
+	runtime.AddCleanup(new(gcSentinel), adjustBudget, gen)
 }
 
 // gcSentinel is large enough not to be batched with other tiny objects,
 // whose cleanups may never run.
 type gcSentinel struct{ _ [32]byte }
 
-func (b *memoryBudget) adjust() {
+func adjustBudget(gen uint64) {
+	b := &memoryBudget
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if b.stopped {
-		return
+	if b.runs == 0 || gen != b.gen {
+		return // stopped: this chain ends
 	}
 	metrics.Read(b.sample)
 	if b.sample[0].Value.Kind() == metrics.KindUint64 {
 		debug.SetMemoryLimit(memoryLimit(b.sample[0].Value.Uint64()))
 	}
-	b.arm()
+	armBudget(gen)
 }
 
-// stop restores the limit there was before start.
-func (b *memoryBudget) stop() {
-	if b == nil {
+// stop ends this run's part; the last one restores the limit there was
+// before the first start.
+func (r *budgetRun) stop() {
+	if r == nil || r.stopped {
 		return
 	}
+	r.stopped = true
+	b := &memoryBudget
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	b.stopped = true
-	debug.SetMemoryLimit(b.prev)
+	if b.runs--; b.runs == 0 {
+		debug.SetMemoryLimit(b.prev)
+	}
 }
