@@ -114,7 +114,7 @@ func (p *Projector) replaceCorrupt(cause error) error {
 	if err := moveAside(p.Path, cause, p.logger()); err != nil {
 		return err
 	}
-	db := &store.DB{Path: p.Path, SyncFreelist: true}
+	db := &store.DB{Path: p.Path, SyncFreelist: true, DropPages: p.DropPages}
 	if err := db.Open(); err != nil {
 		return fmt.Errorf("open a new index in place of the corrupt one: %w", err)
 	}

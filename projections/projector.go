@@ -68,6 +68,10 @@ type Projector struct {
 	// Observer, when set, is told of every batch Run commits (package
 	// projections/metrics records them for Prometheus).
 	Observer BatchObserver
+	// DropPages unmaps the index file's pages from the process after each
+	// commit (store.DB.DropPages): for a catch-up whose resident memory
+	// matters more than reading pages again, as a standalone scan's.
+	DropPages bool
 
 	mu  sync.RWMutex // write-locked only to swap db during a rebuild
 	db  *store.DB
@@ -135,7 +139,7 @@ func (p *Projector) Open() error {
 	if p.Log == nil || p.Path == "" {
 		return fmt.Errorf("open projector: Log and Path must be set")
 	}
-	db := &store.DB{Path: p.Path, SyncFreelist: true} // opened at every standalone scan: no whole-file read at open
+	db := &store.DB{Path: p.Path, SyncFreelist: true, DropPages: p.DropPages} // opened at every standalone scan: no whole-file read at open
 	if err := openOrMoveAside(db, p.logger()); err != nil {
 		return fmt.Errorf("open projector: %w", err)
 	}

@@ -30,6 +30,15 @@ type DB struct {
 	// LockTimeout is how long Open waits for another process's lock on the
 	// file before returning ErrLocked. Default 1 second.
 	LockTimeout time.Duration
+	// DropPages unmaps the file's pages from this process after every
+	// committed Update (Tx.DropPages). bbolt reads the file through a
+	// memory map, and every page a transaction touched stays mapped and
+	// counts in the process's resident memory: at 100,000 files, 35-40 MiB for
+	// the scan state and as much for index.db, a fifth of a standalone
+	// scan's peak. For a writer whose memory matters more than the minor
+	// faults of reading pages again (the scan state, a standalone scan's
+	// index update).
+	DropPages bool
 
 	db *bolt.DB
 }
@@ -117,9 +126,19 @@ func (d *DB) Update(fn func(*Tx) error) error {
 	if d.db == nil {
 		return ErrClosed
 	}
-	return guard(d.Path, func() error {
+	err := guard(d.Path, func() error {
 		return d.db.Update(func(tx *bolt.Tx) error { return fn(&Tx{tx: tx}) })
 	})
+	if err == nil && d.DropPages {
+		d.dropPages()
+	}
+	return err
+}
+
+// dropPages unmaps the pages of the file's memory map from this process
+// (Tx.DropPages) in a read transaction of its own.
+func (d *DB) dropPages() {
+	_ = d.db.View(func(tx *bolt.Tx) error { (&Tx{tx: tx}).DropPages(); return nil })
 }
 
 // View runs fn in a read-only transaction.
@@ -167,6 +186,26 @@ func (d *DB) Check() error {
 // transaction; in a read-only one a missing bucket reads as empty.
 type Tx struct {
 	tx *bolt.Tx
+}
+
+// DropPages unmaps the pages of the file's memory map from this process's
+// resident memory (madvise MADV_DONTNEED), for a reader that goes through
+// much of the file (see DB.DropPages). bbolt maps the file read-only and
+// shared, so nothing is lost, also of the keys and values tx gave: the
+// pages stay in the page cache and a later read maps them again. A
+// transaction holds bbolt's map in place (a commit that grows the file
+// remaps it only once no transaction is open), and the map spans at least
+// the file's used part, which is what is unmapped. Where madvise fails
+// (another platform) the pages stay mapped, as they do in a writable
+// transaction (which may remap the file itself).
+func (tx *Tx) DropPages() {
+	if tx.tx.Writable() {
+		return
+	}
+	page := uint64(os.Getpagesize())
+	if n := uint64(tx.tx.Size()) / page * page; n > 0 {
+		_ = madviseDontNeed(tx.tx.DB().Info().Data, n)
+	}
 }
 
 // Writable reports whether tx may write.

@@ -80,6 +80,10 @@
 // Bucket and Cursor are thin views of bbolt's, and Tx.Checkpoint and
 // SetCheckpoint keep the projector's position in the same transaction as the
 // models it describes. DB.CompactTo writes a compacted copy of the file.
+// bbolt reads through a memory map whose touched pages count in the
+// process's resident memory; DB.DropPages (after every commit) and
+// Tx.DropPages (inside a long read) unmap them (madvise MADV_DONTNEED):
+// they stay in the page cache and are mapped again when read.
 //
 // # Monitoring
 //

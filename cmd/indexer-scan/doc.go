@@ -15,10 +15,16 @@
 // guard (exit 5) are said apart. It runs at idle CPU priority unless asked
 // otherwise. Run it with --help for flags and exit codes.
 //
+// Standalone, the process holds the server, the scan and the index update
+// under one memory budget (memory.go): a soft memory limit of 128 MiB
+// while the live heap is small, growing with it beyond (no GOMEMLIMIT of
+// the user's is replaced); bbolt's mapped pages of the scan state and of
+// index.db are dropped as they are written (store.DB.DropPages).
+//
 // The pieces: scan.go (Main.Run's steps: flags, opening the data
 // directory with the machine's lease and scan state, each root's scan, the
 // summary), progress.go (the terminal line), index.go (the standalone index
-// update), priority.go (the CPU priority of every thread), watch.go (--watch:
+// update), memory.go (the standalone memory budget), priority.go (the CPU priority of every thread), watch.go (--watch:
 // inotify, and rescans of what changed). The work itself is package
 // scanner's.
 package main

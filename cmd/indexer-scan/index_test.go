@@ -10,9 +10,9 @@ import (
 	"testing"
 )
 
-// TestIndexMemoryLimitRestored checks that the soft memory limit of a
-// standalone scan's index update holds only during it.
-func TestIndexMemoryLimitRestored(t *testing.T) {
+// TestMemoryLimitRestored checks that the soft memory limit of a
+// standalone scan (memoryBudget) holds only during it.
+func TestMemoryLimitRestored(t *testing.T) {
 	if os.Getenv("GOMEMLIMIT") != "" {
 		t.Skip("GOMEMLIMIT set")
 	}
@@ -29,17 +29,20 @@ func TestIndexMemoryLimitRestored(t *testing.T) {
 	}
 }
 
-func TestIndexMemoryLimit(t *testing.T) {
+func TestMemoryLimit(t *testing.T) {
 	for _, c := range []struct {
-		events uint64
-		want   int64
+		live uint64
+		want int64
 	}{
-		{0, 144 << 20},
-		{100_000, 144<<20 + 16_000_000},
-		{10_000_000, 144<<20 + 1_600_000_000},
+		{0, 128 << 20},
+		{90 << 20, 128 << 20},
+		{96 << 20, 128 << 20},
+		{100 << 20, 136 << 20},
+		{1 << 30, 2<<30 - 64<<20},
+		{1 << 62, 2<<50 - 64<<20},
 	} {
-		if got := indexMemoryLimit(c.events); got != c.want {
-			t.Errorf("indexMemoryLimit(%d) = %d, want %d", c.events, got, c.want)
+		if got := memoryLimit(c.live); got != c.want {
+			t.Errorf("memoryLimit(%d MiB) = %d MiB, want %d MiB", c.live>>20, got>>20, c.want>>20)
 		}
 	}
 }

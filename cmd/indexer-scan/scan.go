@@ -187,6 +187,9 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 	if err := r.open(ctx); err != nil {
 		return err
 	}
+	if r.env.Mode == app.Standalone {
+		defer startMemoryBudget().stop()
+	}
 	var w *watcher
 	if r.watch {
 		var err error

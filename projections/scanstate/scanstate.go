@@ -51,7 +51,9 @@ const scanStateVersion = 3
 // Open opens (or creates) the scan state file at path. A file that
 // cannot be opened is damaged: it is removed and started anew.
 func Open(path, machine string) (*State, error) {
-	db := &store.DB{Path: path, NoSync: true, SyncFreelist: true}
+	// DropPages: the pages a scan's reads and writes touch would otherwise
+	// stay in its resident memory (35-40 MiB at 100,000 files).
+	db := &store.DB{Path: path, NoSync: true, SyncFreelist: true, DropPages: true}
 	if err := db.Open(); err != nil {
 		if errors.Is(err, store.ErrLocked) {
 			return nil, fmt.Errorf("scan state: %w", err)
@@ -308,16 +310,26 @@ func (s *State) scan(bucket []byte, p string, decode func([]byte) (scanner.Entry
 	prefix := append([]byte(p), 0)
 	return s.db.View(func(tx *store.Tx) error {
 		c := tx.Bucket(bucket).Cursor()
+		n := 0
 		for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
 			e, err := decode(v)
 			if err != nil {
 				return fmt.Errorf("scan state %s %q: %w", bucket, k, err)
 			}
 			fn(string(k[len(prefix):]), &e)
+			if n++; n%dropEvery == 0 {
+				tx.DropPages()
+			}
 		}
 		return nil
 	})
 }
+
+// dropEvery is how many entries a scan of the state reads between two
+// unmappings of the pages it went through (store.Tx.DropPages): the
+// members of an archive of 100,000 would map 35 MiB of the file; a
+// directory's few are not worth the system call.
+const dropEvery = 4096
 
 func fileKey(path string) []byte {
 	dir, name := filepath.Split(path)
