@@ -18,10 +18,11 @@ type stat struct {
 	ino, dev uint64
 	nlink    uint64
 	uid, gid uint32
+	blocks   uint64 // 512-byte blocks allocated
 }
 
 const statxMask = unix.STATX_TYPE | unix.STATX_MODE | unix.STATX_NLINK | unix.STATX_UID | unix.STATX_GID |
-	unix.STATX_MTIME | unix.STATX_CTIME | unix.STATX_INO | unix.STATX_SIZE | unix.STATX_BTIME
+	unix.STATX_MTIME | unix.STATX_CTIME | unix.STATX_INO | unix.STATX_SIZE | unix.STATX_BTIME | unix.STATX_BLOCKS
 
 // statAt lstats name in the directory dirfd; name "" with dirfd of an open
 // file fstats it.
@@ -45,7 +46,7 @@ func statAt(dirfd int, name string) (stat, error) {
 		mode: uint32(x.Mode), size: int64(x.Size),
 		mtime: ts(x.Mtime), ctime: ts(x.Ctime),
 		ino: x.Ino, dev: unix.Mkdev(x.Dev_major, x.Dev_minor),
-		nlink: uint64(x.Nlink), uid: x.Uid, gid: x.Gid,
+		nlink: uint64(x.Nlink), uid: x.Uid, gid: x.Gid, blocks: x.Blocks,
 	}
 	if x.Mask&unix.STATX_BTIME != 0 {
 		st.btime = ts(x.Btime)
@@ -58,6 +59,16 @@ func ts(t unix.StatxTimestamp) int64 { return t.Sec*1e9 + int64(t.Nsec) }
 func (s stat) isDir() bool     { return s.mode&unix.S_IFMT == unix.S_IFDIR }
 func (s stat) isRegular() bool { return s.mode&unix.S_IFMT == unix.S_IFREG }
 func (s stat) isSymlink() bool { return s.mode&unix.S_IFMT == unix.S_IFLNK }
+
+// dense reports whether the blocks allocated to the file hold at least its
+// size: it has no holes, and its content is data on a file system, so a
+// read needs no search for holes (hashDense). A sparse file, one whose file
+// system compresses it or keeps it in its inode, an empty file and a file of
+// a pseudo file system (no blocks, a size that need not be its content's)
+// are not dense.
+func (s stat) dense() bool {
+	return s.size > 0 && s.blocks > 0 && s.blocks*512 >= uint64(s.size)
+}
 
 // fileMode converts st_mode to io/fs bits, as the os package does.
 func (s stat) fileMode() fs.FileMode {
