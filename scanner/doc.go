@@ -75,8 +75,12 @@
 // Files are opened O_NOFOLLOW|O_NONBLOCK and fstat'ed before and after
 // reading: a file that changed meanwhile is read again, up to three times,
 // then recorded with its metadata and no hashes, File.Unhashed "changing"
-// (ErrChangedWhileReading, Result.Changing), and read again next scan. Holes of sparse
-// files are hashed as zeros without being read, at hashing speed: no digest
+// (ErrChangedWhileReading, Result.Changing), and read again next scan. A
+// dense file (its blocks hold its size, stat.dense) is read straight to its
+// size, the archive check made on its first block: 5 system calls for a
+// small file. Other files are searched for holes (SEEK_DATA, SEEK_HOLE):
+// holes of sparse files are hashed as zeros without being read, at
+// hashing speed: no digest
 // of N zero bytes can be had without hashing them (Merkle-Damgard), so the
 // hole loop checks the context and counts progress like a read. Names are bytes: nothing
 // assumes UTF-8. Paths longer than PATH_MAX are opened one directory at a
