@@ -153,6 +153,7 @@ func (u *unit) removeHash(f *fileEnt) error {
 		return nil
 	}
 	g := u.group(f.rec.sha256)
+	u.seen.drop()
 	u.settle(g)
 	n := u.links(f, g)
 	k := byHashKey(f)

@@ -80,3 +80,53 @@ func TestShaIndexNamesEveryHolder(t *testing.T) {
 		}
 	}
 }
+
+// The shaIndex is read again from the file, dropping its stale entries,
+// only once the files that stopped holding their content reach half of it:
+// a table that only grows (a rebuild, a first scan) is never reloaded.
+func TestShaIndexReloadsForRemovalsOnly(t *testing.T) {
+	t.Parallel()
+	db := MustOpenDB(t, filepath.Join(t.TempDir(), "index.db"))
+	digest := func(i int) [32]byte { return sha256.Sum256(binary.BigEndian.AppendUint64(nil, uint64(i))) }
+	const stored, added = 1000, 5 * shaIndexMerge
+	db.Update(func(tx *store.Tx) error {
+		b := tx.Bucket(bucketFiles)
+		for i := range stored {
+			rec := fileRec{fid: uint64(i + 1), has: hasSHA256, sha256: digest(i)}
+			if err := b.Put(fileKey(1, fmt.Sprint(i)), rec.encode()); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return nil
+	})
+	var x shaIndex
+	// The added digests are in no file: a reload forgets them.
+	addedKnown := func() bool { sha := digest(stored + added - 1); return x.known(&sha) }
+	db.View(func(tx *store.Tx) error {
+		x.prepare(tx)
+		for i := stored; i < stored+added; i++ {
+			sha := digest(i)
+			x.add(&sha, uint64(i+1))
+		}
+		x.prepare(tx)
+		if !addedKnown() {
+			t.Fatal("reloaded after adds alone")
+		}
+		for range (stored + added) / 2 {
+			x.drop()
+		}
+		x.prepare(tx)
+		if !addedKnown() {
+			t.Fatal("reloaded before the stale entries were more than half")
+		}
+		x.drop()
+		x.prepare(tx)
+		if addedKnown() {
+			t.Fatal("not reloaded once the stale entries were more than half")
+		}
+		if sha := digest(stored - 1); !x.known(&sha) {
+			t.Fatal("reload lost a stored digest")
+		}
+		return nil
+	})
+}

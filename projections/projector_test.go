@@ -269,7 +269,7 @@ func TestInterruptedBuildResumes(t *testing.T) {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	var stoppedAt uint64
-	_, err := Build(ctx, log, path, BuildOptions{BatchSize: 500, afterCommit: func(seq uint64) {
+	_, err := Build(ctx, log, path, BuildOptions{BatchSize: 500, Progress: func(seq uint64) {
 		stoppedAt = seq // the batch being gathered may still commit
 		cancel()
 	}})
@@ -278,7 +278,7 @@ func TestInterruptedBuildResumes(t *testing.T) {
 	}
 	logger, lines := capture(t)
 	var firstCommit uint64
-	cp, err := Build(context.Background(), log, path, BuildOptions{BatchSize: 500, Logger: logger, afterCommit: func(seq uint64) {
+	cp, err := Build(context.Background(), log, path, BuildOptions{BatchSize: 500, Logger: logger, Progress: func(seq uint64) {
 		if firstCommit == 0 {
 			firstCommit = seq
 		}

@@ -33,8 +33,9 @@ type BuildOptions struct {
 	// Projector.Skip), besides those the file records; the file records
 	// them too.
 	Skip map[uint64]bool
-
-	afterCommit func(seq uint64) // for tests: called after each batch
+	// Progress, when set, is called with the checkpoint after each
+	// transaction commits, on Build's goroutine: it must return quickly.
+	Progress func(seq uint64)
 }
 
 func (o BuildOptions) limit() string {
@@ -212,8 +213,8 @@ func buildInto(ctx context.Context, db *store.DB, log *store.Log, info store.Str
 			if last > 0 {
 				cp.Seq = last
 			}
-			if opt.afterCommit != nil {
-				opt.afterCommit(cp.Seq)
+			if opt.Progress != nil {
+				opt.Progress(cp.Seq)
 			}
 		}
 		if newer != nil {
@@ -257,7 +258,7 @@ func (p *Projector) rebuild(ctx context.Context) error {
 		return fmt.Errorf("rebuild: %w", err)
 	}
 	opt := BuildOptions{BatchSize: p.rebuildSize(), Decoders: p.decoders(), Logger: p.logger(), Skip: skip}
-	opt.afterCommit = func(seq uint64) {
+	opt.Progress = func(seq uint64) {
 		p.nmu.Lock()
 		p.rebuildAt = seq
 		p.nmu.Unlock()

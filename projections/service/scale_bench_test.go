@@ -2,6 +2,7 @@ package service_test
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -96,31 +97,51 @@ func scaleFiles() int {
 // INDEXER_BENCH_SCALE_FILES=1000000 makes a quicker run;
 // INDEXER_BENCH_SCALE_HEAPPROFILE=FILE writes the projector's heap profile
 // once it has projected the log. CI never runs it.
+//
+// For work on the rebuild: INDEXER_BENCH_SCALE_ONLY=rebuild runs only the
+// bare read and the rebuild, on a kept log that holds the scan (about 6
+// minutes at ten million, not 25); INDEXER_BENCH_SCALE_INDEX_DIR puts
+// index.db and rebuilt.db there instead of beside the log; and
+// INDEXER_BENCH_SCALE_CPUPROFILE=FILE writes CPU profiles of the rebuild's
+// first tenth of the events (FILE.first) and its last tenth (FILE.last),
+// to compare what the index's size makes dearer;
+// INDEXER_BENCH_SCALE_REBUILD_BATCH sets the rebuild's events per
+// transaction (BuildOptions.BatchSize). The rebuild's CPU time of
+// each process (projector, server) is reported in all, and for the first
+// and last tenths per event.
 func BenchmarkScale(b *testing.B) {
 	n := scaleFiles()
 	for b.Loop() {
 		r := runScale(b, n)
-		b.ReportMetric(r.publish, "publish-events/s")
-		b.ReportMetric(r.firstRate, "live-first-tenth-events/s")
-		b.ReportMetric(r.lastRate, "live-last-tenth-events/s")
-		b.ReportMetric(r.lastRate/r.firstRate, "live-last/first")
-		b.ReportMetric(float64(r.firstCPU.Nanoseconds())/1000, "live-first-tenth-cpu-us/event")
-		b.ReportMetric(float64(r.lastCPU.Nanoseconds())/1000, "live-last-tenth-cpu-us/event")
-		b.ReportMetric(r.liveRate, "live-events/s")
-		b.ReportMetric(r.serverPublishMB, "server-rss-publish-MB")
-		b.ReportMetric(r.serverReadMB, "server-rss-project-MB")
-		b.ReportMetric(r.projectorMB, "projector-rss-MB")
-		b.ReportMetric(r.projectorAnonMB, "projector-anon-MB")
-		b.ReportMetric(r.projectorHeapMB, "projector-heap-MB")
-		b.ReportMetric(r.bytesPerFile, "index-bytes/file")
-		b.ReportMetric(r.findP50, "find-p50-ms")
-		b.ReportMetric(r.dupesP50, "dupes-p50-ms")
-		b.ReportMetric(r.lookupP50, "lookup-p50-ms")
+		if r.liveRate > 0 {
+			b.ReportMetric(r.publish, "publish-events/s")
+			b.ReportMetric(r.firstRate, "live-first-tenth-events/s")
+			b.ReportMetric(r.lastRate, "live-last-tenth-events/s")
+			b.ReportMetric(r.lastRate/r.firstRate, "live-last/first")
+			b.ReportMetric(float64(r.firstCPU.Nanoseconds())/1000, "live-first-tenth-cpu-us/event")
+			b.ReportMetric(float64(r.lastCPU.Nanoseconds())/1000, "live-last-tenth-cpu-us/event")
+			b.ReportMetric(r.liveRate, "live-events/s")
+			b.ReportMetric(r.serverPublishMB, "server-rss-publish-MB")
+			b.ReportMetric(r.serverReadMB, "server-rss-project-MB")
+			b.ReportMetric(r.projectorMB, "projector-rss-MB")
+			b.ReportMetric(r.projectorAnonMB, "projector-anon-MB")
+			b.ReportMetric(r.projectorHeapMB, "projector-heap-MB")
+			b.ReportMetric(r.bytesPerFile, "index-bytes/file")
+			b.ReportMetric(r.findP50, "find-p50-ms")
+			b.ReportMetric(r.dupesP50, "dupes-p50-ms")
+			b.ReportMetric(r.lookupP50, "lookup-p50-ms")
+		}
 		b.ReportMetric(r.rebuild.Seconds(), "rebuild-s")
 		b.ReportMetric(r.bareRead.Seconds(), "bare-read-s")
 		b.ReportMetric(r.rebuild.Seconds()/r.bareRead.Seconds(), "rebuild/bare")
+		b.ReportMetric(r.bareCPU.Seconds(), "bare-read-cpu-s")
+		b.ReportMetric(r.rebuildCPU.Seconds(), "rebuild-projector-cpu-s")
+		b.ReportMetric(r.rebuildServerCPU.Seconds(), "rebuild-server-cpu-s")
+		b.ReportMetric(float64(r.rebuildFirstCPU.Nanoseconds())/1000, "rebuild-first-tenth-cpu-us/event")
+		b.ReportMetric(float64(r.rebuildLastCPU.Nanoseconds())/1000, "rebuild-last-tenth-cpu-us/event")
 		b.ReportMetric(r.rebuildMB, "rebuild-rss-MB")
 		b.ReportMetric(r.rebuildAnonMB, "rebuild-anon-MB")
+		b.ReportMetric(r.rebuildHeapMB, "rebuild-heap-MB")
 	}
 }
 
@@ -137,6 +158,12 @@ type scaleResult struct {
 	rebuild                       time.Duration
 	bareRead                      time.Duration
 	rebuildMB, rebuildAnonMB      float64
+	rebuildHeapMB                 float64
+	// CPU time: of both processes for the bare read; of the projector and
+	// of the server for the rebuild, in all and per event over the first
+	// and the last tenth (the projector's).
+	bareCPU, rebuildCPU, rebuildServerCPU time.Duration
+	rebuildFirstCPU, rebuildLastCPU       time.Duration
 }
 
 func runScale(b *testing.B, n int) scaleResult {
@@ -167,6 +194,13 @@ func runScale(b *testing.B, n int) scaleResult {
 	if err != nil {
 		b.Fatal(err)
 	}
+	only := os.Getenv("INDEXER_BENCH_SCALE_ONLY")
+	switch {
+	case only != "" && only != "rebuild":
+		b.Fatalf("INDEXER_BENCH_SCALE_ONLY=%q: only rebuild is known", only)
+	case only == "rebuild" && info.LastSeq != last:
+		b.Fatalf("INDEXER_BENCH_SCALE_ONLY=rebuild needs a log holding the scan in %s (it holds %d events, not %d): run the whole benchmark once", logDir, info.LastSeq, last)
+	}
 	if info.LastSeq != last {
 		if info.LastSeq != 0 {
 			b.Fatalf("the log in %s holds %d events, not the %d of a scan of %d files: remove it", logDir, info.LastSeq, last, n)
@@ -191,14 +225,72 @@ func runScale(b *testing.B, n int) scaleResult {
 		r.serverPublishMB, _ = server.peakMB()
 		say("published %d events in %s (%.0f/s), server peak RSS %.0f MB", last, time.Since(start).Round(time.Second), r.publish, r.serverPublishMB)
 	}
+	indexDir := cmp.Or(os.Getenv("INDEXER_BENCH_SCALE_INDEX_DIR"), dir)
+	if only == "" {
+		scaleLive(b, &r, log, server, filepath.Join(indexDir, "index.db"), n, say)
+	}
 
-	// Live projection, in this process.
+	// A bare read of the log, for the machine's speed at the moment, then
+	// a rebuild of the whole log into a new file.
+	srv := server.cmd.Process.Pid
+	start, cpu0 := time.Now(), cpuOf(os.Getpid())+cpuOf(srv)
+	if _, err := log.Replay(ctx, 1, "", func(store.Record) error { return nil }); err != nil {
+		b.Fatal(err)
+	}
+	r.bareRead, r.bareCPU = time.Since(start), cpuOf(os.Getpid())+cpuOf(srv)-cpu0
+	say("bare read of the log in %s (%.0f events/s), %.1f s of CPU", r.bareRead.Round(time.Second), float64(last)/r.bareRead.Seconds(), r.bareCPU.Seconds())
+	runtime.GC()
+	debug.FreeOSMemory()
+	self := watchRSS(os.Getpid())
+	heap := sampleHeap()
+	into := filepath.Join(indexDir, "rebuilt.db")
+	os.Remove(into)
+	begin := markOf(os.Getpid(), srv)
+	tenths := &tenthMarks{last: last, pids: [2]int{os.Getpid(), srv}, profile: os.Getenv("INDEXER_BENCH_SCALE_CPUPROFILE")}
+	tenths.startProfile(".first")
+	opt := projections.BuildOptions{Progress: tenths.progress}
+	opt.BatchSize, _ = strconv.Atoi(os.Getenv("INDEXER_BENCH_SCALE_REBUILD_BATCH"))
+	cp, err := projections.Build(ctx, log, into, opt)
+	if err != nil {
+		b.Fatal(err)
+	}
+	end := markOf(os.Getpid(), srv)
+	tenths.stopProfile()
+	r.rebuild = end.t.Sub(begin.t)
+	r.rebuildCPU, r.rebuildServerCPU = end.cpu-begin.cpu, end.cpu2-begin.cpu2
+	r.rebuildMB, r.rebuildAnonMB = self.peakMB()
+	r.rebuildHeapMB = heap()
+	self.stop()
+	if cp.Seq != last {
+		b.Fatalf("rebuilt to %d, want %d", cp.Seq, last)
+	}
+	if m := tenths.marks; len(m) == 10 {
+		tenth := float64(last) / 10
+		r.rebuildFirstCPU = time.Duration(float64(m[0].cpu-begin.cpu) / tenth)
+		r.rebuildLastCPU = time.Duration(float64(m[9].cpu-m[8].cpu) / tenth)
+		say("rebuild: first tenth %.0f events/s, %.1f us CPU an event (server %.1f us, %d minor faults); last tenth %.0f/s, %.1f us (server %.1f us, %d minor faults)",
+			tenth/m[0].t.Sub(begin.t).Seconds(), float64(r.rebuildFirstCPU.Nanoseconds())/1000, float64((m[0].cpu2-begin.cpu2).Nanoseconds())/1000/tenth, m[0].minflt-begin.minflt,
+			tenth/m[9].t.Sub(m[8].t).Seconds(), float64(r.rebuildLastCPU.Nanoseconds())/1000, float64((m[9].cpu2-m[8].cpu2).Nanoseconds())/1000/tenth, m[9].minflt-m[8].minflt)
+	}
+	say("rebuilt in %s, CPU %.0f s (server %.0f s), peak RSS %.0f MB (anonymous %.0f MB, heap %.0f MB)",
+		r.rebuild.Round(time.Second), r.rebuildCPU.Seconds(), r.rebuildServerCPU.Seconds(), r.rebuildMB, r.rebuildAnonMB, r.rebuildHeapMB)
+	os.Remove(into)
+	if os.Getenv("INDEXER_BENCH_SCALE_DIR") == "" {
+		os.Remove(filepath.Join(indexDir, "index.db"))
+	} // else kept beside the log, for a look at its queries
+	return r
+}
+
+// scaleLive projects the whole log live into a new index at path, as
+// indexer-project does, then times the queries on it, into r.
+func scaleLive(b *testing.B, r *scaleResult, log *store.Log, server *scaleServer, path string, n int, say func(string, ...any)) {
+	ctx := context.Background()
+	last := uint64(n) + 2
 	runtime.GC()
 	debug.FreeOSMemory()
 	self := watchRSS(os.Getpid())
 	server.resetPeak()
 	heap := sampleHeap()
-	path := filepath.Join(dir, "index.db")
 	os.Remove(path)
 	p := &projections.Projector{Log: log, Path: path}
 	if err := p.Open(); err != nil {
@@ -235,37 +327,66 @@ func runScale(b *testing.B, n int) scaleResult {
 	// Queries on the live index, read-only as indexer reads it.
 	r.findP50, r.dupesP50, r.lookupP50 = scaleQueries(b, path, n)
 	say("queries: name search p50 %.2f ms, top 100 groups p50 %.2f ms, lookup p50 %.3f ms", r.findP50, r.dupesP50, r.lookupP50)
+}
 
-	// A bare read of the log, for the machine's speed at the moment, then
-	// a rebuild of the whole log into a new file.
-	start = time.Now()
-	if _, err := log.Replay(ctx, 1, "", func(store.Record) error { return nil }); err != nil {
-		b.Fatal(err)
+// procMark is a moment of a rebuild: the time, the CPU time the projector
+// (cpu) and the server (cpu2) had used by then, and the projector's minor
+// page faults (the pages of index.db bbolt's map touches first).
+type procMark struct {
+	t         time.Time
+	cpu, cpu2 time.Duration
+	minflt    uint64
+}
+
+func markOf(pid, server int) procMark {
+	return procMark{time.Now(), cpuOf(pid), cpuOf(server), faultsOf(pid)}
+}
+
+// tenthMarks records a procMark each time a build's checkpoint passes a
+// tenth of last (Progress), and with a profile file name, profiles the CPU
+// of the first tenth (FILE.first) and of the last (FILE.last).
+type tenthMarks struct {
+	last    uint64
+	pids    [2]int // projector, server
+	marks   []procMark
+	profile string
+	out     *os.File
+}
+
+func (m *tenthMarks) progress(seq uint64) {
+	for len(m.marks) < 10 && uint64(len(m.marks)+1)*m.last/10 <= seq {
+		m.marks = append(m.marks, markOf(m.pids[0], m.pids[1]))
+		switch len(m.marks) {
+		case 1:
+			m.stopProfile()
+		case 9:
+			m.startProfile(".last")
+		}
 	}
-	r.bareRead = time.Since(start)
-	say("bare read of the log in %s (%.0f events/s)", r.bareRead.Round(time.Second), float64(last)/r.bareRead.Seconds())
-	runtime.GC()
-	debug.FreeOSMemory()
-	self = watchRSS(os.Getpid())
-	into := filepath.Join(dir, "rebuilt.db")
-	os.Remove(into)
-	start = time.Now()
-	cp, err := projections.Build(ctx, log, into, projections.BuildOptions{})
+}
+
+func (m *tenthMarks) startProfile(suffix string) {
+	if m.profile == "" {
+		return
+	}
+	f, err := os.Create(m.profile + suffix)
+	if err == nil {
+		err = pprof.StartCPUProfile(f)
+	}
 	if err != nil {
-		b.Fatal(err)
+		fmt.Fprintln(os.Stderr, "scale: cpu profile:", err)
+		m.profile = ""
+		return
 	}
-	r.rebuild = time.Since(start)
-	r.rebuildMB, r.rebuildAnonMB = self.peakMB()
-	self.stop()
-	if cp.Seq != last {
-		b.Fatalf("rebuilt to %d, want %d", cp.Seq, last)
+	m.out = f
+}
+
+func (m *tenthMarks) stopProfile() {
+	if m.out != nil {
+		pprof.StopCPUProfile()
+		m.out.Close()
+		m.out = nil
 	}
-	say("rebuilt in %s, peak RSS %.0f MB (anonymous %.0f MB)", r.rebuild.Round(time.Second), r.rebuildMB, r.rebuildAnonMB)
-	os.Remove(into)
-	if os.Getenv("INDEXER_BENCH_SCALE_DIR") == "" {
-		os.Remove(path)
-	} // else kept beside the log, for a look at its queries
-	return r
 }
 
 // scaleQueries opens the index at path read-only and times the three
@@ -501,6 +622,22 @@ func cpuOf(pid int) time.Duration {
 	u, _ := strconv.ParseUint(f[11], 10, 64)
 	st, _ := strconv.ParseUint(f[12], 10, 64)
 	return time.Duration(u+st) * 10 * time.Millisecond
+}
+
+// faultsOf returns the minor page faults pid has had, from /proc/PID/stat
+// (the 10th field after the command's name).
+func faultsOf(pid int) uint64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	_, rest, _ := strings.Cut(string(b), ") ")
+	f := strings.Fields(rest)
+	if len(f) < 8 {
+		return 0
+	}
+	n, _ := strconv.ParseUint(f[7], 10, 64)
+	return n
 }
 
 // watchTenths records the mark at which p's checkpoint passes each tenth
