@@ -232,18 +232,27 @@ func TestRebuildWhileReadersRead(t *testing.T) {
 		})
 	}
 	// Events keep coming while the rebuild runs.
-	more := make(chan uint64, 1)
+	// (Not appendAll: its t.Fatal in this goroutine would leave the test
+	// waiting for more forever.)
+	more := make(chan error, 1)
 	go func() {
 		var evs []events.Event
 		for range 500 {
 			evs = append(evs, tree.Step())
 		}
-		more <- appendAll(t, log, evs...)
+		more <- log.Append(ctx, evs...)
 	}()
 	if err := p.Rebuild(ctx); err != nil {
 		t.Fatal(err)
 	}
-	last := <-more
+	if err := <-more; err != nil {
+		t.Fatalf("append during the rebuild: %v", err)
+	}
+	info, err := log.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	last := info.LastSeq
 	waitFor(t, p, last)
 	close(stop)
 	wg.Wait()
