@@ -74,7 +74,8 @@ fi
 
 mkdir -p "$WORK/bin" "$WORK/trees"
 say "building the binaries into $WORK/bin"
-(cd "$repo" && go build -o "$WORK/bin/" ./cmd/indexer ./cmd/indexer-scan ./cmd/indexer-project)
+# Built as the README's quick start builds them: static (CGO_ENABLED=0).
+(cd "$repo" && CGO_ENABLED=0 go build -o "$WORK/bin/" ./cmd/indexer ./cmd/indexer-scan ./cmd/indexer-project)
 bin=$WORK/bin
 
 tree_flags() {
