@@ -79,15 +79,7 @@ func scanThroughLeaderLoss(t *testing.T, c *storetest.NATSCluster, n int, lose f
 		t.Fatalf("summary %+v (%v): want %d added, complete", sum, err, n)
 	}
 
-	nc, err := store.Dial(ctx, c.Others(leader), "check")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	l := &store.Log{Conn: nc}
-	if err := l.Open(ctx); err != nil {
-		t.Fatal(err)
-	}
+	l := c.OpenLogOn(c.Others(leader))
 	if got := storetest.MustHoldEachOnce(t, l); got < n {
 		t.Fatalf("%d events in the log, want at least the %d files'", got, n)
 	}

@@ -177,16 +177,37 @@ func (c *NATSCluster) Others(i int) string {
 // connection to every node (store.Dial) closed at cleanup.
 func (c *NATSCluster) OpenLog(replicas int) *store.Log {
 	c.tb.Helper()
-	nc, err := store.Dial(context.Background(), c.URLs(), "test")
+	return c.openLog(c.URLs(), replicas)
+}
+
+// OpenLogOn opens the log through a connection to urls alone
+// (comma-separated; URL, Others), closed at cleanup, keeping the stream's
+// replicas: a test reads through the nodes it chooses, as a thawed node's
+// stale answers or a lost node's silence require. It waits out an
+// election (up to 2 minutes: a loaded machine holds them slowly).
+func (c *NATSCluster) OpenLogOn(urls string) *store.Log {
+	c.tb.Helper()
+	return c.openLog(urls, 0)
+}
+
+func (c *NATSCluster) openLog(urls string, replicas int) *store.Log {
+	c.tb.Helper()
+	ctx := context.Background()
+	nc, err := store.Dial(ctx, urls, "test")
 	if err != nil {
 		c.tb.Fatal(err)
 	}
 	c.tb.Cleanup(nc.Close)
 	l := &store.Log{Conn: nc, Replicas: replicas}
-	if err := l.Open(context.Background()); err != nil {
-		c.tb.Fatal(err)
+	for deadline := time.Now().Add(2 * time.Minute); ; time.Sleep(time.Second) {
+		err := l.Open(ctx)
+		if err == nil {
+			return l
+		}
+		if time.Now().After(deadline) {
+			c.tb.Fatal(err)
+		}
 	}
-	return l
 }
 
 // Name returns node i's server name.
