@@ -60,8 +60,9 @@
 // Rebuild refuses too. AcceptNewLog keeps the file as
 // index.db.orphaned-TIME and builds a new index from the log. On a
 // replicated stream such a verdict is asked again (staleLooks, staleWait)
-// before anything is done: a paused node answers from its stale store, as
-// the leader it still believes it is, until it hears the new one.
+// and trusted only from a leader that has heard a majority of its replicas
+// (store.StreamInfo.Quorum): a paused node answers from its stale store,
+// as the leader it still believes it is, until it hears the new one.
 //
 // # Rebuild and time travel
 //

@@ -85,15 +85,19 @@ func checkpointTime(tx *store.Tx) time.Time {
 
 // A verdict against the index on a replicated stream is asked again
 // staleLooks times, staleWait apart, and acted on only when every answer
-// gives one: a node that was paused (SIGSTOP, a suspended VM) answers, as
-// the leader it still believes it is, from its stale store until it hears
-// the new leader, and that store may end below the index's checkpoint.
-// Taken for a lost tail, it had the index rebuilt from the stale store
-// (TestStaleLeaderIsNotALostTail); taken for a replaced log, projection
-// would stop. A real loss stays one when asked again, 6 s later.
+// gives one and comes from a leader that has heard a majority of the
+// stream's replicas (StreamInfo.Quorum): a node that was paused (SIGSTOP,
+// a suspended VM) answers, as the leader it still believes it is, from
+// its stale store until it hears the new leader, and that store may end
+// below the index's checkpoint. Taken for a lost tail, it had the index
+// rebuilt from the stale store (TestStaleLeaderIsNotALostTail); taken for
+// a replaced log, projection would stop. An answer without a quorum is
+// asked again for up to staleMaxLooks, then the log counts as
+// unavailable (retried); a real loss stays one when asked again.
 var (
-	staleLooks = 4
-	staleWait  = 2 * time.Second
+	staleLooks    = 4
+	staleMaxLooks = 60
+	staleWait     = 2 * time.Second
 )
 
 // logVerdict compares the index with the stream as it is now.
@@ -103,9 +107,10 @@ func (p *Projector) logVerdict(ctx context.Context) (store.StreamInfo, string, b
 	if err := p.view(func(tx *store.Tx) error { cp, cpTime = tx.Checkpoint(), checkpointTime(tx); return nil }); err != nil {
 		return store.StreamInfo{}, "", false, err
 	}
+	trusted := 0
 	for look := 1; ; look++ {
 		info, reason, auto, err := p.streamVerdict(ctx, cp, cpTime)
-		if err != nil || reason == "" || info.Replicas <= 1 || look == staleLooks {
+		if err != nil || reason == "" || info.Replicas <= 1 {
 			return info, reason, auto, err
 		}
 		// Another read model version alone is not the stream's answer.
@@ -114,7 +119,16 @@ func (p *Projector) logVerdict(ctx context.Context) (store.StreamInfo, string, b
 		if r, _ := verdict(current, cpTime, info, time.Time{}); r == "" {
 			return info, reason, auto, nil
 		}
-		p.logger().Info("the log looks changed under the index; asking again, as a paused replica answers from its stale store until it hears the new leader", "reason", reason, "look", look, "in", staleWait)
+		if info.Quorum {
+			trusted++
+		}
+		switch {
+		case trusted >= staleLooks:
+			return info, reason, auto, nil
+		case look >= staleMaxLooks:
+			return info, "", false, fmt.Errorf("%w: the stream's leader answers without a majority of its replicas (a node back from a pause?): %s", store.ErrUnavailable, reason)
+		}
+		p.logger().Info("the log looks changed under the index; asking again, as a paused replica answers from its stale store until it hears the new leader", "reason", reason, "look", look, "quorum", info.Quorum, "in", staleWait)
 		select {
 		case <-ctx.Done():
 			return info, "", false, ctx.Err()

@@ -82,8 +82,28 @@ func TestStaleLeaderIsNotALostTail(t *testing.T) {
 	}
 	p.Close()
 
-	// Thawed, the old leader is asked first: the projector's connection
-	// is to it alone.
+	// Thawed while the other two are frozen, the old leader hears nobody:
+	// it answers as the leader it believes it is, from its stale store.
+	// The other two are thawed once the projector has had its first
+	// answer (asked again, or acted on), so the check meets the stale
+	// answer every time, not when it wins a race with the step-down.
+	var rest []int
+	for i := range 3 {
+		if i != leader {
+			rest = append(rest, i)
+			c.Freeze(i)
+		}
+	}
+	restFrozen := true
+	thawRest := func() {
+		if restFrozen {
+			for _, i := range rest {
+				c.Thaw(i)
+			}
+			restFrozen = false
+		}
+	}
+	t.Cleanup(thawRest)
 	c.Thaw(leader)
 	frozen = false
 	ns, err := store.Dial(ctx, c.URL(leader), "thawed")
@@ -101,7 +121,24 @@ func TestStaleLeaderIsNotALostTail(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer q.Close()
-	if err := q.CatchUp(ctx); err != nil {
+	done := make(chan error, 1)
+	go func() { done <- q.CatchUp(ctx) }()
+	var caught error
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(10 * time.Millisecond) {
+		l := lines.String()
+		if strings.Contains(l, "asking again") || strings.Contains(l, "rebuilding the index") {
+			break
+		}
+		select {
+		case caught = <-done:
+		default:
+		}
+		if caught != nil || time.Now().After(deadline) {
+			t.Fatalf("the projector neither met the stale answer nor failed within a minute (%v):\n%s", caught, l)
+		}
+	}
+	thawRest()
+	if err := <-done; err != nil {
 		t.Fatalf("catch-up through the thawed node: %v", err)
 	}
 	if strings.Contains(lines.String(), "rebuilding the index") {

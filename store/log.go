@@ -91,7 +91,18 @@ type StreamInfo struct {
 	// from the node that believes it leads, which a paused node does,
 	// from its stale store, until it hears the new leader.
 	Replicas int
+	// Quorum reports that the answer can be trusted as the stream's: it
+	// is not replicated, or the node that answered as its leader has
+	// heard a majority of its replicas (itself and the followers current
+	// and seen within QuorumActive). A node thawed after a pause answers
+	// as the leader it was, without that majority, until it hears the
+	// new leader.
+	Quorum bool
 }
+
+// QuorumActive is how recently a follower must have been heard for the
+// leader's answer to count it towards StreamInfo.Quorum.
+const QuorumActive = 5 * time.Second
 
 // Lag is how many events of the stream come after seq: the events a reader
 // at seq has not applied yet.
@@ -276,11 +287,24 @@ func (l *Log) Info(ctx context.Context) (StreamInfo, error) {
 	}
 	info := s.CachedInfo()
 	l.saw(info.State.LastSeq)
+	quorum := true
+	if info.Config.Replicas > 1 {
+		heard := 0
+		if info.Cluster != nil && info.Cluster.Leader != "" {
+			heard = 1
+			for _, p := range info.Cluster.Replicas {
+				if p.Current && !p.Offline && p.Active < QuorumActive {
+					heard++
+				}
+			}
+		}
+		quorum = heard > info.Config.Replicas/2
+	}
 	return StreamInfo{
 		Name: info.Config.Name, Created: info.Created,
 		FirstSeq: info.State.FirstSeq, LastSeq: info.State.LastSeq,
 		Msgs: info.State.Msgs, Bytes: info.State.Bytes, Subjects: uint64(info.State.NumSubjects),
-		Replicas: info.Config.Replicas,
+		Replicas: info.Config.Replicas, Quorum: quorum,
 	}, nil
 }
 
