@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"strings"
 
@@ -116,6 +117,10 @@ func needLog(cfg app.Config) error {
 	}
 	if _, err := os.Stat(dir.ServerURLPath()); dir.HasLog() || err == nil {
 		return nil
+	}
+	// Another user's directory (0700) reads as empty: say so, not "no log".
+	if _, err := os.Stat(dir.JetStreamPath()); errors.Is(err, os.ErrPermission) {
+		return fmt.Errorf("cannot read the log in %s: %w (run as the user who owns it, or ask its indexer-project with --server)", cfg.DataDir, err)
 	}
 	return app.Usagef("no log in %s (not a data directory, or nothing scanned into it yet): point --data (or INDEXER_DATA) at one, or scan something first (indexer-scan PATH)", cfg.DataDir)
 }
