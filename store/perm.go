@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
 	"regexp"
 	"strings"
 	"sync"
@@ -27,13 +28,16 @@ type permWatch struct {
 	n       int           // violations so far
 	last    *PermissionError
 	denied  map[string]*PermissionError // by subject, bounded
+	// lost is closed and replaced each time the connection is lost
+	// (disconnected or closed).
+	lost chan struct{}
 }
 
 // watches maps a connection made here to its permWatch.
 var watches sync.Map // *nats.Conn -> *permWatch
 
 func newPermWatch(allowed string) *permWatch {
-	return &permWatch{allowed: allowed, changed: make(chan struct{}), denied: map[string]*PermissionError{}}
+	return &permWatch{allowed: allowed, changed: make(chan struct{}), denied: map[string]*PermissionError{}, lost: make(chan struct{})}
 }
 
 // options returns the handlers that feed w, and forget the connection when
@@ -41,8 +45,41 @@ func newPermWatch(allowed string) *permWatch {
 func (w *permWatch) options() []nats.Option {
 	return []nats.Option{
 		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) { w.report(err) }),
-		nats.ClosedHandler(func(nc *nats.Conn) { watches.Delete(nc) }),
+		nats.DisconnectErrHandler(func(*nats.Conn, error) { w.disconnected() }),
+		nats.ClosedHandler(func(nc *nats.Conn) { w.disconnected(); watches.Delete(nc) }),
 	}
+}
+
+func (w *permWatch) disconnected() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	close(w.lost)
+	w.lost = make(chan struct{})
+}
+
+// errConnLost ends a request whose connection was lost while it waited for
+// the reply: the reply cannot come (NATS keeps nothing for a subscriber
+// that is away).
+var errConnLost = fmt.Errorf("%w: the connection to the server was lost", ErrUnavailable)
+
+// untilLost returns ctx, canceled with errConnLost as its cause when the
+// connection is lost while the returned cancel has not been called.
+func (w *permWatch) untilLost(ctx context.Context) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancelCause(ctx)
+	if w == nil {
+		return ctx, func() { cancel(nil) }
+	}
+	w.mu.Lock()
+	lost := w.lost
+	w.mu.Unlock()
+	go func() {
+		select {
+		case <-lost:
+			cancel(errConnLost)
+		case <-ctx.Done():
+		}
+	}()
+	return ctx, func() { cancel(nil) }
 }
 
 var violationRe = regexp.MustCompile(`(?i)for (publish|subscription) to "?([^"\s]+)"?`)

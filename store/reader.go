@@ -40,7 +40,7 @@ type Reader struct {
 // delivering only subjects matching filter ("" for every event; see
 // events.MachineSubjects).
 func (l *Log) NewReader(ctx context.Context, from uint64, filter string) (*Reader, error) {
-	cons, pending, err := l.orderedConsumer(ctx, from, filter, false)
+	cons, pending, err := l.orderedConsumer(ctx, from, filter, false, false)
 	if err != nil {
 		return nil, err
 	}
@@ -53,12 +53,12 @@ func (l *Log) NewReader(ctx context.Context, from uint64, filter string) (*Reade
 
 // orderedConsumer makes an ordered consumer from sequence from on filter,
 // of the messages' headers only if asked, and returns it with the number
-// of matching events it has to deliver.
-func (l *Log) orderedConsumer(ctx context.Context, from uint64, filter string, headersOnly bool) (jetstream.Consumer, uint64, error) {
+// of matching events it has to deliver. A brief one is for a short read:
+// the server drops it soon after, not after the default five minutes
+// (Stop does not delete it, and a stream takes 1,000 at most).
+func (l *Log) orderedConsumer(ctx context.Context, from uint64, filter string, headersOnly, brief bool) (jetstream.Consumer, uint64, error) {
 	cfg := jetstream.OrderedConsumerConfig{DeliverPolicy: jetstream.DeliverAllPolicy, HeadersOnly: headersOnly}
-	if headersOnly {
-		// A search is short: the server drops its consumer soon after,
-		// not after the default five minutes (Stop does not delete it).
+	if brief {
 		cfg.InactiveThreshold = 10 * time.Second
 	}
 	if from > 1 {
@@ -148,6 +148,80 @@ func (l *Log) Replay(ctx context.Context, from uint64, filter string, fn func(Re
 	return last, nil
 }
 
+// Range calls fn for each event the log holds at sequences from through to,
+// in order, and returns the last sequence passed to fn (0 if none). It asks
+// the server for no more than the range: a few events by direct gets, more
+// through a brief consumer (a Reader pulls thousands ahead), which stops
+// at the log's tail.
+func (l *Log) Range(ctx context.Context, from, to uint64, fn func(Record) error) (uint64, error) {
+	switch {
+	case to < from:
+		return 0, nil
+	case to-from < rangeGets:
+		return l.rangeGets(ctx, from, to, fn)
+	}
+	cons, pending, err := l.orderedConsumer(ctx, from, "", false, true)
+	if err != nil || pending == 0 {
+		return 0, err
+	}
+	it, err := cons.Messages(jetstream.PullMaxMessages(int(min(to-from+1, 8192))))
+	if err != nil {
+		return 0, fmt.Errorf("read log from %d: %w", from, translate(err))
+	}
+	r := &Reader{it: it, pending: pending, log: l}
+	defer r.Close()
+	var last uint64
+	for {
+		rec, err := r.Next(ctx)
+		if err != nil || rec.Seq > to {
+			return last, err
+		}
+		if err := fn(rec); err != nil {
+			return last, err
+		}
+		last = rec.Seq
+		if rec.Seq == to || rec.Pending == 0 {
+			return last, nil
+		}
+	}
+}
+
+// rangeGets is the most events Range reads by direct gets, one request each.
+const rangeGets = 64
+
+// rangeGets is Range by direct gets: a sequence the log does not hold
+// (never stored, or removed) is passed over.
+func (l *Log) rangeGets(ctx context.Context, from, to uint64, fn func(Record) error) (uint64, error) {
+	var s jetstream.Stream
+	err := l.call(ctx, func(ctx context.Context) (err error) {
+		s, err = l.js.Stream(ctx, l.Stream)
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("read log from %d: %w", from, translate(err))
+	}
+	var last uint64
+	for seq := from; seq <= to; seq++ {
+		var m *jetstream.RawStreamMsg
+		err := l.call(ctx, func(ctx context.Context) (err error) {
+			m, err = s.GetMsg(ctx, seq)
+			return err
+		})
+		switch {
+		case errors.Is(err, jetstream.ErrMsgNotFound):
+			continue
+		case err != nil:
+			return last, fmt.Errorf("get %d: %w", seq, translate(err))
+		}
+		rec := Record{Seq: m.Sequence, Subject: m.Subject, Time: m.Time, Data: m.Data, Source: m.Header.Get(SourceHeader)}
+		if err := fn(rec); err != nil {
+			return last, err
+		}
+		last = seq
+	}
+	return last, nil
+}
+
 // Follow calls fn for every matching event from sequence from, in order,
 // waiting for new ones, until ctx ends or fn returns an error.
 func (l *Log) Follow(ctx context.Context, from uint64, filter string, fn func(Record) error) error {
@@ -173,7 +247,7 @@ func (l *Log) Follow(ctx context.Context, from uint64, filter string, fn func(Re
 // It reads headers only: the Appender searches with it for events whose
 // acknowledgement was lost.
 func (l *Log) findIDs(ctx context.Context, from uint64, filter string, fn func(id string, seq uint64)) (last uint64, err error) {
-	cons, pending, err := l.orderedConsumer(ctx, from, filter, true)
+	cons, pending, err := l.orderedConsumer(ctx, from, filter, true, true)
 	if err != nil || pending == 0 {
 		return 0, err
 	}

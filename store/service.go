@@ -114,7 +114,12 @@ func (l *Log) StartService(cfg ServiceConfig) (*Service, error) {
 			}
 			code := 500
 			var se *ServiceError
-			if errors.As(err, &se) {
+			switch {
+			case ctx.Err() != nil:
+				// Stop ended the work: the asker may ask another instance,
+				// or whatever takes over (ErrUnavailable).
+				code, err = 503, fmt.Errorf("the service is stopping: %w", err)
+			case errors.As(err, &se):
 				code = se.Code
 			}
 			if rerr := req.Error(strconv.Itoa(code), err.Error(), nil); rerr != nil {
@@ -226,20 +231,30 @@ func (l *Log) Request(ctx context.Context, subject string, body []byte) ([]byte,
 	if d, ok := ctx.Deadline(); ok {
 		idle, wait = 0, time.Until(d)
 	}
-	gctx, cancel := watchOf(l.Conn).guard(ctx)
+	w := watchOf(l.Conn)
+	gctx, cancel := w.guard(ctx)
 	defer cancel()
 	ctx = gctx
-	out, err := l.request(ctx, subject, body, idle, wait)
-	err = denied(ctx, err)
+	ask := func() ([]byte, error) {
+		lctx, lcancel := w.untilLost(ctx)
+		defer lcancel()
+		out, err := l.request(lctx, subject, body, idle, wait)
+		if cause := context.Cause(lctx); ctx.Err() == nil && errors.Is(cause, errConnLost) {
+			return nil, cause
+		}
+		return out, denied(ctx, err)
+	}
+	out, err := ask()
 	giveUp := time.Now().Add(wait)
-	for errors.Is(err, nats.ErrReconnectBufExceeded) && ctx.Err() == nil && time.Now().Before(giveUp) {
-		// The connection is reconnecting and sent nothing (see Dial): ask
-		// again once it is back, within ctx.
+	// The connection is reconnecting and sent nothing (see Dial), or was
+	// lost before the reply came: ask again once it is back, within ctx.
+	for (errors.Is(err, nats.ErrReconnectBufExceeded) || errors.Is(err, errConnLost) && !l.Conn.IsClosed()) &&
+		ctx.Err() == nil && time.Now().Before(giveUp) {
 		select {
 		case <-ctx.Done():
 		case <-time.After(50 * time.Millisecond):
 		}
-		out, err = l.request(ctx, subject, body, idle, wait)
+		out, err = ask()
 	}
 	if err != nil {
 		var se *ServiceError

@@ -258,3 +258,48 @@ func TestServiceLogsAReplyNotSent(t *testing.T) {
 		t.Fatal("the service logged nothing about the reply it could not send")
 	}
 }
+
+// TestRequestEndsWhenItsAnswerCannotCome: a request whose service stops
+// while it works gets a 503 (ErrUnavailable: ask whoever takes over), and
+// one whose connection is lost before the reply (its server shut down)
+// ends at once with ErrUnavailable, not after the 10 s the reply would be
+// waited for: NATS keeps nothing for a subscriber that is away.
+func TestRequestEndsWhenItsAnswerCannotCome(t *testing.T) {
+	t.Parallel()
+	srv := MustOpenServer(t, "", false)
+	l := MustOpenLog(t, srv)
+	working := make(chan struct{}, 1)
+	svc, err := l.StartService(store.ServiceConfig{
+		Name: "test", Version: "1.0.0",
+		Endpoints: []store.ServiceEndpoint{{Name: "slow", Subject: "test.slow", Handler: func(ctx context.Context, _ []byte) ([]byte, error) {
+			working <- struct{}{}
+			<-ctx.Done()
+			return nil, ctx.Err()
+		}}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { <-working; svc.Stop() }()
+	if _, err := l.Request(context.Background(), "test.slow", nil); !errors.Is(err, store.ErrUnavailable) {
+		t.Fatalf("request to a service that stopped while working: %v, want ErrUnavailable", err)
+	}
+
+	// Another connection serves; the asker's server goes away.
+	mustStartService(t, MustOpenLog(t, srv), nil, "hang", func(ctx context.Context, _ []byte) ([]byte, error) {
+		working <- struct{}{}
+		<-ctx.Done()
+		return nil, ctx.Err()
+	})
+	nc, err := store.Dial(context.Background(), srv.ClientURL(), "asker", nats.NoReconnect())
+	if err != nil {
+		t.Fatal(err)
+	}
+	asker := &store.Log{Conn: nc}
+	go func() { <-working; srv.Close() }()
+	start := time.Now()
+	_, err = asker.Request(context.Background(), "test.hang", nil)
+	if took := time.Since(start); !errors.Is(err, store.ErrUnavailable) && !errors.Is(err, store.ErrClosed) || took > 3*time.Second {
+		t.Fatalf("request whose server went away: %v after %s, want ErrUnavailable at once", err, took.Round(time.Millisecond))
+	}
+}
