@@ -118,6 +118,8 @@ type item struct {
 	rec store.Record
 	ev  events.Event
 	err error // from decoding
+	// decoded: ev came with the record (a Tap's), not from decoding Data.
+	decoded bool
 
 	// Worked out by the decoding goroutines (see prepareItem), so the
 	// batch's one writing goroutine does less.

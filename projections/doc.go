@@ -72,7 +72,18 @@
 // index.db. A file left by an interrupted rebuild is resumed. Build does the
 // same into any file, up to UntilSeq or UntilTime (the log's time of storing)
 // for an index as of a past moment. CatchUp applies what the log holds and
-// returns: a scanner that ran alone calls it before it exits.
+// returns.
+//
+// # Indexing beside the appender
+//
+// A scanner that runs alone indexes what it stores as it goes: its
+// Appender hands each acknowledged event to a Tap, and FollowTap applies
+// them in batches without reading them back from the server or decoding
+// them again (on tree S that was half the index update's CPU, and the
+// update no longer waits until the scan ends). The log stays the source of
+// truth: the tap's events are taken in sequence order, what it lacks (other
+// writers' events, events it let go while the projector was behind) is read
+// from the log between them, and CatchUp afterwards applies anything else.
 //
 // Compact copies the live file, compacted (bbolt never shrinks a file),
 // beside it (index.db.compact) from one read transaction, then swaps it in

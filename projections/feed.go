@@ -46,17 +46,10 @@ func startFeed(ctx context.Context, log *store.Log, from uint64, decoders int) (
 	if err != nil {
 		return nil, err
 	}
-	ctx, cancel := context.WithCancel(ctx)
-	f := &feed{out: make(chan *chunk, 64), cancel: cancel}
-	work := make(chan *chunk, 64)
-	f.wg.Add(1 + decoders)
-	go func() {
-		defer f.wg.Done()
-		defer close(f.out)
-		defer close(work)
+	return runFeed(ctx, decoders, func(ctx context.Context, send func(*chunk) error) error {
 		defer r.Close()
 		for {
-			c := &chunk{items: make([]item, 0, chunkLen), done: make(chan struct{})}
+			c := newChunk()
 			var err error
 			for len(c.items) < chunkLen {
 				var rec store.Record
@@ -70,22 +63,47 @@ func startFeed(ctx context.Context, log *store.Log, from uint64, decoders int) (
 				}
 			}
 			if len(c.items) > 0 {
-				select {
-				case work <- c:
-				case <-ctx.Done():
-					err = ctx.Err()
-				}
-				select {
-				case f.out <- c:
-				case <-ctx.Done():
-					err = ctx.Err()
+				if serr := send(c); serr != nil {
+					return serr
 				}
 			}
 			if err != nil {
-				f.err = err
-				return
+				return err
 			}
 		}
+	}), nil
+}
+
+func newChunk() *chunk {
+	return &chunk{items: make([]item, 0, chunkLen), done: make(chan struct{})}
+}
+
+// runFeed starts a feed whose chunks produce makes, in log order, handing
+// each to send; the feed ends with produce's error. Records are decoded
+// (those not decoded already) and prepared on decoders goroutines.
+func runFeed(ctx context.Context, decoders int, produce func(ctx context.Context, send func(*chunk) error) error) *feed {
+	ctx, cancel := context.WithCancel(ctx)
+	f := &feed{out: make(chan *chunk, 64), cancel: cancel}
+	work := make(chan *chunk, 64)
+	send := func(c *chunk) error {
+		select {
+		case work <- c:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		select {
+		case f.out <- c:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		return nil
+	}
+	f.wg.Add(1 + decoders)
+	go func() {
+		defer f.wg.Done()
+		defer close(f.out)
+		defer close(work)
+		f.err = produce(ctx, send)
 	}()
 	for range decoders {
 		go func() {
@@ -93,14 +111,16 @@ func startFeed(ctx context.Context, log *store.Log, from uint64, decoders int) (
 			for c := range work {
 				for i := range c.items {
 					it := &c.items[i]
-					it.ev, it.err = decode(it.rec.Data)
+					if !it.decoded {
+						it.ev, it.err = decode(it.rec.Data)
+					}
 					prepareItem(it)
 				}
 				close(c.done)
 			}
 		}()
 	}
-	return f, nil
+	return f
 }
 
 // next returns the next decoded chunk, blocking until one is ready; ok is

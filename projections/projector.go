@@ -269,7 +269,7 @@ func (p *Projector) Run(ctx context.Context) error {
 	p.setFatal(nil)
 	p.setFollowing(true)
 	defer p.setFollowing(false)
-	err := p.run(ctx, true)
+	err := p.run(ctx, true, nil)
 	if err != nil && ctx.Err() == nil {
 		p.setFatal(err)
 	}
@@ -280,7 +280,7 @@ func (p *Projector) Run(ctx context.Context) error {
 // scanner that ran alone calls it (or the CatchUp function) to bring the
 // data directory's index up to date.
 func (p *Projector) CatchUp(ctx context.Context) error {
-	err := p.run(ctx, false)
+	err := p.run(ctx, false, nil)
 	if errors.Is(err, ErrLogReplaced) {
 		p.setFatal(err)
 	}
@@ -314,13 +314,16 @@ func CatchUp(ctx context.Context, log *store.Log, path string, logger *slog.Logg
 	return p.Checkpoint(), nil
 }
 
-func (p *Projector) run(ctx context.Context, follow bool) error {
+// run checks the index against the log and applies the log's events from
+// the checkpoint on: up to its last event, or on until ctx ends when
+// follow is set, or as long as tap hands them over when it is not nil.
+func (p *Projector) run(ctx context.Context, follow bool, tap *Tap) error {
 	wait := 100 * time.Millisecond
 	for {
 		info, err := p.check(ctx)
 		if err == nil {
 			fctx, done := p.watch(ctx)
-			err = p.follow(fctx, info, follow)
+			err = p.follow(fctx, info, follow, tap)
 			if d := damage(fctx, err); d != nil {
 				err = d
 			}
@@ -416,8 +419,9 @@ func (p *Projector) watchLog(ctx context.Context, cancel context.CancelCauseFunc
 }
 
 // follow applies batches from the checkpoint on; without keepGoing it stops
-// once it has applied everything up to the stream's last seq in info.
-func (p *Projector) follow(ctx context.Context, info store.StreamInfo, keepGoing bool) error {
+// once it has applied everything up to the stream's last seq in info. With
+// a tap, the batches are what it hands over (see Tap).
+func (p *Projector) follow(ctx context.Context, info store.StreamInfo, keepGoing bool, tap *Tap) error {
 	p.mu.RLock()
 	gen := p.gen
 	p.mu.RUnlock()
@@ -434,9 +438,15 @@ func (p *Projector) follow(ctx context.Context, info store.StreamInfo, keepGoing
 	}()
 	defer watcher.Wait()
 	defer cancel(nil)
-	f, err := startFeed(fctx, p.Log, from+1, p.decoders())
-	if err != nil {
-		return err
+	wait := p.batchWait()
+	var f *feed
+	if tap != nil {
+		f, wait = tap.feed(fctx, p.Log, from+1, p.decoders()), tapBatchWait
+	} else {
+		var err error
+		if f, err = startFeed(fctx, p.Log, from+1, p.decoders()); err != nil {
+			return err
+		}
 	}
 	defer f.stop()
 	// The watcher's verdict, once it gave one, is follow's error.
@@ -456,7 +466,7 @@ func (p *Projector) follow(ctx context.Context, info store.StreamInfo, keepGoing
 	var summary batchLog
 	defer func() { summary.flush(p.logger(), p.Checkpoint()) }()
 	for {
-		items, err := f.batch(fctx, p.batchSize(), p.batchWait(), buf)
+		items, err := f.batch(fctx, p.batchSize(), wait, buf)
 		buf = items
 		stop, newer := cutNewer(items, skip)
 		if len(stop) > 0 {

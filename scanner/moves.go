@@ -11,6 +11,10 @@ import "github.com/indexer/indexer/events"
 // unknown, the file is read, and it is a move only if its content is the
 // recorded one (readMove). Anything else is read as a new file.
 func (w *walk) newPath(path string, st stat) {
+	if w.noRecords {
+		w.queue(fileJob{path: path, st: st})
+		return
+	}
 	from, e, ok := w.state.Inode(st.dev, st.ino)
 	if !ok || from == path || e.Size != st.size || e.MTime != st.mtime || e.Target != "" || w.Verify {
 		w.queue(fileJob{path: path, st: st})

@@ -45,9 +45,11 @@ type walk struct {
 	seenDev  map[uint64]bool
 	moved    map[string]bool // recorded paths that moved elsewhere in this scan
 	links    map[[2]uint64]*linkRead
-	counts   events.ScanCounts
-	skipped  int64
-	tooBig   int64 // files larger than MaxFileSize, not read
+	// noRecords: the state recorded no file when the walk began.
+	noRecords bool
+	counts    events.ScanCounts
+	skipped   int64
+	tooBig    int64 // files larger than MaxFileSize, not read
 	// changingFiles changed on every attempt to read them: recorded
 	// without hashes.
 	changingFiles []string
@@ -100,6 +102,10 @@ func (s *Scanner) newWalk(ctx context.Context, root, alias string, match *matche
 	if w.state == nil {
 		w.state = emptyState{}
 	}
+	// A first scan asks the state of no inode: each question is a read
+	// transaction, 100,000 of them on tree S, and none finds a file
+	// recorded before (the scan's own hard links share a read: linkRead).
+	w.noRecords = w.state.Len() == 0
 	if w.prog == nil {
 		w.prog = &Progress{}
 	}

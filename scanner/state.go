@@ -24,6 +24,8 @@ type State interface {
 	Dirs(root string, fn func(dir string) error) error
 	// Inode returns a path last recorded with this device and inode.
 	Inode(dev, ino uint64) (path string, e Entry, ok bool)
+	// Len returns the number of recorded files (members not counted).
+	Len() int
 	// Members calls fn for each member recorded under the archive file at
 	// path (members of nested archives included), with its display path
 	// (path::inner) and full entry, Archive and Hashes set, in path order.
@@ -122,6 +124,7 @@ func (emptyState) Dirs(string, func(string) error) error      { return nil }
 func (emptyState) Get(string) (Entry, bool)                   { return Entry{}, false }
 func (emptyState) Members(string, func(string, *Entry)) error { return nil }
 func (emptyState) Member(string, string) (Entry, bool)        { return Entry{}, false }
+func (emptyState) Len() int                                   { return 0 }
 func (emptyState) Inode(uint64, uint64) (string, Entry, bool) {
 	return "", Entry{}, false
 }

@@ -60,8 +60,9 @@ machine's last scan, and appends the facts (FileScanned, FileChanged,
 FileMoved, FileDeleted, FileUnreadable) to the event log.
 
 Standalone (no --server, no indexer-project running on --data), it runs the
-embedded NATS server in the data directory and brings the local index up to
-date before it exits, so 'indexer dupes' answers right after. As a client
+embedded NATS server in the data directory and indexes what it stores as it
+scans, so 'indexer dupes' answers right after it exits; queries asked while
+it runs are answered by it, from the index as far as it got. As a client
 (--server, or an indexer-project owning --data) it only publishes; when the
 process that owns --data does not index, the summary says the index was
 not updated and the scan exits 4.
@@ -223,6 +224,10 @@ type scanRun struct {
 	owner *store.LockedError
 	// metrics, with --metrics: nil records nothing.
 	metrics *scanMetrics
+	// live indexes a standalone scan's events as they are stored; nil as
+	// a client, or when index.db could not be opened (updateIndex then
+	// indexes them after the scan).
+	live *liveIndex
 }
 
 // options are Run's flags.
@@ -376,6 +381,11 @@ func (r *scanRun) open(ctx context.Context) error {
 		r.logger.Info("scan state caught up", "events", n)
 	}
 	r.sum = summary{Machine: r.machine, Mode: r.env.Mode.String(), Complete: true, MaxFileSize: r.maxSize.N}
+	if r.env.Mode == app.Standalone {
+		if r.live, err = startLiveIndex(r.cfg, r.env.Log, r.logger); err != nil {
+			r.logger.Info("indexing after the scan, not beside it", "err", err)
+		}
+	}
 	if r.env.Mode == app.Client && r.cfg.Server == "" {
 		if o, err := app.DirOwner(r.cfg.Dir(), "indexer-scan probe"); err == nil {
 			r.owner = o.Lock // nil if the owner ended since Open
@@ -386,6 +396,10 @@ func (r *scanRun) open(ctx context.Context) error {
 
 // close closes what open opened, in reverse order.
 func (r *scanRun) close(ctx context.Context) {
+	if r.live != nil {
+		r.live.close()
+		r.live = nil
+	}
 	if r.state != nil {
 		r.state.Close()
 	}
@@ -408,6 +422,7 @@ func (r *scanRun) scanRoots(ctx context.Context, roots []string) error {
 		var stored storedCounts
 		appender.OnStored = func(seq uint64, e events.Event) {
 			stateWriter.Add(seq, e)
+			r.live.add(seq, e)
 			stored.add(e)
 		}
 		res, err := r.scan(ctx, root, appender)
@@ -534,7 +549,7 @@ func archiveDepth(n int) int {
 // summary is printed if the scan began.
 func (r *scanRun) scanFailed(ctx context.Context, res scanner.Result) {
 	if ctx.Err() != nil && r.env.Mode == app.Standalone {
-		err := r.indexStored(ctx, r.cfg, r.env.Log, r.logger, "interrupted: indexing what the scan stored")
+		err := r.indexStored(ctx, "interrupted: indexing what the scan stored")
 		if r.sum.Indexed = err == nil; err != nil {
 			fmt.Fprintf(r.Stderr, "indexer-scan: %v\n", err)
 		}
@@ -549,7 +564,7 @@ func (r *scanRun) scanFailed(ctx context.Context, res scanner.Result) {
 // the run partial.
 func (r *scanRun) finish(ctx context.Context) error {
 	if r.env.Mode == app.Standalone {
-		err := r.indexStored(ctx, r.cfg, r.env.Log, r.logger, "the scan is complete: finishing its index before stopping")
+		err := r.indexStored(ctx, "the scan is complete: finishing its index before stopping")
 		if errors.Is(err, errIndexSkipped) {
 			r.report()
 			return err

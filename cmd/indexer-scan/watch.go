@@ -323,7 +323,7 @@ func (w *watcher) rescan(ctx context.Context) {
 		// A query holding index.db (read-only, shared) when the update
 		// starts makes it fail: the update is retried after the delay
 		// until it goes through, so no rescan is left out of the index.
-		err := r.indexStored(ctx, r.cfg, r.env.Log, r.logger, "interrupted: finishing the index")
+		err := r.indexStored(ctx, "interrupted: finishing the index")
 		w.indexBehind = err != nil && ctx.Err() == nil
 		if w.indexBehind {
 			r.logger.Warn("watch: updating the index failed; retrying", "err", err, "in", 5*r.delay)

@@ -110,11 +110,19 @@ func truth(t *testing.T, root string) map[string]string {
 	return files
 }
 
-// indexed is every file the index holds under root, with its sha256.
+// indexed is every file the index holds under root, with its sha256. A
+// rescan holds index.db while it runs (it indexes beside the scan), for
+// over a minute under -race on a busy machine: the file is waited for.
 func (w *watchRun) indexed() (map[string]string, error) {
 	db := &store.DB{Path: store.Dir(w.data).IndexPath(), ReadOnly: true, LockTimeout: 10 * time.Second}
-	if err := db.Open(); err != nil {
-		return nil, err
+	for deadline := time.Now().Add(3 * time.Minute); ; {
+		err := db.Open()
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, store.ErrLocked) || time.Now().After(deadline) {
+			return nil, err
+		}
 	}
 	defer db.Close()
 	res, err := projections.NewIndex(db).Find(projections.FindQuery{Under: w.root, Limit: -1, TotalLimit: -1})

@@ -25,7 +25,8 @@ import (
 // scans) share how they reach the index and how they print.
 //
 // Reaching the index: with --server, or when another process owns index.db
-// (an indexer-project), the command asks that process's NATS query service;
+// (an indexer-project, or a standalone indexer-scan indexing as it scans),
+// the command asks that process's NATS query service;
 // otherwise it opens DATA/index.db read-only. Commands that print events
 // (show, history) also open the log then, through app.Open.
 
@@ -72,8 +73,10 @@ func (m *Main) openSession(ctx context.Context, qf *queryFlags, owner string, wi
 	}
 	logger := cfg.Logger(m.Stderr)
 	s := &session{}
-	remote := func() (*session, error) {
-		env, err := app.Open(ctx, cfg, app.OpenOptions{Owner: owner, AllowClient: true}, logger)
+	var dialOwner func(app.OpenOptions) (*session, error)
+	remote := func() (*session, error) { return dialOwner(app.OpenOptions{Owner: owner, AllowClient: true}) }
+	dialOwner = func(opts app.OpenOptions) (*session, error) {
+		env, err := app.Open(ctx, cfg, opts, logger)
 		if err != nil {
 			return nil, err
 		}
@@ -148,13 +151,32 @@ func (m *Main) openSession(ctx context.Context, qf *queryFlags, owner string, wi
 		case o.Owner == app.Scanner && noIndex:
 			return nil, fmt.Errorf("no index yet at %s: %w, which indexes what it stores when it finishes: ask again then", path, o.Lock)
 		case o.Owner == app.Scanner:
-			// A scan updates index.db when it finishes, and a watching
-			// scan (--watch) after each rescan, for a moment: wait for it.
-			db = &store.DB{Path: path, ReadOnly: true, LockTimeout: scannerIndexWait}
-			if err := db.Open(); err != nil {
-				return nil, fmt.Errorf("%w, updating the index: ask again in a moment", o.Lock)
+			// A scan updates index.db when it finishes (or, one that could
+			// not open it at its start, after it), for a moment: wait for it.
+			openLocal := func() (*service.Local, error) {
+				db := &store.DB{Path: path, ReadOnly: true, LockTimeout: scannerIndexWait}
+				if err := db.Open(); err != nil {
+					return nil, fmt.Errorf("%w, updating the index: ask again in a moment", o.Lock)
+				}
+				local := s.local(db)
+				withLogOf(local)
+				return local, nil
 			}
-			withLogOf(s.local(db))
+			// A standalone scan holds index.db while it indexes what it
+			// stores, and answers queries meanwhile over its server, until
+			// it ends: then index.db is asked.
+			rs, err := dialOwner(app.OpenOptions{Owner: owner, AllowClient: true, NoReconnect: true})
+			if err != nil {
+				if _, err := openLocal(); err != nil {
+					return nil, err
+				}
+				return s, nil
+			}
+			sq := &scanQueries{remote: rs.q, local: func() (service.Queries, error) { return openLocal() }}
+			if _, err := sq.Status(ctx); err != nil {
+				return nil, err
+			}
+			s.q = sq
 			return s, nil
 		case noIndex && dir.HasLog():
 			return nil, fmt.Errorf("%w at %s, but %s holds a log (a standalone scan stopped before it indexed?): build the index with 'indexer-project rebuild --data %s', or run indexer-scan again", errNoIndex, path, cfg.DataDir, cfg.DataDir)

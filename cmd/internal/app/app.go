@@ -14,6 +14,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/nats-io/nats.go"
+
 	"github.com/indexer/indexer/events"
 	"github.com/indexer/indexer/store"
 )
@@ -303,6 +305,10 @@ type OpenOptions struct {
 	// AllowClient lets Open connect to the process that owns the data
 	// directory instead of failing with ErrLocked.
 	AllowClient bool
+	// NoReconnect gives the connection up once it is lost instead of
+	// reconnecting: for a question to an owner that may end at any moment
+	// (a standalone scan), which is then asked no more.
+	NoReconnect bool
 	// LockWithServer takes the data directory lock even with --server, for
 	// commands that write local files.
 	LockWithServer bool
@@ -350,7 +356,11 @@ func Open(ctx context.Context, cfg Config, opts OpenOptions, logger *slog.Logger
 		if err != nil {
 			return err
 		}
-		nc, err := store.DialAs(ctx, urls, opts.Owner, auth)
+		var extra []nats.Option
+		if opts.NoReconnect {
+			extra = append(extra, nats.NoReconnect())
+		}
+		nc, err := store.DialAs(ctx, urls, opts.Owner, auth, extra...)
 		if err != nil {
 			return err
 		}

@@ -1,0 +1,98 @@
+package projections
+
+import (
+	"context"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/indexer/indexer/events"
+	"github.com/indexer/indexer/projections/simtree"
+)
+
+// TestTapMatchesTheLog projects a history through a Tap while it is being
+// stored, as a standalone scan does, with everything that makes the tap
+// differ from the log: another process storing events in between (gaps),
+// acknowledgements handed over out of order (a retried event), and more
+// events than the tap holds arriving before the projector takes any
+// (dropped). The index must come out as a rebuild from the log makes it, and
+// match the simulated truth; and the tap must have been used, and the
+// log read for what it lacked.
+func TestTapMatchesTheLog(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	srv := MustOpenServer(t)
+	log, other := MustOpenLog(t, srv), MustOpenLog(t, srv)
+	p := MustOpenProjector(t, log, "")
+	p.BatchSize = 2000
+	tap := NewTap(4000)
+	followed := make(chan error, 1)
+
+	// This process appends alpha's events and hands each to the tap once
+	// stored, in windows of up to 8 shuffled; beta's events are stored by
+	// another connection between them, and never tapped.
+	rng := rand.New(rand.NewPCG(5, 6))
+	var held []tapped
+	a := log.NewAppender()
+	a.OnStored = func(seq uint64, e events.Event) {
+		held = append(held, tapped{seq: seq, e: e})
+		if len(held) >= 1+rng.IntN(8) {
+			rng.Shuffle(len(held), func(i, j int) { held[i], held[j] = held[j], held[i] })
+			for _, h := range held {
+				tap.Add(h.seq, h.e)
+			}
+			held = held[:0]
+		}
+	}
+	alpha, beta := simtree.New("alpha", 11), simtree.New("beta", 12)
+	trees := []*simtree.Tree{alpha, beta}
+	for round := range 3 {
+		if err := a.Append(ctx, alpha.StartScan()); err != nil {
+			t.Fatal(err)
+		}
+		appendAll(t, other, beta.StartScan())
+		for i := range 5000 {
+			if err := a.Append(ctx, alpha.Step()); err != nil {
+				t.Fatal(err)
+			}
+			if round == 0 && i == 4100 {
+				if err := a.Flush(ctx); err != nil {
+					t.Fatal(err)
+				}
+				go func() { followed <- p.FollowTap(ctx, tap) }() // the tap let about 100 go
+			}
+			if i%(50+round*400) == 0 {
+				if err := a.Flush(ctx); err != nil { // so that beta's land between alpha's
+					t.Fatal(err)
+				}
+				appendAll(t, other, beta.Step(), beta.Step())
+			}
+		}
+		if err := a.Append(ctx, alpha.EndScan()); err != nil {
+			t.Fatal(err)
+		}
+		appendAll(t, other, beta.EndScan())
+	}
+	if err := a.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, h := range held {
+		tap.Add(h.seq, h.e)
+	}
+	tap.Close()
+	if err := <-followed; err != nil {
+		t.Fatalf("FollowTap: %v", err)
+	}
+	if err := p.CatchUp(ctx); err != nil {
+		t.Fatal(err)
+	}
+	used, read := tap.used.Load(), tap.read.Load()
+	t.Logf("events fed from the tap %d, read from the log %d", used, read)
+	if used < 13000 || read < 150 {
+		t.Errorf("fed %d events from the tap and read %d from the log: want most of alpha's 15,006 from the tap, and from the log the about 100 it let go and beta's 54", used, read)
+	}
+	ix := p.Index()
+	checkTruth(t, ix, trees)
+	if got, want := dump(t, ix), dump(t, builtIndex(t, log)); got != want {
+		t.Errorf("the index fed by the tap differs from a rebuild:\n%s", diff(want, got))
+	}
+}
