@@ -296,9 +296,11 @@ func TestRequestEndsWhenItsAnswerCannotCome(t *testing.T) {
 		t.Fatal(err)
 	}
 	asker := &store.Log{Conn: nc}
-	go func() { <-working; srv.Close() }()
+	closed := make(chan struct{})
+	go func() { <-working; srv.Close(); close(closed) }()
 	start := time.Now()
 	_, err = asker.Request(context.Background(), "test.hang", nil)
+	<-closed // before the cleanup closes it again
 	if took := time.Since(start); !errors.Is(err, store.ErrUnavailable) && !errors.Is(err, store.ErrClosed) || took > 3*time.Second {
 		t.Fatalf("request whose server went away: %v after %s, want ErrUnavailable at once", err, took.Round(time.Millisecond))
 	}
