@@ -208,11 +208,11 @@ func (t *Tap) feed(ctx context.Context, log *store.Log, from uint64, decoders in
 					}
 				}
 				it := item{rec: store.Record{Seq: tp.seq, Subject: events.Subject(tp.e.Machine, tp.e.Type), Time: tp.at}, ev: tp.e, decoded: true}
-				tp.e = events.Event{} // the buffer is reused: let go of the event
 				if err := add(it); err != nil {
 					return err
 				}
 			}
+			clear(items) // the buffer is reused: let go of the events
 			if err := flush(); err != nil {
 				return err
 			}

@@ -73,9 +73,7 @@ func (m *Main) openSession(ctx context.Context, qf *queryFlags, owner string, wi
 	}
 	logger := cfg.Logger(m.Stderr)
 	s := &session{}
-	var dialOwner func(app.OpenOptions) (*session, error)
-	remote := func() (*session, error) { return dialOwner(app.OpenOptions{Owner: owner, AllowClient: true}) }
-	dialOwner = func(opts app.OpenOptions) (*session, error) {
+	dialOwner := func(opts app.OpenOptions) (*session, error) {
 		env, err := app.Open(ctx, cfg, opts, logger)
 		if err != nil {
 			return nil, err
@@ -89,6 +87,7 @@ func (m *Main) openSession(ctx context.Context, qf *queryFlags, owner string, wi
 		s.q, s.remote, s.logRead = &service.Client{Log: env.Log}, true, true
 		return s, nil
 	}
+	remote := func() (*session, error) { return dialOwner(app.OpenOptions{Owner: owner, AllowClient: true}) }
 	// Events' details (history, show) come from the log, beside the index.
 	withLogOf := func(local *service.Local) {
 		if !withLog {
@@ -149,7 +148,7 @@ func (m *Main) openSession(ctx context.Context, qf *queryFlags, owner string, wi
 		case o.Owner == app.Project:
 			return remote()
 		case o.Owner == app.Scanner && noIndex:
-			return nil, fmt.Errorf("no index yet at %s: %w, which indexes what it stores when it finishes: ask again then", path, o.Lock)
+			return nil, fmt.Errorf("no index yet at %s: %w, which has not made it yet: ask again in a moment", path, o.Lock)
 		case o.Owner == app.Scanner:
 			// A scan updates index.db when it finishes (or, one that could
 			// not open it at its start, after it), for a moment: wait for it.
