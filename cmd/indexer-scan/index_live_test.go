@@ -2,28 +2,15 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 )
 
 // indexerBinary builds the indexer query command once.
-var indexerBinary = sync.OnceValues(func() (string, error) {
-	dir, err := os.MkdirTemp("", "indexer-bin")
-	if err != nil {
-		return "", err
-	}
-	bin := filepath.Join(dir, "indexer")
-	out, err := exec.Command("go", "build", "-o", bin, "../indexer").CombinedOutput()
-	if err != nil {
-		return "", fmt.Errorf("go build ../indexer: %v\n%s", err, out)
-	}
-	return bin, nil
-})
+var indexerBinary = buildOnce("indexer", "../indexer")
 
 // TestQueriesDuringAStandaloneScan: a standalone scan holds index.db while
 // it indexes what it stores, so a query cannot open the file; it asks the

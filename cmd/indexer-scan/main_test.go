@@ -142,19 +142,25 @@ func TestExitCodesAndMessages(t *testing.T) {
 
 // binary builds indexer-scan once (without -race: the subprocess tests
 // measure memory and run as another user).
-var binary = sync.OnceValues(func() (string, error) {
-	dir, err := os.MkdirTemp("", "indexer-scan-bin")
-	if err != nil {
-		return "", err
-	}
-	os.Chmod(dir, 0o755)
-	bin := filepath.Join(dir, "indexer-scan")
-	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
-	if err != nil {
-		return "", fmt.Errorf("go build: %v\n%s", err, out)
-	}
-	return bin, nil
-})
+var binary = buildOnce("indexer-scan", ".")
+
+// buildOnce returns a function that builds the program in package dir
+// once, into a directory every user may read, and returns its path.
+func buildOnce(name, dir string) func() (string, error) {
+	return sync.OnceValues(func() (string, error) {
+		tmp, err := os.MkdirTemp("", name+"-bin")
+		if err != nil {
+			return "", err
+		}
+		os.Chmod(tmp, 0o755)
+		bin := filepath.Join(tmp, name)
+		out, err := exec.Command("go", "build", "-o", bin, dir).CombinedOutput()
+		if err != nil {
+			return "", fmt.Errorf("go build %s: %v\n%s", dir, err, out)
+		}
+		return bin, nil
+	})
+}
 
 func mustBinary(t *testing.T) string {
 	t.Helper()
