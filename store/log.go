@@ -322,7 +322,7 @@ func (l *Log) Get(ctx context.Context, seq uint64) (Record, error) {
 	if err != nil {
 		return Record{}, fmt.Errorf("get %d: %w", seq, translate(err))
 	}
-	return Record{Seq: m.Sequence, Subject: m.Subject, Time: m.Time, Data: m.Data, Source: m.Header.Get(SourceHeader)}, nil
+	return recordOf(m), nil
 }
 
 // Append stores events and waits until the log acknowledged every one. It is

@@ -40,11 +40,20 @@ type Reader struct {
 // delivering only subjects matching filter ("" for every event; see
 // events.MachineSubjects).
 func (l *Log) NewReader(ctx context.Context, from uint64, filter string) (*Reader, error) {
-	cons, pending, err := l.orderedConsumer(ctx, from, filter, false, false)
+	return l.newReader(ctx, from, filter, readAhead, false)
+}
+
+// readAhead is how many events a Reader asks the server for at a time.
+const readAhead = 8192
+
+// newReader is NewReader pulling pull events at a time, on a brief
+// consumer if asked (see orderedConsumer).
+func (l *Log) newReader(ctx context.Context, from uint64, filter string, pull int, brief bool) (*Reader, error) {
+	cons, pending, err := l.orderedConsumer(ctx, from, filter, false, brief)
 	if err != nil {
 		return nil, err
 	}
-	it, err := cons.Messages(jetstream.PullMaxMessages(8192))
+	it, err := cons.Messages(jetstream.PullMaxMessages(pull))
 	if err != nil {
 		return nil, fmt.Errorf("read log from %d: %w", from, translate(err))
 	}
@@ -160,16 +169,14 @@ func (l *Log) Range(ctx context.Context, from, to uint64, fn func(Record) error)
 	case to-from < rangeGets:
 		return l.rangeGets(ctx, from, to, fn)
 	}
-	cons, pending, err := l.orderedConsumer(ctx, from, "", false, true)
-	if err != nil || pending == 0 {
+	r, err := l.newReader(ctx, from, "", int(min(to-from+1, readAhead)), true)
+	if err != nil {
 		return 0, err
 	}
-	it, err := cons.Messages(jetstream.PullMaxMessages(int(min(to-from+1, 8192))))
-	if err != nil {
-		return 0, fmt.Errorf("read log from %d: %w", from, translate(err))
-	}
-	r := &Reader{it: it, pending: pending, log: l}
 	defer r.Close()
+	if r.Pending() == 0 {
+		return 0, nil
+	}
 	var last uint64
 	for {
 		rec, err := r.Next(ctx)
@@ -213,8 +220,7 @@ func (l *Log) rangeGets(ctx context.Context, from, to uint64, fn func(Record) er
 		case err != nil:
 			return last, fmt.Errorf("get %d: %w", seq, translate(err))
 		}
-		rec := Record{Seq: m.Sequence, Subject: m.Subject, Time: m.Time, Data: m.Data, Source: m.Header.Get(SourceHeader)}
-		if err := fn(rec); err != nil {
+		if err := fn(recordOf(m)); err != nil {
 			return last, err
 		}
 		last = seq
@@ -272,4 +278,9 @@ func (l *Log) findIDs(ctx context.Context, from uint64, filter string, fn func(i
 		}
 	}
 	return last, nil
+}
+
+// recordOf is the Record of a message got by its sequence.
+func recordOf(m *jetstream.RawStreamMsg) Record {
+	return Record{Seq: m.Sequence, Subject: m.Subject, Time: m.Time, Data: m.Data, Source: m.Header.Get(SourceHeader)}
 }

@@ -54,7 +54,8 @@ const liveBatch = 6144
 
 // startLiveIndex opens index.db and starts indexing beside the scan.
 func startLiveIndex(cfg app.Config, log *store.Log, logger *slog.Logger) (*liveIndex, error) {
-	p := &projections.Projector{Log: log, Path: cfg.Dir().IndexPath(), Logger: logger, DropPages: true, BatchSize: liveBatch}
+	p := indexProjector(cfg, log, logger)
+	p.BatchSize = liveBatch
 	if err := p.Open(); err != nil {
 		return nil, err
 	}
@@ -95,12 +96,7 @@ func (l *liveIndex) catchUp(ctx context.Context, logger *slog.Logger) error {
 	if l.err != nil && ctx.Err() == nil {
 		logger.Warn("indexing beside the scan stopped: reading what is left from the log", "err", l.err)
 	}
-	err := l.p.CatchUp(ctx)
-	logger.Info("index updated", "to_seq", l.p.Checkpoint(), "took", time.Since(start))
-	if err != nil {
-		return fmt.Errorf("catch up %s: %w", l.p.Path, err)
-	}
-	return nil
+	return catchUp(ctx, l.p, start, logger)
 }
 
 // close stops the query service and the projector, and closes index.db.
@@ -116,11 +112,23 @@ func (l *liveIndex) close() {
 // when no liveIndex could open it (a query held it).
 func updateIndex(ctx context.Context, cfg app.Config, log *store.Log, logger *slog.Logger) error {
 	start := time.Now()
-	p := &projections.Projector{Log: log, Path: cfg.Dir().IndexPath(), Logger: logger, DropPages: true}
+	p := indexProjector(cfg, log, logger)
 	if err := p.Open(); err != nil {
 		return err
 	}
 	defer p.Close()
+	return catchUp(ctx, p, start, logger)
+}
+
+// indexProjector is the projector of the data directory's index.db that a
+// standalone scan runs (see DropPages above).
+func indexProjector(cfg app.Config, log *store.Log, logger *slog.Logger) *projections.Projector {
+	return &projections.Projector{Log: log, Path: cfg.Dir().IndexPath(), Logger: logger, DropPages: true}
+}
+
+// catchUp applies what else the log holds to p, and logs how far the index
+// got since start.
+func catchUp(ctx context.Context, p *projections.Projector, start time.Time, logger *slog.Logger) error {
 	err := p.CatchUp(ctx)
 	logger.Info("index updated", "to_seq", p.Checkpoint(), "took", time.Since(start))
 	if err != nil {
