@@ -122,7 +122,7 @@ whenever it is connected (README: Many machines).
 	// Queries: one cache in front of the index, invalidated by the
 	// checkpoint, shared by the NATS service and the HTTP server.
 	// The guard answers nothing from an index whose log was replaced.
-	local := &service.Local{Index: p.Index(), Log: env.Log, Checkpoint: p.Checkpoint, Heavy: service.NewGate(0)}
+	local := service.Live(p, env.Log)
 	cache := &service.Cache{Queries: local, Checkpoint: p.Checkpoint}
 	queries := metrics.NewTimed(guarded{Queries: cache, p: p})
 	hw := &healthWatch{p: p, log: env.Log, noLeases: c.replica.reader, judge: projections.Health{HeadStaleAfter: c.headStale}}

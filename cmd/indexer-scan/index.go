@@ -59,7 +59,7 @@ func startLiveIndex(cfg app.Config, log *store.Log, logger *slog.Logger) (*liveI
 	if err := p.Open(); err != nil {
 		return nil, err
 	}
-	local := &service.Local{Index: p.Index(), Log: log, Checkpoint: p.Checkpoint, Heavy: service.NewGate(0)}
+	local := service.Live(p, log)
 	svc, err := service.Serve(log, local, nil, logger)
 	if err != nil {
 		p.Close()

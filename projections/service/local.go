@@ -31,6 +31,13 @@ type Local struct {
 	Heavy *Gate
 }
 
+// Live returns the Local of a projector following log, as a process that
+// serves others' questions runs it: its checkpoint is live and heavy
+// questions take turns (NewGate's default).
+func Live(p *projections.Projector, log *store.Log) *Local {
+	return &Local{Index: p.Index(), Log: log, Checkpoint: p.Checkpoint, Heavy: NewGate(0)}
+}
+
 // index returns the queries, stopped when ctx ends.
 func (l *Local) index(ctx context.Context) *projections.Index { return l.Index.WithContext(ctx) }
 
