@@ -20,7 +20,10 @@ type DB struct {
 	// ReadOnly opens the file shared, for queries while no writer runs.
 	ReadOnly bool
 	// NoSync skips fsync on commit: for a rebuild into a new file, which
-	// calls Sync once at the end. Never for the live index.
+	// calls Sync once at the end. Never for the live index. It skips, too,
+	// the fsync bbolt makes each time the file grows by 16 MiB, which
+	// writes out every page dirtied since the last: 24 of them took 2.7 s
+	// of a 25 s rebuild of a million events, about 240 at ten million.
 	NoSync bool
 	// SyncFreelist writes bbolt's freelist on every commit. Without it
 	// commits are cheaper but Open rebuilds the freelist by reading the
@@ -59,6 +62,7 @@ func (d *DB) Open() error {
 			Timeout:         timeout,
 			ReadOnly:        d.ReadOnly,
 			NoSync:          d.NoSync,
+			NoGrowSync:      d.NoSync,
 			NoFreelistSync:  !d.SyncFreelist,
 			FreelistType:    bolt.FreelistMapType,
 			InitialMmapSize: 256 << 20,
