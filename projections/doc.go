@@ -69,7 +69,9 @@
 // Rebuild builds a new file beside the live one (index.db.rebuild) without
 // fsync, in batches of RebuildBatchSize, syncs it once, catches up the last
 // events while briefly holding off readers and Run, and renames it over
-// index.db. A file left by an interrupted rebuild is resumed. Build does the
+// index.db. A file left by an interrupted rebuild is resumed, unless the
+// machine restarted since it was last synced (a power loss may have kept
+// some of its pages and not others): it is built afresh. Build does the
 // same into any file, up to UntilSeq or UntilTime (the log's time of storing)
 // for an index as of a past moment. CatchUp applies what the log holds and
 // returns.

@@ -3,6 +3,7 @@ package projections
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"os"
 	"os/exec"
@@ -303,6 +304,85 @@ func TestInterruptedBuildResumes(t *testing.T) {
 	}
 	db := MustOpenDB(t, path)
 	checkSameAsBuild(t, log, NewIndex(db))
+}
+
+// TestBuildLeftUnsyncedResumesOnlyInItsBoot: a build killed mid-way left
+// its file unsynced (it holds the boot it was written in). In the same boot
+// the page cache holds all of it, and the next build resumes it; after a
+// restart of the machine part of it may never have reached the disk, and
+// the next build starts afresh instead of extending a tree that may point
+// at pages never written.
+func TestBuildLeftUnsyncedResumesOnlyInItsBoot(t *testing.T) {
+	t.Parallel()
+	boot := bootID()
+	if boot == "" {
+		t.Fatal("no boot id in /proc/sys/kernel/random/boot_id: the test needs Linux")
+	}
+	log := MustOpenLog(t, MustOpenServer(t))
+	tree := simtree.New("m", 6)
+	evs := []events.Event{tree.StartScan()}
+	for range 3000 {
+		evs = append(evs, tree.Step())
+	}
+	appendAll(t, log, evs...)
+	for _, c := range []struct {
+		leftBy string // the boot the killed build ran in
+		resume bool
+	}{{boot, true}, {"an earlier boot", false}} {
+		path := filepath.Join(t.TempDir(), "index.db.rebuild")
+		ctx, cancel := context.WithCancel(context.Background())
+		var stoppedAt uint64
+		_, err := Build(ctx, log, path, BuildOptions{BatchSize: 500, Progress: func(seq uint64) {
+			stoppedAt = seq
+			cancel()
+		}})
+		if !errors.Is(err, context.Canceled) || stoppedAt == 0 {
+			t.Fatalf("interrupted build: %v at %d", err, stoppedAt)
+		}
+		// What a build killed before markSynced leaves.
+		db := &store.DB{Path: path}
+		if err := db.Open(); err != nil {
+			t.Fatal(err)
+		}
+		err = db.Update(func(tx *store.Tx) error {
+			meta := tx.Bucket(bucketMeta)
+			if v := meta.Get(keyUnsynced); v != nil {
+				return fmt.Errorf("an interrupted build left its file marked unsynced (%q)", v)
+			}
+			return meta.Put(keyUnsynced, []byte(c.leftBy))
+		})
+		db.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+
+		logger, lines := capture(t)
+		var firstCommit uint64
+		cp, err := Build(context.Background(), log, path, BuildOptions{BatchSize: 500, Logger: logger, Progress: func(seq uint64) {
+			if firstCommit == 0 {
+				firstCommit = seq
+			}
+		}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		resumed := strings.Contains(lines.String(), "resuming") && firstCommit > stoppedAt
+		afresh := strings.Contains(lines.String(), "machine restarted") && firstCommit == 500
+		if c.resume && !resumed || !c.resume && !afresh {
+			t.Fatalf("left unsynced in %q (this boot %q), stopped at %d: first commit %d; log:\n%s", c.leftBy, boot, stoppedAt, firstCommit, lines)
+		}
+		if cp.Seq != 3001 {
+			t.Fatalf("checkpoint %d", cp.Seq)
+		}
+		db = MustOpenDB(t, path)
+		db.View(func(tx *store.Tx) error {
+			if v := tx.Bucket(bucketMeta).Get(keyUnsynced); v != nil {
+				t.Errorf("a finished build is still marked unsynced (%q)", v)
+			}
+			return nil
+		})
+		checkSameAsBuild(t, log, NewIndex(db))
+	}
 }
 
 // TestTimeTravel builds the index as of a past sequence and a past time and

@@ -102,6 +102,12 @@ func (d *DB) Close() error {
 // Sync fsyncs the file; after a NoSync build it makes the data durable.
 func (d *DB) Sync() error { return d.db.Sync() }
 
+// SyncCommits makes the commits from now on fsync as a file opened without
+// NoSync does: its pages before its meta page, so that the commit reaches
+// the disk whole, with every page written before it. Call it between
+// transactions.
+func (d *DB) SyncCommits() { d.db.NoSync = false }
+
 // Size returns the file's size in bytes.
 func (d *DB) Size() int64 {
 	fi, err := os.Stat(d.Path)
