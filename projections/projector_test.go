@@ -268,34 +268,10 @@ func TestRebuildWhileReadersRead(t *testing.T) {
 
 func TestInterruptedBuildResumes(t *testing.T) {
 	t.Parallel()
-	log := MustOpenLog(t, MustOpenServer(t))
-	tree := simtree.New("m", 6)
-	evs := []events.Event{tree.StartScan()}
-	for range 3000 {
-		evs = append(evs, tree.Step())
-	}
-	appendAll(t, log, evs...)
+	log := logOf3000Steps(t)
 	path := filepath.Join(t.TempDir(), "index.db.rebuild")
-
-	ctx, cancel := context.WithCancel(context.Background())
-	var stoppedAt uint64
-	_, err := Build(ctx, log, path, BuildOptions{BatchSize: 500, Progress: func(seq uint64) {
-		stoppedAt = seq // the batch being gathered may still commit
-		cancel()
-	}})
-	if !errors.Is(err, context.Canceled) || stoppedAt == 0 {
-		t.Fatalf("interrupted build: %v at %d", err, stoppedAt)
-	}
-	logger, lines := capture(t)
-	var firstCommit uint64
-	cp, err := Build(context.Background(), log, path, BuildOptions{BatchSize: 500, Logger: logger, Progress: func(seq uint64) {
-		if firstCommit == 0 {
-			firstCommit = seq
-		}
-	}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	stoppedAt := interruptedBuild(t, log, path)
+	cp, firstCommit, lines := buildAgain(t, log, path)
 	if !strings.Contains(lines.String(), "resuming") || firstCommit <= stoppedAt || firstCommit > stoppedAt+500 {
 		t.Fatalf("not resumed at %d: first commit %d; log:\n%s", stoppedAt, firstCommit, lines)
 	}
@@ -304,6 +280,53 @@ func TestInterruptedBuildResumes(t *testing.T) {
 	}
 	db := MustOpenDB(t, path)
 	checkSameAsBuild(t, log, NewIndex(db))
+}
+
+// logOf3000Steps is a log holding a scan start and 3,000 steps of a
+// simulated tree.
+func logOf3000Steps(t *testing.T) *store.Log {
+	t.Helper()
+	log := MustOpenLog(t, MustOpenServer(t))
+	tree := simtree.New("m", 6)
+	evs := []events.Event{tree.StartScan()}
+	for range 3000 {
+		evs = append(evs, tree.Step())
+	}
+	appendAll(t, log, evs...)
+	return log
+}
+
+// interruptedBuild starts a build into path, in batches of 500 events,
+// and stops it after its first commit; it returns that commit's checkpoint
+// (the batch being gathered may still commit).
+func interruptedBuild(t *testing.T, log *store.Log, path string) (stoppedAt uint64) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	_, err := Build(ctx, log, path, BuildOptions{BatchSize: 500, Progress: func(seq uint64) {
+		stoppedAt = seq
+		cancel()
+	}})
+	if !errors.Is(err, context.Canceled) || stoppedAt == 0 {
+		t.Fatalf("interrupted build: %v at %d", err, stoppedAt)
+	}
+	return stoppedAt
+}
+
+// buildAgain builds into path to the log's end, in batches of 500 events,
+// and returns the checkpoint, the checkpoint of its first commit and what
+// it logged.
+func buildAgain(t *testing.T, log *store.Log, path string) (cp store.Checkpoint, firstCommit uint64, lines *logBuffer) {
+	t.Helper()
+	logger, lines := capture(t)
+	cp, err := Build(context.Background(), log, path, BuildOptions{BatchSize: 500, Logger: logger, Progress: func(seq uint64) {
+		if firstCommit == 0 {
+			firstCommit = seq
+		}
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cp, firstCommit, lines
 }
 
 // TestBuildLeftUnsyncedResumesOnlyInItsBoot: a build killed mid-way left
@@ -318,33 +341,19 @@ func TestBuildLeftUnsyncedResumesOnlyInItsBoot(t *testing.T) {
 	if boot == "" {
 		t.Fatal("no boot id in /proc/sys/kernel/random/boot_id: the test needs Linux")
 	}
-	log := MustOpenLog(t, MustOpenServer(t))
-	tree := simtree.New("m", 6)
-	evs := []events.Event{tree.StartScan()}
-	for range 3000 {
-		evs = append(evs, tree.Step())
-	}
-	appendAll(t, log, evs...)
+	log := logOf3000Steps(t)
 	for _, c := range []struct {
 		leftBy string // the boot the killed build ran in
 		resume bool
 	}{{boot, true}, {"an earlier boot", false}} {
 		path := filepath.Join(t.TempDir(), "index.db.rebuild")
-		ctx, cancel := context.WithCancel(context.Background())
-		var stoppedAt uint64
-		_, err := Build(ctx, log, path, BuildOptions{BatchSize: 500, Progress: func(seq uint64) {
-			stoppedAt = seq
-			cancel()
-		}})
-		if !errors.Is(err, context.Canceled) || stoppedAt == 0 {
-			t.Fatalf("interrupted build: %v at %d", err, stoppedAt)
-		}
+		stoppedAt := interruptedBuild(t, log, path)
 		// What a build killed before markSynced leaves.
 		db := &store.DB{Path: path}
 		if err := db.Open(); err != nil {
 			t.Fatal(err)
 		}
-		err = db.Update(func(tx *store.Tx) error {
+		err := db.Update(func(tx *store.Tx) error {
 			meta := tx.Bucket(bucketMeta)
 			if v := meta.Get(keyUnsynced); v != nil {
 				return fmt.Errorf("an interrupted build left its file marked unsynced (%q)", v)
@@ -356,16 +365,7 @@ func TestBuildLeftUnsyncedResumesOnlyInItsBoot(t *testing.T) {
 			t.Fatal(err)
 		}
 
-		logger, lines := capture(t)
-		var firstCommit uint64
-		cp, err := Build(context.Background(), log, path, BuildOptions{BatchSize: 500, Logger: logger, Progress: func(seq uint64) {
-			if firstCommit == 0 {
-				firstCommit = seq
-			}
-		}})
-		if err != nil {
-			t.Fatal(err)
-		}
+		cp, firstCommit, lines := buildAgain(t, log, path)
 		resumed := strings.Contains(lines.String(), "resuming") && firstCommit > stoppedAt
 		afresh := strings.Contains(lines.String(), "machine restarted") && firstCommit == 500
 		if c.resume && !resumed || !c.resume && !afresh {
