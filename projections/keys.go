@@ -40,9 +40,6 @@ var (
 	keyNextMachineID = []byte("next_machine_id")
 	keyTotals        = []byte("totals")
 	keyBuildLimit    = []byte("build_limit")
-	// keyUnsynced holds, while a build writes without fsync, the boot
-	// it runs in (see openBuild).
-	keyUnsynced = []byte("build_unsynced_boot")
 )
 
 // splitPath returns the directory of p including its trailing slash ("" when

@@ -3,7 +3,6 @@ package projections
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"os"
 	"os/exec"
@@ -268,24 +267,6 @@ func TestRebuildWhileReadersRead(t *testing.T) {
 
 func TestInterruptedBuildResumes(t *testing.T) {
 	t.Parallel()
-	log := logOf3000Steps(t)
-	path := filepath.Join(t.TempDir(), "index.db.rebuild")
-	stoppedAt := interruptedBuild(t, log, path)
-	cp, firstCommit, lines := buildAgain(t, log, path)
-	if !strings.Contains(lines.String(), "resuming") || firstCommit <= stoppedAt || firstCommit > stoppedAt+500 {
-		t.Fatalf("not resumed at %d: first commit %d; log:\n%s", stoppedAt, firstCommit, lines)
-	}
-	if cp.Seq != 3001 {
-		t.Fatalf("checkpoint %d", cp.Seq)
-	}
-	db := MustOpenDB(t, path)
-	checkSameAsBuild(t, log, NewIndex(db))
-}
-
-// logOf3000Steps is a log holding a scan start and 3,000 steps of a
-// simulated tree.
-func logOf3000Steps(t *testing.T) *store.Log {
-	t.Helper()
 	log := MustOpenLog(t, MustOpenServer(t))
 	tree := simtree.New("m", 6)
 	evs := []events.Event{tree.StartScan()}
@@ -293,31 +274,19 @@ func logOf3000Steps(t *testing.T) *store.Log {
 		evs = append(evs, tree.Step())
 	}
 	appendAll(t, log, evs...)
-	return log
-}
+	path := filepath.Join(t.TempDir(), "index.db.rebuild")
 
-// interruptedBuild starts a build into path, in batches of 500 events,
-// and stops it after its first commit; it returns that commit's checkpoint
-// (the batch being gathered may still commit).
-func interruptedBuild(t *testing.T, log *store.Log, path string) (stoppedAt uint64) {
-	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
+	var stoppedAt uint64
 	_, err := Build(ctx, log, path, BuildOptions{BatchSize: 500, Progress: func(seq uint64) {
-		stoppedAt = seq
+		stoppedAt = seq // the batch being gathered may still commit
 		cancel()
 	}})
 	if !errors.Is(err, context.Canceled) || stoppedAt == 0 {
 		t.Fatalf("interrupted build: %v at %d", err, stoppedAt)
 	}
-	return stoppedAt
-}
-
-// buildAgain builds into path to the log's end, in batches of 500 events,
-// and returns the checkpoint, the checkpoint of its first commit and what
-// it logged.
-func buildAgain(t *testing.T, log *store.Log, path string) (cp store.Checkpoint, firstCommit uint64, lines *logBuffer) {
-	t.Helper()
 	logger, lines := capture(t)
+	var firstCommit uint64
 	cp, err := Build(context.Background(), log, path, BuildOptions{BatchSize: 500, Logger: logger, Progress: func(seq uint64) {
 		if firstCommit == 0 {
 			firstCommit = seq
@@ -326,63 +295,14 @@ func buildAgain(t *testing.T, log *store.Log, path string) (cp store.Checkpoint,
 	if err != nil {
 		t.Fatal(err)
 	}
-	return cp, firstCommit, lines
-}
-
-// TestBuildLeftUnsyncedResumesOnlyInItsBoot: a build killed mid-way left
-// its file unsynced (it holds the boot it was written in). In the same boot
-// the page cache holds all of it, and the next build resumes it; after a
-// restart of the machine part of it may never have reached the disk, and
-// the next build starts afresh instead of extending a tree that may point
-// at pages never written.
-func TestBuildLeftUnsyncedResumesOnlyInItsBoot(t *testing.T) {
-	t.Parallel()
-	boot := bootID()
-	if boot == "" {
-		t.Fatal("no boot id in /proc/sys/kernel/random/boot_id: the test needs Linux")
+	if !strings.Contains(lines.String(), "resuming") || firstCommit <= stoppedAt || firstCommit > stoppedAt+500 {
+		t.Fatalf("not resumed at %d: first commit %d; log:\n%s", stoppedAt, firstCommit, lines)
 	}
-	log := logOf3000Steps(t)
-	for _, c := range []struct {
-		leftBy string // the boot the killed build ran in
-		resume bool
-	}{{boot, true}, {"an earlier boot", false}} {
-		path := filepath.Join(t.TempDir(), "index.db.rebuild")
-		stoppedAt := interruptedBuild(t, log, path)
-		// What a build killed before markSynced leaves.
-		db := &store.DB{Path: path}
-		if err := db.Open(); err != nil {
-			t.Fatal(err)
-		}
-		err := db.Update(func(tx *store.Tx) error {
-			meta := tx.Bucket(bucketMeta)
-			if v := meta.Get(keyUnsynced); v != nil {
-				return fmt.Errorf("an interrupted build left its file marked unsynced (%q)", v)
-			}
-			return meta.Put(keyUnsynced, []byte(c.leftBy))
-		})
-		db.Close()
-		if err != nil {
-			t.Fatal(err)
-		}
-
-		cp, firstCommit, lines := buildAgain(t, log, path)
-		resumed := strings.Contains(lines.String(), "resuming") && firstCommit > stoppedAt
-		afresh := strings.Contains(lines.String(), "machine restarted") && firstCommit == 500
-		if c.resume && !resumed || !c.resume && !afresh {
-			t.Fatalf("left unsynced in %q (this boot %q), stopped at %d: first commit %d; log:\n%s", c.leftBy, boot, stoppedAt, firstCommit, lines)
-		}
-		if cp.Seq != 3001 {
-			t.Fatalf("checkpoint %d", cp.Seq)
-		}
-		db = MustOpenDB(t, path)
-		db.View(func(tx *store.Tx) error {
-			if v := tx.Bucket(bucketMeta).Get(keyUnsynced); v != nil {
-				t.Errorf("a finished build is still marked unsynced (%q)", v)
-			}
-			return nil
-		})
-		checkSameAsBuild(t, log, NewIndex(db))
+	if cp.Seq != 3001 {
+		t.Fatalf("checkpoint %d", cp.Seq)
 	}
+	db := MustOpenDB(t, path)
+	checkSameAsBuild(t, log, NewIndex(db))
 }
 
 // TestTimeTravel builds the index as of a past sequence and a past time and

@@ -1,7 +1,6 @@
 package projections
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -10,7 +9,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/indexer/indexer/store"
@@ -72,17 +70,14 @@ func Build(ctx context.Context, log *store.Log, path string, opt BuildOptions) (
 	start := time.Now()
 	first := cp.Seq
 	cp, err = buildInto(ctx, db, log, info, opt)
-	// Interrupted or done, what was written reaches the disk, so that it
-	// can be resumed after a restart of the machine too.
-	serr := markSynced(db)
 	if err != nil {
 		return cp, fmt.Errorf("build %s: %w", path, err)
 	}
-	if serr != nil {
-		return cp, fmt.Errorf("build %s: sync: %w", path, serr)
+	if err := db.Close(); err != nil { // it syncs the file
+		return cp, fmt.Errorf("build %s: %w", path, err)
 	}
 	logger.Info("index built", "path", path, "seq", cp.Seq, "events", cp.Seq-first, "took", time.Since(start).Round(time.Millisecond))
-	return cp, db.Close()
+	return cp, nil
 }
 
 // IsIndex reports whether the file at path holds an index, or a build of
@@ -126,19 +121,8 @@ func openBuild(path string, info store.StreamInfo, opt BuildOptions, logger *slo
 		limit = string(tx.Bucket(bucketMeta).Get(keyBuildLimit))
 		return nil
 	})
-	unsynced := ""
-	db.View(func(tx *store.Tx) error {
-		unsynced = string(tx.Bucket(bucketMeta).Get(keyUnsynced))
-		return nil
-	})
-	boot := bootID()
 	why := ""
 	switch {
-	case unsynced != "" && (boot == "" || unsynced != boot):
-		// Written without fsync, and not synced since, by a build the
-		// machine restarted under: the file may miss pages its tree
-		// points to.
-		why = "an earlier build wrote it without fsync and the machine restarted since"
 	case cp.Seq == 0:
 	case limit != opt.limit():
 		why = fmt.Sprintf("it was built to %q, not %q", limit, opt.limit())
@@ -161,44 +145,13 @@ func openBuild(path string, info store.StreamInfo, opt BuildOptions, logger *slo
 		logger.Info("resuming an interrupted build", "path", path, "seq", cp.Seq)
 	}
 	err = db.Update(func(tx *store.Tx) error {
-		meta := tx.Bucket(bucketMeta)
-		if err := meta.Put(keyUnsynced, []byte(cmp.Or(boot, "unknown"))); err != nil {
-			return err
-		}
-		return meta.Put(keyBuildLimit, []byte(opt.limit()))
+		return tx.Bucket(bucketMeta).Put(keyBuildLimit, []byte(opt.limit()))
 	})
 	if err != nil {
 		db.Close()
 		return nil, cp, err
 	}
 	return db, cp, nil
-}
-
-// A build commits without fsync (store.DB.NoSync) and syncs once at the
-// end. A process killed meanwhile leaves its writes in the page cache,
-// whole, and a build in the same boot resumes them; a machine that loses
-// power loses some of them, in any order, so what is on disk may be a
-// meta page pointing at pages never written. The build file therefore
-// holds the boot it is written in (keyUnsynced) until markSynced, and
-// openBuild starts afresh over a file left unsynced in another boot.
-
-// markSynced removes keyUnsynced in a commit that fsyncs (the pages
-// written before it included) before its meta page is written.
-func markSynced(db *store.DB) error {
-	db.SyncCommits()
-	return db.Update(func(tx *store.Tx) error {
-		return tx.Bucket(bucketMeta).Delete(keyUnsynced)
-	})
-}
-
-// bootID identifies this boot of the machine (Linux's boot_id); "" where
-// it cannot be read, where a build left unsynced is never resumed.
-func bootID() string {
-	b, err := os.ReadFile("/proc/sys/kernel/random/boot_id")
-	if err != nil {
-		return ""
-	}
-	return strings.TrimSpace(string(b))
 }
 
 // buildInto applies the log to db from its checkpoint to the end of the log

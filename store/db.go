@@ -1,10 +1,12 @@
 package store
 
 import (
+	"cmp"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -19,11 +21,17 @@ type DB struct {
 	Path string
 	// ReadOnly opens the file shared, for queries while no writer runs.
 	ReadOnly bool
-	// NoSync skips fsync on commit: for a rebuild into a new file, which
-	// calls Sync once at the end. Never for the live index. It skips, too,
-	// the fsync bbolt makes each time the file grows by 16 MiB, which
-	// writes out every page dirtied since the last: 24 of them took 2.7 s
-	// of a 25 s rebuild of a million events, about 240 at ten million.
+	// NoSync skips fsync on commit, for a file that can be made again: a
+	// rebuild into a new file, the scan state. Never for the live index.
+	// It skips, too, the fsync bbolt makes each time the file grows by 16
+	// MiB, which writes out every page dirtied since the last: 24 of them
+	// took 2.7 s of a 25 s rebuild of a million events.
+	//
+	// Close syncs the file. A process killed before that leaves its writes
+	// whole in the page cache, but a machine that loses power may keep a
+	// meta page and lose pages it points to. So while open, a NoSync file
+	// holds the boot it is written in, and Open refuses one that an
+	// earlier boot left so (ErrCorrupt): its owner makes it again.
 	NoSync bool
 	// SyncFreelist writes bbolt's freelist on every commit. Without it
 	// commits are cheaper but Open rebuilds the freelist by reading the
@@ -86,27 +94,77 @@ func (d *DB) Open() error {
 		return fmt.Errorf("open: %w", err)
 	}
 	d.db = db
+	if d.NoSync && !d.ReadOnly {
+		if err := d.markUnsynced(); err != nil {
+			db.Close()
+			d.db = nil
+			return fmt.Errorf("open: %w", err)
+		}
+	}
 	return nil
 }
 
-// Close closes the file.
+// Close closes the file; a NoSync file is synced first.
 func (d *DB) Close() error {
 	if d.db == nil {
 		return nil
 	}
-	err := d.db.Close()
+	var err error
+	if d.NoSync && !d.ReadOnly {
+		err = d.markSynced()
+	}
+	if cerr := d.db.Close(); err == nil {
+		err = cerr
+	}
 	d.db = nil
 	return err
 }
 
+// keyUnsyncedBoot, in the meta bucket, holds the boot a NoSync file is
+// open in (see NoSync).
+var keyUnsyncedBoot = []byte("unsynced_boot")
+
+// bootID identifies this boot of the machine (Linux's boot_id); "" where
+// it cannot be read, where a NoSync file that was not closed is never
+// opened again.
+var bootID = func() string {
+	b, err := os.ReadFile("/proc/sys/kernel/random/boot_id")
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(b))
+}
+
+// markUnsynced records the boot a NoSync file is written in, unless an
+// earlier boot left it unsynced.
+func (d *DB) markUnsynced() error {
+	boot := bootID()
+	return d.Update(func(tx *Tx) error {
+		b, err := tx.tx.CreateBucketIfNotExists(metaBucket)
+		if err != nil {
+			return err
+		}
+		if left := b.Get(keyUnsyncedBoot); left != nil && (boot == "" || string(left) != boot) {
+			return fmt.Errorf("%s: %w: it was written without fsync and not synced before the machine restarted, so some of its pages may not be on disk", d.Path, ErrCorrupt)
+		}
+		return b.Put(keyUnsyncedBoot, []byte(cmp.Or(boot, "unknown")))
+	})
+}
+
+// markSynced removes the mark in a commit that fsyncs the file, the pages
+// written before it included, before its meta page is written.
+func (d *DB) markSynced() error {
+	d.db.NoSync = false
+	return d.Update(func(tx *Tx) error {
+		if b := tx.tx.Bucket(metaBucket); b != nil {
+			return b.Delete(keyUnsyncedBoot)
+		}
+		return nil
+	})
+}
+
 // Sync fsyncs the file; after a NoSync build it makes the data durable.
 func (d *DB) Sync() error { return d.db.Sync() }
-
-// SyncCommits makes the commits from now on fsync as a file opened without
-// NoSync does: its pages before its meta page, so that the commit reaches
-// the disk whole, with every page written before it. Call it between
-// transactions.
-func (d *DB) SyncCommits() { d.db.NoSync = false }
 
 // Size returns the file's size in bytes.
 func (d *DB) Size() int64 {

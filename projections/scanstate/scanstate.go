@@ -73,11 +73,8 @@ func Open(path, machine string) (*State, error) {
 	return &State{Machine: machine, db: db}, nil
 }
 
-// Close syncs and closes the file.
-func (s *State) Close() error {
-	s.db.Sync()
-	return s.db.Close()
-}
+// Close syncs and closes the file (store.DB.Close syncs a NoSync file).
+func (s *State) Close() error { return s.db.Close() }
 
 // CatchUp applies the machine's events that the state has not seen. A state
 // from another incarnation of the stream, or ahead of the log (a lost tail),
