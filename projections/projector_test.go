@@ -265,15 +265,23 @@ func TestRebuildWhileReadersRead(t *testing.T) {
 	checkSameAsBuild(t, log, p.Index())
 }
 
-func TestInterruptedBuildResumes(t *testing.T) {
-	t.Parallel()
+// logOfSteps is a log holding a scan start and n steps of a simulated tree
+// of machine m.
+func logOfSteps(t *testing.T, seed uint64, n int) *store.Log {
+	t.Helper()
 	log := MustOpenLog(t, MustOpenServer(t))
-	tree := simtree.New("m", 6)
+	tree := simtree.New("m", seed)
 	evs := []events.Event{tree.StartScan()}
-	for range 3000 {
+	for range n {
 		evs = append(evs, tree.Step())
 	}
 	appendAll(t, log, evs...)
+	return log
+}
+
+func TestInterruptedBuildResumes(t *testing.T) {
+	t.Parallel()
+	log := logOfSteps(t, 6, 3000)
 	path := filepath.Join(t.TempDir(), "index.db.rebuild")
 
 	ctx, cancel := context.WithCancel(context.Background())
@@ -303,6 +311,24 @@ func TestInterruptedBuildResumes(t *testing.T) {
 	}
 	db := MustOpenDB(t, path)
 	checkSameAsBuild(t, log, NewIndex(db))
+}
+
+// TestUnreadableBuildFileIsReplaced: a build file that does not open (here
+// not a bbolt file; store.DB refuses as well one an earlier boot left
+// unsynced) is discarded and the index built afresh.
+func TestUnreadableBuildFileIsReplaced(t *testing.T) {
+	t.Parallel()
+	log := logOfSteps(t, 7, 300)
+	path := filepath.Join(t.TempDir(), "index.db.rebuild")
+	if err := os.WriteFile(path, []byte("not a bbolt file"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	logger, lines := capture(t)
+	cp, err := Build(context.Background(), log, path, BuildOptions{Logger: logger})
+	if err != nil || cp.Seq != 301 || !strings.Contains(lines.String(), "discarding unreadable build file") {
+		t.Fatalf("built to %d: %v; log:\n%s", cp.Seq, err, lines)
+	}
+	checkSameAsBuild(t, log, NewIndex(MustOpenDB(t, path)))
 }
 
 // TestTimeTravel builds the index as of a past sequence and a past time and

@@ -375,6 +375,9 @@ func (r *scanRun) open(ctx context.Context) error {
 	if r.state, err = scanstate.Open(r.cfg.Dir().ScanStatePath(r.machine), r.machine); err != nil {
 		return err
 	}
+	if r.state.Discarded != nil {
+		r.logger.Warn("scan state discarded: reading this machine's events from the log again", "reason", r.state.Discarded)
+	}
 	if n, err := r.state.CatchUp(ctx, r.env.Log, r.logger); err != nil {
 		return err
 	} else if n > 0 {

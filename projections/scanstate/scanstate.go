@@ -33,8 +33,12 @@ import (
 // that hold files and the inodes are those of the disk alone.
 type State struct {
 	Machine string
-	db      *store.DB
-	created time.Time // the stream incarnation CatchUp last saw
+	// Discarded is why Open removed the file it found (damaged, or left
+	// unsynced by an earlier boot: see store.DB.NoSync) and started anew;
+	// nil when it did not. CatchUp then reads the machine's events again.
+	Discarded error
+	db        *store.DB
+	created   time.Time // the stream incarnation CatchUp last saw
 }
 
 var (
@@ -54,12 +58,13 @@ func Open(path, machine string) (*State, error) {
 	// DropPages: the pages a scan's reads and writes touch would otherwise
 	// stay in its resident memory (35-40 MiB at 100,000 files).
 	db := &store.DB{Path: path, NoSync: true, SyncFreelist: true, DropPages: true}
-	if err := db.Open(); err != nil {
-		if errors.Is(err, store.ErrLocked) {
-			return nil, fmt.Errorf("scan state: %w", err)
+	discarded := db.Open()
+	if discarded != nil {
+		if errors.Is(discarded, store.ErrLocked) {
+			return nil, fmt.Errorf("scan state: %w", discarded)
 		}
 		if rmErr := os.Remove(path); rmErr != nil {
-			return nil, fmt.Errorf("scan state: %w", err)
+			return nil, fmt.Errorf("scan state: %w", discarded)
 		}
 		if err := db.Open(); err != nil {
 			return nil, fmt.Errorf("scan state: %w", err)
@@ -70,7 +75,7 @@ func Open(path, machine string) (*State, error) {
 		db.Close()
 		return nil, fmt.Errorf("scan state: %w", err)
 	}
-	return &State{Machine: machine, db: db}, nil
+	return &State{Machine: machine, db: db, Discarded: discarded}, nil
 }
 
 // Close syncs and closes the file (store.DB.Close syncs a NoSync file).

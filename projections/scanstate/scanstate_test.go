@@ -143,6 +143,9 @@ func TestDamagedOrStaleStateIsRebuilt(t *testing.T) {
 	if err != nil {
 		t.Fatalf("a damaged state file must be started anew: %v", err)
 	}
+	if st.Discarded == nil {
+		t.Fatal("a damaged state file was started anew without saying why")
+	}
 	if n, err := st.CatchUp(ctx, l, nil); err != nil || n != len(history()) || st.Len() != 3 {
 		t.Fatalf("rebuilt: applied %d, %d paths, %v", n, st.Len(), err)
 	}
