@@ -59,7 +59,7 @@ func TestNoSyncFileLeftByAnEarlierBoot(t *testing.T) {
 		t.Fatalf("left unsynced by an earlier boot: opened with %v, want ErrCorrupt", err)
 	}
 
-	if d, err = open(); err == nil {
+	if _, err := open(); err == nil {
 		t.Fatal("the refusal must last until the owner makes the file again")
 	}
 	if err := os.Remove(path); err != nil {
