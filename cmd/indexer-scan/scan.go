@@ -567,6 +567,9 @@ func (r *scanRun) scanFailed(ctx context.Context, res scanner.Result) {
 // the run partial.
 func (r *scanRun) finish(ctx context.Context) error {
 	if r.env.Mode == app.Standalone {
+		// The scan state's pages reach the disk while the index takes the
+		// scan's last events, not after.
+		r.state.SyncBehind()
 		err := r.indexStored(ctx, "the scan is complete: finishing its index before stopping")
 		if errors.Is(err, errIndexSkipped) {
 			r.report()
