@@ -28,16 +28,19 @@ type permWatch struct {
 	n       int           // violations so far
 	last    *PermissionError
 	denied  map[string]*PermissionError // by subject, bounded
-	// lost is closed and replaced each time the connection is lost
-	// (disconnected or closed).
-	lost chan struct{}
+	// lost is canceled, and replaced, each time the connection is lost
+	// (disconnected or closed); loseAll cancels it.
+	lost    context.Context
+	loseAll context.CancelFunc
 }
 
 // watches maps a connection made here to its permWatch.
 var watches sync.Map // *nats.Conn -> *permWatch
 
 func newPermWatch(allowed string) *permWatch {
-	return &permWatch{allowed: allowed, changed: make(chan struct{}), denied: map[string]*PermissionError{}, lost: make(chan struct{})}
+	w := &permWatch{allowed: allowed, changed: make(chan struct{}), denied: map[string]*PermissionError{}}
+	w.lost, w.loseAll = context.WithCancel(context.Background())
+	return w
 }
 
 // options returns the handlers that feed w, and forget the connection when
@@ -53,8 +56,8 @@ func (w *permWatch) options() []nats.Option {
 func (w *permWatch) disconnected() {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	close(w.lost)
-	w.lost = make(chan struct{})
+	w.loseAll()
+	w.lost, w.loseAll = context.WithCancel(context.Background())
 }
 
 // errConnLost ends a request whose connection was lost while it waited for
@@ -63,7 +66,8 @@ func (w *permWatch) disconnected() {
 var errConnLost = fmt.Errorf("%w: the connection to the server was lost", ErrUnavailable)
 
 // untilLost returns ctx, canceled with errConnLost as its cause when the
-// connection is lost while the returned cancel has not been called.
+// connection is lost while the returned cancel has not been called. It
+// starts no goroutine unless the connection is lost (context.AfterFunc).
 func (w *permWatch) untilLost(ctx context.Context) (context.Context, context.CancelFunc) {
 	ctx, cancel := context.WithCancelCause(ctx)
 	if w == nil {
@@ -72,14 +76,8 @@ func (w *permWatch) untilLost(ctx context.Context) (context.Context, context.Can
 	w.mu.Lock()
 	lost := w.lost
 	w.mu.Unlock()
-	go func() {
-		select {
-		case <-lost:
-			cancel(errConnLost)
-		case <-ctx.Done():
-		}
-	}()
-	return ctx, func() { cancel(nil) }
+	stop := context.AfterFunc(lost, func() { cancel(errConnLost) })
+	return ctx, func() { stop(); cancel(nil) }
 }
 
 var violationRe = regexp.MustCompile(`(?i)for (publish|subscription) to "?([^"\s]+)"?`)
