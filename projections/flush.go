@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"unsafe"
 
 	"github.com/oklog/ulid/v2"
@@ -46,10 +47,16 @@ func (p *pending) del(k []byte) { p.add(string(k), nil) }
 // copies a key it keeps and never writes to one.
 func keyBytes(s string) []byte { return unsafe.Slice(unsafe.StringData(s), len(s)) }
 
-func (p *pending) flush(b *store.Bucket) error {
+// sort puts the ops in key order, keeping the order of each key's.
+func (p *pending) sort() {
 	if !p.sorted {
 		slices.SortStableFunc(p.ops, func(a, b pendOp) int { return strings.Compare(a.k, b.k) })
+		p.sorted = true
 	}
+}
+
+func (p *pending) flush(b *store.Bucket) error {
+	p.sort()
 	for i, op := range p.ops {
 		if i+1 < len(p.ops) && p.ops[i+1].k == op.k {
 			continue // a later change of the same key wins
@@ -68,25 +75,15 @@ func (p *pending) flush(b *store.Bucket) error {
 }
 
 // flush writes every entity the batch changed, each once, in key order.
+// What needs no transaction, sorting and encoding the files, the name
+// index changes and the groups (prepareFlush), runs on another goroutine while
+// this one writes the buckets that need none: a rebuild's batch goroutine
+// is its bottleneck, and the decoders leave the other core idle in part.
 func (u *unit) flush() error {
-	// Files mostly come in key order (walk order), so sorting is rarely
-	// needed.
-	if u.filesUnsorted {
-		slices.SortFunc(u.fileList, func(a, b *fileEnt) int { return strings.Compare(a.key, b.key) })
-	}
-	for _, f := range u.fileList {
-		switch {
-		case !f.dirty:
-		case f.exists:
-			if err := u.files.Put(keyBytes(f.key), f.rec.encode()); err != nil {
-				return fmt.Errorf("write file: %w", err)
-			}
-		case f.existed:
-			if err := u.files.Delete(keyBytes(f.key)); err != nil {
-				return fmt.Errorf("delete file: %w", err)
-			}
-		}
-	}
+	var prep flushPrep
+	var wg sync.WaitGroup
+	wg.Go(func() { prep = u.prepareFlush() })
+	defer wg.Wait() // on an early return too: prepareFlush reads the unit
 	for _, k := range sortedKeys(u.dirMap) {
 		d := u.dirMap[k]
 		if !d.isNew && d.rec == d.orig {
@@ -131,10 +128,24 @@ func (u *unit) flush() error {
 	if err := u.flushHash(); err != nil {
 		return err
 	}
-	if err := u.flushGroups(); err != nil {
+	wg.Wait()
+	for i, f := range u.fileList {
+		switch {
+		case !f.dirty:
+		case f.exists:
+			if err := u.files.Put(keyBytes(f.key), prep.files[i]); err != nil {
+				return fmt.Errorf("write file: %w", err)
+			}
+		case f.existed:
+			if err := u.files.Delete(keyBytes(f.key)); err != nil {
+				return fmt.Errorf("delete file: %w", err)
+			}
+		}
+	}
+	if err := u.flushGroups(prep.groups); err != nil {
 		return err
 	}
-	if err := u.flushPostings(); err != nil {
+	if err := u.flushPostings(prep.post); err != nil {
 		return err
 	}
 	meta := u.tx.Bucket(bucketMeta)
@@ -150,6 +161,34 @@ func (u *unit) flush() error {
 		return meta.Put(keyTotals, u.tot.encode())
 	}
 	return nil
+}
+
+// flushPrep is what prepareFlush works out for flush.
+type flushPrep struct {
+	files  [][]byte  // the records of fileList's files to write, by index
+	post   []posting // u.post sorted (see sortPostings)
+	groups groupWrites
+}
+
+// prepareFlush sorts and encodes, for flush, what it can without the
+// transaction. It reads the unit and writes only u.fileList's order,
+// u.tot and u.seen, which flush leaves alone until it is done.
+func (u *unit) prepareFlush() flushPrep {
+	// Files mostly come in key order (walk order), so sorting is rarely
+	// needed.
+	if u.filesUnsorted {
+		slices.SortFunc(u.fileList, func(a, b *fileEnt) int { return strings.Compare(a.key, b.key) })
+	}
+	p := flushPrep{files: make([][]byte, len(u.fileList))}
+	for i, f := range u.fileList {
+		if f.dirty && f.exists {
+			p.files[i] = f.rec.encode()
+		}
+	}
+	p.post = sortPostings(u.post)
+	p.groups = u.groupChanges()
+	u.seen.mergeIfDue()
+	return p
 }
 
 func sortedKeys[V any](m map[string]V) []string {

@@ -225,7 +225,17 @@ func (u *unit) flushHash() error {
 	return p.flush(u.byHash)
 }
 
-func (u *unit) flushGroups() error {
+// groupWrites are a batch's changes of dupes and groups, worked out by
+// groupChanges for flushGroups.
+type groupWrites struct {
+	dupes []pendOp // by content, in key order: the group's record, nil to delete
+	keys  *pending // groups' ordering keys, sorted
+}
+
+// groupChanges works out the batch's changes of dupes and groups, and of
+// the totals. It reads only the unit, not the transaction (see
+// prepareFlush).
+func (u *unit) groupChanges() groupWrites {
 	shas := make([][32]byte, 0, len(u.groupMap))
 	for sha, g := range u.groupMap {
 		// Content held by fewer than two files, before and after (most
@@ -238,7 +248,7 @@ func (u *unit) flushGroups() error {
 	// The ordering keys go in key order, not the groups' (they lead with
 	// a count or size), and one that a change leaves as it was (a group's
 	// size, when a copy is added) is left alone.
-	keys := newPending()
+	w := groupWrites{dupes: make([]pendOp, 0, len(shas)), keys: newPending()}
 	for _, sha := range shas {
 		g := u.groupMap[sha]
 		was, is := g.orig.count >= 2, g.cur.count >= 2
@@ -260,21 +270,34 @@ func (u *unit) flushGroups() error {
 				continue
 			}
 			if was {
-				keys.del(old[i])
+				w.keys.del(old[i])
 			}
 			if is {
-				keys.put(cur[i], nil)
+				w.keys.put(cur[i], nil)
 			}
 		}
-		var err error
+		op := pendOp{k: string(sha[:])}
 		if is {
-			err = u.dupes.Put(sha[:], g.cur.encode())
-		} else if was {
-			err = u.dupes.Delete(sha[:])
+			op.v = g.cur.encode()
+		}
+		w.dupes = append(w.dupes, op)
+	}
+	w.keys.sort()
+	return w
+}
+
+// flushGroups writes w.
+func (u *unit) flushGroups(w groupWrites) error {
+	for _, op := range w.dupes {
+		var err error
+		if op.v != nil {
+			err = u.dupes.Put(keyBytes(op.k), op.v)
+		} else {
+			err = u.dupes.Delete(keyBytes(op.k))
 		}
 		if err != nil {
 			return err
 		}
 	}
-	return keys.flush(u.groups)
+	return w.keys.flush(u.groups)
 }

@@ -102,6 +102,13 @@ func (x *shaIndex) add(sha *[32]byte, fid uint64) {
 		x.recent[k] = fid
 	}
 	x.nRecent++
+}
+
+// mergeIfDue merges the recent entries into the sorted ones once there
+// are enough of them (see shaIndexMerge). A batch calls it when it has
+// applied its events (see prepareFlush), not per file: the merge then runs
+// beside the batch's writes, which do not use the index.
+func (x *shaIndex) mergeIfDue() {
 	if x.nRecent >= max(shaIndexMerge, len(x.sorted)/16) {
 		x.merge()
 	}

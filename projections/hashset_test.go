@@ -52,9 +52,16 @@ func TestShaIndexNamesEveryHolder(t *testing.T) {
 				t.Fatalf("stored digest %d: holders %v, want %v", i, got, want)
 			}
 		}
+		// Added in batches: a batch's end merges when due.
 		for i := stored; i < stored+added; i++ {
 			sha := digest(i)
 			x.add(&sha, uint64(10*i))
+			if (i-stored)%1000 == 999 {
+				x.mergeIfDue()
+			}
+		}
+		if len(x.sorted) == 2*stored {
+			t.Fatal("no merge")
 		}
 		// A second holder of digests now merged, and of digests still
 		// recent.

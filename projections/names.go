@@ -207,11 +207,10 @@ func sortPostings(ps []posting) []posting {
 	return src
 }
 
-// flushPostings applies the batch's name index changes, one edit per
-// trigram, in trigram order. Changes are netted: a name added and removed in
-// one batch costs nothing.
-func (u *unit) flushPostings() error {
-	ps := sortPostings(u.post)
+// flushPostings applies the batch's name index changes, ps (u.post sorted
+// by sortPostings), one edit per trigram, in trigram order. Changes are
+// netted: a name added and removed in one batch costs nothing.
+func (u *unit) flushPostings(ps []posting) error {
 	var ids []uint64
 	delta := map[uint64]int8{}
 	for len(ps) > 0 {
