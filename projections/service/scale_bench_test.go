@@ -100,7 +100,8 @@ func scaleFiles() int {
 //
 // For work on the rebuild: INDEXER_BENCH_SCALE_ONLY=rebuild runs only the
 // bare read and the rebuild, on a kept log that holds the scan (about 6
-// minutes at ten million, not 25); INDEXER_BENCH_SCALE_INDEX_DIR puts
+// minutes at ten million, not 25), and INDEXER_BENCH_SCALE_ONLY=live only
+// the live projection and the queries; INDEXER_BENCH_SCALE_INDEX_DIR puts
 // index.db and rebuilt.db there instead of beside the log; and
 // INDEXER_BENCH_SCALE_CPUPROFILE=FILE writes CPU profiles of the rebuild's
 // first tenth of the events (FILE.first) and its last tenth (FILE.last),
@@ -130,6 +131,9 @@ func BenchmarkScale(b *testing.B) {
 			b.ReportMetric(r.findP50, "find-p50-ms")
 			b.ReportMetric(r.dupesP50, "dupes-p50-ms")
 			b.ReportMetric(r.lookupP50, "lookup-p50-ms")
+		}
+		if r.rebuild == 0 {
+			continue // INDEXER_BENCH_SCALE_ONLY=live
 		}
 		b.ReportMetric(r.rebuild.Seconds(), "rebuild-s")
 		b.ReportMetric(r.bareRead.Seconds(), "bare-read-s")
@@ -196,10 +200,10 @@ func runScale(b *testing.B, n int) scaleResult {
 	}
 	only := os.Getenv("INDEXER_BENCH_SCALE_ONLY")
 	switch {
-	case only != "" && only != "rebuild":
-		b.Fatalf("INDEXER_BENCH_SCALE_ONLY=%q: only rebuild is known", only)
-	case only == "rebuild" && info.LastSeq != last:
-		b.Fatalf("INDEXER_BENCH_SCALE_ONLY=rebuild needs a log holding the scan in %s (it holds %d events, not %d): run the whole benchmark once", logDir, info.LastSeq, last)
+	case only != "" && only != "rebuild" && only != "live":
+		b.Fatalf("INDEXER_BENCH_SCALE_ONLY=%q: only rebuild and live are known", only)
+	case only != "" && info.LastSeq != last:
+		b.Fatalf("INDEXER_BENCH_SCALE_ONLY=%s needs a log holding the scan in %s (it holds %d events, not %d): run the whole benchmark once", only, logDir, info.LastSeq, last)
 	}
 	if info.LastSeq != last {
 		if info.LastSeq != 0 {
@@ -226,8 +230,11 @@ func runScale(b *testing.B, n int) scaleResult {
 		say("published %d events in %s (%.0f/s), server peak RSS %.0f MB", last, time.Since(start).Round(time.Second), r.publish, r.serverPublishMB)
 	}
 	indexDir := cmp.Or(os.Getenv("INDEXER_BENCH_SCALE_INDEX_DIR"), dir)
-	if only == "" {
+	if only != "rebuild" {
 		scaleLive(b, &r, log, server, filepath.Join(indexDir, "index.db"), n, say)
+	}
+	if only == "live" {
+		return r
 	}
 
 	// A bare read of the log, for the machine's speed at the moment, then
@@ -292,7 +299,8 @@ func scaleLive(b *testing.B, r *scaleResult, log *store.Log, server *scaleServer
 	server.resetPeak()
 	heap := sampleHeap()
 	os.Remove(path)
-	p := &projections.Projector{Log: log, Path: path}
+	commits := &commitTimes{tenth: last / 10, last: last}
+	p := &projections.Projector{Log: log, Path: path, Observer: commits}
 	if err := p.Open(); err != nil {
 		b.Fatal(err)
 	}
@@ -319,6 +327,7 @@ func scaleLive(b *testing.B, r *scaleResult, log *store.Log, server *scaleServer
 	r.bytesPerFile = float64(fi.Size()) / float64(n)
 	say("projected %d events in %s (%.0f/s; first tenth %.0f/s, %.1f us CPU an event; last tenth %.0f/s, %.1f us), projector peak RSS %.0f MB (anonymous %.0f MB, heap %.0f MB), server %.0f MB, index.db %.0f bytes/file",
 		last, took.Round(time.Second), r.liveRate, r.firstRate, float64(r.firstCPU.Nanoseconds())/1000, r.lastRate, float64(r.lastCPU.Nanoseconds())/1000, r.projectorMB, r.projectorAnonMB, r.projectorHeapMB, r.serverReadMB, r.bytesPerFile)
+	say("live batches, first tenth / last tenth: %s / %s", commits.first, commits.final)
 	if err := p.Close(); err != nil {
 		b.Fatal(err)
 	}
@@ -666,6 +675,40 @@ func watchTenths(p *projections.Projector, last uint64, server int) func() []mar
 		}
 	}()
 	return func() []mark { close(done); return <-res }
+}
+
+// commitTimes sums what the live projection's batches took in the first
+// and the last tenth of the log (by the events counted so far), to tell
+// applying from committing (bbolt's write and fsync) from waiting for the
+// feed (the rest of the tenth's wall time).
+type commitTimes struct {
+	tenth, last, seen uint64
+	first, final      batchTimes
+}
+
+type batchTimes struct {
+	batches      int
+	apply, total time.Duration
+}
+
+func (t batchTimes) String() string {
+	return fmt.Sprintf("%d batches, applying %.1f s, committing %.1f s", t.batches, t.apply.Seconds(), (t.total - t.apply).Seconds())
+}
+
+func (c *commitTimes) ObserveBatch(b projections.Batch) {
+	c.seen += uint64(b.Events)
+	var t *batchTimes
+	switch {
+	case c.seen <= c.tenth:
+		t = &c.first
+	case c.seen > c.last-c.tenth:
+		t = &c.final
+	default:
+		return
+	}
+	t.batches++
+	t.apply += b.Apply
+	t.total += b.Total
 }
 
 // tenthRates returns the rate of the first tenth of last events and of
