@@ -228,7 +228,7 @@ func (u *unit) flushHash() error {
 // groupWrites are a batch's changes of dupes and groups, worked out by
 // groupChanges for flushGroups.
 type groupWrites struct {
-	dupes []pendOp // by content, in key order: the group's record, nil to delete
+	dupes *pending // by content: the groups' records, in key order
 	keys  *pending // groups' ordering keys, sorted
 }
 
@@ -248,7 +248,7 @@ func (u *unit) groupChanges() groupWrites {
 	// The ordering keys go in key order, not the groups' (they lead with
 	// a count or size), and one that a change leaves as it was (a group's
 	// size, when a copy is added) is left alone.
-	w := groupWrites{dupes: make([]pendOp, 0, len(shas)), keys: newPending()}
+	w := groupWrites{dupes: &pending{ops: make([]pendOp, 0, len(shas)), sorted: true}, keys: newPending()}
 	for _, sha := range shas {
 		g := u.groupMap[sha]
 		was, is := g.orig.count >= 2, g.cur.count >= 2
@@ -276,11 +276,11 @@ func (u *unit) groupChanges() groupWrites {
 				w.keys.put(cur[i], nil)
 			}
 		}
-		op := pendOp{k: string(sha[:])}
 		if is {
-			op.v = g.cur.encode()
+			w.dupes.put(sha[:], g.cur.encode())
+		} else {
+			w.dupes.del(sha[:])
 		}
-		w.dupes = append(w.dupes, op)
 	}
 	w.keys.sort()
 	return w
@@ -288,16 +288,8 @@ func (u *unit) groupChanges() groupWrites {
 
 // flushGroups writes w.
 func (u *unit) flushGroups(w groupWrites) error {
-	for _, op := range w.dupes {
-		var err error
-		if op.v != nil {
-			err = u.dupes.Put(keyBytes(op.k), op.v)
-		} else {
-			err = u.dupes.Delete(keyBytes(op.k))
-		}
-		if err != nil {
-			return err
-		}
+	if err := w.dupes.flush(u.dupes); err != nil {
+		return err
 	}
 	return w.keys.flush(u.groups)
 }
