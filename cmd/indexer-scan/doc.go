@@ -7,24 +7,8 @@
 //	             [--json] [--quiet] [--priority idle|low|normal]
 //	             [--watch [--watch-delay D] [--rescan-every D]] PATH...
 //
-// Standalone (no --server and no indexer-project on the data directory) it
-// runs the embedded NATS server and updates index.db before it exits; as a
-// client it only publishes, and says so (exit 4) when the owner of the
-// data directory does not index. Its summary counts what the log
-// acknowledged; bit rot (exit 6) and deletions held by the mass-delete
-// guard (exit 5) are said apart. It runs at idle CPU priority unless asked
-// otherwise. Run it with --help for flags and exit codes.
-//
-// Standalone, the process holds the server, the scan and the index update
-// under one memory budget (memory.go): a soft memory limit of 128 MiB
-// while the live heap is small, growing with it beyond (no GOMEMLIMIT of
-// the user's is replaced); bbolt's mapped pages of the scan state and of
-// index.db are dropped as they are written (store.DB.DropPages).
-//
-// The pieces: scan.go (Main.Run's steps: flags, opening the data
-// directory with the machine's lease and scan state, each root's scan, the
-// summary), progress.go (the terminal line), index.go (the standalone index
-// update), memory.go (the standalone memory budget), priority.go (the CPU priority of every thread), watch.go (--watch:
-// inotify, and rescans of what changed). The work itself is package
-// scanner's.
+// Its code is package cmd/internal/scancmd's, which indexer-watch shares;
+// this program adds the embedded NATS server, run in its own process, and
+// hands --watch to indexer-watch (exec, the same process). Run it with
+// --help for flags and exit codes.
 package main

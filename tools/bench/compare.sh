@@ -75,7 +75,7 @@ fi
 mkdir -p "$WORK/bin" "$WORK/trees"
 say "building the binaries into $WORK/bin"
 # Built as the README's quick start builds them: static (CGO_ENABLED=0).
-(cd "$repo" && CGO_ENABLED=0 go build -o "$WORK/bin/" ./cmd/indexer ./cmd/indexer-scan ./cmd/indexer-project)
+(cd "$repo" && CGO_ENABLED=0 go build -o "$WORK/bin/" ./cmd/indexer ./cmd/indexer-scan ./cmd/indexer-project ./cmd/indexer-watch)
 bin=$WORK/bin
 
 tree_flags() {

@@ -147,16 +147,26 @@ func (s *sibling) Close() error {
 
 // siblingPath finds indexer-project beside this program, else on PATH.
 func siblingPath() (string, error) {
-	if exe := executable(); exe != "" {
-		p := filepath.Join(filepath.Dir(exe), SiblingProgram)
-		if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0 {
-			return p, nil
-		}
-	}
-	if p, err := exec.LookPath(SiblingProgram); err == nil {
+	if p := Beside(SiblingProgram); p != "" {
 		return p, nil
 	}
 	return "", ErrNoSibling
+}
+
+// Beside finds the program name beside this program's executable, else on
+// PATH: "" when neither has it. The programs are built and installed
+// together, so the one beside is the same version.
+func Beside(name string) string {
+	if exe := executable(); exe != "" {
+		p := filepath.Join(filepath.Dir(exe), name)
+		if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0 {
+			return p
+		}
+	}
+	if p, err := exec.LookPath(name); err == nil {
+		return p
+	}
+	return ""
 }
 
 // executable is this program's file, "" when unknown.

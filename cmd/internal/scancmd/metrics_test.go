@@ -1,4 +1,4 @@
-package main
+package scancmd
 
 import (
 	"bytes"
@@ -72,7 +72,7 @@ func TestScanMetrics(t *testing.T) {
 		}
 		if c.name == "first scan" {
 			// Every scanner metric the Grafana dashboard asks for is exposed.
-			for _, name := range promtest.DashboardMetrics(t, "../../docs/grafana/indexer.json") {
+			for _, name := range promtest.DashboardMetrics(t, "../../../docs/grafana/indexer.json") {
 				if (strings.HasPrefix(name, "indexer_scan_") || strings.HasPrefix(name, "indexer_last_scan_")) && !fams.Has(name) {
 					t.Errorf("the dashboard asks for %s, which indexer-scan does not expose", name)
 				}

@@ -1,4 +1,4 @@
-package main
+package scancmd
 
 import (
 	"context"
@@ -45,6 +45,21 @@ type Main struct {
 	// server stops (for tests that scrape a finished scan).
 	OnMetrics  func(url string)
 	BeforeExit func()
+	// Program is the program's name in --help and --version:
+	// indexer-scan when empty.
+	Program string
+	// ExecWatch, when set, runs --watch in another program and returns
+	// only when it cannot: indexer-scan sets it to ExecWatch, which
+	// replaces the process with indexer-watch (see watch.go).
+	ExecWatch func(args []string) error
+}
+
+// program is the program's name.
+func (m *Main) program() string {
+	if m.Program == "" {
+		return "indexer-scan"
+	}
+	return m.Program
 }
 
 // NewMain returns a Main writing to the process's stdout and stderr.
@@ -155,7 +170,7 @@ type summary struct {
 // finish (standalone, index what was stored; print the summary).
 func (m *Main) Run(ctx context.Context, args []string) error {
 	if app.IsVersionFlag(args) {
-		fmt.Fprintln(m.Stdout, app.Version("indexer-scan"))
+		fmt.Fprintln(m.Stdout, app.Version(m.program()))
 		return nil
 	}
 	r := &scanRun{Main: m, start: time.Now()}
@@ -164,6 +179,10 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 	}
 	if err := r.checkRoots(); err != nil {
 		return err
+	}
+	if r.watch && m.ExecWatch != nil {
+		err := m.ExecWatch(args)
+		r.cfg.Logger(r.Stderr).Warn("watching in this process, which links the embedded server, whose timer wakes it every second while nothing changes: install indexer-watch beside indexer-scan (go build -o bin/ ./cmd/...)", "err", err)
 	}
 	if m.SetPriority != nil {
 		if err := m.SetPriority(r.priority); err != nil {
@@ -257,7 +276,7 @@ type options struct {
 // parseFlags reads args into r.options and checks every value, so a usage
 // error is reported before anything is opened.
 func (r *scanRun) parseFlags(args []string) error {
-	fs := flag.NewFlagSet("indexer-scan", flag.ContinueOnError)
+	fs := flag.NewFlagSet(r.program(), flag.ContinueOnError)
 	fs.SetOutput(r.Stderr)
 	r.cfg.RegisterFlags(fs)
 	r.host, _ = r.Hostname()
@@ -281,6 +300,9 @@ func (r *scanRun) parseFlags(args []string) error {
 	fs.DurationVar(&r.rescanEvery, "rescan-every", time.Hour, "with --watch, rescan every PATH this often as well (0: never)")
 	fs.DurationVar(&r.delay, "watch-delay", 100*time.Millisecond, "with --watch, rescan once nothing changed for this long")
 	fs.Usage = func() {
+		if r.program() == WatchProgram {
+			fmt.Fprint(r.Stderr, watchUsage)
+		}
 		fmt.Fprint(r.Stderr, usage)
 		fs.PrintDefaults()
 		fmt.Fprint(r.Stderr, "\n"+app.ExitCodes)

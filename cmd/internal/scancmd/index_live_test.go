@@ -1,4 +1,4 @@
-package main
+package scancmd
 
 import (
 	"context"
@@ -10,7 +10,7 @@ import (
 )
 
 // indexerBinary builds the indexer query command once.
-var indexerBinary = buildOnce("indexer", "../indexer")
+var indexerBinary = buildOnce("indexer", "../../indexer")
 
 // TestQueriesDuringAStandaloneScan: a standalone scan holds index.db while
 // it indexes what it stores, so a query cannot open the file; it asks the

@@ -1,4 +1,4 @@
-package main
+package scancmd
 
 import (
 	"context"
@@ -48,10 +48,45 @@ import (
 // it, and the next rescan is then its client (or, while another scan of
 // this machine holds the lease, waits and retries).
 //
+// Nor does it link the server. Any program that links nats-server runs
+// its pse package's timer, armed at init, which reads /proc/PID/stat every
+// second for the life of the process (12 ms of CPU in 30 s of nothing,
+// and a wake-up that lets Go's sysmon run its checks), with no way to stop
+// it. So indexer-scan --watch replaces itself (exec, the same process ID)
+// with indexer-watch: this package's code without cmd/internal/inproc,
+// which runs the embedded server for each rescan in a child indexer-project
+// (app.Sibling) that exits when the watch suspends. Without indexer-watch
+// beside it or on PATH (go run), indexer-scan says so and watches itself.
+//
 // When the kernel's queue overflows (fs.inotify.max_queued_events), events
 // were lost: every root is rescanned. Every --rescan-every, too, as a
 // safety net for what inotify does not see (changes through another mount
 // namespace, network file systems, a watch limit reached).
+
+// WatchProgram is the program --watch runs in.
+const WatchProgram = "indexer-watch"
+
+const watchUsage = `Usage: indexer-watch [flags] PATH...
+
+indexer-watch is what indexer-scan --watch runs: it scans the PATHs, then
+watches them and rescans what changes, with indexer-scan's flags (--watch
+is implied). It does not link the NATS server, so it uses no CPU while
+nothing changes; the embedded server runs in indexer-project, found beside
+it or on PATH, while it scans. indexer-scan's help follows.
+
+`
+
+// ExecWatch replaces this process with indexer-watch (found by
+// app.Beside) given args: a Main's ExecWatch. It returns only when it
+// cannot.
+func ExecWatch(args []string) error {
+	exe := app.Beside(WatchProgram)
+	if exe == "" {
+		return fmt.Errorf("%s is neither beside this program nor on PATH", WatchProgram)
+	}
+	err := syscall.Exec(exe, append([]string{exe}, args...), os.Environ())
+	return fmt.Errorf("exec %s: %w", exe, err)
+}
 
 // watchOptions are the flags of --watch.
 type watchOptions struct {

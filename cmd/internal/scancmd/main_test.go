@@ -1,4 +1,4 @@
-package main
+package scancmd
 
 import (
 	"bytes"
@@ -142,7 +142,7 @@ func TestExitCodesAndMessages(t *testing.T) {
 
 // binary builds indexer-scan once (without -race: the subprocess tests
 // measure memory and run as another user).
-var binary = buildOnce("indexer-scan", ".")
+var binary = buildOnce("indexer-scan", "../../indexer-scan")
 
 // buildOnce returns a function that builds the program in package dir
 // once, into a directory every user may read, and returns its path.

@@ -1,4 +1,4 @@
-package main
+package scancmd
 
 import (
 	"bytes"
@@ -131,7 +131,7 @@ func TestArchiveNamesEndToEnd(t *testing.T) {
 	legacy("gbk.zip", simplifiedchinese.GBK, map[string]string{"中文文件名.txt": "chinese name\n", "目录/报告 2024.doc": "report\n"})
 	legacy("cp437.zip", charmap.CodePage437, map[string]string{"Café Menü Über.doc": "menu\n"})
 	for _, r := range []string{"names5.rar", "names4.rar"} {
-		b, err := os.ReadFile(filepath.Join("..", "..", "scanner", "archive", "testdata", r))
+		b, err := os.ReadFile(filepath.Join("..", "..", "..", "scanner", "archive", "testdata", r))
 		if err != nil {
 			t.Fatal(err)
 		}
