@@ -116,7 +116,9 @@ With --watch it does not exit after the scan: it watches the PATHs
 nothing has changed for --watch-delay, so the index stays current (the
 same events as a scan; standalone, the index is updated after each
 rescan and queries read it in between). When the kernel's event queue
-overflows, and every --rescan-every, it rescans every PATH.
+overflows, and every --rescan-every, it rescans every PATH. The watch runs
+as indexer-watch (exec), a program that does not contain the NATS server,
+so it uses no CPU while nothing changes.
 
 Flags:
 `
