@@ -9,8 +9,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -143,6 +145,7 @@ func (s *State) CatchUp(ctx context.Context, log *store.Log, logger *slog.Logger
 	flush := func(last uint64) error {
 		err := s.db.Update(func(tx *store.Tx) error {
 			denser(tx)
+			var c counts
 			for _, r := range buf {
 				e, err := events.Decode(r.Data)
 				if err != nil || e.Machine != s.Machine || store.CheckSource(r) != nil {
@@ -150,10 +153,13 @@ func (s *State) CatchUp(ctx context.Context, log *store.Log, logger *slog.Logger
 					// laptop's source does not take; the state skips them.
 					continue
 				}
-				if err := s.apply(tx, e); err != nil {
+				if err := s.apply(tx, &c, e); err != nil {
 					return fmt.Errorf("apply seq %d: %w", r.Seq, err)
 				}
 				applied++
+			}
+			if err := c.flush(tx); err != nil {
+				return err
 			}
 			return tx.SetCheckpoint(store.Checkpoint{Seq: last, StreamCreated: info.Created, ModelVersion: scanStateVersion})
 		})
@@ -190,22 +196,70 @@ func denser(tx *store.Tx) {
 	}
 }
 
-func (s *State) apply(tx *store.Tx, e events.Event) error {
+// apply applies e in tx, its changes to the counts of files gathered in c
+// (flush c before tx commits).
+func (s *State) apply(tx *store.Tx, c *counts, e events.Event) error {
 	switch d := e.Data.(type) {
 	case *events.FileScanned:
-		return s.put(tx, &d.File)
+		return s.put(tx, c, &d.File)
 	case *events.FileChanged:
-		return s.put(tx, &d.File)
+		return s.put(tx, c, &d.File)
 	case *events.FileMoved:
-		if err := s.remove(tx, string(d.From)); err != nil {
+		if err := s.remove(tx, c, string(d.From)); err != nil {
 			return err
 		}
-		return s.put(tx, &d.File)
+		return s.put(tx, c, &d.File)
 	case *events.FileDeleted:
-		return s.remove(tx, string(d.Path))
+		return s.remove(tx, c, string(d.Path))
 	case *events.FilesForgotten:
-		return s.forget(tx, string(d.Root))
+		// forget finds the directories in their counts.
+		if err := c.flush(tx); err != nil {
+			return err
+		}
+		return s.forget(tx, c, string(d.Root))
 	}
+	return nil
+}
+
+// counts gathers a transaction's changes to the counts of files, the
+// state's (store.Tx.Count) and each directory's (bucketDirs), and writes
+// each once, at the end (flush), instead of a read and a write of both for
+// every file.
+type counts struct {
+	files int
+	dirs  map[string]int64
+}
+
+// add counts a file added (delta 1) or removed (-1) in dir.
+func (c *counts) add(tx *store.Tx, dir []byte, delta int64) {
+	if c.dirs == nil {
+		c.dirs = map[string]int64{}
+		// A state written before files were counted is counted now, as it
+		// stands before this transaction's changes (store.Tx.AddCount).
+		tx.Count(bucketFiles)
+	}
+	c.files += int(delta)
+	c.dirs[string(dir)] += delta
+}
+
+// flush writes the changes gathered, directories in key order.
+func (c *counts) flush(tx *store.Tx) error {
+	if c.dirs == nil {
+		return nil
+	}
+	if c.files != 0 {
+		if err := tx.AddCount(bucketFiles, c.files); err != nil {
+			return err
+		}
+	}
+	for _, dir := range slices.Sorted(maps.Keys(c.dirs)) {
+		if delta := c.dirs[dir]; delta != 0 {
+			if err := addDirCount(tx, []byte(dir), delta); err != nil {
+				return err
+			}
+		}
+	}
+	*c = counts{}
 	return nil
 }
 
@@ -213,14 +267,14 @@ func (s *State) apply(tx *store.Tx, e events.Event) error {
 // members too, as the index does on a FilesForgotten: the next scan finds
 // them again as new files (FileScanned), and deletes nothing the index no
 // longer shows.
-func (s *State) forget(tx *store.Tx, root string) error {
+func (s *State) forget(tx *store.Tx, c *counts, root string) error {
 	root = strings.TrimSuffix(root, "/")
 	all := root == ""
 	under := func(dir string) bool { return all || dir == root || strings.HasPrefix(dir, root+"/") }
 	var dirs []string
-	c := tx.Bucket(bucketDirs).Cursor()
+	dc := tx.Bucket(bucketDirs).Cursor()
 	seek := []byte(root)
-	for k, _ := c.Seek(seek); k != nil && bytes.HasPrefix(k, seek); k, _ = c.Next() {
+	for k, _ := dc.Seek(seek); k != nil && bytes.HasPrefix(k, seek); k, _ = dc.Next() {
 		if under(string(k)) {
 			dirs = append(dirs, string(k))
 		}
@@ -238,7 +292,7 @@ func (s *State) forget(tx *store.Tx, root string) error {
 			}
 		}
 		for _, p := range paths {
-			if err := s.remove(tx, p); err != nil {
+			if err := s.remove(tx, c, p); err != nil {
 				return err
 			}
 		}
@@ -372,7 +426,7 @@ func inodeKey(dev, ino uint64) []byte {
 	return binary.BigEndian.AppendUint64(binary.BigEndian.AppendUint64(nil, dev), ino)
 }
 
-func (s *State) put(tx *store.Tx, f *events.File) error {
+func (s *State) put(tx *store.Tx, c *counts, f *events.File) error {
 	if f.IsMember() {
 		return s.putMember(tx, f)
 	}
@@ -380,12 +434,7 @@ func (s *State) put(tx *store.Tx, f *events.File) error {
 	k := fileKey(path)
 	files := tx.Bucket(bucketFiles)
 	if old := files.Get(k); old == nil {
-		if err := tx.AddCount(bucketFiles, 1); err != nil {
-			return err
-		}
-		if err := addDirCount(tx, k[:bytes.IndexByte(k, 0)], 1); err != nil {
-			return err
-		}
+		c.add(tx, k[:bytes.IndexByte(k, 0)], 1)
 	} else if oe, err := decodeEntry(old); err == nil && (oe.Inode != f.Inode || oe.Device != f.Device) {
 		dropInode(tx, oe.Device, oe.Inode, path)
 	}
@@ -398,7 +447,7 @@ func (s *State) put(tx *store.Tx, f *events.File) error {
 	return nil
 }
 
-func (s *State) remove(tx *store.Tx, path string) error {
+func (s *State) remove(tx *store.Tx, c *counts, path string) error {
 	k := fileKey(path)
 	files := tx.Bucket(bucketFiles)
 	old := files.Get(k)
@@ -411,13 +460,8 @@ func (s *State) remove(tx *store.Tx, path string) error {
 	if oe, err := decodeEntry(old); err == nil {
 		dropInode(tx, oe.Device, oe.Inode, path)
 	}
-	if err := tx.AddCount(bucketFiles, -1); err != nil {
-		return err
-	}
-	if err := files.Delete(k); err != nil {
-		return err
-	}
-	return addDirCount(tx, k[:bytes.IndexByte(k, 0)], -1)
+	c.add(tx, k[:bytes.IndexByte(k, 0)], -1)
+	return files.Delete(k)
 }
 
 // dropInode removes the inode entry if it still names path (another hard
@@ -640,12 +684,13 @@ func (s *State) NewWriter() *Writer {
 			}
 			err = s.db.Update(func(tx *store.Tx) error {
 				denser(tx)
+				var c counts
 				for _, e := range batch {
-					if err := s.apply(tx, e); err != nil {
+					if err := s.apply(tx, &c, e); err != nil {
 						return err
 					}
 				}
-				return nil
+				return c.flush(tx)
 			})
 		}
 		w.done <- err
