@@ -170,7 +170,8 @@ var errArchiveChanged = errors.New("the archive changed while its members were r
 // walks: an archive that changed while it was read keeps the members of
 // that read, and says so (errArchiveChanged).
 func (w *walk) readFile(path string, members bool) (stat, events.Hashes, *archiveRead, error) {
-	h := newHasher(w.hashes)
+	h := w.hashers.Get().(*hasher)
+	defer w.hashers.Put(h)
 	var ar *archiveRead
 	var last stat
 	var spent int64 // bytes read from disk by every attempt

@@ -68,6 +68,9 @@ type walk struct {
 
 	jobs chan *fileJob
 	out  chan events.Payload
+	// hashers are the readers' hashers, of the algorithms hashes, kept
+	// for the next file: making one is four allocations per digest.
+	hashers sync.Pool
 }
 
 // newWalk sets up the scan of the directory root (a real path), filling in
@@ -99,6 +102,7 @@ func (s *Scanner) newWalk(ctx context.Context, root, alias string, match *matche
 		w.hashes = DefaultHashes
 	}
 	w.want = digestsNamed(w.hashes)
+	w.hashers.New = func() any { return newHasher(w.hashes) }
 	if w.state == nil {
 		w.state = emptyState{}
 	}
