@@ -313,7 +313,7 @@ func (w *walk) hashDense(h *hasher, f *openFile, path string, size int64, member
 	if err != nil && err != io.EOF {
 		return 0, int64(k), nil, err
 	}
-	if members && w.Archives {
+	if members && w.Archives && archive.MayBeArchive(buf[:k], size) {
 		if _, derr := archive.Detect(headReaderAt{buf[:k], f}, size); derr == nil || !errors.Is(derr, archive.ErrNotArchive) {
 			w.prog.BytesRead.Add(-int64(k)) // counted again as the archive is read
 			hashed, read, ar, err = w.hashArchive(h, f.File(), path, size)

@@ -267,6 +267,9 @@ func TestNotArchive(t *testing.T) {
 		if _, err := walkAll(t, filepath.Join(dir, name), Options{}); !errors.Is(err, ErrNotArchive) {
 			t.Errorf("%s: %v, want ErrNotArchive", name, err)
 		}
+		if MayBeArchive(data, int64(len(data))) {
+			t.Errorf("%s: MayBeArchive is true, want false", name)
+		}
 	}
 }
 

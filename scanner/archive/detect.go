@@ -54,6 +54,18 @@ func Detect(r io.ReaderAt, size int64) (Format, error) {
 	return f, nil
 }
 
+// MayBeArchive reports whether head, the first bytes of a file of the
+// given size, may start an archive Detect recognizes. false is final when
+// head holds the first min(size, 512) bytes or more: Detect would return
+// ErrNotArchive without reading further. A scan asks it of every file it
+// reads, in place of Detect, which reads its own copy of the head.
+func MayBeArchive(head []byte, size int64) bool {
+	if int64(len(head)) < min(size, sniffLen) {
+		return true // too short to tell: ask Detect
+	}
+	return sniff(head) != ""
+}
+
 // sniff names the format whose signature head starts with, or "".
 func sniff(head []byte) Format {
 	switch {

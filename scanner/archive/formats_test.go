@@ -83,6 +83,10 @@ func TestFormatsAgainstSystemTools(t *testing.T) {
 			if got, err := Detect(f, fi.Size()); err != nil || got != c.format {
 				t.Fatalf("Detect=%q, %v; want %q", got, err, c.format)
 			}
+			head := make([]byte, min(fi.Size(), 4096))
+			if _, err := f.ReadAt(head, 0); err != nil || !MayBeArchive(head, fi.Size()) {
+				t.Fatalf("MayBeArchive of its first %d bytes is false (%v); want true", len(head), err)
+			}
 			members, err := walkAll(t, arc, Options{})
 			if err != nil {
 				t.Fatalf("walk: %v", err)

@@ -68,6 +68,11 @@ func FuzzWalk(f *testing.F) {
 	}
 	spool := f.TempDir()
 	f.Fuzz(func(t *testing.T, data []byte) {
+		if !MayBeArchive(data, int64(len(data))) {
+			if _, err := Detect(bytes.NewReader(data), int64(len(data))); !errors.Is(err, ErrNotArchive) {
+				t.Fatalf("MayBeArchive is false, Detect says %v; want ErrNotArchive", err)
+			}
+		}
 		opt := Options{Depth: 1, TempDir: spool, Limits: Limits{Members: 1000, TotalBytes: 64 << 20, Failures: 10}}
 		err := Walk(context.Background(), bytes.NewReader(data), int64(len(data)), "fuzz.gz", opt,
 			func(m *Member, r io.Reader) error {
