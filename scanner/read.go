@@ -83,7 +83,7 @@ func (w *walk) read(j fileJob) {
 	}
 	if j.movedFrom != "" && w.Archives {
 		// Read without its members in case it was a move; it is not.
-		if st, hashes, ar, err = w.readFile(j.path, true); err != nil {
+		if st, hashes, ar, err = w.readFile(j.path, nil, true); err != nil {
 			if w.ctx.Err() == nil && !errors.Is(err, unix.ENOENT) {
 				w.unreadable(j.path, err, false)
 			}
@@ -119,7 +119,7 @@ func (w *walk) read(j fileJob) {
 func (w *walk) readShared(j fileJob) (stat, events.Hashes, *archiveRead, error) {
 	members := j.movedFrom == "" // a possible move is read for its hash alone (see read)
 	if j.st.nlink <= 1 {
-		return w.readFile(j.path, members)
+		return w.readFile(j.path, &j.st, members)
 	}
 	key := [2]uint64{j.st.dev, j.st.ino}
 	w.mu.Lock()
@@ -130,7 +130,7 @@ func (w *walk) readShared(j fileJob) (stat, events.Hashes, *archiveRead, error) 
 	}
 	w.mu.Unlock()
 	if !ok {
-		l.st, l.hashes, l.ar, l.err = w.readFile(j.path, members)
+		l.st, l.hashes, l.ar, l.err = w.readFile(j.path, &j.st, members)
 		close(l.done)
 		return l.st, l.hashes, l.ar, l.err
 	}
@@ -140,7 +140,7 @@ func (w *walk) readShared(j fileJob) (stat, events.Hashes, *archiveRead, error) 
 		return stat{}, events.Hashes{}, nil, w.ctx.Err()
 	}
 	if l.err != nil || l.ar != nil || l.st.size != j.st.size || l.st.mtime != j.st.mtime {
-		return w.readFile(j.path, members) // the other link failed, the inode changed since, or it is an archive
+		return w.readFile(j.path, &j.st, members) // the other link failed, the inode changed since, or it is an archive
 	}
 	st, err := statPath(j.path)
 	if err != nil {
@@ -162,14 +162,18 @@ var errArchiveChanged = errors.New("the archive changed while its members were r
 
 // readFile hashes the file at path. It checks the file's size and times
 // before and after reading and tries again, up to three times in all, when
-// they differ, so no hash of mixed content is ever returned.
+// they differ, so no hash of mixed content is ever returned. walked, when
+// not nil, is the walk's stat of path, which stands for the first
+// attempt's stat before reading (a system call less per file): a file
+// replaced or changed since then differs after the read and is read
+// again, with a stat of its own.
 //
 // With members, an archive (with Archives set) is hashed and walked in the
 // same read, and its members recorded as they are read (recordMember); the
 // returned archiveRead says what the walk saw. Only the first attempt
 // walks: an archive that changed while it was read keeps the members of
 // that read, and says so (errArchiveChanged).
-func (w *walk) readFile(path string, members bool) (stat, events.Hashes, *archiveRead, error) {
+func (w *walk) readFile(path string, walked *stat, members bool) (stat, events.Hashes, *archiveRead, error) {
 	h := w.hashers.Get().(*hasher)
 	defer w.hashers.Put(h)
 	var ar *archiveRead
@@ -183,8 +187,11 @@ func (w *walk) readFile(path string, members bool) (stat, events.Hashes, *archiv
 			return stat{}, events.Hashes{}, nil, &os.PathError{Op: "open", Path: path, Err: err}
 		}
 		f := &openFile{fd: fd, path: path}
-		before, err := statAt(fd, "")
-		if err != nil {
+		var before stat
+		assumed := attempt == 0 && walked != nil && walked.isRegular()
+		if assumed {
+			before = *walked
+		} else if before, err = statAt(fd, ""); err != nil {
 			f.Close()
 			return stat{}, events.Hashes{}, nil, &os.PathError{Op: "stat", Path: path, Err: err}
 		}
@@ -203,7 +210,17 @@ func (w *walk) readFile(path string, members bool) (stat, events.Hashes, *archiv
 			n, read, err = hashFile(h, f.File(), before.size, progressReader{w.ctx, f.File(), &w.prog.BytesRead})
 		}
 		if err != nil {
+			// Read from something else than the walk saw (a FIFO put in
+			// its place reads EAGAIN)? Then look again at what it is.
+			changed := assumed && w.ctx.Err() == nil
+			if changed {
+				now, serr := statAt(fd, "")
+				changed = serr != nil || !sameContentStat(before, now)
+			}
 			f.Close()
+			if changed {
+				continue
+			}
 			return stat{}, events.Hashes{}, nil, err
 		}
 		after, err := statAt(fd, "")
