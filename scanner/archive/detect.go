@@ -63,7 +63,7 @@ func MayBeArchive(head []byte, size int64) bool {
 	if int64(len(head)) < min(size, sniffLen) {
 		return true // too short to tell: ask Detect
 	}
-	return sniff(head) != ""
+	return sniff(head[:min(len(head), sniffLen)]) != ""
 }
 
 // sniff names the format whose signature head starts with, or "".
