@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"fmt"
 	"io"
-	"strconv"
 )
 
 // Signatures, from each format's specification.
@@ -104,10 +103,18 @@ func isTar(block []byte) bool {
 	if bytes.Equal(block[257:262], []byte("ustar")) {
 		return true
 	}
+	// The checksum, in octal: parsed by hand, as every file a scan reads
+	// is asked, and a failed strconv.ParseUint allocates its error.
 	field := bytes.TrimRight(bytes.TrimLeft(block[148:156], " \x00"), " \x00")
-	want, err := strconv.ParseUint(string(field), 8, 32)
-	if err != nil || len(field) == 0 {
+	if len(field) == 0 {
 		return false
+	}
+	var want uint64
+	for _, c := range field {
+		if c < '0' || c > '7' {
+			return false
+		}
+		want = want<<3 | uint64(c-'0')
 	}
 	var sum uint64
 	for i, c := range block {
