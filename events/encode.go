@@ -236,6 +236,15 @@ func (w *jsonWriter) file(f *File) {
 
 const hexDigits = "0123456789abcdef"
 
+// jsonPlain marks the bytes appendString copies as they are: ASCII, not a
+// control character, quote or backslash.
+var jsonPlain = func() (t [256]bool) {
+	for c := 0x20; c < 0x80; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
+
 // appendString appends s, valid UTF-8, as a JSON string. Only what JSON
 // requires is escaped (quote, backslash, control characters) plus U+2028
 // and U+2029, so names stay readable.
@@ -244,7 +253,7 @@ func appendString(b []byte, s string) []byte {
 	start := 0
 	for i := 0; i < len(s); {
 		c := s[i]
-		if c >= 0x20 && c != '"' && c != '\\' && c < 0x80 {
+		if jsonPlain[c] {
 			i++
 			continue
 		}
