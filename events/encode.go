@@ -1,10 +1,12 @@
 package events
 
 import (
+	"bytes"
 	"encoding/base64"
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 )
@@ -12,7 +14,10 @@ import (
 // Encode returns the JSON form of e. It writes by hand the same JSON
 // encoding/json would write for the tagged structs (Decode, also written by
 // hand, reads it back): a scan encodes an event per changed file, and
-// reflection was most of that cost.
+// reflection was most of that cost. It writes into a reused buffer and
+// returns a copy of the exact size: the event is kept until the log
+// acknowledges it, and a buffer grown on the way cost a scan of 100,000
+// files 130 MB of allocation.
 func Encode(e Event) ([]byte, error) {
 	if e.Data == nil {
 		return nil, fmt.Errorf("encode %s: no payload", e.Type)
@@ -20,7 +25,14 @@ func Encode(e Event) ([]byte, error) {
 	if e.Data.EventType() != e.Type {
 		return nil, fmt.Errorf("encode: header type %s, payload %s", e.Type, e.Data.EventType())
 	}
-	w := jsonWriter{b: make([]byte, 0, 512)}
+	bp := encodeBufs.Get().(*[]byte)
+	w := jsonWriter{b: (*bp)[:0]}
+	defer func() {
+		if cap(w.b) <= 64<<10 { // an odd large event does not stay
+			*bp = w.b[:0]
+			encodeBufs.Put(bp)
+		}
+	}()
 	w.open()
 	w.int("v", int64(e.V))
 	w.str("type", string(e.Type))
@@ -86,8 +98,11 @@ func Encode(e Event) ([]byte, error) {
 	}
 	w.close()
 	w.close()
-	return w.b, nil
+	return bytes.Clone(w.b), nil
 }
+
+// encodeBufs are Encode's buffers.
+var encodeBufs = sync.Pool{New: func() any { b := make([]byte, 0, 2048); return &b }}
 
 // jsonWriter appends one JSON object. first tracks whether a comma is due.
 type jsonWriter struct {
