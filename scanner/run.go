@@ -69,7 +69,7 @@ type walk struct {
 	jobs chan *fileJob
 	out  chan events.Payload
 	// hashers are the readers' hashers, of the algorithms hashes, kept
-	// for the next file: making one is four allocations per digest.
+	// for the next file rather than each digest's state made anew.
 	hashers sync.Pool
 }
 
