@@ -228,3 +228,43 @@ func TestLeaseWhoseAckWasLost(t *testing.T) {
 		t.Fatalf("a lease another holds: %v, want ErrConflict", err)
 	}
 }
+
+// TestOpenDuringAnElectionKeepsTheReplicas: a Log without Replicas
+// (a scan, a projector) that opens while the stream's leader is frozen
+// keeps the stream's 3 replicas. Its first stream info timed out during
+// the election, and the retry took the count it had not learned for a
+// request of 1 and scaled the log down to a single copy.
+func TestOpenDuringAnElectionKeepsTheReplicas(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a frozen node costs a Raft election")
+	}
+	t.Parallel()
+	ctx := context.Background()
+	c := storetest.ProcessCluster(t, 3)
+	all := c.OpenLog(3)
+	leader := c.StreamLeader(store.DefaultStream)
+	c.Freeze(leader)
+	t.Cleanup(func() { c.Thaw(leader) })
+	nc, err := store.Dial(ctx, c.Others(leader), "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	l := &store.Log{Conn: nc}
+	for deadline := time.Now().Add(2 * time.Minute); ; time.Sleep(time.Second) {
+		err := l.Open(ctx)
+		if err == nil {
+			break
+		}
+		t.Logf("open while the stream's leader is frozen: %v", err)
+		if time.Now().After(deadline) {
+			t.Fatal(err)
+		}
+	}
+	if got := replicasOf(t, nc); got != 3 || l.Replicas != 3 {
+		t.Fatalf("after an open during the election the stream has %d replicas (the Log says %d), want 3", got, l.Replicas)
+	}
+	if err := all.Append(ctx, testEvents(1, "m")...); err != nil {
+		t.Fatal(err)
+	}
+}

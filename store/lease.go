@@ -94,7 +94,9 @@ func (l *Log) AcquireLease(ctx context.Context, name, holder string, ttl time.Du
 }
 
 // leaseBucket opens the lease bucket, creating it when it does not exist
-// (a credential that may not create it finds it made by the owner).
+// (a credential that may not create it finds it made by the owner). It is
+// created, never updated: a bucket a node answering during an election
+// did not know is found on the next attempt, as it is.
 func (l *Log) leaseBucket(ctx context.Context, ttl time.Duration) (jetstream.KeyValue, error) {
 	var kv jetstream.KeyValue
 	err := l.call(ctx, func(ctx context.Context) (err error) {
@@ -105,7 +107,7 @@ func (l *Log) leaseBucket(ctx context.Context, ttl time.Duration) (jetstream.Key
 		return kv, err
 	}
 	err = l.call(ctx, func(ctx context.Context) (err error) {
-		kv, err = l.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+		kv, err = l.js.CreateKeyValue(ctx, jetstream.KeyValueConfig{
 			Bucket:      LeaseBucket,
 			Description: "indexer: one scan per machine at a time",
 			TTL:         ttl,
@@ -115,6 +117,9 @@ func (l *Log) leaseBucket(ctx context.Context, ttl time.Duration) (jetstream.Key
 		})
 		return err
 	})
+	if errors.Is(err, jetstream.ErrBucketExists) {
+		err = fmt.Errorf("%w: %v", errExistsAfterAll, err)
+	}
 	return kv, err
 }
 

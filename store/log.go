@@ -206,7 +206,13 @@ func (l *Log) find(ctx context.Context) error {
 // stream already configured so is left alone, so a credential that may
 // not manage streams (a scanner, a reader) opens it without trying; one
 // configured otherwise (another MaxBytes, say) is used as it is by such a
-// credential.
+// credential. cfg.Replicas 0 keeps the stream's count, whatever happens to
+// the attempts before: l.Replicas is set only when it succeeds, so a retry
+// after a timed-out stream info (a cluster electing the stream's leader)
+// never takes a count it did not learn for a request of 1. A stream not
+// found is created, never updated: a stream that appeared meanwhile (or
+// that a node answering during an election did not know) is asked for
+// again rather than scaled down.
 func (l *Log) provision(ctx context.Context, cfg jetstream.StreamConfig) error {
 	var exists bool
 	err := l.call(ctx, func(ctx context.Context) error {
@@ -216,7 +222,7 @@ func (l *Log) provision(ctx context.Context, cfg jetstream.StreamConfig) error {
 		}
 		exists = true
 		got := s.CachedInfo().Config
-		if l.Replicas == 0 {
+		if cfg.Replicas == 0 {
 			cfg.Replicas = got.Replicas
 		}
 		if sameStream(got, cfg) {
@@ -226,33 +232,47 @@ func (l *Log) provision(ctx context.Context, cfg jetstream.StreamConfig) error {
 		cfg.Sources = got.Sources
 		return errNeedsUpdate
 	})
-	if cfg.Replicas == 0 {
-		cfg.Replicas = 1
-	}
-	l.Replicas = cfg.Replicas
 	if err == nil {
+		l.Replicas = cfg.Replicas
 		return nil
 	}
 	if !errors.Is(err, errNeedsUpdate) && !errors.Is(err, jetstream.ErrStreamNotFound) {
 		return err
 	}
-	err = l.call(ctx, func(ctx context.Context) error {
-		_, err := l.js.CreateOrUpdateStream(ctx, cfg)
+	if cfg.Replicas == 0 {
+		cfg.Replicas = 1
+	}
+	err = l.call(ctx, func(ctx context.Context) (err error) {
+		if exists {
+			_, err = l.js.UpdateStream(ctx, cfg)
+		} else {
+			_, err = l.js.CreateStream(ctx, cfg)
+		}
 		return err
 	})
-	if errors.Is(err, ErrPermission) && exists {
+	switch {
+	case err == nil:
+		l.Replicas = cfg.Replicas
 		return nil
-	}
-	if errors.Is(err, ErrPermission) {
+	case errors.Is(err, ErrPermission) && exists:
+		return nil
+	case errors.Is(err, ErrPermission):
 		return fmt.Errorf("the stream does not exist and %w; start indexer-project (or a scan with the data directory's own credential) first", err)
-	}
-	if err != nil && cfg.Replicas > 1 && !retryable(err) {
+	case errors.Is(err, jetstream.ErrStreamNameAlreadyInUse):
+		// It exists after all, configured otherwise: whileStarting asks
+		// again, and the next attempt finds it.
+		return fmt.Errorf("%w: %v", errExistsAfterAll, err)
+	case cfg.Replicas > 1 && !retryable(err):
 		// Not wrapped: the server's "insufficient resources" here means
 		// too few nodes, not a full log.
 		return fmt.Errorf("%d replicas: %v (a single server keeps 1; a cluster, at most as many as it has nodes)", cfg.Replicas, err)
 	}
 	return err
 }
+
+// errExistsAfterAll is a creation refused because the stream (or the lease
+// bucket) exists: whileStarting tries again, and finds it.
+var errExistsAfterAll = errors.New("the stream exists after all")
 
 var errNeedsUpdate = errors.New("stream configuration differs")
 
@@ -386,6 +406,6 @@ func retryable(err error) bool {
 		errors.Is(err, nats.ErrNoResponders) || errors.Is(err, nats.ErrTimeout) ||
 		errors.Is(err, nats.ErrDisconnected) || errors.Is(err, nats.ErrReconnectBufExceeded) ||
 		errors.Is(err, jetstream.ErrAsyncPublishTimeout) || errors.Is(err, jetstream.ErrNoStreamResponse) ||
-		errors.Is(err, jetstream.ErrJetStreamNotEnabled) || errors.Is(err, nats.ErrNoServers) ||
+		errors.Is(err, jetstream.ErrJetStreamNotEnabled) || errors.Is(err, nats.ErrNoServers) || errors.Is(err, errExistsAfterAll) ||
 		errors.Is(err, nats.ErrJetStreamNotEnabled) || errors.Is(err, jetstream.ErrJetStreamNotEnabledForAccount)
 }
