@@ -95,6 +95,11 @@ func TestDamageWhileRunningIsRebuilt(t *testing.T) {
 	waitFor(t, p, last)
 	ix := p.Index()
 	want := dump(t, ix)
+	// The generation before the damage: the Find below that meets it
+	// wakes Run, which may have moved the file aside before Find returns.
+	p.mu.RLock()
+	gen := p.gen
+	p.mu.RUnlock()
 	if err := os.Truncate(p.Path, p.db.Used()/4); err != nil {
 		t.Fatal(err)
 	}
@@ -103,9 +108,6 @@ func TestDamageWhileRunningIsRebuilt(t *testing.T) {
 		t.Fatalf("Find on a file truncated under it = %d files, %v; want ErrCorrupt", len(res.Files), err)
 	}
 	// Run moves it aside and builds a new one from the log.
-	p.mu.RLock()
-	gen := p.gen
-	p.mu.RUnlock()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	for {
@@ -120,7 +122,10 @@ func TestDamageWhileRunningIsRebuilt(t *testing.T) {
 		}
 		select {
 		case <-ctx.Done():
-			t.Fatalf("no new index after the damage:\n%s", logs.String())
+			p.mu.RLock()
+			now := p.gen
+			p.mu.RUnlock()
+			t.Fatalf("no new index after the damage (generation %d, was %d; checkpoint %d of %d):\n%s", now, gen, p.Checkpoint(), last, logs.String())
 		case <-changed(p):
 		}
 	}
