@@ -317,7 +317,7 @@ func floorPuts(ctx context.Context, dir string, log *store.Log, last uint64, mod
 
 // floorFeed reads the log to last as Build does, handing each batch to fn.
 func floorFeed(ctx context.Context, log *store.Log, last uint64, fn func([]item) error) error {
-	f, err := startFeed(ctx, log, 1, (&Projector{}).decoders())
+	f, err := startFeed(ctx, log, 1, (&Projector{}).decoders(), DefaultRebuildBatchSize)
 	if err != nil {
 		return err
 	}

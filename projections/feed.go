@@ -41,12 +41,22 @@ type chunk struct {
 
 const chunkLen = 256
 
-func startFeed(ctx context.Context, log *store.Log, from uint64, decoders int) (*feed, error) {
+// chunksAhead is how many chunks a feed for batches of batch events holds
+// beyond the batch being applied: one batch's worth, so that the next one
+// is read and decoded while the last commits, and no more. The feed's
+// memory is what it holds: more would be taken from the log (or a Tap,
+// which bounds itself) while commits wait on a slow disk, and a
+// standalone scan's peak memory has a goal (see TestTapFeedHoldsABatch).
+func chunksAhead(batch int) int { return max(2, (batch+chunkLen-1)/chunkLen) }
+
+// startFeed starts a feed of the log from sequence from, for batches of
+// batch events.
+func startFeed(ctx context.Context, log *store.Log, from uint64, decoders, batch int) (*feed, error) {
 	r, err := log.NewReader(ctx, from, "")
 	if err != nil {
 		return nil, err
 	}
-	return runFeed(ctx, decoders, func(ctx context.Context, send func(*chunk) error) error {
+	return runFeed(ctx, decoders, chunksAhead(batch), func(ctx context.Context, send func(*chunk) error) error {
 		defer r.Close()
 		for {
 			c := newChunk()
@@ -80,11 +90,14 @@ func newChunk() *chunk {
 
 // runFeed starts a feed whose chunks produce makes, in log order, handing
 // each to send; the feed ends with produce's error. Records are decoded
-// (those not decoded already) and prepared on decoders goroutines.
-func runFeed(ctx context.Context, decoders int, produce func(ctx context.Context, send func(*chunk) error) error) *feed {
+// (those not decoded already) and prepared on decoders goroutines. It holds
+// at most ahead chunks that were not taken (send blocks).
+func runFeed(ctx context.Context, decoders, ahead int, produce func(ctx context.Context, send func(*chunk) error) error) *feed {
 	ctx, cancel := context.WithCancel(ctx)
-	f := &feed{out: make(chan *chunk, 64), cancel: cancel}
-	work := make(chan *chunk, 64)
+	f := &feed{out: make(chan *chunk, ahead), cancel: cancel}
+	// A chunk is in work until a decoder takes it, and in out (from just
+	// after) until a batch does: work's room adds nothing to what is held.
+	work := make(chan *chunk, ahead)
 	send := func(c *chunk) error {
 		select {
 		case work <- c:

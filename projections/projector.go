@@ -441,10 +441,10 @@ func (p *Projector) follow(ctx context.Context, info store.StreamInfo, keepGoing
 	wait := p.batchWait()
 	var f *feed
 	if tap != nil {
-		f, wait = tap.feed(fctx, p.Log, from+1, p.decoders()), tapBatchWait
+		f, wait = tap.feed(fctx, p.Log, from+1, p.decoders(), p.batchSize()), tapBatchWait
 	} else {
 		var err error
-		if f, err = startFeed(fctx, p.Log, from+1, p.decoders()); err != nil {
+		if f, err = startFeed(fctx, p.Log, from+1, p.decoders(), p.batchSize()); err != nil {
 			return err
 		}
 	}

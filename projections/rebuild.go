@@ -186,7 +186,8 @@ func buildInto(ctx context.Context, db *store.DB, log *store.Log, info store.Str
 	if decoders <= 0 {
 		decoders = (&Projector{}).decoders()
 	}
-	f, err := startFeed(ctx, log, cp.Seq+1, decoders)
+	batch := cmp0(opt.BatchSize, DefaultRebuildBatchSize)
+	f, err := startFeed(ctx, log, cp.Seq+1, decoders, batch)
 	if err != nil {
 		return cp, err
 	}
@@ -194,7 +195,7 @@ func buildInto(ctx context.Context, db *store.DB, log *store.Log, info store.Str
 	var buf []item
 	seen := &shaIndex{}
 	for {
-		items, err := f.batch(ctx, cmp0(opt.BatchSize, DefaultRebuildBatchSize), time.Second, buf)
+		items, err := f.batch(ctx, batch, time.Second, buf)
 		buf = items
 		done := false
 		for i := range items {

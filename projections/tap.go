@@ -150,9 +150,10 @@ func detach(e events.Event) events.Event {
 var errTapClosed = errors.New("tap closed")
 
 // feed delivers, from sequence from on, the tapped events and what the log
-// holds between them (see Tap), until the tap is closed.
-func (t *Tap) feed(ctx context.Context, log *store.Log, from uint64, decoders int) *feed {
-	return runFeed(ctx, decoders, func(ctx context.Context, send func(*chunk) error) error {
+// holds between them (see Tap), until the tap is closed, for batches of
+// batch events.
+func (t *Tap) feed(ctx context.Context, log *store.Log, from uint64, decoders, batch int) *feed {
+	return runFeed(ctx, decoders, chunksAhead(batch), func(ctx context.Context, send func(*chunk) error) error {
 		next := from
 		c := newChunk()
 		flush := func() error {
