@@ -203,7 +203,7 @@ func scanIndex(t *testing.T, data, root string) *projections.Index {
 // Not parallel: a measurement wants the machine to itself as far as the
 // test run allows. Another process that keeps the disk busy slows the
 // index's commits, and the scan holds more meanwhile: with a loop of
-// `dd conv=fsync` beside it the peak was 171-202 MB (median 184 MB, eleven
+// `dd conv=fsync` beside it the peak was 171-202 MB (median 184 MB, fifteen
 // runs), and a run of this test beside the package's other tests, under
 // `go test -race -p 4 -count 2 ./...`, reached 197 MiB.
 func TestArchiveOf100000MembersMemory(t *testing.T) {
