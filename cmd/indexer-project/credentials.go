@@ -57,6 +57,8 @@ remove the file, and start it again.
 
 // Run parses args and runs the credentials subcommand they name.
 func (c *CredentialsCommand) Run(ctx context.Context, args []string) error {
+	// "credentials --data D add X" as "credentials add --data D X".
+	args = app.CommandFirst(args, func(s string) bool { return s == "add" || s == "list" || s == "revoke" })
 	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
 		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "-help") {
 			fmt.Fprint(c.Stderr, credentialsUsage)

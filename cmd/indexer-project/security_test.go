@@ -38,9 +38,13 @@ func TestCredentialsAddListRevoke(t *testing.T) {
 	if _, err := runMain(t, "credentials", "add", "laptop", "--data", dir, "--out", filepath.Join(out, "again")); app.ExitCode(err) != app.ExitLocked {
 		t.Fatalf("adding laptop twice: %v, want a conflict", err)
 	}
-	list, err := runMain(t, "credentials", "list", "--data", dir)
-	if err != nil || !strings.Contains(list, "laptop") || !strings.Contains(list, "dash") || !strings.Contains(list, cred.PublicKey) {
-		t.Fatalf("list: %v\n%s", err, list)
+	// The flags may come first, before the command or its subcommand.
+	if _, err := runMain(t, "credentials", "--data", dir, "add", "--reader", "board", "--out", filepath.Join(out, "board.creds")); err != nil {
+		t.Fatalf("credentials --data DIR add: %v", err)
+	}
+	list, err := runMain(t, "--data", dir, "credentials", "list")
+	if err != nil || !strings.Contains(list, "laptop") || !strings.Contains(list, "dash") || !strings.Contains(list, "board") || !strings.Contains(list, cred.PublicKey) {
+		t.Fatalf("--data DIR credentials list: %v\n%s", err, list)
 	}
 	seed, _ := os.ReadFile(file)
 	lines := strings.Split(strings.TrimSpace(string(seed)), "\n")
