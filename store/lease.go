@@ -55,32 +55,8 @@ func (l *Log) AcquireLease(ctx context.Context, name, holder string, ttl time.Du
 		})
 	})
 	if errors.Is(err, jetstream.ErrKeyExists) {
-		who := "another scan"
-		var e jetstream.KeyValueEntry
-		gerr := l.call(ctx, func(ctx context.Context) (err error) {
-			e, err = kv.Get(ctx, name)
-			return err
-		})
-		if gerr == nil {
-			who = string(e.Value())
-			if who == holder {
-				rev, err = e.Revision(), nil // ours: an earlier try's
-			} else if stale != nil && stale(who) {
-				// Only if it is still that holder's: two taking it over
-				// at once cannot both succeed.
-				err = l.call(ctx, func(ctx context.Context) (err error) {
-					rev, err = kv.Update(ctx, name, []byte(holder), e.Revision())
-					return err
-				})
-				if err != nil && !errors.Is(err, jetstream.ErrKeyExists) {
-					// Not taken by another: the log refused the write (full,
-					// unreachable). Say that, not that a scan runs.
-					return nil, fmt.Errorf("lease %s: take over from %s: %w", name, who, translate(err))
-				}
-			}
-		}
-		if rev == 0 {
-			return nil, fmt.Errorf("lease %s is held by %s: %w", name, who, ErrConflict)
+		if rev, err = l.takeHeld(ctx, kv, name, holder, stale); err != nil {
+			return nil, err
 		}
 	}
 	if err != nil {
@@ -91,6 +67,62 @@ func (l *Log) AcquireLease(ctx context.Context, name, holder string, ttl time.Du
 	le.wg.Add(1)
 	go le.renew(rctx, []byte(holder), ttl/3)
 	return le, nil
+}
+
+// takeHeld is AcquireLease once name's key exists: it asks who holds it
+// (asked again while a cluster elects the bucket's leader: a lease whose
+// holder is not known is not another scan's) and takes it when it is
+// holder's own (an earlier try's whose reply was lost), stale's, or free
+// again (released or expired since). Otherwise the error wraps
+// ErrConflict and names the holder.
+func (l *Log) takeHeld(ctx context.Context, kv jetstream.KeyValue, name, holder string, stale func(holder string) bool) (uint64, error) {
+	var e jetstream.KeyValueEntry
+	err := whileStarting(ctx, func() error {
+		return l.call(ctx, func(ctx context.Context) (err error) {
+			e, err = kv.Get(ctx, name)
+			return err
+		})
+	})
+	var rev uint64
+	switch {
+	case errors.Is(err, jetstream.ErrKeyNotFound):
+		err = whileStarting(ctx, func() error {
+			return l.call(ctx, func(ctx context.Context) (err error) {
+				rev, err = kv.Create(ctx, name, []byte(holder))
+				return err
+			})
+		})
+		if errors.Is(err, jetstream.ErrKeyExists) {
+			return 0, fmt.Errorf("lease %s is held by another scan: %w", name, ErrConflict)
+		}
+		if err != nil {
+			return 0, fmt.Errorf("lease %s: %w", name, translate(err))
+		}
+		return rev, nil
+	case err != nil:
+		return 0, fmt.Errorf("lease %s: ask who holds it: %w", name, translate(err))
+	}
+	who := string(e.Value())
+	switch {
+	case who == holder:
+		return e.Revision(), nil
+	case stale != nil && stale(who):
+		// Only if it is still that holder's: two taking it over at once
+		// cannot both succeed.
+		err := l.call(ctx, func(ctx context.Context) (err error) {
+			rev, err = kv.Update(ctx, name, []byte(holder), e.Revision())
+			return err
+		})
+		if err == nil {
+			return rev, nil
+		}
+		if !errors.Is(err, jetstream.ErrKeyExists) {
+			// Not taken by another: the log refused the write (full,
+			// unreachable). Say that, not that a scan runs.
+			return 0, fmt.Errorf("lease %s: take over from %s: %w", name, who, translate(err))
+		}
+	}
+	return 0, fmt.Errorf("lease %s is held by %s: %w", name, who, ErrConflict)
 }
 
 // leaseBucket opens the lease bucket, creating it when it does not exist
