@@ -45,15 +45,8 @@ func (l *Log) AcquireLease(ctx context.Context, name, holder string, ttl time.Du
 	if err != nil {
 		return nil, fmt.Errorf("lease bucket: %w", translate(err))
 	}
-	var rev uint64
-	// Tried again while a cluster elects the bucket's leader; a try whose
-	// reply was lost may have taken it: then it holds holder.
-	err = whileStarting(ctx, func() error {
-		return l.call(ctx, func(ctx context.Context) (err error) {
-			rev, err = kv.Create(ctx, name, []byte(holder))
-			return err
-		})
-	})
+	// A try whose reply was lost may have taken it: then it holds holder.
+	rev, err := l.createLease(ctx, kv, name, holder)
 	if errors.Is(err, jetstream.ErrKeyExists) {
 		if rev, err = l.takeHeld(ctx, kv, name, holder, stale); err != nil {
 			return nil, err
@@ -67,6 +60,18 @@ func (l *Log) AcquireLease(ctx context.Context, name, holder string, ttl time.Du
 	le.wg.Add(1)
 	go le.renew(rctx, []byte(holder), ttl/3)
 	return le, nil
+}
+
+// createLease creates name's key holding holder, tried again while a
+// cluster elects the bucket's leader.
+func (l *Log) createLease(ctx context.Context, kv jetstream.KeyValue, name, holder string) (rev uint64, err error) {
+	err = whileStarting(ctx, func() error {
+		return l.call(ctx, func(ctx context.Context) (err error) {
+			rev, err = kv.Create(ctx, name, []byte(holder))
+			return err
+		})
+	})
+	return rev, err
 }
 
 // takeHeld is AcquireLease once name's key exists: it asks who holds it
@@ -86,12 +91,7 @@ func (l *Log) takeHeld(ctx context.Context, kv jetstream.KeyValue, name, holder 
 	var rev uint64
 	switch {
 	case errors.Is(err, jetstream.ErrKeyNotFound):
-		err = whileStarting(ctx, func() error {
-			return l.call(ctx, func(ctx context.Context) (err error) {
-				rev, err = kv.Create(ctx, name, []byte(holder))
-				return err
-			})
-		})
+		rev, err = l.createLease(ctx, kv, name, holder)
 		if errors.Is(err, jetstream.ErrKeyExists) {
 			return 0, fmt.Errorf("lease %s is held by another scan: %w", name, ErrConflict)
 		}
