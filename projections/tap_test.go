@@ -122,9 +122,9 @@ func TestTapMatchesTheLog(t *testing.T) {
 // disk), the feed behind it takes at most about a batch beyond the one
 // being applied, from the tap or from the log, and the tap holds its own
 // bound: what a standalone scan holds in memory does not grow with what
-// it stores meanwhile. The feed took up to 128 chunks of 256 events (32,768
-// events), and a scan of a zip of 100,000 members peaked above its 200 MB
-// goal when another process kept the disk busy.
+// it stores meanwhile. The feed held up to 64 chunks of 256 events (16,384
+// events) whatever the batch, and a scan of a zip of 100,000 members
+// peaked above its 200 MB goal when another process kept the disk busy.
 func TestTapFeedHoldsABatch(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithCancel(context.Background())
