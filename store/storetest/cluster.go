@@ -37,8 +37,10 @@ type NATSCluster struct {
 }
 
 // clusterFormTimeout bounds how long the nodes may take to elect a meta
-// leader and see each other (289-433 ms measured on a quiet machine).
-const clusterFormTimeout = time.Minute
+// leader and see each other (289-433 ms measured on a quiet machine; a
+// run of the whole suite at twice CI's load, -race -p 4 -count 2, once
+// had not formed one after a minute).
+const clusterFormTimeout = 2 * time.Minute
 
 // Cluster starts n embedded nats-server nodes with JetStream in this
 // process, routed to each other on 127.0.0.1 (built from server.Options,
@@ -70,7 +72,7 @@ func Cluster(tb testing.TB, n int) *NATSCluster {
 				if err == nil && jsz.Meta != nil {
 					meta = *jsz.Meta
 				}
-				tb.Logf("%s: current %v, meta leader %q, size %d, leader %v with %d peers, %v", s.Name(), s.JetStreamIsCurrent(), meta.Leader, meta.Size, s.JetStreamIsLeader(), len(s.JetStreamClusterPeers()), err)
+				tb.Logf("%s: ready %v, current %v, meta leader %q, size %d, leader %v with %d peers, %v", s.Name(), s.ReadyForConnections(time.Second), s.JetStreamIsCurrent(), meta.Leader, meta.Size, s.JetStreamIsLeader(), len(s.JetStreamClusterPeers()), err)
 			}
 			tb.Fatalf("the %d nodes formed no JetStream cluster in %s", n, clusterFormTimeout)
 		}
@@ -85,7 +87,9 @@ func Cluster(tb testing.TB, n int) *NATSCluster {
 // it is that node's view.
 func Formed(servers []*server.Server, n int) bool {
 	for _, s := range servers {
-		if !s.ReadyForConnections(10*time.Millisecond) || !s.JetStreamIsCurrent() {
+		// ReadyForConnections returns as soon as the node is ready; a
+		// window of 10 ms could pass before it looked, on a loaded machine.
+		if !s.ReadyForConnections(time.Second) || !s.JetStreamIsCurrent() {
 			return false
 		}
 		jsz, err := s.Jsz(nil)
